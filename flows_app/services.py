@@ -1,0 +1,42 @@
+"""Writes to flows. Each function is one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flows_app.models import Flow
+
+
+def flow_get_or_create(*, name: str, tags: Sequence[str]) -> tuple[Flow, bool]:
+    """Return the flow called ``name``, creating it with ``tags`` if it does not exist.
+
+    An existing flow is returned unchanged (its tags are not updated). Safe under
+    concurrent calls: the unique name decides, and the loser reads the winner's row.
+    """
+    existing = Flow.objects.filter(name=name).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Flow.objects.create(name=name, tags=list(tags)), True
+    except IntegrityError:
+        return Flow.objects.get(name=name), False
+
+
+def flow_update(*, flow_id: uuid.UUID, tags: Sequence[str] | None) -> bool:
+    """Replace a flow's tags (the only writable field); ``False`` if there is no such flow."""
+    changes: dict[str, object] = {"updated": timezone.now()}
+    if tags is not None:
+        changes["tags"] = list(tags)
+    return Flow.objects.filter(pk=flow_id).update(**changes) > 0
+
+
+def flow_delete(*, flow_id: uuid.UUID) -> bool:
+    """Delete a flow with its flow runs and deployments; ``False`` if there is no such flow."""
+    with transaction.atomic():
+        deleted, _ = Flow.objects.filter(pk=flow_id).delete()
+    return deleted > 0

@@ -1,0 +1,299 @@
+"""DRF fields and a strict serializer base that validate the way the reference does.
+
+Error codes raised here are pydantic's error *types* (``type_error.uuid`` ...) and the
+messages are pydantic's wording, so ``orion_project.api.errors`` can report them
+unchanged. Every field is optional and nullable unless the caller says otherwise, as in
+the reference's action models; strings keep their whitespace and may be empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dateutil import parser as date_parser
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import empty
+
+INVALID_NAME_CHARACTERS = ("/", "%", "&", ">", "<")
+
+
+class OptionalFieldMixin:
+    """Fields default to ``required=False, allow_null=True`` like pydantic action models."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        if not kwargs["required"] and "default" not in kwargs:
+            kwargs.setdefault("allow_null", True)
+        super().__init__(*args, **kwargs)
+
+
+class StrField(OptionalFieldMixin, serializers.CharField):
+    """A string kept exactly as sent (no trimming, empty allowed)."""
+
+    default_error_messages = {"type_error.str": "str type expected"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, (str, int, float)):
+            self.fail("type_error.str")
+        return str(data)
+
+
+class NameField(StrField):
+    """An object name that must not contain any of ``/ % & > <`` (reference §B.0)."""
+
+    default_error_messages = {
+        "value_error.invalidname": (
+            "Name '{value}' contains an invalid character. Must not contain any of: "
+            "['/', '%', '&', '>', '<']."
+        )
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if any(char in value for char in INVALID_NAME_CHARACTERS):
+            self.fail("value_error.invalidname", value=value)
+        return value
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class UUIDField(OptionalFieldMixin, serializers.Field):
+    """A UUID given as a string in any of Python's accepted spellings."""
+
+    default_error_messages = {"type_error.uuid": "value is not a valid uuid"}
+
+    def to_internal_value(self, data: Any) -> uuid.UUID:
+        if isinstance(data, uuid.UUID):
+            return data
+        if not isinstance(data, str):
+            self.fail("type_error.uuid")
+        try:
+            return uuid.UUID(data)
+        except ValueError:
+            self.fail("type_error.uuid")
+            raise  # unreachable: fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class DateTimeField(OptionalFieldMixin, serializers.Field):
+    """An ISO-8601 timestamp; naive values are taken as UTC, output keeps ``+00:00``."""
+
+    default_error_messages = {"value_error.datetime": "invalid datetime format"}
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        return parse_datetime(data, on_error=lambda: self.fail("value_error.datetime"))
+
+    def to_representation(self, value: Any) -> Any:
+        # The JSON renderer writes aware datetimes as ISO-8601 with an explicit offset.
+        return value
+
+
+def parse_datetime(data: Any, *, on_error: Any) -> dt.datetime:
+    """Parse ISO-8601 text (or epoch seconds) into an aware UTC datetime."""
+    if isinstance(data, dt.datetime):
+        value = data
+    elif isinstance(data, bool):
+        on_error()
+        raise AssertionError("unreachable")
+    elif isinstance(data, (int, float)):
+        value = dt.datetime.fromtimestamp(data, tz=dt.UTC)
+    elif isinstance(data, str):
+        try:
+            value = dt.datetime.fromisoformat(data.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = date_parser.isoparse(data)
+            except (ValueError, OverflowError):
+                on_error()
+                raise AssertionError("unreachable") from None
+    else:
+        on_error()
+        raise AssertionError("unreachable")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+class IntField(OptionalFieldMixin, serializers.IntegerField):
+    """An integer; pydantic's message and bound errors."""
+
+    default_error_messages = {
+        "invalid": "value is not a valid integer",
+        "max_string_length": "value is not a valid integer",
+        "min_value": "ensure this value is greater than or equal to {min_value}",
+        "max_value": "ensure this value is less than or equal to {max_value}",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise _recode(error, {"invalid": "type_error.integer",
+                                  "max_string_length": "type_error.integer",
+                                  "min_value": "value_error.number.not_ge",
+                                  "max_value": "value_error.number.not_le"}) from None
+
+
+class FloatField(OptionalFieldMixin, serializers.FloatField):
+    """A number."""
+
+    default_error_messages = {"invalid": "value is not a valid float"}
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise _recode(error, {"invalid": "type_error.float"}) from None
+
+
+class BoolField(OptionalFieldMixin, serializers.BooleanField):
+    """A boolean with pydantic's lenient parsing ("true", 1, "yes" ...)."""
+
+    default_error_messages = {"invalid": "value could not be parsed to a boolean"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> bool:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise _recode(error, {"invalid": "type_error.bool"}) from None
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class TimedeltaField(OptionalFieldMixin, serializers.Field):
+    """A duration on the wire as a number of seconds."""
+
+    default_error_messages = {"type_error.timedelta": "invalid duration format"}
+
+    def to_internal_value(self, data: Any) -> dt.timedelta:
+        if isinstance(data, bool):
+            self.fail("type_error.timedelta")
+        try:
+            return dt.timedelta(seconds=float(data))
+        except (TypeError, ValueError, OverflowError):
+            self.fail("type_error.timedelta")
+            raise
+
+    def to_representation(self, value: Any) -> Any:
+        return value.total_seconds() if isinstance(value, dt.timedelta) else value
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(OptionalFieldMixin, serializers.Field):
+    """Any JSON object (a ``dict``)."""
+
+    default_error_messages = {"type_error.dict": "value is not a valid dict"}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            self.fail("type_error.dict")
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class AnyJSONField(OptionalFieldMixin, serializers.JSONField):
+    """Any JSON value."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ListField(OptionalFieldMixin, serializers.ListField):
+    """A JSON array whose items are validated by ``child``."""
+
+    default_error_messages = {"not_a_list": "value is not a valid list"}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, (str, Mapping)) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+def tags_field(**kwargs: Any) -> ListField:
+    """The ``tags`` field of every resource: a list of strings."""
+    return ListField(child=StrField(allow_null=False), **kwargs)
+
+
+class EnumField(OptionalFieldMixin, serializers.ChoiceField):
+    """One value of an enumeration, reported like pydantic's enum errors."""
+
+    def __init__(self, choices: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(choices=list(choices), **kwargs)
+        permitted = ", ".join(f"'{choice}'" for choice in self.choices)
+        self.error_messages["type_error.enum"] = (
+            f"value is not a valid enumeration member; permitted: {permitted}"
+        )
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            self.fail("type_error.enum")
+        return str(self.choice_strings_to_values[data])
+
+
+def _recode(error: serializers.ValidationError, codes: dict[str, str]) -> serializers.ValidationError:
+    """Re-issue a DRF field error with pydantic's error type as its code."""
+    details = error.detail if isinstance(error.detail, list) else [error.detail]
+    recoded = [
+        serializers.ErrorDetail(str(item), codes.get(getattr(item, "code", ""), "value_error"))
+        for item in details
+    ]
+    return serializers.ValidationError(recoded)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that rejects keys it does not declare (pydantic ``extra = forbid``).
+
+    Unknown keys are reported together with the other field errors, as pydantic does.
+    Subclasses list accepted-but-ignored keys in ``Meta.ignored_fields``.
+    """
+
+    default_error_messages = {"type_error.dict": "value is not a valid dict"}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            self.fail("type_error.dict")
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            errors.update(error.detail if isinstance(error.detail, dict) else {})
+            value = None
+        ignored = set(getattr(getattr(self, "Meta", None), "ignored_fields", ()))
+        for key in data:
+            if key not in self.fields and key not in ignored:
+                errors[key] = [
+                    serializers.ErrorDetail("extra fields not permitted", "value_error.extra")
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def run_validation(self, data: Any = empty) -> Any:
+        # A non-object body is reported at the object's own location.
+        if data is not empty and data is not None and not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                [serializers.ErrorDetail("value is not a valid dict", "type_error.dict")]
+            )
+        return super().run_validation(data)

@@ -1,0 +1,65 @@
+"""The ``X-PREFECT-API-VERSION`` request-header check (reference §G.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+API_VERSION_HEADER = "X-PREFECT-API-VERSION"
+
+# Routes the reference leaves outside its routers, so the header is not checked there.
+UNCHECKED_API_PATHS = ("/api/health", "/api/docs", "/api/openapi.json", "/api/redoc")
+
+
+def parse_api_version(raw: str) -> tuple[int, int, int] | None:
+    """``"0.8.4"`` → ``(0, 8, 4)``; anything but three dot-separated integers → ``None``."""
+    parts = raw.split(".")
+    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
+        return None
+    major, minor, patch = (int(part) for part in parts)
+    return major, minor, patch
+
+
+def api_version_error(raw: str) -> str | None:
+    """The 400 message for a header value the server refuses, or ``None`` if it is fine."""
+    version = parse_api_version(raw)
+    if version is None:
+        return (
+            "Invalid X-PREFECT-API-VERSION header format."
+            f"Expected header in format 'x.y.z' but received {raw}"
+        )
+    minimum = parse_api_version(settings.ORION_MIN_API_VERSION)
+    assert minimum is not None
+    if version < minimum:
+        return (
+            f"The request specified API version {raw} but this server requires version "
+            f"{settings.ORION_MIN_API_VERSION} or higher."
+        )
+    return None
+
+
+class ApiVersionMiddleware:
+    """Refuse API requests whose ``X-PREFECT-API-VERSION`` is malformed or too old.
+
+    An absent header is treated as the latest version. The parsed version is kept on the
+    request (``request.orion_api_version``) because orchestration depends on it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.latest = parse_api_version(settings.ORION_API_VERSION)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        if path.startswith("/api/") and not path.startswith(UNCHECKED_API_PATHS):
+            raw = request.headers.get(API_VERSION_HEADER)
+            version = self.latest
+            if raw is not None:
+                message = api_version_error(raw)
+                if message is not None:
+                    return JsonResponse({"detail": message}, status=400)
+                version = parse_api_version(raw)
+            request.orion_api_version = version  # type: ignore[attr-defined]
+        return self.get_response(request)

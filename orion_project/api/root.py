@@ -1,0 +1,96 @@
+"""Server-level routes: health, hello, version, CSRF token, readiness (reference §G.8)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+@extend_schema(
+    operation_id="health_check",
+    summary="Health Check",
+    description="Liveness probe; answers `true`. Not subject to the API-version header check.",
+    responses={200: OpenApiTypes.BOOL},
+    tags=["Root"],
+)
+@api_view(["GET"])
+def health(request: Request) -> Response:
+    return Response(True)
+
+
+@extend_schema(
+    operation_id="hello",
+    summary="Hello",
+    description="Say hello.",
+    responses={200: OpenApiTypes.STR},
+    tags=["Root"],
+)
+@api_view(["GET"])
+def hello(request: Request) -> Response:
+    return Response("👋")
+
+
+@extend_schema(
+    operation_id="perform_readiness_check",
+    summary="Perform Readiness Check",
+    description="Readiness probe: 200 when the database answers, 503 otherwise.",
+    responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+    tags=["Root"],
+)
+@api_view(["GET"])
+def ready(request: Request) -> Response:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # any database failure means "not ready"
+        return Response({"message": "Database is not available"}, status=503)
+    return Response({"message": "OK"})
+
+
+@extend_schema(
+    operation_id="read_server_version",
+    summary="Read Server Version",
+    description="The Prefect server version this server is compatible with.",
+    responses={200: OpenApiTypes.STR},
+    tags=["Admin"],
+)
+@api_view(["GET"])
+def admin_version(request: Request) -> Response:
+    return Response(settings.ORION_SERVER_VERSION)
+
+
+@extend_schema(
+    operation_id="orion_info",
+    summary="API Version",
+    description="The REST API version (2.20 route).",
+    responses={200: OpenApiTypes.STR},
+    tags=["Root"],
+)
+@api_view(["GET"])
+def api_version(request: Request) -> Response:
+    return Response(settings.ORION_API_VERSION)
+
+
+@extend_schema(
+    operation_id="create_csrf_token",
+    summary="Create CSRF Token",
+    description=(
+        "The 2.20 client asks for a CSRF token before its first write. The API does not use "
+        "cookies, so CSRF protection is disabled and the client is told so (422), which it "
+        "accepts."
+    ),
+    responses={422: OpenApiTypes.OBJECT},
+    tags=["Root"],
+)
+@api_view(["GET"])
+def csrf_token(request: Request) -> Response:
+    return Response(
+        {"detail": "CSRF protection is disabled."},
+        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+    )

@@ -1,0 +1,148 @@
+"""Base viewset and serializer plumbing shared by every resource."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework import serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orion_project.api import fields
+from orion_project.api.errors import RequestValidationError, RouteNotFound
+from orion_project.api.filtering import (
+    ObjectFilter,
+    SortSpec,
+    StrictSerializer,
+    checked_limit,
+    paginate,
+    validate_body,
+)
+
+
+class OrionModelSerializer(serializers.ModelSerializer):
+    """Read serializer base: model fields map to the API's wire types.
+
+    Datetimes and UUIDs are handed to the JSON renderer as objects (it writes ISO-8601
+    with ``+00:00``), durations become float seconds, JSON columns pass through.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: fields.DateTimeField,
+        models.UUIDField: fields.UUIDField,
+        models.JSONField: fields.AnyJSONField,
+        models.DurationField: fields.TimedeltaField,
+        models.TextField: fields.StrField,
+        models.CharField: fields.StrField,
+    }
+    serializer_related_field = serializers.PrimaryKeyRelatedField
+
+
+def parse_path_uuid(value: str, name: str = "id") -> uuid.UUID:
+    """A UUID from the URL path, or the reference's 422 for ``loc: ["path", name]``."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ["path", name], "msg": "value is not a valid uuid", "type": "type_error.uuid"}]
+        ) from None
+
+
+class OrionViewSet(viewsets.GenericViewSet):
+    """Shared behaviour of the resource viewsets.
+
+    Subclasses set ``queryset``, ``not_found_detail`` (the 404 text of item routes) and,
+    for filterable resources, ``object_filter`` and ``sort_spec``.
+    """
+
+    lookup_field = "pk"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"
+    not_found_detail = "Not found"
+    object_filter: ObjectFilter | None = None
+    sort_spec: SortSpec | None = None
+    schema_tags: tuple[str, ...] = ()
+
+    def body(self, serializer_class: type[StrictSerializer]) -> dict[str, Any]:
+        """The request body validated by ``serializer_class`` (422 on any error)."""
+        return validate_body(serializer_class, self.request.data)
+
+    def object_id(self, name: str = "id") -> uuid.UUID:
+        return parse_path_uuid(self.kwargs[name], name)
+
+    def get_object(self) -> Any:
+        """The object named by the ``id`` path parameter, or 404 ``{"detail": ...}``."""
+        object_id = self.object_id()
+        instance = self.get_queryset().filter(pk=object_id).first()
+        if instance is None:
+            raise RouteNotFound(self.not_found_detail)
+        return instance
+
+    def read(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        """Respond with one object in its read shape."""
+        return Response(self.get_serializer(instance).data, status=status_code)
+
+    def page(self, queryset: QuerySet[Any], data: dict[str, Any]) -> Response:
+        """Sort, paginate and serialize a filtered queryset (body keys sort/limit/offset)."""
+        if self.sort_spec is not None:
+            queryset = queryset.order_by(*self.sort_spec.order_by(data.get("sort")))
+        rows = paginate(queryset, limit=data.get("limit"), offset=data.get("offset") or 0)
+        return Response(self.get_serializer(rows, many=True).data)
+
+    def query_string_list(self, request: Request) -> Response:
+        """``GET /x/``: the resource's filter read from the query string via django-filter.
+
+        Parameters are named after the JSON filter (``name``, ``name__like``,
+        ``tags__all=a,b``, ``state__type=RUNNING,FAILED``) and combined with AND;
+        ``sort``, ``limit`` and ``offset`` work as in the POST body.
+        """
+        assert self.object_filter is not None
+        queryset = self.get_queryset()
+        filterset_class = self.object_filter.filterset_class(queryset.model)
+        queryset = filterset_class(request.query_params, queryset=queryset).qs
+        data: dict[str, Any] = {"offset": 0}
+        for key in ("limit", "offset"):
+            if key in request.query_params:
+                data[key] = _query_int(request.query_params[key], key)
+        if "sort" in request.query_params and self.sort_spec is not None:
+            sort = request.query_params["sort"]
+            if sort not in self.sort_spec.orders:
+                field = self.sort_spec.field()
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ["query", "sort"],
+                            "msg": field.error_messages["type_error.enum"],
+                            "type": "type_error.enum",
+                            "ctx": {"enum_values": list(self.sort_spec.orders)},
+                        }
+                    ]
+                )
+            data["sort"] = sort
+        checked_limit(data.get("limit"))
+        return self.page(queryset, data)
+
+
+def _query_int(raw: str, name: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ["query", name], "msg": "value is not a valid integer", "type": "type_error.integer"}]
+        ) from None
+    if name == "offset" and value < 0:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["query", name],
+                    "msg": "ensure this value is greater than or equal to 0",
+                    "type": "value_error.number.not_ge",
+                    "ctx": {"limit_value": 0},
+                }
+            ]
+        )
+    return value

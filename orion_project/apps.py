@@ -1,0 +1,16 @@
+"""App config for project-wide pieces (system checks, API plumbing)."""
+
+from django.apps import AppConfig
+
+
+class OrionProjectConfig(AppConfig):
+    """Registers the configuration system checks and the custom database lookups."""
+
+    name = "orion_project"
+    verbose_name = "Orion"
+
+    def ready(self) -> None:
+        from orion_project import checks  # noqa: F401  (registers the checks)
+        from orion_project.db import register_lookups
+
+        register_lookups()

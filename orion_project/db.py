@@ -1,0 +1,70 @@
+"""Database lookups the filter engine needs on both SQLite and PostgreSQL.
+
+* ``tags_all``: a JSON array column contains every given string (``all_`` on tags).
+  PostgreSQL uses ``@>`` so the GIN index on the column serves it; SQLite checks each
+  value with ``json_each``.
+* ``ilike_raw``: case-insensitive substring match that, like the reference, does not
+  escape ``%`` and ``_`` in the value (so ``like_: "%"`` matches everything).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import CharField, JSONField, Lookup, TextField
+from django.db.models.sql.compiler import SQLCompiler
+
+
+class JSONArrayContainsAll(Lookup):
+    """``tags__tags_all=["a", "b"]``: every value is an element of the JSON array."""
+
+    lookup_name = "tags_all"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return list(self.rhs)
+
+    def process_rhs(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+        return "%s", [json.dumps(list(self.rhs))]
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps(list(self.rhs))]
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 1", []
+        clause = " AND ".join(
+            f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)" for _ in values
+        )
+        params: list[Any] = []
+        for value in values:
+            params.extend([*lhs_params, value])
+        return f"({clause})", params
+
+
+class RawILike(Lookup):
+    """``name__ilike_raw="etl"``: ``ILIKE '%etl%'`` without escaping wildcards in the value."""
+
+    lookup_name = "ilike_raw"
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE ('%%' || {rhs} || '%%')", [*lhs_params, *rhs_params]
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+        # SQLite's LIKE is already case-insensitive for ASCII.
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE ('%%' || {rhs} || '%%')", [*lhs_params, *rhs_params]
+
+
+def register_lookups() -> None:
+    """Attach the lookups to the field classes (called once from the app config)."""
+    JSONField.register_lookup(JSONArrayContainsAll)
+    CharField.register_lookup(RawILike)
+    TextField.register_lookup(RawILike)

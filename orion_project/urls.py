@@ -1,0 +1,17 @@
+"""Top-level routes: the API under /api, the admin under /admin, API docs under /docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+handler404 = "orion_project.api.errors.json_not_found"
+handler500 = "orion_project.api.errors.json_server_error"
+
+urlpatterns = [
+    path("api/", include("orion_project.api.urls")),
+    path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,199 @@
+"""Filter and sort definitions of flow runs, task runs and logs (reference §C.2, §D).
+
+Fields added by the 2.20 line (``idempotency_key``, ``parent_flow_run_id``,
+``flow_run_id``) are accepted too, so both client lines can filter.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
+
+from orion_project.api.fields import BoolField, EnumField, UUIDField
+from orion_project.api.filtering import (
+    Condition,
+    FieldFilter,
+    NestedFilter,
+    ObjectFilter,
+    SortSpec,
+    after_,
+    all_,
+    any_,
+    array_is_null_,
+    before_,
+    custom,
+    ge_,
+    is_null_,
+    le_,
+    like_,
+    not_any_,
+)
+from runs_app.models import FlowRun
+from runs_app.states import StateType
+
+
+def _state_type_item(**kwargs: object) -> EnumField:
+    return EnumField(StateType.values, **kwargs)  # type: ignore[arg-type]
+
+
+def _run_state_filter(prefix: str) -> NestedFilter:
+    """``state: {type: {any_}, name: {any_}}`` of flow runs and task runs."""
+    return NestedFilter(
+        "state",
+        f"{prefix}FilterState",
+        (
+            FieldFilter("type", f"{prefix}FilterStateType", "state_type", (any_(_state_type_item),)),
+            FieldFilter("name", f"{prefix}FilterStateName", "state_name", (any_(),)),
+        ),
+    )
+
+
+def _is_subflow_parent(column: str, exists: bool) -> Condition:
+    """``subflow_runs.exists_``: the task run stands for a sub-flow run (or not)."""
+    subflows = Exists(FlowRun.objects.filter(parent_task_run_id=OuterRef(column)))
+    return Q(subflows) if exists else ~Q(subflows)
+
+
+FLOW_RUN_FILTER = ObjectFilter(
+    schema="FlowRunFilter",
+    description="Filter flow runs. Only flow runs matching all criteria will be returned.",
+    fields=(
+        FieldFilter("id", "FlowRunFilterId", "id", (any_(UUIDField), not_any_(UUIDField))),
+        FieldFilter("name", "FlowRunFilterName", "name", (any_(), like_())),
+        FieldFilter("tags", "FlowRunFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
+        FieldFilter(
+            "deployment_id",
+            "FlowRunFilterDeploymentId",
+            "deployment_id",
+            (any_(UUIDField), is_null_()),
+            combinable=True,
+        ),
+        FieldFilter(
+            "work_queue_name",
+            "FlowRunFilterWorkQueueName",
+            "work_queue_name",
+            (any_(), is_null_()),
+            combinable=True,
+        ),
+        _run_state_filter("FlowRun"),
+        FieldFilter("flow_version", "FlowRunFilterFlowVersion", "flow_version", (any_(),)),
+        FieldFilter(
+            "start_time", "FlowRunFilterStartTime", "start_time", (before_(), after_(), is_null_())
+        ),
+        FieldFilter(
+            "expected_start_time",
+            "FlowRunFilterExpectedStartTime",
+            "expected_start_time",
+            (before_(), after_()),
+        ),
+        FieldFilter(
+            "next_scheduled_start_time",
+            "FlowRunFilterNextScheduledStartTime",
+            "next_scheduled_start_time",
+            (before_(), after_()),
+        ),
+        FieldFilter(
+            "parent_flow_run_id",
+            "FlowRunFilterParentFlowRunId",
+            "parent_task_run__flow_run_id",
+            (any_(UUIDField),),
+            combinable=True,
+        ),
+        FieldFilter(
+            "parent_task_run_id",
+            "FlowRunFilterParentTaskRunId",
+            "parent_task_run_id",
+            (any_(UUIDField), is_null_()),
+            combinable=True,
+        ),
+        FieldFilter(
+            "idempotency_key",
+            "FlowRunFilterIdempotencyKey",
+            "idempotency_key",
+            (any_(), not_any_()),
+        ),
+    ),
+)
+
+FLOW_RUN_SORT = SortSpec(
+    "FlowRunSort",
+    {
+        "ID_DESC": ("-id",),
+        "START_TIME_ASC": (Coalesce(F("start_time"), F("expected_start_time")).asc(),),
+        "START_TIME_DESC": (Coalesce(F("start_time"), F("expected_start_time")).desc(),),
+        "EXPECTED_START_TIME_ASC": ("expected_start_time",),
+        "EXPECTED_START_TIME_DESC": ("-expected_start_time",),
+        "NAME_ASC": ("name",),
+        "NAME_DESC": ("-name",),
+        "NEXT_SCHEDULED_START_TIME_ASC": ("next_scheduled_start_time",),
+        "END_TIME_DESC": ("-end_time",),
+    },
+    default="ID_DESC",
+)
+
+TASK_RUN_FILTER = ObjectFilter(
+    schema="TaskRunFilter",
+    description="Filter task runs. Only task runs matching all criteria will be returned.",
+    fields=(
+        FieldFilter("id", "TaskRunFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("name", "TaskRunFilterName", "name", (any_(), like_())),
+        FieldFilter("tags", "TaskRunFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
+        _run_state_filter("TaskRun"),
+        FieldFilter(
+            "start_time", "TaskRunFilterStartTime", "start_time", (before_(), after_(), is_null_())
+        ),
+        FieldFilter(
+            "subflow_runs",
+            "TaskRunFilterSubFlowRuns",
+            "id",
+            (custom("exists_", BoolField, _is_subflow_parent, "If true, only task runs that are sub-flow runs."),),
+        ),
+        FieldFilter(
+            "flow_run_id",
+            "TaskRunFilterFlowRunId",
+            "flow_run_id",
+            (any_(UUIDField), is_null_()),
+            combinable=True,
+        ),
+    ),
+)
+
+TASK_RUN_SORT = SortSpec(
+    "TaskRunSort",
+    {
+        "ID_DESC": ("-id",),
+        "EXPECTED_START_TIME_ASC": ("expected_start_time",),
+        "EXPECTED_START_TIME_DESC": ("-expected_start_time",),
+        "NAME_ASC": ("name",),
+        "NAME_DESC": ("-name",),
+        "NEXT_SCHEDULED_START_TIME_ASC": ("next_scheduled_start_time",),
+        "END_TIME_DESC": ("-end_time",),
+    },
+    default="ID_DESC",
+)
+
+LOG_FILTER = ObjectFilter(
+    schema="LogFilter",
+    description="Filter logs. Only logs matching all criteria will be returned.",
+    fields=(
+        FieldFilter("level", "LogFilterLevel", "level", (ge_(), le_())),
+        FieldFilter("timestamp", "LogFilterTimestamp", "timestamp", (before_(), after_())),
+        FieldFilter("flow_run_id", "LogFilterFlowRunId", "flow_run_id", (any_(UUIDField),)),
+        FieldFilter("task_run_id", "LogFilterTaskRunId", "task_run_id", (any_(UUIDField),)),
+    ),
+)
+
+LOG_SORT = SortSpec(
+    "LogSort",
+    {
+        "TIMESTAMP_ASC": ("timestamp",),
+        "TIMESTAMP_DESC": ("-timestamp",),
+        "LEVEL_ASC": ("level",),
+        "LEVEL_DESC": ("-level",),
+        "FLOW_RUN_ID_ASC": ("flow_run_id",),
+        "FLOW_RUN_ID_DESC": ("-flow_run_id",),
+        "TASK_RUN_ID_ASC": ("task_run_id",),
+        "TASK_RUN_ID_DESC": ("-task_run_id",),
+    },
+    default="TIMESTAMP_ASC",
+)

@@ -1,0 +1,11 @@
+"""Flow runs, task runs, their states, logs and concurrency limits."""
+
+from django.apps import AppConfig
+
+
+class RunsAppConfig(AppConfig):
+    """App holding runs and the orchestration engine."""
+
+    name = "runs_app"
+    verbose_name = "Runs"
+    default_auto_field = "django.db.models.BigAutoField"

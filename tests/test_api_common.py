@@ -1,0 +1,144 @@
+"""Behaviour every API route shares: health, version header, error shapes, CORS, slashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ApiClient
+
+
+def test_health_is_true_and_ignores_the_version_header(api: ApiClient) -> None:
+    # reference examples #54 and #57
+    response = api.get("/health", HTTP_X_PREFECT_API_VERSION="banana")
+    assert response.status_code == 200
+    assert response.json() is True
+
+
+def test_hello(api: ApiClient) -> None:
+    response = api.get("/hello")
+    assert (response.status_code, response.json()) == (200, "👋")
+
+
+def test_admin_version_reports_the_prefect_version(api: ApiClient) -> None:
+    response = api.get("/admin/version")
+    assert (response.status_code, response.json()) == (200, "2.7.12")
+
+
+def test_api_version_route(api: ApiClient) -> None:
+    assert api.get("/version").json() == "0.8.4"
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "detail"),
+    [
+        ("0.8.4", 200, None),
+        ("0.8.0", 200, None),
+        ("1.0.0", 200, None),
+        (
+            "0.7.0",
+            400,
+            "The request specified API version 0.7.0 but this server requires version 0.8.0 or higher.",
+        ),
+        (
+            "banana",
+            400,
+            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but "
+            "received banana",
+        ),
+        (
+            "0.8",
+            400,
+            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but "
+            "received 0.8",
+        ),
+    ],
+)
+def test_api_version_header_is_checked_on_router_routes(
+    api: ApiClient, header: str, status: int, detail: str | None
+) -> None:
+    # reference examples #19 and #58
+    response = api.get("/admin/version", HTTP_X_PREFECT_API_VERSION=header)
+    assert response.status_code == status
+    if detail is not None:
+        assert response.json() == {"detail": detail}
+
+
+def test_missing_version_header_is_treated_as_latest(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/admin/version")
+    assert response.status_code == 200
+
+
+def test_csrf_token_tells_the_2_20_client_protection_is_disabled(api: ApiClient) -> None:
+    response = api.get("/csrf-token?client=0b3b6a8e-0000-4000-8000-000000000000")
+    assert response.status_code == 422
+    assert "CSRF protection is disabled." in response.content.decode()
+
+
+def test_writes_need_no_csrf_token_even_with_a_session_cookie(api: ApiClient) -> None:
+    api.client.cookies["sessionid"] = "whatever"
+    api.client.cookies["csrftoken"] = "x" * 32
+    response = api.post("/flows/", {"name": "no-csrf"})
+    assert response.status_code == 201
+
+
+def test_unknown_path_is_404_not_found(api: ApiClient) -> None:
+    response = api.get("/nope")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
+
+
+def test_wrong_method_is_405(api: ApiClient) -> None:
+    response = api.get("/flows/filter")
+    assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
+
+
+def test_missing_trailing_slash_is_not_redirected(api: ApiClient) -> None:
+    # The stock client never follows redirects: routes match exactly.
+    response = api.post("/flows", {"name": "x"})
+    assert response.status_code == 404
+    assert "Location" not in response
+
+
+def test_invalid_json_body_is_a_422_in_the_validation_shape(api: ApiClient) -> None:
+    response = api.post("/flows/filter", raw="{bad")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["exception_message"] == "Invalid request received."
+    assert body["exception_detail"][0]["type"] == "value_error.jsondecode"
+    assert body["request_body"] is None
+
+
+def test_non_object_body_is_a_422(api: ApiClient) -> None:
+    response = api.post("/flows/filter", [])
+    assert response.status_code == 422
+    assert response.json()["exception_detail"] == [
+        {"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}
+    ]
+
+
+def test_cors_preflight_allows_any_origin(api: ApiClient) -> None:
+    response = api.request(
+        "options",
+        "/flows/filter",
+        HTTP_ORIGIN="http://example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,x-prefect-api-version",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    allowed = response["Access-Control-Allow-Headers"].lower()
+    assert allowed == "*" or "x-prefect-api-version" in allowed
+
+
+def test_cors_simple_request_carries_the_allow_origin_header(api: ApiClient) -> None:
+    response = api.get("/hello", HTTP_ORIGIN="http://example.com")
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_ready_reports_the_database(api: ApiClient) -> None:
+    assert api.get("/ready").json() == {"message": "OK"}
+
+
+def test_docs_pages_are_served(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/docs").status_code == 200
+    assert client.get("/redoc").status_code == 200

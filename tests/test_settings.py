@@ -1,0 +1,54 @@
+"""Configuration from the environment and the system check that guards it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orion_project import config
+
+
+@pytest.fixture(autouse=True)
+def clean_errors() -> None:
+    config.CONFIG_ERRORS.clear()
+
+
+def test_postgres_url_uses_psycopg_with_a_pool() -> None:
+    db = config.database_from_url("postgresql://u:p%40ss@db.example:5433/orion", pool_min=1, pool_max=5)
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "orion", "u", "p@ss", "db.example", "5433"
+    )
+    assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 30}
+    assert config.CONFIG_ERRORS == []
+
+
+def test_sqlite_url_is_wal_with_immediate_transactions(tmp_path: Path) -> None:
+    db = config.database_from_url(f"sqlite:///{tmp_path}/x.db", pool_min=1, pool_max=1)
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert db["OPTIONS"]["timeout"] >= 20
+
+
+def test_unknown_database_scheme_is_a_configuration_error() -> None:
+    config.database_from_url("mysql://x/y", pool_min=1, pool_max=1)
+    assert "not supported" in config.CONFIG_ERRORS[0]
+
+
+def test_bad_boolean_and_integer_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_FLAG", "perhaps")
+    monkeypatch.setenv("X_NUMBER", "many")
+    assert config.env_bool("X_FLAG", False) is False
+    assert config.env_int("X_NUMBER", 3) == 3
+    assert len(config.CONFIG_ERRORS) == 2
+
+
+def test_system_check_reports_configuration_errors() -> None:
+    from orion_project.checks import check_environment
+
+    config.CONFIG_ERRORS.append("DJANGO_DEBUG='perhaps' is not a boolean")
+    errors = check_environment()
+    assert [error.id for error in errors] == ["orion.E001"]
+    assert "DJANGO_DEBUG" in errors[0].msg
