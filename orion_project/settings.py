@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "orion_project.apps.OrionProjectConfig",
     "flows_app",
     "runs_app",
+    "blocks_app",
 ]
 
 MIDDLEWARE = [

@@ -1,13 +1,21 @@
-"""Every /api route: server-level views plus one router for all resources."""
+"""Every /api route: server-level views plus one router for all resources.
+
+Each app contributes its viewsets through a ``register(router)`` function in its
+``api/routes.py`` so this module stays a list, not a second copy of every path.
+"""
 
 from django.urls import path
 
-from flows_app.api.views import FlowViewSet
+from blocks_app.api.routes import register as register_blocks
+from flows_app.api.routes import register as register_flows
 from orion_project.api import root
 from orion_project.api.routers import OrionRouter
+from runs_app.api.routes import register as register_runs
 
 router = OrionRouter()
-router.register("flows", FlowViewSet, basename="flows")
+register_flows(router)
+register_runs(router)
+register_blocks(router)
 
 urlpatterns = [
     path("health", root.health, name="health"),

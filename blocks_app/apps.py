@@ -1,0 +1,11 @@
+"""Blocks: typed, schema-checked configuration documents (storage, infrastructure, secrets)."""
+
+from django.apps import AppConfig
+
+
+class BlocksAppConfig(AppConfig):
+    """App holding block types, block schemas and block documents."""
+
+    name = "blocks_app"
+    verbose_name = "Blocks"
+    default_auto_field = "django.db.models.BigAutoField"
