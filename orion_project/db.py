@@ -5,6 +5,8 @@
   value with ``json_each``.
 * ``ilike_raw``: case-insensitive substring match that, like the reference, does not
   escape ``%`` and ``_`` in the value (so ``like_: "%"`` matches everything).
+* ``EpochSeconds`` / ``DurationSeconds``: datetimes and durations as float seconds, for
+  the history aggregates.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db.models import CharField, JSONField, Lookup, TextField
+from django.db.models import CharField, FloatField, Func, JSONField, Lookup, TextField
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -68,3 +70,36 @@ def register_lookups() -> None:
     JSONField.register_lookup(JSONArrayContainsAll)
     CharField.register_lookup(RawILike)
     TextField.register_lookup(RawILike)
+
+
+class EpochSeconds(Func):
+    """Seconds since 1970 of a datetime expression, as a float, on both databases."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # julianday() keeps the microseconds that strftime('%s') would drop.
+        return self.as_sql(
+            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
+        )
+
+
+class DurationSeconds(Func):
+    """A duration column as float seconds (PostgreSQL interval, SQLite microseconds)."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)", **extra)

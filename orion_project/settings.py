@@ -153,7 +153,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "StateType": "orion_project.api.schema_enums.STATE_TYPE_VALUES",
+        "Operator": "orion_project.api.schema_enums.OPERATOR_VALUES",
+        "FlowSort": "orion_project.api.schema_enums.FLOW_SORT_VALUES",
+        "FlowRunSort": "orion_project.api.schema_enums.FLOW_RUN_SORT_VALUES",
+        "TaskRunSort": "orion_project.api.schema_enums.TASK_RUN_SORT_VALUES",
+        "LogSort": "orion_project.api.schema_enums.LOG_SORT_VALUES",
+        "SetStateStatus": "orion_project.api.schema_enums.SET_STATE_STATUS_VALUES",
+    },
     "PARSER_WHITELIST": ["orion_project.api.parsers.OrionJSONParser"],
 }
 

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from orion_project.models import OrionModel
-from runs_app.states import StateType
+from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
 class RunState(OrionModel):
@@ -59,6 +59,25 @@ class Run(OrionModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def estimated_run_time_at(self, now: dt.datetime) -> float:
+        """Seconds run so far: ``total_run_time`` plus the current RUNNING stretch."""
+        total = self.total_run_time.total_seconds()
+        if self.state_type == StateType.RUNNING and self.state_timestamp is not None:
+            total += max((now - self.state_timestamp).total_seconds(), 0.0)
+        return total
+
+    def lateness_at(self, now: dt.datetime) -> float:
+        """``estimated_start_time_delta``: seconds between expected and actual start, or,
+        for a run not started nor finished, how late it is already."""
+        expected = self.expected_start_time
+        if expected is None:
+            return 0.0
+        if self.start_time is not None:
+            return max((self.start_time - expected).total_seconds(), 0.0)
+        if self.state_type not in TERMINAL_STATE_TYPES and expected < now:
+            return (now - expected).total_seconds()
+        return 0.0
 
 
 class FlowRun(Run):

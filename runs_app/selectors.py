@@ -7,15 +7,21 @@ runs) become correlated ``EXISTS`` sub-queries.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Floor, Greatest
 
 from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.api.filtering import Condition, combine
+from orion_project.db import DurationSeconds, EpochSeconds
+from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.models import FlowRun, TaskRun
+from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 FilterBody = Mapping[str, Any] | None
 
@@ -82,3 +88,92 @@ def task_runs_matching(
     condition = combine(conditions, "and_")
     queryset = TaskRun.objects.all()
     return queryset if condition is None else queryset.filter(condition)
+
+
+# ------------------------------------------------------------------------------ history
+
+MAX_HISTORY_INTERVALS = 500
+
+
+def run_history(
+    queryset: QuerySet[Any],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    interval: dt.timedelta,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Runs bucketed by ``expected_start_time`` into intervals from ``start`` (§G.5).
+
+    One aggregate query groups by (interval index, state type, state name); the Python
+    side only lays the rows into the interval list, so the query count does not grow
+    with the number of intervals.
+    """
+    seconds = interval.total_seconds()
+    count = 0
+    bounds: list[tuple[dt.datetime, dt.datetime]] = []
+    cursor = start
+    while cursor < end and count < MAX_HISTORY_INTERVALS:
+        bounds.append((cursor, cursor + interval))
+        cursor += interval
+        count += 1
+    if not bounds:
+        return []
+    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    expected = EpochSeconds(F("expected_start_time"))
+    run_time = DurationSeconds(F("total_run_time")) + Case(
+        When(
+            state_type=StateType.RUNNING,
+            state_timestamp__isnull=False,
+            then=Greatest(now_epoch - EpochSeconds(F("state_timestamp")), Value(0.0)),
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    late = Case(
+        When(
+            start_time__isnull=False,
+            then=Greatest(EpochSeconds(F("start_time")) - expected, Value(0.0)),
+        ),
+        When(
+            Q(expected_start_time__lt=now) & ~Q(state_type__in=list(TERMINAL_STATE_TYPES)),
+            then=now_epoch - expected,
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    rows = (
+        queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
+        .annotate(
+            bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+            run_time=run_time,
+            lateness=late,
+        )
+        .values("bucket", "state_type", "state_name")
+        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
+        .order_by("bucket", "state_type", "state_name")
+    )
+    states: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        index = int(row["bucket"])
+        if 0 <= index < len(bounds):
+            states.setdefault(index, []).append(
+                {
+                    "state_type": row["state_type"],
+                    "state_name": row["state_name"],
+                    "count_runs": row["count_runs"],
+                    "sum_estimated_run_time": max(row["run_time_sum"] or 0.0, 0.0),
+                    "sum_estimated_lateness": max(row["lateness_sum"] or 0.0, 0.0),
+                }
+            )
+    return [
+        {"interval_start": lower, "interval_end": upper, "states": states.get(index, [])}
+        for index, (lower, upper) in enumerate(bounds)
+    ]
+
+
+def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:
+    """The task runs drawn in a flow run's graph (§G.6); 404 if the flow run is unknown."""
+    if not FlowRun.objects.filter(pk=flow_run_id).exists():
+        raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+    return TaskRun.objects.filter(flow_run_id=flow_run_id).select_related("state").order_by("expected_start_time")

@@ -384,8 +384,8 @@ class SortSpec:
     orders: Mapping[str, tuple[Any, ...]]
     default: str
 
-    def field(self) -> EnumField:
-        return EnumField(list(self.orders), default=self.default, help_text=f"{self.schema} value.")
+    def field(self, default: str | None = None) -> EnumField:
+        return EnumField(list(self.orders), default=default or self.default, help_text=f"{self.schema} value.")
 
     def order_by(self, value: str | None) -> tuple[Any, ...]:
         return self.orders[value or self.default]
@@ -428,6 +428,7 @@ def request_serializer(
     filters: Mapping[str, ObjectFilter],
     *,
     sort: SortSpec | None = None,
+    sort_default: str | None = None,
     paginated: bool = False,
     extra: Mapping[str, serializers.Field] | None = None,
 ) -> type[StrictSerializer]:
@@ -436,7 +437,7 @@ def request_serializer(
     for key, spec in filters.items():
         attrs[key] = spec.serializer()
     if sort is not None:
-        attrs["sort"] = sort.field()
+        attrs["sort"] = sort.field(sort_default)
     if paginated:
         attrs["limit"] = limit_field()
         attrs["offset"] = offset_field()

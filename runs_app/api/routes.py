@@ -2,6 +2,22 @@
 
 from rest_framework.routers import SimpleRouter
 
+from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
+from runs_app.api.records import (
+    ConcurrencyLimitViewSet,
+    FlowRunStateViewSet,
+    LogViewSet,
+    TaskRunStateViewSet,
+)
+from runs_app.api.task_runs import TaskRunViewSet
+
 
 def register(router: SimpleRouter) -> None:
     """Add this app's resources to the API router."""
+    router.register("flow_runs", FlowRunViewSet, basename="flow_runs")
+    router.register("ui/flow_runs", UIFlowRunViewSet, basename="ui_flow_runs")
+    router.register("task_runs", TaskRunViewSet, basename="task_runs")
+    router.register("flow_run_states", FlowRunStateViewSet, basename="flow_run_states")
+    router.register("task_run_states", TaskRunStateViewSet, basename="task_run_states")
+    router.register("logs", LogViewSet, basename="logs")
+    router.register("concurrency_limits", ConcurrencyLimitViewSet, basename="concurrency_limits")

@@ -1,0 +1,421 @@
+"""Request and response shapes of runs, states, logs and concurrency limits (reference §B.1).
+
+Response shapes are the union of the 2.7.12 and 2.20 fields: both client lines ignore
+keys they do not know, and each finds every key it reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orion_project.api.fields import (
+    AnyJSONField,
+    BoolField,
+    DateTimeField,
+    EnumField,
+    FloatField,
+    IntField,
+    JSONObjectField,
+    ListField,
+    NameField,
+    StrField,
+    StrictSerializer,
+    TimedeltaField,
+    UUIDField,
+    tags_field,
+)
+from orion_project.api.viewsets import OrionModelSerializer
+from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
+from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
+from runs_app.states import TERMINAL_STATE_TYPES, StateType
+
+# ------------------------------------------------------------------------------ states
+
+
+
+class StateDetailsSerializer(serializers.Serializer):
+    """``StateDetails``: unknown keys are ignored (a core model in the reference)."""
+
+    flow_run_id = UUIDField()
+    task_run_id = UUIDField()
+    child_flow_run_id = UUIDField()
+    scheduled_time = DateTimeField()
+    cache_key = StrField()
+    cache_expiration = DateTimeField()
+    untrackable_result = BoolField()
+    pause_timeout = DateTimeField()
+    pause_reschedule = BoolField()
+    pause_key = StrField()
+    run_input_keyset = JSONObjectField()
+    refresh_cache = BoolField()
+    retriable = BoolField()
+    transition_id = UUIDField()
+    task_parameters_id = UUIDField()
+
+
+class StateCreateSerializer(StrictSerializer):
+    """``StateCreate``: a proposed state. ``id`` and ``timestamp`` are accepted but ignored."""
+
+    type = EnumField(StateType.values, required=True, allow_null=False)
+    name = StrField()
+    message = StrField()
+    data = AnyJSONField()
+    state_details = StateDetailsSerializer(required=False, allow_null=True)
+    timestamp = DateTimeField()
+    id = UUIDField()
+
+
+def state_json(state: Any) -> dict[str, Any] | None:
+    """A state row as the API returns it (``State``), every detail key present."""
+    if state is None:
+        return None
+    return {
+        "id": state.id,
+        "type": state.type,
+        "name": state.name,
+        "timestamp": state.timestamp,
+        "message": state.message,
+        "data": state.data,
+        "state_details": {**STATE_DETAIL_DEFAULTS, **(state.state_details or {})},
+    }
+
+
+class StateSerializer(serializers.Serializer):
+    """Read shape of a state row (documentation; rendering uses :func:`state_json`)."""
+
+    id = UUIDField()
+    type = EnumField(StateType.values)
+    name = StrField()
+    timestamp = DateTimeField()
+    message = StrField()
+    data = AnyJSONField()
+    state_details = StateDetailsSerializer()
+
+    def to_representation(self, instance: Any) -> Any:
+        return state_json(instance)
+
+
+class SetStateSerializer(StrictSerializer):
+    """Body of ``POST /flow_runs/{id}/set_state`` and ``/task_runs/{id}/set_state``."""
+
+    state = StateCreateSerializer(required=True, allow_null=False)
+    force = BoolField(default=False)
+
+
+# ------------------------------------------------------------------------------ policies
+
+
+def _copy_deprecated_retry_fields(policy: dict[str, Any]) -> dict[str, Any]:
+    """Deprecated ``max_retries``/``retry_delay_seconds`` fill empty ``retries``/``retry_delay``."""
+    if not policy.get("retries") and policy.get("max_retries"):
+        policy["retries"] = policy["max_retries"]
+    if not policy.get("retry_delay") and policy.get("retry_delay_seconds"):
+        policy["retry_delay"] = policy["retry_delay_seconds"]
+    return policy
+
+
+FLOW_RUN_POLICY_DEFAULTS: dict[str, Any] = {
+    "max_retries": 0,
+    "retry_delay_seconds": 0,
+    "retries": None,
+    "retry_delay": None,
+    "pause_keys": [],
+    "resuming": False,
+}
+TASK_RUN_POLICY_DEFAULTS: dict[str, Any] = {
+    "max_retries": 0,
+    "retry_delay_seconds": 0,
+    "retries": None,
+    "retry_delay": None,
+    "retry_jitter_factor": None,
+}
+
+
+class FlowRunPolicySerializer(serializers.Serializer):
+    """``FlowRunPolicy`` (unknown keys ignored)."""
+
+    max_retries = IntField()
+    retry_delay_seconds = FloatField()
+    retries = IntField()
+    retry_delay = IntField()
+    pause_keys = ListField(child=StrField(allow_null=False))
+    resuming = BoolField()
+    retry_type = StrField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = {k: v for k, v in super().to_internal_value(data).items() if v is not None}
+        return _copy_deprecated_retry_fields({**FLOW_RUN_POLICY_DEFAULTS, **values})
+
+
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]})
+class RetryDelayField(serializers.Field):
+    """``retry_delay`` of tasks: seconds as a number or a list of at most 50 numbers."""
+
+    default_error_messages = {"type_error.integer": "value is not a valid integer"}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data is None:
+            return None
+        if isinstance(data, list):
+            if len(data) > 50:
+                raise serializers.ValidationError(
+                    [serializers.ErrorDetail("Can not configure more than 50 retry delays per task.", "value_error")]
+                )
+            return [self._number(item) for item in data]
+        return self._number(data)
+
+    def _number(self, value: Any) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail("type_error.integer")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TaskRunPolicySerializer(serializers.Serializer):
+    """``TaskRunPolicy`` (unknown keys ignored)."""
+
+    max_retries = IntField()
+    retry_delay_seconds = FloatField()
+    retries = IntField()
+    retry_delay = RetryDelayField(required=False, allow_null=True)
+    retry_jitter_factor = FloatField(min_value=0)
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = {k: v for k, v in super().to_internal_value(data).items() if v is not None}
+        return _copy_deprecated_retry_fields({**TASK_RUN_POLICY_DEFAULTS, **values})
+
+
+# ------------------------------------------------------------------------------- reads
+
+
+class RunReadMixin(serializers.Serializer):
+    """Computed fields shared by flow-run and task-run responses (computed at read time)."""
+
+    state_type = EnumField(StateType.values, read_only=True)
+    estimated_run_time = serializers.SerializerMethodField()
+    estimated_start_time_delta = serializers.SerializerMethodField()
+    state = StateSerializer(read_only=True)
+
+    def _now(self) -> dt.datetime:
+        if "now" not in self.context:
+            self.context["now"] = timezone.now()
+        return self.context["now"]  # type: ignore[no-any-return]
+
+    def get_estimated_run_time(self, run: Any) -> float:
+        return run.estimated_run_time_at(self._now())
+
+    def get_estimated_start_time_delta(self, run: Any) -> float:
+        return run.lateness_at(self._now())
+
+
+class FlowRunSerializer(RunReadMixin, OrionModelSerializer):
+    """``FlowRunResponse``: a flow run with its current state."""
+
+    empirical_policy = serializers.SerializerMethodField()
+    work_queue_id = serializers.SerializerMethodField()
+    work_pool_id = serializers.SerializerMethodField()
+    work_pool_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FlowRun
+        fields = [
+            "id", "created", "updated", "name", "flow_id", "state_id", "deployment_id",
+            "deployment_version", "work_queue_id", "work_queue_name", "flow_version",
+            "parameters", "idempotency_key", "context", "empirical_policy", "tags",
+            "parent_task_run_id", "state_type", "state_name", "run_count",
+            "expected_start_time", "next_scheduled_start_time", "start_time", "end_time",
+            "total_run_time", "estimated_run_time", "estimated_start_time_delta",
+            "auto_scheduled", "infrastructure_document_id", "infrastructure_pid", "created_by",
+            "work_pool_id", "work_pool_name", "state", "job_variables",
+        ]  # fmt: skip
+
+    def get_empirical_policy(self, run: FlowRun) -> dict[str, Any]:
+        return {**FLOW_RUN_POLICY_DEFAULTS, **(run.empirical_policy or {})}
+
+    def get_work_queue_id(self, run: FlowRun) -> Any:
+        return getattr(run, "work_queue_id", None)
+
+    def get_work_pool_id(self, run: FlowRun) -> Any:
+        return None
+
+    def get_work_pool_name(self, run: FlowRun) -> Any:
+        return None
+
+
+class TaskRunSerializer(RunReadMixin, OrionModelSerializer):
+    """``TaskRun``: a task run with its current state."""
+
+    empirical_policy = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TaskRun
+        fields = [
+            "id", "created", "updated", "name", "flow_run_id", "task_key", "dynamic_key",
+            "cache_key", "cache_expiration", "task_version", "empirical_policy", "tags",
+            "state_id", "task_inputs", "state_type", "state_name", "run_count",
+            "flow_run_run_count", "expected_start_time", "next_scheduled_start_time",
+            "start_time", "end_time", "total_run_time", "estimated_run_time",
+            "estimated_start_time_delta", "state",
+        ]  # fmt: skip
+
+    def get_empirical_policy(self, run: TaskRun) -> dict[str, Any]:
+        return {**TASK_RUN_POLICY_DEFAULTS, **(run.empirical_policy or {})}
+
+
+# ------------------------------------------------------------------------------ writes
+
+
+class FlowRunCreateSerializer(StrictSerializer):
+    """Body of ``POST /flow_runs/``."""
+
+    state = StateCreateSerializer(required=False, allow_null=True)
+    name = StrField()
+    flow_id = UUIDField(required=True, allow_null=False)
+    deployment_id = UUIDField()
+    flow_version = StrField()
+    parameters = JSONObjectField(default=dict)
+    context = JSONObjectField(default=dict)
+    parent_task_run_id = UUIDField()
+    infrastructure_document_id = UUIDField()
+    empirical_policy = FlowRunPolicySerializer(required=False)
+    tags = tags_field(default=list)
+    idempotency_key = StrField()
+    job_variables = JSONObjectField()
+
+
+class FlowRunUpdateSerializer(StrictSerializer):
+    """Body of ``PATCH /flow_runs/{id}``."""
+
+    name = StrField(allow_null=False)
+    flow_version = StrField()
+    parameters = JSONObjectField(allow_null=False)
+    empirical_policy = FlowRunPolicySerializer(required=False)
+    tags = tags_field(allow_null=False)
+    infrastructure_pid = StrField()
+    job_variables = JSONObjectField()
+
+
+class TaskInputsField(JSONObjectField):
+    """``task_inputs``: ``{name: [{"input_type": "task_run"|"parameter"|"constant", ...}]}``."""
+
+    default_error_messages = {
+        **JSONObjectField.default_error_messages,
+        "type_error.list": "value is not a valid list",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        inputs = super().to_internal_value(data)
+        for value in inputs.values():
+            if not isinstance(value, list):
+                self.fail("type_error.list")
+        return inputs
+
+
+class TaskRunCreateSerializer(StrictSerializer):
+    """Body of ``POST /task_runs/`` (2.20 may choose the ``id``)."""
+
+    id = UUIDField()
+    state = StateCreateSerializer(required=False, allow_null=True)
+    name = StrField()
+    flow_run_id = UUIDField(required=True)
+    task_key = StrField(required=True, allow_null=False)
+    dynamic_key = StrField(required=True, allow_null=False)
+    cache_key = StrField(max_length=2000)
+    cache_expiration = DateTimeField()
+    task_version = StrField()
+    empirical_policy = TaskRunPolicySerializer(required=False)
+    tags = tags_field(default=list)
+    task_inputs = TaskInputsField(default=dict)
+
+
+class TaskRunUpdateSerializer(StrictSerializer):
+    """Body of ``PATCH /task_runs/{id}``: only ``name``."""
+
+    name = StrField(allow_null=False)
+
+
+class LogCreateSerializer(StrictSerializer):
+    """One item of the ``POST /logs/`` array."""
+
+    name = StrField(required=True, allow_null=False)
+    level = IntField(required=True, allow_null=False)
+    message = StrField(required=True, allow_null=False)
+    timestamp = DateTimeField(required=True, allow_null=False)
+    flow_run_id = UUIDField()
+    task_run_id = UUIDField()
+
+
+class LogSerializer(OrionModelSerializer):
+    """A stored log line."""
+
+    class Meta:
+        model = Log
+        fields = ["id", "created", "updated", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"]
+
+
+class ConcurrencyLimitCreateSerializer(StrictSerializer):
+    """Body of ``POST /concurrency_limits/``."""
+
+    tag = StrField(required=True, allow_null=False)
+    concurrency_limit = IntField(required=True, allow_null=False, min_value=0)
+
+
+class ConcurrencyLimitSerializer(OrionModelSerializer):
+    """A tag concurrency limit with the task runs holding its slots."""
+
+    class Meta:
+        model = ConcurrencyLimit
+        fields = ["id", "created", "updated", "tag", "concurrency_limit", "active_slots"]
+
+
+# ----------------------------------------------------------------------------- history
+
+
+class HistoryStateSerializer(serializers.Serializer):
+    """One (state type, state name) aggregate inside a history interval."""
+
+    state_type = EnumField(StateType.values)
+    state_name = StrField()
+    count_runs = IntField()
+    sum_estimated_run_time = TimedeltaField()
+    sum_estimated_lateness = TimedeltaField()
+
+
+class HistoryIntervalSerializer(serializers.Serializer):
+    """One interval of ``POST /flow_runs/history``."""
+
+    interval_start = DateTimeField()
+    interval_end = DateTimeField()
+    states = HistoryStateSerializer(many=True)
+
+
+
+
+def graph_node_json(task_run: TaskRun, now: dt.datetime) -> dict[str, Any]:
+    """One node of ``GET /flow_runs/{id}/graph``: a task run and its upstream task runs
+    (the de-duplicated task-run references among its ``task_inputs``)."""
+    upstream: dict[str, dict[str, str]] = {}
+    for inputs in (task_run.task_inputs or {}).values():
+        for item in inputs or []:
+            if isinstance(item, dict) and item.get("input_type") == "task_run" and item.get("id"):
+                upstream.setdefault(str(item["id"]), {"input_type": "task_run", "id": str(item["id"])})
+    details = task_run.state.state_details if task_run.state is not None else {}
+    return {
+        "id": task_run.id,
+        "name": task_run.name,
+        "upstream_dependencies": list(upstream.values()),
+        "state": state_json(task_run.state),
+        "expected_start_time": task_run.expected_start_time,
+        "start_time": task_run.start_time,
+        "end_time": task_run.end_time,
+        "total_run_time": task_run.total_run_time,
+        "estimated_run_time": task_run.estimated_run_time_at(now),
+        "untrackable_result": bool((details or {}).get("untrackable_result")),
+    }

@@ -1,0 +1,168 @@
+"""Task-run routes (reference §A.1 "Task Runs", §F.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orion_project.api.errors import RouteNotFound
+from orion_project.api.filtering import request_serializer
+from orion_project.api.viewsets import OrionViewSet
+from runs_app import selectors, services
+from runs_app.api.common import (
+    RUN_FILTERS,
+    HistoryRequest,
+    OrchestrationResultSerializer,
+    api_version,
+    history_response,
+    orchestration_response,
+    proposal_from_request,
+)
+from runs_app.api.filters import TASK_RUN_FILTER, TASK_RUN_SORT
+from runs_app.api.serializers import (
+    HistoryIntervalSerializer,
+    SetStateSerializer,
+    TaskRunCreateSerializer,
+    TaskRunSerializer,
+    TaskRunUpdateSerializer,
+)
+from runs_app.models import TaskRun
+from runs_app.orchestration.engine import task_run_set_state
+
+TASK_RUN_NOT_FOUND = "Task not found"
+
+TaskRunsFilterRequest = request_serializer(
+    "TaskRunsFilterRequest", RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True
+)
+TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RUN_FILTERS)
+
+
+class TaskRunViewSet(OrionViewSet):
+    """Task runs: create (idempotent on flow run + task key + dynamic key), read, rename,
+    delete, filter, count, history and ``set_state``."""
+
+    queryset = TaskRun.objects.select_related("state")
+    serializer_class = TaskRunSerializer
+    not_found_detail = TASK_RUN_NOT_FOUND
+    object_filter = TASK_RUN_FILTER
+    sort_spec = TASK_RUN_SORT
+    schema_tags = ("Task Runs",)
+
+    def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
+        """The one place filter bodies become a queryset (filter and count share it)."""
+        return selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS}).select_related("state")
+
+    @extend_schema(
+        operation_id="create_task_run",
+        summary="Create Task Run",
+        description=(
+            "Create a task run (initial state PENDING unless given, written with force), or "
+            "return the existing run with the same flow run, task key and dynamic key (200)."
+        ),
+        request=TaskRunCreateSerializer,
+        responses={200: TaskRunSerializer, 201: TaskRunSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = self.body(TaskRunCreateSerializer)
+        run, created = services.task_run_create(data=data, api_version=api_version(request))
+        return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="list_task_runs",
+        summary="List Task Runs",
+        description="Query task runs with query-string filters named after the JSON filter.",
+        responses={200: TaskRunSerializer(many=True)},
+    )
+    def list(self, request: Request) -> Response:
+        return self.query_string_list(request)
+
+    @extend_schema(
+        operation_id="read_task_run",
+        summary="Read Task Run",
+        description="Get a task run by id, with its current state.",
+        responses={200: TaskRunSerializer},
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        return self.read(self.get_object())
+
+    @extend_schema(
+        operation_id="update_task_run",
+        summary="Update Task Run",
+        description="Rename a task run (the only writable field).",
+        request=TaskRunUpdateSerializer,
+        responses={204: None},
+    )
+    def partial_update(self, request: Request, id: str) -> Response:
+        task_run_id = self.object_id()
+        changes = self.body(TaskRunUpdateSerializer)
+        if not services.task_run_update(task_run_id=task_run_id, changes=changes):
+            raise RouteNotFound(TASK_RUN_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="delete_task_run",
+        summary="Delete Task Run",
+        description="Delete a task run with its states.",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        if not services.task_run_delete(task_run_id=self.object_id()):
+            raise RouteNotFound(TASK_RUN_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="read_task_runs",
+        summary="Read Task Runs",
+        description="Query for task runs matching the filters, sorted and paginated.",
+        request=TaskRunsFilterRequest,
+        responses={200: TaskRunSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], url_path="filter")
+    def filter(self, request: Request) -> Response:
+        data = self.body(TaskRunsFilterRequest)
+        return self.page(self._matching(data), data)
+
+    @extend_schema(
+        operation_id="count_task_runs",
+        summary="Count Task Runs",
+        description="Count task runs matching the filters.",
+        request=TaskRunsCountRequest,
+        responses={200: OpenApiTypes.INT},
+    )
+    @action(detail=False, methods=["post"], url_path="count")
+    def count(self, request: Request) -> Response:
+        return Response(self._matching(self.body(TaskRunsCountRequest)).count())
+
+    @extend_schema(
+        operation_id="task_run_history",
+        summary="Task Run History",
+        description="Task runs bucketed by expected start time, aggregated per state.",
+        request=HistoryRequest,
+        responses={200: HistoryIntervalSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], url_path="history")
+    def history(self, request: Request) -> Response:
+        return history_response(request, selectors.task_runs_matching)
+
+    @extend_schema(
+        operation_id="set_task_run_state",
+        summary="Set Task Run State",
+        description="Propose a new task-run state; the task orchestration rules decide.",
+        request=SetStateSerializer,
+        responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="set_state")
+    def set_state(self, request: Request, id: str) -> Response:
+        task_run_id = self.object_id()
+        proposal, force = proposal_from_request(request)
+        result = task_run_set_state(
+            task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
+        )
+        return orchestration_response(result)

@@ -1,0 +1,230 @@
+"""The set_state pipeline (reference §F.1): lock the run, apply the policy, write, report.
+
+Every proposal runs in one transaction with the run's row locked (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), so two
+concurrent proposals on one run are evaluated one after the other and each sees the
+state the other wrote: no transition and no counter update is ever lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from orion_project.exceptions import ObjectNotFoundError
+from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
+from runs_app.orchestration.bookkeeping import apply_bookkeeping
+from runs_app.orchestration.context import (
+    OrchestrationContext,
+    ProposedState,
+    SetStateStatus,
+    state_details_json,
+)
+from runs_app.orchestration.policies import policy_for
+from runs_app.orchestration.rules import Rule
+
+logger = logging.getLogger("orion.orchestration")
+
+DETAIL_TYPES = {
+    SetStateStatus.ACCEPT: "accept_details",
+    SetStateStatus.REJECT: "reject_details",
+    SetStateStatus.ABORT: "abort_details",
+    SetStateStatus.WAIT: "wait_details",
+}
+
+
+@dataclass
+class OrchestrationResult:
+    """What ``set_state`` answers: the verdict, its details and the run's current state."""
+
+    status: str
+    state: FlowRunState | TaskRunState | None
+    reason: str | None = None
+    delay_seconds: int | None = None
+    state_written: bool = False
+
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"type": DETAIL_TYPES[self.status]}
+        if self.status == SetStateStatus.WAIT:
+            details["delay_seconds"] = self.delay_seconds or 0
+        if self.status != SetStateStatus.ACCEPT:
+            details["reason"] = self.reason
+        return details
+
+
+def proposed_from_body(state: dict[str, Any], *, now: dt.datetime) -> ProposedState:
+    """A validated ``StateCreate`` body as a proposal stamped by the server (its own
+    ``id``/``timestamp`` are ignored, as the reference does)."""
+    return ProposedState.make(
+        type=state["type"],
+        name=state.get("name"),
+        timestamp=now,
+        message=state.get("message"),
+        data=state.get("data"),
+        state_details=state_details_json(state.get("state_details")),
+    )
+
+
+def flow_run_set_state(
+    *,
+    flow_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: tuple[int, int, int] | None = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a flow run and let the flow policy decide."""
+    with transaction.atomic():
+        run = _locked(FlowRun, flow_run_id)
+        if run is None:
+            raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+        return orchestrate(run, state, force=force, api_version=api_version)
+
+
+def task_run_set_state(
+    *,
+    task_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: tuple[int, int, int] | None = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a task run and let the task policy decide."""
+    with transaction.atomic():
+        run = _locked(TaskRun, task_run_id)
+        if run is None:
+            raise ObjectNotFoundError(f"Task run with id {task_run_id} not found")
+        return orchestrate(run, state, force=force, api_version=api_version)
+
+
+def _locked(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
+    """The run row, locked for the rest of the transaction, with its current state."""
+    return model.objects.select_for_update(of=("self",)).select_related("state").filter(pk=run_id).first()
+
+
+def orchestrate(
+    run: FlowRun | TaskRun,
+    proposed: ProposedState,
+    *,
+    force: bool,
+    api_version: tuple[int, int, int] | None,
+) -> OrchestrationResult:
+    """Evaluate ``proposed`` for a locked ``run`` inside the caller's transaction."""
+    is_task = isinstance(run, TaskRun)
+    ctx = OrchestrationContext(
+        run=run,
+        initial=run.state,
+        proposed=proposed,
+        now=timezone.now(),
+        force=force,
+        api_version=api_version,
+    )
+    if isinstance(run, TaskRun) and run.flow_run_id is not None:
+        ctx.flow_run = FlowRun.objects.filter(pk=run.flow_run_id).first()
+
+    entered = _run_before_hooks(ctx, policy_for(task_run=is_task, force=force))
+    if ctx.proposed is not None and ctx.status in (SetStateStatus.ACCEPT, SetStateStatus.REJECT):
+        ctx.validated = _write_state(ctx, ctx.proposed)
+    _run_after_hooks(ctx, entered)
+    if ctx.validated is not None:
+        run.save()
+        if isinstance(run, FlowRun) and run.parent_task_run_id is not None:
+            _mirror_onto_parent_task(run, ctx.validated, api_version)
+        if ctx.scratch.get("reset_failed_tasks") and isinstance(run, FlowRun):
+            _reset_failed_task_runs(run, api_version)
+    return OrchestrationResult(
+        status=ctx.status,
+        state=ctx.validated if ctx.validated is not None else run.state,
+        reason=ctx.reason,
+        delay_seconds=ctx.delay_seconds,
+        state_written=ctx.validated is not None,
+    )
+
+
+def _run_before_hooks(ctx: OrchestrationContext, policy: tuple[type[Rule], ...]) -> list[Rule]:
+    """Enter the governing rules in priority order; stop once the proposal is gone."""
+    entered: list[Rule] = []
+    for rule_class in policy:
+        if ctx.proposed is None:
+            break
+        rule = rule_class()
+        if not rule.governs(ctx.initial_type, ctx.proposed_type):
+            continue
+        entered.append(rule)
+        try:
+            rule.before(ctx)
+        except DatabaseError:
+            raise
+        except Exception as error:  # a broken rule must not leave a half-made transition
+            logger.exception("Orchestration rule %s failed", rule.name)
+            ctx.abort(f"Aborting orchestration due to error in {rule.name}: {error!r}")
+    return entered
+
+
+def _run_after_hooks(ctx: OrchestrationContext, entered: list[Rule]) -> None:
+    """Exit rules in reverse order: ``after`` if the rule governs what happened, else undo."""
+    validated_type = ctx.validated.type if ctx.validated is not None else None
+    for rule in reversed(entered):
+        if ctx.validated is not None and rule.governs(ctx.initial_type, validated_type):
+            rule.after(ctx)
+        else:
+            rule.cleanup(ctx)
+
+
+def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState | TaskRunState:
+    """Apply the global bookkeeping and insert the state row; the run points at it."""
+    apply_bookkeeping(ctx, state)
+    fields = {
+        "id": state.id,
+        "type": state.type,
+        "name": state.name,
+        "timestamp": state.timestamp,
+        "message": state.message,
+        "data": state.data,
+        "state_details": state.state_details,
+    }
+    row: FlowRunState | TaskRunState
+    if isinstance(ctx.run, FlowRun):
+        row = FlowRunState.objects.create(flow_run=ctx.run, **fields)
+    else:
+        row = TaskRunState.objects.create(task_run=ctx.run, **fields)
+    ctx.run.state = row  # type: ignore[assignment]
+    return row
+
+
+def _mirror_onto_parent_task(
+    run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None
+) -> None:
+    """A sub-flow's new state is copied, forced, onto the task run standing for it."""
+    parent = _locked(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
+    if parent is None:
+        return
+    details = {
+        key: value
+        for key, value in (state.state_details or {}).items()
+        if key not in ("flow_run_id", "task_run_id")
+    }
+    details["child_flow_run_id"] = str(run.id)
+    copy = ProposedState(
+        type=state.type,
+        name=state.name,
+        timestamp=state.timestamp,
+        message=state.message,
+        data=state.data,
+        state_details=details,
+    )
+    orchestrate(parent, copy, force=True, api_version=api_version)
+
+
+def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | None) -> None:
+    """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
+    now = timezone.now()
+    for task_run in TaskRun.objects.select_for_update(of=("self",)).select_related("state").filter(
+        flow_run=run, state_type__in=["FAILED", "CRASHED"]
+    ):
+        retry = ProposedState.make(type="SCHEDULED", name="AwaitingRetry", timestamp=now)
+        orchestrate(task_run, retry, force=True, api_version=api_version)

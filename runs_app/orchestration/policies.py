@@ -1,0 +1,46 @@
+"""The policy table: which rules govern a transition, in priority order (reference §F.3, §F.4).
+
+``force=true`` replaces the core policy by the minimal one (no rules for flow runs; only
+slot release for task runs). The global bookkeeping of ``bookkeeping.py`` runs either way.
+"""
+
+from __future__ import annotations
+
+from runs_app.orchestration import rules
+from runs_app.orchestration.rules import Rule
+
+CORE_FLOW_POLICY: tuple[type[Rule], ...] = (
+    rules.HandleFlowTerminalStateTransitions,
+    rules.HandleCancellingStateTransitions,
+    rules.PreventRedundantTransitions,
+    rules.HandlePausingFlows,
+    rules.HandleResumingPausedFlows,
+    rules.CopyScheduledTime,
+    rules.WaitForScheduledTime,
+    rules.RetryFailedFlows,
+)
+
+CORE_TASK_POLICY: tuple[type[Rule], ...] = (
+    rules.CacheRetrieval,
+    rules.HandleTaskTerminalStateTransitions,
+    rules.PreventRunningTasksFromStoppedFlows,
+    rules.PreventRedundantTransitions,
+    rules.SecureTaskConcurrencySlots,
+    rules.CopyScheduledTime,
+    rules.WaitForScheduledTime,
+    rules.RetryFailedTasks,
+    rules.RenameReruns,
+    rules.UpdateFlowRunTrackerOnTasks,
+    rules.CacheInsertion,
+    rules.ReleaseTaskConcurrencySlots,
+)
+
+MINIMAL_FLOW_POLICY: tuple[type[Rule], ...] = ()
+MINIMAL_TASK_POLICY: tuple[type[Rule], ...] = (rules.ReleaseTaskConcurrencySlots,)
+
+
+def policy_for(*, task_run: bool, force: bool) -> tuple[type[Rule], ...]:
+    """The rules that govern one proposal."""
+    if task_run:
+        return MINIMAL_TASK_POLICY if force else CORE_TASK_POLICY
+    return MINIMAL_FLOW_POLICY if force else CORE_FLOW_POLICY

@@ -1,0 +1,185 @@
+"""Writes to runs, logs and concurrency limits. Each function is one transaction.
+
+State changes always go through ``runs_app.orchestration.engine``; these services only
+create and edit the other fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orion_project.exceptions import ObjectNotFoundError
+from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
+from runs_app.names import random_run_name
+from runs_app.orchestration.context import ProposedState, SetStateStatus
+from runs_app.orchestration.engine import (
+    OrchestrationResult,
+    flow_run_set_state,
+    orchestrate,
+    proposed_from_body,
+)
+from runs_app.states import StateName, StateType
+
+ApiVersion = tuple[int, int, int] | None
+
+
+def _initial_state(body: Mapping[str, Any] | None) -> ProposedState:
+    """The state a new run starts in: the one given, or PENDING."""
+    now = timezone.now()
+    if body:
+        return proposed_from_body(dict(body), now=now)
+    return ProposedState.make(type=StateType.PENDING, timestamp=now)
+
+
+def flow_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) -> tuple[FlowRun, bool]:
+    """Create a flow run with its initial state written with force.
+
+    With an ``idempotency_key``, an existing run of the same flow with that key is
+    returned unchanged instead (``created`` is then ``False``), also when two requests
+    race: the unique constraint decides and the loser reads the winner's run.
+    """
+    fields = dict(data)
+    state = fields.pop("state", None)
+    key = fields.get("idempotency_key")
+    if key is not None:
+        existing = _existing_flow_run(fields["flow_id"], key)
+        if existing is not None:
+            return existing, False
+    fields["name"] = fields.get("name") or random_run_name()
+    try:
+        with transaction.atomic():
+            run = FlowRun.objects.create(**fields)
+            orchestrate(run, _initial_state(state), force=True, api_version=api_version)
+    except IntegrityError:
+        existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
+    return FlowRun.objects.select_related("state").filter(flow_id=flow_id, idempotency_key=key).first()
+
+
+def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a flow run; ``False`` if it does not exist."""
+    return FlowRun.objects.filter(pk=flow_run_id).update(**changes, updated=timezone.now()) > 0
+
+
+def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
+    """Delete a flow run with its states and task runs."""
+    with transaction.atomic():
+        deleted, _ = FlowRun.objects.filter(pk=flow_run_id).delete()
+    return deleted > 0
+
+
+def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -> OrchestrationResult:
+    """Resume a PAUSED flow run: RUNNING, or SCHEDULED "Resuming" if the pause reschedules."""
+    run = FlowRun.objects.select_related("state").filter(pk=flow_run_id).first()
+    if run is None:
+        raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+    if run.state is None or run.state.type != StateType.PAUSED:
+        return OrchestrationResult(
+            status=SetStateStatus.ABORT,
+            state=None,
+            reason="Cannot resume a flow run that is not paused.",
+        )
+    now = timezone.now()
+    if (run.state.state_details or {}).get("pause_reschedule"):
+        proposal = ProposedState.make(type=StateType.SCHEDULED, name=StateName.RESUMING, timestamp=now)
+    else:
+        proposal = ProposedState.make(type=StateType.RUNNING, timestamp=now)
+    return flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+
+
+def task_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) -> tuple[TaskRun, bool]:
+    """Create a task run (initial state forced), or return the existing one with the same
+    ``(flow_run_id, task_key, dynamic_key)`` (or the same client-chosen ``id``)."""
+    fields = dict(data)
+    state = fields.pop("state", None)
+    if fields.get("id") is None:
+        fields.pop("id", None)
+    existing = _existing_task_run(fields)
+    if existing is not None:
+        return existing, False
+    fields["name"] = fields.get("name") or random_run_name()
+    try:
+        with transaction.atomic():
+            run = TaskRun.objects.create(**fields)
+            orchestrate(run, _initial_state(state), force=True, api_version=api_version)
+    except IntegrityError:
+        existing = _existing_task_run(fields)
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
+    runs = TaskRun.objects.select_related("state")
+    if fields.get("id") is not None:
+        found = runs.filter(pk=fields["id"]).first()
+        if found is not None:
+            return found
+    if fields.get("flow_run_id") is None:
+        return None
+    return runs.filter(
+        flow_run_id=fields["flow_run_id"], task_key=fields["task_key"], dynamic_key=fields["dynamic_key"]
+    ).first()
+
+
+def task_run_update(*, task_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a task run; ``False`` if it does not exist."""
+    return TaskRun.objects.filter(pk=task_run_id).update(**changes, updated=timezone.now()) > 0
+
+
+def task_run_delete(*, task_run_id: uuid.UUID) -> bool:
+    """Delete a task run with its states."""
+    with transaction.atomic():
+        deleted, _ = TaskRun.objects.filter(pk=task_run_id).delete()
+    return deleted > 0
+
+
+def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
+    """Insert a batch of log lines with one statement per 500 rows."""
+    rows = [Log(**log) for log in logs]
+    with transaction.atomic():
+        Log.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def concurrency_limit_upsert(*, tag: str, concurrency_limit: int) -> ConcurrencyLimit:
+    """Create the limit for ``tag``, or change the limit value of the existing one."""
+    with transaction.atomic():
+        limit, created = ConcurrencyLimit.objects.select_for_update().get_or_create(
+            tag=tag, defaults={"concurrency_limit": concurrency_limit}
+        )
+        if not created and limit.concurrency_limit != concurrency_limit:
+            limit.concurrency_limit = concurrency_limit
+            limit.save(update_fields=["concurrency_limit", "updated"])
+    return limit
+
+
+def concurrency_limit_delete(*, limit_id: uuid.UUID | None = None, tag: str | None = None) -> bool:
+    """Delete a limit by id or by tag; ``False`` if there is none."""
+    limits = ConcurrencyLimit.objects.filter(pk=limit_id) if limit_id is not None else ConcurrencyLimit.objects.filter(tag=tag)
+    with transaction.atomic():
+        deleted, _ = limits.delete()
+    return deleted > 0
+
+
+def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None) -> bool:
+    """Empty (or replace) the active slots of a tag's limit; ``False`` if there is none."""
+    with transaction.atomic():
+        limit = ConcurrencyLimit.objects.select_for_update().filter(tag=tag).first()
+        if limit is None:
+            return False
+        limit.active_slots = [str(slot) for slot in slot_override or []]
+        limit.save(update_fields=["active_slots", "updated"])
+    return True
