@@ -301,3 +301,9 @@ def test_get_list_limit_above_maximum(api: ApiClient) -> None:
     response = api.get("/flows/?limit=500")
     assert response.status_code == 422
     assert response.json() == {"detail": "Invalid limit: must be less than or equal to 200."}
+
+
+def test_top_level_nulls_mean_defaults(api: ApiClient, flows: dict[str, Any]) -> None:
+    # The 2.20 client sends "sort": null, "offset": null on embedded bodies.
+    body = {"flows": None, "sort": None, "limit": None, "offset": None}
+    assert names(api.post("/flows/filter", body)) == ALL_SORTED

@@ -297,3 +297,16 @@ class StrictSerializer(serializers.Serializer):
                 [serializers.ErrorDetail("value is not a valid dict", "type_error.dict")]
             )
         return super().run_validation(data)
+
+
+class EmbeddedBodySerializer(StrictSerializer):
+    """A body made of several top-level parameters (``{"flows": ..., "sort": ..., "limit": ...}``).
+
+    As in the reference, a top-level ``null`` means "not given": the parameter's default
+    applies (the stock clients send ``"sort": null``, ``"offset": null``).
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if value is not None}
+        return super().to_internal_value(data)

@@ -35,6 +35,7 @@ from rest_framework import serializers
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors
 from orion_project.api.fields import (
     BoolField,
+    EmbeddedBodySerializer,
     DateTimeField,
     EnumField,
     IntField,
@@ -442,7 +443,7 @@ def request_serializer(
         attrs["limit"] = limit_field()
         attrs["offset"] = offset_field()
     attrs.update(extra or {})
-    return type(name, (StrictSerializer,), attrs)
+    return type(name, (EmbeddedBodySerializer,), attrs)
 
 
 def validate_body(serializer_class: type[StrictSerializer], body: Any) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.errors import RequestValidationError, RouteNotFound, pydantic_errors
-from orion_project.api.fields import ListField, UUIDField
-from orion_project.api.filtering import StrictSerializer, request_serializer
+from orion_project.api.fields import EmbeddedBodySerializer, ListField, UUIDField
+from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from runs_app import services
 from runs_app.api.filters import LOG_FILTER, LOG_SORT
@@ -31,7 +31,7 @@ LogsFilterRequest = request_serializer("LogsFilterRequest", {"logs": LOG_FILTER}
 PageRequest = request_serializer("PageRequest", {}, paginated=True)
 
 
-class ResetConcurrencyLimitSerializer(StrictSerializer):
+class ResetConcurrencyLimitSerializer(EmbeddedBodySerializer):
     """Body of ``POST /concurrency_limits/tag/{tag}/reset`` (2.20)."""
 
     slot_override = ListField(child=UUIDField(allow_null=False))

@@ -17,6 +17,7 @@ from orion_project.api.fields import (
     AnyJSONField,
     BoolField,
     DateTimeField,
+    EmbeddedBodySerializer,
     EnumField,
     FloatField,
     IntField,
@@ -100,7 +101,7 @@ class StateSerializer(serializers.Serializer):
         return state_json(instance)
 
 
-class SetStateSerializer(StrictSerializer):
+class SetStateSerializer(EmbeddedBodySerializer):
     """Body of ``POST /flow_runs/{id}/set_state`` and ``/task_runs/{id}/set_state``."""
 
     state = StateCreateSerializer(required=True, allow_null=False)
