@@ -6,6 +6,12 @@ They carry stable messages and know nothing about HTTP; the API's exception hand
 
 from __future__ import annotations
 
+# The reference's generic answer to a broken unique or foreign-key constraint (409).
+INTEGRITY_CONFLICT_DETAIL = (
+    "Data integrity conflict. This usually means a unique or foreign key constraint was "
+    "violated. See server logs for details."
+)
+
 
 class OrionError(Exception):
     """Base class of every domain error."""

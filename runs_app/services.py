@@ -13,7 +13,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orion_project.exceptions import ObjectNotFoundError
+from flows_app.models import Deployment, Flow
+from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import ProposedState, SetStateStatus
@@ -26,6 +27,17 @@ from runs_app.orchestration.engine import (
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
+
+
+def _require_references(*references: tuple[type[Any], uuid.UUID | None]) -> None:
+    """Refuse (409, like a foreign-key violation) a run that points at missing rows.
+
+    Checked up front rather than left to the deferred foreign keys, so the answer does
+    not depend on when the transaction commits.
+    """
+    for model, pk in references:
+        if pk is not None and not model.objects.filter(pk=pk).exists():
+            raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
 def _initial_state(body: Mapping[str, Any] | None) -> ProposedState:
@@ -50,6 +62,11 @@ def flow_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) 
         existing = _existing_flow_run(fields["flow_id"], key)
         if existing is not None:
             return existing, False
+    _require_references(
+        (Flow, fields["flow_id"]),
+        (Deployment, fields.get("deployment_id")),
+        (TaskRun, fields.get("parent_task_run_id")),
+    )
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
@@ -108,6 +125,7 @@ def task_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) 
     existing = _existing_task_run(fields)
     if existing is not None:
         return existing, False
+    _require_references((FlowRun, fields.get("flow_run_id")))
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():

@@ -37,3 +37,52 @@ def test_flow_change_page_shows_read_only_ids(admin_client_logged_in: Client) ->
 def test_admin_requires_login(client: Client, db: None) -> None:
     response = client.get("/admin/flows_app/flow/")
     assert response.status_code == 302
+
+
+def test_flow_run_changelist_and_detail(admin_client_logged_in: Client) -> None:
+    from tests.factories import FlowRunFactory, TaskRunFactory
+
+    run = FlowRunFactory(name="nightly-run", state_type="RUNNING")
+    TaskRunFactory(flow_run=run, name="extract")
+    page = admin_client_logged_in.get("/admin/runs_app/flowrun/?state_type__exact=RUNNING").content.decode()
+    assert "nightly-run" in page
+    detail = admin_client_logged_in.get(f"/admin/runs_app/flowrun/{run.pk}/change/").content.decode()
+    assert "extract" in detail
+    by_id = admin_client_logged_in.get(f"/admin/runs_app/flowrun/?q={run.pk}").content.decode()
+    assert "nightly-run" in by_id
+
+
+def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client) -> None:
+    from runs_app.models import FlowRun
+    from runs_app.orchestration.context import ProposedState
+    from runs_app.orchestration.engine import flow_run_set_state
+    from django.utils import timezone
+    from tests.factories import FlowRunFactory
+
+    running = FlowRunFactory()
+    flow_run_set_state(flow_run_id=running.pk, state=ProposedState.make(type="RUNNING", timestamp=timezone.now()))
+    finished = FlowRunFactory()
+    flow_run_set_state(flow_run_id=finished.pk, state=ProposedState.make(type="COMPLETED", timestamp=timezone.now()))
+    response = admin_client_logged_in.post(
+        "/admin/runs_app/flowrun/",
+        {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]},
+        follow=True,
+    )
+    assert "1 run(s) moved to CANCELLED; 1 refused by orchestration." in response.content.decode()
+    assert FlowRun.objects.get(pk=running.pk).state_type == "CANCELLED"
+    assert FlowRun.objects.get(pk=finished.pk).state_type == "COMPLETED"
+
+
+def test_release_slots_action(admin_client_logged_in: Client) -> None:
+    from runs_app.models import ConcurrencyLimit
+
+    limit = ConcurrencyLimit.objects.create(tag="db", concurrency_limit=1, active_slots=["x"])
+    admin_client_logged_in.post(
+        "/admin/runs_app/concurrencylimit/", {"action": "release_slots", "_selected_action": [str(limit.pk)]}
+    )
+    limit.refresh_from_db()
+    assert limit.active_slots == []
+
+
+def test_log_admin_is_read_only(admin_client_logged_in: Client) -> None:
+    assert admin_client_logged_in.get("/admin/runs_app/log/add/").status_code == 403

@@ -26,6 +26,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from orion_project.exceptions import (
+    INTEGRITY_CONFLICT_DETAIL,
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
@@ -35,10 +36,6 @@ from orion_project.exceptions import (
 logger = logging.getLogger("orion.api")
 
 INVALID_REQUEST_MESSAGE = "Invalid request received."
-INTEGRITY_CONFLICT_DETAIL = (
-    "Data integrity conflict. This usually means a unique or foreign key constraint was "
-    "violated. See server logs for details."
-)
 
 # DRF's built-in error codes, translated into pydantic's wording and error types so that
 # clients see the reference's messages. Codes raised by our own fields already *are*
