@@ -102,8 +102,14 @@ def task_run_set_state(
 
 
 def _locked(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
-    """The run row, locked for the rest of the transaction, with its current state."""
-    return model.objects.select_for_update(of=("self",)).select_related("state").filter(pk=run_id).first()
+    """The run row, locked for the rest of the transaction.
+
+    The current state is read by a second statement on purpose: on PostgreSQL a row
+    fetched after waiting for the lock is the newest version, but rows joined to it in
+    the same statement come from the statement's older snapshot, which would hide the
+    state the previous lock holder just wrote.
+    """
+    return model.objects.select_for_update().filter(pk=run_id).first()
 
 
 def orchestrate(
@@ -223,7 +229,7 @@ def _mirror_onto_parent_task(
 def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | None) -> None:
     """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
     now = timezone.now()
-    for task_run in TaskRun.objects.select_for_update(of=("self",)).select_related("state").filter(
+    for task_run in TaskRun.objects.select_for_update().filter(
         flow_run=run, state_type__in=["FAILED", "CRASHED"]
     ):
         retry = ProposedState.make(type="SCHEDULED", name="AwaitingRetry", timestamp=now)
