@@ -54,6 +54,13 @@ class Deployment(OrionModel):
     infrastructure_document_id = models.UUIDField(null=True, blank=True)
     created_by = models.JSONField(null=True, blank=True)
     updated_by = models.JSONField(null=True, blank=True)
+    work_queue = models.ForeignKey(
+        "WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="deployments"
+    )
+    # 2.20 fields: ``job_variables`` is the 2.20 name of ``infra_overrides`` (one column).
+    enforce_parameter_schema = models.BooleanField(default=False)
+    pull_steps = models.JSONField(null=True, blank=True)
+    last_polled = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -69,3 +76,117 @@ class Deployment(OrionModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DeploymentSchedule(OrionModel):
+    """One of a deployment's schedules (2.20 ``schedules``; 2.7's single ``schedule`` is
+    kept on the deployment and mirrored here so the scheduler reads one place)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="schedules")
+    schedule = models.JSONField(help_text="Interval, cron or rrule.")
+    active = models.BooleanField(default=True)
+    max_active_runs = models.PositiveIntegerField(null=True, blank=True)
+    max_scheduled_runs = models.PositiveIntegerField(null=True, blank=True)
+    catchup = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created"]
+        indexes = [models.Index(fields=["deployment", "active"], name="ix_schedule_deployment")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}: {self.schedule}"
+
+
+class WorkPool(OrionModel):
+    """A pool of infrastructure that workers (and, in 2.7, agents) take runs from.
+
+    The database is seeded with ``default-agent-pool`` and its queue ``default``;
+    queues created through ``/work_queues/`` live there.
+    """
+
+    name = models.TextField()
+    description = models.TextField(null=True, blank=True)
+    type = models.TextField(default="prefect-agent")
+    base_job_template = models.JSONField(default=dict, blank=True)
+    is_paused = models.BooleanField(default=False)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    default_queue = models.ForeignKey(
+        "WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="uq_work_pool_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkQueue(OrionModel):
+    """A queue agents and workers poll for scheduled runs; unique by name within a pool."""
+
+    name = models.TextField()
+    description = models.TextField(default="", blank=True)
+    is_paused = models.BooleanField(default=False)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    priority = models.PositiveIntegerField(default=1)
+    work_pool = models.ForeignKey(WorkPool, on_delete=models.CASCADE, related_name="queues")
+    filter = models.JSONField(null=True, blank=True, help_text="Deprecated tag/deployment filter.")
+    last_polled = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["work_pool", "name"], name="uq_work_queue_pool_name")
+        ]
+        indexes = [models.Index(fields=["work_pool", "priority"], name="ix_work_queue_pool_priority")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Worker(OrionModel):
+    """A worker process of a pool, known from its heartbeats."""
+
+    name = models.TextField()
+    work_pool = models.ForeignKey(WorkPool, on_delete=models.CASCADE, related_name="workers")
+    last_heartbeat_time = models.DateTimeField(null=True, blank=True)
+    heartbeat_interval_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_heartbeat_time"]
+        constraints = [models.UniqueConstraint(fields=["work_pool", "name"], name="uq_worker_pool_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedSearch(OrionModel):
+    """A named set of UI filters; ``PUT /saved_searches/`` upserts by name."""
+
+    name = models.TextField()
+    filters = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="uq_saved_search_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowRunNotificationPolicy(OrionModel):
+    """Send a message through a notification block when matching flow runs change state."""
+
+    is_active = models.BooleanField(default=True)
+    state_names = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    block_document_id = models.UUIDField()
+    message_template = models.TextField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "flow run notification policies"
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.state_names) or 'any state'} → {self.block_document_id}"

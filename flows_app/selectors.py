@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from flows_app.models import Deployment, Flow
 from orion_project.api.filtering import Condition, combine
-from runs_app.selectors import flow_run_exists
+from runs_app.selectors import flow_run_exists, work_queue_condition
 
 FilterBody = Mapping[str, Any] | None
 
@@ -53,6 +53,7 @@ def deployments_matching(
         DEPLOYMENT_FILTER.to_q(deployments),
         FLOW_FILTER.to_q(flows, "flow__"),
         flow_run_exists(link="deployment_id", flow_runs=flow_runs, task_runs=task_runs),
+        work_queue_condition(work_pools, work_pool_queues, ""),
     ]
     condition = combine(conditions, "and_")
     queryset = Deployment.objects.all()

@@ -100,6 +100,9 @@ class FlowRun(Run):
         "FlowRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     work_queue_name = models.TextField(null=True, blank=True)
+    work_queue = models.ForeignKey(
+        "flows_app.WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="flow_runs"
+    )
     flow_version = models.TextField(null=True, blank=True)
     deployment_version = models.TextField(null=True, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -147,6 +150,12 @@ class FlowRun(Run):
             ),
             models.Index(fields=["deployment", "-expected_start_time"], name="ix_fr_deployment"),
             models.Index(fields=["work_queue_name"], name="ix_fr_work_queue_name"),
+            # Agent and worker polls: a queue's scheduled runs in next-scheduled order.
+            models.Index(
+                fields=["work_queue", "next_scheduled_start_time"],
+                name="ix_fr_queue_next_scheduled",
+                condition=Q(state_type=StateType.SCHEDULED),
+            ),
             models.Index(fields=["parent_task_run"], name="ix_fr_parent_task_run"),
         ]
 

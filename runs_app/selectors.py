@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Floor, Greatest
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
+from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.filtering import Condition, combine
 from orion_project.db import DurationSeconds, EpochSeconds
 from orion_project.exceptions import ObjectNotFoundError
@@ -32,6 +32,21 @@ def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
         return None
     joined = Q(**{f"{prefix}deployment__isnull": False})
     return combine([joined, DEPLOYMENT_FILTER.to_q(deployments, f"{prefix}deployment__")], "and_")
+
+
+def work_queue_condition(work_pools: FilterBody, work_pool_queues: FilterBody, prefix: str) -> Condition:
+    """Rows whose work queue (``{prefix}work_queue``) and its pool match; rows without a
+    work queue never match when either filter is given."""
+    if work_pools is None and work_pool_queues is None:
+        return None
+    return combine(
+        [
+            Q(**{f"{prefix}work_queue__isnull": False}),
+            WORK_QUEUE_FILTER.to_q(work_pool_queues, f"{prefix}work_queue__"),
+            WORK_POOL_FILTER.to_q(work_pools, f"{prefix}work_queue__work_pool__"),
+        ],
+        "and_",
+    )
 
 
 def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) -> Condition:
@@ -60,6 +75,7 @@ def flow_runs_matching(
         FLOW_RUN_FILTER.to_q(flow_runs),
         FLOW_FILTER.to_q(flows, "flow__"),
         _deployment_condition(deployments, ""),
+        work_queue_condition(work_pools, work_pool_queues, ""),
     ]
     if task_runs is not None:
         tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), task_runs)

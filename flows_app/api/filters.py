@@ -11,12 +11,15 @@ from orion_project.api.filtering import (
     FieldFilter,
     ObjectFilter,
     SortSpec,
+    after_,
     all_,
     any_,
     array_is_null_,
-    eq_,
+    before_,
     custom,
+    eq_,
     like_,
+    startswith_,
 )
 
 
@@ -85,4 +88,36 @@ DEPLOYMENT_SORT = SortSpec(
         "NAME_DESC": ("-name",),
     },
     default="NAME_ASC",
+)
+
+WORK_QUEUE_FILTER = ObjectFilter(
+    schema="WorkQueueFilter",
+    description="Filter work queues. Only work queues matching all criteria will be returned.",
+    fields=(
+        FieldFilter("id", "WorkQueueFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("name", "WorkQueueFilterName", "name", (any_(), startswith_())),
+    ),
+)
+
+WORK_POOL_FILTER = ObjectFilter(
+    schema="WorkPoolFilter",
+    description="Filter work pools. Only work pools matching all criteria will be returned.",
+    fields=(
+        FieldFilter("id", "WorkPoolFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("name", "WorkPoolFilterName", "name", (any_(),)),
+        FieldFilter("type", "WorkPoolFilterType", "type", (any_(),)),
+    ),
+)
+
+WORKER_FILTER = ObjectFilter(
+    schema="WorkerFilter",
+    description="Filter workers by their last heartbeat.",
+    fields=(
+        FieldFilter(
+            "last_heartbeat_time",
+            "WorkerFilterLastHeartbeatTime",
+            "last_heartbeat_time",
+            (before_(), after_()),
+        ),
+    ),
 )

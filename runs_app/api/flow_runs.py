@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import IntField
 from orion_project.api.filtering import request_serializer
@@ -41,8 +42,7 @@ from runs_app.orchestration.engine import flow_run_set_state
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
-# Work-pool filters join the body keys once work pools exist (deployments issue).
-FLOW_RUN_FILTERS = dict(RUN_FILTERS)
+FLOW_RUN_FILTERS = {**RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_pool_queues": WORK_QUEUE_FILTER}
 FlowRunsFilterRequest = request_serializer(
     "FlowRunsFilterRequest", FLOW_RUN_FILTERS, sort=FLOW_RUN_SORT, paginated=True
 )
