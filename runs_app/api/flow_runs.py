@@ -56,16 +56,19 @@ UIFlowRunHistoryRequest = request_serializer(
 )
 
 
+FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
+
+
 def flow_run_queryset(**filters: Any) -> QuerySet[FlowRun]:
-    """Flow runs matching the filter body keys, with their current state joined."""
-    return selectors.flow_runs_matching(**filters).select_related("state")
+    """Flow runs matching the filter body keys, with what their response shows joined."""
+    return selectors.flow_runs_matching(**filters).select_related(*FLOW_RUN_JOINS)
 
 
 class FlowRunViewSet(OrionViewSet):
     """Flow runs: create (idempotent), read, edit, delete, filter, count, history and the
     orchestration routes ``set_state`` and ``resume``."""
 
-    queryset = FlowRun.objects.select_related("state")
+    queryset = FlowRun.objects.select_related(*FLOW_RUN_JOINS)
     serializer_class = FlowRunSerializer
     not_found_detail = FLOW_RUN_NOT_FOUND
     object_filter = FLOW_RUN_FILTER

@@ -241,13 +241,14 @@ class FlowRunSerializer(RunReadMixin, OrionModelSerializer):
         return {**FLOW_RUN_POLICY_DEFAULTS, **(run.empirical_policy or {})}
 
     def get_work_queue_id(self, run: FlowRun) -> Any:
-        return getattr(run, "work_queue_id", None)
+        return run.work_queue_id
 
     def get_work_pool_id(self, run: FlowRun) -> Any:
-        return None
+        return run.work_queue.work_pool_id if run.work_queue_id is not None else None
 
     def get_work_pool_name(self, run: FlowRun) -> Any:
-        return None
+        # Querysets select_related("work_queue__work_pool"), so this costs no query.
+        return run.work_queue.work_pool.name if run.work_queue_id is not None else None
 
 
 class TaskRunSerializer(RunReadMixin, OrionModelSerializer):
