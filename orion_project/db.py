@@ -27,14 +27,14 @@ class JSONArrayContainsAll(Lookup):
     def get_prep_lookup(self) -> Any:
         return list(self.rhs)
 
-    def process_rhs(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+    def process_rhs(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         return "%s", [json.dumps(list(self.rhs))]
 
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps(list(self.rhs))]
 
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
         if not values:
@@ -53,12 +53,12 @@ class RawILike(Lookup):
 
     lookup_name = "ilike_raw"
 
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} ILIKE ('%%' || {rhs} || '%%')", [*lhs_params, *rhs_params]
 
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         # SQLite's LIKE is already case-insensitive for ASCII.
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
@@ -80,10 +80,10 @@ class EpochSeconds(Func):
     def __init__(self, expression: Any) -> None:
         super().__init__(expression)
 
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
 
-    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         # julianday() keeps the microseconds that strftime('%s') would drop.
         return self.as_sql(
             compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
@@ -98,8 +98,8 @@ class DurationSeconds(Func):
     def __init__(self, expression: Any) -> None:
         super().__init__(expression)
 
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
 
-    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)", **extra)

@@ -54,15 +54,14 @@ BOOLEAN_OPERATORS = ("and_", "or_")
 
 def combine(conditions: Sequence[Condition], operator: str) -> Condition:
     """Combine conditions with ``and_`` / ``or_``; TRUE absorbs an OR and vanishes in an AND."""
+    real = [condition for condition in conditions if condition is not None]
     if operator == "or_":
-        if not conditions or any(condition is None for condition in conditions):
+        if not conditions or len(real) < len(conditions):
             return None
-        result = conditions[0]
-        assert result is not None
-        for condition in conditions[1:]:
+        result = real[0]
+        for condition in real[1:]:
             result = result | condition
         return result
-    real = [condition for condition in conditions if condition is not None]
     if not real:
         return None
     result = real[0]
@@ -482,8 +481,17 @@ class OperatorFilter(django_filters.Filter):
         return qs if condition is None else qs.filter(condition)
 
 
-@functools.cache
+_FILTERSETS: dict[tuple[int, type[Any]], type[django_filters.FilterSet]] = {}
+
+
 def _filterset(spec: ObjectFilter, model: type[Any]) -> type[django_filters.FilterSet]:
+    key = (id(spec), model)
+    if key not in _FILTERSETS:
+        _FILTERSETS[key] = _build_filterset(spec, model)
+    return _FILTERSETS[key]
+
+
+def _build_filterset(spec: ObjectFilter, model: type[Any]) -> type[django_filters.FilterSet]:
     attrs: dict[str, Any] = {}
     for field_spec in spec.fields:
         for param, op, leaf in field_spec.query_params():

@@ -65,7 +65,7 @@ class StateCreateSerializer(StrictSerializer):
     type = EnumField(StateType.values, required=True, allow_null=False)
     name = StrField()
     message = StrField()
-    data = AnyJSONField()
+    data = AnyJSONField()  # type: ignore[assignment]  # a field, not Serializer.data
     state_details = StateDetailsSerializer(required=False, allow_null=True)
     timestamp = DateTimeField()
     id = UUIDField()
@@ -94,7 +94,7 @@ class StateSerializer(serializers.Serializer):
     name = StrField()
     timestamp = DateTimeField()
     message = StrField()
-    data = AnyJSONField()
+    data = AnyJSONField()  # type: ignore[assignment]  # a field, not Serializer.data
     state_details = StateDetailsSerializer()
 
     def to_representation(self, instance: Any) -> Any:
@@ -244,11 +244,11 @@ class FlowRunSerializer(RunReadMixin, OrionModelSerializer):
         return run.work_queue_id
 
     def get_work_pool_id(self, run: FlowRun) -> Any:
-        return run.work_queue.work_pool_id if run.work_queue_id is not None else None
+        return run.work_queue.work_pool_id if run.work_queue is not None else None
 
     def get_work_pool_name(self, run: FlowRun) -> Any:
         # Querysets select_related("work_queue__work_pool"), so this costs no query.
-        return run.work_queue.work_pool.name if run.work_queue_id is not None else None
+        return run.work_queue.work_pool.name if run.work_queue is not None else None
 
 
 class TaskRunSerializer(RunReadMixin, OrionModelSerializer):
@@ -283,7 +283,7 @@ class FlowRunCreateSerializer(StrictSerializer):
     deployment_id = UUIDField()
     flow_version = StrField()
     parameters = JSONObjectField(default=dict)
-    context = JSONObjectField(default=dict)
+    context = JSONObjectField(default=dict)  # type: ignore[assignment]  # a field, not Field.context
     parent_task_run_id = UUIDField()
     infrastructure_document_id = UUIDField()
     empirical_policy = FlowRunPolicySerializer(required=False)

@@ -138,7 +138,7 @@ def orchestrate(
     _run_after_hooks(ctx, entered)
     if ctx.validated is not None:
         run.save()
-        if isinstance(run, FlowRun) and run.parent_task_run_id is not None:
+        if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState) and run.parent_task_run_id:
             _mirror_onto_parent_task(run, ctx.validated, api_version)
         if ctx.scratch.get("reset_failed_tasks") and isinstance(run, FlowRun):
             _reset_failed_task_runs(run, api_version)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunStateCache
+from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunState, TaskRunStateCache
 from runs_app.orchestration.context import OrchestrationContext, ProposedState, parse_detail_time
 from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
@@ -437,7 +437,7 @@ class CacheInsertion(Rule):
 
     def after(self, ctx: OrchestrationContext) -> None:
         state = ctx.validated
-        if state is None:
+        if not isinstance(state, TaskRunState):
             return
         key = (state.state_details or {}).get("cache_key")
         if key:
