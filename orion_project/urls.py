@@ -2,13 +2,20 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from orion_project.api import root
 
 handler404 = "orion_project.api.errors.json_not_found"
 handler500 = "orion_project.api.errors.json_server_error"
 
 urlpatterns = [
     path("api/", include("orion_project.api.urls")),
+    path("ui-settings", root.ui_settings, name="ui-settings"),
     path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),

@@ -94,3 +94,11 @@ def csrf_token(request: Request) -> Response:
         {"detail": "CSRF protection is disabled."},
         status=status.HTTP_422_UNPROCESSABLE_ENTITY,
     )
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+def ui_settings(request: Request) -> Response:
+    """``GET /ui-settings`` (outside /api): where a UI served from here finds the API."""
+    api_url = request.build_absolute_uri("/api").rstrip("/")
+    return Response({"api_url": api_url, "flags": []})
