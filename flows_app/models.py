@@ -64,9 +64,7 @@ class Deployment(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["flow", "name"], name="uq_deployment_flow_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["flow", "name"], name="uq_deployment_flow_name")]
         indexes = [
             models.Index(fields=["name"], name="ix_deployment_name"),
             models.Index(fields=["-created"], name="ix_deployment_created_desc"),
@@ -110,9 +108,7 @@ class WorkPool(OrionModel):
     base_job_template = models.JSONField(default=dict, blank=True)
     is_paused = models.BooleanField(default=False)
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
-    default_queue = models.ForeignKey(
-        "WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    default_queue = models.ForeignKey("WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["name"]
@@ -136,9 +132,7 @@ class WorkQueue(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["work_pool", "name"], name="uq_work_queue_pool_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["work_pool", "name"], name="uq_work_queue_pool_name")]
         indexes = [models.Index(fields=["work_pool", "priority"], name="ix_work_queue_pool_priority")]
 
     def __str__(self) -> str:

@@ -29,9 +29,7 @@ def flows_matching(
         flow_run_exists(link="flow_id", flow_runs=flow_runs, task_runs=task_runs),
     ]
     if deployments is not None:
-        matching = DEPLOYMENT_FILTER.apply(
-            Deployment.objects.filter(flow_id=OuterRef("pk")), deployments
-        )
+        matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), deployments)
         conditions.append(Q(Exists(matching)))
     condition = combine(conditions, "and_")
     queryset = Flow.objects.all()

@@ -14,8 +14,7 @@ from orion_project.config import CONFIG_ERRORS
 def check_environment(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
     """Report environment variables that could not be understood, and unsafe production setups."""
     problems: list[Error | Warning] = [
-        Error(message, id="orion.E001", hint="Fix the environment variable and restart.")
-        for message in CONFIG_ERRORS
+        Error(message, id="orion.E001", hint="Fix the environment variable and restart.") for message in CONFIG_ERRORS
     ]
     if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         engine = settings.DATABASES["default"]["ENGINE"]

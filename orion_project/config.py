@@ -76,10 +76,7 @@ def sqlite_database(path: Path) -> dict[str, Any]:
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
             "init_command": (
-                "PRAGMA journal_mode=WAL;"
-                "PRAGMA synchronous=NORMAL;"
-                "PRAGMA foreign_keys=ON;"
-                "PRAGMA busy_timeout=30000;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA busy_timeout=30000;"
             ),
         },
         "TEST": {"NAME": str(path.with_name("test_" + path.name))},
@@ -122,7 +119,5 @@ def database_from_url(url: str, *, pool_min: int, pool_max: int) -> dict[str, An
             "CONN_MAX_AGE": 0,  # the psycopg pool owns connection reuse
             "OPTIONS": options,
         }
-    CONFIG_ERRORS.append(
-        f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:/// or postgresql://)."
-    )
+    CONFIG_ERRORS.append(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:/// or postgresql://).")
     return sqlite_database(Path("data/orion.sqlite3").resolve())

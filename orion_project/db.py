@@ -39,9 +39,7 @@ class JSONArrayContainsAll(Lookup):
         values = list(self.rhs)
         if not values:
             return "1 = 1", []
-        clause = " AND ".join(
-            f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)" for _ in values
-        )
+        clause = " AND ".join(f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)" for _ in values)
         params: list[Any] = []
         for value in values:
             params.extend([*lhs_params, value])

@@ -56,8 +56,11 @@ def _propose_to_each(
             accepted += 1
         else:
             refused += 1
-    modeladmin.message_user(request, f"{accepted} run(s) moved to {state_type}; {refused} refused by orchestration.",
-                            messages.SUCCESS if not refused else messages.WARNING)
+    modeladmin.message_user(
+        request,
+        f"{accepted} run(s) moved to {state_type}; {refused} refused by orchestration.",
+        messages.SUCCESS if not refused else messages.WARNING,
+    )
 
 
 @admin.register(FlowRun)

@@ -96,9 +96,7 @@ class FlowRun(Run):
         blank=True,
         related_name="flow_runs",
     )
-    state = models.ForeignKey(
-        "FlowRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    state = models.ForeignKey("FlowRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     work_queue_name = models.TextField(null=True, blank=True)
     work_queue = models.ForeignKey(
         "flows_app.WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="flow_runs"
@@ -122,11 +120,7 @@ class FlowRun(Run):
     created_by = models.JSONField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["flow", "idempotency_key"], name="uq_flow_run_flow_idempotency"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["flow", "idempotency_key"], name="uq_flow_run_flow_idempotency")]
         indexes = [
             # Recent-runs pages and the history buckets (sort/filter on expected start).
             models.Index(fields=["-expected_start_time"], name="ix_fr_expected_start"),
@@ -176,12 +170,8 @@ class TaskRun(Run):
     existing task run.
     """
 
-    flow_run = models.ForeignKey(
-        FlowRun, on_delete=models.CASCADE, null=True, blank=True, related_name="task_runs"
-    )
-    state = models.ForeignKey(
-        "TaskRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, null=True, blank=True, related_name="task_runs")
+    state = models.ForeignKey("TaskRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     task_key = models.TextField()
     dynamic_key = models.TextField()
     cache_key = models.TextField(null=True, blank=True)
@@ -191,11 +181,7 @@ class TaskRun(Run):
     flow_run_run_count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["flow_run", "task_key", "dynamic_key"], name="uq_task_run_key"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["flow_run", "task_key", "dynamic_key"], name="uq_task_run_key")]
         indexes = [
             models.Index(fields=["-expected_start_time"], name="ix_tr_expected_start"),
             models.Index(fields=["state_type", "expected_start_time"], name="ix_tr_state_expected"),

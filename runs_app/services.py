@@ -186,7 +186,11 @@ def concurrency_limit_upsert(*, tag: str, concurrency_limit: int) -> Concurrency
 
 def concurrency_limit_delete(*, limit_id: uuid.UUID | None = None, tag: str | None = None) -> bool:
     """Delete a limit by id or by tag; ``False`` if there is none."""
-    limits = ConcurrencyLimit.objects.filter(pk=limit_id) if limit_id is not None else ConcurrencyLimit.objects.filter(tag=tag)
+    limits = (
+        ConcurrencyLimit.objects.filter(pk=limit_id)
+        if limit_id is not None
+        else ConcurrencyLimit.objects.filter(tag=tag)
+    )
     with transaction.atomic():
         deleted, _ = limits.delete()
     return deleted > 0

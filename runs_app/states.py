@@ -19,9 +19,7 @@ class StateType(models.TextChoices):
     CANCELLING = "CANCELLING"
 
 
-TERMINAL_STATE_TYPES = frozenset(
-    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
-)
+TERMINAL_STATE_TYPES = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED})
 # Runs in these states occupy a work queue's (or pool's) concurrency slot.
 ACTIVE_STATE_TYPES = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
 

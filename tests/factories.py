@@ -8,33 +8,33 @@ from flows_app.models import Deployment, Flow
 from runs_app.models import FlowRun, TaskRun
 
 
-class FlowFactory(factory.django.DjangoModelFactory):
+class FlowFactory(factory.django.DjangoModelFactory[Flow]):
     class Meta:
         model = Flow
 
     name = factory.Sequence(lambda n: f"flow-{n}")
-    tags: list[str] = factory.LazyFunction(list)
+    tags = factory.LazyFunction(list)
 
 
-class DeploymentFactory(factory.django.DjangoModelFactory):
+class DeploymentFactory(factory.django.DjangoModelFactory[Deployment]):
     class Meta:
         model = Deployment
 
     name = factory.Sequence(lambda n: f"deployment-{n}")
     flow = factory.SubFactory(FlowFactory)
-    tags: list[str] = factory.LazyFunction(list)
+    tags = factory.LazyFunction(list)
 
 
-class FlowRunFactory(factory.django.DjangoModelFactory):
+class FlowRunFactory(factory.django.DjangoModelFactory[FlowRun]):
     class Meta:
         model = FlowRun
 
     name = factory.Sequence(lambda n: f"flow-run-{n}")
     flow = factory.SubFactory(FlowFactory)
-    tags: list[str] = factory.LazyFunction(list)
+    tags = factory.LazyFunction(list)
 
 
-class TaskRunFactory(factory.django.DjangoModelFactory):
+class TaskRunFactory(factory.django.DjangoModelFactory[TaskRun]):
     class Meta:
         model = TaskRun
 
@@ -42,4 +42,4 @@ class TaskRunFactory(factory.django.DjangoModelFactory):
     flow_run = factory.SubFactory(FlowRunFactory)
     task_key = factory.Sequence(lambda n: f"task-{n}")
     dynamic_key = "0"
-    tags: list[str] = factory.LazyFunction(list)
+    tags = factory.LazyFunction(list)

@@ -53,10 +53,11 @@ def test_flow_run_changelist_and_detail(admin_client_logged_in: Client) -> None:
 
 
 def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client) -> None:
+    from django.utils import timezone
+
     from runs_app.models import FlowRun
     from runs_app.orchestration.context import ProposedState
     from runs_app.orchestration.engine import flow_run_set_state
-    from django.utils import timezone
     from tests.factories import FlowRunFactory
 
     running = FlowRunFactory()

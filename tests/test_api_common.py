@@ -42,14 +42,12 @@ def test_api_version_route(api: ApiClient) -> None:
         (
             "banana",
             400,
-            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but "
-            "received banana",
+            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received banana",
         ),
         (
             "0.8",
             400,
-            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but "
-            "received 0.8",
+            "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received 0.8",
         ),
     ],
 )

@@ -94,7 +94,11 @@ def test_a_tag_slot_is_never_oversold() -> None:
     post(client, "/concurrency_limits/", {"tag": "db", "concurrency_limit": 2})
     _, flow_run = post(client, "/flow_runs/", {"flow_id": str(flow.id), "state": {"type": "RUNNING"}})
     task_ids = [
-        post(client, "/task_runs/", {"flow_run_id": flow_run["id"], "task_key": f"t{i}", "dynamic_key": "0", "tags": ["db"]})[1]["id"]
+        post(
+            client,
+            "/task_runs/",
+            {"flow_run_id": flow_run["id"], "task_key": f"t{i}", "dynamic_key": "0", "tags": ["db"]},
+        )[1]["id"]
         for i in range(THREADS)
     ]
     lock = threading.Lock()

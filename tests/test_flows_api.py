@@ -53,8 +53,7 @@ def test_create_flow_with_invalid_name_and_unknown_key(api: ApiClient) -> None:
             {
                 "loc": ["body", "name"],
                 "msg": (
-                    "Name 'bad/name' contains an invalid character. Must not contain any of: "
-                    "['/', '%', '&', '>', '<']."
+                    "Name 'bad/name' contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<']."
                 ),
                 "type": "value_error.invalidname",
             },
@@ -112,9 +111,7 @@ def test_read_flow_with_malformed_uuid_is_422(api: ApiClient) -> None:
     assert response.status_code == 422
     assert response.json() == {
         "exception_message": "Invalid request received.",
-        "exception_detail": [
-            {"loc": ["path", "id"], "msg": "value is not a valid uuid", "type": "type_error.uuid"}
-        ],
+        "exception_detail": [{"loc": ["path", "id"], "msg": "value is not a valid uuid", "type": "type_error.uuid"}],
         "request_body": None,
     }
 

@@ -43,9 +43,9 @@ def test_every_operation_has_an_explicit_id_and_description(schema: dict[str, An
 
 def test_filter_bodies_are_nested_schemas(schema: dict[str, Any]) -> None:
     components = schema["components"]["schemas"]
-    body_ref = schema["paths"]["/api/flows/filter"]["post"]["requestBody"]["content"][
-        "application/json"
-    ]["schema"]["$ref"]
+    body_ref = schema["paths"]["/api/flows/filter"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "$ref"
+    ]
     body = components[body_ref.rsplit("/", 1)[-1]]
     assert set(body["properties"]) >= {"flows", "flow_runs", "task_runs", "deployments", "sort", "limit", "offset"}
     assert set(components["FlowFilter"]["properties"]) >= {"id", "name", "tags", "operator"}

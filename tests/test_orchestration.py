@@ -25,7 +25,9 @@ def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) 
     return response.json()  # type: ignore[no-any-return]
 
 
-def make_task_run(api: ApiClient, state_type: str | None = None, flow_run: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+def make_task_run(
+    api: ApiClient, state_type: str | None = None, flow_run: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
     flow_run = flow_run or make_flow_run(api, "RUNNING")
     body: dict[str, Any] = {"flow_run_id": flow_run["id"], "task_key": uuid.uuid4().hex, "dynamic_key": "0", **fields}
     if state_type is not None:
@@ -35,7 +37,9 @@ def make_task_run(api: ApiClient, state_type: str | None = None, flow_run: dict[
     return response.json()  # type: ignore[no-any-return]
 
 
-def propose(api: ApiClient, kind: str, run_id: str, state: dict[str, Any], force: bool = False) -> tuple[int, dict[str, Any]]:
+def propose(
+    api: ApiClient, kind: str, run_id: str, state: dict[str, Any], force: bool = False
+) -> tuple[int, dict[str, Any]]:
     response = api.post(f"/{kind}/{run_id}/set_state", {"state": state, "force": force})
     return response.status_code, response.json()
 
@@ -201,7 +205,10 @@ def test_manual_retry_of_a_finished_deployed_run(api: ApiClient) -> None:
     assert body["status"] == ACCEPT
     plain = make_flow_run(api, "FAILED")
     _, body = propose(api, "flow_runs", plain["id"], {"type": "SCHEDULED", "name": "AwaitingRetry"})
-    assert (body["status"], body["details"]["reason"]) == (ABORT, "Cannot restart a run without an associated deployment.")
+    assert (body["status"], body["details"]["reason"]) == (
+        ABORT,
+        "Cannot restart a run without an associated deployment.",
+    )
 
 
 def test_pause_and_resume(api: ApiClient) -> None:
@@ -242,7 +249,10 @@ def test_resume_of_a_run_that_is_not_paused(api: ApiClient) -> None:
 def test_set_state_on_unknown_run_is_404_with_exception_message(api: ApiClient) -> None:
     missing = uuid.uuid4()
     response = api.post(f"/flow_runs/{missing}/set_state", {"state": {"type": "RUNNING"}})
-    assert (response.status_code, response.json()) == (404, {"exception_message": f"Flow run with id {missing} not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"exception_message": f"Flow run with id {missing} not found"},
+    )
 
 
 def test_set_state_validation(api: ApiClient) -> None:
@@ -301,10 +311,10 @@ def test_task_retries_then_rerun_is_named_retrying(api: ApiClient) -> None:
     # reference example #47 and CLIENT-TRACE S2: run_count reaches 3
     task = make_task_run(api, "PENDING", empirical_policy={"retries": 2, "retry_delay": 0})
     for attempt in range(3):
-        code, body = propose(api, "task_runs", task["id"], {"type": "RUNNING"})
+        _, body = propose(api, "task_runs", task["id"], {"type": "RUNNING"})
         assert body["status"] == ACCEPT
         assert body["state"]["name"] == ("Running" if attempt == 0 else "Retrying")
-        code, body = propose(api, "task_runs", task["id"], {"type": "FAILED"})
+        _, body = propose(api, "task_runs", task["id"], {"type": "FAILED"})
         expected = (REJECT, "AwaitingRetry") if attempt < 2 else (ACCEPT, "Failed")
         assert (body["status"], body["state"]["name"]) == expected
     final = api.get(f"/task_runs/{task['id']}").json()
@@ -326,19 +336,28 @@ def test_task_caching(api: ApiClient) -> None:
     first = make_task_run(api, "PENDING", flow_run=flow_run)
     propose(api, "task_runs", first["id"], {"type": "RUNNING"})
     _, body = propose(
-        api, "task_runs", first["id"],
+        api,
+        "task_runs",
+        first["id"],
         {"type": "COMPLETED", "data": {"result": 42}, "state_details": {"cache_key": "ck-2"}},
     )
     assert body["status"] == ACCEPT
     second = make_task_run(api, "PENDING", flow_run=flow_run)
     code, body = propose(api, "task_runs", second["id"], {"type": "RUNNING", "state_details": {"cache_key": "ck-2"}})
     assert (code, body["status"]) == (201, REJECT)
-    assert (body["state"]["type"], body["state"]["name"], body["state"]["data"]) == ("COMPLETED", "Cached", {"result": 42})
+    assert (body["state"]["type"], body["state"]["name"], body["state"]["data"]) == (
+        "COMPLETED",
+        "Cached",
+        {"result": 42},
+    )
     assert body["details"]["reason"] == "Retrieved state from cache"
     # refresh_cache skips the cache
     third = make_task_run(api, "PENDING", flow_run=flow_run)
     _, body = propose(
-        api, "task_runs", third["id"], {"type": "RUNNING", "state_details": {"cache_key": "ck-2", "refresh_cache": True}}
+        api,
+        "task_runs",
+        third["id"],
+        {"type": "RUNNING", "state_details": {"cache_key": "ck-2", "refresh_cache": True}},
     )
     assert body["status"] == ACCEPT
 
@@ -347,7 +366,12 @@ def test_expired_cache_entries_are_not_used(api: ApiClient) -> None:
     flow_run = make_flow_run(api, "RUNNING")
     first = make_task_run(api, "RUNNING", flow_run=flow_run)
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
-    propose(api, "task_runs", first["id"], {"type": "COMPLETED", "state_details": {"cache_key": "old", "cache_expiration": past}})
+    propose(
+        api,
+        "task_runs",
+        first["id"],
+        {"type": "COMPLETED", "state_details": {"cache_key": "old", "cache_expiration": past}},
+    )
     second = make_task_run(api, "PENDING", flow_run=flow_run)
     _, body = propose(api, "task_runs", second["id"], {"type": "RUNNING", "state_details": {"cache_key": "old"}})
     assert body["status"] == ACCEPT

@@ -94,7 +94,9 @@ class Replay:
             self.compare(number, reference, ours, where)
         elif key in GENERATED:
             if (reference is None) != (ours is None):
-                self.problems.append(f"#{number}{where}: expected {'null' if reference is None else 'a value'}, got {ours!r}")
+                self.problems.append(
+                    f"#{number}{where}: expected {'null' if reference is None else 'a value'}, got {ours!r}"
+                )
         elif isinstance(reference, str) and UUID_PATTERN.fullmatch(reference):
             mapped = self.ids.setdefault(reference, str(ours))
             if str(ours) != mapped:
@@ -136,7 +138,12 @@ def _hidden_step(replay: Replay, example: Example) -> None:
         state = "RUNNING" if example.number == 48 else "PENDING"
         created = api.post(
             "/task_runs/",
-            {"flow_run_id": flow_run, "task_key": f"hidden-{example.number}", "dynamic_key": "0", "state": {"type": state}},
+            {
+                "flow_run_id": flow_run,
+                "task_key": f"hidden-{example.number}",
+                "dynamic_key": "0",
+                "state": {"type": state},
+            },
         ).json()
         replay.ids[reference_id] = created["id"]
 

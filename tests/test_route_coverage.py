@@ -115,9 +115,7 @@ PENDING_2_7 = {
 
 def test_every_2_7_12_operation_is_routed() -> None:
     missing = {op for op in reference_operations("2.7.12") if not served(*op)}
-    assert missing <= PENDING_2_7 | PENDING_ANY, sorted(
-        missing - PENDING_2_7 - PENDING_ANY
-    )
+    assert missing <= PENDING_2_7 | PENDING_ANY, sorted(missing - PENDING_2_7 - PENDING_ANY)
 
 
 PENDING_ANY: set[tuple[str, str]] = set()

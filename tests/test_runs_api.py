@@ -40,7 +40,13 @@ def test_create_flow_run_shape(api: ApiClient) -> None:
     flow = FlowFactory()
     response = api.post(
         "/flow_runs/",
-        {"flow_id": str(flow.id), "name": "run-1", "tags": ["nightly", "demo"], "parameters": {"x": 1}, "idempotency_key": "key-1"},
+        {
+            "flow_id": str(flow.id),
+            "name": "run-1",
+            "tags": ["nightly", "demo"],
+            "parameters": {"x": 1},
+            "idempotency_key": "key-1",
+        },
     )
     assert response.status_code == 201
     run = response.json()
@@ -98,7 +104,9 @@ def test_read_unknown_flow_run(api: ApiClient) -> None:
 
 def test_patch_flow_run(api: ApiClient) -> None:
     run = make_flow_run(api)
-    response = api.patch(f"/flow_runs/{run['id']}", {"name": "renamed", "infrastructure_pid": "123", "empirical_policy": {"retries": 3}})
+    response = api.patch(
+        f"/flow_runs/{run['id']}", {"name": "renamed", "infrastructure_pid": "123", "empirical_policy": {"retries": 3}}
+    )
     assert response.status_code == 204
     after = api.get(f"/flow_runs/{run['id']}").json()
     assert (after["name"], after["infrastructure_pid"], after["empirical_policy"]["retries"]) == ("renamed", "123", 3)
@@ -150,16 +158,39 @@ def run_names(response: Any) -> list[str]:
         ({"sort": "NAME_DESC"}, ["scheduled", "running", "old-done"]),
         ({"sort": "START_TIME_DESC"}, ["scheduled", "running", "old-done"]),
         ({"sort": "START_TIME_ASC"}, ["old-done", "running", "scheduled"]),
-        ({"sort": "NEXT_SCHEDULED_START_TIME_ASC", "flow_runs": {"next_scheduled_start_time": {"before_": "2100-01-01T00:00:00Z"}}}, ["scheduled"]),
-        ({"flow_runs": {"state": {"type": {"any_": ["RUNNING", "SCHEDULED"]}}}, "sort": "NAME_ASC"}, ["running", "scheduled"]),
+        (
+            {
+                "sort": "NEXT_SCHEDULED_START_TIME_ASC",
+                "flow_runs": {"next_scheduled_start_time": {"before_": "2100-01-01T00:00:00Z"}},
+            },
+            ["scheduled"],
+        ),
+        (
+            {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "SCHEDULED"]}}}, "sort": "NAME_ASC"},
+            ["running", "scheduled"],
+        ),
         ({"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}, ["scheduled"]),
-        ({"flow_runs": {"state": {"operator": "or_", "type": {"any_": ["COMPLETED"]}, "name": {"any_": ["Late"]}}}, "sort": "NAME_ASC"}, ["old-done", "scheduled"]),
+        (
+            {
+                "flow_runs": {
+                    "state": {"operator": "or_", "type": {"any_": ["COMPLETED"]}, "name": {"any_": ["Late"]}}
+                },
+                "sort": "NAME_ASC",
+            },
+            ["old-done", "scheduled"],
+        ),
         ({"flow_runs": {"tags": {"all_": ["demo", "nightly"]}}}, ["running"]),
         ({"flow_runs": {"tags": {"is_null_": True}}}, ["scheduled"]),
         ({"flow_runs": {"name": {"like_": "RUN"}}}, ["running"]),
         ({"flow_runs": {"start_time": {"is_null_": True}}}, ["scheduled"]),
-        ({"flow_runs": {"start_time": {"after_": "2000-01-01T00:00:00Z"}}, "sort": "NAME_ASC"}, ["old-done", "running"]),
-        ({"flow_runs": {"deployment_id": {"is_null_": True}}, "sort": "NAME_ASC"}, ["old-done", "running", "scheduled"]),
+        (
+            {"flow_runs": {"start_time": {"after_": "2000-01-01T00:00:00Z"}}, "sort": "NAME_ASC"},
+            ["old-done", "running"],
+        ),
+        (
+            {"flow_runs": {"deployment_id": {"is_null_": True}}, "sort": "NAME_ASC"},
+            ["old-done", "running", "scheduled"],
+        ),
         ({"flow_runs": {"parent_task_run_id": {"is_null_": False}}}, []),
         ({"flows": {"name": {"like_": "etl"}}, "sort": "NAME_ASC"}, ["old-done", "running"]),
         ({"flows": {"tags": {"all_": ["prod"]}}, "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}, ["running"]),
@@ -167,7 +198,9 @@ def run_names(response: Any) -> list[str]:
         ({"deployments": {}}, []),
     ],
 )
-def test_flow_run_filters_and_sorts(api: ApiClient, runs: dict[str, FlowRun], body: dict[str, Any], expected: list[str]) -> None:
+def test_flow_run_filters_and_sorts(
+    api: ApiClient, runs: dict[str, FlowRun], body: dict[str, Any], expected: list[str]
+) -> None:
     assert run_names(api.post("/flow_runs/filter", body)) == expected
     count_body = {k: v for k, v in body.items() if k != "sort"}
     assert api.post("/flow_runs/count", count_body).json() == len(expected)
@@ -204,7 +237,11 @@ def test_history_buckets(api: ApiClient, runs: dict[str, FlowRun], django_assert
     # reference example #14: buckets anchored at history_start, empty buckets listed
     now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(hours=2)
-    body = {"history_start": start.isoformat(), "history_end": (now + dt.timedelta(hours=2)).isoformat(), "history_interval_seconds": 3600}
+    body = {
+        "history_start": start.isoformat(),
+        "history_end": (now + dt.timedelta(hours=2)).isoformat(),
+        "history_interval_seconds": 3600,
+    }
     with django_assert_num_queries(1):
         response = api.post("/flow_runs/history", body)
     assert response.status_code == 200
@@ -219,11 +256,17 @@ def test_history_buckets(api: ApiClient, runs: dict[str, FlowRun], django_assert
     assert intervals[2]["states"][0]["state_name"] == "Late"
 
 
-def test_history_with_many_buckets_is_still_one_query(api: ApiClient, runs: dict[str, FlowRun], django_assert_num_queries: Any) -> None:
+def test_history_with_many_buckets_is_still_one_query(
+    api: ApiClient, runs: dict[str, FlowRun], django_assert_num_queries: Any
+) -> None:
     now = dt.datetime.now(dt.UTC)
     # 4 days in 10-minute buckets is 576 intervals: capped at 500 (83 hours), which still
     # reaches "old-done" (3 days ago) but not "running" (1 hour ago).
-    body = {"history_start": (now - dt.timedelta(days=4)).isoformat(), "history_end": now.isoformat(), "history_interval_seconds": 600}
+    body = {
+        "history_start": (now - dt.timedelta(days=4)).isoformat(),
+        "history_end": now.isoformat(),
+        "history_interval_seconds": 600,
+    }
     with django_assert_num_queries(1):
         intervals = api.post("/flow_runs/history", body).json()
     assert len(intervals) == 500
@@ -233,15 +276,25 @@ def test_history_with_many_buckets_is_still_one_query(api: ApiClient, runs: dict
 
 def test_history_interval_below_one_second(api: ApiClient) -> None:
     # reference example #56
-    body = {"history_start": "2026-01-01T00:00:00Z", "history_end": "2026-01-02T00:00:00Z", "history_interval_seconds": 0.5}
+    body = {
+        "history_start": "2026-01-01T00:00:00Z",
+        "history_end": "2026-01-02T00:00:00Z",
+        "history_interval_seconds": 0.5,
+    }
     response = api.post("/flow_runs/history", body)
-    assert (response.status_code, response.json()) == (422, {"detail": "History interval must not be less than 1 second."})
+    assert (response.status_code, response.json()) == (
+        422,
+        {"detail": "History interval must not be less than 1 second."},
+    )
 
 
 def test_history_requires_its_bounds(api: ApiClient) -> None:
     response = api.post("/task_runs/history", {"history_interval_seconds": 60})
     assert response.status_code == 422
-    assert {tuple(e["loc"]) for e in response.json()["exception_detail"]} == {("body", "history_start"), ("body", "history_end")}
+    assert {tuple(e["loc"]) for e in response.json()["exception_detail"]} == {
+        ("body", "history_start"),
+        ("body", "history_end"),
+    }
 
 
 def test_ui_flow_run_history_rows(api: ApiClient, runs: dict[str, FlowRun]) -> None:
@@ -257,8 +310,12 @@ def test_graph(api: ApiClient) -> None:
     flow_run = make_flow_run(api, "RUNNING")
     upstream = make_task_run(api, flow_run=flow_run)
     downstream = make_task_run(
-        api, flow_run=flow_run,
-        task_inputs={"x": [{"input_type": "task_run", "id": upstream["id"]}], "y": [{"input_type": "task_run", "id": upstream["id"]}, {"input_type": "parameter", "name": "p"}]},
+        api,
+        flow_run=flow_run,
+        task_inputs={
+            "x": [{"input_type": "task_run", "id": upstream["id"]}],
+            "y": [{"input_type": "task_run", "id": upstream["id"]}, {"input_type": "parameter", "name": "p"}],
+        },
     )
     graph = {node["id"]: node for node in api.get(f"/flow_runs/{flow_run['id']}/graph").json()}
     assert graph[downstream["id"]]["upstream_dependencies"] == [{"input_type": "task_run", "id": upstream["id"]}]
@@ -269,7 +326,10 @@ def test_graph(api: ApiClient) -> None:
     }  # fmt: skip
     missing = uuid.uuid4()
     response = api.get(f"/flow_runs/{missing}/graph")
-    assert (response.status_code, response.json()) == (404, {"exception_message": f"Flow run with id {missing} not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"exception_message": f"Flow run with id {missing} not found"},
+    )
 
 
 def test_task_run_creation_is_idempotent_on_its_keys(api: ApiClient) -> None:
@@ -279,7 +339,10 @@ def test_task_run_creation_is_idempotent_on_its_keys(api: ApiClient) -> None:
     first = api.post("/task_runs/", body)
     assert first.status_code == 201
     assert TASK_RUN_KEYS <= set(first.json())
-    assert (first.json()["state_type"], first.json()["state"]["state_details"]["task_run_id"]) == ("PENDING", first.json()["id"])
+    assert (first.json()["state_type"], first.json()["state"]["state_details"]["task_run_id"]) == (
+        "PENDING",
+        first.json()["id"],
+    )
     again = api.post("/task_runs/", {**body, "name": "other"})
     assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
     assert api.post("/task_runs/", {**body, "dynamic_key": "1"}).status_code == 201
@@ -347,13 +410,29 @@ def test_logs_bulk_insert_and_filter(api: ApiClient, django_assert_num_queries: 
     with django_assert_num_queries(1):
         found = api.post("/logs/filter", body).json()
     assert [log["message"] for log in found] == ["m9", "m8", "m7"]
-    assert set(found[0]) == {"id", "created", "updated", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"}
+    assert set(found[0]) == {
+        "id",
+        "created",
+        "updated",
+        "name",
+        "level",
+        "message",
+        "timestamp",
+        "flow_run_id",
+        "task_run_id",
+    }
     assert len(api.post("/logs/filter", {"logs": {"task_run_id": {"any_": [task_id]}}}).json()) == 5
     assert len(api.post("/logs/filter", {"logs": {"level": {"le_": 10}}}).json()) == 0
 
 
 def test_logs_validation_is_all_or_nothing(api: ApiClient) -> None:
-    good = {"name": "x", "level": 20, "message": "ok", "timestamp": "2026-11-23T02:29:10+00:00", "flow_run_id": str(uuid.uuid4())}
+    good = {
+        "name": "x",
+        "level": 20,
+        "message": "ok",
+        "timestamp": "2026-11-23T02:29:10+00:00",
+        "flow_run_id": str(uuid.uuid4()),
+    }
     response = api.post("/logs/", [good, {"name": "x"}])
     assert response.status_code == 422
     assert response.json()["exception_detail"][0]["loc"][:2] == ["body", 1]

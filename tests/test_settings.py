@@ -18,7 +18,11 @@ def test_postgres_url_uses_psycopg_with_a_pool() -> None:
     db = config.database_from_url("postgresql://u:p%40ss@db.example:5433/orion", pool_min=1, pool_max=5)
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "orion", "u", "p@ss", "db.example", "5433"
+        "orion",
+        "u",
+        "p@ss",
+        "db.example",
+        "5433",
     )
     assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 30}
     assert config.CONFIG_ERRORS == []

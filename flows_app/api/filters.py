@@ -70,12 +70,8 @@ DEPLOYMENT_FILTER = ObjectFilter(
             "is_schedule_active",
             (eq_(),),
         ),
-        FieldFilter(
-            "tags", "DeploymentFilterTags", "tags", (all_(), array_is_null_()), combinable=True
-        ),
-        FieldFilter(
-            "work_queue_name", "DeploymentFilterWorkQueueName", "work_queue_name", (any_(),)
-        ),
+        FieldFilter("tags", "DeploymentFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
+        FieldFilter("work_queue_name", "DeploymentFilterWorkQueueName", "work_queue_name", (any_(),)),
     ),
 )
 

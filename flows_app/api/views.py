@@ -26,9 +26,7 @@ FLOW_RELATED_FILTERS = {
     "task_runs": TASK_RUN_FILTER,
     "deployments": DEPLOYMENT_FILTER,
 }
-FlowsFilterRequest = request_serializer(
-    "FlowsFilterRequest", FLOW_RELATED_FILTERS, sort=FLOW_SORT, paginated=True
-)
+FlowsFilterRequest = request_serializer("FlowsFilterRequest", FLOW_RELATED_FILTERS, sort=FLOW_SORT, paginated=True)
 FlowsCountRequest = request_serializer("FlowsCountRequest", FLOW_RELATED_FILTERS)
 
 FLOW_NOT_FOUND = "Flow not found"

@@ -53,8 +53,7 @@ class NameField(StrField):
 
     default_error_messages = {
         "value_error.invalidname": (
-            "Name '{value}' contains an invalid character. Must not contain any of: "
-            "['/', '%', '&', '>', '<']."
+            "Name '{value}' contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<']."
         )
     }
 
@@ -144,10 +143,15 @@ class IntField(OptionalFieldMixin, serializers.IntegerField):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as error:
-            raise _recode(error, {"invalid": "type_error.integer",
-                                  "max_string_length": "type_error.integer",
-                                  "min_value": "value_error.number.not_ge",
-                                  "max_value": "value_error.number.not_le"}) from None
+            raise _recode(
+                error,
+                {
+                    "invalid": "type_error.integer",
+                    "max_string_length": "type_error.integer",
+                    "min_value": "value_error.number.not_ge",
+                    "max_value": "value_error.number.not_le",
+                },
+            ) from None
 
 
 class FloatField(OptionalFieldMixin, serializers.FloatField):
@@ -242,9 +246,7 @@ class EnumField(OptionalFieldMixin, serializers.ChoiceField):
     def __init__(self, choices: Iterable[str], **kwargs: Any) -> None:
         super().__init__(choices=list(choices), **kwargs)
         permitted = ", ".join(f"'{choice}'" for choice in self.choices)
-        self.error_messages["type_error.enum"] = (
-            f"value is not a valid enumeration member; permitted: {permitted}"
-        )
+        self.error_messages["type_error.enum"] = f"value is not a valid enumeration member; permitted: {permitted}"
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str) or data not in self.choice_strings_to_values:
@@ -256,8 +258,7 @@ def _recode(error: serializers.ValidationError, codes: dict[str, str]) -> serial
     """Re-issue a DRF field error with pydantic's error type as its code."""
     details = error.detail if isinstance(error.detail, list) else [error.detail]
     recoded = [
-        serializers.ErrorDetail(str(item), codes.get(getattr(item, "code", ""), "value_error"))
-        for item in details
+        serializers.ErrorDetail(str(item), codes.get(getattr(item, "code", ""), "value_error")) for item in details
     ]
     return serializers.ValidationError(recoded)
 
@@ -283,9 +284,7 @@ class StrictSerializer(serializers.Serializer):
         ignored = set(getattr(getattr(self, "Meta", None), "ignored_fields", ()))
         for key in data:
             if key not in self.fields and key not in ignored:
-                errors[key] = [
-                    serializers.ErrorDetail("extra fields not permitted", "value_error.extra")
-                ]
+                errors[key] = [serializers.ErrorDetail("extra fields not permitted", "value_error.extra")]
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -293,9 +292,7 @@ class StrictSerializer(serializers.Serializer):
     def run_validation(self, data: Any = empty) -> Any:
         # A non-object body is reported at the object's own location.
         if data is not empty and data is not None and not isinstance(data, Mapping):
-            raise serializers.ValidationError(
-                [serializers.ErrorDetail("value is not a valid dict", "type_error.dict")]
-            )
+            raise serializers.ValidationError([serializers.ErrorDetail("value is not a valid dict", "type_error.dict")])
         return super().run_validation(data)
 
 

@@ -35,14 +35,13 @@ from rest_framework import serializers
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors
 from orion_project.api.fields import (
     BoolField,
-    EmbeddedBodySerializer,
     DateTimeField,
+    EmbeddedBodySerializer,
     EnumField,
     IntField,
     ListField,
     StrField,
     StrictSerializer,
-    UUIDField,
 )
 
 # ``None`` stands for "no constraint" (SQL TRUE) throughout the engine.
@@ -196,23 +195,17 @@ def after_() -> Operator:
 
 def ge_() -> Operator:
     """Inclusive numeric lower bound."""
-    return Operator(
-        "ge_", IntField, lambda column, value: Q(**{f"{column}__gte": value}), "Greater or equal."
-    )
+    return Operator("ge_", IntField, lambda column, value: Q(**{f"{column}__gte": value}), "Greater or equal.")
 
 
 def le_() -> Operator:
     """Inclusive numeric upper bound."""
-    return Operator(
-        "le_", IntField, lambda column, value: Q(**{f"{column}__lte": value}), "Less or equal."
-    )
+    return Operator("le_", IntField, lambda column, value: Q(**{f"{column}__lte": value}), "Less or equal.")
 
 
 def eq_(item: FieldFactory = BoolField) -> Operator:
     """Equality."""
-    return Operator(
-        "eq_", item, lambda column, value: Q(**{column: value}), "Equal to this value."
-    )
+    return Operator("eq_", item, lambda column, value: Q(**{column: value}), "Equal to this value.")
 
 
 def custom(key: str, item: FieldFactory, build: Callable[[str, Any], Condition], doc: str) -> Operator:
@@ -246,9 +239,7 @@ class FieldFilter:
         if data is None:
             return None
         conditions = [
-            op.build(prefix + self.column, data[op.key])
-            for op in self.operators
-            if data.get(op.key) is not None
+            op.build(prefix + self.column, data[op.key]) for op in self.operators if data.get(op.key) is not None
         ]
         return combine(conditions, data.get("operator", "and_") if self.combinable else "and_")
 
@@ -282,9 +273,7 @@ class NestedFilter:
         if data is None:
             return None
         conditions = [
-            child.to_q(data.get(child.key), prefix)
-            for child in self.children
-            if data.get(child.key) is not None
+            child.to_q(data.get(child.key), prefix) for child in self.children if data.get(child.key) is not None
         ]
         return combine(conditions, data.get("operator", "and_") if self.combinable else "and_")
 
@@ -323,11 +312,7 @@ class ObjectFilter:
         """The condition for a validated filter body (``None`` when it constrains nothing)."""
         if data is None:
             return None
-        conditions = [
-            spec.to_q(data.get(spec.key), prefix)
-            for spec in self.fields
-            if data.get(spec.key) is not None
-        ]
+        conditions = [spec.to_q(data.get(spec.key), prefix) for spec in self.fields if data.get(spec.key) is not None]
         return combine(conditions, data.get("operator", "and_") if self.combinable else "and_")
 
     def apply(self, queryset: QuerySet[Any], data: Mapping[str, Any] | None) -> QuerySet[Any]:

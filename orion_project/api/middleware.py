@@ -26,10 +26,7 @@ def api_version_error(raw: str) -> str | None:
     """The 400 message for a header value the server refuses, or ``None`` if it is fine."""
     version = parse_api_version(raw)
     if version is None:
-        return (
-            "Invalid X-PREFECT-API-VERSION header format."
-            f"Expected header in format 'x.y.z' but received {raw}"
-        )
+        return f"Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received {raw}"
     minimum = parse_api_version(settings.ORION_MIN_API_VERSION)
     assert minimum is not None
     if version < minimum:

@@ -18,8 +18,8 @@ from orion_project.api.fields import DateTimeField, EnumField, FloatField
 from orion_project.api.filtering import request_serializer, validate_body
 from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
-from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
 from runs_app.orchestration.context import ProposedState
+from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
 from runs_app.selectors import run_history
 
 # The filter body keys every run route accepts (reference §C.1 table).

@@ -77,9 +77,7 @@ FLOW_RUN_FILTER = ObjectFilter(
         ),
         _run_state_filter("FlowRun"),
         FieldFilter("flow_version", "FlowRunFilterFlowVersion", "flow_version", (any_(),)),
-        FieldFilter(
-            "start_time", "FlowRunFilterStartTime", "start_time", (before_(), after_(), is_null_())
-        ),
+        FieldFilter("start_time", "FlowRunFilterStartTime", "start_time", (before_(), after_(), is_null_())),
         FieldFilter(
             "expected_start_time",
             "FlowRunFilterExpectedStartTime",
@@ -139,9 +137,7 @@ TASK_RUN_FILTER = ObjectFilter(
         FieldFilter("name", "TaskRunFilterName", "name", (any_(), like_())),
         FieldFilter("tags", "TaskRunFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
         _run_state_filter("TaskRun"),
-        FieldFilter(
-            "start_time", "TaskRunFilterStartTime", "start_time", (before_(), after_(), is_null_())
-        ),
+        FieldFilter("start_time", "TaskRunFilterStartTime", "start_time", (before_(), after_(), is_null_())),
         FieldFilter(
             "subflow_runs",
             "TaskRunFilterSubFlowRuns",

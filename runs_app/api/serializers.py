@@ -23,7 +23,6 @@ from orion_project.api.fields import (
     IntField,
     JSONObjectField,
     ListField,
-    NameField,
     StrField,
     StrictSerializer,
     TimedeltaField,
@@ -33,10 +32,9 @@ from orion_project.api.fields import (
 from orion_project.api.viewsets import OrionModelSerializer
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
 from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
-from runs_app.states import TERMINAL_STATE_TYPES, StateType
+from runs_app.states import StateType
 
 # ------------------------------------------------------------------------------ states
-
 
 
 class StateDetailsSerializer(serializers.Serializer):
@@ -396,8 +394,6 @@ class HistoryIntervalSerializer(serializers.Serializer):
     interval_start = DateTimeField()
     interval_end = DateTimeField()
     states = HistoryStateSerializer(many=True)
-
-
 
 
 def graph_node_json(task_run: TaskRun, now: dt.datetime) -> dict[str, Any]:

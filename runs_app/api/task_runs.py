@@ -38,9 +38,7 @@ from runs_app.orchestration.engine import task_run_set_state
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
-TaskRunsFilterRequest = request_serializer(
-    "TaskRunsFilterRequest", RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True
-)
+TaskRunsFilterRequest = request_serializer("TaskRunsFilterRequest", RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True)
 TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RUN_FILTERS)
 
 

@@ -70,7 +70,7 @@ def _flow_run_counters(ctx: OrchestrationContext, run: FlowRun, state: ProposedS
     resuming = bool(policy.get("resuming"))
     if state.type == StateType.RUNNING and (not resuming or ctx.api_older_than((0, 8, 4))):
         run.run_count += 1
-    if resuming and (state.type == StateType.RUNNING or state.type in TERMINAL_STATE_TYPES):
-        if not ctx.api_older_than((0, 8, 4)):
-            policy["resuming"] = False
-            run.empirical_policy = policy
+    leaves_pause = state.type == StateType.RUNNING or state.type in TERMINAL_STATE_TYPES
+    if resuming and leaves_pause and not ctx.api_older_than((0, 8, 4)):
+        policy["resuming"] = False
+        run.empirical_policy = policy

@@ -10,7 +10,6 @@ from typing import Any
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.states import default_state_name
 
-
 # Every key of ``StateDetails`` (2.7.12 and 2.20) with its default; responses show all.
 STATE_DETAIL_DEFAULTS: dict[str, Any] = {
     "flow_run_id": None,
@@ -161,7 +160,7 @@ class OrchestrationContext:
         """Refuse for now: the client should propose again after ``seconds``."""
         self.status = SetStateStatus.WAIT
         self.proposed = None
-        self.delay_seconds = int(round(seconds))
+        self.delay_seconds = round(seconds)
         self.reason = reason
 
     def rename(self, name: str) -> None:

@@ -202,17 +202,13 @@ def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunStat
     return row
 
 
-def _mirror_onto_parent_task(
-    run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None
-) -> None:
+def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:
     """A sub-flow's new state is copied, forced, onto the task run standing for it."""
     parent = _locked(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
     if parent is None:
         return
     details = {
-        key: value
-        for key, value in (state.state_details or {}).items()
-        if key not in ("flow_run_id", "task_run_id")
+        key: value for key, value in (state.state_details or {}).items() if key not in ("flow_run_id", "task_run_id")
     }
     details["child_flow_run_id"] = str(run.id)
     copy = ProposedState(
@@ -229,8 +225,6 @@ def _mirror_onto_parent_task(
 def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | None) -> None:
     """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
     now = timezone.now()
-    for task_run in TaskRun.objects.select_for_update().filter(
-        flow_run=run, state_type__in=["FAILED", "CRASHED"]
-    ):
+    for task_run in TaskRun.objects.select_for_update().filter(flow_run=run, state_type__in=["FAILED", "CRASHED"]):
         retry = ProposedState.make(type="SCHEDULED", name="AwaitingRetry", timestamp=now)
         orchestrate(task_run, retry, force=True, api_version=api_version)

@@ -279,7 +279,9 @@ class CacheRetrieval(Rule):
                 timestamp=ctx.now,
                 message=cached.message,
                 data=cached.data,
-                state_details={k: v for k, v in (cached.state_details or {}).items() if k not in ("flow_run_id", "task_run_id")},
+                state_details={
+                    k: v for k, v in (cached.state_details or {}).items() if k not in ("flow_run_id", "task_run_id")
+                },
             ),
             "Retrieved state from cache",
         )
@@ -324,8 +326,7 @@ class PreventRunningTasksFromStoppedFlows(Rule):
         if flow_run.state_type == StateType.PAUSED:
             ctx.reject(
                 ProposedState.make(type=StateType.PAUSED, name=StateName.NOT_READY, timestamp=ctx.now),
-                "The flow is paused, new tasks can execute after resuming flow run: "
-                f"{flow_run.id}.",
+                f"The flow is paused, new tasks can execute after resuming flow run: {flow_run.id}.",
             )
             return
         if flow_run.state_type != StateType.RUNNING:
@@ -341,16 +342,16 @@ class SecureTaskConcurrencySlots(Rule):
     def before(self, ctx: OrchestrationContext) -> None:
         run_id = str(ctx.run.id)
         limits = list(
-            ConcurrencyLimit.objects.select_for_update()
-            .filter(tag__in=list(ctx.run.tags or []))
-            .order_by("tag")
+            ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
         )
         taken: list[ConcurrencyLimit] = []
         for limit in limits:
             slots = list(limit.active_slots or [])
             if limit.concurrency_limit == 0:
                 self._release(taken, run_id)
-                ctx.abort(f"The concurrency limit on tag {limit.tag} is 0 and will deadlock if the task tries to run again.")
+                ctx.abort(
+                    f"The concurrency limit on tag {limit.tag} is 0 and will deadlock if the task tries to run again."
+                )
                 return
             if run_id in slots:
                 continue
@@ -457,7 +458,9 @@ class ReleaseTaskConcurrencySlots(Rule):
         if ctx.validated is None or ctx.validated.type in self.HOLDING:
             return
         run_id = str(ctx.run.id)
-        for limit in ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag"):
+        for limit in (
+            ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
+        ):
             if run_id in (limit.active_slots or []):
                 limit.active_slots = [slot for slot in limit.active_slots if slot != run_id]
                 limit.save(update_fields=["active_slots", "updated"])

@@ -1,0 +1,72 @@
+# Orion on Django — every set-up and check step, for people and for CI (.ci/run).
+#
+#   make run     install into .venv, migrate, serve http://127.0.0.1:4200 (API /api, admin /admin, docs /docs)
+#   make test    the whole test suite on SQLite, then on a throwaway PostgreSQL
+#   make check   Django system checks, migrations, OpenAPI validation, ruff, mypy
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+ORION_HOST ?= 127.0.0.1
+ORION_PORT ?= 4200
+export ORION_HOST ORION_PORT
+
+# The command that serves the API (and, once they exist, the background services).
+SERVE_CMD ?= $(VENV)/bin/gunicorn orion_project.wsgi:application --bind $(ORION_HOST):$(ORION_PORT) --workers 2 --threads 8 --access-logfile -
+
+.PHONY: venv run serve migrate test test-sqlite test-postgres check fmt createsuperuser bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=python3.x (3.11+)"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(SERVE_CMD)
+
+test: venv
+	@status=0; \
+	$(MAKE) --no-print-directory test-sqlite || status=1; \
+	$(MAKE) --no-print-directory test-postgres || status=1; \
+	exit $$status
+
+test-sqlite: venv
+	@echo "== test suite on SQLite"
+	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-postgres: venv
+	@echo "== test suite on PostgreSQL (throwaway cluster)"
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	env $$url $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+check: venv
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+createsuperuser: migrate
+	$(PY) manage.py createsuperuser
+
+bench: venv
+	@if [ -d bench ]; then $(PY) -m bench; else echo "no bench/ package yet"; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster on loopback for the test suite.
+#
+#   scripts/pg_throwaway.sh start   # prints DATABASE_URL=... and records the cluster in .pg-throwaway.env
+#   scripts/pg_throwaway.sh stop    # stops it and deletes its data directory
+#
+# PostgreSQL refuses to run as root, so when started as root the cluster runs as an
+# unprivileged system user (the distribution's `postgres` user, or `orion-pg`, created
+# if missing). Settings favour speed over durability: this data is disposable.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state_file="$here/.pg-throwaway.env"
+
+pg_bin() {
+  local name=$1
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/$name" ] && { echo "$dir/$name"; return; }
+  done
+  echo "pg_throwaway: $name not found (install PostgreSQL server binaries)" >&2
+  exit 1
+}
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$owner" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pick_owner() {
+  if [ "$(id -u)" -ne 0 ]; then owner="$(id -un)"; return; fi
+  if id postgres >/dev/null 2>&1; then owner=postgres; return; fi
+  id orion-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin orion-pg
+  owner=orion-pg
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+for port in range(54329, 54429):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+PY
+}
+
+start() {
+  [ -f "$state_file" ] && stop
+  pick_owner
+  local dir port initdb pg_ctl
+  initdb="$(pg_bin initdb)"; pg_ctl="$(pg_bin pg_ctl)"
+  dir="$(mktemp -d /tmp/orion-pg.XXXXXX)"
+  chmod 755 "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$owner" "$dir"
+  port="$(free_port)"
+  as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
+  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off -c max_connections=100" \
+    start >/dev/null
+  printf 'PG_DIR=%s\nPG_PORT=%s\nPG_OWNER=%s\n' "$dir" "$port" "$owner" >"$state_file"
+  as_owner "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE orion" >/dev/null
+  echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$port/orion"
+}
+
+stop() {
+  [ -f "$state_file" ] || return 0
+  # shellcheck disable=SC1090
+  . "$state_file"
+  owner="$PG_OWNER"
+  as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR" "$state_file"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
