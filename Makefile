@@ -4,7 +4,11 @@
 #   make test    the whole test suite on SQLite, then on a throwaway PostgreSQL
 #   make check   Django system checks, migrations, OpenAPI validation, ruff, mypy
 
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3.11
+# pip on these machines warns about each unused local index; keep the log readable.
+PIP_QUIET := 2>&1 | { grep -v "WARNING: Location" || true; }
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -23,8 +27,8 @@ venv: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=python3.x (3.11+)"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip $(PIP_QUIET)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt $(PIP_QUIET)
 	@touch $(STAMP)
 
 migrate: venv
