@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Floor, Greatest
 
 from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
@@ -111,6 +111,51 @@ def task_runs_matching(
 MAX_HISTORY_INTERVALS = 500
 
 
+def estimated_run_time_seconds(now: dt.datetime) -> Any:
+    """SQL for ``Run.estimated_run_time_at(now)``: stored run time plus the current
+    RUNNING stretch, in seconds."""
+    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    return DurationSeconds(F("total_run_time")) + Case(
+        When(
+            state_type=StateType.RUNNING,
+            state_timestamp__isnull=False,
+            then=Greatest(now_epoch - EpochSeconds(F("state_timestamp")), Value(0.0)),
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+def lateness_seconds(now: dt.datetime) -> Any:
+    """SQL for ``Run.lateness_at(now)`` (``estimated_start_time_delta``), in seconds."""
+    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    expected = EpochSeconds(F("expected_start_time"))
+    return Case(
+        When(start_time__isnull=False, then=Greatest(EpochSeconds(F("start_time")) - expected, Value(0.0))),
+        When(
+            Q(expected_start_time__lt=now) & ~Q(state_type__in=list(TERMINAL_STATE_TYPES)),
+            then=now_epoch - expected,
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+def average_lateness(queryset: QuerySet[FlowRun], *, now: dt.datetime) -> float | None:
+    """Mean ``estimated_start_time_delta`` of the runs, in seconds (one aggregate query)."""
+    value = queryset.aggregate(average=Avg(lateness_seconds(now)))["average"]
+    return None if value is None else float(value)
+
+
+def count_by_state_type(queryset: QuerySet[Any]) -> dict[str, int]:
+    """How many of the runs are in each state type; every type is present (one query)."""
+    counts = dict.fromkeys(StateType.values, 0)
+    for row in queryset.order_by().values("state_type").annotate(count=Count("id")):
+        if row["state_type"] in counts:
+            counts[row["state_type"]] = row["count"]
+    return counts
+
+
 def run_history(
     queryset: QuerySet[Any],
     *,
@@ -135,35 +180,13 @@ def run_history(
         count += 1
     if not bounds:
         return []
-    now_epoch = Value(now.timestamp(), output_field=FloatField())
     expected = EpochSeconds(F("expected_start_time"))
-    run_time = DurationSeconds(F("total_run_time")) + Case(
-        When(
-            state_type=StateType.RUNNING,
-            state_timestamp__isnull=False,
-            then=Greatest(now_epoch - EpochSeconds(F("state_timestamp")), Value(0.0)),
-        ),
-        default=Value(0.0),
-        output_field=FloatField(),
-    )
-    late = Case(
-        When(
-            start_time__isnull=False,
-            then=Greatest(EpochSeconds(F("start_time")) - expected, Value(0.0)),
-        ),
-        When(
-            Q(expected_start_time__lt=now) & ~Q(state_type__in=list(TERMINAL_STATE_TYPES)),
-            then=now_epoch - expected,
-        ),
-        default=Value(0.0),
-        output_field=FloatField(),
-    )
     rows = (
         queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
         .annotate(
             bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
-            run_time=run_time,
-            lateness=late,
+            run_time=estimated_run_time_seconds(now),
+            lateness=lateness_seconds(now),
         )
         .values("bucket", "state_type", "state_name")
         .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))

@@ -461,3 +461,28 @@ def test_concurrency_limit_routes(api: ApiClient) -> None:
     assert (deleted.status_code, deleted.json()) == (200, None)
     assert api.delete(f"/concurrency_limits/{uuid.uuid4()}").status_code == 404
     assert api.post("/concurrency_limits/", {"tag": "x", "concurrency_limit": -1}).status_code == 422
+
+
+def test_average_lateness(api: ApiClient, runs: dict[str, FlowRun]) -> None:
+    # old-done started on time, running 10 minutes late, scheduled not yet due: mean 200 s
+    lateness = api.post("/flow_runs/lateness", {}).json()
+    assert 190 < lateness < 210
+    assert api.post("/flow_runs/lateness", {"flow_runs": {"name": {"any_": ["nothing"]}}}).json() is None
+
+
+def test_ui_task_run_counts_by_state(api: ApiClient, runs: dict[str, FlowRun], django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1):
+        counts = api.post("/ui/task_runs/count", {}).json()
+    assert counts["FAILED"] == 1
+    assert set(counts) == {
+        "SCHEDULED",
+        "PENDING",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "CRASHED",
+        "PAUSED",
+        "CANCELLING",
+    }
+    assert sum(counts.values()) == 1

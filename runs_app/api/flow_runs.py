@@ -180,6 +180,19 @@ class FlowRunViewSet(OrionViewSet):
         return history_response(request, selectors.flow_runs_matching)
 
     @extend_schema(
+        operation_id="average_flow_run_lateness",
+        summary="Average Flow Run Lateness",
+        description="Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20).",
+        request=FlowRunsCountRequest,
+        responses={200: OpenApiTypes.NUMBER},
+    )
+    @action(detail=False, methods=["post"], url_path="lateness")
+    def lateness(self, request: Request) -> Response:
+        data = self.body(FlowRunsCountRequest)
+        runs = selectors.flow_runs_matching(**{key: data.get(key) for key in FLOW_RUN_FILTERS})
+        return Response(selectors.average_lateness(runs, now=timezone.now()))
+
+    @extend_schema(
         operation_id="set_flow_run_state",
         summary="Set Flow Run State",
         description=(

@@ -9,7 +9,7 @@ from runs_app.api.records import (
     LogViewSet,
     TaskRunStateViewSet,
 )
-from runs_app.api.task_runs import TaskRunViewSet
+from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
 
 
 def register(router: SimpleRouter) -> None:
@@ -17,6 +17,7 @@ def register(router: SimpleRouter) -> None:
     router.register("flow_runs", FlowRunViewSet, basename="flow_runs")
     router.register("ui/flow_runs", UIFlowRunViewSet, basename="ui_flow_runs")
     router.register("task_runs", TaskRunViewSet, basename="task_runs")
+    router.register("ui/task_runs", UITaskRunViewSet, basename="ui_task_runs")
     router.register("flow_run_states", FlowRunStateViewSet, basename="flow_run_states")
     router.register("task_run_states", TaskRunStateViewSet, basename="task_run_states")
     router.register("logs", LogViewSet, basename="logs")

@@ -164,3 +164,23 @@ class TaskRunViewSet(OrionViewSet):
             task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
+
+
+class UITaskRunViewSet(OrionViewSet):
+    """``/ui/task_runs``: task-run counts for the UI (2.20)."""
+
+    queryset = TaskRun.objects.all()
+    schema_tags = ("UI",)
+
+    @extend_schema(
+        operation_id="read_task_run_counts_by_state",
+        summary="Read Task Run Counts By State",
+        description="How many matching task runs are in each state type.",
+        request=TaskRunsCountRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="count")
+    def count(self, request: Request) -> Response:
+        data = self.body(TaskRunsCountRequest)
+        runs = selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS})
+        return Response(selectors.count_by_state_type(runs))
