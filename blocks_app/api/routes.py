@@ -2,6 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
+from blocks_app.api.views import BlockCapabilityViewSet, BlockDocumentViewSet, BlockSchemaViewSet, BlockTypeViewSet
+
 
 def register(router: SimpleRouter) -> None:
     """Add this app's resources to the API router."""
+    router.register("block_types", BlockTypeViewSet, basename="block_types")
+    router.register("block_schemas", BlockSchemaViewSet, basename="block_schemas")
+    router.register("block_documents", BlockDocumentViewSet, basename="block_documents")
+    router.register("block_capabilities", BlockCapabilityViewSet, basename="block_capabilities")

@@ -1,0 +1,73 @@
+"""Blocks: typed configuration documents (storage, infrastructure, secrets, notifications).
+
+A block *type* (``local-file-system``) has versioned *schemas* identified by a checksum of
+their JSON schema, and *documents* holding values that follow a schema. The client
+computes the checksum itself and looks schemas up by it, so the server must compute it
+the same way (``blocks_app.checksums``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orion_project.models import OrionModel
+
+
+class BlockType(OrionModel):
+    """A kind of block. Names starting with "prefect" are reserved; protected types (the
+    built-in ones) cannot be deleted."""
+
+    name = models.TextField()
+    slug = models.TextField()
+    logo_url = models.TextField(null=True, blank=True)
+    documentation_url = models.TextField(null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    code_example = models.TextField(null=True, blank=True)
+    is_protected = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], name="uq_block_type_slug"),
+            models.UniqueConstraint(fields=["name"], name="uq_block_type_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BlockSchema(OrionModel):
+    """One version of a block type's JSON schema; unique per ``(checksum, version)``."""
+
+    checksum = models.TextField()
+    fields = models.JSONField(default=dict, blank=True)
+    block_type = models.ForeignKey(BlockType, on_delete=models.CASCADE, related_name="schemas")
+    capabilities = models.JSONField(default=list, blank=True)
+    version = models.TextField(default="non-versioned")
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["checksum", "version"], name="uq_block_schema_checksum_version")]
+        indexes = [models.Index(fields=["checksum", "-created"], name="ix_block_schema_checksum")]
+
+    def __str__(self) -> str:
+        return f"{self.block_type_id} {self.version} {self.checksum[:16]}"
+
+
+class BlockDocument(OrionModel):
+    """Values for a block schema; named uniquely per block type unless anonymous (anonymous
+    documents get a generated ``anonymous-<uuid>`` name and are hidden from listings)."""
+
+    name = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    block_schema = models.ForeignKey(BlockSchema, on_delete=models.CASCADE, related_name="documents")
+    block_type = models.ForeignKey(BlockType, on_delete=models.CASCADE, related_name="documents")
+    is_anonymous = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["block_type", "name"], name="uq_block_document_type_name")]
+        indexes = [models.Index(fields=["is_anonymous", "name"], name="ix_block_document_listing")]
+
+    def __str__(self) -> str:
+        return self.name
