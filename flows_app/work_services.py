@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from flows_app.models import WorkPool, WorkQueue
+from flows_app.models import Worker, WorkPool, WorkQueue
+from orion_project.exceptions import ConflictError, ForbiddenError
 
 DEFAULT_AGENT_POOL = "default-agent-pool"
 
@@ -30,3 +37,88 @@ def work_queue_get_or_create(*, name: str, work_pool: WorkPool | None = None) ->
             return WorkQueue.objects.create(work_pool=pool, name=name, priority=top + 1), True
     except IntegrityError:
         return WorkQueue.objects.get(work_pool=pool, name=name), False
+
+
+WORK_QUEUE_EXISTS = "A work queue with this name already exists."
+
+
+def work_queue_create(*, work_pool: WorkPool | None = None, **fields: Any) -> WorkQueue:
+    """Create a queue in ``work_pool`` (default: ``default-agent-pool``); without a priority
+    it goes after the pool's last queue. A taken name is a 409."""
+    pool = work_pool or default_agent_pool()
+    try:
+        with transaction.atomic():
+            if fields.get("priority") is None:
+                top = WorkQueue.objects.filter(work_pool=pool).aggregate(top=Max("priority"))["top"] or 0
+                fields["priority"] = top + 1
+            return WorkQueue.objects.create(work_pool=pool, **fields)
+    except IntegrityError:
+        raise ConflictError(WORK_QUEUE_EXISTS) from None
+
+
+def work_queue_update(*, queue_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the given fields of a queue; ``False`` if there is none; a taken name is a 409."""
+    try:
+        with transaction.atomic():
+            return WorkQueue.objects.filter(pk=queue_id).update(**changes, updated=timezone.now()) > 0
+    except IntegrityError:
+        raise ConflictError(WORK_QUEUE_EXISTS) from None
+
+
+def work_queue_delete(*, queue_id: uuid.UUID) -> bool:
+    """Delete a queue (its runs keep running, unlinked)."""
+    with transaction.atomic():
+        deleted, _ = WorkQueue.objects.filter(pk=queue_id).delete()
+    return deleted > 0
+
+
+def work_queue_mark_polled(*, queue_ids: list[uuid.UUID], now: dt.datetime) -> None:
+    """Record that agents or workers polled these queues just now."""
+    WorkQueue.objects.filter(pk__in=queue_ids).update(last_polled=now, updated=now)
+
+
+def work_pool_create(**fields: Any) -> WorkPool:
+    """Create a pool with its ``default`` queue; "prefect…" names are reserved (403), a taken
+    name is a 409."""
+    if fields["name"].lower().startswith("prefect"):
+        raise ForbiddenError("Work pools starting with 'Prefect' are reserved for internal use.")
+    try:
+        with transaction.atomic():
+            pool = WorkPool.objects.create(**fields)
+            queue = WorkQueue.objects.create(work_pool=pool, name="default", priority=1)
+            pool.default_queue = queue
+            pool.save(update_fields=["default_queue"])
+            return pool
+    except IntegrityError:
+        raise ConflictError("A work pool with this name already exists.") from None
+
+
+def work_pool_update(*, name: str, changes: Mapping[str, Any]) -> bool:
+    """Write the given fields of a pool; ``False`` if there is none."""
+    return WorkPool.objects.filter(name=name).update(**changes, updated=timezone.now()) > 0
+
+
+def work_pool_delete(*, name: str) -> bool:
+    """Delete a pool with its queues and workers; the default agent pool stays (403)."""
+    if name == DEFAULT_AGENT_POOL:
+        raise ForbiddenError(f"The {DEFAULT_AGENT_POOL} work pool cannot be deleted.")
+    with transaction.atomic():
+        deleted, _ = WorkPool.objects.filter(name=name).delete()
+    return deleted > 0
+
+
+def worker_heartbeat(*, work_pool: WorkPool, name: str, heartbeat_interval_seconds: int | None) -> None:
+    """Record a worker's heartbeat (creating the worker on its first one)."""
+    now = timezone.now()
+    defaults: dict[str, Any] = {"last_heartbeat_time": now}
+    if heartbeat_interval_seconds is not None:
+        defaults["heartbeat_interval_seconds"] = heartbeat_interval_seconds
+    with transaction.atomic():
+        Worker.objects.update_or_create(work_pool=work_pool, name=name, defaults=defaults)
+
+
+def worker_delete(*, work_pool: WorkPool, name: str) -> bool:
+    """Forget a worker."""
+    with transaction.atomic():
+        deleted, _ = Worker.objects.filter(work_pool=work_pool, name=name).delete()
+    return deleted > 0

@@ -1,0 +1,460 @@
+"""Work queue and work pool routes: what agents (2.7) and workers (2.20) poll (§G.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flows_app import work_services
+from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
+from flows_app.api.work_serializers import (
+    WorkerSerializer,
+    WorkPoolCreateSerializer,
+    WorkPoolSerializer,
+    WorkPoolUpdateSerializer,
+    WorkQueueCreateSerializer,
+    WorkQueueSerializer,
+    WorkQueueUpdateSerializer,
+)
+from flows_app.models import Worker, WorkPool, WorkQueue
+from orion_project.api.errors import DetailError, RouteNotFound
+from orion_project.api.fields import DateTimeField, IntField, ListField, NameField, StrField, UUIDField
+from orion_project.api.filtering import checked_limit, request_serializer
+from orion_project.api.viewsets import OrionViewSet
+from orion_project.exceptions import ObjectNotFoundError
+from runs_app.api.serializers import FlowRunSerializer
+from runs_app.selectors import scheduled_runs_for_queues
+
+WORK_QUEUE_NOT_FOUND = "Work queue not found"
+WORK_POOL_NOT_FOUND = "Work pool not found"
+
+WorkQueuesFilterRequest = request_serializer(
+    "WorkQueuesFilterRequest", {"work_queues": WORK_QUEUE_FILTER}, paginated=True
+)
+GetRunsRequest = request_serializer(
+    "GetRunsRequest",
+    {},
+    extra={"scheduled_before": DateTimeField(), "agent_id": UUIDField(), "limit": IntField()},
+)
+WorkPoolsFilterRequest = request_serializer("WorkPoolsFilterRequest", {"work_pools": WORK_POOL_FILTER}, paginated=True)
+WorkPoolsCountRequest = request_serializer("WorkPoolsCountRequest", {"work_pools": WORK_POOL_FILTER})
+WorkersFilterRequest = request_serializer("WorkersFilterRequest", {"workers": WORKER_FILTER}, paginated=True)
+HeartbeatRequest = request_serializer(
+    "HeartbeatRequest",
+    {},
+    extra={"name": NameField(required=True, allow_null=False), "heartbeat_interval_seconds": IntField()},
+)
+ScheduledFlowRunsRequest = request_serializer(
+    "ScheduledFlowRunsRequest",
+    {},
+    extra={
+        "work_queue_names": ListField(child=StrField(allow_null=False)),
+        "scheduled_before": DateTimeField(),
+        "scheduled_after": DateTimeField(),
+        "limit": IntField(),
+    },
+)
+
+
+def queues_with_pool() -> QuerySet[WorkQueue]:
+    return WorkQueue.objects.select_related("work_pool")
+
+
+class WorkQueueViewSet(OrionViewSet):
+    """Work queues (of ``default-agent-pool`` when created here) and the agent poll."""
+
+    queryset = queues_with_pool()
+    serializer_class = WorkQueueSerializer
+    not_found_detail = WORK_QUEUE_NOT_FOUND
+    schema_tags = ("Work Queues",)
+
+    def _queue_or_exception(self) -> WorkQueue:
+        """The queue of the path, or the model layer's 404 (``exception_message``)."""
+        queue_id = self.object_id()
+        queue = queues_with_pool().filter(pk=queue_id).first()
+        if queue is None:
+            raise ObjectNotFoundError(f"Work queue {queue_id} not found")
+        return queue
+
+    @extend_schema(
+        operation_id="create_work_queue",
+        summary="Create Work Queue",
+        description="Create a work queue in default-agent-pool (409 if the name is taken).",
+        request=WorkQueueCreateSerializer,
+        responses={201: WorkQueueSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        queue = work_services.work_queue_create(**self.body(WorkQueueCreateSerializer))
+        return self.read(queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="read_work_queue",
+        summary="Read Work Queue",
+        description="Get a work queue by id.",
+        responses={200: WorkQueueSerializer},
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        return self.read(self.get_object())
+
+    @extend_schema(
+        operation_id="update_work_queue",
+        summary="Update Work Queue",
+        description="Update a work queue (pause, limits, priority, name).",
+        request=WorkQueueUpdateSerializer,
+        responses={204: None},
+    )
+    def partial_update(self, request: Request, id: str) -> Response:
+        queue_id = self.object_id()
+        if not work_services.work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
+            raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="delete_work_queue",
+        summary="Delete Work Queue",
+        description="Delete a work queue.",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        if not work_services.work_queue_delete(queue_id=self.object_id()):
+            raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="read_work_queue_by_name",
+        summary="Read Work Queue By Name",
+        description="Get a queue of default-agent-pool by name.",
+        responses={200: WorkQueueSerializer},
+    )
+    @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
+    def by_name(self, request: Request, name: str) -> Response:
+        queue = queues_with_pool().filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL).first()
+        if queue is None:
+            raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
+        return self.read(queue)
+
+    @extend_schema(
+        operation_id="read_work_queues",
+        summary="Read Work Queues",
+        description="Work queues matching the filter, by name.",
+        request=WorkQueuesFilterRequest,
+        responses={200: WorkQueueSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], url_path="filter")
+    def filter(self, request: Request) -> Response:
+        data = self.body(WorkQueuesFilterRequest)
+        queues = WORK_QUEUE_FILTER.apply(queues_with_pool(), data.get("work_queues"))
+        return self.page(queues.order_by("name"), data)
+
+    @extend_schema(
+        operation_id="read_work_queue_runs",
+        summary="Read Work Queue Runs",
+        description=(
+            "The agent poll: SCHEDULED runs of the queue due before `scheduled_before`, at most "
+            "the queue's free slots; a paused queue returns nothing. Records the poll unless "
+            "the `x-prefect-ui: true` header is sent."
+        ),
+        request=GetRunsRequest,
+        parameters=[OpenApiParameter("x-prefect-ui", OpenApiTypes.BOOL, OpenApiParameter.HEADER)],
+        responses={200: FlowRunSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"], url_path="get_runs")
+    def get_runs(self, request: Request, id: str) -> Response:
+        queue = self._queue_or_exception()
+        data = self.body(GetRunsRequest)
+        limit = checked_limit(data.get("limit"))
+        picked = scheduled_runs_for_queues([queue], limit=limit, scheduled_before=data.get("scheduled_before"))
+        if request.headers.get("x-prefect-ui", "").lower() != "true":
+            work_services.work_queue_mark_polled(queue_ids=[queue.id], now=timezone.now())
+        return Response(FlowRunSerializer([run for _, run in picked], many=True).data)
+
+    @extend_schema(
+        operation_id="read_work_queue_status",
+        summary="Read Work Queue Status",
+        description="Healthy when the queue has no late runs and was polled in the last 60 seconds.",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], url_path="status")
+    def status(self, request: Request, id: str) -> Response:
+        from runs_app.models import FlowRun
+
+        queue = self._queue_or_exception()
+        late = FlowRun.objects.filter(work_queue=queue, state_type="SCHEDULED", state_name="Late").count()
+        polled = queue.last_polled is not None and timezone.now() - queue.last_polled < dt.timedelta(seconds=60)
+        return Response(
+            {
+                "healthy": late == 0 and polled,
+                "late_runs_count": late,
+                "last_polled": queue.last_polled,
+                "health_check_policy": {"maximum_late_runs": 0, "maximum_seconds_since_last_polled": 60},
+            }
+        )
+
+
+class WorkPoolViewSet(OrionViewSet):
+    """Work pools, their queues and workers, and the worker poll (2.20 routes)."""
+
+    queryset = WorkPool.objects.all()
+    serializer_class = WorkPoolSerializer
+    lookup_url_kwarg = "name"
+    not_found_detail = WORK_POOL_NOT_FOUND
+    schema_tags = ("Work Pools",)
+
+    def get_queryset(self) -> QuerySet[WorkPool]:
+        recent = timezone.now() - dt.timedelta(seconds=90)
+        return WorkPool.objects.annotate(
+            online_workers=Count("workers", filter=Q(workers__last_heartbeat_time__gte=recent))
+        )
+
+    def _pool(self, name: str) -> WorkPool:
+        pool = self.get_queryset().filter(name=name).first()
+        if pool is None:
+            raise RouteNotFound(WORK_POOL_NOT_FOUND)
+        return pool
+
+    def _queue(self, pool: WorkPool, queue_name: str) -> WorkQueue:
+        queue = queues_with_pool().filter(work_pool=pool, name=queue_name).first()
+        if queue is None:
+            raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
+        return queue
+
+    @extend_schema(
+        operation_id="create_work_pool",
+        summary="Create Work Pool",
+        description="Create a work pool with a `default` queue.",
+        request=WorkPoolCreateSerializer,
+        responses={201: WorkPoolSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        pool = work_services.work_pool_create(**self.body(WorkPoolCreateSerializer))
+        return self.read(self._pool(pool.name), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="read_work_pool",
+        summary="Read Work Pool",
+        description="Get a work pool by name.",
+        responses={200: WorkPoolSerializer},
+    )
+    def retrieve(self, request: Request, name: str) -> Response:
+        return self.read(self._pool(name))
+
+    @extend_schema(
+        operation_id="update_work_pool",
+        summary="Update Work Pool",
+        description="Update a work pool.",
+        request=WorkPoolUpdateSerializer,
+        responses={204: None},
+    )
+    def partial_update(self, request: Request, name: str) -> Response:
+        if not work_services.work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
+            raise RouteNotFound(WORK_POOL_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="delete_work_pool",
+        summary="Delete Work Pool",
+        description="Delete a work pool with its queues and workers.",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, name: str) -> Response:
+        if not work_services.work_pool_delete(name=name):
+            raise RouteNotFound(WORK_POOL_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="read_work_pools",
+        summary="Read Work Pools",
+        description="Work pools matching the filter, by name.",
+        request=WorkPoolsFilterRequest,
+        responses={200: WorkPoolSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], url_path="filter")
+    def filter(self, request: Request) -> Response:
+        data = self.body(WorkPoolsFilterRequest)
+        return self.page(WORK_POOL_FILTER.apply(self.get_queryset(), data.get("work_pools")).order_by("name"), data)
+
+    @extend_schema(
+        operation_id="count_work_pools",
+        summary="Count Work Pools",
+        description="Count work pools matching the filter.",
+        request=WorkPoolsCountRequest,
+        responses={200: OpenApiTypes.INT},
+    )
+    @action(detail=False, methods=["post"], url_path="count")
+    def count(self, request: Request) -> Response:
+        data = self.body(WorkPoolsCountRequest)
+        return Response(WORK_POOL_FILTER.apply(WorkPool.objects.all(), data.get("work_pools")).count())
+
+    @extend_schema(
+        operation_id="get_scheduled_flow_runs",
+        summary="Get Scheduled Flow Runs",
+        description="The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits.",
+        request=ScheduledFlowRunsRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"], url_path="get_scheduled_flow_runs")
+    def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
+        pool = self._pool(name)
+        data = self.body(ScheduledFlowRunsRequest)
+        queues = list(queues_with_pool().filter(work_pool=pool).order_by("priority", "name"))
+        if data.get("work_queue_names"):
+            queues = [queue for queue in queues if queue.name in data["work_queue_names"]]
+        work_services.work_queue_mark_polled(queue_ids=[queue.id for queue in queues], now=timezone.now())
+        if pool.is_paused:
+            return Response([])
+        limit = checked_limit(data.get("limit"))
+        if pool.concurrency_limit is not None:
+            from runs_app.models import FlowRun
+            from runs_app.states import ACTIVE_STATE_TYPES
+
+            busy = FlowRun.objects.filter(work_queue__work_pool=pool, state_type__in=list(ACTIVE_STATE_TYPES)).count()
+            limit = min(limit, max(pool.concurrency_limit - busy, 0))
+        picked = scheduled_runs_for_queues(
+            queues,
+            limit=limit,
+            scheduled_before=data.get("scheduled_before"),
+            scheduled_after=data.get("scheduled_after"),
+        )
+        return Response(
+            [
+                {"work_pool_id": pool.id, "work_queue_id": queue.id, "flow_run": FlowRunSerializer(run).data}
+                for queue, run in picked
+            ]
+        )
+
+    @extend_schema(
+        operation_id="create_work_pool_queue",
+        summary="Create Work Queue",
+        description="Create a queue in the pool.",
+        request=WorkQueueCreateSerializer,
+        responses={201: WorkQueueSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="queues")
+    def queues(self, request: Request, name: str) -> Response:
+        pool = self._pool(name)
+        queue = work_services.work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
+        return Response(WorkQueueSerializer(queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="read_work_pool_queues",
+        summary="Read Work Queues",
+        description="The pool's queues matching the filter, by priority.",
+        request=WorkQueuesFilterRequest,
+        responses={200: WorkQueueSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"], url_path="queues/filter")
+    def queues_filter(self, request: Request, name: str) -> Response:
+        pool = self._pool(name)
+        data = self.body(WorkQueuesFilterRequest)
+        queues = WORK_QUEUE_FILTER.apply(queues_with_pool().filter(work_pool=pool), data.get("work_queues"))
+        rows = queues.order_by("priority", "name")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
+        return Response(WorkQueueSerializer(rows, many=True).data)
+
+    @extend_schema(
+        operation_id="read_work_pool_queue",
+        summary="Read Work Queue",
+        description="A queue of the pool by name.",
+        responses={200: WorkQueueSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path=r"queues/(?P<queue_name>(?!filter$)[^/]+)")
+    def queue(self, request: Request, name: str, queue_name: str) -> Response:
+        return Response(WorkQueueSerializer(self._queue(self._pool(name), queue_name)).data)
+
+    @extend_schema(
+        operation_id="update_work_pool_queue",
+        summary="Update Work Queue",
+        description="Update a queue of the pool.",
+        request=WorkQueueUpdateSerializer,
+        responses={204: None},
+    )
+    @queue.mapping.patch
+    def update_queue(self, request: Request, name: str, queue_name: str) -> Response:
+        queue = self._queue(self._pool(name), queue_name)
+        work_services.work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="delete_work_pool_queue",
+        summary="Delete Work Queue",
+        description="Delete a queue of the pool.",
+        responses={204: None},
+    )
+    @queue.mapping.delete
+    def delete_queue(self, request: Request, name: str, queue_name: str) -> Response:
+        queue = self._queue(self._pool(name), queue_name)
+        work_services.work_queue_delete(queue_id=queue.id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="worker_heartbeat",
+        summary="Worker Heartbeat",
+        description="Record a worker's heartbeat (204).",
+        request=HeartbeatRequest,
+        responses={204: None},
+    )
+    @action(detail=True, methods=["post"], url_path="workers/heartbeat")
+    def heartbeat(self, request: Request, name: str) -> Response:
+        pool = self._pool(name)
+        data = self.body(HeartbeatRequest)
+        work_services.worker_heartbeat(
+            work_pool=pool, name=data["name"], heartbeat_interval_seconds=data.get("heartbeat_interval_seconds")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="read_workers",
+        summary="Read Workers",
+        description="The pool's workers, most recent heartbeat first.",
+        request=WorkersFilterRequest,
+        responses={200: WorkerSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"], url_path="workers/filter")
+    def workers(self, request: Request, name: str) -> Response:
+        pool = self._pool(name)
+        data = self.body(WorkersFilterRequest)
+        workers = WORKER_FILTER.apply(Worker.objects.filter(work_pool=pool), data.get("workers"))
+        rows = workers.order_by("-last_heartbeat_time")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
+        return Response(WorkerSerializer(rows, many=True).data)
+
+    @extend_schema(
+        operation_id="delete_worker",
+        summary="Delete Worker",
+        description="Forget a worker of the pool.",
+        responses={204: None},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"workers/(?P<worker_name>(?!filter$|heartbeat$)[^/]+)")
+    def delete_worker(self, request: Request, name: str, worker_name: str) -> Response:
+        if not work_services.worker_delete(work_pool=self._pool(name), name=worker_name):
+            raise RouteNotFound("Worker not found.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExperimentalWorkPoolViewSet(OrionViewSet):
+    """2.7.12's feature-flagged ``/experimental/work_pools`` routes, off as by default there:
+    every one answers 404 ``Work pools are not enabled``. Left out of the OpenAPI document."""
+
+    queryset = WorkPool.objects.none()
+    lookup_url_kwarg = "name"
+    schema = None
+
+    def disabled(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise DetailError("Work pools are not enabled", status.HTTP_404_NOT_FOUND)
+
+    create = retrieve = partial_update = destroy = disabled
+
+    @action(detail=False, methods=["post"], url_path="filter")
+    def filter(self, request: Request) -> Response:
+        return self.disabled(request)
+
+    @action(detail=True, methods=["get", "post", "patch", "delete"], url_path=r"(?P<rest>.+)")
+    def nested(self, request: Request, name: str, rest: str) -> Response:
+        return self.disabled(request)

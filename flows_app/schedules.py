@@ -1,0 +1,220 @@
+"""Deployment schedules: validation, their JSON shape, and the dates they produce.
+
+Three kinds, told apart by their keys (reference §B.0): ``interval`` (seconds, an anchor
+date and a time zone), ``cron`` (five fields, a time zone, ``day_or``) and ``rrule``
+(RFC 5545 text, a time zone). Dates are computed in the schedule's time zone, so a daily
+interval or a cron time keeps its wall-clock time across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from dateutil import rrule as dateutil_rrule
+
+MAX_RRULE_LENGTH = 6500
+MAX_ITERATIONS = 10_000
+
+
+class ScheduleError(ValueError):
+    """A schedule that does not validate; ``error_type`` is pydantic's error type."""
+
+    def __init__(self, message: str, error_type: str = "value_error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f'Invalid timezone: "{name}"') from None
+
+
+def _parse_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ScheduleError("invalid datetime format", "value_error.datetime") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class IntervalSchedule:
+    """Every ``interval`` from ``anchor_date``, counted in the schedule's time zone."""
+
+    interval: dt.timedelta
+    anchor_date: dt.datetime
+    timezone: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "interval": self.interval.total_seconds(),
+            "anchor_date": self.anchor_date.isoformat(),
+            "timezone": self.timezone,
+        }
+
+    def dates(self, start: dt.datetime) -> Iterator[dt.datetime]:
+        zone = _zone(self.timezone)
+        anchor = self.anchor_date.astimezone(zone)
+        if self.interval % dt.timedelta(days=1) == dt.timedelta(0):
+            # Whole days: step in local wall-clock time so 09:00 stays 09:00 across DST.
+            days = self.interval.days
+            naive = anchor.replace(tzinfo=None)
+            local_start = start.astimezone(zone).replace(tzinfo=None)
+            if naive < local_start:
+                skipped = (local_start - naive).days // days
+                naive += dt.timedelta(days=skipped * days)
+            while True:
+                candidate = naive.replace(tzinfo=zone)
+                if candidate >= start:
+                    yield candidate.astimezone(dt.UTC)
+                naive += dt.timedelta(days=days)
+        else:
+            # Shorter intervals step in absolute time.
+            current = anchor.astimezone(dt.UTC)
+            if current < start:
+                steps = (start - current) // self.interval
+                current += steps * self.interval
+            while True:
+                if current >= start:
+                    yield current
+                current += self.interval
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """A five-field cron expression evaluated in the schedule's time zone."""
+
+    cron: str
+    timezone: str
+    day_or: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cron": self.cron, "timezone": self.timezone, "day_or": self.day_or}
+
+    def dates(self, start: dt.datetime) -> Iterator[dt.datetime]:
+        zone = _zone(self.timezone)
+        # croniter on aware datetimes handles DST: a skipped local time is skipped,
+        # an ambiguous one fires once.
+        iterator = croniter(self.cron, start.astimezone(zone) - dt.timedelta(microseconds=1), day_or=self.day_or)
+        last_wall_clock: dt.datetime | None = None
+        while True:
+            value = iterator.get_next(dt.datetime)
+            wall_clock = value.astimezone(zone).replace(tzinfo=None)
+            # In the repeated hour of a fall-back change a time exists twice: fire once.
+            if wall_clock != last_wall_clock:
+                yield value.astimezone(dt.UTC)
+            last_wall_clock = wall_clock
+
+
+@dataclass(frozen=True)
+class RRuleSchedule:
+    """An RFC 5545 recurrence rule evaluated in the schedule's time zone."""
+
+    rrule: str
+    timezone: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rrule": self.rrule, "timezone": self.timezone}
+
+    def dates(self, start: dt.datetime) -> Iterator[dt.datetime]:
+        zone = _zone(self.timezone)
+        rule = dateutil_rrule.rrulestr(self.rrule, dtstart=start.astimezone(zone).replace(microsecond=0))
+        value: dt.datetime | None = rule.after(start.astimezone(zone), inc=True)  # type: ignore[union-attr]
+        while value is not None:
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone)
+            yield value.astimezone(dt.UTC)
+            value = rule.after(value, inc=False)  # type: ignore[union-attr]
+
+
+Schedule = IntervalSchedule | CronSchedule | RRuleSchedule
+
+KEYS = {
+    "interval": {"interval", "anchor_date", "timezone"},
+    "cron": {"cron", "timezone", "day_or"},
+    "rrule": {"rrule", "timezone"},
+}
+
+
+def parse_schedule(data: Any, *, now: dt.datetime | None = None) -> Schedule:
+    """Validate a schedule JSON object into its typed form."""
+    if not isinstance(data, dict):
+        raise ScheduleError("value is not a valid dict", "type_error.dict")
+    kind = next((key for key in ("interval", "cron", "rrule") if key in data), None)
+    if kind is None:
+        raise ScheduleError("value is not a valid schedule: expected an interval, cron or rrule key")
+    extra = set(data) - KEYS[kind]
+    if extra:
+        raise ScheduleError(f"extra fields not permitted: {', '.join(sorted(extra))}", "value_error.extra")
+    timezone = data.get("timezone")
+    if timezone is not None:
+        _zone(timezone)
+    if kind == "interval":
+        try:
+            seconds = float(data["interval"])
+        except (TypeError, ValueError):
+            raise ScheduleError("invalid duration format", "type_error.timedelta") from None
+        if seconds <= 0:
+            raise ScheduleError("The interval must be positive")
+        anchor = _parse_time(data["anchor_date"]) if data.get("anchor_date") else (now or dt.datetime.now(dt.UTC))
+        if timezone is None:
+            timezone = "UTC" if anchor.utcoffset() == dt.timedelta(0) else str(anchor.tzinfo)
+        return IntervalSchedule(dt.timedelta(seconds=seconds), anchor, timezone)
+    if kind == "cron":
+        expression = str(data["cron"])
+        if any(token in expression.upper().split() for token in ("R", "H")) or not croniter.is_valid(expression):
+            raise ScheduleError(f'Invalid cron string: "{expression}"')
+        if len(expression.split()) != 5:
+            raise ScheduleError(f'Invalid cron string: "{expression}"')
+        day_or = data.get("day_or", True)
+        return CronSchedule(expression, timezone or "UTC", bool(True if day_or is None else day_or))
+    text = str(data["rrule"])
+    if len(text) > MAX_RRULE_LENGTH:
+        raise ScheduleError(f"Max length is {MAX_RRULE_LENGTH}, got {len(text)}")
+    try:
+        dateutil_rrule.rrulestr(text, dtstart=dt.datetime(2020, 1, 1))
+    except (ValueError, TypeError):
+        raise ScheduleError(f"Invalid RRule string '{text}'") from None
+    return RRuleSchedule(text, timezone)
+
+
+def next_dates(schedule: Schedule, *, start: dt.datetime, end: dt.datetime | None = None, n: int) -> list[dt.datetime]:
+    """Up to ``n`` dates at or after ``start`` (and before ``end``)."""
+    dates: list[dt.datetime] = []
+    for count, value in enumerate(schedule.dates(start)):
+        if len(dates) >= n or count >= MAX_ITERATIONS or (end is not None and value >= end):
+            break
+        dates.append(value)
+    return dates
+
+
+def scheduled_times(
+    schedule: Schedule,
+    *,
+    start_time: dt.datetime,
+    end_time: dt.datetime,
+    min_time: dt.timedelta,
+    min_runs: int,
+    max_runs: int,
+) -> list[dt.datetime]:
+    """The dates to schedule (reference §G.3): from ``start_time``, stopping at ``max_runs``
+    or ``end_time``, and early once there are ``min_runs`` dates past ``start_time + min_time``."""
+    dates: list[dt.datetime] = []
+    for count, value in enumerate(schedule.dates(start_time)):
+        if count >= MAX_ITERATIONS or len(dates) >= max_runs or value > end_time:
+            break
+        if len(dates) >= min_runs and value > start_time + min_time:
+            break
+        dates.append(value)
+    return dates
