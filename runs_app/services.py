@@ -48,7 +48,9 @@ def _initial_state(body: Mapping[str, Any] | None) -> ProposedState:
     return ProposedState.make(type=StateType.PENDING, timestamp=now)
 
 
-def flow_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) -> tuple[FlowRun, bool]:
+def flow_run_create(
+    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+) -> tuple[FlowRun, bool]:
     """Create a flow run with its initial state written with force.
 
     With an ``idempotency_key``, an existing run of the same flow with that key is
@@ -71,7 +73,7 @@ def flow_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) 
     try:
         with transaction.atomic():
             run = FlowRun.objects.create(**fields)
-            orchestrate(run, _initial_state(state), force=True, api_version=api_version)
+            orchestrate(run, initial_state or _initial_state(state), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
         if existing is None:

@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from flows_app.api.deployments import DeploymentViewSet
 from flows_app.api.views import FlowViewSet
 from flows_app.api.work import ExperimentalWorkPoolViewSet, WorkPoolViewSet, WorkQueueViewSet
 
@@ -9,6 +10,7 @@ from flows_app.api.work import ExperimentalWorkPoolViewSet, WorkPoolViewSet, Wor
 def register(router: SimpleRouter) -> None:
     """Add this app's resources to the API router."""
     router.register("flows", FlowViewSet, basename="flows")
+    router.register("deployments", DeploymentViewSet, basename="deployments")
     router.register("work_queues", WorkQueueViewSet, basename="work_queues")
     router.register("work_pools", WorkPoolViewSet, basename="work_pools")
     router.register("experimental/work_pools", ExperimentalWorkPoolViewSet, basename="experimental_work_pools")

@@ -1,0 +1,151 @@
+"""Deployment routes (reference §G.3, examples #31-#37 and #51, 2.20 additions)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flows_app.models import DeploymentSchedule
+from runs_app.models import FlowRun
+from tests.conftest import ApiClient
+from tests.factories import FlowFactory
+
+INTERVAL = {"interval": 3600, "anchor_date": "2026-01-01T00:00:00+00:00"}
+
+
+def make_deployment(api: ApiClient, **fields: Any) -> dict[str, Any]:
+    flow_id = fields.pop("flow_id", None) or str(FlowFactory(name=f"flow-{uuid.uuid4().hex[:6]}").id)
+    body = {"name": "nightly", "flow_id": flow_id, **fields}
+    response = api.post("/deployments/", body)
+    assert response.status_code in (200, 201), response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_create_then_upsert_resets_omitted_fields(api: ApiClient) -> None:
+    # reference examples #31-#32
+    first = make_deployment(
+        api, work_queue_name="wq-a", parameters={"x": 5}, tags=["dep"], schedule=INTERVAL, is_schedule_active=False
+    )
+    assert first["schedule"] == {"interval": 3600.0, "anchor_date": "2026-01-01T00:00:00+00:00", "timezone": "UTC"}
+    assert (first["work_pool_name"], first["work_queue_name"]) == ("default-agent-pool", "wq-a")
+    assert api.get("/work_queues/name/wq-a").status_code == 200  # created for the deployment
+    again = api.post(
+        "/deployments/",
+        {
+            "name": "nightly",
+            "flow_id": first["flow_id"],
+            "work_queue_name": "wq-a",
+            "parameters": {"x": 6},
+            "is_schedule_active": False,
+        },
+    )
+    assert again.status_code == 200
+    updated = again.json()
+    assert (updated["id"], updated["created"]) == (first["id"], first["created"])
+    assert (updated["schedule"], updated["tags"], updated["parameters"]) == (None, [], {"x": 6})
+
+
+def test_read_update_delete(api: ApiClient) -> None:
+    deployment = make_deployment(api)
+    assert api.get(f"/deployments/{deployment['id']}").json()["name"] == "nightly"
+    flow_name = api.get(f"/flows/{deployment['flow_id']}").json()["name"]
+    assert api.get(f"/deployments/name/{flow_name}/nightly").json()["id"] == deployment["id"]
+    assert api.get(f"/deployments/name/{flow_name}/other").json() == {"detail": "Deployment not found"}
+    assert api.patch(f"/deployments/{deployment['id']}", {"description": "d", "tags": ["t"]}).status_code == 204
+    after = api.get(f"/deployments/{deployment['id']}").json()
+    assert (after["description"], after["tags"]) == ("d", ["t"])
+    assert api.patch(f"/deployments/{deployment['id']}", {"name": "renamed"}).status_code == 422
+    assert api.delete(f"/deployments/{deployment['id']}").status_code == 204
+    assert api.delete(f"/deployments/{deployment['id']}").status_code == 404
+
+
+def test_create_flow_run_merges_parameters_and_tags(api: ApiClient) -> None:
+    # reference example #33
+    deployment = make_deployment(api, work_queue_name="wq-a", parameters={"x": 5, "y": 0}, tags=["dep"])
+    response = api.post(
+        f"/deployments/{deployment['id']}/create_flow_run", {"parameters": {"y": 1}, "tags": ["manual"]}
+    )
+    assert response.status_code == 201
+    run = response.json()
+    assert run["parameters"] == {"x": 5, "y": 1}
+    assert sorted(run["tags"]) == ["dep", "manual"]
+    assert (run["deployment_id"], run["work_queue_name"], run["state_type"]) == (deployment["id"], "wq-a", "PENDING")
+    assert run["work_pool_name"] == "default-agent-pool"
+    queue = api.get("/work_queues/name/wq-a").json()
+    assert run["work_queue_id"] == queue["id"]
+    assert api.post(f"/deployments/{uuid.uuid4()}/create_flow_run", {}).status_code == 404
+
+
+def test_schedule_route_creates_runs_once(api: ApiClient) -> None:
+    deployment = make_deployment(api, schedule=INTERVAL, tags=["dep"])
+    assert api.post(f"/deployments/{deployment['id']}/schedule", {"max_runs": 5}).json() is None
+    runs = FlowRun.objects.filter(deployment_id=deployment["id"])
+    assert runs.count() == 3  # min_runs 3 reach past start + min_time (1 h)
+    assert set(runs.values_list("state_name", flat=True)) == {"Scheduled"}
+    assert all(run.auto_scheduled and run.tags[:2] == ["auto-scheduled", "dep"] for run in runs)
+    api.post(f"/deployments/{deployment['id']}/schedule", {"max_runs": 5})
+    assert runs.count() == 3  # idempotency keys prevent duplicates
+
+
+def test_inactive_schedule_creates_nothing_and_inactivation_cleans_up(api: ApiClient) -> None:
+    # reference examples #34-#36 and #51
+    deployment = make_deployment(api, schedule=INTERVAL, is_schedule_active=False)
+    api.post(f"/deployments/{deployment['id']}/schedule", {})
+    assert FlowRun.objects.filter(deployment_id=deployment["id"]).count() == 0
+    assert api.post(f"/deployments/{deployment['id']}/set_schedule_active").json() is None
+    api.post(f"/deployments/{deployment['id']}/schedule", {})
+    assert FlowRun.objects.filter(deployment_id=deployment["id"]).count() == 3
+    assert api.post(f"/deployments/{deployment['id']}/set_schedule_inactive").status_code == 200
+    assert FlowRun.objects.filter(deployment_id=deployment["id"]).count() == 0
+    assert api.post(f"/deployments/{uuid.uuid4()}/set_schedule_active").status_code == 404
+
+
+def test_filter_and_count(api: ApiClient, django_assert_max_num_queries: Any) -> None:
+    make_deployment(api, name="a-dep", tags=["x"])
+    make_deployment(api, name="b-dep", work_queue_name="q1")
+    # deployments with queue and pool joined, plus one prefetch of their schedules
+    with django_assert_max_num_queries(2):
+        names = [d["name"] for d in api.post("/deployments/filter", {"sort": "NAME_DESC"}).json()]
+    assert names == ["b-dep", "a-dep"]
+    assert api.post("/deployments/count", {"deployments": {"tags": {"all_": ["x"]}}}).json() == 1
+    assert api.post("/deployments/count", {"work_pool_queues": {"name": {"any_": ["q1"]}}}).json() == 1
+
+
+def test_work_pool_deployments_and_2_20_fields(api: ApiClient) -> None:
+    api.post("/work_pools/", {"name": "probe-pool", "type": "process"})
+    deployment = make_deployment(
+        api,
+        work_pool_name="probe-pool",
+        job_variables={"env": {"A": "1"}},
+        schedules=[{"schedule": {"cron": "0 * * * *"}, "active": True}],
+        pull_steps=[{"step": {}}],
+        enforce_parameter_schema=True,
+    )
+    assert (deployment["work_pool_name"], deployment["work_queue_name"]) == ("probe-pool", "default")
+    assert deployment["job_variables"] == deployment["infra_overrides"] == {"env": {"A": "1"}}
+    assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 * * * *"]
+    missing_pool = api.post("/deployments/", {"name": "x", "flow_id": deployment["flow_id"], "work_pool_name": "nope"})
+    assert missing_pool.status_code == 404
+    assert api.post(f"/deployments/{deployment['id']}/pause_deployment").status_code == 200
+    assert api.get(f"/deployments/{deployment['id']}").json()["paused"] is True
+    schedule_id = deployment["schedules"][0]["id"]
+    assert api.patch(f"/deployments/{deployment['id']}/schedules/{schedule_id}", {"active": False}).status_code == 204
+    assert DeploymentSchedule.objects.get(pk=schedule_id).active is False
+    created = api.post(f"/deployments/{deployment['id']}/schedules", [{"schedule": INTERVAL}])
+    assert created.status_code == 201
+    assert len(api.get(f"/deployments/{deployment['id']}/schedules").json()) == 2
+    assert api.delete(f"/deployments/{deployment['id']}/schedules/{schedule_id}").status_code == 204
+
+
+def test_unknown_flow_and_blocks_are_conflicts(api: ApiClient) -> None:
+    assert api.post("/deployments/", {"name": "x", "flow_id": str(uuid.uuid4())}).status_code == 409
+    flow = FlowFactory()
+    body = {"name": "x", "flow_id": str(flow.id), "infrastructure_document_id": str(uuid.uuid4())}
+    assert api.post("/deployments/", body).status_code == 409
+
+
+def test_invalid_schedules_are_rejected(api: ApiClient) -> None:
+    flow = FlowFactory()
+    response = api.post("/deployments/", {"name": "x", "flow_id": str(flow.id), "schedule": {"cron": "nope"}})
+    assert response.status_code == 422
+    assert response.json()["exception_detail"][0]["loc"] == ["body", "schedule"]
