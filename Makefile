@@ -18,7 +18,7 @@ ORION_PORT ?= 4200
 export ORION_HOST ORION_PORT
 
 # The command that serves the API (and, once they exist, the background services).
-SERVE_CMD ?= $(VENV)/bin/gunicorn orion_project.wsgi:application --bind $(ORION_HOST):$(ORION_PORT) --workers 2 --threads 8 --access-logfile -
+SERVE_CMD ?= $(PY) manage.py orion_start
 
 .PHONY: venv run serve migrate test test-sqlite test-postgres check fmt createsuperuser bench clean
 
