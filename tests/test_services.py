@@ -37,7 +37,7 @@ def test_scheduler_creates_upcoming_runs_once(api: ApiClient) -> None:
     assert schedule_deployments() == 3
     runs = FlowRun.objects.filter(deployment_id=active["id"]).order_by("next_scheduled_start_time")
     assert runs.count() == 3
-    times = [run.next_scheduled_start_time for run in runs]
+    times = [run.next_scheduled_start_time for run in runs if run.next_scheduled_start_time is not None]
     assert all(later - earlier == dt.timedelta(hours=1) for earlier, later in itertools.pairwise(times))
     assert {run.state_name for run in runs} == {"Scheduled"}
     assert schedule_deployments() == 0  # nothing new: idempotency keys
@@ -50,6 +50,7 @@ def test_scheduler_respects_cron_time_zone(api: ApiClient) -> None:
     local_times = {
         run.next_scheduled_start_time.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M")
         for run in FlowRun.objects.filter(deployment_id=cron["id"])
+        if run.next_scheduled_start_time is not None
     }
     assert local_times == {"09:30"}
 
