@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from flows_app.api.deployments import DeploymentViewSet
+from flows_app.api.ui_records import NotificationPolicyViewSet, SavedSearchViewSet
 from flows_app.api.views import FlowViewSet
 from flows_app.api.work import ExperimentalWorkPoolViewSet, WorkPoolViewSet, WorkQueueViewSet
 
@@ -12,5 +13,9 @@ def register(router: SimpleRouter) -> None:
     router.register("flows", FlowViewSet, basename="flows")
     router.register("deployments", DeploymentViewSet, basename="deployments")
     router.register("work_queues", WorkQueueViewSet, basename="work_queues")
+    router.register("saved_searches", SavedSearchViewSet, basename="saved_searches")
+    router.register(
+        "flow_run_notification_policies", NotificationPolicyViewSet, basename="flow_run_notification_policies"
+    )
     router.register("work_pools", WorkPoolViewSet, basename="work_pools")
     router.register("experimental/work_pools", ExperimentalWorkPoolViewSet, basename="experimental_work_pools")

@@ -8,7 +8,7 @@ from django.urls import path
 
 from blocks_app.api.routes import register as register_blocks
 from flows_app.api.routes import register as register_flows
-from orion_project.api import root
+from orion_project.api import admin_routes, root
 from orion_project.api.routers import OrionRouter
 from runs_app.api.routes import register as register_runs
 
@@ -24,5 +24,9 @@ urlpatterns = [
     path("version", root.api_version, name="api-version"),
     path("admin/version", root.admin_version, name="admin-version"),
     path("csrf-token", root.csrf_token, name="csrf-token"),
+    path("admin/settings", admin_routes.read_settings, name="admin-settings"),
+    path("admin/database/clear", admin_routes.clear, name="admin-database-clear"),
+    path("admin/database/drop", admin_routes.drop, name="admin-database-drop"),
+    path("admin/database/create", admin_routes.create, name="admin-database-create"),
     *router.urls,
 ]
