@@ -87,3 +87,31 @@ def test_release_slots_action(admin_client_logged_in: Client) -> None:
 
 def test_log_admin_is_read_only(admin_client_logged_in: Client) -> None:
     assert admin_client_logged_in.get("/admin/runs_app/log/add/").status_code == 403
+
+
+def test_deployment_admin_run_now_and_schedule_summary(admin_client_logged_in: Client) -> None:
+    from flows_app.models import Deployment
+    from runs_app.models import FlowRun
+    from tests.factories import DeploymentFactory
+
+    deployment = DeploymentFactory(name="nightly", schedule={"cron": "0 9 * * *", "timezone": "Europe/Paris"})
+    page = admin_client_logged_in.get("/admin/flows_app/deployment/").content.decode()
+    assert "cron 0 9 * * * (Europe/Paris)" in page
+    response = admin_client_logged_in.post(
+        "/admin/flows_app/deployment/", {"action": "run_now", "_selected_action": [str(deployment.pk)]}, follow=True
+    )
+    assert "Created 1 flow run(s)." in response.content.decode()
+    assert FlowRun.objects.filter(deployment=Deployment.objects.get(pk=deployment.pk)).count() == 1
+
+
+def test_work_queue_pause_action(admin_client_logged_in: Client) -> None:
+    from flows_app.models import WorkQueue
+
+    queue = WorkQueue.objects.get(name="default")
+    admin_client_logged_in.post("/admin/flows_app/workqueue/", {"action": "pause", "_selected_action": [str(queue.pk)]})
+    queue.refresh_from_db()
+    assert queue.is_paused is True
+    assert admin_client_logged_in.get("/admin/flows_app/workpool/").status_code == 200
+    assert admin_client_logged_in.get("/admin/flows_app/savedsearch/").status_code == 200
+    assert admin_client_logged_in.get("/admin/flows_app/flowrunnotificationpolicy/").status_code == 200
+    assert admin_client_logged_in.get("/admin/blocks_app/blockdocument/").status_code == 200
