@@ -9,8 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from flows_app.deployment_services import deployment_create_flow_run
-from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
+from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
 
 
 @admin.register(Flow)
@@ -27,43 +26,6 @@ class FlowAdmin(admin.ModelAdmin):
     @admin.display(description="Tags")
     def tag_list(self, flow: Flow) -> str:
         return ", ".join(str(tag) for tag in flow.tags or [])
-
-
-@admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
-    """Deployments: schedule shown readably, active toggle, and a "run now" action that goes
-    through the same service as ``POST /deployments/{id}/create_flow_run``."""
-
-    list_display = ("name", "flow", "schedule_summary", "is_schedule_active", "paused", "work_queue_name", "updated")
-    list_editable = ("is_schedule_active",)
-    list_filter = ("is_schedule_active", "paused")
-    list_select_related = ("flow",)
-    search_fields = ("name", "flow__name")
-    raw_id_fields = ("flow", "work_queue")
-    readonly_fields = ("id", "created", "updated", "last_polled")
-    actions = ("run_now",)
-
-    @admin.display(description="Schedule")
-    def schedule_summary(self, deployment: Deployment) -> str:
-        return describe_schedule(deployment.schedule)
-
-    @admin.action(description="Run the selected deployments now")
-    def run_now(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        for deployment in queryset:
-            deployment_create_flow_run(deployment=deployment, data={})
-        self.message_user(request, f"Created {queryset.count()} flow run(s).", messages.SUCCESS)
-
-
-def describe_schedule(schedule: dict[str, Any] | None) -> str:
-    """A schedule in words: "every 3600 s", "cron 0 9 * * * (Europe/Paris)", "rrule ..."."""
-    if not schedule:
-        return "—"
-    zone = f" ({schedule['timezone']})" if schedule.get("timezone") else ""
-    if "interval" in schedule:
-        return f"every {schedule['interval']:g} s{zone}"
-    if "cron" in schedule:
-        return f"cron {schedule['cron']}{zone}"
-    return f"rrule {schedule.get('rrule', '')}{zone}"
 
 
 def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:
@@ -126,3 +88,7 @@ class FlowRunNotificationPolicyAdmin(admin.ModelAdmin):
     list_display = ("id", "is_active", "state_names", "tags", "block_document_id")
     list_filter = ("is_active",)
     readonly_fields = ("id", "created", "updated")
+
+
+# Deployments have their own module: their admin writes through the deployment services.
+from flows_app import admin_deployments  # noqa: E402, F401

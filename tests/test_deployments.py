@@ -149,3 +149,98 @@ def test_invalid_schedules_are_rejected(api: ApiClient) -> None:
     response = api.post("/deployments/", {"name": "x", "flow_id": str(flow.id), "schedule": {"cron": "nope"}})
     assert response.status_code == 422
     assert response.json()["exception_detail"][0]["loc"] == ["body", "schedule"]
+
+
+# ------------------------------------------------------------------------------ admin
+
+
+def _scheduled_runs(deployment_id: Any) -> int:
+    return FlowRun.objects.filter(deployment_id=deployment_id, auto_scheduled=True, state_type="SCHEDULED").count()
+
+
+def test_admin_lists_schedules_in_words_without_a_bypassing_editor(admin_client: Any) -> None:
+    from flows_app.admin_deployments import DeploymentAdmin, describe_schedule
+    from tests.factories_deployments import DeploymentScheduleFactory, ScheduledDeploymentFactory
+
+    deployment = ScheduledDeploymentFactory(name="hourly")
+    DeploymentScheduleFactory(deployment=deployment, schedule={"cron": "0 9 * * *", "timezone": "Europe/Paris"})
+    page = admin_client.get("/admin/flows_app/deployment/").content.decode()
+    assert "every hour (UTC) (+1 more)" in page
+    assert "default-agent-pool" in page
+    # The active flag is changed through actions/the form (services), never list_editable.
+    assert not DeploymentAdmin.list_editable
+    assert describe_schedule({"interval": 5400}) == "every 90 minutes"
+    assert describe_schedule({"rrule": "FREQ=DAILY", "timezone": "UTC"}) == "rrule FREQ=DAILY (UTC)"
+    detail = admin_client.get(f"/admin/flows_app/deployment/{deployment.pk}/change/").content.decode()
+    assert "cron 0 9 * * * (Europe/Paris)" in detail  # the schedule rows, inline
+    assert admin_client.get("/admin/flows_app/deployment/add/").status_code == 403
+
+
+def test_admin_actions_go_through_the_services(api: ApiClient, admin_client: Any) -> None:
+    from flows_app.deployment_services import deployment_schedule_runs
+    from flows_app.models import Deployment
+
+    created = make_deployment(api, schedule=INTERVAL, work_queue_name="wq-admin")
+    deployment = Deployment.objects.get(pk=created["id"])
+    deployment_schedule_runs(deployment=deployment)
+    assert _scheduled_runs(deployment.pk) == 3
+
+    def act(action: str) -> str:
+        response = admin_client.post(
+            "/admin/flows_app/deployment/", {"action": action, "_selected_action": [str(deployment.pk)]}, follow=True
+        )
+        return response.content.decode()  # type: ignore[no-any-return]
+
+    assert "Turned off 1 deployment(s)." in act("deactivate_schedule")
+    assert Deployment.objects.get(pk=deployment.pk).is_schedule_active is False
+    assert _scheduled_runs(deployment.pk) == 0  # as POST /deployments/{id}/set_schedule_inactive
+    assert "Turned on 1 deployment(s)." in act("activate_schedule")
+    assert "Paused 1 deployment(s)." in act("pause")
+    assert "Resumed 1 deployment(s)." in act("resume")
+
+    assert "Created 1 flow run(s)." in act("run_now")
+    run = FlowRun.objects.get(deployment=deployment, auto_scheduled=False)
+    assert (run.state_type, run.work_queue_name, run.work_queue_id) == (
+        "SCHEDULED",
+        "wq-admin",
+        deployment.work_queue_id,
+    )
+    queue_runs = api.post(f"/work_queues/{deployment.work_queue_id}/get_runs", {}).json()
+    assert [item["id"] for item in queue_runs] == [str(run.id)]  # an agent would pick it up
+
+
+def test_admin_form_edits_schedule_through_the_service(api: ApiClient, admin_client: Any) -> None:
+    from flows_app.deployment_services import deployment_schedule_runs
+    from flows_app.models import Deployment
+
+    created = make_deployment(api, schedule=INTERVAL, tags=["a"], parameters={"x": 1})
+    deployment = Deployment.objects.get(pk=created["id"])
+    deployment_schedule_runs(deployment=deployment)
+    url = f"/admin/flows_app/deployment/{deployment.pk}/change/"
+    form = {
+        "description": "",
+        "version": "",
+        "is_schedule_active": "on",
+        "schedule": '{"cron": "0 9 * * *", "timezone": "Europe/Paris"}',
+        "parameters": '{"x": 2}',
+        "tags": '["a", "b"]',
+        "work_queue_name": "",
+        "schedules-TOTAL_FORMS": "1",
+        "schedules-INITIAL_FORMS": "1",
+        "schedules-MIN_NUM_FORMS": "0",
+        "schedules-MAX_NUM_FORMS": "1000",
+    }
+    bad = admin_client.post(url, {**form, "schedule": '{"cron": "nope"}'})
+    assert bad.status_code == 200 and "Invalid cron string" in bad.content.decode()
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    deployment.refresh_from_db()
+    assert deployment.schedule == {"cron": "0 9 * * *", "timezone": "Europe/Paris", "day_or": True}
+    assert [row.schedule["cron"] for row in DeploymentSchedule.objects.filter(deployment=deployment)] == ["0 9 * * *"]
+    assert (deployment.parameters, deployment.tags) == ({"x": 2}, ["a", "b"])
+    assert _scheduled_runs(deployment.pk) == 0  # the old schedule's runs are gone
+
+    deployment_schedule_runs(deployment=deployment)
+    admin_client.post(f"/admin/flows_app/deployment/{deployment.pk}/delete/", {"post": "yes"})
+    assert not Deployment.objects.filter(pk=deployment.pk).exists()
+    assert not FlowRun.objects.filter(state_type="SCHEDULED").exists()
