@@ -232,25 +232,45 @@ def deployment_schedule_runs(
     now = timezone.now()
     start = start_time or now
     end = end_time or start + dt.timedelta(seconds=settings.ORION_SCHEDULER_MAX_SCHEDULED_SECONDS)
-    created: list[FlowRun] = []
+    wanted: set[dt.datetime] = set()
     for row in DeploymentSchedule.objects.filter(deployment=deployment, active=True):
-        times = scheduled_times(
-            parse_schedule(row.schedule),
-            start_time=start,
-            end_time=end,
-            min_time=min_time
-            if min_time is not None
-            else dt.timedelta(seconds=settings.ORION_SCHEDULER_MIN_SCHEDULED_SECONDS),
-            min_runs=min_runs if min_runs is not None else settings.ORION_SCHEDULER_MIN_RUNS,
-            max_runs=min(
-                max_runs if max_runs is not None else settings.ORION_SCHEDULER_MAX_RUNS, row.max_scheduled_runs or 10**6
-            ),
+        wanted.update(
+            scheduled_times(
+                parse_schedule(row.schedule),
+                start_time=start,
+                end_time=end,
+                min_time=min_time
+                if min_time is not None
+                else dt.timedelta(seconds=settings.ORION_SCHEDULER_MIN_SCHEDULED_SECONDS),
+                min_runs=min_runs if min_runs is not None else settings.ORION_SCHEDULER_MIN_RUNS,
+                max_runs=min(
+                    max_runs if max_runs is not None else settings.ORION_SCHEDULER_MAX_RUNS,
+                    row.max_scheduled_runs or 10**6,
+                ),
+            )
         )
-        for when in times:
-            run, is_new = _schedule_one(deployment, when)
-            if is_new:
-                created.append(run)
+    # One query finds the runs that already exist, so a pass over a deployment that is
+    # already scheduled costs one query, not one per date. Runs created meanwhile by
+    # another process are still caught by flow_run_create's idempotency check.
+    keys = {when: scheduled_run_key(deployment.id, when) for when in wanted}
+    existing = set(
+        FlowRun.objects.filter(flow_id=deployment.flow_id, idempotency_key__in=list(keys.values())).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    created: list[FlowRun] = []
+    for when in sorted(wanted):
+        if keys[when] in existing:
+            continue
+        run, is_new = _schedule_one(deployment, when)
+        if is_new:
+            created.append(run)
     return created
+
+
+def scheduled_run_key(deployment_id: uuid.UUID, when: dt.datetime) -> str:
+    """The idempotency key of the auto-scheduled run of ``deployment_id`` at ``when``."""
+    return f"scheduled {deployment_id} {when.astimezone(dt.UTC).isoformat()}"
 
 
 def _schedule_one(deployment: Deployment, when: dt.datetime) -> tuple[FlowRun, bool]:
@@ -269,7 +289,7 @@ def _schedule_one(deployment: Deployment, when: dt.datetime) -> tuple[FlowRun, b
             "parameters": dict(deployment.parameters or {}),
             "tags": [AUTO_SCHEDULED_TAG, *(deployment.tags or [])],
             "auto_scheduled": True,
-            "idempotency_key": f"scheduled {deployment.id} {when.isoformat()}",
+            "idempotency_key": scheduled_run_key(deployment.id, when),
             "work_queue_name": deployment.work_queue_name,
             "work_queue_id": deployment.work_queue_id,
             "infrastructure_document_id": deployment.infrastructure_document_id,

@@ -1,14 +1,26 @@
-"""factory_boy factories for deployments with work queues and schedule rows."""
+"""factory_boy factories for deployments with work queues and schedule rows.
+
+Schedules are stored normalised, as the API stores them (``parse_schedule(...).to_json()``).
+An interval schedule without an ``anchor_date`` would otherwise be anchored at "now"
+each time it is read, and give different dates on every scheduler pass.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 
-from flows_app.models import DeploymentSchedule, WorkQueue
+from flows_app.models import Deployment, DeploymentSchedule, WorkQueue
+from flows_app.schedules import parse_schedule
 from flows_app.work_services import default_agent_pool
 from tests.factories import DeploymentFactory
 
 HOURLY = {"interval": 3600.0, "anchor_date": "2026-01-01T00:00:00+00:00", "timezone": "UTC"}
+
+
+def normalized(schedule: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if schedule is None else parse_schedule(schedule).to_json()
 
 
 class WorkQueueFactory(factory.django.DjangoModelFactory[WorkQueue]):
@@ -30,6 +42,11 @@ class DeploymentScheduleFactory(factory.django.DjangoModelFactory[DeploymentSche
     schedule = factory.LazyFunction(lambda: dict(HOURLY))
     active = True
 
+    @classmethod
+    def _create(cls, model_class: type[DeploymentSchedule], *args: Any, **kwargs: Any) -> DeploymentSchedule:
+        kwargs["schedule"] = normalized(kwargs["schedule"])
+        return super()._create(model_class, *args, **kwargs)
+
 
 class ScheduledDeploymentFactory(DeploymentFactory):
     """A deployment as ``POST /deployments/`` leaves it: a queue, a schedule, and the
@@ -41,6 +58,13 @@ class ScheduledDeploymentFactory(DeploymentFactory):
     schedule = factory.LazyFunction(lambda: dict(HOURLY))
     work_queue = factory.SubFactory(WorkQueueFactory)
     work_queue_name = factory.SelfAttribute("work_queue.name")
-    schedule_row = factory.RelatedFactory(
-        DeploymentScheduleFactory, factory_related_name="deployment", schedule=factory.SelfAttribute("..schedule")
-    )
+
+    @classmethod
+    def _create(cls, model_class: type[Deployment], *args: Any, **kwargs: Any) -> Deployment:
+        kwargs["schedule"] = normalized(kwargs.get("schedule"))
+        return super()._create(model_class, *args, **kwargs)
+
+    @factory.post_generation
+    def schedule_row(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and self.schedule is not None:
+            DeploymentSchedule.objects.create(deployment=self, schedule=self.schedule)

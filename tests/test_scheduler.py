@@ -1,0 +1,210 @@
+"""The scheduler and late-run services: cost, time zones, and running several at once.
+
+The concurrency tests use real transactions and one connection per thread. On SQLite,
+IMMEDIATE transactions make them run one after another. On PostgreSQL they really
+overlap (row locks, SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
+
+from flows_app.deployment_services import deployment_schedule_runs
+from flows_app.models import Deployment
+from flows_app.scheduler import _claim, schedule_deployments
+from runs_app.late_runs import mark_late_runs
+from runs_app.models import FlowRun
+from tests.factories_deployments import DeploymentScheduleFactory, ScheduledDeploymentFactory
+
+NEW_YORK = ZoneInfo("America/New_York")
+ANCHOR = "2026-01-01T00:00:00+00:00"
+on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+
+
+def in_threads(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads started together; return their results."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def scheduled_deployment(**fields: Any) -> Deployment:
+    return ScheduledDeploymentFactory(**fields)
+
+
+def local_times(deployment: Deployment) -> list[str]:
+    times = FlowRun.objects.filter(deployment=deployment).order_by("next_scheduled_start_time")
+    return [
+        when.astimezone(NEW_YORK).strftime("%m-%d %H:%M")
+        for when in times.values_list("next_scheduled_start_time", flat=True)
+        if when is not None
+    ]
+
+
+@pytest.mark.django_db
+def test_a_pass_over_fully_scheduled_deployments_costs_two_queries(django_assert_num_queries: Any) -> None:
+    for _ in range(5):
+        deployment = ScheduledDeploymentFactory()
+        DeploymentScheduleFactory(deployment=deployment, schedule={"interval": 60, "anchor_date": ANCHOR})
+    assert schedule_deployments() > 5 * 60  # hourly: 3 runs; every minute: up to now + 1 h
+    # 1. the batch of schedulable deployments (ids)
+    # 2. their upcoming auto-scheduled runs, counted per deployment: none needs more
+    with django_assert_num_queries(2):
+        assert schedule_deployments() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cron", "now", "expected"),
+    [
+        # Spring forward (03-08): 09:00 stays 09:00 local, so it moves from 14:00 to 13:00 UTC.
+        ("0 9 * * *", "2026-03-06T18:00:00+00:00", ["03-07 09:00", "03-08 09:00", "03-09 09:00", "03-10 09:00"]),
+        # Fall back (11-01): 01:30 happens twice that night; it runs once.
+        ("30 1 * * *", "2026-10-30T18:00:00+00:00", ["10-31 01:30", "11-01 01:30", "11-02 01:30", "11-03 01:30"]),
+    ],
+)
+def test_cron_schedules_keep_local_time_across_dst(
+    settings: Any, cron: str, now: str, expected: list[str], django_assert_max_num_queries: Any
+) -> None:
+    settings.ORION_SCHEDULER_MIN_RUNS = 4
+    settings.ORION_SCHEDULER_MIN_SCHEDULED_SECONDS = 0
+    deployment = scheduled_deployment(schedule={"cron": cron, "timezone": "America/New_York", "day_or": True})
+    assert schedule_deployments(now=dt.datetime.fromisoformat(now)) == 4
+    assert local_times(deployment) == expected
+    run = FlowRun.objects.filter(deployment=deployment).select_related("state").first()
+    assert run is not None and run.state is not None and run.next_scheduled_start_time is not None
+    assert (run.state_type, run.state_name, run.state.message) == ("SCHEDULED", "Scheduled", "Flow run scheduled")
+    assert (run.auto_scheduled, run.tags[0], run.work_queue_id) == (True, "auto-scheduled", deployment.work_queue_id)
+    assert run.idempotency_key == f"scheduled {deployment.id} {run.next_scheduled_start_time.isoformat()}"
+
+
+@pytest.mark.django_db
+def test_only_active_unpaused_schedules_are_used() -> None:
+    inactive = ScheduledDeploymentFactory(is_schedule_active=False)
+    paused = ScheduledDeploymentFactory(paused=True)
+    switched_off = ScheduledDeploymentFactory()
+    switched_off.schedules.update(active=False)
+    assert schedule_deployments() == 0
+    assert not FlowRun.objects.filter(deployment__in=[inactive, paused, switched_off]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_schedulers_and_the_schedule_route_never_duplicate_a_run() -> None:
+    deployments = [ScheduledDeploymentFactory() for _ in range(8)]
+    for deployment in deployments:
+        DeploymentScheduleFactory(deployment=deployment, schedule={"interval": 900, "anchor_date": ANCHOR})
+    client = Client(HTTP_X_PREFECT_API_VERSION="0.8.4")
+
+    def schedule_route() -> int:
+        for deployment in deployments:
+            client.post(f"/api/deployments/{deployment.id}/schedule", data="{}", content_type="application/json")
+        return 0
+
+    results = in_threads(
+        lambda: schedule_deployments(batch_size=3),
+        lambda: schedule_deployments(batch_size=3),
+        lambda: schedule_deployments(batch_size=2),
+        schedule_route,
+    )
+    keys = list(FlowRun.objects.values_list("idempotency_key", flat=True))
+    assert len(keys) == len(set(keys))  # each run created exactly once
+    per_deployment = {d.id: FlowRun.objects.filter(deployment=d).count() for d in deployments}
+    assert len(set(per_deployment.values())) == 1 and min(per_deployment.values()) >= 6  # all fully scheduled
+    assert sum(results) <= len(keys)  # the schedulers counted only the runs they made
+    assert schedule_deployments() == 0  # nothing left to do
+    connection.close()
+
+
+@on_postgres_only
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_deployment_still_accepts_runs_from_the_api() -> None:
+    """The scheduler's claim (FOR NO KEY UPDATE) does not block create_flow_run, whose new
+    run takes a KEY SHARE lock on the deployment; FOR UPDATE would, for a whole batch."""
+    deployment = ScheduledDeploymentFactory()
+    claimed = threading.Event()
+    released = threading.Event()
+    timings: dict[str, float] = {}
+
+    def scheduler_holding_its_claim() -> int:
+        with transaction.atomic():
+            assert [d.id for d in _claim([deployment.id])] == [deployment.id]
+            claimed.set()
+            released.wait(timeout=10)
+        return 0
+
+    def api_request() -> int:
+        claimed.wait(timeout=10)
+        started = time.monotonic()
+        response = Client(HTTP_X_PREFECT_API_VERSION="0.8.4").post(
+            f"/api/deployments/{deployment.id}/create_flow_run", data="{}", content_type="application/json"
+        )
+        timings["api"] = time.monotonic() - started
+        released.set()
+        return response.status_code  # type: ignore[no-any-return]
+
+    assert in_threads(scheduler_holding_its_claim, api_request) == [0, 201]
+    assert timings["api"] < 5
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
+    """Agents move overdue runs to PENDING while the late-run service marks them: whatever
+    the interleaving, every run ends PENDING (SCHEDULED "Late" → PENDING is allowed; a
+    forced "Late" over PENDING would be a lost start)."""
+    now = dt.datetime.now(dt.UTC)
+    deployment = scheduled_deployment(schedule={"interval": 900, "anchor_date": ANCHOR})
+    runs = deployment_schedule_runs(
+        deployment=deployment, start_time=now - dt.timedelta(hours=6), end_time=now - dt.timedelta(minutes=1),
+        min_runs=100, max_runs=100,
+    )  # fmt: skip
+    run_ids = [str(run.pk) for run in runs]
+    assert len(run_ids) >= 23
+    client = Client(HTTP_X_PREFECT_API_VERSION="0.8.4")
+
+    def agent() -> list[str]:
+        verdicts = []
+        for run_id in run_ids:
+            response = client.post(
+                f"/api/flow_runs/{run_id}/set_state",
+                data=json.dumps({"state": {"type": "PENDING"}}),
+                content_type="application/json",
+            )
+            verdicts.append(response.json()["status"])
+        return verdicts
+
+    def late_marker() -> int:
+        return sum(mark_late_runs(batch_size=3) for _ in range(5))
+
+    verdicts, _ = in_threads(agent, late_marker)
+    assert set(verdicts) == {"ACCEPT"}
+    assert set(FlowRun.objects.filter(pk__in=run_ids).values_list("state_type", flat=True)) == {"PENDING"}
+    connection.close()
