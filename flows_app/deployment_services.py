@@ -49,6 +49,10 @@ UPSERT_DEFAULTS: dict[str, Any] = {
 }
 
 
+class WorkPoolNotFoundError(ObjectNotFoundError):
+    """A deployment names a work pool that does not exist (the routes answer 404 ``detail``)."""
+
+
 def _check_block_documents(fields: Mapping[str, Any]) -> None:
     """Storage and infrastructure blocks must exist (409, as a foreign-key violation)."""
     from blocks_app.models import BlockDocument
@@ -65,7 +69,7 @@ def _place(fields: dict[str, Any], work_pool_name: str | None) -> None:
     if work_pool_name and work_pool_name != DEFAULT_AGENT_POOL:
         pool = WorkPool.objects.filter(name=work_pool_name).first()
         if pool is None:
-            raise ObjectNotFoundError(f'Work pool "{work_pool_name}" not found.')
+            raise WorkPoolNotFoundError(f'Work pool "{work_pool_name}" not found.')
     queue_name = fields.get("work_queue_name")
     if queue_name:
         fields["work_queue"], _ = work_queue_get_or_create(name=queue_name, work_pool=pool)
@@ -113,20 +117,27 @@ def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
     _check_block_documents(fields)
     with transaction.atomic():
         _place(fields, work_pool_name)
-        existing = Deployment.objects.select_for_update().filter(flow_id=fields["flow_id"], name=fields["name"]).first()
+        same = Deployment.objects.select_for_update().filter(flow_id=fields["flow_id"], name=fields["name"])
+        existing = same.first()
+        created = False
         if existing is None:
             try:
                 with transaction.atomic():
                     deployment = Deployment.objects.create(**fields)
+                created = True
             except IntegrityError:
-                raise ConflictError(INTEGRITY_CONFLICT_DETAIL) from None
-            created = True
-        else:
+                # Another request inserted the same (flow, name) between our read and our
+                # insert (PostgreSQL; SQLite runs writers one at a time). This is still an
+                # upsert, so overwrite the row it made.
+                existing = same.first()
+                if existing is None:
+                    raise
+        if existing is not None:
             for key, default in UPSERT_DEFAULTS.items():
                 setattr(existing, key, fields.get(key, default))
             existing.work_queue = fields.get("work_queue")
             existing.save()
-            deployment, created = existing, False
+            deployment = existing
         _set_schedules(deployment, fields.get("schedule"), schedules)
         delete_auto_scheduled_runs(deployment_id=deployment.id)
     return deployment, created

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from flows_app.models import DeploymentSchedule
 from runs_app.models import FlowRun
 from tests.conftest import ApiClient
@@ -244,3 +246,35 @@ def test_admin_form_edits_schedule_through_the_service(api: ApiClient, admin_cli
     admin_client.post(f"/admin/flows_app/deployment/{deployment.pk}/delete/", {"post": "yes"})
     assert not Deployment.objects.filter(pk=deployment.pk).exists()
     assert not FlowRun.objects.filter(state_type="SCHEDULED").exists()
+
+
+# ----------------------------------------------------------------- errors and races
+
+
+def test_an_unknown_work_pool_is_a_404_detail(api: ApiClient) -> None:
+    deployment = make_deployment(api)
+    body = {"name": "x", "flow_id": deployment["flow_id"], "work_pool_name": "nope"}
+    expected = {"detail": 'Work pool "nope" not found.'}
+    response = api.post("/deployments/", body)
+    assert (response.status_code, response.json()) == (404, expected)
+    response = api.patch(f"/deployments/{deployment['id']}", {"work_pool_name": "nope"})
+    assert (response.status_code, response.json()) == (404, expected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upserts_of_one_deployment_all_succeed() -> None:
+    """Eight clients apply the same deployment at once: one creates it, the others
+    overwrite it (200), none gets a 409; one row, one schedule row."""
+    from django.db import connection
+
+    from flows_app.models import Deployment
+    from tests.test_concurrency import in_parallel, post
+
+    flow = FlowFactory()
+    body = {"name": "racing", "flow_id": str(flow.id), "schedule": INTERVAL}
+    results = in_parallel(lambda client: post(client, "/deployments/", body))
+    assert sorted(code for code, _ in results) == [200] * 7 + [201]
+    assert len({deployment["id"] for _, deployment in results}) == 1
+    assert Deployment.objects.filter(flow=flow).count() == 1
+    assert DeploymentSchedule.objects.filter(deployment__flow=flow).count() == 1
+    connection.close()

@@ -105,7 +105,11 @@ class DeploymentViewSet(OrionViewSet):
         responses={200: DeploymentSerializer, 201: DeploymentSerializer},
     )
     def create(self, request: Request) -> Response:
-        deployment, created = deployment_services.deployment_upsert(data=self.body(DeploymentCreateSerializer))
+        data = self.body(DeploymentCreateSerializer)
+        try:
+            deployment, created = deployment_services.deployment_upsert(data=data)
+        except deployment_services.WorkPoolNotFoundError as error:
+            raise RouteNotFound(error.message) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return self.read(deployments_with_queue().get(pk=deployment.pk), code)
 
@@ -136,9 +140,12 @@ class DeploymentViewSet(OrionViewSet):
     )
     def partial_update(self, request: Request, id: str) -> Response:
         deployment_id = self.object_id()
-        if not deployment_services.deployment_update(
-            deployment_id=deployment_id, changes=self.body(DeploymentUpdateSerializer)
-        ):
+        changes = self.body(DeploymentUpdateSerializer)
+        try:
+            found = deployment_services.deployment_update(deployment_id=deployment_id, changes=changes)
+        except deployment_services.WorkPoolNotFoundError as error:
+            raise RouteNotFound(error.message) from None
+        if not found:
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
