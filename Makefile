@@ -20,7 +20,7 @@ export ORION_HOST ORION_PORT
 # The command that serves the API (and, once they exist, the background services).
 SERVE_CMD ?= $(PY) manage.py orion_start
 
-.PHONY: venv run serve migrate test test-sqlite test-postgres check fmt createsuperuser bench clean
+.PHONY: venv run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
 
 venv: $(STAMP)
 
@@ -53,6 +53,15 @@ test-postgres: venv
 	url=$$(scripts/pg_throwaway.sh start); \
 	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
 	env $$url $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+# The stock Prefect clients (2.7.12 and 2.20.26) run real flows against a live server,
+# on SQLite and on a throwaway PostgreSQL (tests/compat/; client venvs in .compat-venvs/).
+compat: venv
+	@echo "== compatibility suite: stock Prefect clients on SQLite and PostgreSQL"
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.compat.run --db both --database-url "$${url#DATABASE_URL=}" $(COMPAT_ARGS)
 
 check: venv
 	$(PY) manage.py check --fail-level WARNING

@@ -148,3 +148,17 @@ def test_flow_runs_filter_by_work_pool_and_queue(api: ApiClient) -> None:
     body = {"work_pools": {"name": {"any_": ["probe-pool"]}}}
     assert [run["id"] for run in api.post("/flow_runs/filter", body).json()] == [inside["id"]]
     assert api.post("/flow_runs/count", {"work_pool_queues": {"name": {"any_": ["default"]}}}).json() == 1
+
+
+def test_work_queue_with_null_description(api: ApiClient) -> None:
+    # The 2.20 client sends every field, nulls included.
+    body = {
+        "name": "nulls",
+        "description": None,
+        "is_paused": False,
+        "concurrency_limit": None,
+        "priority": None,
+        "filter": None,
+    }
+    response = api.post("/work_queues/", body)
+    assert (response.status_code, response.json()["description"]) == (201, "")

@@ -64,11 +64,17 @@ class WorkQueueCreateSerializer(StrictSerializer):
     """Body of ``POST /work_queues/`` and ``POST /work_pools/{pool}/queues``."""
 
     name = NameField(required=True, allow_null=False)
-    description = StrField(default="")
+    description = StrField(default="", allow_null=True)
     is_paused = BoolField(default=False)
     concurrency_limit = IntField(min_value=0)
     priority = IntField(min_value=1)
     filter = QueueFilterSerializer(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The reference takes null as "no description".
+        if attrs.get("description") is None:
+            attrs["description"] = ""
+        return attrs
 
 
 class WorkQueueUpdateSerializer(StrictSerializer):
@@ -81,6 +87,11 @@ class WorkQueueUpdateSerializer(StrictSerializer):
     priority = IntField(min_value=1, allow_null=False)
     last_polled = DateTimeField()
     filter = QueueFilterSerializer(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "description" in attrs and attrs["description"] is None:
+            attrs["description"] = ""
+        return attrs
 
 
 class WorkPoolSerializer(OrionModelSerializer):

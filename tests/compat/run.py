@@ -1,0 +1,219 @@
+"""Run the stock-client compatibility scenarios against a live server.
+
+    python -m tests.compat.run [--db sqlite|postgres|both] [--clients 2.7,2.20] [--only c01,c05]
+
+For each database it starts the server the way the README does (``manage.py migrate`` then
+``manage.py orion_start``, with fast service intervals), then runs every scenario in
+``scenarios/`` as its own process with the unmodified ``prefect`` package of each client
+line (2.7.12 and 2.20.26, installed once into ``.compat-venvs/`` from the pinned
+requirement files in ../shared/compat/). A scenario prints ``RESULT PASS ...`` or
+``RESULT FAIL ...`` as its last line. The last line of this runner is
+``compat: N passed, M failed``; the exit status is 0 only when nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SHARED_COMPAT = ROOT.parent / "shared" / "compat"
+VENV_DIR = Path(os.environ.get("COMPAT_VENV_DIR", ROOT / ".compat-venvs"))
+CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
+SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "180"))
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def client_python(version: str) -> Path:
+    """The interpreter of the client venv, created on first use."""
+    venv = VENV_DIR / f"prefect-{version}"
+    python = venv / "bin" / "python"
+    requirements = SHARED_COMPAT / CLIENTS[version]
+    marker = venv / ".installed"
+    if marker.exists() and marker.read_text() == requirements.read_text():
+        return python
+    log(f"# installing the prefect {version} client into {venv}")
+    shutil.rmtree(venv, ignore_errors=True)
+    base = shutil.which("python3.11") or sys.executable
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        raise SystemExit(f"could not install the {version} client:\n{pip.stdout[-2000:]}{pip.stderr[-2000:]}")
+    marker.write_text(requirements.read_text())
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """The server under test, started as the README starts it."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.port = free_port()
+        self.data_dir = tempfile.mkdtemp(prefix="orion-compat-")
+        self.env = {
+            **os.environ,
+            "ORION_DATA_DIR": self.data_dir,
+            "ORION_PORT": str(self.port),
+            "ORION_SCHEDULER_INTERVAL_SECONDS": "2",
+            "ORION_LATE_RUNS_INTERVAL_SECONDS": "2",
+            "DJANGO_SECRET_KEY": "compat-suite-" + uuid.uuid4().hex,
+        }
+        self.env.pop("DATABASE_URL", None)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.log_path = Path(self.data_dir) / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def __enter__(self) -> Server:
+        python = ROOT / ".venv" / "bin" / "python"
+        subprocess.run([str(python), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
+        self.log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [str(python), "manage.py", "orion_start", "--workers", "2", "--threads", "8"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"the server did not start; see {self.log_path}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+        self.log_file.close()
+
+
+def run_scenario(python: Path, scenario: Path, server: Server, log_dir: Path) -> tuple[bool, str]:
+    home = tempfile.mkdtemp(prefix="prefect-home-")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PREFECT_", "DJANGO_", "ORION_", "DATABASE_URL"))
+    }
+    env.update(
+        PREFECT_API_URL=server.api_url,
+        PREFECT_HOME=home,
+        COMPAT_RUN_ID=uuid.uuid4().hex[:8],
+        PYTHONUNBUFFERED="1",
+        PYTHONWARNINGS="ignore",
+    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{scenario.stem}.log"
+    started = time.monotonic()
+    with log_path.open("w") as output:
+        try:
+            code = subprocess.run(
+                [str(python), scenario.name],
+                cwd=SCENARIOS,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=SCENARIO_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = 124
+    shutil.rmtree(home, ignore_errors=True)
+    lines = [line for line in log_path.read_text().splitlines() if line.startswith("RESULT ")]
+    result = lines[-1] if lines else f"RESULT FAIL exit {code}, no result line"
+    if code == 124:
+        result = f"RESULT FAIL timed out after {SCENARIO_TIMEOUT}s"
+    took = time.monotonic() - started
+    return code == 0 and result.startswith("RESULT PASS"), f"{result[7:]} [{took:.1f}s, {log_path}]"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--database-url", default=os.environ.get("COMPAT_DATABASE_URL"))
+    parser.add_argument("--clients", default="2.7,2.20")
+    parser.add_argument("--only", default="")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("COMPAT_JOBS", "4")),
+        help="scenarios run at once (they mostly wait on the server and on agents)",
+    )
+    args = parser.parse_args()
+
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    scenarios = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
+    pythons = {version: client_python(version) for version in args.clients.split(",")}
+    databases: list[tuple[str, str | None]] = []
+    if args.db in ("sqlite", "both"):
+        databases.append(("sqlite", None))
+    if args.db in ("postgres", "both"):
+        if not args.database_url:
+            raise SystemExit("--db postgres needs --database-url or COMPAT_DATABASE_URL")
+        databases.append(("postgres", args.database_url))
+
+    log_dir = Path(tempfile.mkdtemp(prefix="orion-compat-logs-"))
+    passed = failed = 0
+    for db_name, url in databases:
+        with Server(url) as server:
+            jobs = [
+                (version, python, scenario)
+                for version, python in pythons.items()
+                for scenario in scenarios
+                if not (scenario.stem.endswith("_220") and version != "2.20")
+                and not (scenario.stem.endswith("_27") and version != "2.7")
+            ]
+            with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+                futures = {
+                    pool.submit(run_scenario, python, scenario, server, log_dir / db_name / version): (
+                        version,
+                        scenario,
+                    )
+                    for version, python, scenario in jobs
+                }
+                for future in as_completed(futures):
+                    version, scenario = futures[future]
+                    ok, detail = future.result()
+                    log(f"{'PASS' if ok else 'FAIL'} {db_name} prefect-{version} {scenario.stem}: {detail}")
+                    passed, failed = passed + ok, failed + (not ok)
+    log(f"compat: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
