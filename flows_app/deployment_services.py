@@ -53,6 +53,17 @@ class WorkPoolNotFoundError(ObjectNotFoundError):
     """A deployment names a work pool that does not exist (the routes answer 404 ``detail``)."""
 
 
+def _schedule_switch(fields: dict[str, Any]) -> None:
+    """Keep ``is_schedule_active`` (2.7) and ``paused`` (2.20) opposite: they are one
+    switch. The 2.20 server serves ``set_schedule_inactive`` and ``pause_deployment``
+    with one handler, and each client line reads only its own flag. Of the flags in
+    ``fields``, the schedule is on only if none of them turns it off."""
+    if "is_schedule_active" not in fields and "paused" not in fields:
+        return
+    active = bool(fields.get("is_schedule_active", True)) and not fields.get("paused", False)
+    fields["is_schedule_active"], fields["paused"] = active, not active
+
+
 def _check_block_documents(fields: Mapping[str, Any]) -> None:
     """Storage and infrastructure blocks must exist (409, as a foreign-key violation)."""
     from blocks_app.models import BlockDocument
@@ -115,6 +126,8 @@ def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
     if not Flow.objects.filter(pk=fields["flow_id"]).exists():
         raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
     _check_block_documents(fields)
+    fields.setdefault("is_schedule_active", UPSERT_DEFAULTS["is_schedule_active"])
+    _schedule_switch(fields)
     with transaction.atomic():
         _place(fields, work_pool_name)
         same = Deployment.objects.select_for_update().filter(flow_id=fields["flow_id"], name=fields["name"])
@@ -153,6 +166,7 @@ def deployment_update(*, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -
         if job_variables is not None:
             fields["infra_overrides"] = job_variables
     _check_block_documents(fields)
+    _schedule_switch(fields)
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
         if deployment is None:
@@ -178,18 +192,24 @@ def deployment_delete(*, deployment_id: uuid.UUID) -> bool:
 
 
 def deployment_set_schedule_active(*, deployment_id: uuid.UUID, active: bool) -> bool:
-    """Turn the deployment's schedule on or off; off also drops its pending auto-scheduled runs."""
+    """Turn the deployment's schedule on or off (``paused`` follows); off also drops its
+    pending auto-scheduled runs."""
     with transaction.atomic():
-        updated = Deployment.objects.filter(pk=deployment_id).update(is_schedule_active=active, updated=timezone.now())
+        updated = Deployment.objects.filter(pk=deployment_id).update(
+            is_schedule_active=active, paused=not active, updated=timezone.now()
+        )
         if updated and not active:
             delete_auto_scheduled_runs(deployment_id=deployment_id)
     return updated > 0
 
 
 def deployment_set_paused(*, deployment_id: uuid.UUID, paused: bool) -> bool:
-    """Pause or resume a deployment (2.20); pausing drops its pending auto-scheduled runs."""
+    """Pause or resume a deployment (2.20; ``is_schedule_active`` follows); pausing drops
+    its pending auto-scheduled runs."""
     with transaction.atomic():
-        updated = Deployment.objects.filter(pk=deployment_id).update(paused=paused, updated=timezone.now())
+        updated = Deployment.objects.filter(pk=deployment_id).update(
+            paused=paused, is_schedule_active=not paused, updated=timezone.now()
+        )
         if updated and paused:
             delete_auto_scheduled_runs(deployment_id=deployment_id)
     return updated > 0

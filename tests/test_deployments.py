@@ -278,3 +278,31 @@ def test_concurrent_upserts_of_one_deployment_all_succeed() -> None:
     assert Deployment.objects.filter(flow=flow).count() == 1
     assert DeploymentSchedule.objects.filter(deployment__flow=flow).count() == 1
     connection.close()
+
+
+def test_is_schedule_active_and_paused_are_one_switch(api: ApiClient) -> None:
+    """2.7 clients read is_schedule_active, 2.20 clients paused; both must tell the truth."""
+    deployment = make_deployment(api, schedule=INTERVAL)
+    path = f"/deployments/{deployment['id']}"
+
+    def flags() -> tuple[bool, bool]:
+        body = api.get(path).json()
+        return body["is_schedule_active"], body["paused"]
+
+    assert flags() == (True, False)
+    api.post(f"{path}/set_schedule_inactive")
+    assert flags() == (False, True)
+    api.post(f"{path}/resume_deployment")
+    assert flags() == (True, False)
+    api.post(f"{path}/pause_deployment")
+    assert flags() == (False, True)
+    api.post(f"{path}/set_schedule_active")
+    assert flags() == (True, False)
+    api.patch(path, {"paused": True})
+    assert flags() == (False, True)
+    api.patch(path, {"is_schedule_active": True})
+    assert flags() == (True, False)
+    reapplied = api.post("/deployments/", {"name": "nightly", "flow_id": deployment["flow_id"], "paused": True})
+    assert (reapplied.json()["is_schedule_active"], reapplied.json()["paused"]) == (False, True)
+    reapplied = api.post("/deployments/", {"name": "nightly", "flow_id": deployment["flow_id"]})
+    assert (reapplied.json()["is_schedule_active"], reapplied.json()["paused"]) == (True, False)
