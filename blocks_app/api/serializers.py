@@ -24,33 +24,28 @@ from orion_project.api.viewsets import OrionModelSerializer
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]*$")
 
 
-class SlugField(StrField):
-    """Lowercase letters, digits and dashes (block type slugs, block document names)."""
+class SlugRuleMixin:
+    """Values made of lowercase letters, digits and dashes only."""
 
-    default_error_messages = {
-        "value_error.str.regex": 'string does not match regex "^[a-z0-9-]*$"',
-    }
+    slug_error_messages = {"value_error.str.regex": 'string does not match regex "^[a-z0-9-]*$"'}
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
+        value = super().to_internal_value(data)  # type: ignore[misc]
         if not SLUG_PATTERN.match(value):
-            self.fail("value_error.str.regex")
-        return value
+            self.fail("value_error.str.regex")  # type: ignore[attr-defined]
+        return str(value)
 
 
-class SlugNameField(NameField):
+class SlugField(SlugRuleMixin, StrField):
+    """A block type slug."""
+
+    default_error_messages = {**StrField.default_error_messages, **SlugRuleMixin.slug_error_messages}
+
+
+class SlugNameField(SlugRuleMixin, NameField):
     """A block document name: the name rule plus the slug alphabet."""
 
-    default_error_messages = {
-        **NameField.default_error_messages,
-        "value_error.str.regex": 'string does not match regex "^[a-z0-9-]*$"',
-    }
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if not SLUG_PATTERN.match(value):
-            self.fail("value_error.str.regex")
-        return value
+    default_error_messages = {**NameField.default_error_messages, **SlugRuleMixin.slug_error_messages}
 
 
 class HttpUrlField(StrField):

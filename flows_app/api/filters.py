@@ -75,16 +75,8 @@ DEPLOYMENT_FILTER = ObjectFilter(
     ),
 )
 
-DEPLOYMENT_SORT = SortSpec(
-    "DeploymentSort",
-    {
-        "CREATED_DESC": ("-created",),
-        "UPDATED_DESC": ("-updated",),
-        "NAME_ASC": ("name",),
-        "NAME_DESC": ("-name",),
-    },
-    default="NAME_ASC",
-)
+# Deployments sort exactly as flows do (reference §D).
+DEPLOYMENT_SORT = SortSpec("DeploymentSort", FLOW_SORT.orders, default="NAME_ASC")
 
 WORK_QUEUE_FILTER = ObjectFilter(
     schema="WorkQueueFilter",

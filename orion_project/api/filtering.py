@@ -173,34 +173,29 @@ def is_null_() -> Operator:
     )
 
 
+def _bound(key: str, field: FieldFactory, lookup: str, description: str) -> Operator:
+    """An inclusive comparison operator (``<=`` / ``>=``)."""
+    return Operator(key, field, lambda column, value: Q(**{f"{column}__{lookup}": value}), description)
+
+
 def before_() -> Operator:
     """Inclusive upper time bound."""
-    return Operator(
-        "before_",
-        DateTimeField,
-        lambda column, value: Q(**{f"{column}__lte": value}),
-        "Only include objects at or before this time.",
-    )
+    return _bound("before_", DateTimeField, "lte", "Only include objects at or before this time.")
 
 
 def after_() -> Operator:
     """Inclusive lower time bound."""
-    return Operator(
-        "after_",
-        DateTimeField,
-        lambda column, value: Q(**{f"{column}__gte": value}),
-        "Only include objects at or after this time.",
-    )
+    return _bound("after_", DateTimeField, "gte", "Only include objects at or after this time.")
 
 
 def ge_() -> Operator:
     """Inclusive numeric lower bound."""
-    return Operator("ge_", IntField, lambda column, value: Q(**{f"{column}__gte": value}), "Greater or equal.")
+    return _bound("ge_", IntField, "gte", "Greater or equal.")
 
 
 def le_() -> Operator:
     """Inclusive numeric upper bound."""
-    return Operator("le_", IntField, lambda column, value: Q(**{f"{column}__lte": value}), "Less or equal.")
+    return _bound("le_", IntField, "lte", "Less or equal.")
 
 
 def eq_(item: FieldFactory = BoolField) -> Operator:

@@ -154,17 +154,10 @@ TASK_RUN_FILTER = ObjectFilter(
     ),
 )
 
+# Task runs sort like flow runs, except by start time (reference §D).
 TASK_RUN_SORT = SortSpec(
     "TaskRunSort",
-    {
-        "ID_DESC": ("-id",),
-        "EXPECTED_START_TIME_ASC": ("expected_start_time",),
-        "EXPECTED_START_TIME_DESC": ("-expected_start_time",),
-        "NAME_ASC": ("name",),
-        "NAME_DESC": ("-name",),
-        "NEXT_SCHEDULED_START_TIME_ASC": ("next_scheduled_start_time",),
-        "END_TIME_DESC": ("-end_time",),
-    },
+    {key: order for key, order in FLOW_RUN_SORT.orders.items() if not key.startswith("START_TIME_")},
     default="ID_DESC",
 )
 
