@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -208,3 +215,144 @@ def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
     assert set(verdicts) == {"ACCEPT"}
     assert set(FlowRun.objects.filter(pk__in=run_ids).values_list("state_type", flat=True)) == {"PENDING"}
     connection.close()
+
+
+# -------------------------------------------------------------------------- commands
+
+MANAGE = [sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py")]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _child_processes(pid: int) -> dict[int, str]:
+    """A process's children and their command lines (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            child_ids = [int(child) for child in fh.read().split()]
+    except OSError:
+        return {}
+    found = {}
+    for child in child_ids:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                found[child] = fh.read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return found
+
+
+def _children(pid: int) -> list[str]:
+    return list(_child_processes(pid).values())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _command_env(tmp_path: Path) -> dict[str, str]:
+    """A scratch SQLite data directory, so the command never touches a real database."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["ORION_DATA_DIR"] = str(tmp_path)
+    return env
+
+
+@pytest.mark.slow
+def test_orion_services_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    # The scratch database has no tables: each pass fails, is logged, and the loop goes on.
+    process = subprocess.Popen(
+        [*MANAGE, "orion_services"], env=_command_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        assert process.stdout is not None
+        first_line = process.stdout.readline().decode()
+        assert "Running services: scheduler, late_runs" in first_line
+        assert time.monotonic() < deadline
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "2"],
+        env=_command_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        healthy = False
+        while time.monotonic() < deadline and not healthy:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
+                    healthy = response.status == 200 and json.loads(response.read()) is True
+            except OSError:
+                time.sleep(0.3)
+        assert healthy
+        children = _child_processes(process.pid)
+        assert any("gunicorn" in line for line in children.values()), children
+        assert any("orion_services" in line for line in children.values()), children
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert not [pid for pid in children if _alive(pid)]  # both stopped and reaped
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*MANAGE, "orion_start", "--no-services", "--port", str(port), "--workers", "1", "--threads", "1"],
+        env=_command_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        children: list[str] = []
+        while time.monotonic() < deadline and not any("gunicorn" in line for line in children):
+            time.sleep(0.3)
+            children = _children(process.pid)
+        assert [line for line in children if "orion_services" in line] == []
+        assert any("gunicorn" in line for line in children)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_orion_start_stops_everything_when_the_api_cannot_start(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = subprocess.Popen(
+            [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "1"],
+            env=_command_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _, errors = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode != 0
+    assert b"gunicorn exited" in errors

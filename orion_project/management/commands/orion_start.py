@@ -38,29 +38,54 @@ class Command(BaseCommand):
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--access-logfile", "-", "--timeout", "60",
         ]  # fmt: skip
-        children = [subprocess.Popen(gunicorn)]
+        children: list[subprocess.Popen[bytes]] = []
+        names: dict[int, str] = {}
+        requested: list[int] = []  # the signal that asked us to stop, if one did
+
+        def on_signal(signum: int, frame: Any) -> None:
+            requested.append(signum)
+            _terminate(children)
+
+        # Handlers first: a signal arriving while the children start must not orphan them.
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        commands = {"gunicorn": gunicorn}
         if not no_services:
-            children.append(subprocess.Popen([python, manage, "orion_services"]))
+            commands["orion_services"] = [python, manage, "orion_services"]
+        for name, command in commands.items():
+            if not requested:
+                child = subprocess.Popen(command)
+                children.append(child)
+                names[child.pid] = name
         self.stdout.write(f"Orion on Django at http://{host}:{port} (API /api, admin /admin, docs /docs)")
-
-        def stop(signum: int = signal.SIGTERM, frame: Any = None) -> None:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        status = None
-        while status is None:
-            for child in children:
-                if child.poll() is not None:
-                    status = child.returncode
-                    break
+        status = 0
+        while not requested:
+            exited = [child for child in children if child.poll() is not None]
+            if exited:
+                # A child stopped on its own: the server is broken, so stop the other one
+                # and exit non-zero for a supervisor to see (and restart).
+                status = _exit_status(exited[0].returncode) or 1
+                self.stderr.write(f"{names[exited[0].pid]} exited ({exited[0].returncode}); stopping the server")
+                break
             time.sleep(0.5)
-        stop()
+        _terminate(children)
         for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-        sys.exit(status)
+                child.wait()
+        # Stopped by SIGTERM/SIGINT: a clean shutdown, whatever the children answered (one
+        # still starting up dies of the signal itself).
+        sys.exit(0 if requested else status)
+
+
+def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+
+def _exit_status(returncode: int) -> int:
+    """A child's return code as a shell exit status (killed by signal N → 128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode
