@@ -20,11 +20,14 @@ import prefect
 from prefect import get_client
 
 try:  # prefect >= 2.8
-    from prefect.client.schemas import filters, sorting  # noqa: F401  (re-exported)
+    from prefect.client.schemas import filters, sorting
     from prefect.client.schemas.objects import StateType
 except ImportError:  # prefect 2.7 ("Orion")
-    from prefect.orion.schemas import filters  # type: ignore[no-redef]
-    from prefect.orion.schemas.states import StateType  # type: ignore[no-redef]  # noqa: F401
+    from prefect.orion.schemas import filters, sorting  # type: ignore[no-redef]
+    from prefect.orion.schemas.states import StateType  # type: ignore[no-redef]
+
+# The schema modules of whichever client line is installed, for the scenarios to use.
+__all__ = ["StateType", "filters", "sorting"]
 
 VERSION = prefect.__version__
 IS_27 = tuple(int(part) for part in VERSION.split(".")[:2]) < (2, 8)
