@@ -73,8 +73,12 @@ def work_queue_delete(*, queue_id: uuid.UUID) -> bool:
 
 
 def work_queue_mark_polled(*, queue_ids: list[uuid.UUID], now: dt.datetime) -> None:
-    """Record that agents or workers polled these queues just now."""
+    """Record that agents or workers polled these queues just now, and so the deployments
+    they serve (which makes those deployments READY)."""
+    from flows_app.models import Deployment
+
     WorkQueue.objects.filter(pk__in=queue_ids).update(last_polled=now, updated=now)
+    Deployment.objects.filter(work_queue_id__in=queue_ids).update(last_polled=now)
 
 
 def work_pool_create(**fields: Any) -> WorkPool:

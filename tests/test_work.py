@@ -162,3 +162,14 @@ def test_work_queue_with_null_description(api: ApiClient) -> None:
     }
     response = api.post("/work_queues/", body)
     assert (response.status_code, response.json()["description"]) == (201, "")
+
+
+def test_polling_a_queue_makes_its_deployments_ready(api: ApiClient) -> None:
+    from tests.factories import FlowFactory
+
+    flow = FlowFactory()
+    deployment = api.post("/deployments/", {"name": "d", "flow_id": str(flow.id), "work_queue_name": "polled"}).json()
+    assert deployment["status"] == "NOT_READY"
+    queue = api.get("/work_queues/name/polled").json()
+    api.post(f"/work_queues/{queue['id']}/get_runs", {})
+    assert api.get(f"/deployments/{deployment['id']}").json()["status"] == "READY"
