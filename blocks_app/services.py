@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from blocks_app.checksums import schema_checksum
 from blocks_app.models import BlockDocument, BlockSchema, BlockType
+from blocks_app.system_blocks import SYSTEM_BLOCK_TYPES
 from orion_project.exceptions import (
     INTEGRITY_CONFLICT_DETAIL,
     ConflictError,
@@ -20,6 +21,19 @@ from orion_project.exceptions import (
 )
 
 RESERVED_PREFIX = "prefect"
+
+
+def install_system_block_types(block_types: Any = BlockType) -> int:
+    """Make sure every system block type exists, protected; returns how many were added.
+
+    Idempotent. ``block_types`` is the model, or its historical version in a migration.
+    """
+    added = 0
+    with transaction.atomic():
+        for slug, name in SYSTEM_BLOCK_TYPES:
+            _, created = block_types.objects.get_or_create(slug=slug, defaults={"name": name, "is_protected": True})
+            added += created
+    return added
 
 
 def block_type_create(*, data: Mapping[str, Any]) -> BlockType:

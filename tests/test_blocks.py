@@ -28,7 +28,7 @@ SECRET_FIELDS = {
 }
 
 
-def make_type(api: ApiClient, slug: str = "local-file-system", name: str = "Local File System") -> dict[str, Any]:
+def make_type(api: ApiClient, slug: str = "my-storage", name: str = "My Storage") -> dict[str, Any]:
     response = api.post("/block_types/", {"name": name, "slug": slug, "logo_url": "https://example.com/logo.png"})
     assert response.status_code == 201, response.content
     return response.json()  # type: ignore[no-any-return]
@@ -69,9 +69,8 @@ def test_checksum_is_what_the_2_7_client_computes() -> None:
 
 def test_the_2_7_client_result_storage_flow(api: ApiClient) -> None:
     """What every 2.7 flow run does before it starts (CLIENT-TRACE "Blocks")."""
-    assert api.get("/block_types/slug/local-file-system").status_code == 404
-    block_type = make_type(api)
-    assert api.get("/block_types/slug/local-file-system").json()["id"] == block_type["id"]
+    block_type = api.get("/block_types/slug/local-file-system").json()  # seeded
+    assert (block_type["name"], block_type["is_protected"]) == ("Local File System", True)
     assert api.patch(f"/block_types/{block_type['id']}", {"description": "files"}).status_code == 204
     checksum = schema_checksum(LOCAL_FILE_SYSTEM_FIELDS)
     assert api.get(f"/block_schemas/checksum/{checksum}?version=2.7.12").status_code == 404
@@ -97,16 +96,25 @@ def test_the_2_7_client_result_storage_flow(api: ApiClient) -> None:
     assert document["block_document_references"] == {}
 
 
+def test_system_block_types_are_installed_and_protected(api: ApiClient) -> None:
+    slugs = {t["slug"] for t in api.post("/block_types/filter", {}).json()}
+    assert {"local-file-system", "process", "secret", "json", "string"} <= slugs
+    assert api.post("/block_types/install_system_block_types").json() is None
+    assert len(api.post("/block_types/filter", {}).json()) == len(slugs)  # idempotent
+    process = api.get("/block_types/slug/process").json()
+    assert api.delete(f"/block_types/{process['id']}").status_code == 403
+
+
 def test_block_type_rules(api: ApiClient) -> None:
     block_type = make_type(api)
-    assert api.post("/block_types/", {"name": "Local File System", "slug": "local-file-system"}).status_code == 409
+    assert api.post("/block_types/", {"name": "My Storage", "slug": "my-storage"}).status_code == 409
     reserved = api.post("/block_types/", {"name": "Prefect Thing", "slug": "prefect-thing"})
     assert reserved.status_code == 403
     bad_slug = api.post("/block_types/", {"name": "Bad", "slug": "Not A Slug"})
     assert bad_slug.status_code == 422
     assert bad_slug.json()["exception_detail"][0]["loc"] == ["body", "slug"]
     assert api.post("/block_types/", {"name": "x", "slug": "x", "logo_url": "not a url"}).status_code == 422
-    assert api.get(f"/block_types/{block_type['id']}").json()["name"] == "Local File System"
+    assert api.get(f"/block_types/{block_type['id']}").json()["name"] == "My Storage"
     assert api.get(f"/block_types/{uuid.uuid4()}").json() == {"detail": "Block type not found"}
     BlockType.objects.filter(pk=block_type["id"]).update(is_protected=True)
     assert api.delete(f"/block_types/{block_type['id']}").status_code == 403
@@ -117,16 +125,16 @@ def test_block_type_rules(api: ApiClient) -> None:
 
 def test_block_type_filter(api: ApiClient, django_assert_num_queries: Any) -> None:
     files = make_type(api)
-    make_type(api, "secret", "Secret")
+    make_type(api, "my-vault", "My Vault")
     make_schema(api, files, LOCAL_FILE_SYSTEM_FIELDS)
+    mine = {"block_types": {"name": {"like_": "my "}}}
     with django_assert_num_queries(1):
-        names = [t["name"] for t in api.post("/block_types/filter", {}).json()]
-    assert names == ["Local File System", "Secret"]
-    assert [
-        t["slug"] for t in api.post("/block_types/filter", {"block_types": {"name": {"like_": "secr"}}}).json()
-    ] == ["secret"]
+        names = [t["name"] for t in api.post("/block_types/filter", mine).json()]
+    assert names == ["My Storage", "My Vault"]
+    by_slug = {"block_types": {"slug": {"any_": ["my-vault"]}}}
+    assert [t["slug"] for t in api.post("/block_types/filter", by_slug).json()] == ["my-vault"]
     with_reads = {"block_schemas": {"block_capabilities": {"all_": ["read-path"]}}}
-    assert [t["slug"] for t in api.post("/block_types/filter", with_reads).json()] == ["local-file-system"]
+    assert [t["slug"] for t in api.post("/block_types/filter", with_reads).json()] == ["my-storage"]
     assert api.post("/block_types/filter", {"block_types": {"operator": "and_"}}).status_code == 422
 
 

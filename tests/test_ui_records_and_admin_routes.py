@@ -65,4 +65,5 @@ def test_admin_database_routes_need_confirmation(api: ApiClient) -> None:
     assert api.post("/admin/database/clear", {"confirm": True}).status_code == 204
     assert Flow.objects.count() == 0
     assert WorkPool.objects.get(name="default-agent-pool").default_queue is not None
+    assert api.get("/block_types/slug/local-file-system").status_code == 200  # re-seeded
     assert api.post("/admin/database/create", {"confirm": True}).status_code == 204

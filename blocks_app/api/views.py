@@ -225,15 +225,15 @@ class BlockTypeViewSet(OrionViewSet):
         operation_id="install_system_block_types",
         summary="Install System Block Types",
         description=(
-            "Answers 200 `null`. The stock clients register the block types and schemas they "
-            "use on first use (lookup by slug and checksum, then create), so no built-in set "
-            "is shipped with the server."
+            "Make sure the system block types exist (protected); answers `null`. The clients "
+            "fill in their descriptions and post the schemas they use on first use."
         ),
         request=None,
         responses={200: None},
     )
     @action(detail=False, methods=["post"], url_path="install_system_block_types")
     def install_system_block_types(self, request: Request) -> Response:
+        services.install_system_block_types()
         return Response(None)
 
 

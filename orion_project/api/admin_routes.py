@@ -45,8 +45,10 @@ def settings_snapshot() -> dict[str, Any]:
 
 
 def clear_database() -> None:
-    """Delete every row the API manages, in one transaction, and re-seed the default pool."""
+    """Delete every row the API manages, in one transaction, and re-seed what a new server
+    starts with (the default pool and queue, the system block types)."""
     from blocks_app.models import BlockType
+    from blocks_app.services import install_system_block_types
     from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
     from flows_app.work_services import default_agent_pool, work_queue_get_or_create
     from runs_app.models import ConcurrencyLimit, Log, TaskRunStateCache
@@ -67,6 +69,7 @@ def clear_database() -> None:
         queue, _ = work_queue_get_or_create(name="default", work_pool=pool)
         pool.default_queue = queue
         pool.save(update_fields=["default_queue"])
+        install_system_block_types()
 
 
 def _confirmed(request: Request) -> bool:
