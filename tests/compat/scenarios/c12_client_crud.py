@@ -54,6 +54,30 @@ async def scenario():
         check((await api.read_work_queue(queue.id)).is_paused, "work queue update")
         await api.delete_work_queue_by_id(queue.id)
 
+        deployment_id = await api.create_deployment(flow_id=flow_ids[0], name=f"{PREFIX}-dep", tags=["compat"])
+        check((await api.read_deployment(deployment_id)).name == f"{PREFIX}-dep", "read deployment")
+        by_tag = filters.DeploymentFilter(tags=filters.DeploymentFilterTags(all_=["compat"]))
+        check(
+            [d.id for d in await api.read_deployments(flow_filter=by_name, deployment_filter=by_tag)]
+            == [deployment_id],
+            "deployment filter",
+        )
+        check((await api.read_deployment_by_name(f"{PREFIX}-0/{PREFIX}-dep")).id == deployment_id, "deployment by name")
+        await api.delete_deployment(deployment_id)
+
+        from prefect.blocks.system import Secret
+
+        await Secret(value=f"s3cr3t-{RUN_ID}").save(f"{PREFIX}-secret".lower(), overwrite=True)
+        loaded = await Secret.load(f"{PREFIX}-secret".lower())
+        check(loaded.get() == f"s3cr3t-{RUN_ID}", "secret block round trip")
+        documents = await api.read_block_documents()  # the client asks for secrets
+        mine = [d for d in documents if d.name == f"{PREFIX}-secret".lower()]
+        check(mine, "the secret block is not listed")
+        hidden = await api._client.post("/block_documents/filter", json={})  # without include_secrets
+        values = [d["data"].get("value") for d in hidden.json() if d["name"] == f"{PREFIX}-secret".lower()]
+        check(values and values[0] != f"s3cr3t-{RUN_ID}", f"secret not obfuscated: {values}")
+        await api.delete_block_document(mine[0].id)
+
         await api.delete_flow_run(made[2])
         remaining = await api.read_flow_runs(flow_filter=by_name)
         check(made[2] not in [r.id for r in remaining], "deleted run still listed")
