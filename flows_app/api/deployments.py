@@ -26,12 +26,9 @@ from flows_app.api.deployment_serializers import (
     DeploymentUpdateSerializer,
     ScheduleRunsSerializer,
 )
-from flows_app.api.filters import (
+from flows_app.filters import (
     DEPLOYMENT_FILTER,
     DEPLOYMENT_SORT,
-    FLOW_FILTER,
-    WORK_POOL_FILTER,
-    WORK_QUEUE_FILTER,
 )
 from flows_app.models import Deployment, DeploymentSchedule, WorkQueue
 from orion_project.api.errors import RouteNotFound
@@ -40,25 +37,17 @@ from orion_project.api.filtering import checked_limit, request_serializer, valid
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.common import api_version
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.flow_runs import FLOW_RUN_JOINS
 from runs_app.api.serializers import FlowRunSerializer
+from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
 from runs_app.states import StateType
 
 DEPLOYMENT_NOT_FOUND = "Deployment not found"
-DEPLOYMENT_FILTERS = {
-    "flows": FLOW_FILTER,
-    "flow_runs": FLOW_RUN_FILTER,
-    "task_runs": TASK_RUN_FILTER,
-    "deployments": DEPLOYMENT_FILTER,
-    "work_pools": WORK_POOL_FILTER,
-    "work_pool_queues": WORK_QUEUE_FILTER,
-}
 DeploymentsFilterRequest = request_serializer(
-    "DeploymentsFilterRequest", DEPLOYMENT_FILTERS, sort=DEPLOYMENT_SORT, paginated=True
+    "DeploymentsFilterRequest", RELATED_RUN_AND_WORK_FILTERS, sort=DEPLOYMENT_SORT, paginated=True
 )
-DeploymentsCountRequest = request_serializer("DeploymentsCountRequest", DEPLOYMENT_FILTERS)
+DeploymentsCountRequest = request_serializer("DeploymentsCountRequest", RELATED_RUN_AND_WORK_FILTERS)
 DeploymentsScheduledRunsRequest = request_serializer(
     "DeploymentsScheduledRunsRequest",
     {},
@@ -87,7 +76,7 @@ class DeploymentViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[Deployment]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        matching = selectors.deployments_matching(**{key: data.get(key) for key in DEPLOYMENT_FILTERS})
+        matching = selectors.deployments_matching(filters=data)
         return matching.select_related("work_queue__work_pool").prefetch_related("schedules")
 
     def _deployment(self) -> Deployment:

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flows_app import work_services
-from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.api.work_serializers import (
     WorkerSerializer,
     WorkPoolCreateSerializer,
@@ -25,6 +24,7 @@ from flows_app.api.work_serializers import (
     WorkQueueSerializer,
     WorkQueueUpdateSerializer,
 )
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import Worker, WorkPool, WorkQueue
 from orion_project.api.errors import DetailError, RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, NameField, StrField, UUIDField
