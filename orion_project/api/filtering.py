@@ -212,7 +212,7 @@ class OperatorFilter(django_filters.Filter):
 
 
 @functools.cache
-def filterset_class(spec: ObjectFilter, model: type[Any]) -> type[django_filters.FilterSet]:
+def filterset_class(spec: ObjectFilter, model: Any) -> type[django_filters.FilterSet]:
     """The django-filter ``FilterSet`` for ``GET`` list query strings of ``spec``."""
     attrs: dict[str, Any] = {}
     for field_spec in spec.fields:
