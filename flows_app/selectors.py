@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+import datetime as dt
 
-from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER
-from flows_app.models import Deployment, Flow
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
+from flows_app.models import Deployment, Flow, Worker, WorkPool, WorkQueue
 from orion_project.filtering import Condition, FilterBody, combine
+from runs_app.models import FlowRun
 from runs_app.selectors import flow_run_exists, work_queue_condition
+from runs_app.states import StateName, StateType
 
 
 def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
@@ -40,3 +44,72 @@ def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
     condition = combine(conditions, "and_")
     queryset = Deployment.objects.all()
     return queryset if condition is None else queryset.filter(condition)
+
+
+def legacy_work_queues_for_deployment(deployment: Deployment) -> list[WorkQueue]:
+    """Tag-filtered (pre-pool) work queues that would pick up ``deployment``: every tag
+    of the queue's legacy filter is on the deployment, and its deployment ids (if any)
+    name it."""
+    tags = set(deployment.tags or [])
+    matching = []
+    for queue in WorkQueue.objects.select_related("work_pool").exclude(filter__isnull=True):
+        legacy = queue.filter or {}
+        queue_tags = set(legacy.get("tags") or [])
+        deployment_ids = {str(value) for value in legacy.get("deployment_ids") or []}
+        if queue_tags <= tags and (not deployment_ids or str(deployment.id) in deployment_ids):
+            matching.append(queue)
+    return matching
+
+
+# ------------------------------------------------------------------ work pools and queues
+
+# A work queue is healthy when it has no late runs and was polled this recently (reference).
+QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL = 60
+# A worker counts as online while its last heartbeat is this recent.
+WORKER_ONLINE_SECONDS = 90
+
+
+def work_queues_with_pool() -> QuerySet[WorkQueue]:
+    """Work queues with their pool joined (the response names it)."""
+    return WorkQueue.objects.select_related("work_pool")
+
+
+def work_queues_matching(*, filters: FilterBody, work_pool: WorkPool | None = None) -> QuerySet[WorkQueue]:
+    """Queues matching the body's ``work_queues`` filter, optionally of one pool."""
+    queues = work_queues_with_pool()
+    if work_pool is not None:
+        queues = queues.filter(work_pool=work_pool)
+    return WORK_QUEUE_FILTER.apply(queues, (filters or {}).get("work_queues"))
+
+
+def work_queue_status(queue: WorkQueue, *, now: dt.datetime) -> dict[str, object]:
+    """The queue's health: no late runs and polled within the last minute (one count)."""
+    late = FlowRun.objects.filter(work_queue=queue, state_type=StateType.SCHEDULED, state_name=StateName.LATE).count()
+    polled = queue.last_polled is not None and now - queue.last_polled < dt.timedelta(
+        seconds=QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL
+    )
+    return {
+        "healthy": late == 0 and polled,
+        "late_runs_count": late,
+        "last_polled": queue.last_polled,
+        "health_check_policy": {
+            "maximum_late_runs": 0,
+            "maximum_seconds_since_last_polled": QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL,
+        },
+    }
+
+
+def work_pools_with_workers_online(*, now: dt.datetime) -> QuerySet[WorkPool]:
+    """Work pools annotated with how many workers sent a heartbeat recently."""
+    recent = now - dt.timedelta(seconds=WORKER_ONLINE_SECONDS)
+    return WorkPool.objects.annotate(
+        online_workers=Count("workers", filter=Q(workers__last_heartbeat_time__gte=recent))
+    )
+
+
+def work_pools_matching(*, filters: FilterBody, now: dt.datetime) -> QuerySet[WorkPool]:
+    return WORK_POOL_FILTER.apply(work_pools_with_workers_online(now=now), (filters or {}).get("work_pools"))
+
+
+def workers_matching(*, work_pool: WorkPool, filters: FilterBody) -> QuerySet[Worker]:
+    return WORKER_FILTER.apply(Worker.objects.filter(work_pool=work_pool), (filters or {}).get("workers"))

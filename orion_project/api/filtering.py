@@ -211,9 +211,18 @@ class OperatorFilter(django_filters.Filter):
         return qs if condition is None else qs.filter(condition)
 
 
-@functools.cache
-def filterset_class(spec: ObjectFilter, model: Any) -> type[django_filters.FilterSet]:
-    """The django-filter ``FilterSet`` for ``GET`` list query strings of ``spec``."""
+_FILTERSETS: dict[tuple[int, type[Any]], type[django_filters.FilterSet]] = {}
+
+
+def filterset_class(spec: ObjectFilter, model: type[Any]) -> type[django_filters.FilterSet]:
+    """The django-filter ``FilterSet`` for ``GET`` list query strings of ``spec`` (built once)."""
+    key = (id(spec), model)
+    if key not in _FILTERSETS:
+        _FILTERSETS[key] = _build_filterset(spec, model)
+    return _FILTERSETS[key]
+
+
+def _build_filterset(spec: ObjectFilter, model: type[Any]) -> type[django_filters.FilterSet]:
     attrs: dict[str, Any] = {}
     for field_spec in spec.fields:
         for param, op, leaf in field_spec.query_params():
