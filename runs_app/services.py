@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
-from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
+from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import ProposedState, SetStateStatus
 from runs_app.orchestration.engine import OrchestrationResult, lock_run, orchestrate
@@ -232,3 +232,9 @@ def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None)
         limit.active_slots = [str(slot) for slot in slot_override or []]
         limit.save(update_fields=["active_slots", "updated"])
     return True
+
+
+def runs_reset() -> None:
+    """Delete the rows of this app that no flow owns (flow runs go with their flows)."""
+    for model in (TaskRunStateCache, Log, ConcurrencyLimit):
+        model.objects.all().delete()
