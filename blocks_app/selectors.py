@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from blocks_app.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
 from blocks_app.models import BlockDocument, BlockSchema, BlockType
-from orion_project.filtering import Condition, FilterBody, combine
+from orion_project.filtering import Condition, FilterBody, narrowed
 
 
 def block_types_matching(*, filters: FilterBody) -> QuerySet[BlockType]:
@@ -18,8 +18,7 @@ def block_types_matching(*, filters: FilterBody) -> QuerySet[BlockType]:
             BlockSchema.objects.filter(block_type_id=OuterRef("pk")), body["block_schemas"]
         )
         conditions.append(Q(Exists(schemas)))
-    condition = combine(conditions, "and_")
-    return BlockType.objects.all() if condition is None else BlockType.objects.filter(condition)
+    return narrowed(BlockType.objects.all(), conditions)
 
 
 def block_type_by_slug(slug: str) -> BlockType | None:
@@ -63,16 +62,14 @@ def block_documents_matching(*, filters: FilterBody) -> QuerySet[BlockDocument]:
     documents = body.get("block_documents")
     if documents is None:
         documents = BLOCK_DOCUMENT_FILTER.defaults
-    condition = combine(
+    return narrowed(
+        block_documents_with_schema(),
         [
             BLOCK_DOCUMENT_FILTER.to_q(documents),
             BLOCK_TYPE_FILTER.to_q(body.get("block_types"), "block_type__"),
             BLOCK_SCHEMA_FILTER.to_q(body.get("block_schemas"), "block_schema__"),
         ],
-        "and_",
     )
-    queryset = block_documents_with_schema()
-    return queryset if condition is None else queryset.filter(condition)
 
 
 def named_block_documents_of_type(block_type: BlockType) -> QuerySet[BlockDocument]:

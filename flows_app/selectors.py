@@ -15,7 +15,7 @@ from flows_app.filters import (
     WORKER_FILTER,
 )
 from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
-from orion_project.filtering import Condition, FilterBody, combine
+from orion_project.filtering import Condition, FilterBody, narrowed
 from runs_app.models import FlowRun
 from runs_app.selectors import flow_run_exists, work_queue_condition
 from runs_app.states import StateName, StateType
@@ -32,9 +32,7 @@ def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
     if body.get("deployments") is not None:
         matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), body["deployments"])
         conditions.append(Q(Exists(matching)))
-    condition = combine(conditions, "and_")
-    queryset = Flow.objects.all()
-    return queryset if condition is None else queryset.filter(condition)
+    return narrowed(Flow.objects.all(), conditions)
 
 
 def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
@@ -48,9 +46,7 @@ def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
         flow_run_exists(link="deployment_id", flow_runs=body.get("flow_runs"), task_runs=body.get("task_runs")),
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
-    condition = combine(conditions, "and_")
-    queryset = Deployment.objects.all()
-    return queryset if condition is None else queryset.filter(condition)
+    return narrowed(Deployment.objects.all(), conditions)
 
 
 def legacy_work_queues_for_deployment(deployment: Deployment) -> list[WorkQueue]:

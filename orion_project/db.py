@@ -70,34 +70,31 @@ def register_lookups() -> None:
     TextField.register_lookup(RawILike)
 
 
-class EpochSeconds(Func):
+class _FloatSeconds(Func):
+    """Float seconds of an expression: EXTRACT(EPOCH ...) on PostgreSQL (for timestamps
+    and intervals alike), ``sqlite_template`` on SQLite."""
+
+    output_field = FloatField()
+    sqlite_template = ""
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(compiler, connection, template=self.sqlite_template, **extra)
+
+
+class EpochSeconds(_FloatSeconds):
     """Seconds since 1970 of a datetime expression, as a float, on both databases."""
 
-    output_field = FloatField()
-
-    def __init__(self, expression: Any) -> None:
-        super().__init__(expression)
-
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
-
-    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
-        # julianday() keeps the microseconds that strftime('%s') would drop.
-        return self.as_sql(
-            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
-        )
+    # julianday() keeps the microseconds that strftime('%s') would drop.
+    sqlite_template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
 
 
-class DurationSeconds(Func):
+class DurationSeconds(_FloatSeconds):
     """A duration column as float seconds (PostgreSQL interval, SQLite microseconds)."""
 
-    output_field = FloatField()
-
-    def __init__(self, expression: Any) -> None:
-        super().__init__(expression)
-
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
-
-    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
-        return self.as_sql(compiler, connection, template="(%(expressions)s / 1000000.0)", **extra)
+    sqlite_template = "(%(expressions)s / 1000000.0)"

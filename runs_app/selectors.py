@@ -17,7 +17,7 @@ from django.db.models.functions import Floor, Greatest
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.db import DurationSeconds, EpochSeconds
 from orion_project.exceptions import ObjectNotFoundError
-from orion_project.filtering import Condition, FilterBody, combine
+from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from runs_app.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.models import FlowRun, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
@@ -76,9 +76,7 @@ def flow_runs_matching(*, filters: FilterBody) -> QuerySet[FlowRun]:
     if body.get("task_runs") is not None:
         tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), body["task_runs"])
         conditions.append(Q(Exists(tasks)))
-    condition = combine(conditions, "and_")
-    queryset = FlowRun.objects.all()
-    return queryset if condition is None else queryset.filter(condition)
+    return narrowed(FlowRun.objects.all(), conditions)
 
 
 def task_runs_matching(*, filters: FilterBody) -> QuerySet[TaskRun]:
@@ -95,9 +93,7 @@ def task_runs_matching(*, filters: FilterBody) -> QuerySet[TaskRun]:
     ]
     if flow_runs is not None or flows is not None:
         conditions.append(Q(flow_run__isnull=False))
-    condition = combine(conditions, "and_")
-    queryset = TaskRun.objects.all()
-    return queryset if condition is None else queryset.filter(condition)
+    return narrowed(TaskRun.objects.all(), conditions)
 
 
 # ------------------------------------------------------------------------------ history

@@ -44,13 +44,8 @@ def flow_run_set_state(
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
-    """Propose ``state`` for a flow run; the flow policy decides (one transaction, the run
-    row locked, so concurrent proposals are decided one after the other)."""
-    with transaction.atomic():
-        run = lock_run(FlowRun, flow_run_id)
-        if run is None:
-            raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
-        return orchestrate(run, state, force=force, api_version=api_version)
+    """Propose ``state`` for a flow run; the flow policy decides."""
+    return _set_state(FlowRun, flow_run_id, "Flow run", state, force, api_version)
 
 
 def task_run_set_state(
@@ -60,11 +55,24 @@ def task_run_set_state(
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
-    """Propose ``state`` for a task run; the task policy decides (as for flow runs)."""
+    """Propose ``state`` for a task run; the task policy decides."""
+    return _set_state(TaskRun, task_run_id, "Task run", state, force, api_version)
+
+
+def _set_state(
+    model: type[FlowRun] | type[TaskRun],
+    run_id: uuid.UUID,
+    kind: str,
+    state: ProposedState,
+    force: bool,
+    api_version: ApiVersion,
+) -> OrchestrationResult:
+    """One transaction with the run row locked, so concurrent proposals for one run are
+    decided one after the other and each sees the state the other wrote."""
     with transaction.atomic():
-        run = lock_run(TaskRun, task_run_id)
+        run = lock_run(model, run_id)
         if run is None:
-            raise ObjectNotFoundError(f"Task run with id {task_run_id} not found")
+            raise ObjectNotFoundError(f"{kind} with id {run_id} not found")
         return orchestrate(run, state, force=force, api_version=api_version)
 
 
