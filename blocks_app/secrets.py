@@ -46,7 +46,7 @@ def keep_masked_secrets(
     for key in _secret_keys(flat, secret_fields, include_null=True):
         if flat[key] in MASKS:
             found, stored = _lookup(current, key)
-            if found and stored is not None:
+            if found:
                 flat[key] = stored
     return _unflatten(flat)
 
