@@ -15,4 +15,3 @@ class OrionAutoSchema(AutoSchema):
     def get_tags(self) -> list[str]:
         tags = getattr(self.view, "schema_tags", None)
         return list(tags) if tags else super().get_tags()
-

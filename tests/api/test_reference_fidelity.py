@@ -104,7 +104,9 @@ def test_rrule_without_dtstart_starts_when_it_is_evaluated(api: ApiClient) -> No
     after = dt.datetime.now(dt.UTC)
     starts = [dt.datetime.fromisoformat(value) for value in _scheduled_starts(api, deployment["id"])]
     assert [value.hour for value in starts] == [0, 1, 2]
-    moments = {(before + dt.timedelta(seconds=s)).strftime("%M:%S") for s in range(int((after - before).total_seconds()) + 1)}
+    moments = {
+        (before + dt.timedelta(seconds=s)).strftime("%M:%S") for s in range(int((after - before).total_seconds()) + 1)
+    }
     assert {value.strftime("%M:%S") for value in starts} <= moments
 
 
@@ -214,7 +216,12 @@ def test_paused_row_of_the_transition_table(
     result = _set_state(api, run_id, {"type": target}, force=force)
     assert (result["status"], result["details"].get("reason")) == (verdict, reason)
     assert (result["state"]["type"], result["state"]["name"]) == state
-    assert _run_view(api, run_id) == {"state": state, "run_count": run_count, "resuming": resuming, "pause_keys": ["k1"]}
+    assert _run_view(api, run_id) == {
+        "state": state,
+        "run_count": run_count,
+        "resuming": resuming,
+        "pause_keys": ["k1"],
+    }
     # the next entries into PENDING and RUNNING read the mark
     verdicts = (
         _set_state(api, run_id, {"type": "PENDING"})["status"],
@@ -385,9 +392,10 @@ def test_unknown_top_level_keys_are_ignored(api: ApiClient, path: str, body: dic
     # 2.7.12: e.g. POST /flows/count {"sort": "NAME_ASC", "limit": 50} → 200 0, the
     # stock dashboard's count bodies; {"bogus": 1} on any of these routes → 200
     plain = api.post(path, body)
-    extended = api.post(path, {**body, "sort": "NAME_ASC", "limit": 50, "bogus": 1}) if path.endswith("count") else (
-        api.post(path, {**body, "bogus": 1})
-    )
+    unknown: dict[str, Any] = {"bogus": 1}
+    if path.endswith("/count"):
+        unknown.update(sort="NAME_ASC", limit=50)
+    extended = api.post(path, {**body, **unknown})
     assert (extended.status_code, extended.json()) == (plain.status_code, plain.json())
     assert plain.status_code == 200
 
