@@ -180,14 +180,11 @@ def _paused_run(api: ApiClient, pause_timeout: str = "2099-01-01T00:00:00Z") -> 
     return run_id
 
 
-def _run_view(api: ApiClient, run_id: str) -> dict[str, Any]:
+def _run_view(api: ApiClient, run_id: str) -> tuple[tuple[str, str], int, bool, list[str]]:
+    """(state type and name, run_count, empirical_policy.resuming, .pause_keys)."""
     run = api.get(f"/flow_runs/{run_id}").json()
-    return {
-        "state": (run["state"]["type"], run["state"]["name"]),
-        "run_count": run["run_count"],
-        "resuming": run["empirical_policy"]["resuming"],
-        "pause_keys": run["empirical_policy"]["pause_keys"],
-    }
+    policy = run["empirical_policy"]
+    return (run["state"]["type"], run["state"]["name"]), run["run_count"], policy["resuming"], policy["pause_keys"]
 
 
 @pytest.mark.parametrize(
@@ -207,29 +204,19 @@ def test_paused_row_of_the_transition_table(
     after_next: tuple[str, int, bool],
 ) -> None:
     run_id = _paused_run(api)
-    assert _run_view(api, run_id) == {
-        "state": ("PAUSED", "Paused"),
-        "run_count": 1,
-        "resuming": False,
-        "pause_keys": ["k1"],
-    }
+    assert _run_view(api, run_id) == (("PAUSED", "Paused"), 1, False, ["k1"])
     result = _set_state(api, run_id, {"type": target}, force=force)
     assert (result["status"], result["details"].get("reason")) == (verdict, reason)
     assert (result["state"]["type"], result["state"]["name"]) == state
-    assert _run_view(api, run_id) == {
-        "state": state,
-        "run_count": run_count,
-        "resuming": resuming,
-        "pause_keys": ["k1"],
-    }
+    assert _run_view(api, run_id) == (state, run_count, resuming, ["k1"])
     # the next entries into PENDING and RUNNING read the mark
     verdicts = (
         _set_state(api, run_id, {"type": "PENDING"})["status"],
         _set_state(api, run_id, {"type": "RUNNING"})["status"],
     )
     assert verdicts == next_verdicts
-    view = _run_view(api, run_id)
-    assert (view["state"][0], view["run_count"], view["resuming"], view["pause_keys"]) == (*after_next, ["k1"])
+    (state_type, _), count, marked, keys = _run_view(api, run_id)
+    assert (state_type, count, marked, keys) == (*after_next, ["k1"])
 
 
 def test_expired_pause_fails_and_still_marks_the_run_resuming(api: ApiClient) -> None:
@@ -240,12 +227,7 @@ def test_expired_pause_fails_and_still_marks_the_run_resuming(api: ApiClient) ->
         "The flow run pause has timed out and can no longer resume.",
         "FAILED",
     )
-    assert _run_view(api, run_id) == {
-        "state": ("FAILED", "Failed"),
-        "run_count": 1,
-        "resuming": True,
-        "pause_keys": ["k1"],
-    }
+    assert _run_view(api, run_id) == (("FAILED", "Failed"), 1, True, ["k1"])
 
 
 def test_resume_route_counts_a_run_and_marks_resuming(api: ApiClient) -> None:
@@ -256,12 +238,7 @@ def test_resume_route_counts_a_run_and_marks_resuming(api: ApiClient) -> None:
         ACCEPT,
         "RUNNING",
     )
-    assert _run_view(api, run_id) == {
-        "state": ("RUNNING", "Running"),
-        "run_count": 2,
-        "resuming": True,
-        "pause_keys": ["k1"],
-    }
+    assert _run_view(api, run_id) == (("RUNNING", "Running"), 2, True, ["k1"])
 
 
 # ------------------------------------------------------------------------ 5. secret masks
@@ -275,26 +252,7 @@ SECRET_SCHEMA_FIELDS = {
 }
 
 
-@pytest.fixture
-def secret_document(api: ApiClient) -> dict[str, Any]:
-    block_type = api.post("/block_types/", {"name": "Fid Secret", "slug": "fid-secret"}).json()
-    schema = api.post(
-        "/block_schemas/", {"fields": SECRET_SCHEMA_FIELDS, "block_type_id": block_type["id"], "capabilities": []}
-    ).json()
-    data = {
-        "password": "hunter2hunter2-long-secret",
-        "short": "abc",
-        "creds": {"a": "x", "b": 1, "c": None, "d": {"e": "f"}, "z": {}},
-        "top": {"k": "v"},
-        "plain": "p",
-        "empty": None,
-    }
-    body = {"name": "fid", "data": data, "block_schema_id": schema["id"], "block_type_id": block_type["id"]}
-    response = api.post("/block_documents/", body)
-    assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
-
-
+# What the document stores (include_secrets=true shows it).
 STORED = {
     "password": "hunter2hunter2-long-secret",
     "short": "abc",
@@ -303,6 +261,18 @@ STORED = {
     "plain": "p",
     "empty": None,
 }
+
+
+@pytest.fixture
+def secret_document(api: ApiClient) -> dict[str, Any]:
+    block_type = api.post("/block_types/", {"name": "Fid Secret", "slug": "fid-secret"}).json()
+    schema = api.post(
+        "/block_schemas/", {"fields": SECRET_SCHEMA_FIELDS, "block_type_id": block_type["id"], "capabilities": []}
+    ).json()
+    body = {"name": "fid", "data": STORED, "block_schema_id": schema["id"], "block_type_id": block_type["id"]}
+    response = api.post("/block_documents/", body)
+    assert response.status_code == 201, response.content
+    return response.json()  # type: ignore[no-any-return]
 
 
 def _stored(api: ApiClient, document_id: str) -> dict[str, Any]:
