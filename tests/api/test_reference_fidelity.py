@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 from tests.factories import FlowFactory
 
 ACCEPT, REJECT, ABORT = "ACCEPT", "REJECT", "ABORT"
