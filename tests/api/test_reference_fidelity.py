@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 ACCEPT, REJECT, ABORT = "ACCEPT", "REJECT", "ABORT"
 
