@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from blocks_app.checksums import schema_checksum
 from blocks_app.models import BlockDocument, BlockSchema, BlockType
+from blocks_app.secrets import keep_masked_secrets
 from blocks_app.system_blocks import SYSTEM_BLOCK_TYPES
 from orion_project.exceptions import (
     INTEGRITY_CONFLICT_DETAIL,
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
-    ObjectNotFoundError,
+    MissingReferenceError,
 )
 
 RESERVED_PREFIX = "prefect"
@@ -69,7 +70,7 @@ def block_schema_create(*, data: Mapping[str, Any]) -> tuple[BlockSchema, bool]:
     """Create a block schema with its checksum computed here; an existing schema with the same
     checksum and version is returned instead (``created`` is then ``False``)."""
     if not BlockType.objects.filter(pk=data["block_type_id"]).exists():
-        raise ObjectNotFoundError("Block type not found")
+        raise MissingReferenceError(f"Block type {data['block_type_id']} not found.")
     checksum = schema_checksum(dict(data["fields"]))
     existing = BlockSchema.objects.filter(checksum=checksum, version=data["version"]).first()
     if existing is not None:
@@ -112,14 +113,21 @@ def block_document_update(*, block_document_id: uuid.UUID, changes: Mapping[str,
     """Merge (or replace, with ``merge_existing_data: false``) a document's data and/or
     move it to another schema of its type; ``False`` if there is no such document."""
     with transaction.atomic():
-        document = BlockDocument.objects.select_for_update().filter(pk=block_document_id).first()
+        document = (
+            BlockDocument.objects.select_for_update(of=("self",))
+            .select_related("block_schema")
+            .filter(pk=block_document_id)
+            .first()
+        )
         if document is None:
             return False
         if changes.get("data") is not None:
+            secret_fields = (document.block_schema.fields or {}).get("secret_fields") or []
+            data = keep_masked_secrets(changes["data"], document.data or {}, secret_fields)
             if changes.get("merge_existing_data", True):
-                document.data = {**(document.data or {}), **changes["data"]}
+                document.data = {**(document.data or {}), **data}
             else:
-                document.data = dict(changes["data"])
+                document.data = data
         if changes.get("block_schema_id") is not None:
             schema = BlockSchema.objects.filter(
                 pk=changes["block_schema_id"], block_type_id=document.block_type_id

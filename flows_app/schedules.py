@@ -68,12 +68,12 @@ class IntervalSchedule:
         anchor = self.anchor_date.astimezone(zone)
         if self.interval % dt.timedelta(days=1) == dt.timedelta(0):
             # Whole days: step in local wall-clock time so 09:00 stays 09:00 across DST.
+            # The anchor only fixes the phase: dates before it count too.
             days = self.interval.days
             naive = anchor.replace(tzinfo=None)
             local_start = start.astimezone(zone).replace(tzinfo=None)
-            if naive < local_start:
-                skipped = (local_start - naive).days // days
-                naive += dt.timedelta(days=skipped * days)
+            skipped = (local_start - naive).days // days
+            naive += dt.timedelta(days=skipped * days)
             while True:
                 candidate = naive.replace(tzinfo=zone)
                 if candidate >= start:
@@ -82,9 +82,7 @@ class IntervalSchedule:
         else:
             # Shorter intervals step in absolute time.
             current = anchor.astimezone(dt.UTC)
-            if current < start:
-                steps = (start - current) // self.interval
-                current += steps * self.interval
+            current += ((start - current) // self.interval) * self.interval
             while True:
                 if current >= start:
                     yield current
@@ -96,7 +94,7 @@ class CronSchedule:
     """A five-field cron expression evaluated in the schedule's time zone."""
 
     cron: str
-    timezone: str
+    timezone: str | None  # null when not given (as the reference echoes it); read as UTC
     day_or: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -119,23 +117,48 @@ class CronSchedule:
 
 @dataclass(frozen=True)
 class RRuleSchedule:
-    """An RFC 5545 recurrence rule evaluated in the schedule's time zone."""
+    """An RFC 5545 recurrence rule evaluated in the schedule's time zone.
+
+    The rule's own ``DTSTART``/``UNTIL`` (and ``RDATE``/``EXDATE``) are read as wall-clock
+    times in ``timezone``, whatever zone the text gives them, as the reference does; a
+    rule without ``DTSTART`` starts at the time it is evaluated.
+    """
 
     rrule: str
-    timezone: str | None
+    timezone: str
 
     def to_json(self) -> dict[str, Any]:
         return {"rrule": self.rrule, "timezone": self.timezone}
 
     def dates(self, start: dt.datetime) -> Iterator[dt.datetime]:
-        zone = _zone(self.timezone)
-        rule = dateutil_rrule.rrulestr(self.rrule, dtstart=start.astimezone(zone).replace(microsecond=0))
-        value: dt.datetime | None = rule.after(start.astimezone(zone), inc=True)  # type: ignore[union-attr]
+        rule = localized_rrule(self.rrule, _zone(self.timezone))
+        value: dt.datetime | None = rule.after(start, inc=True)
         while value is not None:
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=zone)
             yield value.astimezone(dt.UTC)
-            value = rule.after(value, inc=False)  # type: ignore[union-attr]
+            value = rule.after(value, inc=False)
+
+
+def localized_rrule(text: str, zone: ZoneInfo) -> dateutil_rrule.rrule | dateutil_rrule.rruleset:
+    """The parsed rule with every date in it placed in ``zone`` (naive dates included)."""
+
+    def place(value: dt.datetime) -> dt.datetime:
+        return value.replace(tzinfo=zone)
+
+    def localize(rule: dateutil_rrule.rrule) -> dateutil_rrule.rrule:
+        changes: dict[str, Any] = {"dtstart": place(rule._dtstart)}  # type: ignore[attr-defined]
+        if rule._until is not None:  # type: ignore[attr-defined]
+            changes["until"] = place(rule._until)  # type: ignore[attr-defined]
+        return rule.replace(**changes)  # type: ignore[no-any-return]
+
+    parsed = dateutil_rrule.rrulestr(text)
+    if isinstance(parsed, dateutil_rrule.rrule):
+        return localize(parsed)
+    # An rruleset keeps its parts in private lists; dateutil offers no public setter.
+    parsed._rrule = [localize(rule) for rule in parsed._rrule]  # type: ignore[attr-defined]
+    parsed._exrule = [localize(rule) for rule in parsed._exrule]  # type: ignore[attr-defined]
+    parsed._rdate = [place(value) for value in parsed._rdate]  # type: ignore[attr-defined]
+    parsed._exdate = [place(value) for value in parsed._exdate]  # type: ignore[attr-defined]
+    return parsed
 
 
 Schedule = IntervalSchedule | CronSchedule | RRuleSchedule
@@ -168,9 +191,9 @@ def parse_schedule(data: Any, *, now: dt.datetime | None = None) -> Schedule:
         if seconds <= 0:
             raise ScheduleError("The interval must be positive")
         anchor = _parse_time(data["anchor_date"]) if data.get("anchor_date") else (now or dt.datetime.now(dt.UTC))
-        if timezone is None:
-            timezone = "UTC" if anchor.utcoffset() == dt.timedelta(0) else str(anchor.tzinfo)
-        return IntervalSchedule(dt.timedelta(seconds=seconds), anchor, timezone)
+        # An anchor in JSON carries an offset, never a named zone: the reference reads
+        # that as UTC (and so stores "UTC" when no zone is given).
+        return IntervalSchedule(dt.timedelta(seconds=seconds), anchor, timezone or "UTC")
     if kind == "cron":
         expression = str(data["cron"])
         if any(token in expression.upper().split() for token in ("R", "H")) or not croniter.is_valid(expression):
@@ -178,15 +201,16 @@ def parse_schedule(data: Any, *, now: dt.datetime | None = None) -> Schedule:
         if len(expression.split()) != 5:
             raise ScheduleError(f'Invalid cron string: "{expression}"')
         day_or = data.get("day_or", True)
-        return CronSchedule(expression, timezone or "UTC", bool(True if day_or is None else day_or))
+        return CronSchedule(expression, timezone, bool(True if day_or is None else day_or))
     text = str(data["rrule"])
     if len(text) > MAX_RRULE_LENGTH:
         raise ScheduleError(f"Max length is {MAX_RRULE_LENGTH}, got {len(text)}")
     try:
-        dateutil_rrule.rrulestr(text, dtstart=dt.datetime(2020, 1, 1))
+        # Parsed the way dates() will read it, so an accepted rule never fails later.
+        localized_rrule(text, _zone(timezone)).after(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     except (ValueError, TypeError):
         raise ScheduleError(f"Invalid RRule string '{text}'") from None
-    return RRuleSchedule(text, timezone)
+    return RRuleSchedule(text, timezone or "UTC")
 
 
 def next_dates(schedule: Schedule, *, start: dt.datetime, end: dt.datetime | None = None, n: int) -> list[dt.datetime]:

@@ -25,6 +25,11 @@ class ObjectNotFoundError(OrionError):
     """A referenced object does not exist (404 ``{"exception_message": ...}``)."""
 
 
+class MissingReferenceError(OrionError):
+    """An object the request names by id does not exist, where the reference checks it in
+    the route itself (404 ``{"detail": ...}``, e.g. the block type of a new block schema)."""
+
+
 class ConflictError(OrionError):
     """A uniqueness or reference rule was broken (409 ``{"detail": ...}``)."""
 

@@ -2,13 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerView,
-)
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from orion_project.api import root
+from orion_project.api.openapi_views import OpenApiJsonView, OpenApiYamlView
 
 handler404 = "orion_project.api.errors.json_not_found"
 handler500 = "orion_project.api.errors.json_server_error"
@@ -16,7 +13,8 @@ handler500 = "orion_project.api.errors.json_server_error"
 urlpatterns = [
     path("api/", include("orion_project.api.urls")),
     path("ui-settings", root.ui_settings, name="ui-settings"),
-    path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("api/openapi.json", OpenApiJsonView.as_view(), name="openapi-schema"),
+    path("api/openapi.yaml", OpenApiYamlView.as_view(), name="openapi-schema-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),

@@ -6,7 +6,8 @@ Shapes (reference §H.1):
   "exception_detail": [{"loc", "msg", "type", "ctx"?}], "request_body": ...}``
 * hand-raised checks (limit range, history interval) → 422 ``{"detail": ...}``
 * not found in a route → 404 ``{"detail": "Flow not found"}``
-* not found deeper in a service → 404 ``{"exception_message": ...}``
+* not found deeper in a service → 404 ``{"exception_message": ...}``, except a missing
+  object the reference looks up in the route (``MissingReferenceError``) → 404 ``{"detail": ...}``
 * integrity errors → 409 with the generic "Data integrity conflict" detail
 * anything unexpected → 500 ``{"exception_message": "Internal Server Error"}``
 """
@@ -30,6 +31,7 @@ from orion_project.exceptions import (
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
+    MissingReferenceError,
     ObjectNotFoundError,
 )
 
@@ -157,6 +159,8 @@ def orion_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return validation_response(pydantic_errors(exc.detail, ("body",)), _request_body(context))
     if isinstance(exc, DetailError):
         return Response({"detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, MissingReferenceError):
+        return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ObjectNotFoundError):
         return Response({"exception_message": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ConflictError):

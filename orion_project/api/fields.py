@@ -300,10 +300,13 @@ class EmbeddedBodySerializer(StrictSerializer):
     """A body made of several top-level parameters (``{"flows": ..., "sort": ..., "limit": ...}``).
 
     As in the reference, a top-level ``null`` means "not given": the parameter's default
-    applies (the stock clients send ``"sort": null``, ``"offset": null``).
+    applies (the stock clients send ``"sort": null``, ``"offset": null``). Unknown
+    top-level keys are ignored, as the reference does for bodies made of several
+    parameters (the stock dashboard sends ``sort`` and ``limit`` in every ``/count``
+    body); the objects inside (filters, states) still reject unknown keys.
     """
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            data = {key: value for key, value in data.items() if value is not None}
+            data = {key: value for key, value in data.items() if value is not None and key in self.fields}
         return super().to_internal_value(data)

@@ -67,8 +67,13 @@ def orchestrate(
     entered = _run_before_hooks(ctx, policy_for(task_run=is_task, force=force))
     if ctx.proposed is not None and ctx.status in (SetStateStatus.ACCEPT, SetStateStatus.REJECT):
         ctx.validated = _write_state(ctx, ctx.proposed)
+    policy_before_exit = run.empirical_policy
     _run_after_hooks(ctx, entered)
-    if ctx.validated is not None:
+    if ctx.validated is None:
+        if run.empirical_policy != policy_before_exit:
+            # A refused proposal can still leave a mark on the run (HandleResumingPausedFlows).
+            run.save(update_fields=["empirical_policy", "updated"])
+    else:
         run.save()
         if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState) and run.parent_task_run_id:
             _mirror_onto_parent_task(run, ctx.validated, api_version)
@@ -83,16 +88,20 @@ def orchestrate(
     )
 
 
-def _run_before_hooks(ctx: OrchestrationContext, policy: tuple[type[Rule], ...]) -> list[Rule]:
-    """Enter the governing rules in priority order; stop once the proposal is gone."""
-    entered: list[Rule] = []
+def _run_before_hooks(ctx: OrchestrationContext, policy: tuple[type[Rule], ...]) -> list[tuple[Rule, str | None]]:
+    """Enter the governing rules in priority order; stop once the proposal is gone.
+
+    Each entered rule is returned with the proposed state type it answers for: the type
+    it entered with or, if its ``before`` rejected, aborted or delayed the proposal, the
+    type it left (``None`` when nothing is to be written).
+    """
+    entered: list[tuple[Rule, str | None]] = []
     for rule_class in policy:
         if ctx.proposed is None:
             break
         rule = rule_class()
         if not rule.governs(ctx.initial_type, ctx.proposed_type):
             continue
-        entered.append(rule)
         try:
             rule.before(ctx)
         except DatabaseError:
@@ -100,14 +109,21 @@ def _run_before_hooks(ctx: OrchestrationContext, policy: tuple[type[Rule], ...])
         except Exception as error:  # a broken rule must not leave a half-made transition
             logger.exception("Orchestration rule %s failed", rule.name)
             ctx.abort(f"Aborting orchestration due to error in {rule.name}: {error!r}")
+        entered.append((rule, ctx.proposed_type))
     return entered
 
 
-def _run_after_hooks(ctx: OrchestrationContext, entered: list[Rule]) -> None:
-    """Exit rules in reverse order: ``after`` if the rule governs what happened, else undo."""
-    validated_type = ctx.validated.type if ctx.validated is not None else None
-    for rule in reversed(entered):
-        if ctx.validated is not None and rule.governs(ctx.initial_type, validated_type):
+def _run_after_hooks(ctx: OrchestrationContext, entered: list[tuple[Rule, str | None]]) -> None:
+    """Exit rules in reverse order (reference: a rule "fizzles" when a later rule changed
+    the proposal it answers for).
+
+    A rule whose proposal is still the one decided on runs ``after``, even when its own
+    verdict was that nothing is written (a rejected resume still marks the run); a rule
+    whose proposal another rule replaced runs ``cleanup`` to undo its ``before``.
+    Universal rules run ``after`` whatever happened.
+    """
+    for rule, answered_type in reversed(entered):
+        if rule.universal or answered_type == ctx.proposed_type:
             rule.after(ctx)
         else:
             rule.cleanup(ctx)

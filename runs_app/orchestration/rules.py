@@ -33,6 +33,10 @@ class Rule:
 
     from_states: ClassVar[frozenset[str | None]] = ALL_STATES
     to_states: ClassVar[frozenset[str | None]] = ALL_STATES
+    # A universal rule's ``after`` runs whatever the other rules did to the proposal
+    # (the reference's universal transforms); other rules follow the fizzle rule of
+    # ``engine._run_after_hooks``.
+    universal: ClassVar[bool] = False
 
     def governs(self, initial_type: str | None, proposed_type: str | None) -> bool:
         return initial_type in self.from_states and proposed_type in self.to_states
@@ -188,7 +192,12 @@ class HandlePausingFlows(Rule):
 
 
 class HandleResumingPausedFlows(Rule):
-    """PAUSED → RUNNING, SCHEDULED or terminal only; an expired pause fails the run."""
+    """PAUSED → RUNNING, SCHEDULED or terminal only; an expired pause fails the run.
+
+    Once the rule has decided (accepted, or rejected in either way) the run is marked
+    ``resuming``; the mark is set *after* the bookkeeping, so the transition that leaves
+    PAUSED still counts a run, and the next entry into RUNNING reads the mark.
+    """
 
     from_states = frozenset({StateType.PAUSED})
 
@@ -197,7 +206,11 @@ class HandleResumingPausedFlows(Rule):
     def before(self, ctx: OrchestrationContext) -> None:
         assert isinstance(ctx.run, FlowRun) and ctx.initial is not None
         if ctx.proposed_type not in self.ALLOWED:
-            ctx.reject(None, f"This run cannot transition from the paused state to {state_repr(ctx.proposed_type)}.")
+            ctx.reject(
+                None,
+                f"This run cannot transition to the {state_repr(ctx.proposed_type)} state "
+                f"from the {state_repr(ctx.initial.type)} state.",
+            )
             return
         initial_details = ctx.initial.state_details or {}
         if initial_details.get("pause_reschedule") and ctx.run.deployment_id is None:
@@ -209,15 +222,11 @@ class HandleResumingPausedFlows(Rule):
                 type=StateType.FAILED, timestamp=ctx.now, message="The flow was paused and never resumed."
             )
             ctx.reject(failed, "The flow run pause has timed out and can no longer resume.")
-            return
-        ctx.scratch[self.name] = dict(ctx.run.empirical_policy or {})
+
+    def after(self, ctx: OrchestrationContext) -> None:
         policy = dict(ctx.run.empirical_policy or {})
         policy["resuming"] = True
         ctx.run.empirical_policy = policy
-
-    def cleanup(self, ctx: OrchestrationContext) -> None:
-        if self.name in ctx.scratch:
-            ctx.run.empirical_policy = ctx.scratch.pop(self.name)
 
 
 class RetryFailedFlows(Rule):
@@ -451,6 +460,8 @@ class CacheInsertion(Rule):
 
 class ReleaseTaskConcurrencySlots(Rule):
     """After any transition out of RUNNING/CANCELLING: give back the task's tag slots."""
+
+    universal = True
 
     HOLDING = frozenset({StateType.RUNNING, StateType.CANCELLING})
 

@@ -175,13 +175,13 @@ def test_secrets_are_hidden_unless_asked_for(api: ApiClient, secret_schema: dict
     document = make_document(api, secret_schema, "prod", user="me", password="hunter2", nested={"a": "1", "b": "2"})
     assert document["data"] == {
         "user": "me",
-        "password": "**********",
-        "nested": {"a": "**********", "b": "**********"},
+        "password": "********",
+        "nested": {"a": "********", "b": "********"},
     }
     shown = api.get(f"/block_documents/{document['id']}?include_secrets=true").json()
     assert shown["data"]["password"] == "hunter2"
     by_name = api.get("/block_types/slug/creds/block_documents/name/prod").json()
-    assert by_name["data"]["password"] == "**********"
+    assert by_name["data"]["password"] == "********"
     listed = api.post("/block_documents/filter", {"include_secrets": True}).json()
     assert listed[0]["data"]["password"] == "hunter2"
     assert BlockDocument.objects.get(pk=document["id"]).data["password"] == "hunter2"

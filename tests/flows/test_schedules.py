@@ -80,7 +80,11 @@ def test_cron_across_daylight_saving_changes() -> None:
 
 
 def test_rrule_dates() -> None:
-    schedule = parse_schedule({"rrule": "FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=8;BYMINUTE=0", "timezone": "UTC"})
+    # A rule without DTSTART starts when it is evaluated (as in the reference), so this one
+    # names its start.
+    schedule = parse_schedule(
+        {"rrule": "DTSTART:20261101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=8;BYMINUTE=0", "timezone": "UTC"}
+    )
     dates = next_dates(schedule, start=dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC), n=3)
     assert [d.strftime("%a %H:%M") for d in dates] == ["Fri 08:00", "Mon 08:00", "Fri 08:00"]
 
