@@ -9,6 +9,7 @@ the reference's action models; strings keep their whitespace and may be empty.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -307,3 +308,45 @@ class EmbeddedBodySerializer(StrictSerializer):
         if isinstance(data, Mapping):
             data = {key: value for key, value in data.items() if value is not None}
         return super().to_internal_value(data)
+
+
+class PatternNameField(StrField):
+    """A name with a maximum length and an allowed alphabet, reported as the 2.20 reference
+    does (``Variable name must only contain lowercase letters, numbers, and underscores.``)."""
+
+    default_error_messages = {
+        "value_error.any_str.max_length": "ensure this value has at most {max_length} characters",
+        "value_error": "{rule}",
+    }
+
+    def __init__(self, *, pattern: str, rule: str, max_length: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = re.compile(pattern)
+        self.rule = rule
+        self.limit = max_length
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if self.limit is not None and len(value) > self.limit:
+            self.fail("value_error.any_str.max_length", max_length=self.limit)
+        if not self.pattern.match(value):
+            self.fail("value_error", rule=self.rule)
+        return value
+
+
+class MaxLengthStrField(StrField):
+    """A string of at most ``max_length`` characters (pydantic's ``max_length`` error)."""
+
+    default_error_messages = {
+        "value_error.any_str.max_length": "ensure this value has at most {max_length} characters",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limit = max_length
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if len(value) > self.limit:
+            self.fail("value_error.any_str.max_length", max_length=self.limit)
+        return value
