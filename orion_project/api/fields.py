@@ -350,3 +350,50 @@ class MaxLengthStrField(StrField):
         if len(value) > self.limit:
             self.fail("value_error.any_str.max_length", max_length=self.limit)
         return value
+
+
+class NonNegativeField(OptionalFieldMixin, serializers.Field):
+    """A number ≥ 0 that the 2.20 reference validates with pydantic 2 inside a pydantic 1
+    model, so its errors carry pydantic 2's text under ``value_error.validation``."""
+
+    default_error_messages = {"value_error.validation": "{text}"}
+
+    def __init__(self, *, integer: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.integer = integer
+
+    def _fail(self, data: Any, kind: str, message: str) -> None:
+        name = "constrained-int" if self.integer else "constrained-float"
+        text = (
+            f"1 validation error for {name}\n  {message} [type={kind}, input_value={data!r}, "
+            f"input_type={type(data).__name__}]\n    For further information visit "
+            f"https://errors.pydantic.dev/2.12/v/{kind}"
+        )
+        self.fail("value_error.validation", text=text)
+
+    def to_internal_value(self, data: Any) -> int | float:
+        value: int | float
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            kind = "int_type" if self.integer else "float_type"
+            self._fail(data, kind, f"Input should be a valid {'integer' if self.integer else 'number'}")
+            raise AssertionError("unreachable")
+        try:
+            number = float(data)
+        except ValueError:
+            if self.integer:
+                self._fail(data, "int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+            else:
+                self._fail(data, "float_parsing", "Input should be a valid number, unable to parse string as a number")
+            raise AssertionError("unreachable") from None
+        if self.integer:
+            if not number.is_integer():
+                self._fail(data, "int_from_float", "Input should be a valid integer, got a number with a fractional part")
+            value = int(number)
+        else:
+            value = number
+        if value < 0:
+            self._fail(data, "greater_than_equal", "Input should be greater than or equal to 0")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
