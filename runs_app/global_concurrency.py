@@ -213,7 +213,3 @@ def global_slots_decrement(
             limit.save(update_fields=["active_slots", "denied_slots", "avg_slot_occupancy_seconds", "updated"])
     return limits
 
-
-def global_limit_get(*, limit_id: uuid.UUID | None = None, name: str | None = None) -> GlobalConcurrencyLimit | None:
-    """One limit by id or by name (as stored: decay is applied on the next write)."""
-    return _rows(limit_id=limit_id, name=name).first()

@@ -28,6 +28,7 @@ from orion_project.api.fields import (
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from runs_app import global_concurrency as services
+from runs_app import selectors_220
 from runs_app.models import GlobalConcurrencyLimit
 
 GLOBAL_LIMIT_NOT_FOUND = "Concurrency Limit not found"
@@ -210,7 +211,7 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
         responses={200: GlobalConcurrencyLimitSerializer},
     )
     def retrieve(self, request: Request, id_or_name: str) -> Response:
-        limit = services.global_limit_get(**_id_or_name(id_or_name))
+        limit = selectors_220.global_limit_get(**_id_or_name(id_or_name))
         if limit is None:
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return self.read(limit)

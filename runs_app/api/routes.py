@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
+from runs_app.api.artifacts import ArtifactViewSet
 from runs_app.api.global_concurrency import GlobalConcurrencyLimitViewSet
 from runs_app.api.records import (
     ConcurrencyLimitViewSet,
@@ -24,3 +25,4 @@ def register(router: SimpleRouter) -> None:
     router.register("logs", LogViewSet, basename="logs")
     router.register("concurrency_limits", ConcurrencyLimitViewSet, basename="concurrency_limits")
     router.register("v2/concurrency_limits", GlobalConcurrencyLimitViewSet, basename="global_concurrency_limits")
+    router.register("artifacts", ArtifactViewSet, basename="artifacts")
