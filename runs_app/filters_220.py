@@ -23,7 +23,9 @@ def _artifact_filter(schema: str, id_key: str, id_column: str) -> ObjectFilter:
         schema=schema,
         description=f"Filter {'artifact collections' if 'Collection' in schema else 'artifacts'}.",
         fields=(
-            FieldFilter(id_key, f"{schema}{'LatestId' if id_key == 'latest_id' else 'Id'}", id_column, (any_(UUIDField),)),
+            FieldFilter(
+                id_key, f"{schema}{'LatestId' if id_key == 'latest_id' else 'Id'}", id_column, (any_(UUIDField),)
+            ),
             FieldFilter(
                 "key",
                 f"{schema}Key",

@@ -15,7 +15,7 @@ The rules follow the 2.20 reference:
 * a refused increment records the denied slots and answers with the seconds to wait:
   the average occupancy per slot (or ``1 / decay``) times the slots in front;
 * ``occupancy_seconds`` reported on release moves ``avg_slot_occupancy_seconds`` as a
-  running average over the last ``2 × limit`` releases (at least 0.1 s per slot).
+  running average over the last ``2 x limit`` releases (at least 0.1 s per slot).
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ def _locked_or_created(names: Sequence[str]) -> list[GlobalConcurrencyLimit]:
     return [existing[name] for name in unique]
 
 
-def global_slots_increment(*, names: Sequence[str], slots: int, mode: str = CONCURRENCY) -> list[GlobalConcurrencyLimit]:
+def global_slots_increment(
+    *, names: Sequence[str], slots: int, mode: str = CONCURRENCY
+) -> list[GlobalConcurrencyLimit]:
     """Take ``slots`` on every active limit of ``names``, or on none.
 
     Raises :class:`SlotsExceedLimitError` / :class:`NoDecayForRateLimitError` for
@@ -212,4 +214,3 @@ def global_slots_decrement(
             limit.updated = now
             limit.save(update_fields=["active_slots", "denied_slots", "avg_slot_occupancy_seconds", "updated"])
     return limits
-

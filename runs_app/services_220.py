@@ -35,7 +35,9 @@ def artifact_create(*, data: Mapping[str, Any]) -> Artifact:
             if not updated:
                 try:
                     with transaction.atomic():
-                        ArtifactCollection.objects.create(key=artifact.key, latest_id=artifact.id, created=now, **copied)
+                        ArtifactCollection.objects.create(
+                            key=artifact.key, latest_id=artifact.id, created=now, **copied
+                        )
                 except IntegrityError:  # a concurrent first artifact of the key won the insert
                     ArtifactCollection.objects.filter(key=artifact.key).update(
                         latest_id=artifact.id, updated=now, **copied
@@ -65,9 +67,7 @@ def artifact_delete(*, artifact_id: uuid.UUID) -> bool:
             return False
         collection = ArtifactCollection.objects.filter(key=artifact.key, latest_id=artifact_id)
         if artifact.key is not None and collection.exists():
-            successor = (
-                Artifact.objects.filter(key=artifact.key).exclude(pk=artifact_id).order_by("-created").first()
-            )
+            successor = Artifact.objects.filter(key=artifact.key).exclude(pk=artifact_id).order_by("-created").first()
             if successor is None:
                 collection.delete()
             else:

@@ -387,7 +387,9 @@ class NonNegativeField(OptionalFieldMixin, serializers.Field):
             raise AssertionError("unreachable") from None
         if self.integer:
             if not number.is_integer():
-                self._fail(data, "int_from_float", "Input should be a valid integer, got a number with a fractional part")
+                self._fail(
+                    data, "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+                )
             value = int(number)
         else:
             value = number

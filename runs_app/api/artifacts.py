@@ -13,13 +13,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from runs_app import selectors_220, services_220
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from runs_app.api.common import RUN_FILTERS
 from runs_app.filters_220 import (
     ARTIFACT_COLLECTION_FILTER,
     ARTIFACT_COLLECTION_SORT,
@@ -29,7 +28,6 @@ from runs_app.filters_220 import (
 from runs_app.models import Artifact, ArtifactCollection
 
 ARTIFACT_NOT_FOUND = "Artifact not found."
-RUN_FILTERS = {"flow_runs": FLOW_RUN_FILTER, "task_runs": TASK_RUN_FILTER, "flows": FLOW_FILTER, "deployments": DEPLOYMENT_FILTER}
 ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RUN_FILTERS}
 COLLECTION_FILTERS = {"artifacts": ARTIFACT_COLLECTION_FILTER, **RUN_FILTERS}
 
@@ -135,7 +133,18 @@ class ArtifactSerializer(OrionModelSerializer):
 
     class Meta:
         model = Artifact
-        fields = ("id", "created", "updated", "key", "type", "description", "data", "metadata_", "flow_run_id", "task_run_id")
+        fields = (
+            "id",
+            "created",
+            "updated",
+            "key",
+            "type",
+            "description",
+            "data",
+            "metadata_",
+            "flow_run_id",
+            "task_run_id",
+        )
 
 
 class ArtifactCollectionSerializer(OrionModelSerializer):
@@ -282,7 +291,9 @@ class ArtifactViewSet(OrionViewSet):
         rows = selectors_220.artifact_collections_matching(**{key: data.get(key) for key in COLLECTION_FILTERS})
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
         offset = data.get("offset") or 0
-        return Response(ArtifactCollectionSerializer(paginate(rows, limit=data.get("limit"), offset=offset), many=True).data)
+        return Response(
+            ArtifactCollectionSerializer(paginate(rows, limit=data.get("limit"), offset=offset), many=True).data
+        )
 
     @extend_schema(
         operation_id="count_latest_artifacts",

@@ -100,9 +100,7 @@ def test_filter_sorts_by_name_and_count_uses_the_same_filter(api: ApiClient) -> 
     assert [v["name"] for v in api.post("/variables/filter", body).json()] == ["b_var", "a_var"]
     tagged = {"variables": {"tags": {"all_": ["x"]}}}
     assert api.post("/variables/count", tagged).json() == 2
-    assert [v["name"] for v in api.post("/variables/filter", {**tagged, "limit": 1, "offset": 1}).json()] == [
-        "c_other"
-    ]
+    assert [v["name"] for v in api.post("/variables/filter", {**tagged, "limit": 1, "offset": 1}).json()] == ["c_other"]
     assert api.post("/variables/count", {"variables": {"tags": {"is_null_": True}}}).json() == 1
     assert api.post("/variables/count", {"variables": {"value": {"any_": ["one", "two"]}}}).json() == 2
 

@@ -100,7 +100,7 @@ def test_increment_until_locked_then_decrement_frees_a_slot(api: ApiClient) -> N
     assert _increment(api, "gcl1").json() == minimal
     refused = _increment(api, "gcl1")
     assert (refused.status_code, refused.json(), refused["Retry-After"]) == (423, LOCKED, "1.0")
-    # The denied slot counts towards the next estimate: (1 + 1 denied) / limit 2 × 2.0 s.
+    # The denied slot counts towards the next estimate: (1 + 1 denied) / limit 2 x 2.0 s.
     assert _increment(api, "gcl1")["Retry-After"] == "2.0"
     assert api.get("/v2/concurrency_limits/gcl1").json()["active_slots"] == 2
 
@@ -108,7 +108,7 @@ def test_increment_until_locked_then_decrement_frees_a_slot(api: ApiClient) -> N
     assert released.json() == minimal
     stored = GlobalConcurrencyLimit.objects.get(name="gcl1")
     assert stored.active_slots == 1
-    # Running average over 2 × limit samples: 2.0 + 3.0 / 4 - 2.0 / 4.
+    # Running average over 2 x limit samples: 2.0 + 3.0 / 4 - 2.0 / 4.
     assert stored.avg_slot_occupancy_seconds == pytest.approx(2.25)
     assert _increment(api, "gcl1").status_code == 200
 
@@ -178,7 +178,9 @@ def test_unknown_names_become_inactive_limits_that_never_block(api: ApiClient) -
     read = api.get("/v2/concurrency_limits/newone").json()
     assert (read["active"], read["active_slots"]) == (False, 0)
     # Unknown top-level keys are ignored, as by the reference.
-    assert api.post("/v2/concurrency_limits/increment", {"names": ["newone"], "slots": 1, "bogus": 1}).status_code == 200
+    assert (
+        api.post("/v2/concurrency_limits/increment", {"names": ["newone"], "slots": 1, "bogus": 1}).status_code == 200
+    )
 
 
 def test_a_refused_increment_keeps_no_limit_it_created(api: ApiClient) -> None:
@@ -193,6 +195,6 @@ def test_slots_decay_as_a_rate_limit(api: ApiClient) -> None:
     assert _increment(api, "rl", slots=2, mode="rate_limit").status_code == 200
     refused = _increment(api, "rl", mode="rate_limit")
     assert (refused.status_code, refused["Retry-After"]) == (423, "2.0")  # 1 slot / 0.5 per second
-    _age("rl", 2.5)  # floor(0.5 × 2.5) = 1 slot has drained
+    _age("rl", 2.5)  # floor(0.5 x 2.5) = 1 slot has drained
     assert _increment(api, "rl", mode="rate_limit").status_code == 200
     assert api.get("/v2/concurrency_limits/rl").json()["active_slots"] == 2
