@@ -3,10 +3,12 @@ flow-run input. Each function is one transaction."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -93,3 +95,30 @@ def flow_run_input_delete(*, flow_run_id: uuid.UUID, key: str) -> bool:
     with transaction.atomic():
         deleted, _ = FlowRunInput.objects.filter(flow_run_id=flow_run_id, key=key).delete()
     return deleted > 0
+
+
+def run_input_rejection(*, flow_run_id: uuid.UUID, keyset: Mapping[str, Any], run_input: Any) -> str | None:
+    """Why ``run_input`` cannot resume a run paused for input (``None`` when it can).
+
+    The paused run stored the JSON schema of the input it waits for under
+    ``keyset["schema"]``; the input must validate against it.
+    """
+    stored = FlowRunInput.objects.filter(flow_run_id=flow_run_id, key=keyset.get("schema")).first()
+    if stored is None:
+        return "Run input schema not found."
+    try:
+        schema = json.loads(stored.value)
+    except ValueError:
+        return "Run input schema is not valid JSON."
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(run_input))
+    except (jsonschema.exceptions.SchemaError, RecursionError, jsonschema.exceptions._WrappedReferencingError):
+        return "Invalid schema: Unable to validate schema with circular references."
+    return None if error is None else f"Reason: {error.message}"
+
+
+def run_input_store(*, flow_run_id: uuid.UUID, keyset: Mapping[str, Any], run_input: Any) -> None:
+    """Store the input a run was resumed with under ``keyset["response"]``, for the run to read."""
+    FlowRunInput.objects.create(
+        flow_run_id=flow_run_id, key=keyset["response"], value=json.dumps(run_input, separators=(",", ":"))
+    )

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.errors import RouteNotFound
-from orion_project.api.fields import IntField
+from orion_project.api.fields import EmbeddedBodySerializer, IntField, JSONObjectField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
@@ -62,6 +62,18 @@ FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
 def flow_run_queryset(**filters: Any) -> QuerySet[FlowRun]:
     """Flow runs matching the filter body keys, with what their response shows joined."""
     return selectors.flow_runs_matching(**filters).select_related(*FLOW_RUN_JOINS)
+
+
+class ResumeFlowRunSerializer(EmbeddedBodySerializer):
+    """Body of ``POST /flow_runs/{id}/resume`` (2.20): the input a run paused for input waits for."""
+
+    run_input = JSONObjectField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Other top-level keys are ignored, as in the reference.
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items() if key in self.fields}
+        return super().to_internal_value(data)
 
 
 class FlowRunViewSet(OrionViewSet):
@@ -215,12 +227,18 @@ class FlowRunViewSet(OrionViewSet):
         operation_id="resume_flow_run",
         summary="Resume Flow Run",
         description="Resume a paused flow run (RUNNING, or SCHEDULED 'Resuming' if it reschedules).",
-        request=None,
+        request=ResumeFlowRunSerializer,
         responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
     )
     @action(detail=True, methods=["post"], url_path="resume")
     def resume(self, request: Request, id: str) -> Response:
-        result = services.flow_run_resume(flow_run_id=self.object_id(), api_version=api_version(request))
+        flow_run_id = self.object_id()
+        # The 2.7 client sends no body at all.
+        has_body = request.content_type.startswith("application/json") and bool(request.body)
+        data = self.body(ResumeFlowRunSerializer) if has_body else {}
+        result = services.flow_run_resume(
+            flow_run_id=flow_run_id, run_input=data.get("run_input"), api_version=api_version(request)
+        )
         return orchestration_response(result)
 
     @extend_schema(
