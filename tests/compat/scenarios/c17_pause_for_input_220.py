@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from _support import RUN_ID, check, client, filters, flow_run, run
+from _support import RUN_ID, check, client, flow_run, run
 from prefect import flow, pause_flow_run
 from prefect.input import RunInput
 from prefect.input.run_input import receive_input
