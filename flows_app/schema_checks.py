@@ -31,11 +31,11 @@ def schema_errors(*, schema: dict[str, Any], values: dict[str, Any]) -> dict[str
     except RecursionError:
         raise InvalidSchemaError("Invalid schema: Unable to validate schema with circular references.") from None
     tree: list[Any] = []
-    for error in errors:
-        path = list(error.relative_path)
-        if error.validator == "required":
-            path.append(error.message.split(" ")[0].strip("'"))
-        _place(tree, path, error.message)
+    for problem in errors:
+        path = list(problem.relative_path)
+        if problem.validator == "required":
+            path.append(problem.message.split(" ")[0].strip("'"))
+        _place(tree, path, problem.message)
     return {"errors": tree, "valid": not tree}
 
 

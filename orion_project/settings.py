@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "FlowRunSort": "orion_project.api.schema_enums.FLOW_RUN_SORT_VALUES",
         "TaskRunSort": "orion_project.api.schema_enums.TASK_RUN_SORT_VALUES",
         "LogSort": "orion_project.api.schema_enums.LOG_SORT_VALUES",
+        "ArtifactSort": "orion_project.api.schema_enums.ARTIFACT_SORT_VALUES",
         "SetStateStatus": "orion_project.api.schema_enums.SET_STATE_STATUS_VALUES",
     },
     "PARSER_WHITELIST": ["orion_project.api.parsers.OrionJSONParser"],

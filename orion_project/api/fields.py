@@ -352,6 +352,7 @@ class MaxLengthStrField(StrField):
         return value
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
 class NonNegativeField(OptionalFieldMixin, serializers.Field):
     """A number ≥ 0 that the 2.20 reference validates with pydantic 2 inside a pydantic 1
     model, so its errors carry pydantic 2's text under ``value_error.validation``."""

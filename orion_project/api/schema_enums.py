@@ -7,9 +7,10 @@ the schema's component names those of the reference (``FlowRunSort``, ``StateTyp
 from flows_app.api.filters import FLOW_SORT
 from orion_project.api.filtering import BOOLEAN_OPERATORS
 from runs_app.api.filters import FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
+from runs_app.filters_220 import ARTIFACT_SORT
 from runs_app.states import StateType
 
-# FlowSort and DeploymentSort share their values, so one name serves both.
+# FlowSort, DeploymentSort and (2.20) VariableSort share their values, so one name serves all.
 FLOW_SORT_VALUES = list(FLOW_SORT.orders)
 
 FLOW_RUN_SORT_VALUES = list(FLOW_RUN_SORT.orders)
@@ -18,3 +19,6 @@ LOG_SORT_VALUES = list(LOG_SORT.orders)
 OPERATOR_VALUES = list(BOOLEAN_OPERATORS)
 SET_STATE_STATUS_VALUES = ["ACCEPT", "REJECT", "ABORT", "WAIT"]
 STATE_TYPE_VALUES = list(StateType.values)
+
+# ArtifactSort and ArtifactCollectionSort share their values (2.20).
+ARTIFACT_SORT_VALUES = list(ARTIFACT_SORT.orders)

@@ -4,10 +4,10 @@ and the latest artifact of each key (``/artifacts/latest/...``, ``/artifacts/{ke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -64,12 +64,13 @@ def as_object(value: Any) -> Any:
     if not isinstance(value, (list, str)):
         return value
     try:
-        pairs = dict(value)
+        pairs = dict(cast(Any, value))
         return {_key_text(key): item for key, item in pairs.items()}
     except (TypeError, ValueError):
         return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class MetadataField(serializers.Field):
     """``metadata_``: an object whose values are text (numbers are turned into text)."""
 
@@ -91,7 +92,7 @@ class MetadataField(serializers.Field):
             elif isinstance(value, (int, float)):
                 result[key] = str(value)
             else:
-                errors[key] = [serializers.ErrorDetail(self.error_messages["type_error.str"], "type_error.str")]
+                errors[key] = [serializers.ErrorDetail(str(self.error_messages["type_error.str"]), "type_error.str")]
         if errors:
             raise serializers.ValidationError(errors)
         return result
@@ -112,7 +113,7 @@ class ArtifactCreateSerializer(StrictSerializer):
     key = artifact_key_field()
     type = StrField()
     description = StrField()
-    data = ArtifactDataField()
+    data = ArtifactDataField()  # type: ignore[assignment]  # a body field, not Serializer.data
     metadata_ = MetadataField()
     flow_run_id = UUIDField()
     task_run_id = UUIDField()
@@ -121,7 +122,7 @@ class ArtifactCreateSerializer(StrictSerializer):
 class ArtifactUpdateSerializer(StrictSerializer):
     """Body of ``PATCH /artifacts/{id}``: only the keys sent change."""
 
-    data = ArtifactDataField()
+    data = ArtifactDataField()  # type: ignore[assignment]  # a body field, not Serializer.data
     description = StrField()
     metadata_ = MetadataField()
 
@@ -154,7 +155,7 @@ class ArtifactCollectionSerializer(OrionModelSerializer):
 
     class Meta:
         model = ArtifactCollection
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "created",
             "updated",

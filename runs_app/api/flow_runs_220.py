@@ -219,7 +219,6 @@ class UIDashboardViewSet(OrionViewSet):
         data = self.body(DashboardCountsRequest)
         if (data["task_runs"].get("start_time") or {}).get("after_") is None:
             raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
-        counts = selectors_220.dashboard_task_run_counts(
-            **{key: data.get(key) for key in DASHBOARD_FILTERS}, now=timezone.now()
-        )
+        related = {key: data.get(key) for key in DASHBOARD_FILTERS if key != "task_runs"}
+        counts = selectors_220.dashboard_task_run_counts(task_runs=data["task_runs"], **related, now=timezone.now())
         return Response(counts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def _create(api: ApiClient, **body: object) -> dict:
     return response.json()
 
 
-def _increment(api: ApiClient, *names: str, slots: int = 1, mode: str | None = None) -> object:
+def _increment(api: ApiClient, *names: str, slots: int = 1, mode: str | None = None) -> Any:
     body: dict[str, object] = {"names": list(names), "slots": slots}
     if mode is not None:
         body["mode"] = mode

@@ -2,6 +2,8 @@
 time, and `rate_limit("name")` spaces calls by the limit's slot decay."""
 
 import asyncio
+import contextlib
+import itertools
 import threading
 import time
 
@@ -44,10 +46,8 @@ def throttled():
 async def setup():
     async with client() as api:
         for name in (LIMIT, RATE):
-            try:
+            with contextlib.suppress(Exception):  # left over from an earlier run
                 await api.delete_global_concurrency_limit_by_name(name)
-            except Exception:
-                pass
         await api.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LIMIT, limit=1))
         await api.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=RATE, limit=1, slot_decay_per_second=2.0)
@@ -65,13 +65,13 @@ def main():
     check(state.type.value == "COMPLETED", f"state {state.type}")
     ordered = sorted(spans)
     check(len(ordered) == 4, f"{len(ordered)} guarded sections ran")
-    overlaps = [(a, b) for a, b in zip(ordered, ordered[1:]) if b[0] < a[1] - 0.01]
+    overlaps = [(a, b) for a, b in itertools.pairwise(ordered) if b[0] < a[1] - 0.01]
     check(not overlaps, f"guarded sections overlapped: {overlaps}")
     held = asyncio.run(limit_state(LIMIT))
     check(held.active_slots == 0, f"slots still held: {held.active_slots}")
 
     stamps = throttled()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     check(sum(gaps) >= 1.0, f"rate limit did not space the calls: {gaps}")
     return f"4 sections one at a time; rate-limited gaps {[round(g, 2) for g in gaps]}"
 
