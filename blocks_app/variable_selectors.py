@@ -12,9 +12,10 @@ from blocks_app.filters import VARIABLE_FILTER
 from blocks_app.models import Variable
 
 
-def variables_matching(*, variables: Mapping[str, Any] | None) -> QuerySet[Variable]:
-    """Variables matching a validated ``VariableFilter`` body (``None``: all)."""
-    return VARIABLE_FILTER.apply(Variable.objects.all(), variables)
+def variables_matching(*, filters: Mapping[str, Any] | None) -> QuerySet[Variable]:
+    """Variables matching the ``variables`` key of a validated body (``/variables/filter``
+    and ``/count`` read the same condition)."""
+    return VARIABLE_FILTER.apply(Variable.objects.all(), (filters or {}).get("variables"))
 
 
 def variable_get(*, variable_id: uuid.UUID | None = None, name: str | None = None) -> Variable | None:

@@ -24,7 +24,6 @@ from runs_app.models import (
     TaskRunState,
 )
 from runs_app.orchestration.context import ProposedState
-from runs_app.orchestration.engine import flow_run_set_state
 from runs_app.states import StateType
 
 
@@ -62,7 +61,7 @@ def _propose_to_each(
     accepted = refused = 0
     for run_id in runs.values_list("id", flat=True):
         proposal = ProposedState.make(type=state_type, timestamp=timezone.now(), message=message)
-        result = flow_run_set_state(flow_run_id=run_id, state=proposal)
+        result = services.flow_run_set_state(flow_run_id=run_id, state=proposal)
         if result.state_written:
             accepted += 1
         else:

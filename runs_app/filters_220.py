@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from orion_project.api.fields import BoolField, UUIDField
-from orion_project.api.filtering import Condition, FieldFilter, ObjectFilter, SortSpec, any_, custom, like_, not_any_
+from orion_project.filtering import (
+    BOOL,
+    UUID,
+    Condition,
+    FieldFilter,
+    ObjectFilter,
+    SortSpec,
+    any_,
+    custom,
+    like_,
+    not_any_,
+)
 
 
 def _key_exists(column: str, exists: bool) -> Condition:
@@ -23,17 +33,15 @@ def _artifact_filter(schema: str, id_key: str, id_column: str) -> ObjectFilter:
         schema=schema,
         description=f"Filter {'artifact collections' if 'Collection' in schema else 'artifacts'}.",
         fields=(
-            FieldFilter(
-                id_key, f"{schema}{'LatestId' if id_key == 'latest_id' else 'Id'}", id_column, (any_(UUIDField),)
-            ),
+            FieldFilter(id_key, f"{schema}{'LatestId' if id_key == 'latest_id' else 'Id'}", id_column, (any_(UUID),)),
             FieldFilter(
                 "key",
                 f"{schema}Key",
                 "key",
-                (any_(), like_(), custom("exists_", BoolField, _key_exists, "Only artifacts with (or without) a key.")),
+                (any_(), like_(), custom("exists_", BOOL, _key_exists, "Only artifacts with (or without) a key.")),
             ),
-            FieldFilter("flow_run_id", f"{schema}FlowRunId", "flow_run_id", (any_(UUIDField),)),
-            FieldFilter("task_run_id", f"{schema}TaskRunId", "task_run_id", (any_(UUIDField),)),
+            FieldFilter("flow_run_id", f"{schema}FlowRunId", "flow_run_id", (any_(UUID),)),
+            FieldFilter("task_run_id", f"{schema}TaskRunId", "task_run_id", (any_(UUID),)),
             FieldFilter("type", f"{schema}Type", "type", (any_(), not_any_())),
         ),
     )

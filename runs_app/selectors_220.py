@@ -16,10 +16,10 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
-from orion_project.api.filtering import Condition, ObjectFilter, combine
+from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from orion_project.filtering import Condition, FilterBody, ObjectFilter, combine
+from runs_app.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.filters_220 import ARTIFACT_COLLECTION_FILTER, ARTIFACT_FILTER
 from runs_app.models import (
     Artifact,
@@ -32,8 +32,6 @@ from runs_app.models import (
 )
 from runs_app.selectors import task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
-
-FilterBody = Mapping[str, Any] | None
 
 
 def _run_conditions(
@@ -61,37 +59,27 @@ def _run_conditions(
     return conditions
 
 
-def _matching(
-    queryset: QuerySet[Any], spec: ObjectFilter, own: FilterBody, related: Mapping[str, FilterBody]
-) -> QuerySet[Any]:
-    condition = combine([spec.to_q(own), *_run_conditions(**related)], "and_")
+def _matching(queryset: QuerySet[Any], spec: ObjectFilter, filters: FilterBody) -> QuerySet[Any]:
+    body = filters or {}
+    related = _run_conditions(
+        flow_runs=body.get("flow_runs"),
+        task_runs=body.get("task_runs"),
+        flows=body.get("flows"),
+        deployments=body.get("deployments"),
+    )
+    condition = combine([spec.to_q(body.get("artifacts")), *related], "and_")
     return queryset if condition is None else queryset.filter(condition)
 
 
-def artifacts_matching(
-    *,
-    artifacts: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    flows: FilterBody = None,
-    deployments: FilterBody = None,
-) -> QuerySet[Artifact]:
-    """Artifacts matching every given filter (``/artifacts/filter`` and ``/count``)."""
-    related = {"flow_runs": flow_runs, "task_runs": task_runs, "flows": flows, "deployments": deployments}
-    return _matching(Artifact.objects.all(), ARTIFACT_FILTER, artifacts, related)
+def artifacts_matching(*, filters: FilterBody) -> QuerySet[Artifact]:
+    """Artifacts matching every filter key of a validated body (``artifacts``, ``flow_runs``,
+    ``task_runs``, ``flows``, ``deployments``): ``/artifacts/filter`` and ``/count``."""
+    return _matching(Artifact.objects.all(), ARTIFACT_FILTER, filters)
 
 
-def artifact_collections_matching(
-    *,
-    artifacts: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    flows: FilterBody = None,
-    deployments: FilterBody = None,
-) -> QuerySet[ArtifactCollection]:
-    """Latest artifacts per key matching every given filter (``/artifacts/latest/...``)."""
-    related = {"flow_runs": flow_runs, "task_runs": task_runs, "flows": flows, "deployments": deployments}
-    return _matching(ArtifactCollection.objects.all(), ARTIFACT_COLLECTION_FILTER, artifacts, related)
+def artifact_collections_matching(*, filters: FilterBody) -> QuerySet[ArtifactCollection]:
+    """Latest artifacts per key matching a validated body (``/artifacts/latest/...``)."""
+    return _matching(ArtifactCollection.objects.all(), ARTIFACT_COLLECTION_FILTER, filters)
 
 
 def artifact_get(*, artifact_id: uuid.UUID) -> Artifact | None:
@@ -252,25 +240,17 @@ DASHBOARD_BUCKETS = 20
 FAILED_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 
 
-def dashboard_task_run_counts(
-    *,
-    task_runs: Mapping[str, Any],
-    flows: FilterBody = None,
-    flow_runs: FilterBody = None,
-    deployments: FilterBody = None,
-    work_pools: FilterBody = None,
-    work_queues: FilterBody = None,
-    now: dt.datetime,
-) -> list[dict[str, int]]:
+def dashboard_task_run_counts(*, filters: Mapping[str, Any], now: dt.datetime) -> list[dict[str, int]]:
     """Finished task runs per 20 equal time buckets (completed vs. failed/crashed) between
     ``task_runs.start_time.after_`` (to the minute) and its ``before_`` or now (end of minute)."""
+    task_runs = filters["task_runs"]
     window = task_runs["start_time"]
     start = window["after_"].replace(second=0, microsecond=0)
     end = (window.get("before_") or now).replace(second=59, microsecond=999999)
     width = (end - start).total_seconds() / DASHBOARD_BUCKETS
     terminal = {**task_runs, "state": {"type": {"any_": sorted(TERMINAL_STATE_TYPES)}}}
-    runs = task_runs_matching(flows=flows, flow_runs=flow_runs, task_runs=terminal, deployments=deployments)
-    queue_condition = work_queue_condition(work_pools, work_queues, "flow_run__")
+    runs = task_runs_matching(filters={**filters, "task_runs": terminal})
+    queue_condition = work_queue_condition(filters.get("work_pools"), filters.get("work_queues"), "flow_run__")
     if queue_condition is not None:
         runs = runs.filter(queue_condition)
     buckets = [{"completed": 0, "failed": 0} for _ in range(DASHBOARD_BUCKETS)]

@@ -171,7 +171,7 @@ class VariableViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(VariablesFilterRequest)
-        return self.page(variable_selectors.variables_matching(variables=data.get("variables")), data)
+        return self.page(variable_selectors.variables_matching(filters=data), data)
 
     @extend_schema(
         operation_id="count_variables",
@@ -183,4 +183,4 @@ class VariableViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(VariablesCountRequest)
-        return Response(variable_selectors.variables_matching(variables=data.get("variables")).count())
+        return Response(variable_selectors.variables_matching(filters=data).count())

@@ -18,7 +18,7 @@ from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, S
 from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from runs_app import selectors_220, services_220
-from runs_app.api.common import RUN_FILTERS
+from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.filters_220 import (
     ARTIFACT_COLLECTION_FILTER,
     ARTIFACT_COLLECTION_SORT,
@@ -28,8 +28,8 @@ from runs_app.filters_220 import (
 from runs_app.models import Artifact, ArtifactCollection
 
 ARTIFACT_NOT_FOUND = "Artifact not found."
-ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RUN_FILTERS}
-COLLECTION_FILTERS = {"artifacts": ARTIFACT_COLLECTION_FILTER, **RUN_FILTERS}
+ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RELATED_RUN_FILTERS}
+COLLECTION_FILTERS = {"artifacts": ARTIFACT_COLLECTION_FILTER, **RELATED_RUN_FILTERS}
 
 ArtifactsFilterRequest = request_serializer(
     "ArtifactsFilterRequest", ARTIFACT_FILTERS, sort=ARTIFACT_SORT, paginated=True
@@ -265,7 +265,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(ArtifactsFilterRequest)
-        return self.page(selectors_220.artifacts_matching(**{key: data.get(key) for key in ARTIFACT_FILTERS}), data)
+        return self.page(selectors_220.artifacts_matching(filters=data), data)
 
     @extend_schema(
         operation_id="count_artifacts",
@@ -277,7 +277,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(ArtifactsCountRequest)
-        return Response(selectors_220.artifacts_matching(**{key: data.get(key) for key in ARTIFACT_FILTERS}).count())
+        return Response(selectors_220.artifacts_matching(filters=data).count())
 
     @extend_schema(
         operation_id="read_latest_artifacts",
@@ -289,7 +289,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="latest/filter")
     def latest_filter(self, request: Request) -> Response:
         data = self.body(LatestArtifactsFilterRequest)
-        rows = selectors_220.artifact_collections_matching(**{key: data.get(key) for key in COLLECTION_FILTERS})
+        rows = selectors_220.artifact_collections_matching(filters=data)
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
         offset = data.get("offset") or 0
         return Response(
@@ -306,5 +306,5 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="latest/count")
     def latest_count(self, request: Request) -> Response:
         data = self.body(LatestArtifactsCountRequest)
-        rows = selectors_220.artifact_collections_matching(**{key: data.get(key) for key in COLLECTION_FILTERS})
+        rows = selectors_220.artifact_collections_matching(filters=data)
         return Response(rows.count())

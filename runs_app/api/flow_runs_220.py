@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound, pydantic_errors
 from orion_project.api.fields import (
     DateTimeField,
@@ -26,12 +26,11 @@ from orion_project.api.fields import (
     ListField,
     StrField,
 )
-from orion_project.api.filtering import request_serializer
+from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app import selectors_220, services_220
-from runs_app.api.common import RUN_FILTERS
-from runs_app.api.filters import TASK_RUN_FILTER
+from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
 from runs_app.models import FlowRun, FlowRunInput, TaskRun
 
 FLOW_RUN_INPUT_NOT_FOUND = "Flow run input not found"
@@ -193,11 +192,11 @@ class FlowRunGraphViewSet(OrionViewSet):
         return Response(graph)
 
 
-DASHBOARD_FILTERS = {**RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
+DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
 DashboardCountsRequest = request_serializer(
     "DashboardTaskRunCountsRequest",
     DASHBOARD_FILTERS,
-    extra={"task_runs": TASK_RUN_FILTER.serializer(required=True, allow_null=False)},
+    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
 )
 
 
@@ -219,6 +218,5 @@ class UIDashboardViewSet(OrionViewSet):
         data = self.body(DashboardCountsRequest)
         if (data["task_runs"].get("start_time") or {}).get("after_") is None:
             raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
-        related = {key: data.get(key) for key in DASHBOARD_FILTERS if key != "task_runs"}
-        counts = selectors_220.dashboard_task_run_counts(task_runs=data["task_runs"], **related, now=timezone.now())
+        counts = selectors_220.dashboard_task_run_counts(filters=data, now=timezone.now())
         return Response(counts)
