@@ -16,13 +16,18 @@ from blocks_app import variable_selectors, variable_services
 from blocks_app.filters import VARIABLE_FILTER, VARIABLE_SORT
 from blocks_app.models import Variable
 from orion_project.api.errors import RouteNotFound
-from orion_project.api.fields import ListField, MaxLengthStrField, PatternNameField, StrField, StrictSerializer
+from orion_project.api.fields import (
+    UUID_PATH_PATTERN,
+    ListField,
+    MaxLengthStrField,
+    PatternNameField,
+    StrField,
+    StrictSerializer,
+)
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 
 VARIABLE_NOT_FOUND = "Variable not found."
-# What FastAPI's ``uuid`` path converter accepts: anything else under /variables/ is a 404.
-UUID_PATH = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def variable_name_field(**kwargs: Any) -> PatternNameField:
@@ -70,7 +75,7 @@ class VariableViewSet(OrionViewSet):
     queryset = Variable.objects.all()
     serializer_class = VariableSerializer
     not_found_detail = VARIABLE_NOT_FOUND
-    lookup_value_regex = UUID_PATH
+    lookup_value_regex = UUID_PATH_PATTERN
     sort_spec = VARIABLE_SORT
     schema_tags = ("Variables",)
 

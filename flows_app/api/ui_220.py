@@ -3,8 +3,6 @@ and ``/collections/views/{view}`` (answered as the 2.20 server answers offline).
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -15,20 +13,15 @@ from rest_framework.response import Response
 from flows_app import schema_checks
 from flows_app.models import Flow
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
-from orion_project.api.fields import EmbeddedBodySerializer, JSONObjectField
+from orion_project.api.fields import JSONObjectField, LenientBodySerializer
 from orion_project.api.viewsets import OrionViewSet
 
 
-class SchemaValidateSerializer(EmbeddedBodySerializer):
+class SchemaValidateSerializer(LenientBodySerializer):
     """Body of ``POST /ui/schemas/validate``."""
 
     schema = JSONObjectField(required=True, allow_null=False)
     values = JSONObjectField(required=True, allow_null=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):  # other top-level keys are ignored, as in the reference
-            data = {key: value for key, value in data.items() if key in self.fields}
-        return super().to_internal_value(data)
 
 
 class UISchemaViewSet(OrionViewSet):

@@ -310,30 +310,6 @@ class EmbeddedBodySerializer(StrictSerializer):
         return super().to_internal_value(data)
 
 
-class PatternNameField(StrField):
-    """A name with a maximum length and an allowed alphabet, reported as the 2.20 reference
-    does (``Variable name must only contain lowercase letters, numbers, and underscores.``)."""
-
-    default_error_messages = {
-        "value_error.any_str.max_length": "ensure this value has at most {max_length} characters",
-        "value_error": "{rule}",
-    }
-
-    def __init__(self, *, pattern: str, rule: str, max_length: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pattern = re.compile(pattern)
-        self.rule = rule
-        self.limit = max_length
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if self.limit is not None and len(value) > self.limit:
-            self.fail("value_error.any_str.max_length", max_length=self.limit)
-        if not self.pattern.match(value):
-            self.fail("value_error", rule=self.rule)
-        return value
-
-
 class MaxLengthStrField(StrField):
     """A string of at most ``max_length`` characters (pydantic's ``max_length`` error)."""
 
@@ -341,14 +317,32 @@ class MaxLengthStrField(StrField):
         "value_error.any_str.max_length": "ensure this value has at most {max_length} characters",
     }
 
-    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_length: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = max_length
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        if len(value) > self.limit:
+        if self.limit is not None and len(value) > self.limit:
             self.fail("value_error.any_str.max_length", max_length=self.limit)
+        return value
+
+
+class PatternNameField(MaxLengthStrField):
+    """A name with an allowed alphabet (and maybe a maximum length), reported as the 2.20
+    reference does (``Variable name must only contain lowercase letters, numbers, and underscores.``)."""
+
+    default_error_messages = {**MaxLengthStrField.default_error_messages, "value_error": "{rule}"}
+
+    def __init__(self, *, pattern: str, rule: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = re.compile(pattern)
+        self.rule = rule
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not self.pattern.match(value):
+            self.fail("value_error", rule=self.rule)
         return value
 
 
@@ -400,3 +394,17 @@ class NonNegativeField(OptionalFieldMixin, serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return value
+
+
+class LenientBodySerializer(EmbeddedBodySerializer):
+    """A body of several top-level parameters whose unknown keys are ignored, as FastAPI
+    ignores them for the 2.20 reference's embedded ``Body(...)`` parameters."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if key in self.fields}
+        return super().to_internal_value(data)
+
+
+# What FastAPI's ``uuid`` path converter matches: other values under such a path are a 404.
+UUID_PATH_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.errors import RouteNotFound
-from orion_project.api.fields import EmbeddedBodySerializer, IntField, JSONObjectField
+from orion_project.api.fields import IntField, JSONObjectField, LenientBodySerializer
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
@@ -61,16 +61,10 @@ def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
     return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
 
 
-class ResumeFlowRunSerializer(EmbeddedBodySerializer):
+class ResumeFlowRunSerializer(LenientBodySerializer):
     """Body of ``POST /flow_runs/{id}/resume`` (2.20): the input a run paused for input waits for."""
 
     run_input = JSONObjectField()
-
-    def to_internal_value(self, data: Any) -> Any:
-        # Other top-level keys are ignored, as in the reference.
-        if isinstance(data, dict):
-            data = {key: value for key, value in data.items() if key in self.fields}
-        return super().to_internal_value(data)
 
 
 class FlowRunViewSet(OrionViewSet):

@@ -20,9 +20,10 @@ from rest_framework.response import Response
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound, pydantic_errors
 from orion_project.api.fields import (
+    UUID_PATH_PATTERN,
     DateTimeField,
-    EmbeddedBodySerializer,
     IntField,
+    LenientBodySerializer,
     ListField,
     StrField,
 )
@@ -34,8 +35,6 @@ from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
 from runs_app.models import FlowRun, FlowRunInput, TaskRun
 
 FLOW_RUN_INPUT_NOT_FOUND = "Flow run input not found"
-# FastAPI's ``{id:uuid}`` converter: a graph-v2 path with anything else is a plain 404.
-UUID_PATH = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 class InputValueField(StrField):
@@ -63,16 +62,7 @@ class InputKeyField(StrField):
         return value
 
 
-class LenientBody(EmbeddedBodySerializer):
-    """Several top-level parameters; unknown keys are ignored, as in the reference."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = {key: value for key, value in data.items() if key in self.fields}
-        return super().to_internal_value(data)
-
-
-class FlowRunInputCreateSerializer(LenientBody):
+class FlowRunInputCreateSerializer(LenientBodySerializer):
     """Body of ``POST /flow_runs/{id}/input``."""
 
     key = InputKeyField(required=True, allow_null=False)
@@ -80,7 +70,7 @@ class FlowRunInputCreateSerializer(LenientBody):
     sender = StrField()
 
 
-class FlowRunInputFilterSerializer(LenientBody):
+class FlowRunInputFilterSerializer(LenientBodySerializer):
     """Body of ``POST /flow_runs/{id}/input/filter``."""
 
     prefix = StrField(required=True, allow_null=False)
@@ -165,7 +155,7 @@ class FlowRunGraphViewSet(OrionViewSet):
     """``GET /flow_runs/{id}/graph-v2`` (a UUID path only, as in the reference)."""
 
     queryset = FlowRun.objects.all()
-    lookup_value_regex = UUID_PATH
+    lookup_value_regex = UUID_PATH_PATTERN
     schema_tags = ("Flow Runs",)
 
     @extend_schema(

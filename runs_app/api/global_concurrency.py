@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from orion_project.api.errors import DetailError, RouteNotFound
 from orion_project.api.fields import (
     BoolField,
-    EmbeddedBodySerializer,
     EnumField,
     FloatField,
     IntField,
+    LenientBodySerializer,
     ListField,
     NameField,
     NonNegativeField,
@@ -138,25 +138,16 @@ class ModeField(EnumField):
         return str(data)
 
 
-class TopLevelBody(EmbeddedBodySerializer):
-    """A body of several top-level parameters; as in the reference, keys it does not know
-    are ignored (newer clients send ``create_if_missing``)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = {key: value for key, value in data.items() if key in self.fields}
-        return super().to_internal_value(data)
-
-
-class SlotsIncrementSerializer(TopLevelBody):
-    """Body of ``POST /v2/concurrency_limits/increment``."""
+class SlotsIncrementSerializer(LenientBodySerializer):
+    """Body of ``POST /v2/concurrency_limits/increment`` (newer clients also send
+    ``create_if_missing``, which is ignored)."""
 
     slots = PositiveIntField(required=True, allow_null=False)
     names = NamesField(child=StrField(allow_null=False), required=True, allow_null=False)
     mode = ModeField(default=services.CONCURRENCY)
 
 
-class SlotsDecrementSerializer(TopLevelBody):
+class SlotsDecrementSerializer(LenientBodySerializer):
     """Body of ``POST /v2/concurrency_limits/decrement``."""
 
     slots = PositiveIntField(required=True, allow_null=False)
