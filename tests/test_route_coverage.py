@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import Resolver404, resolve
 
-# The shared reference sits beside the checkout (``/work/main``) or its worktree folder
-# (``/work/wt/<name>``): the nearest ancestor that has it.
-REFERENCE = next(
-    (
-        parent / "shared" / "reference"
-        for parent in Path(__file__).resolve().parents
-        if (parent / "shared" / "reference").is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "reference",
-)
+from tests.reference_examples import REFERENCE_DIR
+
+REFERENCE = REFERENCE_DIR
 
 
 def reference_operations(version: str) -> set[tuple[str, str]]:
