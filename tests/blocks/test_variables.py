@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 NAME_RULE = "Variable name must only contain lowercase letters, numbers, and underscores."
 

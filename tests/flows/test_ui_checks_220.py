@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 MISSING = {"detail": "Artifact not found."}
 

@@ -7,8 +7,8 @@ import datetime as dt
 from django.utils import timezone
 
 from runs_app.models import FlowRun, TaskRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 MISSING_RUN = "00000000-0000-4000-8000-000000000000"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runs_app.models import GlobalConcurrencyLimit
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 LOCKED = {"detail": "Locked"}
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from runs_app.models import GlobalConcurrencyLimit
-from tests.test_concurrency import THREADS, in_parallel, post
+from tests.helpers import THREADS, in_parallel, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

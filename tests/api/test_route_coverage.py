@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import Resolver404, resolve
 
-from tests.reference_examples import REFERENCE_DIR
+from tests.api.reference_examples import REFERENCE_DIR
 
 REFERENCE = REFERENCE_DIR
 
