@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from blocks_app.models import BlockDocument, BlockSchema, BlockType
+from blocks_app.models import BlockDocument, BlockSchema, BlockType, Variable
 from blocks_app.secrets import obfuscate
 
 
@@ -49,3 +49,12 @@ class BlockDocumentAdmin(admin.ModelAdmin):
     def masked_data(self, document: BlockDocument) -> str:
         secret_fields = (document.block_schema.fields or {}).get("secret_fields") or []
         return json.dumps(obfuscate(dict(document.data or {}), list(secret_fields)), indent=2)
+
+
+@admin.register(Variable)
+class VariableAdmin(admin.ModelAdmin):
+    """Variables flows read at run time; names follow the API's rule (lowercase, digits, ``_``)."""
+
+    list_display = ("name", "value", "tags", "updated")
+    search_fields = ("name", "value")
+    readonly_fields = ("id", "created", "updated")

@@ -1,8 +1,9 @@
-"""Filter definitions of block types, schemas and documents (reference §C.2)."""
+"""Filter definitions of block types, schemas and documents (reference §C.2), and of
+variables (2.20 ``VariableFilter``, ``VariableSort``), the configuration kept beside blocks."""
 
 from __future__ import annotations
 
-from orion_project.filtering import UUID, FieldFilter, ObjectFilter, all_, any_, eq_, like_
+from orion_project.filtering import UUID, FieldFilter, ObjectFilter, SortSpec, all_, any_, array_is_null_, eq_, like_
 
 BLOCK_TYPE_FILTER = ObjectFilter(
     schema="BlockTypeFilter",
@@ -35,4 +36,26 @@ BLOCK_DOCUMENT_FILTER = ObjectFilter(
         FieldFilter("block_type_id", "BlockDocumentFilterBlockTypeId", "block_type_id", (any_(UUID),)),
         FieldFilter("name", "BlockDocumentFilterName", "name", (any_(), like_())),
     ),
+)
+
+VARIABLE_FILTER = ObjectFilter(
+    schema="VariableFilter",
+    description="Filter variables. Only variables matching all criteria will be returned.",
+    fields=(
+        FieldFilter("id", "VariableFilterId", "id", (any_(UUID),)),
+        FieldFilter("name", "VariableFilterName", "name", (any_(), like_())),
+        FieldFilter("value", "VariableFilterValue", "value", (any_(), like_())),
+        FieldFilter("tags", "VariableFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
+    ),
+)
+
+VARIABLE_SORT = SortSpec(
+    "VariableSort",
+    {
+        "CREATED_DESC": ("-created",),
+        "UPDATED_DESC": ("-updated",),
+        "NAME_DESC": ("-name",),
+        "NAME_ASC": ("name",),
+    },
+    default="NAME_ASC",
 )

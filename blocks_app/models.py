@@ -8,6 +8,7 @@ the same way (``blocks_app.checksums``).
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 
 from orion_project.models import OrionModel
@@ -68,6 +69,25 @@ class BlockDocument(OrionModel):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["block_type", "name"], name="uq_block_document_type_name")]
         indexes = [models.Index(fields=["is_anonymous", "name"], name="ix_block_document_listing")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variable(OrionModel):
+    """A named string value flows read at run time (``Variable.get("name")``), beside blocks
+    in the configuration store. Names are lowercase letters, digits and underscores."""
+
+    name = models.CharField(
+        max_length=255,
+        validators=[RegexValidator(r"^[a-z0-9_]*$", "Lowercase letters, numbers and underscores only.")],
+    )
+    value = models.CharField(max_length=5000)
+    tags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="uq_variable_name")]
 
     def __str__(self) -> str:
         return self.name

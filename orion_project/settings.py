@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "FlowRunSort": "runs_app.api.schema_enums.FLOW_RUN_SORT_VALUES",
         "TaskRunSort": "runs_app.api.schema_enums.TASK_RUN_SORT_VALUES",
         "LogSort": "runs_app.api.schema_enums.LOG_SORT_VALUES",
+        "ArtifactSort": "runs_app.api.schema_enums.ARTIFACT_SORT_VALUES",
         "SetStateStatus": "runs_app.api.schema_enums.SET_STATE_STATUS_VALUES",
     },
     "PARSER_WHITELIST": ["orion_project.api.parsers.OrionJSONParser"],

@@ -10,8 +10,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from runs_app import services
-from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
+from runs_app import services, services_220
+from runs_app.models import (
+    Artifact,
+    ArtifactCollection,
+    ConcurrencyLimit,
+    FlowRun,
+    FlowRunInput,
+    FlowRunState,
+    GlobalConcurrencyLimit,
+    Log,
+    TaskRun,
+    TaskRunState,
+)
 from runs_app.orchestration.context import ProposedState
 from runs_app.states import StateType
 
@@ -158,3 +169,72 @@ class ConcurrencyLimitAdmin(admin.ModelAdmin):
     def release_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
         released = sum(services.concurrency_limit_reset(tag=tag) for tag in queryset.values_list("tag", flat=True))
         self.message_user(request, f"Released the slots of {released} limit(s).", messages.SUCCESS)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    """Artifacts are written by runs; read-only here (deleting goes through the service so
+    the latest-per-key collection follows)."""
+
+    list_display = ("key", "type", "flow_run_id", "task_run_id", "created")
+    list_filter = ("type",)
+    search_fields = ("key", "description")
+    readonly_fields = [field.name for field in Artifact._meta.fields]
+    show_full_result_count = False
+    actions = ["delete_through_service"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Delete selected artifacts")
+    def delete_through_service(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
+        deleted = sum(services_220.artifact_delete(artifact_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Deleted {deleted} artifact(s).")
+
+
+@admin.register(ArtifactCollection)
+class ArtifactCollectionAdmin(admin.ModelAdmin):
+    """The latest artifact of each key (maintained by the artifact services)."""
+
+    list_display = ("key", "type", "latest_id", "updated")
+    search_fields = ("key",)
+    readonly_fields = [field.name for field in ArtifactCollection._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(FlowRunInput)
+class FlowRunInputAdmin(admin.ModelAdmin):
+    """Values sent to flow runs (run input); read-only."""
+
+    list_display = ("flow_run", "key", "sender", "created")
+    search_fields = ("key", "flow_run__name")
+    raw_id_fields = ("flow_run",)
+    readonly_fields = ("id", "created", "updated", "flow_run", "key", "value", "sender")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(GlobalConcurrencyLimit)
+class GlobalConcurrencyLimitAdmin(admin.ModelAdmin):
+    """Global (v2) concurrency limits; slot counters are changed by the increment/decrement
+    routes under row locks, so they are read-only here."""
+
+    list_display = ("name", "active", "limit", "active_slots", "slot_decay_per_second", "updated")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    fields = (
+        "name",
+        "active",
+        "limit",
+        "slot_decay_per_second",
+        "active_slots",
+        "denied_slots",
+        "avg_slot_occupancy_seconds",
+    )
+    readonly_fields = ("active_slots", "denied_slots", "avg_slot_occupancy_seconds")

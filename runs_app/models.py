@@ -256,3 +256,97 @@ class ConcurrencyLimit(OrionModel):
 
     def __str__(self) -> str:
         return f"{self.tag} ≤ {self.concurrency_limit}"
+
+
+# ------------------------------------------------------------------ 2.20 additions
+
+
+class Artifact(OrionModel):
+    """Something a run produced for people to read: a table, markdown, a link, a result.
+
+    ``flow_run_id`` / ``task_run_id`` are plain columns, not foreign keys: the reference
+    accepts any id there and keeps the artifact when its run is deleted.
+    """
+
+    key = models.TextField(null=True, blank=True)
+    type = models.TextField(null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)  # "metadata_" on the wire
+    flow_run_id = models.UUIDField(null=True, blank=True)
+    task_run_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # read_latest after a delete, and ``key.any_`` filters
+            models.Index(fields=["key", "-created"], name="ix_artifact_key_created"),
+            models.Index(fields=["flow_run_id"], name="ix_artifact_flow_run"),
+            models.Index(fields=["task_run_id"], name="ix_artifact_task_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key or self.id} ({self.type})"
+
+
+class ArtifactCollection(OrionModel):
+    """The latest artifact of each key, with a copy of its columns (``/artifacts/latest/...``).
+
+    Its own ``id`` and ``created`` outlive the artifacts it points to; ``latest_id`` moves
+    to the next newest artifact of the key when the latest one is deleted.
+    """
+
+    key = models.TextField()
+    latest_id = models.UUIDField()
+    type = models.TextField(null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)  # "metadata_" on the wire
+    flow_run_id = models.UUIDField(null=True, blank=True)
+    task_run_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key"], name="uq_artifact_collection_key")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class FlowRunInput(OrionModel):
+    """A value sent to a flow run under a key (``pause_flow_run(wait_for_input=...)``,
+    ``send_input``); ``value`` is the JSON text exactly as sent."""
+
+    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="inputs")
+    key = models.TextField()
+    value = models.TextField()
+    sender = models.TextField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["flow_run", "key"], name="uq_flow_run_input_key")]
+
+    def __str__(self) -> str:
+        return f"{self.flow_run_id}/{self.key}"
+
+
+class GlobalConcurrencyLimit(OrionModel):
+    """A named limit on slots held across processes (``/v2/concurrency_limits/``).
+
+    ``active_slots`` counts held slots; with ``slot_decay_per_second`` > 0 they drain by
+    themselves over time (a rate limit). The decay is applied lazily, from the time of
+    the row's last write (``updated``), each time the row is written under its lock.
+    ``denied_slots`` and ``avg_slot_occupancy_seconds`` feed the ``Retry-After`` estimate.
+    """
+
+    name = models.TextField()
+    limit = models.PositiveIntegerField()
+    active = models.BooleanField(default=True)
+    active_slots = models.PositiveIntegerField(default=0)
+    denied_slots = models.PositiveIntegerField(default=0)
+    slot_decay_per_second = models.FloatField(default=0.0)
+    avg_slot_occupancy_seconds = models.FloatField(default=2.0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="uq_global_concurrency_limit_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.active_slots}/{self.limit}"

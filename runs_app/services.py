@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
+from runs_app import services_220
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
@@ -130,8 +131,14 @@ def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
     return deleted > 0
 
 
-def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -> OrchestrationResult:
-    """Resume a PAUSED flow run: RUNNING, or SCHEDULED "Resuming" if the pause reschedules."""
+def flow_run_resume(
+    *, flow_run_id: uuid.UUID, run_input: Mapping[str, Any] | None = None, api_version: ApiVersion = None
+) -> OrchestrationResult:
+    """Resume a PAUSED flow run: RUNNING, or SCHEDULED "Resuming" if the pause reschedules.
+
+    A run paused for input (2.20 ``pause_flow_run(wait_for_input=...)``) is resumed only
+    with a ``run_input`` valid for the schema it stored; the input is then stored for it.
+    """
     run = FlowRun.objects.select_related("state").filter(pk=flow_run_id).first()
     if run is None:
         raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
@@ -141,12 +148,23 @@ def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -
             state=None,
             reason="Cannot resume a flow run that is not paused.",
         )
+    details = run.state.state_details or {}
+    keyset = details.get("run_input_keyset")
+    if keyset:
+        run_input = run_input or {}
+        reason = services_220.run_input_rejection(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+        if reason is not None:
+            return OrchestrationResult(status=SetStateStatus.REJECT, state=run.state, reason=reason)
     now = timezone.now()
-    if (run.state.state_details or {}).get("pause_reschedule"):
+    if details.get("pause_reschedule"):
         proposal = ProposedState.make(type=StateType.SCHEDULED, name=StateName.RESUMING, timestamp=now)
     else:
         proposal = ProposedState.make(type=StateType.RUNNING, timestamp=now)
-    return flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+    with transaction.atomic():
+        result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+        if keyset and run_input and result.status == SetStateStatus.ACCEPT:
+            services_220.run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+    return result
 
 
 def task_run_create(

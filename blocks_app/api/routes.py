@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from blocks_app.api.variables import VariableViewSet
 from blocks_app.api.views import BlockCapabilityViewSet, BlockDocumentViewSet, BlockSchemaViewSet, BlockTypeViewSet
 
 
@@ -11,3 +12,4 @@ def register(router: SimpleRouter) -> None:
     router.register("block_schemas", BlockSchemaViewSet, basename="block_schemas")
     router.register("block_documents", BlockDocumentViewSet, basename="block_documents")
     router.register("block_capabilities", BlockCapabilityViewSet, basename="block_capabilities")
+    router.register("variables", VariableViewSet, basename="variables")

@@ -119,9 +119,21 @@ def _one_error(item: str | ErrorDetail, loc: tuple[str | int, ...]) -> dict[str,
     if error_type == "type_error.enum" and "permitted:" in message:
         error["ctx"] = {"enum_values": _QUOTED.findall(message.split("permitted:", 1)[1])}
     elif error_type.startswith("value_error.number.not_"):
-        limit = message.rsplit(" ", 1)[-1]
-        error["ctx"] = {"limit_value": int(limit) if limit.lstrip("-").isdigit() else limit}
+        error["ctx"] = {"limit_value": _number(message.rsplit(" ", 1)[-1])}
+    elif error_type in ("value_error.any_str.max_length", "value_error.list.min_items"):
+        # "ensure this value has at most 255 characters" / "... at least 1 items"
+        error["ctx"] = {"limit_value": _number(message.rsplit(" ", 2)[-2])}
     return error
+
+
+def _number(text: str) -> int | float | str:
+    """The bound quoted in a pydantic message, as the number it was."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def validation_response(errors: list[dict[str, Any]], request_body: Any) -> Response:

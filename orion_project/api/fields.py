@@ -9,6 +9,7 @@ the reference's action models; strings keep their whitespace and may be empty.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -310,3 +311,103 @@ class EmbeddedBodySerializer(StrictSerializer):
         if isinstance(data, Mapping):
             data = {key: value for key, value in data.items() if value is not None and key in self.fields}
         return super().to_internal_value(data)
+
+
+class MaxLengthStrField(StrField):
+    """A string of at most ``max_length`` characters (pydantic's ``max_length`` error)."""
+
+    default_error_messages = {
+        "value_error.any_str.max_length": "ensure this value has at most {max_length} characters",
+    }
+
+    def __init__(self, *, max_length: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limit = max_length
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if self.limit is not None and len(value) > self.limit:
+            self.fail("value_error.any_str.max_length", max_length=self.limit)
+        return value
+
+
+class PatternNameField(MaxLengthStrField):
+    """A name with an allowed alphabet (and maybe a maximum length), reported as the 2.20
+    reference does (``Variable name must only contain lowercase letters, numbers, and underscores.``)."""
+
+    default_error_messages = {**MaxLengthStrField.default_error_messages, "value_error": "{rule}"}
+
+    def __init__(self, *, pattern: str, rule: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = re.compile(pattern)
+        self.rule = rule
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not self.pattern.match(value):
+            self.fail("value_error", rule=self.rule)
+        return value
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NonNegativeField(OptionalFieldMixin, serializers.Field):
+    """A number ≥ 0 that the 2.20 reference validates with pydantic 2 inside a pydantic 1
+    model, so its errors carry pydantic 2's text under ``value_error.validation``."""
+
+    default_error_messages = {"value_error.validation": "{text}"}
+
+    def __init__(self, *, integer: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.integer = integer
+
+    def _fail(self, data: Any, kind: str, message: str) -> None:
+        name = "constrained-int" if self.integer else "constrained-float"
+        text = (
+            f"1 validation error for {name}\n  {message} [type={kind}, input_value={data!r}, "
+            f"input_type={type(data).__name__}]\n    For further information visit "
+            f"https://errors.pydantic.dev/2.12/v/{kind}"
+        )
+        self.fail("value_error.validation", text=text)
+
+    def to_internal_value(self, data: Any) -> int | float:
+        value: int | float
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            kind = "int_type" if self.integer else "float_type"
+            self._fail(data, kind, f"Input should be a valid {'integer' if self.integer else 'number'}")
+            raise AssertionError("unreachable")
+        try:
+            number = float(data)
+        except ValueError:
+            if self.integer:
+                self._fail(data, "int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+            else:
+                self._fail(data, "float_parsing", "Input should be a valid number, unable to parse string as a number")
+            raise AssertionError("unreachable") from None
+        if self.integer:
+            if not number.is_integer():
+                self._fail(
+                    data, "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+                )
+            value = int(number)
+        else:
+            value = number
+        if value < 0:
+            self._fail(data, "greater_than_equal", "Input should be greater than or equal to 0")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class LenientBodySerializer(EmbeddedBodySerializer):
+    """A body of several top-level parameters whose unknown keys are ignored, as FastAPI
+    ignores them for the 2.20 reference's embedded ``Body(...)`` parameters."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if key in self.fields}
+        return super().to_internal_value(data)
+
+
+# What FastAPI's ``uuid`` path converter matches: other values under such a path are a 404.
+UUID_PATH_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

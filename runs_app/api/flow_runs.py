@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.errors import RouteNotFound
-from orion_project.api.fields import IntField
+from orion_project.api.fields import IntField, JSONObjectField, LenientBodySerializer
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
@@ -59,6 +59,12 @@ FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
 def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
     """Flow runs matching a validated query body, with what their response shows joined."""
     return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
+
+
+class ResumeFlowRunSerializer(LenientBodySerializer):
+    """Body of ``POST /flow_runs/{id}/resume`` (2.20): the input a run paused for input waits for."""
+
+    run_input = JSONObjectField()
 
 
 class FlowRunViewSet(OrionViewSet):
@@ -215,12 +221,18 @@ class FlowRunViewSet(OrionViewSet):
         operation_id="resume_flow_run",
         summary="Resume Flow Run",
         description="Resume a paused flow run (RUNNING, or SCHEDULED 'Resuming' if it reschedules).",
-        request=None,
+        request=ResumeFlowRunSerializer,
         responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
     )
     @action(detail=True, methods=["post"], url_path="resume")
     def resume(self, request: Request, id: str) -> Response:
-        result = services.flow_run_resume(flow_run_id=self.object_id(), api_version=api_version(request))
+        flow_run_id = self.object_id()
+        # The 2.7 client sends no body at all.
+        has_body = request.content_type.startswith("application/json") and bool(request.body)
+        data = self.body(ResumeFlowRunSerializer) if has_body else {}
+        result = services.flow_run_resume(
+            flow_run_id=flow_run_id, run_input=data.get("run_input"), api_version=api_version(request)
+        )
         return orchestration_response(result)
 
     @extend_schema(

@@ -2,7 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from runs_app.api.artifacts import ArtifactViewSet
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
+from runs_app.api.flow_runs_220 import FlowRunGraphViewSet, FlowRunInputViewSet, UIDashboardViewSet
+from runs_app.api.global_concurrency import GlobalConcurrencyLimitViewSet
 from runs_app.api.records import (
     ConcurrencyLimitViewSet,
     FlowRunStateViewSet,
@@ -22,3 +25,8 @@ def register(router: SimpleRouter) -> None:
     router.register("task_run_states", TaskRunStateViewSet, basename="task_run_states")
     router.register("logs", LogViewSet, basename="logs")
     router.register("concurrency_limits", ConcurrencyLimitViewSet, basename="concurrency_limits")
+    router.register("v2/concurrency_limits", GlobalConcurrencyLimitViewSet, basename="global_concurrency_limits")
+    router.register("artifacts", ArtifactViewSet, basename="artifacts")
+    router.register("flow_runs", FlowRunInputViewSet, basename="flow_run_inputs")
+    router.register("flow_runs", FlowRunGraphViewSet, basename="flow_run_graph_v2")
+    router.register("ui/task_runs", UIDashboardViewSet, basename="ui_task_run_dashboard")

@@ -3,6 +3,7 @@
 (``FlowRunSort``, ``StateType`` ...) however many request bodies use them."""
 
 from runs_app.filters import FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
+from runs_app.filters_220 import ARTIFACT_SORT
 from runs_app.orchestration.context import SetStateStatus
 from runs_app.states import StateType
 
@@ -16,3 +17,7 @@ SET_STATE_STATUS_VALUES = [
     SetStateStatus.WAIT,
 ]
 STATE_TYPE_VALUES = list(StateType.values)
+
+# ArtifactSort and ArtifactCollectionSort share their values (2.20); VariableSort shares
+# FlowSort's values and takes that name.
+ARTIFACT_SORT_VALUES = list(ARTIFACT_SORT.orders)

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "examples.md"
+# The shared reference sits beside the checkout (``/work/main``) or beside the folder of
+# worktrees (``/work/wt/<name>``): the nearest ancestor that has it.
+REFERENCE_DIR = next(
+    (
+        parent / "shared" / "reference"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared" / "reference").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "reference",
+)
+EXAMPLES_PATH = REFERENCE_DIR / "examples.md"
 HEADING = re.compile(r"^### (\d+)\. (.*)$")
 STATUS = re.compile(r"^Response: `HTTP/1\.1 (\d{3})")
 

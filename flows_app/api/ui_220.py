@@ -1,0 +1,97 @@
+"""What the 2.20 UI asks besides records: ``/ui/schemas/validate``, ``/templates/validate``
+and ``/collections/views/{view}`` (answered as the 2.20 server answers offline)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flows_app import schema_checks
+from flows_app.models import Flow
+from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
+from orion_project.api.fields import JSONObjectField, LenientBodySerializer
+from orion_project.api.viewsets import OrionViewSet
+
+
+class SchemaValidateSerializer(LenientBodySerializer):
+    """Body of ``POST /ui/schemas/validate``."""
+
+    schema = JSONObjectField(required=True, allow_null=False)
+    values = JSONObjectField(required=True, allow_null=False)
+
+
+class UISchemaViewSet(OrionViewSet):
+    """``/ui/schemas/validate``."""
+
+    queryset = Flow.objects.none()
+    schema_tags = ("UI",)
+
+    @extend_schema(
+        operation_id="validate_obj",
+        summary="Validate Obj",
+        description="Check `values` against the JSON `schema`; errors are nested like the values.",
+        request=SchemaValidateSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="validate")
+    def validate(self, request: Request) -> Response:
+        data = self.body(SchemaValidateSerializer)
+        try:
+            return Response(schema_checks.schema_errors(schema=data["schema"], values=data["values"]))
+        except schema_checks.InvalidSchemaError as error:
+            raise DetailError(str(error), status.HTTP_422_UNPROCESSABLE_ENTITY) from None
+
+
+class TemplateViewSet(OrionViewSet):
+    """``/templates/validate``: the body is the template, a JSON string."""
+
+    queryset = Flow.objects.none()
+    schema_tags = ("Automations",)
+
+    @extend_schema(
+        operation_id="validate_template",
+        summary="Validate Template",
+        description="204 when the Jinja template parses; 422 with the line and message when not.",
+        request=OpenApiTypes.STR,
+        responses={204: None, 422: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="validate")
+    def validate(self, request: Request) -> Response:
+        has_body = request.content_type.startswith("application/json") and bool(request.body)
+        template = request.data if has_body else ""
+        if not isinstance(template, str):
+            raise RequestValidationError(
+                [{"loc": ["body"], "msg": "str type expected", "type": "type_error.str"}], template
+            )
+        error = schema_checks.template_syntax_error(template)
+        if error is not None:
+            return Response({"error": error}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CollectionViewSet(OrionViewSet):
+    """``/collections/views/{view}``: the integrations registry, as known offline."""
+
+    queryset = Flow.objects.none()
+    schema_tags = ("Collections",)
+
+    @extend_schema(
+        operation_id="read_view_content",
+        summary="Read View Content",
+        description=(
+            "A view of the integrations registry. This server does not fetch the registry: it answers "
+            "the worker metadata of the types its clients ship with, and 404 for the other views."
+        ),
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"], url_path=r"views/(?P<view>[^/]+)")
+    def view(self, request: Request, view: str) -> Response:
+        if view in schema_checks.OFFLINE_VIEWS:
+            return Response(schema_checks.OFFLINE_VIEWS[view])
+        if view in schema_checks.KNOWN_VIEWS:
+            raise RouteNotFound(f"Requested content missing for view {view}")
+        raise RouteNotFound(f"View {view} not found in registry")

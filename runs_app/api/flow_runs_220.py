@@ -1,0 +1,212 @@
+"""2.20 routes under a flow run and for the 2.20 UI: flow-run input
+(``/flow_runs/{id}/input...``, used by ``pause_flow_run(wait_for_input=...)``,
+``send_input`` and ``receive_input``), ``/flow_runs/{id}/graph-v2`` and
+``/ui/task_runs/dashboard/counts``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound, pydantic_errors
+from orion_project.api.fields import (
+    UUID_PATH_PATTERN,
+    DateTimeField,
+    IntField,
+    LenientBodySerializer,
+    ListField,
+    StrField,
+)
+from orion_project.api.filtering import filter_serializer, request_serializer
+from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
+from orion_project.exceptions import ObjectNotFoundError
+from runs_app import selectors_220, services_220
+from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
+from runs_app.models import FlowRun, FlowRunInput, TaskRun
+
+FLOW_RUN_INPUT_NOT_FOUND = "Flow run input not found"
+
+
+class InputValueField(StrField):
+    """``value``: bytes in the reference, so text or a number (as text); anything else is
+    pydantic's ``byte type expected``."""
+
+    default_error_messages = {"type_error.bytes": "byte type expected"}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, (str, int, float)):
+            self.fail("type_error.bytes")
+        return str(data)
+
+
+class InputKeyField(StrField):
+    """``key``: lowercase letters, digits and dashes (the reference checks it only when
+    storing, and answers 500; this server answers 422)."""
+
+    default_error_messages = {"value_error": "Key must only contain lowercase letters, numbers, and dashes."}
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value and not all((char.islower() and char.isascii()) or char.isdigit() or char == "-" for char in value):
+            self.fail("value_error")
+        return value
+
+
+class FlowRunInputCreateSerializer(LenientBodySerializer):
+    """Body of ``POST /flow_runs/{id}/input``."""
+
+    key = InputKeyField(required=True, allow_null=False)
+    value = InputValueField(required=True, allow_null=False)
+    sender = StrField()
+
+
+class FlowRunInputFilterSerializer(LenientBodySerializer):
+    """Body of ``POST /flow_runs/{id}/input/filter``."""
+
+    prefix = StrField(required=True, allow_null=False)
+    limit = IntField(default=1)
+    exclude_keys = ListField(child=StrField(allow_null=False), default=list)
+
+
+class FlowRunInputSerializer(OrionModelSerializer):
+    """A stored input; ``value`` is the JSON text as sent."""
+
+    class Meta:
+        model = FlowRunInput
+        fields = ("id", "created", "updated", "flow_run_id", "key", "value", "sender")
+
+
+class FlowRunInputViewSet(OrionViewSet):
+    """Inputs of a flow run, and the 2.20 graph of a flow run."""
+
+    queryset = FlowRun.objects.all()
+    schema_tags = ("Flow Runs",)
+
+    @extend_schema(
+        operation_id="create_flow_run_input",
+        summary="Create Flow Run Input",
+        description="Store a value for the flow run under a key; a key is written once (409).",
+        request=FlowRunInputCreateSerializer,
+        responses={201: None},
+    )
+    @action(detail=True, methods=["post"], url_path="input")
+    def create_input(self, request: Request, id: str) -> Response:
+        flow_run_id = self.object_id()
+        data = self.body(FlowRunInputCreateSerializer)
+        try:
+            services_220.flow_run_input_create(flow_run_id=flow_run_id, **data)
+        except ObjectNotFoundError as error:
+            raise RouteNotFound(error.message) from None
+        return Response(None, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="filter_flow_run_input",
+        summary="Filter Flow Run Input",
+        description="The flow run's inputs whose key starts with `prefix`, oldest first.",
+        request=FlowRunInputFilterSerializer,
+        responses={200: FlowRunInputSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"], url_path="input/filter")
+    def filter_input(self, request: Request, id: str) -> Response:
+        flow_run_id = self.object_id()
+        data = self.body(FlowRunInputFilterSerializer)
+        rows = selectors_220.flow_run_inputs_with_prefix(
+            flow_run_id=flow_run_id, prefix=data["prefix"], limit=data["limit"], exclude_keys=data["exclude_keys"]
+        )
+        return Response(FlowRunInputSerializer(rows, many=True).data)
+
+    @extend_schema(
+        operation_id="read_flow_run_input",
+        summary="Read Flow Run Input",
+        description="The value stored under a key, as the plain text that was sent.",
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], url_path=r"input/(?P<key>[^/]+)")
+    def read_input(self, request: Request, id: str, key: str) -> HttpResponse:
+        stored = selectors_220.flow_run_input_get(flow_run_id=self.object_id(), key=key)
+        if stored is None:
+            raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
+        return HttpResponse(stored.value, content_type="text/plain; charset=utf-8")
+
+    @extend_schema(
+        operation_id="delete_flow_run_input",
+        summary="Delete Flow Run Input",
+        description="Delete the value stored under a key.",
+        responses={204: None},
+    )
+    @read_input.mapping.delete
+    def delete_input(self, request: Request, id: str, key: str) -> Response:
+        if not services_220.flow_run_input_delete(flow_run_id=self.object_id(), key=key):
+            raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FlowRunGraphViewSet(OrionViewSet):
+    """``GET /flow_runs/{id}/graph-v2`` (a UUID path only, as in the reference)."""
+
+    queryset = FlowRun.objects.all()
+    lookup_value_regex = UUID_PATH_PATTERN
+    schema_tags = ("Flow Runs",)
+
+    @extend_schema(
+        operation_id="read_flow_run_graph_v2",
+        summary="Read Flow Run Graph V2",
+        description="Task runs and sub-flow runs of a flow run as nodes with their edges, artifacts and states.",
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only nodes that end after this time.")
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], url_path="graph-v2")
+    def graph_v2(self, request: Request, id: str) -> Response:
+        since = dt.datetime.min.replace(tzinfo=dt.UTC)
+        if "since" in request.query_params:
+            try:
+                since = DateTimeField().run_validation(request.query_params["since"])
+            except serializers.ValidationError as error:
+                raise RequestValidationError(pydantic_errors(error.detail, ("query", "since"))) from None
+        try:
+            graph = selectors_220.flow_run_graph_v2(flow_run_id=self.object_id(), since=since)
+        except selectors_220.FlowRunGraphTooLarge as error:
+            raise DetailError(str(error), status.HTTP_400_BAD_REQUEST) from None
+        return Response(graph)
+
+
+DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
+DashboardCountsRequest = request_serializer(
+    "DashboardTaskRunCountsRequest",
+    DASHBOARD_FILTERS,
+    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
+)
+
+
+class UIDashboardViewSet(OrionViewSet):
+    """``POST /ui/task_runs/dashboard/counts``: the 2.20 dashboard's task-run bars."""
+
+    queryset = TaskRun.objects.all()
+    schema_tags = ("UI",)
+
+    @extend_schema(
+        operation_id="read_dashboard_task_run_counts",
+        summary="Read Dashboard Task Run Counts",
+        description="Finished task runs (completed, failed) in 20 time buckets from `task_runs.start_time.after_`.",
+        request=DashboardCountsRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="dashboard/counts")
+    def dashboard_counts(self, request: Request) -> Response:
+        data = self.body(DashboardCountsRequest)
+        if (data["task_runs"].get("start_time") or {}).get("after_") is None:
+            raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
+        counts = selectors_220.dashboard_task_run_counts(filters=data, now=timezone.now())
+        return Response(counts)

@@ -1,0 +1,124 @@
+"""Writes of the 2.20 run records: artifacts (with the latest-per-key collection) and
+flow-run input. Each function is one transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orion_project.exceptions import ConflictError, ObjectNotFoundError
+from runs_app.models import Artifact, ArtifactCollection, FlowRun, FlowRunInput
+
+# The artifact columns copied onto its key's collection row.
+COLLECTION_COLUMNS = ("type", "description", "data", "metadata", "flow_run_id", "task_run_id")
+FLOW_RUN_INPUT_EXISTS = "A flow run input with this key already exists."
+
+
+def artifact_create(*, data: Mapping[str, Any]) -> Artifact:
+    """Store an artifact; one with a key also becomes the latest of its key's collection."""
+    now = timezone.now()
+    with transaction.atomic():
+        artifact = Artifact.objects.create(**data, created=now)
+        # ``updated`` is stamped on save; the reference answers a new artifact with both equal.
+        Artifact.objects.filter(pk=artifact.pk).update(updated=now)
+        artifact.updated = now
+        if artifact.key is not None:
+            copied = {column: getattr(artifact, column) for column in COLLECTION_COLUMNS}
+            # The collection row of a key keeps its id and created time across versions.
+            updated = ArtifactCollection.objects.filter(key=artifact.key).update(
+                latest_id=artifact.id, updated=now, **copied
+            )
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        ArtifactCollection.objects.create(
+                            key=artifact.key, latest_id=artifact.id, created=now, **copied
+                        )
+                except IntegrityError:  # a concurrent first artifact of the key won the insert
+                    ArtifactCollection.objects.filter(key=artifact.key).update(
+                        latest_id=artifact.id, updated=now, **copied
+                    )
+    return artifact
+
+
+def artifact_update(*, artifact_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Change an artifact's data, description or metadata, and its collection row if it
+    is the latest of its key.
+
+    As in the 2.20 reference, the answer is whether a *collection* row changed: updating
+    an artifact without a key, or an older version, changes it but reports ``False``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        Artifact.objects.filter(pk=artifact_id).update(**changes, updated=now)
+        return ArtifactCollection.objects.filter(latest_id=artifact_id).update(**changes, updated=now) > 0
+
+
+def artifact_delete(*, artifact_id: uuid.UUID) -> bool:
+    """Delete an artifact; if it was the latest of its key, the next newest takes its place
+    in the collection (or the key's collection row goes). ``False`` if there is none."""
+    with transaction.atomic():
+        artifact = Artifact.objects.select_for_update().filter(pk=artifact_id).first()
+        if artifact is None:
+            return False
+        collection = ArtifactCollection.objects.filter(key=artifact.key, latest_id=artifact_id)
+        if artifact.key is not None and collection.exists():
+            successor = Artifact.objects.filter(key=artifact.key).exclude(pk=artifact_id).order_by("-created").first()
+            if successor is None:
+                collection.delete()
+            else:
+                copied = {column: getattr(successor, column) for column in COLLECTION_COLUMNS}
+                collection.update(latest_id=successor.id, created=successor.created, updated=timezone.now(), **copied)
+        artifact.delete()
+    return True
+
+
+def flow_run_input_create(*, flow_run_id: uuid.UUID, key: str, value: str, sender: str | None = None) -> FlowRunInput:
+    """Store a value for a flow run under ``key``; a key is written once (409)."""
+    if not FlowRun.objects.filter(pk=flow_run_id).exists():
+        raise ObjectNotFoundError("Flow run not found")
+    try:
+        with transaction.atomic():
+            return FlowRunInput.objects.create(flow_run_id=flow_run_id, key=key, value=value, sender=sender)
+    except IntegrityError:
+        raise ConflictError(FLOW_RUN_INPUT_EXISTS) from None
+
+
+def flow_run_input_delete(*, flow_run_id: uuid.UUID, key: str) -> bool:
+    """Delete a flow run's input by key; ``False`` if there is none."""
+    with transaction.atomic():
+        deleted, _ = FlowRunInput.objects.filter(flow_run_id=flow_run_id, key=key).delete()
+    return deleted > 0
+
+
+def run_input_rejection(*, flow_run_id: uuid.UUID, keyset: Mapping[str, Any], run_input: Any) -> str | None:
+    """Why ``run_input`` cannot resume a run paused for input (``None`` when it can).
+
+    The paused run stored the JSON schema of the input it waits for under
+    ``keyset["schema"]``; the input must validate against it.
+    """
+    stored = FlowRunInput.objects.filter(flow_run_id=flow_run_id, key=keyset.get("schema")).first()
+    if stored is None:
+        return "Run input schema not found."
+    try:
+        schema = json.loads(stored.value)
+    except ValueError:
+        return "Run input schema is not valid JSON."
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(run_input))
+    except (jsonschema.exceptions.SchemaError, RecursionError, jsonschema.exceptions._WrappedReferencingError):
+        return "Invalid schema: Unable to validate schema with circular references."
+    return None if error is None else f"Reason: {error.message}"
+
+
+def run_input_store(*, flow_run_id: uuid.UUID, keyset: Mapping[str, Any], run_input: Any) -> None:
+    """Store the input a run was resumed with under ``keyset["response"]``, for the run to read."""
+    FlowRunInput.objects.create(
+        flow_run_id=flow_run_id, key=keyset["response"], value=json.dumps(run_input, separators=(",", ":"))
+    )
