@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flows_app.models import Flow, WorkPool
 from tests.conftest import ApiClient
@@ -57,7 +58,8 @@ def test_admin_settings_hide_secrets(api: ApiClient) -> None:
     assert settings["DJANGO_SECRET_KEY"] == "********"
 
 
-def test_admin_database_routes_need_confirmation(api: ApiClient) -> None:
+def test_admin_database_routes_need_confirmation(api: ApiClient, settings: Any) -> None:
+    settings.DEBUG = True  # without it (or an admin key) clear/drop answer 403: tests/access/
     FlowFactory()
     for route in ("clear", "drop", "create"):
         refused = api.post(f"/admin/database/{route}", {})
