@@ -34,10 +34,12 @@ def all_services() -> list[Service]:
     """The services ``orion_services`` runs, with their configured intervals."""
     from flows_app.scheduler import schedule_deployments
     from runs_app.late_runs import mark_late_runs
+    from runs_app.slots import sweep_stale_slots
 
     return [
         Service("scheduler", lambda: schedule_deployments(), settings.ORION_SCHEDULER_INTERVAL_SECONDS),
         Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS),
+        Service("slots", lambda: sweep_stale_slots(), settings.ORION_SLOTS_INTERVAL_SECONDS),
     ]
 
 

@@ -48,6 +48,8 @@ ORION_SCHEDULER_MIN_SCHEDULED_SECONDS = env_int("ORION_SCHEDULER_MIN_SCHEDULED_S
 ORION_SCHEDULER_BATCH_SIZE = env_int("ORION_SCHEDULER_BATCH_SIZE", 10, minimum=1)
 ORION_LATE_RUNS_INTERVAL_SECONDS = env_int("ORION_LATE_RUNS_INTERVAL_SECONDS", 5, minimum=1)
 ORION_LATE_RUNS_AFTER_SECONDS = env_int("ORION_LATE_RUNS_AFTER_SECONDS", 5, minimum=0)
+# How often the services free tag concurrency slots whose holder is gone (runs_app.slots).
+ORION_SLOTS_INTERVAL_SECONDS = env_int("ORION_SLOTS_INTERVAL_SECONDS", 10, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
