@@ -13,10 +13,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from flows_app.filters import NOTIFICATION_POLICY_FILTER
 from flows_app.models import FlowRunNotificationPolicy, SavedSearch
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, BoolField, ListField, StrField, StrictSerializer, UUIDField
-from orion_project.api.filtering import FieldFilter, ObjectFilter, eq_, request_serializer
+from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 
 TEMPLATE_KEYS = frozenset(
@@ -27,13 +28,6 @@ TEMPLATE_KEYS = frozenset(
     }
 )  # fmt: skip
 
-NOTIFICATION_POLICY_FILTER = ObjectFilter(
-    schema="FlowRunNotificationPolicyFilter",
-    description="Filter notification policies (without `is_active`, only inactive ones match).",
-    combinable=False,
-    defaults={"is_active": {"eq_": False}},
-    fields=(FieldFilter("is_active", "FlowRunNotificationPolicyFilterIsActive", "is_active", (eq_(),)),),
-)
 PageRequest = request_serializer("SavedSearchesFilterRequest", {}, paginated=True)
 PoliciesFilterRequest = request_serializer(
     "FlowRunNotificationPoliciesFilterRequest",
