@@ -6,8 +6,15 @@ import datetime as dt
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
-from flows_app.models import Deployment, Flow, Worker, WorkPool, WorkQueue
+from flows_app.filters import (
+    DEPLOYMENT_FILTER,
+    FLOW_FILTER,
+    NOTIFICATION_POLICY_FILTER,
+    WORK_POOL_FILTER,
+    WORK_QUEUE_FILTER,
+    WORKER_FILTER,
+)
+from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
 from orion_project.filtering import Condition, FilterBody, combine
 from runs_app.models import FlowRun
 from runs_app.selectors import flow_run_exists, work_queue_condition
@@ -113,3 +120,9 @@ def work_pools_matching(*, filters: FilterBody, now: dt.datetime) -> QuerySet[Wo
 
 def workers_matching(*, work_pool: WorkPool, filters: FilterBody) -> QuerySet[Worker]:
     return WORKER_FILTER.apply(Worker.objects.filter(work_pool=work_pool), (filters or {}).get("workers"))
+
+
+def notification_policies_matching(*, filters: FilterBody) -> QuerySet[FlowRunNotificationPolicy]:
+    """Policies matching ``flow_run_notification_policy_filter`` (inactive ones by default)."""
+    body = (filters or {}).get("flow_run_notification_policy_filter")
+    return NOTIFICATION_POLICY_FILTER.apply(FlowRunNotificationPolicy.objects.all(), body)
