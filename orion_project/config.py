@@ -54,6 +54,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_choice(name: str, default: str, choices: list[str], *, invalid: str | None = None) -> str:
+    """Return a variable that must be one of ``choices`` (lower-cased), else record an error
+    and return ``invalid`` (``default`` if not given)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        CONFIG_ERRORS.append(f"{name}={raw!r} is not one of: {', '.join(choices)}.")
+        return default if invalid is None else invalid
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """Return a comma-separated list variable with blanks removed."""
     raw = os.environ.get(name)

@@ -12,6 +12,7 @@ from pathlib import Path
 from orion_project.config import (
     database_from_url,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_str,
@@ -47,6 +48,8 @@ ORION_SCHEDULER_MIN_SCHEDULED_SECONDS = env_int("ORION_SCHEDULER_MIN_SCHEDULED_S
 ORION_SCHEDULER_BATCH_SIZE = env_int("ORION_SCHEDULER_BATCH_SIZE", 10, minimum=1)
 ORION_LATE_RUNS_INTERVAL_SECONDS = env_int("ORION_LATE_RUNS_INTERVAL_SECONDS", 5, minimum=1)
 ORION_LATE_RUNS_AFTER_SECONDS = env_int("ORION_LATE_RUNS_AFTER_SECONDS", 5, minimum=0)
+# How often the services free tag concurrency slots whose holder is gone (runs_app.slots).
+ORION_SLOTS_INTERVAL_SECONDS = env_int("ORION_SLOTS_INTERVAL_SECONDS", 10, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,11 +67,13 @@ INSTALLED_APPS = [
     "flows_app",
     "runs_app",
     "blocks_app",
+    "access_app",
 ]
 
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "access_app.middleware.ApiAccessMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,10 +140,38 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# The reference allows every origin, method and header on the API.
-CORS_ALLOW_ALL_ORIGINS = True
+# Who may call the API (README "Deploying safely"): ``none`` lets anyone who reaches the
+# port in; ``api-key`` needs ``Authorization: Bearer <key>`` (manage.py orion_api_key).
+# A value that does not parse fails closed (api-key) as well as failing the system check.
+ORION_AUTH = env_choice("ORION_AUTH", "none", ["none", "api-key"], invalid="api-key")
+# A key lookup is cached this long per process: a revocation takes effect within it.
+ORION_API_KEY_CACHE_SECONDS = env_int("ORION_API_KEY_CACHE_SECONDS", 5, minimum=0)
+
+# Unlike the reference (every origin), only the server's own origin and those listed may
+# call the API from a browser; no cookies are accepted cross-origin, and the API never
+# authenticates by cookie anyway (REST_FRAMEWORK below), only by key.
+CORS_ALLOWED_ORIGINS = env_list("ORION_CORS_ORIGINS", [])
+CORS_ALLOW_CREDENTIALS = False
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ["*"]
+
+# Production hardening (off in debug). Behind a TLS-terminating proxy that sets
+# X-Forwarded-Proto, ORION_BEHIND_TLS turns on secure cookies, HSTS and the HTTPS redirect
+# (the health probes stay reachable over plain HTTP for load balancers).
+ORION_BEHIND_TLS = env_bool("ORION_BEHIND_TLS", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if ORION_BEHIND_TLS and not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/ready$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("ORION_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ORION_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("ORION_HSTS_PRELOAD", False)
+SESSION_COOKIE_HTTPONLY = True
 
 REST_FRAMEWORK = {
     # No sessions on the API: the Prefect client sends no cookies and no CSRF token.

@@ -8,7 +8,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from runs_app import services, services_220
 from runs_app.models import (
@@ -24,6 +27,8 @@ from runs_app.models import (
     TaskRunState,
 )
 from runs_app.orchestration.context import ProposedState
+from runs_app.selectors import concurrency_limit_holders
+from runs_app.slots import sweep_stale_slots
 from runs_app.states import StateType
 
 
@@ -152,10 +157,11 @@ class LogAdmin(admin.ModelAdmin):
 class ConcurrencyLimitAdmin(admin.ModelAdmin):
     """Tag concurrency limits with the task runs holding their slots."""
 
-    list_display = ("tag", "concurrency_limit", "slots_in_use", "holders")
+    list_display = ("tag", "concurrency_limit", "max_hold_seconds", "slots_in_use", "holders")
     search_fields = ("tag",)
-    readonly_fields = ("id", "created", "updated", "active_slots")
-    actions = ("release_slots",)
+    fields = ("id", "tag", "concurrency_limit", "max_hold_seconds", "holders_since", "created", "updated")
+    readonly_fields = ("id", "created", "updated", "holders_since")
+    actions = ("release_slots", "free_stale_slots")
 
     @admin.display(description="Slots in use")
     def slots_in_use(self, limit: ConcurrencyLimit) -> int:
@@ -164,6 +170,32 @@ class ConcurrencyLimitAdmin(admin.ModelAdmin):
     @admin.display(description="Held by task runs")
     def holders(self, limit: ConcurrencyLimit) -> str:
         return ", ".join(str(slot) for slot in limit.active_slots or []) or "—"
+
+    @admin.display(description="Held by (task run, state, since)")
+    def holders_since(self, limit: ConcurrencyLimit) -> str:
+        rows = concurrency_limit_holders(limit=limit)
+        if not rows:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> {} · {} · since {}{}',
+            (
+                (
+                    reverse("admin:runs_app_taskrun_change", args=[row.task_run_id]) if row.name else "#",
+                    row.name or row.task_run_id,
+                    row.state or "deleted",
+                    f"flow run {row.flow_run_state}" if row.flow_run_state else "no flow run",
+                    row.since.isoformat(timespec="seconds") if row.since else "unknown",
+                    f" (stale: {row.stale})" if row.stale else "",
+                )
+                for row in rows
+            ),
+        )
+
+    @admin.action(description="Free the stale slots (holder gone, finished or over its maximum hold)")
+    def free_stale_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
+        freed = sweep_stale_slots()
+        self.message_user(request, f"Freed {freed} stale slot(s).", messages.SUCCESS)
 
     @admin.action(description="Release every slot of the selected limits")
     def release_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:

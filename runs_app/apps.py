@@ -16,9 +16,13 @@ class RunsAppConfig(AppConfig):
         from orion_project.registry import Service, register_reset, register_services
         from runs_app.late_runs import mark_late_runs
         from runs_app.services import runs_reset
+        from runs_app.slots import sweep_stale_slots
 
         register_services(
-            lambda: [Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS)]
+            lambda: [
+                Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS),
+                Service("slots", lambda: sweep_stale_slots(), settings.ORION_SLOTS_INTERVAL_SECONDS),
+            ]
         )
         # Before the flows reset: its rows do not cascade from flows.
         register_reset(runs_reset, order=10)

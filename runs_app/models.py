@@ -243,12 +243,17 @@ class ConcurrencyLimit(OrionModel):
     """A limit on how many task runs with ``tag`` may be RUNNING at once.
 
     ``active_slots`` lists the ids of the task runs holding a slot; it is only changed
-    with the row locked (see ``runs_app.orchestration``).
+    with the row locked (see ``runs_app.slots``), together with ``slot_acquired`` (since
+    when each holds it). A slot held past ``max_hold_seconds`` (if set) is freed.
     """
 
     tag = models.TextField()
     concurrency_limit = models.PositiveIntegerField()
     active_slots = models.JSONField(default=list, blank=True)
+    slot_acquired = models.JSONField(default=dict, blank=True, editable=False)
+    max_hold_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Free a slot held longer than this (empty: no maximum)."
+    )
 
     class Meta:
         ordering = ["tag"]

@@ -256,7 +256,9 @@ def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None)
         if limit is None:
             return False
         limit.active_slots = [str(slot) for slot in slot_override or []]
-        limit.save(update_fields=["active_slots", "updated"])
+        now = timezone.now().isoformat()
+        limit.slot_acquired = dict.fromkeys(limit.active_slots, now)
+        limit.save(update_fields=["active_slots", "slot_acquired", "updated"])
     return True
 
 

@@ -1,7 +1,11 @@
 """The policy table: which rules govern a transition, in priority order (reference §F.3, §F.4).
 
-``force=true`` replaces the core policy by the minimal one (no rules for flow runs; only
-slot release for task runs). The global bookkeeping of ``bookkeeping.py`` runs either way.
+``force=true`` replaces the core policy by the minimal one (only slot release). The global
+bookkeeping of ``bookkeeping.py`` runs either way.
+
+The order of the reference's rules is kept as in 2.7.12 (core_policy.py). The one rule it
+does not have, ``ReleaseSlotsOfFinishedFlowRuns``, comes last and only acts after a flow
+run's final state is written (see ``runs_app.slots``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ CORE_FLOW_POLICY: tuple[type[Rule], ...] = (
     rules.CopyScheduledTime,
     rules.WaitForScheduledTime,
     rules.RetryFailedFlows,
+    rules.ReleaseSlotsOfFinishedFlowRuns,
 )
 
 CORE_TASK_POLICY: tuple[type[Rule], ...] = (
@@ -35,7 +40,7 @@ CORE_TASK_POLICY: tuple[type[Rule], ...] = (
     rules.ReleaseTaskConcurrencySlots,
 )
 
-MINIMAL_FLOW_POLICY: tuple[type[Rule], ...] = ()
+MINIMAL_FLOW_POLICY: tuple[type[Rule], ...] = (rules.ReleaseSlotsOfFinishedFlowRuns,)
 MINIMAL_TASK_POLICY: tuple[type[Rule], ...] = (rules.ReleaseTaskConcurrencySlots,)
 
 

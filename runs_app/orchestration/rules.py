@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from runs_app import slots
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunState, TaskRunStateCache
 from runs_app.orchestration.context import OrchestrationContext, ProposedState, parse_detail_time
 from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
@@ -343,7 +344,8 @@ class PreventRunningTasksFromStoppedFlows(Rule):
 
 
 class SecureTaskConcurrencySlots(Rule):
-    """→ RUNNING takes a slot of every tag limit on the task; full → WAIT 30 s, 0 → ABORT."""
+    """→ RUNNING takes a slot of every tag limit on the task, after freeing stale slots
+    (``runs_app.slots``); full → WAIT 30 s, 0 → ABORT."""
 
     to_states = frozenset({StateType.RUNNING})
     WAIT_SECONDS = 30
@@ -353,23 +355,23 @@ class SecureTaskConcurrencySlots(Rule):
         limits = list(
             ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
         )
+        # With the limits locked, so no other transaction takes or frees these slots meanwhile.
+        slots.free_stale_slots(limits, ctx.now, keep=run_id)
         taken: list[ConcurrencyLimit] = []
         for limit in limits:
-            slots = list(limit.active_slots or [])
             if limit.concurrency_limit == 0:
                 self._release(taken, run_id)
                 ctx.abort(
                     f"The concurrency limit on tag {limit.tag} is 0 and will deadlock if the task tries to run again."
                 )
                 return
-            if run_id in slots:
+            if run_id in (limit.active_slots or []):
                 continue
-            if len(slots) >= limit.concurrency_limit:
+            if len(limit.active_slots or []) >= limit.concurrency_limit:
                 self._release(taken, run_id)
                 ctx.delay(self.WAIT_SECONDS, f"Concurrency limit for the {limit.tag} tag has been reached")
                 return
-            limit.active_slots = [*slots, run_id]
-            limit.save(update_fields=["active_slots", "updated"])
+            slots.take_slot(limit, run_id, ctx.now)
             taken.append(limit)
         ctx.scratch[self.name] = taken
 
@@ -379,8 +381,7 @@ class SecureTaskConcurrencySlots(Rule):
     @staticmethod
     def _release(limits: Iterable[ConcurrencyLimit], run_id: str) -> None:
         for limit in limits:
-            limit.active_slots = [slot for slot in limit.active_slots or [] if slot != run_id]
-            limit.save(update_fields=["active_slots", "updated"])
+            slots.release_slots(limit, [run_id])
 
 
 class RetryFailedTasks(Rule):
@@ -463,15 +464,22 @@ class ReleaseTaskConcurrencySlots(Rule):
 
     universal = True
 
-    HOLDING = frozenset({StateType.RUNNING, StateType.CANCELLING})
-
     def after(self, ctx: OrchestrationContext) -> None:
-        if ctx.validated is None or ctx.validated.type in self.HOLDING:
+        if ctx.validated is None or ctx.validated.type in slots.HOLDING_STATE_TYPES:
             return
         run_id = str(ctx.run.id)
         for limit in (
             ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
         ):
-            if run_id in (limit.active_slots or []):
-                limit.active_slots = [slot for slot in limit.active_slots if slot != run_id]
-                limit.save(update_fields=["active_slots", "updated"])
+            slots.release_slots(limit, [run_id])
+
+
+class ReleaseSlotsOfFinishedFlowRuns(Rule):
+    """After a flow run → a final state: its task runs still RUNNING give back their slots
+    (their process is gone and will not report; not in the reference, which leaks them)."""
+
+    to_states = TERMINAL
+
+    def after(self, ctx: OrchestrationContext) -> None:
+        if ctx.validated is not None and ctx.validated.type in TERMINAL and isinstance(ctx.run, FlowRun):
+            slots.release_slots_of_flow_run(flow_run_id=ctx.run.id)

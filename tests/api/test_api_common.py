@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import ApiClient
@@ -113,7 +115,9 @@ def test_non_object_body_is_a_422(api: ApiClient) -> None:
     ]
 
 
-def test_cors_preflight_allows_any_origin(api: ApiClient) -> None:
+def test_cors_preflight_allows_configured_origins_only(api: ApiClient, settings: Any) -> None:
+    """Unlike the reference (every origin), only ORION_CORS_ORIGINS (issue 11; tests/access/)."""
+    settings.CORS_ALLOWED_ORIGINS = ["http://example.com"]
     response = api.request(
         "options",
         "/flows/filter",
@@ -122,15 +126,21 @@ def test_cors_preflight_allows_any_origin(api: ApiClient) -> None:
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,x-prefect-api-version",
     )
     assert response.status_code == 200
-    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Allow-Origin"] == "http://example.com"
     assert "POST" in response["Access-Control-Allow-Methods"]
     allowed = response["Access-Control-Allow-Headers"].lower()
     assert allowed == "*" or "x-prefect-api-version" in allowed
+    other = api.request(
+        "options", "/flows/filter", HTTP_ORIGIN="http://other.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert "Access-Control-Allow-Origin" not in other
 
 
-def test_cors_simple_request_carries_the_allow_origin_header(api: ApiClient) -> None:
+def test_cors_simple_request_carries_the_allow_origin_header(api: ApiClient, settings: Any) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["http://example.com"]
     response = api.get("/hello", HTTP_ORIGIN="http://example.com")
-    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Allow-Origin"] == "http://example.com"
+    assert api.get("/hello", HTTP_ORIGIN="http://other.example").status_code == 403
 
 
 def test_ready_reports_the_database(api: ApiClient) -> None:

@@ -1,6 +1,7 @@
 """Run the stock-client compatibility scenarios against a live server.
 
     python -m tests.compat.run [--db sqlite|postgres|both] [--clients 2.7,2.20] [--only c01,c05]
+                               [--auth api-key]
 
 For each database it starts the server the way the README does (``manage.py migrate`` then
 ``manage.py orion_start``, with fast service intervals), then runs every scenario in
@@ -9,6 +10,10 @@ line (2.7.12 and 2.20.26, installed once into ``.compat-venvs/`` from the pinned
 requirement files in ../shared/compat/). A scenario prints ``RESULT PASS ...`` or
 ``RESULT FAIL ...`` as its last line. The last line of this runner is
 ``compat: N passed, M failed``; the exit status is 0 only when nothing failed.
+
+With ``--auth api-key`` the server runs with ``ORION_AUTH=api-key``, a key is created with
+``manage.py orion_api_key create`` (read from the last line it prints) and handed to every
+scenario as ``PREFECT_API_KEY``; the ``k*`` scenarios then run without it and expect 401.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-SHARED_COMPAT = ROOT.parent / "shared" / "compat"
+# The pinned client requirements; a worktree one level deeper than the checkout sets this.
+SHARED_COMPAT = Path(os.environ.get("COMPAT_SHARED_DIR", ROOT.parent / "shared" / "compat"))
 VENV_DIR = Path(os.environ.get("COMPAT_VENV_DIR", ROOT / ".compat-venvs"))
 CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
 SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "180"))
@@ -70,8 +76,10 @@ def free_port() -> int:
 class Server:
     """The server under test, started as the README starts it."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, auth: str = "none") -> None:
         self.port = free_port()
+        self.auth = auth
+        self.api_key: str | None = None
         self.data_dir = tempfile.mkdtemp(prefix="orion-compat-")
         self.env = {
             **os.environ,
@@ -80,6 +88,7 @@ class Server:
             "ORION_SCHEDULER_INTERVAL_SECONDS": "2",
             "ORION_LATE_RUNS_INTERVAL_SECONDS": "2",
             "DJANGO_SECRET_KEY": "compat-suite-" + uuid.uuid4().hex,
+            "ORION_AUTH": auth,
         }
         self.env.pop("DATABASE_URL", None)
         if database_url:
@@ -94,6 +103,16 @@ class Server:
     def __enter__(self) -> Server:
         python = ROOT / ".venv" / "bin" / "python"
         subprocess.run([str(python), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
+        if self.auth == "api-key":
+            created = subprocess.run(
+                [str(python), "manage.py", "orion_api_key", "create", f"compat-{uuid.uuid4().hex[:6]}"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            self.api_key = created.stdout.splitlines()[-1]
         self.log_file = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [str(python), "manage.py", "orion_start", "--workers", "2", "--threads", "8"],
@@ -124,6 +143,7 @@ class Server:
 
 
 def run_scenario(python: Path, scenario: Path, server: Server, log_dir: Path) -> tuple[bool, str]:
+    """Run one scenario file; the ``k*`` scenarios check refusals, so they get no key."""
     home = tempfile.mkdtemp(prefix="prefect-home-")
     env = {
         key: value
@@ -137,6 +157,8 @@ def run_scenario(python: Path, scenario: Path, server: Server, log_dir: Path) ->
         PYTHONUNBUFFERED="1",
         PYTHONWARNINGS="ignore",
     )
+    if server.api_key and not scenario.stem.startswith("k"):
+        env["PREFECT_API_KEY"] = server.api_key
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{scenario.stem}.log"
     started = time.monotonic()
@@ -169,6 +191,12 @@ def main() -> int:
     parser.add_argument("--clients", default="2.7,2.20")
     parser.add_argument("--only", default="")
     parser.add_argument(
+        "--auth",
+        choices=["none", "api-key"],
+        default="none",
+        help="api-key: the server requires keys, the scenarios send one, k* scenarios check 401",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=int(os.environ.get("COMPAT_JOBS", "4")),
@@ -178,6 +206,8 @@ def main() -> int:
 
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     scenarios = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
+    if args.auth == "api-key":
+        scenarios += sorted(SCENARIOS.glob("k*.py"))
     pythons = {version: client_python(version) for version in args.clients.split(",")}
     databases: list[tuple[str, str | None]] = []
     if args.db in ("sqlite", "both"):
@@ -190,7 +220,7 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="orion-compat-logs-"))
     passed = failed = 0
     for db_name, url in databases:
-        with Server(url) as server:
+        with Server(url, auth=args.auth) as server:
             jobs = [
                 (version, python, scenario)
                 for version, python in pythons.items()

@@ -1,0 +1,65 @@
+"""Writes to API keys: create (the only time the secret exists), revoke."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from access_app.models import ApiKey, Scope
+from access_app.selectors import clear_key_cache, hash_key
+
+KEY_PREFIX = "orion_"
+SHOWN_PREFIX_LENGTH = 12
+DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class ApiKeyError(ValueError):
+    """A key request that cannot be carried out; the message says why."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"`` → a positive ``timedelta``."""
+    match = DURATION.match(text)
+    if match is None or int(match.group(1)) <= 0:
+        raise ApiKeyError(f"{text!r} is not a duration such as 90d, 12h, 30m or 2w.")
+    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def api_key_create(*, name: str, scope: Scope = Scope.WRITE, expires: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key named ``name``; returns the stored row and the secret, which is not kept."""
+    name = name.strip()
+    if not name:
+        raise ApiKeyError("A key needs a name.")
+    if expires is not None and expires <= timezone.now():
+        raise ApiKeyError("The expiry must be in the future.")
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            key = ApiKey.objects.create(
+                name=name,
+                prefix=raw[:SHOWN_PREFIX_LENGTH],
+                key_hash=hash_key(raw),
+                scope=scope,
+                expires=expires,
+            )
+    except IntegrityError:
+        raise ApiKeyError(f"A key named {name!r} already exists.") from None
+    return key, raw
+
+
+def api_key_revoke(*, name: str) -> ApiKey:
+    """Revoke the key ``name``; other processes stop accepting it within the cache TTL."""
+    now = timezone.now()
+    updated = ApiKey.objects.filter(name=name, revoked__isnull=True).update(revoked=now, updated=now)
+    key = ApiKey.objects.filter(name=name).first()
+    if key is None:
+        raise ApiKeyError(f"No key named {name!r}.")
+    if not updated:
+        raise ApiKeyError(f"The key {name!r} was already revoked.")
+    clear_key_cache()
+    return key
