@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,8 +26,8 @@ from flows_app.api.work_serializers import (
     WorkQueueUpdateSerializer,
 )
 from flows_app.models import Worker, WorkPool, WorkQueue
-from orion_project.api.errors import DetailError, RouteNotFound
-from orion_project.api.fields import DateTimeField, IntField, ListField, NameField, StrField, UUIDField
+from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
+from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
@@ -173,7 +173,7 @@ class WorkQueueViewSet(OrionViewSet):
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
         picked = scheduled_runs_for_queues([queue], limit=limit, scheduled_before=data.get("scheduled_before"))
-        if request.headers.get("x-prefect-ui", "").lower() != "true":
+        if not ui_header(request):
             work_services.work_queue_mark_polled(queue_ids=[queue.id], now=timezone.now())
         return Response(FlowRunSerializer([run for _, run in picked], many=True).data)
 
@@ -458,3 +458,23 @@ class ExperimentalWorkPoolViewSet(OrionViewSet):
     @action(detail=True, methods=["get", "post", "patch", "delete"], url_path=r"(?P<rest>.+)")
     def nested(self, request: Request, name: str, rest: str) -> Response:
         return self.disabled(request)
+
+
+def ui_header(request: Request) -> bool:
+    """The ``x-prefect-ui`` header as a boolean (absent: false); any other value is a 422."""
+    raw = request.headers.get("x-prefect-ui")
+    if raw is None:
+        return False
+    try:
+        return bool(BoolField(allow_null=False).run_validation(raw))
+    except serializers.ValidationError:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["header", "x-prefect-ui"],
+                    "msg": "value could not be parsed to a boolean",
+                    "type": "type_error.bool",
+                }
+            ],
+            None,
+        ) from None

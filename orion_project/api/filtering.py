@@ -34,6 +34,7 @@ from rest_framework import serializers
 
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors
 from orion_project.api.fields import (
+    MAX_FILTER_LIST_ITEMS,
     BoolField,
     DateTimeField,
     EmbeddedBodySerializer,
@@ -98,7 +99,7 @@ class Operator:
 
 
 def _list_of(item: FieldFactory) -> Callable[[], serializers.Field]:
-    return lambda: ListField(child=item(required=True, allow_null=False))
+    return lambda: ListField(child=item(required=True, allow_null=False), max_length=MAX_FILTER_LIST_ITEMS)
 
 
 def any_(item: FieldFactory = StrField) -> Operator:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.api.errors import DetailError
-from orion_project.api.fields import DateTimeField, EnumField, FloatField
+from orion_project.api.fields import DateTimeField, EnumField, seconds_field
 from orion_project.api.filtering import request_serializer, validate_body
 from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
@@ -36,7 +36,7 @@ HistoryRequest = request_serializer(
     extra={
         "history_start": DateTimeField(required=True, allow_null=False),
         "history_end": DateTimeField(required=True, allow_null=False),
-        "history_interval_seconds": FloatField(required=True, allow_null=False),
+        "history_interval_seconds": seconds_field(required=True, allow_null=False),
     },
 )
 
