@@ -159,6 +159,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "orion_project.api.schema.OrionAutoSchema",
     "EXCEPTION_HANDLER": "orion_project.api.errors.orion_exception_handler",
     "DEFAULT_FILTER_BACKENDS": [],
+    # No OPTIONS self-description: the reference answers OPTIONS with 405 (CORS preflights
+    # are answered by the CORS middleware before any view).
+    "DEFAULT_METADATA_CLASS": None,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -29,6 +29,7 @@ from flows_app.models import Worker, WorkPool, WorkQueue
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
+from orion_project.api.schema import ARRAY_OF_OBJECTS
 from orion_project.api.viewsets import OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.serializers import FlowRunSerializer
@@ -299,7 +300,7 @@ class WorkPoolViewSet(OrionViewSet):
         summary="Get Scheduled Flow Runs",
         description="The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits.",
         request=ScheduledFlowRunsRequest,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: ARRAY_OF_OBJECTS},
     )
     @action(detail=True, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
