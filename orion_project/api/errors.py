@@ -103,6 +103,7 @@ def _walk_errors(detail: Any, loc: tuple[str | int, ...]) -> Iterator[dict[str, 
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+_NUMBER = re.compile(r"\d+")
 
 
 def _one_error(item: str | ErrorDetail, loc: tuple[str | int, ...]) -> dict[str, Any]:
@@ -117,7 +118,9 @@ def _one_error(item: str | ErrorDetail, loc: tuple[str | int, ...]) -> dict[str,
     error: dict[str, Any] = {"loc": list(loc), "msg": message, "type": error_type}
     if error_type == "type_error.enum" and "permitted:" in message:
         error["ctx"] = {"enum_values": _QUOTED.findall(message.split("permitted:", 1)[1])}
-    elif error_type.startswith("value_error.number.not_") or error_type == "value_error.list.max_items":
+    elif error_type == "value_error.list.max_items":
+        error["ctx"] = {"limit_value": int(_NUMBER.findall(message)[-1])}
+    elif error_type.startswith("value_error.number.not_"):
         limit = message.rsplit(" ", 1)[-1]
         error["ctx"] = {"limit_value": int(limit) if limit.lstrip("-").isdigit() else limit}
     return error

@@ -72,5 +72,4 @@ class OrionAutoSchema(AutoSchema):
 
 # Raw response schemas for routes whose answer no serializer describes.
 ARRAY_OF_OBJECTS: dict[str, Any] = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}
-ARRAY_OF_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 NULLABLE_NUMBER: dict[str, Any] = {"type": "number", "nullable": True}

@@ -51,7 +51,9 @@ def fuzz_one(*, label: str, port: int, database_url: str | None, max_time: int, 
     finally:
         server.stop()
     unhandled = server.log_text().count("Unhandled error in")
-    print(f"== fuzz on {label}: schemathesis exit {result.returncode}, {unhandled} unhandled server errors, {elapsed:.0f}s")
+    print(
+        f"== fuzz on {label}: schemathesis exit {result.returncode}, {unhandled} unhandled server errors, {elapsed:.0f}s"
+    )
     return result.returncode == 0 and unhandled == 0
 
 

@@ -7,6 +7,7 @@ its two halves separately, in their own process groups so a run can SIGKILL eith
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,7 +91,16 @@ class Server:
         if api and services:
             command = [sys.executable, MANAGE, "orion_start", "--port", str(self.port), "--workers", "2"]
         elif api:
-            command = [sys.executable, MANAGE, "orion_start", "--port", str(self.port), "--workers", "2", "--no-services"]
+            command = [
+                sys.executable,
+                MANAGE,
+                "orion_start",
+                "--port",
+                str(self.port),
+                "--workers",
+                "2",
+                "--no-services",
+            ]
         else:
             command = [sys.executable, MANAGE, "orion_services"]
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
@@ -116,10 +126,8 @@ class Server:
         process = self.processes.pop(name, None)
         if process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
