@@ -106,7 +106,9 @@ def client(tally: Tally, base: str, flow_id: str, deadline: float) -> None:
                     ],
                 )
             set_state(tally, base, "task_runs", task_id, "COMPLETED", deadline + 30)
-        tally.call(base, "POST", "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}, "limit": 20})
+        tally.call(
+            base, "POST", "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}, "limit": 20}
+        )
         tally.call(base, "POST", "/task_runs/count", {"task_runs": {"tags": {"all_": [LIMITED_TAG]}}})
         tally.call(base, "POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}, "limit": 50})
         set_state(tally, base, "flow_runs", run["id"], "COMPLETED", deadline + 30)
