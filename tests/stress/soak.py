@@ -57,7 +57,7 @@ class Tally:
 def set_state(tally: Tally, base: str, kind: str, run_id: str, state_type: str, deadline: float) -> str:
     """Propose a state, waiting as told (a limit's WAIT) until accepted or out of time."""
     while True:
-        status, answer = tally.call(base, "POST", f"/{kind}/{run_id}/set_state", {"state": {"type": state_type}})
+        _, answer = tally.call(base, "POST", f"/{kind}/{run_id}/set_state", {"state": {"type": state_type}})
         verdict = answer.get("status") if isinstance(answer, dict) else None
         if verdict != "WAIT" or time.monotonic() > deadline:
             return str(verdict)
