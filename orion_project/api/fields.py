@@ -197,7 +197,7 @@ class FloatField(OptionalFieldMixin, serializers.FloatField):
             ) from None
         if not math.isfinite(value):
             raise serializers.ValidationError(
-                [serializers.ErrorDetail(self.error_messages["invalid"], "type_error.float")]
+                [serializers.ErrorDetail(str(self.error_messages["invalid"]), "type_error.float")]
             )
         return value
 
