@@ -16,6 +16,7 @@ Loopback only, bounded in time; exits non-zero on any failed check.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import signal
 import subprocess
@@ -50,7 +51,7 @@ def writer(ledger: Ledger, base: str, flow_id: str, stop: threading.Event) -> No
             status, run = request(
                 base, "POST", "/flow_runs/", {"flow_id": flow_id, "name": name, "state": {"type": "PENDING"}}
             )
-        except OSError:
+        except (OSError, http.client.HTTPException):  # killed mid-answer
             with ledger.lock:
                 ledger.unseen_runs.append(name)
             return
@@ -78,7 +79,7 @@ def writer(ledger: Ledger, base: str, flow_id: str, stop: threading.Event) -> No
             if status == 201:
                 with ledger.lock:
                     ledger.batches[run["id"]] += 1
-        except OSError:
+        except (OSError, http.client.HTTPException):  # killed mid-answer
             with ledger.lock:
                 ledger.unseen_batches[run["id"]] += 1
             return
@@ -155,14 +156,20 @@ def kill_services_under_load(server: Server, deployments: int) -> list[str]:
     before = request(base, "POST", "/flow_runs/count", scheduled)[1]
     server.kill("services", signal.SIGKILL)
     server.start("services", api=False, services=True)
-    # Let the restarted services finish: until the count stops growing (bounded).
-    deadline, last = time.monotonic() + 120, -1
+    # Let the restarted services finish: every deployment scheduled, then one more pass
+    # (bounded: a services process that never resumes fails the check below).
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        time.sleep(6)
-        count = request(base, "POST", "/flow_runs/count", scheduled)[1]
-        if count == last:
+        time.sleep(3)
+        scheduled_deployments = {
+            run["deployment_id"]
+            for run in request(base, "POST", "/flow_runs/filter", {**scheduled, "sort": "ID_DESC", "limit": 200})[1]
+        }
+        if request(base, "POST", "/flow_runs/count", scheduled)[1] >= 60 * deployments or (
+            len(scheduled_deployments) >= deployments
+        ):
             break
-        last = count
+    time.sleep(5)
     server.kill("services", signal.SIGTERM)
     problems: list[str] = []
     per_key: Counter[tuple[str, str]] = Counter()
