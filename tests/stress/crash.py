@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from tests.stress.harness import ROOT, Server, request
+from tests.stress.harness import ROOT, Server, add_database_arguments, database_targets, request
 
 BATCH = 20
 
@@ -218,18 +218,10 @@ def crash_one(*, label: str, port: int, database_url: str | None, clients: int) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--port", type=int, default=4473)
+    add_database_arguments(parser, port=4473)
     parser.add_argument("--clients", type=int, default=6)
     options = parser.parse_args(argv)
-    targets: list[tuple[str, str | None]] = []
-    if options.db in ("sqlite", "both"):
-        targets.append(("SQLite", None))
-    if options.db in ("postgres", "both"):
-        if not options.database_url:
-            parser.error("--database-url is needed for PostgreSQL")
-        targets.append(("PostgreSQL", options.database_url))
+    targets = database_targets(parser, options)
     clean = True
     for label, url in targets:
         clean &= crash_one(label=label, port=options.port, database_url=url, clients=options.clients)

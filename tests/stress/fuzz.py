@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from tests.stress.harness import Server
+from tests.stress.harness import Server, add_database_arguments, database_targets
 
 GATE_CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -59,21 +59,13 @@ def fuzz_one(*, label: str, port: int, database_url: str | None, max_time: int, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its tables are emptied)")
-    parser.add_argument("--port", type=int, default=4471)
+    add_database_arguments(parser, port=4471)
     parser.add_argument("--max-time", type=int, default=150, help="seconds of fuzzing per database")
     parser.add_argument("--stateful", action="store_true", help="add the stateful phase")
     parser.add_argument("--checks", default=GATE_CHECKS)
     options = parser.parse_args(argv)
     phases = "examples,coverage,fuzzing" + (",stateful" if options.stateful else "")
-    targets: list[tuple[str, str | None]] = []
-    if options.db in ("sqlite", "both"):
-        targets.append(("SQLite", None))
-    if options.db in ("postgres", "both"):
-        if not options.database_url:
-            parser.error("--database-url is needed for PostgreSQL")
-        targets.append(("PostgreSQL", options.database_url))
+    targets = database_targets(parser, options)
     clean = True
     for label, url in targets:
         clean &= fuzz_one(

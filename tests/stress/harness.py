@@ -161,3 +161,22 @@ def request(base_url: str, method: str, path: str, body: Any = None, timeout: fl
             return error.code, json.loads(raw) if raw else None
         except ValueError:
             return error.code, raw.decode(errors="replace")
+
+
+def add_database_arguments(parser: Any, port: int) -> None:
+    """``--db``, ``--database-url`` and ``--port``, shared by the fuzz, soak and crash runs."""
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its tables are emptied)")
+    parser.add_argument("--port", type=int, default=port)
+
+
+def database_targets(parser: Any, options: Any) -> list[tuple[str, str | None]]:
+    """(label, database URL or ``None`` for SQLite) for each database asked for."""
+    targets: list[tuple[str, str | None]] = []
+    if options.db in ("sqlite", "both"):
+        targets.append(("SQLite", None))
+    if options.db in ("postgres", "both"):
+        if not options.database_url:
+            parser.error("--database-url is needed for PostgreSQL")
+        targets.append(("PostgreSQL", options.database_url))
+    return targets

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from tests.stress.harness import ROOT, Server, request, rss_kib
+from tests.stress.harness import ROOT, Server, add_database_arguments, database_targets, request, rss_kib
 
 LIMITED_TAG = "soak-limited"
 
@@ -178,19 +178,11 @@ def soak_one(*, label: str, port: int, database_url: str | None, seconds: int, c
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--port", type=int, default=4472)
+    add_database_arguments(parser, port=4472)
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--clients", type=int, default=8)
     options = parser.parse_args(argv)
-    targets: list[tuple[str, str | None]] = []
-    if options.db in ("sqlite", "both"):
-        targets.append(("SQLite", None))
-    if options.db in ("postgres", "both"):
-        if not options.database_url:
-            parser.error("--database-url is needed for PostgreSQL")
-        targets.append(("PostgreSQL", options.database_url))
+    targets = database_targets(parser, options)
     clean = True
     for label, url in targets:
         clean &= soak_one(
