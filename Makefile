@@ -23,7 +23,8 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 # COMPAT_KEYS_ARGS picks the scenarios run with keys (both clients); empty runs them all.
 COMPAT_KEYS_ARGS ?= --only c01,c07,c10,c12
 
-.PHONY: venv run serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser bench clean
+.PHONY: venv run serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser bench clean \
+	fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -71,6 +72,33 @@ compat: venv
 compat-keys: venv
 	@echo "== compatibility suite with API keys (ORION_AUTH=api-key)"
 	$(PY) -m tests.compat.run --db sqlite --auth api-key $(COMPAT_KEYS_ARGS)
+
+# Schema fuzzing (tests/stress/fuzz.py): schemathesis against the server's own OpenAPI
+# document on a throwaway server (loopback, port 4471). fuzz-ci: bounded, SQLite, for CI.
+FUZZ_CI_SECONDS ?= 150
+FUZZ_SECONDS ?= 600
+fuzz-ci: venv
+	$(PY) -m tests.stress.fuzz --db sqlite --max-time $(FUZZ_CI_SECONDS)
+
+fuzz: venv
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.stress.fuzz --db both --database-url "$${url#DATABASE_URL=}" --max-time $(FUZZ_SECONDS) --stateful
+
+# Concurrency soak and crash safety (tests/stress/), on SQLite and a throwaway PostgreSQL.
+SOAK_SECONDS ?= 120
+soak: venv
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.stress.soak --db both --database-url "$${url#DATABASE_URL=}" --seconds $(SOAK_SECONDS)
+
+crash-test: venv
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.stress.crash --db both --database-url "$${url#DATABASE_URL=}"
 
 check: venv
 	$(PY) manage.py check --fail-level WARNING

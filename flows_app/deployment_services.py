@@ -20,6 +20,7 @@ from django.utils import timezone
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkPool
 from flows_app.schedules import parse_schedule, scheduled_times
 from flows_app.work_services import DEFAULT_AGENT_POOL, work_queue_get_or_create
+from orion_project.clock import add_clamped
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
@@ -312,7 +313,7 @@ def deployment_schedule_runs(
         return []
     now = timezone.now()
     start = start_time or now
-    end = end_time or start + dt.timedelta(seconds=settings.ORION_SCHEDULER_MAX_SCHEDULED_SECONDS)
+    end = end_time or add_clamped(start, dt.timedelta(seconds=settings.ORION_SCHEDULER_MAX_SCHEDULED_SECONDS))
     wanted: set[dt.datetime] = set()
     for row in DeploymentSchedule.objects.filter(deployment=deployment, active=True):
         wanted.update(

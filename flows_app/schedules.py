@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from dateutil import rrule as dateutil_rrule
 
+from orion_project.clock import add_clamped
+
 MAX_RRULE_LENGTH = 6500
 MAX_ITERATIONS = 10_000
 
@@ -235,10 +237,14 @@ def scheduled_times(
     """The dates to schedule (reference §G.3): from ``start_time``, stopping at ``max_runs``
     or ``end_time``, and early once there are ``min_runs`` dates past ``start_time + min_time``."""
     dates: list[dt.datetime] = []
-    for count, value in enumerate(schedule.dates(start_time)):
-        if count >= MAX_ITERATIONS or len(dates) >= max_runs or value > end_time:
-            break
-        if len(dates) >= min_runs and value > start_time + min_time:
-            break
-        dates.append(value)
+    horizon = add_clamped(start_time, min_time)
+    try:
+        for count, value in enumerate(schedule.dates(start_time)):
+            if count >= MAX_ITERATIONS or len(dates) >= max_runs or value > end_time:
+                break
+            if len(dates) >= min_runs and value > horizon:
+                break
+            dates.append(value)
+    except OverflowError:
+        pass  # the schedule ran past year 9999: there are no later dates
     return dates

@@ -36,6 +36,11 @@ ORION_API_VERSION = "0.8.4"
 ORION_MIN_API_VERSION = "0.8.0"
 # Default page size of every POST .../filter route; also its maximum (reference §E).
 ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
+# Input limits: a request body larger than this is refused with 413 before it is read, and
+# one ``POST /logs/`` batch may hold at most this many log lines (the stock clients send
+# batches of at most 4 MB, far fewer lines than this).
+ORION_MAX_REQUEST_BODY_BYTES = env_int("ORION_MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+ORION_MAX_LOG_BATCH = env_int("ORION_MAX_LOG_BATCH", 20_000, minimum=1)
 
 # Background services (reference §F.7 and its PREFECT_ORION_SERVICES_* defaults).
 ORION_SCHEDULER_INTERVAL_SECONDS = env_int("ORION_SCHEDULER_INTERVAL_SECONDS", 60, minimum=1)
@@ -75,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "access_app.middleware.ApiAccessMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "orion_project.api.middleware.RequestLimitsMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -186,6 +192,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "orion_project.api.schema.OrionAutoSchema",
     "EXCEPTION_HANDLER": "orion_project.api.errors.orion_exception_handler",
     "DEFAULT_FILTER_BACKENDS": [],
+    # No OPTIONS self-description: the reference answers OPTIONS with 405 (CORS preflights
+    # are answered by the CORS middleware before any view).
+    "DEFAULT_METADATA_CLASS": None,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -17,6 +17,7 @@ from django.db.models.functions import Floor, Greatest
 from django.utils import timezone
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
@@ -168,8 +169,11 @@ def run_history(
     bounds: list[tuple[dt.datetime, dt.datetime]] = []
     cursor = start
     while cursor < end and count < MAX_HISTORY_INTERVALS:
-        bounds.append((cursor, cursor + interval))
-        cursor += interval
+        upper = add_clamped(cursor, interval)
+        bounds.append((cursor, upper))
+        if upper == cursor:  # the calendar ended: no further interval exists
+            break
+        cursor = upper
         count += 1
     if not bounds:
         return []

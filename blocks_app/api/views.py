@@ -363,7 +363,8 @@ class BlockCapabilityViewSet(OrionViewSet):
         operation_id="read_available_block_capabilities",
         summary="Read Available Block Capabilities",
         description="The distinct capabilities across all block schemas, sorted.",
-        responses={200: OpenApiTypes.OBJECT},
+        # A list action: the generator makes this the item type of an array.
+        responses={200: {"type": "string"}},
     )
     def list(self, request: Request) -> Response:
         return Response(selectors.block_capabilities())

@@ -16,7 +16,6 @@ from orion_project.api.fields import (
     BoolField,
     DateTimeField,
     EmbeddedBodySerializer,
-    FloatField,
     IntField,
     JSONObjectField,
     ListField,
@@ -25,6 +24,7 @@ from orion_project.api.fields import (
     StrField,
     StrictSerializer,
     UUIDField,
+    seconds_field,
     tags_field,
 )
 from orion_project.api.viewsets import OrionModelSerializer
@@ -189,6 +189,6 @@ class ScheduleRunsSerializer(EmbeddedBodySerializer):
 
     start_time = DateTimeField()
     end_time = DateTimeField()
-    min_time = FloatField()
+    min_time = seconds_field()
     min_runs = IntField()
     max_runs = IntField()

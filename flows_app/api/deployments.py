@@ -24,6 +24,7 @@ from flows_app.api.deployment_serializers import (
     DeploymentUpdateSerializer,
     ScheduleRunsSerializer,
 )
+from flows_app.api.work_serializers import WorkQueueSerializer
 from flows_app.filters import (
     DEPLOYMENT_FILTER,
     DEPLOYMENT_SORT,
@@ -276,12 +277,10 @@ class DeploymentViewSet(OrionViewSet):
         operation_id="work_queue_check_for_deployment",
         summary="Work Queue Check For Deployment",
         description="Deprecated: legacy tag-filtered work queues that would pick up this deployment.",
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: WorkQueueSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], url_path="work_queue_check")
     def work_queue_check(self, request: Request, id: str) -> Response:
-        from flows_app.api.work_serializers import WorkQueueSerializer
-
         deployment_id = self.object_id()
         deployment = Deployment.objects.filter(pk=deployment_id).first()
         if deployment is None:

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,9 +25,10 @@ from flows_app.api.work_serializers import (
 )
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import WorkPool, WorkQueue
-from orion_project.api.errors import DetailError, RouteNotFound
-from orion_project.api.fields import DateTimeField, IntField, ListField, NameField, StrField, UUIDField
+from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
+from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
+from orion_project.api.schema import ARRAY_OF_OBJECTS
 from orion_project.api.viewsets import OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.serializers import FlowRunSerializer
@@ -173,7 +174,7 @@ class WorkQueueViewSet(OrionViewSet):
             queue=queue,
             limit=limit,
             scheduled_before=data.get("scheduled_before"),
-            record_poll=request.headers.get("x-prefect-ui", "").lower() != "true",
+            record_poll=not ui_header(request),
         )
         return Response(FlowRunSerializer(runs, many=True).data)
 
@@ -284,7 +285,7 @@ class WorkPoolViewSet(OrionViewSet):
         summary="Get Scheduled Flow Runs",
         description="The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits.",
         request=ScheduledFlowRunsRequest,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: ARRAY_OF_OBJECTS},
     )
     @action(detail=True, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
@@ -433,3 +434,23 @@ class ExperimentalWorkPoolViewSet(OrionViewSet):
     @action(detail=True, methods=["get", "post", "patch", "delete"], url_path=r"(?P<rest>.+)")
     def nested(self, request: Request, name: str, rest: str) -> Response:
         return self.disabled(request)
+
+
+def ui_header(request: Request) -> bool:
+    """The ``x-prefect-ui`` header as a boolean (absent: false); any other value is a 422."""
+    raw = request.headers.get("x-prefect-ui")
+    if raw is None:
+        return False
+    try:
+        return bool(BoolField(allow_null=False).run_validation(raw))
+    except serializers.ValidationError:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["header", "x-prefect-ui"],
+                    "msg": "value could not be parsed to a boolean",
+                    "type": "type_error.bool",
+                }
+            ],
+            None,
+        ) from None

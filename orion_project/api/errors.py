@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -38,6 +38,7 @@ from orion_project.exceptions import (
 logger = logging.getLogger("orion.api")
 
 INVALID_REQUEST_MESSAGE = "Invalid request received."
+DATA_ERROR_DETAIL = "The database refused a value in the request (out of range or malformed)."
 
 # DRF's built-in error codes, translated into pydantic's wording and error types so that
 # clients see the reference's messages. Codes raised by our own fields already *are*
@@ -104,6 +105,7 @@ def _walk_errors(detail: Any, loc: tuple[str | int, ...]) -> Iterator[dict[str, 
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+_NUMBER = re.compile(r"\d+")
 
 
 def _one_error(item: str | ErrorDetail, loc: tuple[str | int, ...]) -> dict[str, Any]:
@@ -118,6 +120,8 @@ def _one_error(item: str | ErrorDetail, loc: tuple[str | int, ...]) -> dict[str,
     error: dict[str, Any] = {"loc": list(loc), "msg": message, "type": error_type}
     if error_type == "type_error.enum" and "permitted:" in message:
         error["ctx"] = {"enum_values": _QUOTED.findall(message.split("permitted:", 1)[1])}
+    elif error_type == "value_error.list.max_items":
+        error["ctx"] = {"limit_value": int(_NUMBER.findall(message)[-1])}
     elif error_type.startswith("value_error.number.not_"):
         error["ctx"] = {"limit_value": _number(message.rsplit(" ", 1)[-1])}
     elif error_type in ("value_error.any_str.max_length", "value_error.list.min_items"):
@@ -184,6 +188,11 @@ def orion_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
     if isinstance(exc, IntegrityError):
         logger.warning("Integrity error answered as 409: %s", exc)
         return Response({"detail": INTEGRITY_CONFLICT_DETAIL}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DataError):
+        # Validation bounds every value a route stores; this is the database's own refusal
+        # of one that slipped through, still the request's fault rather than the server's.
+        logger.warning("Data error answered as 422: %s", exc)
+        return Response({"detail": DATA_ERROR_DETAIL}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return Response({"detail": "Method Not Allowed"}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
     if isinstance(exc, (Http404, drf_exceptions.NotFound)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +22,18 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 INVALID_NAME_CHARACTERS = ("/", "%", "&", ">", "<")
+
+# The range of PostgreSQL's ``integer`` column, which holds every integer the API stores.
+# Integers past it are refused here with a 422, not by the database with a 500.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+SMALLINT_MIN = -(2**15)
+SMALLINT_MAX = 2**15 - 1
+# The longest duration Python's ``timedelta`` holds; longer ones would overflow later.
+MAX_DURATION_SECONDS = dt.timedelta.max.total_seconds()
+# The most items a filter operator's list (``any_``, ``not_any_`` ...) may carry: SQLite
+# and PostgreSQL take far more parameters, but nothing legitimate needs more than this.
+MAX_FILTER_LIST_ITEMS = 10_000
 
 
 class OptionalFieldMixin:
@@ -127,7 +140,7 @@ def parse_datetime(data: Any, *, on_error: Any) -> dt.datetime:
 
 
 class IntField(OptionalFieldMixin, serializers.IntegerField):
-    """An integer; pydantic's message and bound errors."""
+    """An integer within the database's ``integer`` range; pydantic's message and bound errors."""
 
     default_error_messages = {
         "invalid": "value is not a valid integer",
@@ -135,6 +148,11 @@ class IntField(OptionalFieldMixin, serializers.IntegerField):
         "min_value": "ensure this value is greater than or equal to {min_value}",
         "max_value": "ensure this value is less than or equal to {max_value}",
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", INT_MIN)
+        kwargs.setdefault("max_value", INT_MAX)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool):
@@ -156,17 +174,40 @@ class IntField(OptionalFieldMixin, serializers.IntegerField):
 
 
 class FloatField(OptionalFieldMixin, serializers.FloatField):
-    """A number."""
+    """A finite number."""
 
-    default_error_messages = {"invalid": "value is not a valid float"}
+    default_error_messages = {
+        "invalid": "value is not a valid float",
+        "min_value": "ensure this value is greater than or equal to {min_value}",
+        "max_value": "ensure this value is less than or equal to {max_value}",
+    }
 
     def to_internal_value(self, data: Any) -> float:
         if isinstance(data, bool):
             self.fail("invalid")
         try:
-            return super().to_internal_value(data)
+            value = super().to_internal_value(data)
         except serializers.ValidationError as error:
-            raise _recode(error, {"invalid": "type_error.float"}) from None
+            raise _recode(
+                error,
+                {
+                    "invalid": "type_error.float",
+                    "min_value": "value_error.number.not_ge",
+                    "max_value": "value_error.number.not_le",
+                },
+            ) from None
+        if not math.isfinite(value):
+            raise serializers.ValidationError(
+                [serializers.ErrorDetail(str(self.error_messages["invalid"]), "type_error.float")]
+            )
+        return value
+
+
+def seconds_field(**kwargs: Any) -> FloatField:
+    """A duration in seconds that fits a ``timedelta`` (sent as a plain number)."""
+    kwargs.setdefault("min_value", -MAX_DURATION_SECONDS)
+    kwargs.setdefault("max_value", MAX_DURATION_SECONDS)
+    return FloatField(**kwargs)
 
 
 class BoolField(OptionalFieldMixin, serializers.BooleanField):
@@ -195,7 +236,7 @@ class TimedeltaField(OptionalFieldMixin, serializers.Field):
             self.fail("type_error.timedelta")
         try:
             return dt.timedelta(seconds=float(data))
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, ArithmeticError):
             self.fail("type_error.timedelta")
             raise
 
@@ -228,11 +269,24 @@ class AnyJSONField(OptionalFieldMixin, serializers.JSONField):
 class ListField(OptionalFieldMixin, serializers.ListField):
     """A JSON array whose items are validated by ``child``."""
 
-    default_error_messages = {"not_a_list": "value is not a valid list"}
+    default_error_messages = {
+        "not_a_list": "value is not a valid list",
+        "max_length": "ensure this value has at most {max_length} items",
+    }
 
     def to_internal_value(self, data: Any) -> list[Any]:
         if isinstance(data, (str, Mapping)) or not hasattr(data, "__iter__"):
             self.fail("not_a_list", input_type=type(data).__name__)
+        if self.max_length is not None and len(data) > self.max_length:
+            # Checked before the items, so a huge list is refused without validating each.
+            raise serializers.ValidationError(
+                [
+                    serializers.ErrorDetail(
+                        self.error_messages["max_length"].format(max_length=self.max_length),
+                        "value_error.list.max_items",
+                    )
+                ]
+            )
         return super().to_internal_value(data)
 
 

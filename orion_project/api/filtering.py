@@ -26,6 +26,7 @@ from rest_framework import serializers
 
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors
 from orion_project.api.fields import (
+    MAX_FILTER_LIST_ITEMS,
     BoolField,
     DateTimeField,
     EmbeddedBodySerializer,
@@ -65,7 +66,7 @@ def value_field(kind: ValueKind, **kwargs: Any) -> serializers.Field:
 def operator_value_field(op: Operator) -> serializers.Field:
     """The field that validates an operator's value (a list of values for list operators)."""
     if op.is_list:
-        return ListField(child=value_field(op.value, required=True, allow_null=False))
+        return ListField(child=value_field(op.value, required=True, allow_null=False), max_length=MAX_FILTER_LIST_ITEMS)
     return value_field(op.value)
 
 

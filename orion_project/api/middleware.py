@@ -60,3 +60,53 @@ class ApiVersionMiddleware:
                 version = parse_api_version(raw)
             request.orion_api_version = version  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class RequestLimitsMiddleware:
+    """Refuse, before any view runs, API requests no route could store.
+
+    * a declared body over ``ORION_MAX_REQUEST_BODY_BYTES``: 413 without reading it (a body
+      sent without a length is counted by the parser as it reads);
+    * a path or query string holding a NUL character: 422, since PostgreSQL cannot compare
+      text with NUL in it and every path segment and query value reaches a query.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+    @staticmethod
+    def refusal(request: HttpRequest) -> HttpResponse | None:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.ORION_MAX_REQUEST_BODY_BYTES:
+            return JsonResponse({"detail": body_too_large_message()}, status=413)
+        for location, text in (("path", request.path), ("query", request.META.get("QUERY_STRING", ""))):
+            if "\x00" in text or "%00" in text:
+                return JsonResponse(
+                    {
+                        "exception_message": "Invalid request received.",
+                        "exception_detail": [
+                            {"loc": [location], "msg": NUL_MESSAGE, "type": "value_error.null_characters"}
+                        ],
+                        "request_body": None,
+                    },
+                    status=422,
+                )
+        return None
+
+
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def body_too_large_message() -> str:
+    """The 413 detail, naming the configured limit."""
+    return f"Request body too large: the limit is {settings.ORION_MAX_REQUEST_BODY_BYTES} bytes."

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+
+# Every error body the exception handler writes (orion_project.api.errors): the
+# validation shape ``{exception_message, exception_detail, request_body}`` or ``{detail}``.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An error: `detail` alone, or the validation shape with `exception_detail`.",
+    "properties": {
+        "detail": {"description": "What went wrong (a message, or a list of problems)."},
+        "exception_message": {"type": "string"},
+        "exception_detail": {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": {}},
+            "description": "One `{loc, msg, type, ctx?}` per problem.",
+        },
+        "request_body": {"description": "The body as received, when it parsed."},
+    },
+}
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class OrionAutoSchema(AutoSchema):
-    """Group operations under the reference's tags (``Flows``, ``Flow Runs`` ...).
+    """Group operations under the reference's tags (``Flows``, ``Flow Runs`` ...) and
+    document the error answers each operation can give.
 
     A view sets ``schema_tags``; operation ids and descriptions are explicit on every
     action through ``extend_schema``.
@@ -15,3 +38,38 @@ class OrionAutoSchema(AutoSchema):
     def get_tags(self) -> list[str]:
         tags = getattr(self.view, "schema_tags", None)
         return list(tags) if tags else super().get_tags()
+
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        component = ResolvedComponent(
+            name="ErrorResponse", type=ResolvedComponent.SCHEMA, object="ErrorResponse", schema=ERROR_SCHEMA
+        )
+        self.registry.register_on_missing(component)
+        body = {"content": {"application/json": {"schema": component.ref}}}
+        for code, description in self._error_codes():
+            responses.setdefault(code, {"description": description, **body})
+        return responses
+
+    def _error_codes(self) -> list[tuple[str, str]]:
+        """The 4xx answers this operation can give, from what it takes as input."""
+        has_path = "{" in self.path
+        has_body = self.method in ("POST", "PUT", "PATCH")
+        has_query = bool(self._get_filter_parameters() or self.get_override_parameters())
+        codes: list[tuple[str, str]] = []
+        if has_path or has_body:
+            codes.append(("404", "Not found (the object, or one the body refers to)."))
+        if self.method in WRITE_METHODS:
+            codes.append(("403", "The object is protected or reserved."))
+            codes.append(("409", "A uniqueness or reference rule was broken."))
+        if has_body:
+            codes.append(("413", "The request body is over the configured size."))
+        if has_path or has_body or has_query:
+            codes.append(("422", "The request did not validate."))
+        return codes
+
+
+# Raw response schemas for routes whose answer no serializer describes.
+ARRAY_OF_OBJECTS: dict[str, Any] = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}
+NULLABLE_NUMBER: dict[str, Any] = {"type": "number", "nullable": True}

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.errors import DetailError
-from orion_project.api.fields import DateTimeField, EnumField, FloatField
+from orion_project.api.fields import DateTimeField, EnumField, seconds_field
 from orion_project.api.filtering import request_serializer, validate_body
 from runs_app.api.schema_enums import SET_STATE_STATUS_VALUES
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
@@ -28,7 +28,7 @@ HistoryRequest = request_serializer(
     extra={
         "history_start": DateTimeField(required=True, allow_null=False),
         "history_end": DateTimeField(required=True, allow_null=False),
-        "history_interval_seconds": FloatField(required=True, allow_null=False),
+        "history_interval_seconds": seconds_field(required=True, allow_null=False),
     },
 )
 

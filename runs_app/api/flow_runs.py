@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import IntField, JSONObjectField, LenientBodySerializer
 from orion_project.api.filtering import request_serializer
+from orion_project.api.schema import ARRAY_OF_OBJECTS, NULLABLE_NUMBER
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
@@ -190,7 +191,7 @@ class FlowRunViewSet(OrionViewSet):
         summary="Average Flow Run Lateness",
         description="Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20).",
         request=FlowRunsCountRequest,
-        responses={200: OpenApiTypes.NUMBER},
+        responses={200: NULLABLE_NUMBER},
     )
     @action(detail=False, methods=["post"], url_path="lateness")
     def lateness(self, request: Request) -> Response:
@@ -239,7 +240,7 @@ class FlowRunViewSet(OrionViewSet):
         operation_id="read_flow_run_graph",
         summary="Read Flow Run Graph",
         description="The task runs of a flow run with their upstream task-run dependencies.",
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: ARRAY_OF_OBJECTS},
     )
     @action(detail=True, methods=["get"], url_path="graph")
     def graph(self, request: Request, id: str) -> Response:
@@ -259,7 +260,7 @@ class UIFlowRunViewSet(OrionViewSet):
         summary="Read Flow Run History",
         description="Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000).",
         request=UIFlowRunHistoryRequest,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: ARRAY_OF_OBJECTS},
     )
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:

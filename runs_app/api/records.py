@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -133,6 +134,19 @@ class LogViewSet(OrionViewSet):
         if not isinstance(body, list):
             raise RequestValidationError(
                 [{"loc": ["body"], "msg": "value is not a valid list", "type": "type_error.list"}], body
+            )
+        maximum = settings.ORION_MAX_LOG_BATCH
+        if len(body) > maximum:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ["body"],
+                        "msg": f"ensure this value has at most {maximum} items",
+                        "type": "value_error.list.max_items",
+                        "ctx": {"limit_value": maximum},
+                    }
+                ],
+                None,
             )
         serializer = LogCreateSerializer()
         logs: list[dict[str, Any]] = []

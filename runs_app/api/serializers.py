@@ -14,6 +14,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orion_project.api.fields import (
+    SMALLINT_MAX,
+    SMALLINT_MIN,
     AnyJSONField,
     BoolField,
     DateTimeField,
@@ -345,7 +347,8 @@ class LogCreateSerializer(StrictSerializer):
     """One item of the ``POST /logs/`` array."""
 
     name = StrField(required=True, allow_null=False)
-    level = IntField(required=True, allow_null=False)
+    # Stored in a ``smallint`` column.
+    level = IntField(required=True, allow_null=False, min_value=SMALLINT_MIN, max_value=SMALLINT_MAX)
     message = StrField(required=True, allow_null=False)
     timestamp = DateTimeField(required=True, allow_null=False)
     flow_run_id = UUIDField()

@@ -1,0 +1,232 @@
+"""Crash safety: SIGKILL the API, and separately the services, in the middle of load.
+
+    python -m tests.stress.crash --db both --database-url URL
+
+1. The API (gunicorn, its whole process group) is killed while clients create flow runs,
+   move them to RUNNING and write 20-line log batches. After a restart: every write a
+   client saw accepted is there and complete (the run with the state it was told, every
+   line of an accepted batch), every write it did not see is absent or complete (a batch
+   has 0 or 20 lines), and every run's history is consistent.
+2. The services process is killed while the scheduler fills 20 deployments' schedules;
+   after a restart it finishes them with no duplicate scheduled run (one run per
+   deployment and start time, and no deployment past its run cap).
+Loopback only, bounded in time; exits non-zero on any failed check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from tests.stress.harness import ROOT, Server, add_database_arguments, database_targets, request
+
+BATCH = 20
+
+
+class Ledger:
+    """What each client saw: accepted writes and writes whose answer never came."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: dict[str, str] = {}  # run id → last state type the server accepted
+        self.unseen_runs: list[str] = []  # names of runs whose creation got no answer
+        self.batches: Counter[str] = Counter()  # run id → accepted log batches
+        self.unseen_batches: Counter[str] = Counter()
+        self.server_errors: list[str] = []
+
+
+def writer(ledger: Ledger, base: str, flow_id: str, stop: threading.Event) -> None:
+    while not stop.is_set():
+        name = f"crash-{uuid.uuid4().hex}"
+        try:
+            status, run = request(
+                base, "POST", "/flow_runs/", {"flow_id": flow_id, "name": name, "state": {"type": "PENDING"}}
+            )
+        except (OSError, http.client.HTTPException):  # killed mid-answer
+            with ledger.lock:
+                ledger.unseen_runs.append(name)
+            return
+        if status >= 500:
+            ledger.server_errors.append(f"create: {status}")
+            continue
+        with ledger.lock:
+            ledger.runs[run["id"]] = "PENDING"
+        try:
+            status, answer = request(base, "POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING"}})
+            if status < 300 and answer["status"] == "ACCEPT":
+                with ledger.lock:
+                    ledger.runs[run["id"]] = "RUNNING"
+            lines = [
+                {
+                    "name": "crash",
+                    "level": 20,
+                    "message": f"{n}",
+                    "timestamp": "2024-01-01T00:00:00Z",
+                    "flow_run_id": run["id"],
+                }
+                for n in range(BATCH)
+            ]
+            status, _ = request(base, "POST", "/logs/", lines)
+            if status == 201:
+                with ledger.lock:
+                    ledger.batches[run["id"]] += 1
+        except (OSError, http.client.HTTPException):  # killed mid-answer
+            with ledger.lock:
+                ledger.unseen_batches[run["id"]] += 1
+            return
+
+
+def consistency(server: Server) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.stress.consistency"],
+        env=server.env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[str]:
+    base = server.base_url
+    _, flow = request(base, "POST", "/flows/", {"name": "crash-flow"})
+    ledger = Ledger()
+    stop = threading.Event()
+    threads = [threading.Thread(target=writer, args=(ledger, base, flow["id"], stop)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    server.kill("api", signal.SIGKILL)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    server.start("api", services=False)
+    problems = list(ledger.server_errors)
+    for run_id, state_type in ledger.runs.items():
+        status, run = request(base, "GET", f"/flow_runs/{run_id}")
+        if status != 200:
+            problems.append(f"accepted run {run_id} is missing ({status})")
+            continue
+        if state_type == "RUNNING" and run["state_type"] != "RUNNING":
+            problems.append(f"run {run_id}: accepted RUNNING, found {run['state_type']}")
+        _, lines = request(base, "POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+        seen, unseen = ledger.batches[run_id], ledger.unseen_batches[run_id]
+        if len(lines) not in {BATCH * (seen + extra) for extra in range(unseen + 1)}:
+            problems.append(f"run {run_id}: {len(lines)} log lines for {seen} accepted and {unseen} unanswered batches")
+    for name in ledger.unseen_runs:
+        _, found = request(base, "POST", "/flow_runs/filter", {"flow_runs": {"name": {"any_": [name]}}})
+        if len(found) > 1:
+            problems.append(f"unanswered run {name} stored {len(found)} times")
+    report = consistency(server)
+    problems.extend(report["problems"])
+    print(
+        f"   API kill: {len(ledger.runs)} runs accepted, {sum(ledger.batches.values())} log batches accepted, "
+        f"{len(ledger.unseen_runs) + sum(ledger.unseen_batches.values())} writes unanswered; "
+        f"{report['runs']} runs checked after restart"
+    )
+    return problems
+
+
+def kill_services_under_load(server: Server, deployments: int) -> list[str]:
+    base = server.base_url
+    _, flow = request(base, "POST", "/flows/", {"name": "crash-scheduled"})
+    for index in range(deployments):
+        request(
+            base,
+            "POST",
+            "/deployments/",
+            {"name": f"d{index}", "flow_id": flow["id"], "schedule": {"interval": 60}, "is_schedule_active": True},
+        )
+    server.start("services", api=False, services=True)
+    # Kill it once the scheduler has begun to write, i.e. mid-pass.
+    scheduled = {"flow_runs": {"deployment_id": {"is_null_": False}}}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and request(base, "POST", "/flow_runs/count", scheduled)[1] == 0:
+        time.sleep(0.05)
+    before = request(base, "POST", "/flow_runs/count", scheduled)[1]
+    server.kill("services", signal.SIGKILL)
+    server.start("services", api=False, services=True)
+    # Let the restarted services finish: every deployment scheduled, then one more pass
+    # (bounded: a services process that never resumes fails the check below).
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        time.sleep(3)
+        scheduled_deployments = {
+            run["deployment_id"]
+            for run in request(base, "POST", "/flow_runs/filter", {**scheduled, "sort": "ID_DESC", "limit": 200})[1]
+        }
+        if request(base, "POST", "/flow_runs/count", scheduled)[1] >= 60 * deployments or (
+            len(scheduled_deployments) >= deployments
+        ):
+            break
+    time.sleep(5)
+    server.kill("services", signal.SIGTERM)
+    problems: list[str] = []
+    per_key: Counter[tuple[str, str]] = Counter()
+    per_deployment: Counter[str] = Counter()
+    offset = 0
+    while True:
+        _, page = request(base, "POST", "/flow_runs/filter", {"flow_runs": {}, "limit": 200, "offset": offset})
+        if not page:
+            break
+        for run in page:
+            if run["deployment_id"]:
+                per_key[(run["deployment_id"], run["expected_start_time"])] += 1
+                per_deployment[run["deployment_id"]] += 1
+        offset += len(page)
+    duplicates = [key for key, count in per_key.items() if count > 1]
+    problems.extend(f"deployment {d}: {count} runs at {t}" for (d, t), count in per_key.items() if count > 1)
+    print(f"   runs per deployment: {sorted(per_deployment.values())}")
+    over_cap = [d for d, count in per_deployment.items() if count > 100]
+    problems.extend(f"deployment {d}: {per_deployment[d]} runs, over the cap of 100" for d in over_cap)
+    if len(per_deployment) != deployments:
+        problems.append(f"only {len(per_deployment)} of {deployments} deployments were scheduled after the restart")
+    report = consistency(server)
+    problems.extend(report["problems"])
+    print(
+        f"   services kill: {before} runs written before the kill, {sum(per_deployment.values())} after the restart, "
+        f"{len(duplicates)} duplicates"
+    )
+    return problems
+
+
+def crash_one(*, label: str, port: int, database_url: str | None, clients: int) -> bool:
+    server = Server(port=port, database_url=database_url, extra_env={"ORION_SCHEDULER_INTERVAL_SECONDS": "2"})
+    server.prepare()
+    print(f"== crash test on {label}")
+    server.start("api", services=False)
+    try:
+        problems = kill_api_under_load(server, clients, seconds=8)
+        problems += kill_services_under_load(server, deployments=20)
+    finally:
+        server.stop()
+    for problem in problems[:30]:
+        print(f"     {problem}")
+    print(f"   {'clean' if not problems else f'FAILED ({len(problems)} problems)'}")
+    return not problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_database_arguments(parser, port=4473)
+    parser.add_argument("--clients", type=int, default=6)
+    options = parser.parse_args(argv)
+    targets = database_targets(parser, options)
+    clean = True
+    for label, url in targets:
+        clean &= crash_one(label=label, port=options.port, database_url=url, clients=options.clients)
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
