@@ -71,12 +71,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser pages' middleware, skipped on /api/ requests (see browser_only).
+    "orion_project.api.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "orion_project.api.middleware.CsrfViewMiddleware",
+    "orion_project.api.middleware.AuthenticationMiddleware",
+    "orion_project.api.middleware.MessageMiddleware",
+    "orion_project.api.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "orion_project.urls"
