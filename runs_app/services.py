@@ -72,7 +72,10 @@ def flow_run_create(
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
-            run = FlowRun.objects.create(**fields)
+            # One round of inserts: the engine writes the state row, then inserts the run
+            # with its state columns already set (the foreign keys between the two are
+            # checked at commit). The returned run is complete; nothing is read back.
+            run = FlowRun(**fields)
             orchestrate(run, initial_state or _initial_state(state), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
@@ -83,7 +86,8 @@ def flow_run_create(
 
 
 def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
-    return FlowRun.objects.select_related("state").filter(flow_id=flow_id, idempotency_key=key).first()
+    runs = FlowRun.objects.select_related("state", "work_queue__work_pool")
+    return next(iter(runs.filter(flow_id=flow_id, idempotency_key=key)), None)
 
 
 def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
@@ -119,19 +123,21 @@ def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -
 
 def task_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) -> tuple[TaskRun, bool]:
     """Create a task run (initial state forced), or return the existing one with the same
-    ``(flow_run_id, task_key, dynamic_key)`` (or the same client-chosen ``id``)."""
+    ``(flow_run_id, task_key, dynamic_key)`` (or the same client-chosen ``id``).
+
+    A new task run is the common case, so it is inserted straight away and the unique
+    constraints find the existing one (no look-up before every insert).
+    """
     fields = dict(data)
     state = fields.pop("state", None)
     if fields.get("id") is None:
         fields.pop("id", None)
-    existing = _existing_task_run(fields)
-    if existing is not None:
-        return existing, False
     _require_references((FlowRun, fields.get("flow_run_id")))
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
-            run = TaskRun.objects.create(**fields)
+            # One round of inserts, as in flow_run_create.
+            run = TaskRun(**fields)
             orchestrate(run, _initial_state(state), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_task_run(fields)

@@ -216,13 +216,16 @@ def scenarios(ctx: dict[str, Any]) -> dict[str, Callable[[], Iterator[Step]]]:
 
 
 def run_step(step: Step) -> None:
+    """Send a step's requests; later ones may name the run the first created (``{id}``)."""
     created_id = None
-    for method, path, body in step:
+    for index, (method, path, body) in enumerate(step):
         if created_id is not None:
             path = path.replace("{id}", created_id)
-        answer = ok(method, path, body)
-        if isinstance(answer, dict) and "id" in answer and created_id is None:
-            created_id = answer["id"]
+        code, payload = call(method, path, body)
+        if code >= 300:
+            raise SystemExit(f"{method} {path} -> {code}: {payload[:400]!r}")
+        if index == 0 and len(step) > 1:
+            created_id = orjson.loads(payload)["id"]
 
 
 class StatementCounter:
@@ -263,12 +266,26 @@ def measure(name: str, factory: Callable[[], Iterator[Step]], iterations: int, p
         stats.sort_stats("tottime").print_stats(25)
 
 
+def show_sql(name: str, factory: Callable[[], Iterator[Step]]) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    steps = factory()
+    run_step(next(steps))
+    step = next(steps)
+    with CaptureQueriesContext(connection) as captured:
+        run_step(step)
+    print(f"== {name}: {len(captured.captured_queries)} statements")
+    for query in captured.captured_queries:
+        print("   ", query["sql"][:160])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=2000, help="flow runs to seed (default 2000)")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--profile", action="store_true", help="print cProfile tables per scenario")
+    parser.add_argument("--sql", action="store_true", help="print the SQL statements of one step per scenario")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     ctx = seed(args.seed)
@@ -276,7 +293,10 @@ def main() -> None:
     chosen = [name for name in args.only.split(",") if name]
     for name, factory in scenarios(ctx).items():
         if not chosen or name in chosen:
-            measure(name, factory, args.iterations, args.profile)
+            if args.sql:
+                show_sql(name, factory)
+            else:
+                measure(name, factory, args.iterations, args.profile)
 
 
 if __name__ == "__main__":

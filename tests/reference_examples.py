@@ -7,12 +7,15 @@ and ``Response: `HTTP/1.1 <status> ...``` followed by an optional ``json`` block
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "examples.md"
+# ORION_SHARED_DIR points elsewhere when the checkout is not beside ../shared (a worktree).
+SHARED_DIR = Path(os.environ.get("ORION_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+EXAMPLES_PATH = SHARED_DIR / "reference" / "examples.md"
 HEADING = re.compile(r"^### (\d+)\. (.*)$")
 STATUS = re.compile(r"^Response: `HTTP/1\.1 (\d{3})")
 

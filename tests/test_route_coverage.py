@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-
 import pytest
 from django.urls import Resolver404, resolve
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from tests.reference_examples import SHARED_DIR
+
+REFERENCE = SHARED_DIR / "reference"
 
 
 def reference_operations(version: str) -> set[tuple[str, str]]:

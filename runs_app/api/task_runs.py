@@ -70,7 +70,7 @@ class TaskRunViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         data = self.body(TaskRunCreateSerializer)
         run, created = services.task_run_create(data=data, api_version=api_version(request))
-        return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         operation_id="list_task_runs",
