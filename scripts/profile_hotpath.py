@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orion_project.settings")
 os.environ.setdefault("ORION_LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -70,7 +70,12 @@ def call(method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         **HEADERS,
     }
     status: list[str] = []
-    chunks = application(environ, lambda s, h, *a: status.append(s))
+
+    def start_response(code: str, headers: Any, *exc_info: Any) -> Any:
+        status.append(code)
+        return lambda data: None
+
+    chunks = application(environ, start_response)
     payload = b"".join(chunks)
     if hasattr(chunks, "close"):
         chunks.close()
@@ -104,7 +109,11 @@ def seed(runs: int) -> dict[str, Any]:
             },
         )
         if state != "SCHEDULED":
-            ok("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": state, "state_details": details}, "force": True})
+            ok(
+                "POST",
+                f"/flow_runs/{run['id']}/set_state",
+                {"state": {"type": state, "state_details": details}, "force": True},
+            )
         if i % 200 == 0:
             for t in range(50):
                 ok("POST", "/task_runs/", {"flow_run_id": run["id"], "task_key": f"t{t}", "dynamic_key": "0"})
@@ -186,7 +195,11 @@ def scenarios(ctx: dict[str, Any]) -> dict[str, Callable[[], Iterator[Step]]]:
         while True:
             key = uuid.uuid4().hex
             yield [
-                ("POST", "/task_runs/", {"flow_run_id": run["id"], "task_key": key, "dynamic_key": "0", "state": {"type": "PENDING"}}),
+                (
+                    "POST",
+                    "/task_runs/",
+                    {"flow_run_id": run["id"], "task_key": key, "dynamic_key": "0", "state": {"type": "PENDING"}},
+                ),
                 ("POST", "/task_runs/{id}/set_state", {"state": {"type": "RUNNING"}}),
                 ("POST", "/task_runs/{id}/set_state", {"state": {"type": "COMPLETED"}}),
             ]
@@ -194,7 +207,13 @@ def scenarios(ctx: dict[str, Any]) -> dict[str, Callable[[], Iterator[Step]]]:
     def logs() -> Iterator[Step]:
         stamp = ctx["now"].isoformat()
         body = [
-            {"name": "prefect.flow_runs", "level": 20, "message": f"line {i}", "timestamp": stamp, "flow_run_id": ctx["flow_run"]}
+            {
+                "name": "prefect.flow_runs",
+                "level": 20,
+                "message": f"line {i}",
+                "timestamp": stamp,
+                "flow_run_id": ctx["flow_run"],
+            }
             for i in range(50)
         ]
         while True:

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware import clickjacking
 from django.middleware import csrf as csrf_middleware
-from django.http import HttpRequest, HttpResponse, JsonResponse
 
 API_VERSION_HEADER = "X-PREFECT-API-VERSION"
 
