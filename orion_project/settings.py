@@ -36,6 +36,13 @@ ORION_MIN_API_VERSION = "0.8.0"
 # Default page size of every POST .../filter route; also its maximum (reference §E).
 ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
 
+# Serving (manage.py orion_start; reasoning and figures in docs/performance.md "Serving").
+# 0 workers = one per usable core.
+ORION_WEB_WORKERS = env_int("ORION_WEB_WORKERS", 0, minimum=0)
+ORION_WEB_THREADS = env_int("ORION_WEB_THREADS", 4, minimum=1)
+ORION_WEB_KEEPALIVE_SECONDS = env_int("ORION_WEB_KEEPALIVE_SECONDS", 30, minimum=0)
+ORION_ACCESS_LOG = env_bool("ORION_ACCESS_LOG", False)
+
 # Background services (reference §F.7 and its PREFECT_ORION_SERVICES_* defaults).
 ORION_SCHEDULER_INTERVAL_SECONDS = env_int("ORION_SCHEDULER_INTERVAL_SECONDS", 60, minimum=1)
 ORION_SCHEDULER_MAX_RUNS = env_int("ORION_SCHEDULER_MAX_RUNS", 100, minimum=1)
