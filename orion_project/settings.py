@@ -39,7 +39,7 @@ ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
 # Serving (manage.py orion_start; reasoning and figures in docs/performance.md "Serving").
 # 0 workers = one per usable core.
 ORION_WEB_WORKERS = env_int("ORION_WEB_WORKERS", 0, minimum=0)
-ORION_WEB_THREADS = env_int("ORION_WEB_THREADS", 4, minimum=1)
+ORION_WEB_THREADS = env_int("ORION_WEB_THREADS", 8, minimum=1)
 ORION_WEB_KEEPALIVE_SECONDS = env_int("ORION_WEB_KEEPALIVE_SECONDS", 30, minimum=0)
 ORION_ACCESS_LOG = env_bool("ORION_ACCESS_LOG", False)
 

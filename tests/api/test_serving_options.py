@@ -14,7 +14,7 @@ def parse(*argv: str) -> dict[str, object]:
 def test_defaults_one_worker_per_core_and_no_access_log() -> None:
     options = parse()
     assert options["workers"] == usable_cores() >= 1
-    assert options["threads"] == 4
+    assert options["threads"] == 8
     assert options["access_log"] is False
 
 
