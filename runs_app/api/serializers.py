@@ -198,6 +198,19 @@ def _seconds(value: dt.timedelta | None) -> float | None:
     return value.total_seconds() if value is not None else None
 
 
+def _timing_json(run: FlowRun | TaskRun, now: dt.datetime) -> dict[str, Any]:
+    """The timing fields flow runs and task runs share (estimates computed at ``now``)."""
+    return {
+        "expected_start_time": run.expected_start_time,
+        "next_scheduled_start_time": run.next_scheduled_start_time,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "total_run_time": _seconds(run.total_run_time),
+        "estimated_run_time": run.estimated_run_time_at(now),
+        "estimated_start_time_delta": run.lateness_at(now),
+    }
+
+
 def flow_run_json(run: FlowRun, now: dt.datetime) -> dict[str, Any]:
     """A flow run as the API returns it (``FlowRunResponse``), with its current state.
 
@@ -230,13 +243,7 @@ def flow_run_json(run: FlowRun, now: dt.datetime) -> dict[str, Any]:
         "state_type": run.state_type,
         "state_name": run.state_name,
         "run_count": run.run_count,
-        "expected_start_time": run.expected_start_time,
-        "next_scheduled_start_time": run.next_scheduled_start_time,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
-        "total_run_time": _seconds(run.total_run_time),
-        "estimated_run_time": run.estimated_run_time_at(now),
-        "estimated_start_time_delta": run.lateness_at(now),
+        **_timing_json(run, now),
         "auto_scheduled": run.auto_scheduled,
         "infrastructure_document_id": run.infrastructure_document_id,
         "infrastructure_pid": run.infrastructure_pid,
@@ -270,13 +277,7 @@ def task_run_json(run: TaskRun, now: dt.datetime) -> dict[str, Any]:
         "state_name": run.state_name,
         "run_count": run.run_count,
         "flow_run_run_count": run.flow_run_run_count,
-        "expected_start_time": run.expected_start_time,
-        "next_scheduled_start_time": run.next_scheduled_start_time,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
-        "total_run_time": _seconds(run.total_run_time),
-        "estimated_run_time": run.estimated_run_time_at(now),
-        "estimated_start_time_delta": run.lateness_at(now),
+        **_timing_json(run, now),
         "state": state_json(run.state),
     }
 
