@@ -19,8 +19,8 @@ from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
-from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.orchestration.engine import OrchestrationResult, lock_run, orchestrate
+from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
+from runs_app.orchestration.engine import lock_run, orchestrate
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 pytestmark = pytest.mark.django_db
 

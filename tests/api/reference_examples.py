@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # ORION_SHARED_DIR points elsewhere when the checkout is not beside ../shared (a worktree).
-SHARED_DIR = Path(os.environ.get("ORION_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+SHARED_DIR = Path(os.environ.get("ORION_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared")
 EXAMPLES_PATH = SHARED_DIR / "reference" / "examples.md"
 HEADING = re.compile(r"^### (\d+)\. (.*)$")
 STATUS = re.compile(r"^Response: `HTTP/1\.1 (\d{3})")

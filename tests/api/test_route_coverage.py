@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import Resolver404, resolve
 
-from tests.reference_examples import SHARED_DIR
+from tests.api.reference_examples import SHARED_DIR
 
 REFERENCE = SHARED_DIR / "reference"
 
