@@ -42,6 +42,13 @@ ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
 ORION_MAX_REQUEST_BODY_BYTES = env_int("ORION_MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 ORION_MAX_LOG_BATCH = env_int("ORION_MAX_LOG_BATCH", 20_000, minimum=1)
 
+# Serving (manage.py orion_start; reasoning and figures in docs/performance.md "Serving").
+# 0 workers = one per usable core.
+ORION_WEB_WORKERS = env_int("ORION_WEB_WORKERS", 0, minimum=0)
+ORION_WEB_THREADS = env_int("ORION_WEB_THREADS", 8, minimum=1)
+ORION_WEB_KEEPALIVE_SECONDS = env_int("ORION_WEB_KEEPALIVE_SECONDS", 30, minimum=0)
+ORION_ACCESS_LOG = env_bool("ORION_ACCESS_LOG", False)
+
 # Background services (reference §F.7 and its PREFECT_ORION_SERVICES_* defaults).
 ORION_SCHEDULER_INTERVAL_SECONDS = env_int("ORION_SCHEDULER_INTERVAL_SECONDS", 60, minimum=1)
 ORION_SCHEDULER_MAX_RUNS = env_int("ORION_SCHEDULER_MAX_RUNS", 100, minimum=1)
@@ -82,12 +89,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orion_project.api.middleware.RequestLimitsMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser pages' middleware, skipped on /api/ requests (see browser_only).
+    "orion_project.api.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "orion_project.api.middleware.CsrfViewMiddleware",
+    "orion_project.api.middleware.AuthenticationMiddleware",
+    "orion_project.api.middleware.MessageMiddleware",
+    "orion_project.api.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "orion_project.urls"

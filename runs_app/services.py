@@ -105,7 +105,10 @@ def flow_run_create(
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
-            run = FlowRun.objects.create(**fields)
+            # One round of inserts: the engine writes the state row, then inserts the run
+            # with its state columns already set (the foreign keys between the two are
+            # checked at commit). The returned run is complete; nothing is read back.
+            run = FlowRun(**fields)
             orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
@@ -116,7 +119,8 @@ def flow_run_create(
 
 
 def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
-    return FlowRun.objects.select_related("state").filter(flow_id=flow_id, idempotency_key=key).first()
+    runs = FlowRun.objects.select_related("state", "work_queue__work_pool")
+    return next(iter(runs.filter(flow_id=flow_id, idempotency_key=key)), None)
 
 
 def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
@@ -171,18 +175,20 @@ def task_run_create(
     *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
 ) -> tuple[TaskRun, bool]:
     """Create a task run (initial state, PENDING if none, forced), or return the existing
-    one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``)."""
+    one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``).
+
+    A new task run is the common case, so it is inserted straight away and the unique
+    constraints find the existing one (no look-up before every insert).
+    """
     fields = dict(data)
     if fields.get("id") is None:
         fields.pop("id", None)
-    existing = _existing_task_run(fields)
-    if existing is not None:
-        return existing, False
     _require_references((FlowRun, fields.get("flow_run_id")))
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
-            run = TaskRun.objects.create(**fields)
+            # One round of inserts, as in flow_run_create.
+            run = TaskRun(**fields)
             orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_task_run(fields)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware import clickjacking
+from django.middleware import csrf as csrf_middleware
 
 API_VERSION_HEADER = "X-PREFECT-API-VERSION"
 
@@ -110,3 +116,42 @@ NUL_MESSAGE = "Null characters are not allowed."
 def body_too_large_message() -> str:
     """The 413 detail, naming the configured limit."""
     return f"Request body too large: the limit is {settings.ORION_MAX_REQUEST_BODY_BYTES} bytes."
+
+
+# ------------------------------------------------------------------ browser-only middleware
+
+API_PREFIX = "/api/"
+
+
+def browser_only(middleware: type[Any]) -> type[Any]:
+    """``middleware`` for the admin and the docs pages, skipped on ``/api/`` requests.
+
+    Sessions, authentication, messages, CSRF and frame options serve the browser pages;
+    the Prefect client sends no cookie and no CSRF token, and the API's views use none of
+    them. Skipping them there saves their work on every API call (issue #12). Subclasses,
+    so Django's admin checks still find the middleware they require.
+    """
+
+    class BrowserOnly(middleware):  # type: ignore[misc,valid-type]
+        def __call__(self, request: HttpRequest) -> HttpResponse:
+            if request.path_info.startswith(API_PREFIX):
+                return self.get_response(request)  # type: ignore[no-any-return]
+            return super().__call__(request)  # type: ignore[no-any-return]
+
+        if hasattr(middleware, "process_view"):
+
+            def process_view(self, request: HttpRequest, *args: Any) -> HttpResponse | None:
+                if request.path_info.startswith(API_PREFIX):
+                    return None
+                return super().process_view(request, *args)  # type: ignore[no-any-return]
+
+    BrowserOnly.__name__ = BrowserOnly.__qualname__ = middleware.__name__
+    BrowserOnly.__module__ = __name__
+    return BrowserOnly
+
+
+SessionMiddleware = browser_only(sessions_middleware.SessionMiddleware)
+CsrfViewMiddleware = browser_only(csrf_middleware.CsrfViewMiddleware)
+AuthenticationMiddleware = browser_only(auth_middleware.AuthenticationMiddleware)
+MessageMiddleware = browser_only(messages_middleware.MessageMiddleware)
+XFrameOptionsMiddleware = browser_only(clickjacking.XFrameOptionsMiddleware)

@@ -62,6 +62,11 @@ class OrionViewSet(viewsets.GenericViewSet):
     sort_spec: SortSpec | None = None
     schema_tags: tuple[str, ...] = ()
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        """Every API response is JSON: skip DRF's per-request negotiation over one renderer."""
+        renderer = self.renderer_classes[0]()
+        return renderer, renderer.media_type
+
     def body(self, serializer_class: type[StrictSerializer]) -> dict[str, Any]:
         """The request body validated by ``serializer_class`` (422 on any error)."""
         return validate_body(serializer_class, self.request.data)
@@ -72,7 +77,8 @@ class OrionViewSet(viewsets.GenericViewSet):
     def get_object(self) -> Any:
         """The object named by the ``id`` path parameter, or 404 ``{"detail": ...}``."""
         object_id = self.object_id()
-        instance = self.get_queryset().filter(pk=object_id).first()
+        # Not ``.first()``: its ORDER BY pk costs compile time and the pk is unique anyway.
+        instance = next(iter(self.get_queryset().filter(pk=object_id)), None)
         if instance is None:
             raise RouteNotFound(self.not_found_detail)
         return instance

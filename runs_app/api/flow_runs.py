@@ -100,7 +100,7 @@ class FlowRunViewSet(OrionViewSet):
         run, created = services.flow_run_create(
             data=data, initial_state=initial_state, api_version=api_version(request)
         )
-        return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         operation_id="list_flow_runs",

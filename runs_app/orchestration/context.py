@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,13 +119,24 @@ class OrchestrationContext:
     now: dt.datetime
     force: bool = False
     api_version: tuple[int, int, int] | None = None
-    flow_run: FlowRun | None = None  # the parent flow run, for task-run orchestration
     status: str = SetStateStatus.ACCEPT
     reason: str | None = None
     delay_seconds: int | None = None
     validated: FlowRunState | TaskRunState | None = None
     # Rules keep what they need to undo here (keyed by rule name).
     scratch: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def flow_run(self) -> FlowRun | None:
+        """The enclosing flow run of a task run (its state and run count), read on first use.
+
+        Only the rules of some transitions (→ RUNNING, out of a terminal state) look at
+        it, so the others cost no statement for it.
+        """
+        if not isinstance(self.run, TaskRun) or self.run.flow_run_id is None:
+            return None
+        runs = FlowRun.objects.only("id", "state_type", "run_count").filter(pk=self.run.flow_run_id)
+        return next(iter(runs), None)
 
     @property
     def initial_type(self) -> str | None:

@@ -51,7 +51,12 @@ def orchestrate(
     force: bool,
     api_version: tuple[int, int, int] | None,
 ) -> OrchestrationResult:
-    """Evaluate ``proposed`` for a locked ``run`` inside the caller's transaction."""
+    """Evaluate ``proposed`` for a locked ``run`` inside the caller's transaction.
+
+    ``run`` may also be a new run not inserted yet (run creation): its state row is
+    written first and the run is then inserted by ``run.save()`` with its state columns
+    set, so creating a run is one round of inserts and no update.
+    """
     is_task = isinstance(run, TaskRun)
     ctx = OrchestrationContext(
         run=run,
@@ -61,9 +66,6 @@ def orchestrate(
         force=force,
         api_version=api_version,
     )
-    if isinstance(run, TaskRun) and run.flow_run_id is not None:
-        ctx.flow_run = FlowRun.objects.filter(pk=run.flow_run_id).first()
-
     entered = _run_before_hooks(ctx, policy_for(task_run=is_task, force=force))
     if ctx.proposed is not None and ctx.status in (SetStateStatus.ACCEPT, SetStateStatus.REJECT):
         ctx.validated = _write_state(ctx, ctx.proposed)

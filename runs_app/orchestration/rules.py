@@ -467,6 +467,8 @@ class ReleaseTaskConcurrencySlots(Rule):
     def after(self, ctx: OrchestrationContext) -> None:
         if ctx.validated is None or ctx.validated.type in slots.HOLDING_STATE_TYPES:
             return
+        if ctx.initial is None:  # a run being created holds no slot: no statement for it
+            return
         run_id = str(ctx.run.id)
         for limit in (
             ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")

@@ -7,6 +7,8 @@ is stopped too and the command exits with the first one's status.
 
 from __future__ import annotations
 
+import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -24,20 +26,48 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=settings.ORION_HOST)
         parser.add_argument("--port", type=int, default=settings.ORION_PORT)
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-        parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.ORION_WEB_WORKERS or usable_cores(),
+            help="gunicorn worker processes (default ORION_WEB_WORKERS, else one per usable core)",
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=settings.ORION_WEB_THREADS,
+            help="threads per worker (default ORION_WEB_THREADS)",
+        )
+        parser.add_argument(
+            "--access-log",
+            action=argparse.BooleanOptionalAction,
+            default=settings.ORION_ACCESS_LOG,
+            help="one line per request on stdout (default ORION_ACCESS_LOG, off)",
+        )
         parser.add_argument("--no-services", action="store_true", help="Serve the API only.")
 
     def handle(
-        self, *args: Any, host: str, port: int, workers: int, threads: int, no_services: bool, **options: Any
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        workers: int,
+        threads: int,
+        access_log: bool,
+        no_services: bool,
+        **options: Any,
     ) -> None:
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
+        # Why these settings: docs/performance.md, section "Serving".
         gunicorn = [
             python, "-m", "gunicorn", "orion_project.wsgi:application",
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--timeout", "60",
+            "--worker-class", "gthread", "--keep-alive", str(settings.ORION_WEB_KEEPALIVE_SECONDS),
+            "--timeout", "60",
         ]  # fmt: skip
+        if access_log:
+            gunicorn += ["--access-logfile", "-"]
         children: list[subprocess.Popen[bytes]] = []
         names: dict[int, str] = {}
         requested: list[int] = []  # the signal that asked us to stop, if one did
@@ -78,6 +108,14 @@ class Command(BaseCommand):
         # Stopped by SIGTERM/SIGINT: a clean shutdown, whatever the children answered (one
         # still starting up dies of the signal itself).
         sys.exit(0 if requested else status)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (``taskset`` narrows them), at least one."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 def _terminate(children: list[subprocess.Popen[bytes]]) -> None:

@@ -1,0 +1,127 @@
+"""SQL statements per request on the hot path (issue #12), and that the lean responses
+(rendered without a read-back) are what a read returns.
+
+Counts include the transaction statements pytest-django's test transaction turns into
+savepoints: ``atomic()`` inside the test is ``SAVEPOINT`` ... ``RELEASE SAVEPOINT``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+# Computed from the clock at each answer, so they differ between two answers.
+CLOCK_FIELDS = ("estimated_run_time", "estimated_start_time_delta")
+
+
+def stable(run: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in run.items() if key not in CLOCK_FIELDS}
+
+
+@pytest.fixture
+def flow_id(api: ApiClient) -> str:
+    return str(api.post("/flows/", {"name": "hot"}).json()["id"])
+
+
+@pytest.fixture
+def running_flow_run(api: ApiClient, flow_id: str) -> str:
+    return str(api.post("/flow_runs/", {"flow_id": flow_id, "state": {"type": "RUNNING"}}).json()["id"])
+
+
+def test_flow_run_create_is_one_round_of_inserts(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
+    # SELECT the flow exists; SAVEPOINT; INSERT the state; INSERT the run (its state
+    # columns already set); RELEASE SAVEPOINT. No UPDATE, no read-back.
+    with django_assert_num_queries(5):
+        created = api.post("/flow_runs/", {"flow_id": flow_id, "tags": ["a"], "parameters": {"x": 1}})
+    assert created.status_code == 201
+    assert stable(created.json()) == stable(api.get(f"/flow_runs/{created.json()['id']}").json())
+
+
+def test_flow_run_set_state_statements(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
+    run_id = api.post("/flow_runs/", {"flow_id": flow_id}).json()["id"]
+    # SAVEPOINT; SELECT ... FOR UPDATE the run; SELECT its current state; INSERT the new
+    # state; UPDATE the run's state columns; RELEASE SAVEPOINT.
+    with django_assert_num_queries(6):
+        answer = api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "RUNNING"}})
+    assert answer.status_code == 201
+    assert answer.json()["state"] == api.get(f"/flow_runs/{run_id}").json()["state"]
+
+
+def test_task_run_create_is_one_round_of_inserts(
+    api: ApiClient, running_flow_run: str, django_assert_num_queries: Any
+) -> None:
+    body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0", "tags": ["x"]}
+    # SELECT the flow run exists; SAVEPOINT; INSERT the state; INSERT the task run;
+    # RELEASE SAVEPOINT. No look-up before the insert, no UPDATE, no read-back.
+    with django_assert_num_queries(5):
+        created = api.post("/task_runs/", body)
+    assert created.status_code == 201
+    assert stable(created.json()) == stable(api.get(f"/task_runs/{created.json()['id']}").json())
+
+
+def test_existing_task_run_is_found_by_the_unique_constraint(api: ApiClient, running_flow_run: str) -> None:
+    body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0"}
+    first = api.post("/task_runs/", body)
+    again = api.post("/task_runs/", body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert stable(again.json()) == stable(api.get(f"/task_runs/{first.json()['id']}").json())
+
+
+def test_task_run_transition_statements(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
+    body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0"}
+    task_id = api.post("/task_runs/", body).json()["id"]
+    # → RUNNING: SAVEPOINT; SELECT ... FOR UPDATE the task run; SELECT its state; SELECT
+    # the flow run's state and run count (its rules need them); INSERT state; UPDATE the
+    # task run; RELEASE SAVEPOINT. No tags, so no concurrency-limit statement.
+    with django_assert_num_queries(7):
+        running = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "RUNNING"}})
+    assert running.json()["status"] == "ACCEPT"
+    # → COMPLETED: as above without the flow run, which no rule of this transition reads.
+    with django_assert_num_queries(6):
+        completed = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "COMPLETED"}})
+    assert completed.json()["status"] == "ACCEPT"
+    assert api.get(f"/task_runs/{task_id}").json()["state_type"] == "COMPLETED"
+
+
+def test_read_one_flow_run_is_one_query(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
+    # One SELECT of the run joined with its state and work queue/pool.
+    with django_assert_num_queries(1):
+        answer = api.get(f"/flow_runs/{running_flow_run}")
+    assert answer.json()["state"]["type"] == "RUNNING"
+
+
+def test_count_is_one_query(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1):  # one SELECT COUNT(*)
+        answer = api.post("/flow_runs/count", {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}})
+    assert answer.json() == 1
+
+
+def test_bulk_logs_are_one_insert(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
+    logs = [
+        {
+            "name": "n",
+            "level": 20,
+            "message": f"m{i}",
+            "timestamp": "2024-01-01T00:00:00Z",
+            "flow_run_id": running_flow_run,
+        }
+        for i in range(50)
+    ]
+    # SAVEPOINT; one INSERT of the 50 rows; RELEASE SAVEPOINT.
+    with django_assert_num_queries(3):
+        assert api.post("/logs/", logs).status_code == 201
+
+
+def test_api_responses_skip_the_browser_middleware(api: ApiClient, client: Any) -> None:
+    """Sessions, CSRF and frame options stay on the admin, off the API."""
+    answer = api.get("/health")
+    assert "X-Frame-Options" not in answer.headers
+    assert "Set-Cookie" not in answer.headers
+    login = client.get("/admin/login/")
+    assert login.headers["X-Frame-Options"] == "DENY"
+    assert "csrftoken" in login.cookies
