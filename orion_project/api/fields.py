@@ -9,8 +9,8 @@ the reference's action models; strings keep their whitespace and may be empty.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any

@@ -7,7 +7,6 @@ and ``Response: `HTTP/1.1 <status> ...``` followed by an optional ``json`` block
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -3,6 +3,8 @@ registers its part of."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flows_app.models import Flow, WorkPool
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs_app', '0003_flow_run_work_queue'),
+        ('runs_app', '0004_artifacts_inputs_global_concurrency_limits'),
     ]
 
     operations = [
