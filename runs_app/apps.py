@@ -9,3 +9,9 @@ class RunsAppConfig(AppConfig):
     name = "runs_app"
     verbose_name = "Runs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from orion_project.metrics import register_collector
+        from runs_app.metrics import run_metrics
+
+        register_collector(run_metrics)

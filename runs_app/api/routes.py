@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
+from runs_app.api.operations import FlowRunOperationsViewSet
 from runs_app.api.records import (
     ConcurrencyLimitViewSet,
     FlowRunStateViewSet,
@@ -14,6 +15,8 @@ from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
 
 def register(router: SimpleRouter) -> None:
     """Add this app's resources to the API router."""
+    # Before the flow-run routes, so /flow_runs/prune is never read as a flow run id.
+    router.register("flow_runs", FlowRunOperationsViewSet, basename="flow_run_operations")
     router.register("flow_runs", FlowRunViewSet, basename="flow_runs")
     router.register("ui/flow_runs", UIFlowRunViewSet, basename="ui_flow_runs")
     router.register("task_runs", TaskRunViewSet, basename="task_runs")
