@@ -96,9 +96,7 @@ def service_metrics() -> Iterable[Metric]:
     """``orion_service_last_success_timestamp`` and ``orion_service_loop_seconds`` per service."""
     from orion_project.models import ServiceHeartbeat
 
-    success = gauge(
-        "orion_service_last_success_timestamp", "Unix time a service last finished a pass.", ["service"]
-    )
+    success = gauge("orion_service_last_success_timestamp", "Unix time a service last finished a pass.", ["service"])
     failure = gauge("orion_service_last_failure_timestamp", "Unix time a service pass last failed.", ["service"])
     loop = gauge("orion_service_loop_seconds", "How long a service's last pass took.", ["service"])
     for beat in ServiceHeartbeat.objects.order_by("name"):

@@ -83,7 +83,9 @@ def _record_pass(name: str, *, succeeded: bool, seconds: float) -> None:
         beat.last_failure = now
         fields.append("last_failure")
     try:
-        ServiceHeartbeat.objects.bulk_create([beat], update_conflicts=True, unique_fields=["name"], update_fields=fields)
+        ServiceHeartbeat.objects.bulk_create(
+            [beat], update_conflicts=True, unique_fields=["name"], update_fields=fields
+        )
     except DatabaseError:
         logger.exception("Could not record the pass of service %s", name)
 

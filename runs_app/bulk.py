@@ -35,7 +35,6 @@ DEFAULT_BATCH_SIZE = 200
 MAX_BULK_RUNS = 10_000
 
 
-
 @dataclass
 class BulkResult:
     """Verdicts of a bulk state change (``missing``: deleted before its turn came)."""

@@ -74,7 +74,10 @@ def run_metrics() -> Iterable[Metric]:
         "Unix time the per-state run counts were computed by the metrics service.",
         ["kind"],
     )
-    for kind, name in ((RunStateCount.Kind.FLOW_RUN, "orion_flow_runs"), (RunStateCount.Kind.TASK_RUN, "orion_task_runs")):
+    for kind, name in (
+        (RunStateCount.Kind.FLOW_RUN, "orion_flow_runs"),
+        (RunStateCount.Kind.TASK_RUN, "orion_task_runs"),
+    ):
         counts, at = _state_counts(kind)
         family = gauge(name, f"{kind.replace('_', ' ').capitalize()}s per state type.", ["state_type"])
         for state_type, count in counts.items():

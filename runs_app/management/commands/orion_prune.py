@@ -31,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Print the rows per table; delete nothing.")
         parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE, help="Flow runs per transaction.")
 
-    def handle(self, *args: Any, older_than: str, state: str, flow: list[str], dry_run: bool, batch: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, older_than: str, state: str, flow: list[str], dry_run: bool, batch: int, **options: Any
+    ) -> None:
         try:
             policy = PrunePolicy(
                 older_than=parse_age(older_than), state_types=state_types_from(state.split(",")), flow_names=tuple(flow)
@@ -42,7 +44,9 @@ class Command(BaseCommand):
         self.print_counts("Would delete" if dry_run else "Deleting", plan)
         if dry_run or not plan.flow_runs:
             return
-        result = flow_runs_prune(policy=policy, batch_size=batch, on_batch=lambda done: self.progress(done, plan.flow_runs))
+        result = flow_runs_prune(
+            policy=policy, batch_size=batch, on_batch=lambda done: self.progress(done, plan.flow_runs)
+        )
         if self.stdout.isatty():
             self.stdout.write("")
         self.print_counts("Deleted", result)

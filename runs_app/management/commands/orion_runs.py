@@ -75,7 +75,9 @@ class Command(BaseCommand):
         count, sample = bulk.flow_runs_preview(filters=filters, limit=limit)
         self.stdout.write(f"{count} flow run(s) match.")
         for run in sample:
-            self.stdout.write(f"  {run.id} {run.name} {run.state_type} {run.state_name} {_iso(run.expected_start_time)}")
+            self.stdout.write(
+                f"  {run.id} {run.name} {run.state_type} {run.state_name} {_iso(run.expected_start_time)}"
+            )
         if options["dry_run"] or not count:
             return
         if action == "delete":

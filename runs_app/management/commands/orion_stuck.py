@@ -22,5 +22,7 @@ class Command(BaseCommand):
         found = stuck_flow_runs_resolve(dry_run=dry_run)
         verb = "would move" if dry_run else "moved"
         for stuck in found:
-            self.stdout.write(f"{stuck.flow_run_id} {stuck.name}: {verb} {stuck.from_type} -> {stuck.to_type}: {stuck.reason}")
+            self.stdout.write(
+                f"{stuck.flow_run_id} {stuck.name}: {verb} {stuck.from_type} -> {stuck.to_type}: {stuck.reason}"
+            )
         self.stdout.write(f"{len(found)} stuck flow run(s) {'found' if dry_run else 'finished'}.")
