@@ -119,7 +119,7 @@ def _finish(stuck: StuckRun, now: dt.datetime) -> StuckRun | None:
     with transaction.atomic():
         run = stuck_candidates(FlowRun.objects.select_for_update(of=("self",))).filter(pk=stuck.flow_run_id).first()
         again = _verdict(run, timezone.now()) if run is not None else None
-        if again is None or again.to_type != stuck.to_type:
+        if run is None or again is None or again.to_type != stuck.to_type:
             return None
         proposal = ProposedState.make(type=again.to_type, message=again.reason, timestamp=timezone.now())
         result = flow_run_set_state(flow_run_id=run.id, state=proposal)

@@ -87,13 +87,14 @@ def run_metrics() -> Iterable[Metric]:
     families.append(computed)
 
     late = late_flow_runs()
-    families.append(gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet."))
-    families[-1].add_metric([], late.count())
+    late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.")
+    late_count.add_metric([], late.count())
     oldest = late.order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True).first()
-    families.append(
-        gauge("orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none).")
+    oldest_late = gauge(
+        "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none)."
     )
-    families[-1].add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+    oldest_late.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+    families.extend([late_count, oldest_late])
 
     families.extend(_work_queue_metrics(now))
     families.extend(_concurrency_metrics())

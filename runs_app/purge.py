@@ -57,15 +57,16 @@ def _walk(
             continue
         assert isinstance(relation, models.ForeignObjectRel)
         field = relation.field
-        related = relation.related_model._base_manager.filter(
+        related_model: Any = relation.related_model
+        related = related_model._base_manager.filter(
             **{f"{field.name}__in": queryset.values(field.target_field.attname)}
         )
         on_delete = relation.on_delete
         if on_delete is models.CASCADE:
             _walk(related, delete=delete, counts=counts, doomed=doomed)
         elif on_delete is models.SET_NULL:
-            if relation.related_model in doomed:
-                related = related.exclude(pk__in=doomed[relation.related_model].values("pk"))
+            if related_model in doomed:
+                related = related.exclude(pk__in=doomed[related_model].values("pk"))
             if delete:
                 related.update(**{field.name: None})
         elif on_delete is not models.DO_NOTHING:

@@ -159,5 +159,5 @@ def test_concurrent_client_and_bulk_lose_or_double_nothing(client: Any) -> None:
         # Write order (``created``): a proposal is stamped before it waits for the row lock,
         # so under contention ``timestamp`` order may differ from the order of the writes.
         latest = FlowRunState.objects.filter(flow_run=run).order_by("-created").first()
-        assert run.state == latest and run.state_type == latest.type
+        assert latest is not None and run.state == latest and run.state_type == latest.type
     assert FlowRun.objects.filter(pk__in=ids, state_type="CANCELLED").count() == verdicts["accepted"]

@@ -66,7 +66,7 @@ def dangling_rows() -> dict[str, int]:
     for model in apps.get_models():
         for field in model._meta.get_fields():
             if isinstance(field, models.ForeignKey) and field.related_model is not None:
-                target = field.related_model
+                target: Any = field.related_model
                 rows = model._base_manager.exclude(**{f"{field.attname}__isnull": True}).exclude(
                     **{f"{field.attname}__in": target._base_manager.values("pk")}
                 )
