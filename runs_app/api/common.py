@@ -12,27 +12,18 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.api.errors import DetailError
 from orion_project.api.fields import DateTimeField, EnumField, FloatField
 from orion_project.api.filtering import request_serializer, validate_body
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
+from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.orchestration.context import ProposedState
 from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
 from runs_app.selectors import run_history
 
-# The filter body keys every run route accepts (reference §C.1 table).
-RUN_FILTERS = {
-    "flows": FLOW_FILTER,
-    "flow_runs": FLOW_RUN_FILTER,
-    "task_runs": TASK_RUN_FILTER,
-    "deployments": DEPLOYMENT_FILTER,
-}
-
 HistoryRequest = request_serializer(
     "HistoryRequest",
-    RUN_FILTERS,
+    RELATED_RUN_FILTERS,
     extra={
         "history_start": DateTimeField(required=True, allow_null=False),
         "history_end": DateTimeField(required=True, allow_null=False),
@@ -73,7 +64,7 @@ def history_response(request: Request, queryset_for: Any) -> Response:
     seconds = data["history_interval_seconds"]
     if seconds < 1:
         raise DetailError("History interval must not be less than 1 second.", 422)
-    queryset: QuerySet[Any] = queryset_for(**{key: data.get(key) for key in RUN_FILTERS})
+    queryset: QuerySet[Any] = queryset_for(filters=data)
     intervals = run_history(
         queryset,
         start=data["history_start"],

@@ -17,7 +17,6 @@ from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
-    RUN_FILTERS,
     HistoryRequest,
     OrchestrationResultSerializer,
     api_version,
@@ -25,7 +24,6 @@ from runs_app.api.common import (
     orchestration_response,
     proposal_from_request,
 )
-from runs_app.api.filters import TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.api.serializers import (
     HistoryIntervalSerializer,
     SetStateSerializer,
@@ -33,13 +31,16 @@ from runs_app.api.serializers import (
     TaskRunSerializer,
     TaskRunUpdateSerializer,
 )
+from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
 from runs_app.orchestration.engine import task_run_set_state
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
-TaskRunsFilterRequest = request_serializer("TaskRunsFilterRequest", RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True)
-TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RUN_FILTERS)
+TaskRunsFilterRequest = request_serializer(
+    "TaskRunsFilterRequest", RELATED_RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True
+)
+TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RELATED_RUN_FILTERS)
 
 
 class TaskRunViewSet(OrionViewSet):
@@ -55,7 +56,7 @@ class TaskRunViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        return selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS}).select_related("state")
+        return selectors.task_runs_matching(filters=data).select_related("state")
 
     @extend_schema(
         operation_id="create_task_run",
@@ -182,5 +183,5 @@ class UITaskRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(TaskRunsCountRequest)
-        runs = selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS})
+        runs = selectors.task_runs_matching(filters=data)
         return Response(selectors.count_by_state_type(runs))
