@@ -26,8 +26,6 @@ from runs_app.orchestration.context import ProposedState, SetStateStatus
 from runs_app.orchestration.engine import flow_run_set_state
 from runs_app.purge import flow_runs_purge
 
-# The filter keys of ``POST /flow_runs/filter`` that choose runs.
-FLOW_RUN_FILTER_KEYS = ("flows", "flow_runs", "task_runs", "deployments", "work_pools", "work_pool_queues")
 SAMPLE_SIZE = 20
 DEFAULT_BATCH_SIZE = 200
 # Past this many runs a bulk request must be split (``limit``); it keeps one HTTP
@@ -59,7 +57,7 @@ class BulkResult:
 def flow_runs_for_filters(filters: Mapping[str, Any]) -> QuerySet[FlowRun]:
     """The runs a ``/flow_runs/filter`` body matches, in a stable order (oldest expected
     start first, then id), so a preview's sample is the start of what the action does."""
-    matching = selectors.flow_runs_matching(**{key: filters.get(key) for key in FLOW_RUN_FILTER_KEYS})
+    matching = selectors.flow_runs_matching(filters=filters)
     return matching.order_by("expected_start_time", "id")
 
 

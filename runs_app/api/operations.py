@@ -15,8 +15,8 @@ from orion_project.api.fields import BoolField, IntField, ListField, StrField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import bulk, liveness, retention
-from runs_app.api.flow_runs import FLOW_RUN_FILTERS
 from runs_app.api.serializers import FlowRunSerializer, StateCreateSerializer
+from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
 
 
@@ -26,7 +26,7 @@ def _limit() -> IntField:
 
 FlowRunsBulkSetStateRequest = request_serializer(
     "FlowRunsBulkSetStateRequest",
-    FLOW_RUN_FILTERS,
+    RELATED_RUN_AND_WORK_FILTERS,
     extra={
         "state": StateCreateSerializer(required=True, allow_null=False),
         "force": BoolField(default=False),
@@ -35,7 +35,9 @@ FlowRunsBulkSetStateRequest = request_serializer(
     },
 )
 FlowRunsBulkDeleteRequest = request_serializer(
-    "FlowRunsBulkDeleteRequest", FLOW_RUN_FILTERS, extra={"dry_run": BoolField(default=False), "limit": _limit()}
+    "FlowRunsBulkDeleteRequest",
+    RELATED_RUN_AND_WORK_FILTERS,
+    extra={"dry_run": BoolField(default=False), "limit": _limit()},
 )
 FlowRunsPruneRequest = request_serializer(
     "FlowRunsPruneRequest",
