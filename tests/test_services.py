@@ -118,7 +118,14 @@ def test_service_commands(api: ApiClient) -> None:
     assert "Marked 0 flow run(s) late." in out.getvalue()
     out = io.StringIO()
     call_command("orion_services", "--once", stdout=out)
-    assert out.getvalue().splitlines() == ["scheduler: 0", "late_runs: 0"]
+    # metrics: one count per state type, for flow runs and task runs.
+    assert out.getvalue().splitlines() == [
+        "scheduler: 0",
+        "late_runs: 0",
+        "liveness: 0",
+        "metrics: 18",
+        "retention: 0",
+    ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)
     assert out.getvalue().splitlines() == ["late_runs: 0"]
