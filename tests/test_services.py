@@ -108,6 +108,10 @@ def test_concurrent_schedulers_create_no_duplicates() -> None:
     assert len(set(keys)) == 18
 
 
+# ``run_once`` closes stale connections as the loop does; inside a test transaction that
+# closes the test's own connection and every pass failed (answering 0), so this test runs
+# with real transactions.
+@pytest.mark.django_db(transaction=True)
 def test_service_commands(api: ApiClient) -> None:
     deployment(api, schedule=HOURLY)
     out = io.StringIO()
