@@ -116,21 +116,42 @@ def flow_runs_prune(
         raise RetentionError("The batch size must be at least 1.")
     now = now or timezone.now()
     result = PruneResult()
+    cursor: _Cursor = _Cursor()
     while max_runs is None or result.flow_runs < max_runs:
         size = batch_size if max_runs is None else min(batch_size, max_runs - result.flow_runs)
         with transaction.atomic():
-            ids = list(prunable_flow_runs(policy, now=now).order_by("end_time").values_list("pk", flat=True)[:size])
+            ids = cursor.next_batch(prunable_flow_runs(policy, now=now), size)
             if not ids:
                 break
             result.deleted.update(flow_runs_purge(FlowRun.objects.filter(pk__in=ids)))
         result.batches += 1
         if on_batch is not None:
             on_batch(result)
-        if len(ids) < size:
-            break
     if result.flow_runs:
         logger.info("Pruned %d flow run(s) in %d batch(es): %s", result.flow_runs, result.batches, dict(result.deleted))
     return result
+
+
+class _Cursor:
+    """Where the next batch starts: runs by end time first (keyset on ``ix_fr_end_time``, so
+    a batch does not step again over the index entries of the rows deleted before it), then
+    the finished runs that never started and have no end time."""
+
+    def __init__(self) -> None:
+        self.after: dt.datetime | None = None
+        self.ended_done = False
+
+    def next_batch(self, runs: QuerySet[FlowRun], size: int) -> list[object]:
+        if not self.ended_done:
+            ended = runs.filter(end_time__isnull=False)
+            if self.after is not None:
+                ended = ended.filter(end_time__gte=self.after)
+            rows = list(ended.order_by("end_time").values_list("pk", "end_time")[:size])
+            if rows:
+                self.after = rows[-1][1]
+                return [pk for pk, _ in rows]
+            self.ended_done = True
+        return list(runs.filter(end_time__isnull=True).values_list("pk", flat=True)[:size])
 
 
 def state_types_from(names: Iterable[str]) -> frozenset[str]:

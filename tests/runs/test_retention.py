@@ -212,3 +212,17 @@ def test_retention_service_follows_the_setting(api: ApiClient) -> None:
     with override_settings(ORION_RETENTION_DAYS=30):
         assert retention_service() == 1
     assert FlowRun.objects.count() == 0
+
+
+def test_runs_that_never_started_age_by_their_last_state(api: ApiClient) -> None:
+    """A run cancelled while SCHEDULED has no end time; its last state's time counts."""
+    never_started = make_flow_run(api, "SCHEDULED")
+    assert move(api, never_started["id"], "CANCELLED") == "ACCEPT"
+    recent = make_flow_run(api, "SCHEDULED")
+    assert move(api, recent["id"], "CANCELLED") == "ACCEPT"
+    FlowRun.objects.filter(pk=never_started["id"]).update(state_timestamp=LONG_AGO)
+    ended = finished_run(api)
+    result = flow_runs_prune(policy=PrunePolicy(older_than=dt.timedelta(days=30)), batch_size=1)
+    assert result.flow_runs == 2
+    assert list(FlowRun.objects.values_list("id", flat=True)) == [uuid.UUID(recent["id"])]
+    assert FlowRun.objects.filter(pk__in=[ended["id"], never_started["id"]]).count() == 0
