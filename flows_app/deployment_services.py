@@ -272,7 +272,11 @@ def deployment_set_paused(*, deployment_id: uuid.UUID, paused: bool) -> bool:
 
 
 def deployment_create_flow_run(
-    *, deployment: Deployment, data: Mapping[str, Any], api_version: tuple[int, int, int] | None = None
+    *,
+    deployment: Deployment,
+    data: Mapping[str, Any],
+    initial_state: ProposedState | None = None,
+    api_version: tuple[int, int, int] | None = None,
 ) -> tuple[FlowRun, bool]:
     """A run of the deployment: its parameters overlaid with the body's, tags united, its
     work queue and infrastructure copied; idempotent on ``idempotency_key``."""
@@ -296,7 +300,7 @@ def deployment_create_flow_run(
     }
     if fields.get("job_variables") is None:
         run_fields.pop("job_variables", None)
-    return flow_run_create(data=run_fields, api_version=api_version)
+    return flow_run_create(data=run_fields, initial_state=initial_state, api_version=api_version)
 
 
 def deployment_schedule_runs(

@@ -9,7 +9,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch
+from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
+from flows_app.work_services import default_agent_pool, work_queue_get_or_create
 
 
 def flow_get_or_create(*, name: str, tags: Sequence[str]) -> tuple[Flow, bool]:
@@ -69,3 +70,14 @@ def notification_policy_update(*, policy_id: uuid.UUID, changes: Mapping[str, An
 def notification_policy_delete(*, policy_id: uuid.UUID) -> bool:
     deleted, _ = FlowRunNotificationPolicy.objects.filter(pk=policy_id).delete()
     return bool(deleted)
+
+
+def flows_reset() -> None:
+    """Delete flows (with their deployments and runs), pools, saved searches and
+    notification policies, and re-create the default agent pool with its queue."""
+    for model in (Flow, WorkPool, SavedSearch, FlowRunNotificationPolicy):
+        model.objects.all().delete()
+    pool = default_agent_pool()
+    queue, _ = work_queue_get_or_create(name="default", work_pool=pool)
+    pool.default_queue = queue
+    pool.save(update_fields=["default_queue"])

@@ -23,8 +23,8 @@ from orion_project.exceptions import ObjectNotFoundError
 from runs_app import selectors
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.orchestration.engine import flow_run_set_state
 from runs_app.purge import flow_runs_purge
+from runs_app.services import flow_run_set_state
 
 SAMPLE_SIZE = 20
 DEFAULT_BATCH_SIZE = 200

@@ -34,7 +34,7 @@ from orion_project.api.fields import DateTimeField, IntField, ListField, UUIDFie
 from orion_project.api.filtering import checked_limit, request_serializer, validate_body
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.api.common import api_version
+from runs_app.api.common import api_version, proposal_from_body
 from runs_app.api.flow_runs import FLOW_RUN_JOINS
 from runs_app.api.serializers import FlowRunSerializer
 from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
@@ -193,8 +193,9 @@ class DeploymentViewSet(OrionViewSet):
     def create_flow_run(self, request: Request, id: str) -> Response:
         deployment = self._deployment()
         data = self.body(DeploymentFlowRunCreateSerializer)
+        initial_state = proposal_from_body(data.pop("state", None))
         run, created = deployment_services.deployment_create_flow_run(
-            deployment=deployment, data=data, api_version=api_version(request)
+            deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
         )
         run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,8 +18,8 @@ from orion_project.api.fields import DateTimeField, EnumField, FloatField
 from orion_project.api.filtering import request_serializer, validate_body
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
 from runs_app.filters import RELATED_RUN_FILTERS
-from runs_app.orchestration.context import ProposedState
-from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
+from runs_app.orchestration.context import ProposedState, state_details_json
+from runs_app.orchestration.engine import OrchestrationResult
 from runs_app.selectors import run_history
 
 HistoryRequest = request_serializer(
@@ -46,10 +47,27 @@ def api_version(request: Request) -> tuple[int, int, int] | None:
     return getattr(request._request, "orion_api_version", None)
 
 
+def proposal_from_body(state: Mapping[str, Any] | None) -> ProposedState | None:
+    """A validated ``StateCreate`` body (``None``: none given) as a proposal stamped by the
+    server: its own ``id``/``timestamp`` are ignored, as the reference does."""
+    if not state:
+        return None
+    return ProposedState.make(
+        type=state["type"],
+        name=state.get("name"),
+        timestamp=timezone.now(),
+        message=state.get("message"),
+        data=state.get("data"),
+        state_details=state_details_json(state.get("state_details")),
+    )
+
+
 def proposal_from_request(request: Request) -> tuple[ProposedState, bool]:
     """The validated ``set_state`` body as a server-stamped proposal and the force flag."""
     data = validate_body(SetStateSerializer, request.data)
-    return proposed_from_body(dict(data["state"]), now=timezone.now()), bool(data["force"])
+    proposal = proposal_from_body(data["state"])
+    assert proposal is not None  # the serializer requires a state
+    return proposal, bool(data["force"])
 
 
 def orchestration_response(result: OrchestrationResult) -> Response:

@@ -24,6 +24,7 @@ from runs_app.api.common import (
     api_version,
     history_response,
     orchestration_response,
+    proposal_from_body,
     proposal_from_request,
 )
 from runs_app.api.serializers import (
@@ -36,7 +37,6 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
-from runs_app.orchestration.engine import flow_run_set_state
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
@@ -89,7 +89,10 @@ class FlowRunViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(FlowRunCreateSerializer)
-        run, created = services.flow_run_create(data=data, api_version=api_version(request))
+        initial_state = proposal_from_body(data.pop("state", None))
+        run, created = services.flow_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request)
+        )
         return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -203,7 +206,7 @@ class FlowRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = flow_run_set_state(
+        result = services.flow_run_set_state(
             flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)

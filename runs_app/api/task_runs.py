@@ -22,6 +22,7 @@ from runs_app.api.common import (
     api_version,
     history_response,
     orchestration_response,
+    proposal_from_body,
     proposal_from_request,
 )
 from runs_app.api.serializers import (
@@ -33,7 +34,6 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
-from runs_app.orchestration.engine import task_run_set_state
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
@@ -70,7 +70,10 @@ class TaskRunViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(TaskRunCreateSerializer)
-        run, created = services.task_run_create(data=data, api_version=api_version(request))
+        initial_state = proposal_from_body(data.pop("state", None))
+        run, created = services.task_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request)
+        )
         return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -161,7 +164,7 @@ class TaskRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = task_run_set_state(
+        result = services.task_run_set_state(
             task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)

@@ -1,7 +1,8 @@
-"""The background services and the loop that runs them at their intervals.
+"""The loop that runs the background services at their intervals.
 
-Every service is a function doing one short pass and returning how much it did; the loop
-calls each when it is due. Nothing is kept in process memory between passes, so any
+The services themselves belong to the apps, which register them
+(:func:`orion_project.registry.register_services`). Every service is a function doing one
+short pass and returning how much it did; the loop calls each when it is due. Nothing is kept in process memory between passes, so any
 number of loops can run against one database (see each service for how it shares work).
 """
 
@@ -11,43 +12,15 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from orion_project.models import ServiceHeartbeat
+from orion_project.registry import Service
 
 logger = logging.getLogger("orion.services")
-
-
-@dataclass(frozen=True)
-class Service:
-    """A named pass and how often to run it."""
-
-    name: str
-    run: Callable[[], int]
-    interval_seconds: float
-
-
-def all_services() -> list[Service]:
-    """The services ``orion_services`` runs, with their configured intervals."""
-    from flows_app.scheduler import schedule_deployments
-    from runs_app.late_runs import mark_late_runs
-    from runs_app.liveness import liveness_service
-    from runs_app.metrics import run_counts_refresh
-    from runs_app.retention import retention_service
-
-    return [
-        Service("scheduler", lambda: schedule_deployments(), settings.ORION_SCHEDULER_INTERVAL_SECONDS),
-        Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS),
-        Service("liveness", liveness_service, settings.ORION_LIVENESS_INTERVAL_SECONDS),
-        Service("metrics", run_counts_refresh, settings.ORION_METRICS_INTERVAL_SECONDS),
-        Service("retention", retention_service, settings.ORION_RETENTION_INTERVAL_SECONDS),
-    ]
 
 
 def run_once(service: Service) -> int:
