@@ -35,6 +35,7 @@ EDITABLE_FIELDS = (
     "parameters",
     "tags",
     "work_queue_name",
+    "liveness_silence_seconds",
 )
 RUN_NOW_MESSAGE = "Run requested from the admin"
 
@@ -158,7 +159,18 @@ class DeploymentAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("id", "name", "flow", "description", "version", "tags")}),
         ("Schedule", {"fields": ("is_schedule_active", "paused", "schedule")}),
-        ("Runs", {"fields": ("parameters", "work_pool_name", "work_queue_name", "enforce_parameter_schema")}),
+        (
+            "Runs",
+            {
+                "fields": (
+                    "parameters",
+                    "work_pool_name",
+                    "work_queue_name",
+                    "enforce_parameter_schema",
+                    "liveness_silence_seconds",
+                )
+            },
+        ),
         (
             "Infrastructure",
             {
@@ -196,6 +208,10 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Deployment, form: forms.ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        if "liveness_silence_seconds" in changes:
+            deployment_services.deployment_set_liveness_silence(
+                deployment_id=obj.pk, seconds=changes.pop("liveness_silence_seconds")
+            )
         if changes:
             deployment_services.deployment_update(deployment_id=obj.pk, changes=changes)
 

@@ -203,6 +203,16 @@ def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
     return deployment, created
 
 
+def deployment_set_liveness_silence(*, deployment_id: uuid.UUID, seconds: int | None) -> bool:
+    """Set how long a RUNNING run of the deployment may stay silent (``runs_app.liveness``).
+
+    Not a Prefect field, so unlike :func:`deployment_update` it leaves the scheduled runs alone.
+    """
+    return (
+        Deployment.objects.filter(pk=deployment_id).update(liveness_silence_seconds=seconds, updated=timezone.now()) > 0
+    )
+
+
 def deployment_update(*, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
     """Write the fields sent; ``False`` if there is no such deployment."""
     fields = dict(changes)

@@ -61,6 +61,10 @@ class Deployment(OrionModel):
     enforce_parameter_schema = models.BooleanField(default=False)
     pull_steps = models.JSONField(null=True, blank=True)
     last_polled = models.DateTimeField(null=True, blank=True)
+    # Operations (not part of the Prefect API): how long a RUNNING run of this deployment
+    # may go without a state, log or task-run change before the liveness service crashes
+    # it; empty = ORION_STUCK_RUNNING_SECONDS, 0 = never.
+    liveness_silence_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -12,5 +12,7 @@ class OrionProjectConfig(AppConfig):
     def ready(self) -> None:
         from orion_project import checks  # noqa: F401  (registers the checks)
         from orion_project.db import register_lookups
+        from orion_project.metrics import register_collector, service_metrics
 
         register_lookups()
+        register_collector(service_metrics)

@@ -21,3 +21,20 @@ class OrionModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ServiceHeartbeat(models.Model):
+    """When a background service last finished a pass, and how long that pass took.
+
+    Written by the services loop after every pass (one upsert), read by ``/api/metrics``:
+    the loops and the API are separate, stateless processes, so the database is the one
+    place they share.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_success = models.DateTimeField(null=True, blank=True)
+    last_failure = models.DateTimeField(null=True, blank=True)
+    loop_seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return self.name

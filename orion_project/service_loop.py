@@ -14,23 +14,53 @@ import threading
 import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
 
+from orion_project.models import ServiceHeartbeat
 from orion_project.registry import Service
 
 logger = logging.getLogger("orion.services")
 
 
 def run_once(service: Service) -> int:
-    """One pass of ``service``; an error is logged and the loop goes on."""
+    """One pass of ``service``; an error is logged and the loop goes on.
+
+    Every pass is recorded in ``ServiceHeartbeat`` (its end time and duration) so that
+    ``/api/metrics``, served by other processes, can tell whether the services run.
+    """
     close_old_connections()
+    started = time.monotonic()
     try:
-        return service.run()
+        done = service.run()
     except Exception:
         logger.exception("Service %s failed; it runs again at its next interval", service.name)
+        _record_pass(service.name, succeeded=False, seconds=time.monotonic() - started)
         return 0
+    else:
+        _record_pass(service.name, succeeded=True, seconds=time.monotonic() - started)
+        return done
     finally:
         close_old_connections()
+
+
+def _record_pass(name: str, *, succeeded: bool, seconds: float) -> None:
+    """Upsert the service's heartbeat row (one statement); a failure here only logs."""
+    now = timezone.now()
+    beat = ServiceHeartbeat(name=name, loop_seconds=seconds)
+    fields = ["loop_seconds"]
+    if succeeded:
+        beat.last_success = now
+        fields.append("last_success")
+    else:
+        beat.last_failure = now
+        fields.append("last_failure")
+    try:
+        ServiceHeartbeat.objects.bulk_create(
+            [beat], update_conflicts=True, unique_fields=["name"], update_fields=fields
+        )
+    except DatabaseError:
+        logger.exception("Could not record the pass of service %s", name)
 
 
 def run_forever(services: list[Service], stop: threading.Event) -> None:

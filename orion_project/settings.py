@@ -62,6 +62,18 @@ ORION_LATE_RUNS_INTERVAL_SECONDS = env_int("ORION_LATE_RUNS_INTERVAL_SECONDS", 5
 ORION_LATE_RUNS_AFTER_SECONDS = env_int("ORION_LATE_RUNS_AFTER_SECONDS", 5, minimum=0)
 # How often the services free tag concurrency slots whose holder is gone (runs_app.slots).
 ORION_SLOTS_INTERVAL_SECONDS = env_int("ORION_SLOTS_INTERVAL_SECONDS", 10, minimum=1)
+# Retention (docs/operations.md): finished runs older than this many days are pruned once a
+# day by the services loop; 0 (the default) keeps everything.
+ORION_RETENTION_DAYS = env_int("ORION_RETENTION_DAYS", 0, minimum=0)
+ORION_RETENTION_INTERVAL_SECONDS = env_int("ORION_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.liveness).
+ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
+ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)
+ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS = env_int("ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS", 0, minimum=0)
+ORION_CANCELLING_GRACE_SECONDS = env_int("ORION_CANCELLING_GRACE_SECONDS", 60, minimum=0)
+ORION_CANCELLING_TIMEOUT_SECONDS = env_int("ORION_CANCELLING_TIMEOUT_SECONDS", 3600, minimum=0)
+# Metrics: how often the services loop refreshes the run counts /api/metrics serves.
+ORION_METRICS_INTERVAL_SECONDS = env_int("ORION_METRICS_INTERVAL_SECONDS", 15, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -83,6 +95,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's latency includes every other middleware.
+    "orion_project.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "access_app.middleware.ApiAccessMiddleware",

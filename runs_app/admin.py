@@ -7,13 +7,12 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from runs_app import services, services_220
+from runs_app import admin_operations, services, services_220
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -26,7 +25,6 @@ from runs_app.models import (
     TaskRun,
     TaskRunState,
 )
-from runs_app.orchestration.context import ProposedState
 from runs_app.selectors import concurrency_limit_holders
 from runs_app.slots import sweep_stale_slots
 from runs_app.states import StateType
@@ -59,25 +57,6 @@ class TaskRunInline(ReadOnlyInline):
     show_change_link = True
 
 
-def _propose_to_each(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, runs: QuerySet[FlowRun], state_type: str, message: str
-) -> None:
-    """Propose ``state_type`` for each selected run through the engine and report verdicts."""
-    accepted = refused = 0
-    for run_id in runs.values_list("id", flat=True):
-        proposal = ProposedState.make(type=state_type, timestamp=timezone.now(), message=message)
-        result = services.flow_run_set_state(flow_run_id=run_id, state=proposal)
-        if result.state_written:
-            accepted += 1
-        else:
-            refused += 1
-    modeladmin.message_user(
-        request,
-        f"{accepted} run(s) moved to {state_type}; {refused} refused by orchestration.",
-        messages.SUCCESS if not refused else messages.WARNING,
-    )
-
-
 @admin.register(FlowRun)
 class FlowRunAdmin(admin.ModelAdmin):
     """Flow runs: the recent-runs list with state and timing; history and task runs inline."""
@@ -94,7 +73,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         "expected_start_time", "next_scheduled_start_time", "start_time", "end_time", "total_run_time",
     )  # fmt: skip
     inlines = (FlowRunStateInline, TaskRunInline)
-    actions = ("cancel_runs", "mark_crashed")
+    actions = ("cancel_runs", "mark_crashed", "set_state", "finish_if_stuck")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[FlowRun], search_term: str) -> Any:
         # Searching by id only makes sense with a well-formed UUID.
@@ -104,13 +83,39 @@ class FlowRunAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term.replace("=", ""))
         return queryset.filter(pk=search_term), False
 
-    @admin.action(description="Cancel selected flow runs")
-    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        _propose_to_each(self, request, queryset, StateType.CANCELLED, "Cancelled from the admin.")
+    def get_urls(self) -> list[URLPattern]:
+        prune = path(
+            "prune/",
+            self.admin_site.admin_view(lambda request: admin_operations.prune_view(self, request)),
+            name="runs_app_flowrun_prune",
+        )
+        return [prune, *super().get_urls()]
 
-    @admin.action(description="Mark selected flow runs as crashed")
-    def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        _propose_to_each(self, request, queryset, StateType.CRASHED, "Marked as crashed from the admin.")
+    @admin.action(description="Cancel selected flow runs…")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
+        return admin_operations.confirm_bulk_state(
+            self, request, queryset, title="Cancel flow runs", state_type=StateType.CANCELLED
+        )
+
+    @admin.action(description="Mark selected flow runs as crashed…")
+    def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
+        return admin_operations.confirm_bulk_state(
+            self, request, queryset, title="Mark flow runs crashed", state_type=StateType.CRASHED
+        )
+
+    @admin.action(description="Set the state of selected flow runs…")
+    def set_state(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
+        return admin_operations.confirm_bulk_state(self, request, queryset, title="Set the state of flow runs")
+
+    @admin.action(description="Finish selected flow runs if they are stuck")
+    def finish_if_stuck(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
+        admin_operations.finish_stuck(self, request, queryset)
+
+    def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
+        admin_operations.delete_runs(FlowRun.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
+        admin_operations.delete_runs(queryset)
 
 
 class TaskRunStateInline(ReadOnlyInline):

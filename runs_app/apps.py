@@ -13,8 +13,12 @@ class RunsAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from orion_project.metrics import register_collector
         from orion_project.registry import Service, register_reset, register_services
         from runs_app.late_runs import mark_late_runs
+        from runs_app.liveness import liveness_service
+        from runs_app.metrics import run_counts_refresh, run_metrics
+        from runs_app.retention import retention_service
         from runs_app.services import runs_reset
         from runs_app.slots import sweep_stale_slots
 
@@ -22,7 +26,11 @@ class RunsAppConfig(AppConfig):
             lambda: [
                 Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS),
                 Service("slots", lambda: sweep_stale_slots(), settings.ORION_SLOTS_INTERVAL_SECONDS),
+                Service("liveness", liveness_service, settings.ORION_LIVENESS_INTERVAL_SECONDS),
+                Service("metrics", run_counts_refresh, settings.ORION_METRICS_INTERVAL_SECONDS),
+                Service("retention", retention_service, settings.ORION_RETENTION_INTERVAL_SECONDS),
             ]
         )
+        register_collector(run_metrics)
         # Before the flows reset: its rows do not cascade from flows.
         register_reset(runs_reset, order=10)

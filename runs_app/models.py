@@ -355,3 +355,24 @@ class GlobalConcurrencyLimit(OrionModel):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.active_slots}/{self.limit}"
+
+
+class RunStateCount(models.Model):
+    """How many flow (or task) runs were in a state type when ``computed`` (the metrics
+    service refreshes them; ``/api/metrics`` reads these few rows instead of counting a
+    table of millions on every scrape)."""
+
+    class Kind(models.TextChoices):
+        FLOW_RUN = "flow_run"
+        TASK_RUN = "task_run"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state_type = models.CharField(max_length=16, choices=StateType.choices)
+    count = models.BigIntegerField(default=0)
+    computed = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "state_type"], name="uq_run_state_count")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state_type}: {self.count}"

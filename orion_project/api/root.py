@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from orion_project.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from orion_project.metrics import render_metrics
 
 
 @extend_schema(
@@ -102,3 +106,10 @@ def ui_settings(request: Request) -> Response:
     """``GET /ui-settings`` (outside /api): where a UI served from here finds the API."""
     api_url = request.build_absolute_uri("/api").rstrip("/")
     return Response({"api_url": api_url, "flags": []})
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """``GET /api/metrics``: the Prometheus text exposition (see ``orion_project.metrics``)."""
+    if request.method != "GET":
+        return JsonResponse({"detail": "Method Not Allowed"}, status=405)
+    return HttpResponse(render_metrics(), content_type=METRICS_CONTENT_TYPE)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("version", root.api_version, name="api-version"),
     path("admin/version", root.admin_version, name="admin-version"),
     path("csrf-token", root.csrf_token, name="csrf-token"),
+    path("metrics", root.metrics, name="metrics"),
     path("admin/settings", admin_routes.read_settings, name="admin-settings"),
     path("admin/database/clear", admin_routes.clear, name="admin-database-clear"),
     path("admin/database/drop", admin_routes.drop, name="admin-database-drop"),

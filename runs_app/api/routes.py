@@ -6,6 +6,7 @@ from runs_app.api.artifacts import ArtifactViewSet
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
 from runs_app.api.flow_runs_220 import FlowRunGraphViewSet, FlowRunInputViewSet, UIDashboardViewSet
 from runs_app.api.global_concurrency import GlobalConcurrencyLimitViewSet
+from runs_app.api.operations import FlowRunOperationsViewSet
 from runs_app.api.records import (
     ConcurrencyLimitViewSet,
     FlowRunStateViewSet,
@@ -17,6 +18,8 @@ from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
 
 def register(router: SimpleRouter) -> None:
     """Add this app's resources to the API router."""
+    # Before the flow-run routes, so /flow_runs/prune is never read as a flow run id.
+    router.register("flow_runs", FlowRunOperationsViewSet, basename="flow_run_operations")
     router.register("flow_runs", FlowRunViewSet, basename="flow_runs")
     router.register("ui/flow_runs", UIFlowRunViewSet, basename="ui_flow_runs")
     router.register("task_runs", TaskRunViewSet, basename="task_runs")

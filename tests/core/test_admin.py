@@ -64,11 +64,11 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
     flow_run_set_state(flow_run_id=running.pk, state=ProposedState.make(type="RUNNING", timestamp=timezone.now()))
     finished = FlowRunFactory()
     flow_run_set_state(flow_run_id=finished.pk, state=ProposedState.make(type="COMPLETED", timestamp=timezone.now()))
-    response = admin_client_logged_in.post(
-        "/admin/runs_app/flowrun/",
-        {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]},
-        follow=True,
-    )
+    selection = {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]}
+    confirmation = admin_client_logged_in.post("/admin/runs_app/flowrun/", selection)
+    assert "<strong>2</strong> flow run(s) match" in confirmation.content.decode()
+    assert FlowRun.objects.get(pk=running.pk).state_type == "RUNNING"
+    response = admin_client_logged_in.post("/admin/runs_app/flowrun/", {**selection, "confirm": "yes"}, follow=True)
     assert "1 run(s) moved to CANCELLED; 1 refused by orchestration." in response.content.decode()
     assert FlowRun.objects.get(pk=running.pk).state_type == "CANCELLED"
     assert FlowRun.objects.get(pk=finished.pk).state_type == "COMPLETED"

@@ -107,6 +107,10 @@ def test_concurrent_schedulers_create_no_duplicates() -> None:
     assert len(set(keys)) == 18
 
 
+# ``run_once`` closes stale connections as the loop does; inside a test transaction that
+# closes the test's own connection and every pass failed (answering 0), so this test runs
+# with real transactions.
+@pytest.mark.django_db(transaction=True)
 def test_service_commands(api: ApiClient) -> None:
     deployment(api, schedule=HOURLY)
     out = io.StringIO()
@@ -117,7 +121,15 @@ def test_service_commands(api: ApiClient) -> None:
     assert "Marked 0 flow run(s) late." in out.getvalue()
     out = io.StringIO()
     call_command("orion_services", "--once", stdout=out)
-    assert out.getvalue().splitlines() == ["scheduler: 0", "late_runs: 0", "slots: 0"]
+    # metrics: one count per state type, for flow runs and task runs.
+    assert out.getvalue().splitlines() == [
+        "scheduler: 0",
+        "late_runs: 0",
+        "slots: 0",
+        "liveness: 0",
+        "metrics: 18",
+        "retention: 0",
+    ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)
     assert out.getvalue().splitlines() == ["late_runs: 0"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -82,9 +84,16 @@ class Command(BaseCommand):
         commands = {"gunicorn": gunicorn}
         if not no_services:
             commands["orion_services"] = [python, manage, "orion_services"]
+        # Request metrics are per process: with several gunicorn workers, prometheus-client
+        # shares them through files in this directory (made here unless one is given).
+        env = dict(os.environ)
+        metrics_dir = None
+        if workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = tempfile.mkdtemp(prefix="orion-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         for name, command in commands.items():
             if not requested:
-                child = subprocess.Popen(command)
+                child = subprocess.Popen(command, env=env)
                 children.append(child)
                 names[child.pid] = name
         self.stdout.write(f"Orion on Django at http://{host}:{port} (API /api, admin /admin, docs /docs)")
@@ -105,6 +114,8 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         # Stopped by SIGTERM/SIGINT: a clean shutdown, whatever the children answered (one
         # still starting up dies of the signal itself).
         sys.exit(0 if requested else status)

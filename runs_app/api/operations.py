@@ -1,0 +1,147 @@
+"""Operations routes over many flow runs: bulk state changes and deletes with a preview,
+retention (prune) and stuck-run detection. Each calls one service of ``runs_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orion_project.api.fields import BoolField, IntField, ListField, StrField
+from orion_project.api.filtering import request_serializer
+from orion_project.api.viewsets import OrionViewSet
+from runs_app import bulk, liveness, retention
+from runs_app.api.serializers import FlowRunSerializer, StateCreateSerializer
+from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
+from runs_app.models import FlowRun
+
+
+def _limit() -> IntField:
+    return IntField(required=False, allow_null=True, default=None, min_value=1, max_value=bulk.MAX_BULK_RUNS)
+
+
+FlowRunsBulkSetStateRequest = request_serializer(
+    "FlowRunsBulkSetStateRequest",
+    RELATED_RUN_AND_WORK_FILTERS,
+    extra={
+        "state": StateCreateSerializer(required=True, allow_null=False),
+        "force": BoolField(default=False),
+        "dry_run": BoolField(default=False),
+        "limit": _limit(),
+    },
+)
+FlowRunsBulkDeleteRequest = request_serializer(
+    "FlowRunsBulkDeleteRequest",
+    RELATED_RUN_AND_WORK_FILTERS,
+    extra={"dry_run": BoolField(default=False), "limit": _limit()},
+)
+FlowRunsPruneRequest = request_serializer(
+    "FlowRunsPruneRequest",
+    {},
+    extra={
+        "older_than": StrField(required=True, allow_null=False),
+        "state_types": ListField(child=StrField(allow_null=False), required=False, allow_null=True, default=None),
+        "flow_names": ListField(child=StrField(allow_null=False), required=False, allow_null=True, default=None),
+        "dry_run": BoolField(default=False),
+        "batch_size": IntField(default=retention.DEFAULT_BATCH_SIZE, min_value=1, max_value=50_000),
+        "limit": IntField(default=bulk.MAX_BULK_RUNS, min_value=1, max_value=1_000_000),
+    },
+)
+FlowRunsStuckRequest = request_serializer("FlowRunsStuckRequest", {}, extra={"dry_run": BoolField(default=True)})
+
+
+class FlowRunOperationsViewSet(OrionViewSet):
+    """``/flow_runs/bulk_set_state``, ``/bulk_delete``, ``/prune`` and ``/stuck``
+    (operations routes of this server, not part of the Prefect API)."""
+
+    queryset = FlowRun.objects.all()
+    schema_tags = ("Operations",)
+
+    def _preview(self, data: dict[str, Any]) -> Response:
+        count, sample = bulk.flow_runs_preview(filters=data, limit=data["limit"])
+        return Response({"count": count, "sample": FlowRunSerializer(sample, many=True).data})
+
+    @extend_schema(
+        operation_id="bulk_set_flow_run_state",
+        summary="Bulk Set Flow Run State",
+        description=(
+            "Propose `state` to every flow run the filter keys match (at most `limit`, "
+            f"{bulk.MAX_BULK_RUNS} by default), each through the orchestration rules in its own "
+            "transaction. Answers the verdict counts; with `dry_run` the count and the first 20 "
+            "matches, changing nothing."
+        ),
+        request=FlowRunsBulkSetStateRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk_set_state")
+    def bulk_set_state(self, request: Request) -> Response:
+        data = self.body(FlowRunsBulkSetStateRequest)
+        if data["dry_run"]:
+            return self._preview(data)
+        result = bulk.flow_runs_bulk_set_state(
+            filters=data, state=data["state"], force=data["force"], limit=data["limit"]
+        )
+        return Response(result.as_json())
+
+    @extend_schema(
+        operation_id="bulk_delete_flow_runs",
+        summary="Bulk Delete Flow Runs",
+        description=(
+            "Delete every flow run the filter keys match (at most `limit`) with its task runs, "
+            "states and logs, in short batches. With `dry_run` the count and the first 20 matches."
+        ),
+        request=FlowRunsBulkDeleteRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk_delete")
+    def bulk_delete(self, request: Request) -> Response:
+        data = self.body(FlowRunsBulkDeleteRequest)
+        if data["dry_run"]:
+            return self._preview(data)
+        return Response({"deleted": bulk.flow_runs_bulk_delete(filters=data, limit=data["limit"])})
+
+    @extend_schema(
+        operation_id="prune_flow_runs",
+        summary="Prune Flow Runs",
+        description=(
+            "Retention: delete finished flow runs whose end is older than `older_than` (`30d`, "
+            "`12h`; `0d` = every finished run) with everything that points at them, `batch_size` "
+            "runs per transaction, at most `limit` runs per request (call again to continue). "
+            "With `dry_run` the rows per table it would delete."
+        ),
+        request=FlowRunsPruneRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="prune")
+    def prune(self, request: Request) -> Response:
+        data = self.body(FlowRunsPruneRequest)
+        policy = retention.PrunePolicy(
+            older_than=retention.parse_age(data["older_than"]),
+            state_types=retention.state_types_from(data["state_types"] or ()),
+            flow_names=tuple(data["flow_names"] or ()),
+        )
+        if data["dry_run"]:
+            return Response(retention.flow_runs_prune_plan(policy=policy).as_json())
+        result = retention.flow_runs_prune(policy=policy, batch_size=data["batch_size"], max_runs=data["limit"])
+        return Response(result.as_json())
+
+    @extend_schema(
+        operation_id="resolve_stuck_flow_runs",
+        summary="Resolve Stuck Flow Runs",
+        description=(
+            "The liveness check: RUNNING runs silent past their deployment's silence become "
+            "CRASHED, CANCELLING runs nothing will finish become CANCELLED. `dry_run` (the "
+            "default) only lists them."
+        ),
+        request=FlowRunsStuckRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="stuck")
+    def stuck(self, request: Request) -> Response:
+        data = self.body(FlowRunsStuckRequest)
+        found = liveness.stuck_flow_runs_resolve(dry_run=data["dry_run"])
+        return Response({"dry_run": data["dry_run"], "flow_runs": [stuck.as_json() for stuck in found]})

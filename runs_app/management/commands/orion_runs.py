@@ -1,0 +1,92 @@
+"""``manage.py orion_runs cancel|delete|set-state``: bulk actions over matching flow runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from orion_project.exceptions import InvalidRequestError
+from runs_app import bulk
+from runs_app.retention import parse_age
+from runs_app.states import StateName, StateType
+
+# ``--state LATE`` names a state name the server gives, ``--state RUNNING`` a state type.
+_STATE_NAMES = {value.upper(): value for key, value in vars(StateName).items() if key.isupper()}
+
+
+def state_filter(value: str) -> dict[str, Any]:
+    """``RUNNING,FAILED`` → a state-type filter; ``LATE`` (a name) → a state-name filter."""
+    words = [word.strip().upper() for word in value.split(",") if word.strip()]
+    types = [word for word in words if word in StateType.values]
+    names = [_STATE_NAMES[word] for word in words if word not in StateType.values and word in _STATE_NAMES]
+    unknown = set(words) - set(types) - {name.upper() for name in names}
+    if unknown:
+        raise CommandError(f"Unknown state(s): {', '.join(sorted(unknown))}.")
+    state: dict[str, Any] = {}
+    if types:
+        state["type"] = {"any_": types}
+    if names:
+        state["name"] = {"any_": names}
+    return state
+
+
+class Command(BaseCommand):
+    help = (
+        "Cancel, delete or set the state of the flow runs matching --state/--flow/--older-than "
+        "(age by expected start time), through the same services as the bulk API routes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["cancel", "delete", "set-state"])
+        parser.add_argument("--state", default="", help="Match runs in these state types or names (LATE, RUNNING,...).")
+        parser.add_argument("--flow", action="append", default=[], help="Only runs of this flow (repeatable).")
+        parser.add_argument("--older-than", default="", help="Expected start earlier than this long ago (2h, 7d).")
+        parser.add_argument("--to", default="", help="set-state: the state type to propose (e.g. CANCELLED).")
+        parser.add_argument("--message", default="", help="Message of the proposed state.")
+        parser.add_argument("--force", action="store_true", help="set-state: skip the orchestration rules.")
+        parser.add_argument("--limit", type=int, default=None, help="At most this many runs.")
+        parser.add_argument("--dry-run", action="store_true", help="Print the count and the first 20; change nothing.")
+
+    def filters(self, *, state: str, flow: list[str], older_than: str) -> dict[str, Any]:
+        """The ``/flow_runs/filter`` body the options stand for."""
+        runs: dict[str, Any] = {}
+        if state:
+            runs["state"] = state_filter(state)
+        if older_than:
+            try:
+                age = parse_age(older_than)
+            except InvalidRequestError as error:
+                raise CommandError(error.message) from None
+            runs["expected_start_time"] = {"before_": timezone.now() - age}
+        filters: dict[str, Any] = {"flow_runs": runs or None}
+        if flow:
+            filters["flows"] = {"name": {"any_": flow}}
+        return filters
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        filters = self.filters(state=options["state"], flow=options["flow"], older_than=options["older_than"])
+        limit = options["limit"]
+        target = StateType.CANCELLED.value if action == "cancel" else options["to"].upper()
+        if action == "set-state" and target not in StateType.values:
+            raise CommandError(f"--to must be one of {', '.join(StateType.values)}.")
+        count, sample = bulk.flow_runs_preview(filters=filters, limit=limit)
+        self.stdout.write(f"{count} flow run(s) match.")
+        for run in sample:
+            self.stdout.write(
+                f"  {run.id} {run.name} {run.state_type} {run.state_name} {_iso(run.expected_start_time)}"
+            )
+        if options["dry_run"] or not count:
+            return
+        if action == "delete":
+            self.stdout.write(f"Deleted {bulk.flow_runs_bulk_delete(filters=filters, limit=limit)} flow run(s).")
+            return
+        state = {"type": target, "message": options["message"] or f"Set by manage.py orion_runs {action}."}
+        result = bulk.flow_runs_bulk_set_state(filters=filters, state=state, force=options["force"], limit=limit)
+        self.stdout.write(", ".join(f"{key} {value}" for key, value in result.as_json().items()))
+
+
+def _iso(moment: dt.datetime | None) -> str:
+    return moment.isoformat() if moment is not None else "-"

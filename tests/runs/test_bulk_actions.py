@@ -1,0 +1,163 @@
+"""Bulk actions: ``POST /flow_runs/bulk_set_state`` and ``/bulk_delete`` with their preview,
+``manage.py orion_runs``, and a client moving the same runs at the same time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from runs_app.models import FlowRun, FlowRunState, Log
+from runs_app.orchestration.context import ProposedState
+from runs_app.services import flow_run_set_state
+from runs_app.states import StateType
+from tests.conftest import ApiClient
+from tests.factories import FlowFactory
+
+PAST = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).isoformat()
+
+
+def runs_of_flow(api: ApiClient, count: int, state: dict[str, Any], name: str | None = None) -> list[str]:
+    flow = FlowFactory(**({"name": name} if name else {}))
+    ids = []
+    for _ in range(count):
+        response = api.post("/flow_runs/", {"flow_id": str(flow.id), "state": state})
+        assert response.status_code == 201, response.content
+        ids.append(response.json()["id"])
+    return ids
+
+
+def late(api: ApiClient, count: int, name: str | None = None) -> list[str]:
+    """Runs in SCHEDULED "Late", three hours overdue."""
+    details = {"scheduled_time": PAST}
+    return runs_of_flow(api, count, {"type": "SCHEDULED", "name": "Late", "state_details": details}, name)
+
+
+LATE_FILTER = {"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
+
+
+def test_dry_run_answers_count_and_sample_and_changes_nothing(api: ApiClient) -> None:
+    ids = late(api, 25)
+    runs_of_flow(api, 2, {"type": "RUNNING"})
+    before = FlowRunState.objects.count()
+    response = api.post("/flow_runs/bulk_set_state", {**LATE_FILTER, "state": {"type": "CANCELLED"}, "dry_run": True})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 25
+    assert len(body["sample"]) == 20
+    assert {run["id"] for run in body["sample"]} <= set(ids)
+    assert body["sample"][0]["state"]["name"] == "Late"
+    assert FlowRunState.objects.count() == before
+    # The preview count is the /flow_runs/count answer for the same filter keys.
+    assert api.post("/flow_runs/count", LATE_FILTER).json() == 25
+    limited = api.post("/flow_runs/bulk_delete", {**LATE_FILTER, "dry_run": True, "limit": 5}).json()
+    assert limited["count"] == 5 and len(limited["sample"]) == 5
+
+
+def test_bulk_set_state_goes_through_orchestration(api: ApiClient) -> None:
+    late(api, 3, name="nightly")
+    completed = runs_of_flow(api, 2, {"type": "COMPLETED"}, name="done")
+    body = {"flows": {"name": {"any_": ["nightly", "done"]}}, "state": {"type": "CANCELLED", "message": "backlog"}}
+    response = api.post("/flow_runs/bulk_set_state", body)
+    assert response.status_code == 200
+    # Finished runs stay finished: the terminal-state rule aborts those proposals.
+    assert response.json() == {"accepted": 3, "rejected": 0, "aborted": 2, "waited": 0, "missing": 0}
+    assert set(FlowRun.objects.filter(flow__name="nightly").values_list("state_type", flat=True)) == {"CANCELLED"}
+    assert set(FlowRun.objects.filter(pk__in=completed).values_list("state_type", flat=True)) == {"COMPLETED"}
+    cancelled = FlowRunState.objects.filter(type="CANCELLED")
+    assert cancelled.count() == 3 and set(cancelled.values_list("message", flat=True)) == {"backlog"}
+
+
+def test_bulk_set_state_counts_rejections(api: ApiClient) -> None:
+    cancelling = runs_of_flow(api, 2, {"type": "CANCELLING"})
+    body = {"flow_runs": {"id": {"any_": cancelling}}, "state": {"type": "RUNNING"}}
+    assert api.post("/flow_runs/bulk_set_state", body).json()["rejected"] == 2
+
+
+def test_bulk_delete_removes_runs_with_their_rows(api: ApiClient) -> None:
+    doomed = late(api, 3, name="old")
+    kept = late(api, 1, name="kept")
+    api.post("/logs/", [{"name": "x", "level": 20, "message": "m", "timestamp": PAST, "flow_run_id": doomed[0]}])
+    response = api.post("/flow_runs/bulk_delete", {"flows": {"name": {"any_": ["old"]}}})
+    assert response.status_code == 200 and response.json() == {"deleted": 3}
+    assert list(FlowRun.objects.values_list("id", flat=True)) == [uuid.UUID(kept[0])]
+    assert not FlowRunState.objects.filter(flow_run_id__in=doomed).exists()
+    assert not Log.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"dry_run": True}, ["body", "state"]),
+        ({"state": {"type": "DONE"}}, ["body", "state", "type"]),
+        ({"state": {"type": "CANCELLED"}, "limit": 0}, ["body", "limit"]),
+        ({"state": {"type": "CANCELLED"}, "flow_runs": {"nope": 1}}, ["body", "flow_runs", "nope"]),
+    ],
+)
+def test_bad_bulk_bodies_get_422(api: ApiClient, body: dict[str, Any], loc: list[str]) -> None:
+    response = api.post("/flow_runs/bulk_set_state", body)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["exception_detail"]] == [loc]
+
+
+def test_orion_runs_command(api: ApiClient) -> None:
+    ids = late(api, 4, name="etl")
+    running = runs_of_flow(api, 1, {"type": "RUNNING"}, name="etl2")
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", "--state", "LATE", "--older-than", "2h", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == "4 flow run(s) match."
+    assert FlowRun.objects.filter(state_type="CANCELLED").count() == 0
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", "--state", "late", "--flow", "etl", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "accepted 4, rejected 0, aborted 0, waited 0, missing 0"
+    assert set(FlowRun.objects.filter(pk__in=ids).values_list("state_type", flat=True)) == {"CANCELLED"}
+    call_command("orion_runs", "set-state", "--state", "RUNNING", "--to", "crashed", stdout=io.StringIO())
+    assert FlowRun.objects.get(pk=running[0]).state_type == "CRASHED"
+    call_command("orion_runs", "delete", "--state", "CANCELLED", stdout=io.StringIO())
+    assert list(FlowRun.objects.values_list("id", flat=True)) == [uuid.UUID(running[0])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_client_and_bulk_lose_or_double_nothing(client: Any) -> None:
+    """A client starts runs (SCHEDULED → PENDING → RUNNING) while a bulk request cancels
+    the same runs. Every proposal is decided against the state the other wrote: each run
+    ends in exactly one history, every accepted transition wrote one state row, and the
+    bulk's counts add up to the runs it chose."""
+    api = ApiClient(client)
+    ids = runs_of_flow(api, 30, {"type": "SCHEDULED"})
+    client_accepted: list[int] = []
+
+    def client_moves() -> None:
+        accepted = 0
+        try:
+            for run_id in ids:
+                for state_type in (StateType.PENDING, StateType.RUNNING):
+                    proposal = ProposedState.make(type=state_type, timestamp=dt.datetime.now(dt.UTC))
+                    if flow_run_set_state(flow_run_id=uuid.UUID(run_id), state=proposal).state_written:
+                        accepted += 1
+        finally:
+            connections.close_all()
+        client_accepted.append(accepted)
+
+    mover = threading.Thread(target=client_moves)
+    mover.start()
+    response = api.post(
+        "/flow_runs/bulk_set_state", {"flow_runs": {"id": {"any_": ids}}, "state": {"type": "CANCELLED"}}
+    )
+    mover.join()
+    verdicts = response.json()
+    assert verdicts["accepted"] + verdicts["rejected"] + verdicts["aborted"] + verdicts["waited"] == 30
+    # One initial state per run, plus one row per accepted transition of either side.
+    assert FlowRunState.objects.filter(flow_run_id__in=ids).count() == 30 + client_accepted[0] + verdicts["accepted"]
+    for run in FlowRun.objects.filter(pk__in=ids).select_related("state"):
+        # Write order (``created``): a proposal is stamped before it waits for the row lock,
+        # so under contention ``timestamp`` order may differ from the order of the writes.
+        latest = FlowRunState.objects.filter(flow_run=run).order_by("-created").first()
+        assert latest is not None and run.state == latest and run.state_type == latest.type
+    assert FlowRun.objects.filter(pk__in=ids, state_type="CANCELLED").count() == verdicts["accepted"]
