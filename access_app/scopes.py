@@ -13,7 +13,7 @@ import re
 from access_app.models import Scope
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-READ_POST_ROUTE = re.compile(r"^/api/.+/(filter|count|history|lateness)$")
+READ_POST_ROUTE = re.compile(r"^/api/.+/(filter|count|counts|history|lateness)$")
 ADMIN_PREFIX = "/api/admin/"
 # Answered without a key: liveness and version probes, and the API's own description
 # (the Swagger page at /docs loads it).
