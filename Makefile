@@ -1,6 +1,6 @@
 # Orion on Django — every set-up and check step, for people and for CI (.ci/run).
 #
-#   make run     install into .venv, migrate, serve http://127.0.0.1:4200 (API /api, admin /admin, docs /docs)
+#   make run     install into .venv, migrate, install the Prefect UI, serve http://127.0.0.1:4200 (UI /, API /api, admin /admin, docs /docs)
 #   make test    the whole test suite on SQLite, then on a throwaway PostgreSQL
 #   make check   Django system checks, migrations, OpenAPI validation, ruff, mypy
 
@@ -20,7 +20,7 @@ export ORION_HOST ORION_PORT
 # The command that serves the API (and, once they exist, the background services).
 SERVE_CMD ?= $(PY) manage.py orion_start
 
-.PHONY: venv run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
+.PHONY: venv ui run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
 
 venv: $(STAMP)
 
@@ -34,7 +34,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
-run: migrate
+# The Prefect UI is installed from the package index when missing; without the index the
+# server still runs and / says how to install it later.
+ui: venv
+	$(PY) manage.py orion_ui ensure
+
+run: migrate ui
 	$(SERVE_CMD)
 
 test: venv

@@ -33,6 +33,10 @@ ORION_PORT = env_int("ORION_PORT", 4200, minimum=1)
 ORION_SERVER_VERSION = env_str("ORION_SERVER_VERSION", "2.7.12")
 ORION_API_VERSION = "0.8.4"
 ORION_MIN_API_VERSION = "0.8.0"
+# The Prefect UI (``manage.py orion_ui install``) lives here and is served at ``/``; it
+# finds the API at ORION_UI_API_URL (relative by default, as the reference's ``/api``).
+ORION_UI_DIR = Path(env_str("ORION_UI_DIR", str(DATA_DIR / "ui"))).resolve()
+ORION_UI_API_URL = env_str("ORION_UI_API_URL", "/api")
 # Default page size of every POST .../filter route; also its maximum (reference §E).
 ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
 
@@ -70,6 +74,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "orion_project.ui.middleware.PrefectUiMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

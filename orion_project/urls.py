@@ -1,4 +1,4 @@
-"""Top-level routes: the API under /api, the admin under /admin, API docs under /docs."""
+"""Top-level routes: the API under /api, the admin under /admin, API docs under /docs, the UI at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,11 +9,14 @@ from drf_spectacular.views import (
 )
 
 from orion_project.api import root
+from orion_project.ui import views as ui_views
 
 handler404 = "orion_project.api.errors.json_not_found"
 handler500 = "orion_project.api.errors.json_server_error"
 
 urlpatterns = [
+    # Answered by the Prefect UI once installed (orion_project.ui.middleware); until then:
+    path("", ui_views.landing, name="landing"),
     path("api/", include("orion_project.api.urls")),
     path("ui-settings", root.ui_settings, name="ui-settings"),
     path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
