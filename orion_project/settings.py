@@ -170,6 +170,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # System fonts: the docs pages load nothing from outside this server.
+    "REDOC_UI_SETTINGS": {
+        "theme": {"typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}}
+    },
     "ENUM_NAME_OVERRIDES": {
         "StateType": "orion_project.api.schema_enums.STATE_TYPE_VALUES",
         "Operator": "orion_project.api.schema_enums.OPERATOR_VALUES",

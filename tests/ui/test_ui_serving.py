@@ -98,3 +98,15 @@ def test_ui_settings_answer_as_the_2_20_reference(client: Client) -> None:
             "work_pools",
         ],
     }
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/docs"])
+def test_api_docs_pages_reference_nothing_outside_this_server(client: Client, path: str) -> None:
+    """Swagger UI and ReDoc load their scripts, styles and fonts from here (the browser
+    suite also checks what they fetch at run time)."""
+    import re
+
+    page = client.get(path).content.decode()
+    external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+    assert external == []
+    assert "fonts.googleapis.com" not in page
