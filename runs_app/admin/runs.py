@@ -3,6 +3,7 @@ made for operators, actions through the orchestration engine, and the runs dashb
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -131,7 +132,7 @@ class RunAdminBase(OrionModelAdmin):
             raise Http404("No such action.") from None
         if chosen not in self.run_actions:
             raise Http404("No such action.")
-        form = RunActionForm(request.POST or None, action=chosen)
+        form = RunActionForm(request.POST if request.method == "POST" else None, action=chosen)
         if request.method == "POST" and form.is_valid():
             user = request.user.get_username() if request.user.is_authenticated else "admin"
             reason = form.cleaned_data["reason"] or f"{ACTION_LABELS[chosen]} from the admin by {user}."
@@ -188,6 +189,7 @@ class RunAdminBase(OrionModelAdmin):
             "logs_truncated": page.log_count_capped > page_selectors.LOG_TAIL,
             "log_tail": page_selectors.LOG_TAIL,
             "subflow_runs": page.subflow_runs,
+            "parameters_json": json.dumps(getattr(run, "parameters", None) or {}, indent=2, ensure_ascii=False, default=str),
         }
 
 
