@@ -20,7 +20,7 @@ export ORION_HOST ORION_PORT
 # The command that serves the API (and, once they exist, the background services).
 SERVE_CMD ?= $(PY) manage.py orion_start
 
-.PHONY: venv ui run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
+.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
 
 venv: $(STAMP)
 
@@ -67,6 +67,17 @@ compat: venv
 	url=$$(scripts/pg_throwaway.sh start); \
 	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
 	$(PY) -m tests.compat.run --db both --database-url "$${url#DATABASE_URL=}" $(COMPAT_ARGS)
+
+# The browser suite (tests/browser): the real server and the stock Prefect UI driven by
+# headless Chromium from the distribution (Playwright drives that browser; it downloads
+# none). Installs Chromium and the UI when missing; screenshots go to docs/screenshots.
+SCREENSHOTS ?= docs/screenshots
+browser-test: venv
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
+	$(PY) manage.py orion_ui ensure
+	ORION_BROWSER_TESTS=1 ORION_SCREENSHOTS=$(SCREENSHOTS) $(PY) -m pytest tests/browser -p no:xdist $(PYTEST_ARGS)
 
 check: venv
 	$(PY) manage.py check --fail-level WARNING

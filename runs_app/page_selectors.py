@@ -93,11 +93,12 @@ class Dashboard:
 
 
 def _counts_by_state(since: dt.datetime) -> dict[str, int]:
-    # One grouped scan of the (state_type, expected_start_time) index over the window.
+    # Naming every state type lets PostgreSQL answer from the (state_type,
+    # expected_start_time) index alone, one range per type, instead of reading each row.
     rows = (
-        FlowRun.objects.filter(expected_start_time__gte=since)
+        FlowRun.objects.filter(state_type__in=list(StateType), expected_start_time__gte=since)
         .values("state_type")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     return {row["state_type"]: row["n"] for row in rows if row["state_type"]}
@@ -109,8 +110,10 @@ def _count_by_queue(runs: QuerySet[FlowRun]) -> dict[uuid.UUID, int]:
 
 
 def late_runs_queryset() -> QuerySet[FlowRun]:
-    """SCHEDULED runs the late-runs service renamed "Late" (the ``state_name`` index)."""
-    return FlowRun.objects.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
+    """Runs the late-runs service renamed "Late". Only a SCHEDULED state carries that name
+    (the next state renames the run), so the ``state_name`` index answers alone, without
+    reading each row for its type."""
+    return FlowRun.objects.filter(state_name=StateName.LATE)
 
 
 def runs_dashboard(*, now: dt.datetime, late_shown: int = 10) -> Dashboard:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -44,3 +45,7 @@ class ApiClient:
 def api(db: None, client: Client) -> ApiClient:
     """The API client; every test using it gets a clean database."""
     return ApiClient(client)
+
+
+# The browser suite starts a real server and Chromium: ``make browser-test`` runs it.
+collect_ignore = [] if os.environ.get("ORION_BROWSER_TESTS") else ["browser"]

@@ -85,7 +85,7 @@ class PrefectUiMiddleware:
 
 
 def is_page_route(path: str) -> bool:
-    """A path the UI's router handles: anything but a file name (a missing asset is a 404,
-    not the index page, so a stale chunk fails loudly instead of as a MIME-type error)."""
-    last = path.rsplit("/", 1)[-1]
-    return "." not in last and not path.startswith("/assets/")
+    """A path answered with the index page, as the reference does for every path it has
+    no file for (the 2.20 UI itself asks for ``/ico/undefined.svg``), except a missing
+    build chunk: that is a 404, so a stale chunk fails loudly, not as a MIME-type error."""
+    return not path.startswith("/assets/")

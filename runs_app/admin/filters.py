@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from flows_app.models import Flow
-from runs_app.states import StateName, StateType
+from runs_app.states import StateName
 
 WINDOWS = {
     "1h": ("Last hour", dt.timedelta(hours=1)),
@@ -45,7 +45,7 @@ class ExpectedStartWindowFilter(admin.SimpleListFilter):
 
 
 class LateFilter(admin.SimpleListFilter):
-    """SCHEDULED runs the late-runs service renamed "Late"."""
+    """Runs the late-runs service renamed "Late" (only SCHEDULED states carry that name)."""
 
     title = "lateness"
     parameter_name = "late"
@@ -55,7 +55,7 @@ class LateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
-            return queryset.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
+            return queryset.filter(state_name=StateName.LATE)
         return queryset
 
 

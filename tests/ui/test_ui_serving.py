@@ -63,7 +63,8 @@ def test_hashed_assets_are_cached_for_good_and_sent_compressed(client: Client, i
 
 def test_a_missing_asset_is_a_404_not_the_index(client: Client, installed: Path) -> None:
     assert client.get("/assets/index-Gone0000.js").status_code == 404
-    assert client.get("/robots.txt").status_code == 404
+    # Other missing files get the index page, as from the reference server.
+    assert body(client.get("/ico/undefined.svg")) == (installed / "index.html").read_bytes()
 
 
 def test_server_paths_are_never_the_ui(client: Client, installed: Path, db: None) -> None:
