@@ -54,7 +54,11 @@ class OrionModelAdmin(admin.ModelAdmin):
     long_text_fields: tuple[str, ...] = ("description", "message")
 
     def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs: Any) -> Any:
-        if isinstance(db_field, models.TextField) and not db_field.choices and db_field.name not in self.long_text_fields:
+        if (
+            isinstance(db_field, models.TextField)
+            and not db_field.choices
+            and db_field.name not in self.long_text_fields
+        ):
             kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vTextField"}))
         elif isinstance(db_field, models.JSONField):
             kwargs.setdefault("form_class", PrettyJSONField)

@@ -172,7 +172,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # System fonts: the docs pages load nothing from outside this server.
     "REDOC_UI_SETTINGS": {
-        "theme": {"typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}}
+        "theme": {
+            "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
+        }
     },
     "ENUM_NAME_OVERRIDES": {
         "StateType": "orion_project.api.schema_enums.STATE_TYPE_VALUES",

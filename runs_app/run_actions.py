@@ -73,7 +73,9 @@ def proposal_for(
     """
     now = timezone.now()
     if action == RunAction.RETRY:
-        return ProposedState.make(type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, timestamp=now, message=reason), False
+        return ProposedState.make(
+            type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, timestamp=now, message=reason
+        ), False
     if action == RunAction.CANCEL:
         executing = run.state_type in ACTIVE_STATE_TYPES and getattr(run, "deployment_id", None) is not None
         target = StateType.CANCELLING if executing else StateType.CANCELLED

@@ -5,9 +5,9 @@ confirmed actions through the engine) and the runs dashboard; ``filters`` the in
 changelist filters; ``records`` logs and tag concurrency limits.
 """
 
-from runs_app.admin import records, runs  # noqa: F401  (registers the model admins)
-
 from django.contrib import admin
+
+from runs_app.admin import records, runs  # noqa: F401  (registers the model admins)
 
 # The admin's home page links the runs dashboard (the template adds one module on top).
 admin.site.index_template = "admin/orion_index.html"

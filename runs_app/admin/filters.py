@@ -40,7 +40,9 @@ class ExpectedStartWindowFilter(admin.SimpleListFilter):
         if self.value() == "upcoming":
             return queryset.filter(expected_start_time__gt=now)
         if self.value() in WINDOWS:
-            return queryset.filter(expected_start_time__gte=now - WINDOWS[str(self.value())][1], expected_start_time__lte=now)
+            return queryset.filter(
+                expected_start_time__gte=now - WINDOWS[str(self.value())][1], expected_start_time__lte=now
+            )
         return queryset
 
 

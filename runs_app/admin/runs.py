@@ -36,7 +36,9 @@ def state_badge(state_type: str | None, state_name: str | None) -> str:
     """The state as a coloured badge (the colours of ``orion_admin/runs.css``)."""
     if not state_type:
         return "—"
-    return format_html('<span class="orion-state orion-state-{}">{}</span>', state_type.lower(), state_name or state_type)
+    return format_html(
+        '<span class="orion-state orion-state-{}">{}</span>', state_type.lower(), state_name or state_type
+    )
 
 
 def level_of(level: int) -> tuple[str, str]:
@@ -47,7 +49,7 @@ def level_of(level: int) -> tuple[str, str]:
 
 
 def duration_text(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -63,7 +65,10 @@ class RunActionForm(forms.Form):
     )
     state_type = forms.ChoiceField(choices=StateType.choices, required=False)
     state_name = forms.CharField(
-        max_length=100, required=False, help_text="Defaults to the type's name.", widget=forms.TextInput(attrs={"class": "vTextField"})
+        max_length=100,
+        required=False,
+        help_text="Defaults to the type's name.",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
     )
 
     def __init__(self, *args: Any, action: RunAction, **kwargs: Any) -> None:
@@ -115,7 +120,10 @@ class RunAdminBase(OrionModelAdmin):
     def action_links(self, run: FlowRun | TaskRun) -> list[dict[str, str]]:
         info = self.opts.app_label, self.opts.model_name
         return [
-            {"label": ACTION_LABELS[action], "url": reverse("admin:{}_{}_run_action".format(*info), args=[run.pk, action.value])}
+            {
+                "label": ACTION_LABELS[action],
+                "url": reverse("admin:{}_{}_run_action".format(*info), args=[run.pk, action.value]),
+            }
             for action in self.run_actions
         ]
 
@@ -189,7 +197,9 @@ class RunAdminBase(OrionModelAdmin):
             "logs_truncated": page.log_count_capped > page_selectors.LOG_TAIL,
             "log_tail": page_selectors.LOG_TAIL,
             "subflow_runs": page.subflow_runs,
-            "parameters_json": json.dumps(getattr(run, "parameters", None) or {}, indent=2, ensure_ascii=False, default=str),
+            "parameters_json": json.dumps(
+                getattr(run, "parameters", None) or {}, indent=2, ensure_ascii=False, default=str
+            ),
         }
 
 
@@ -264,7 +274,9 @@ class FlowRunAdmin(RunAdminBase):
         return [dashboard, *super().get_urls()]
 
     def save_model(self, request: HttpRequest, obj: FlowRun, form: forms.ModelForm, change: bool) -> None:
-        services.flow_run_update(flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
+        services.flow_run_update(
+            flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data}
+        )
 
     def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
         services.flow_run_delete(flow_run_id=obj.pk)
@@ -274,7 +286,9 @@ class FlowRunAdmin(RunAdminBase):
         return {
             **self.page_common(run, page),
             "kind": "flow run",
-            "task_runs": [{"run": task, "badge": state_badge(task.state_type, task.state_name)} for task in page.task_runs],
+            "task_runs": [
+                {"run": task, "badge": state_badge(task.state_type, task.state_name)} for task in page.task_runs
+            ],
             "task_run_count": page.task_run_count,
             "log_filter": f"flow_run_id={run.pk}",
         }
@@ -287,7 +301,9 @@ class FlowRunAdmin(RunAdminBase):
     def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
         return self._bulk(request, queryset, RunAction.MARK_CRASHED, "mark_crashed")
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[FlowRun], action: RunAction, name: str) -> HttpResponse | None:
+    def _bulk(
+        self, request: HttpRequest, queryset: QuerySet[FlowRun], action: RunAction, name: str
+    ) -> HttpResponse | None:
         """Ask first (the selected runs listed), then propose for each run through the engine."""
         runs = list(queryset[:500])
         if request.POST.get("confirmed") != "yes":
@@ -327,9 +343,15 @@ class FlowRunAdmin(RunAdminBase):
                 for row in page_selectors.state_rows(board)
             ],
             "changelist": changelist,
-            "late_runs": [{"run": run, "badge": state_badge(run.state_type, run.state_name)} for run in board.late_runs],
+            "late_runs": [
+                {"run": run, "badge": state_badge(run.state_type, run.state_name)} for run in board.late_runs
+            ],
             "limits": [
-                {"limit": limit, "used": len(limit.active_slots or []), "full": len(limit.active_slots or []) >= limit.concurrency_limit}
+                {
+                    "limit": limit,
+                    "used": len(limit.active_slots or []),
+                    "full": len(limit.active_slots or []) >= limit.concurrency_limit,
+                }
                 for limit in board.limits
             ],
         }
@@ -344,7 +366,16 @@ class TaskRunStateInline(FlowRunStateInline):
 class TaskRunAdmin(RunAdminBase):
     """Task runs: the same page as flow runs, linked to their flow run and sub-flow runs."""
 
-    list_display = ("name", "task_key", "flow_run", "state_badge", "expected_start_time", "start_time", "duration", "run_count")
+    list_display = (
+        "name",
+        "task_key",
+        "flow_run",
+        "state_badge",
+        "expected_start_time",
+        "start_time",
+        "duration",
+        "run_count",
+    )
     list_filter = ("state_type", ExpectedStartWindowFilter, TagFilter)
     list_select_related = ("flow_run",)
     search_fields = ("name",)
@@ -380,7 +411,9 @@ class TaskRunAdmin(RunAdminBase):
     run_actions = TASK_RUN_ACTIONS
 
     def save_model(self, request: HttpRequest, obj: TaskRun, form: forms.ModelForm, change: bool) -> None:
-        services.task_run_update(task_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
+        services.task_run_update(
+            task_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data}
+        )
 
     def delete_model(self, request: HttpRequest, obj: TaskRun) -> None:
         services.task_run_delete(task_run_id=obj.pk)
@@ -388,4 +421,3 @@ class TaskRunAdmin(RunAdminBase):
     def run_page_context(self, run: TaskRun) -> dict[str, Any]:
         page = page_selectors.task_run_page(task_run=run)
         return {**self.page_common(run, page), "kind": "task run", "log_filter": f"task_run_id={run.pk}"}
-

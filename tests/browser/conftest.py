@@ -73,7 +73,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
     )
     log = open(data / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
-    process = subprocess.Popen([*manage, "orion_start", "--workers", "1", "--threads", "8"], env=env, stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [*manage, "orion_start", "--workers", "1", "--threads", "8"], env=env, stdout=log, stderr=log
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -110,7 +112,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield launched
         launched.close()
 
@@ -140,8 +144,16 @@ class Traffic:
 
         page.on("response", on_response)
         page.on("request", on_request)
-        page.on("requestfailed", lambda request: self.failed.append(f"failed {request.method} {request.url}: {request.failure}"))
-        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on(
+            "requestfailed",
+            lambda request: self.failed.append(f"failed {request.method} {request.url}: {request.failure}"),
+        )
+
+        def on_console(message: Any) -> None:
+            if message.type == "error":
+                self.console_errors.append(message.text)
+
+        page.on("console", on_console)
         page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
 
     def problems(self) -> list[str]:

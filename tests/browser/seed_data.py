@@ -83,7 +83,7 @@ def seed(api: Api) -> Seeded:
             "tags": ["nightly"],
         },
     )
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def run(name: str, **extra: Any) -> dict[str, Any]:
         return api.post("/flow_runs/", {"flow_id": flow["id"], "name": name, "tags": ["etl"], **extra})
@@ -92,11 +92,18 @@ def seed(api: Api) -> Seeded:
     _state(api, completed["id"], "RUNNING")
     task = api.post(
         "/task_runs/",
-        {"flow_run_id": completed["id"], "task_key": "extract-rows", "dynamic_key": "0", "name": "extract-rows-0", "tags": ["db"]},
+        {
+            "flow_run_id": completed["id"],
+            "task_key": "extract-rows",
+            "dynamic_key": "0",
+            "name": "extract-rows-0",
+            "tags": ["db"],
+        },
     )
     _state(api, task["id"], "RUNNING", kind="task_runs")
     parent_task = api.post(
-        "/task_runs/", {"flow_run_id": completed["id"], "task_key": "load-partition", "dynamic_key": "0", "name": "load-partition-0"}
+        "/task_runs/",
+        {"flow_run_id": completed["id"], "task_key": "load-partition", "dynamic_key": "0", "name": "load-partition-0"},
     )
     subflow = api.post(
         "/flow_runs/",
@@ -110,8 +117,16 @@ def seed(api: Api) -> Seeded:
     api.post(
         "/logs/",
         [
-            {"name": "prefect.flow_runs", "level": level, "message": message, "timestamp": (now + dt.timedelta(seconds=i)).isoformat(), "flow_run_id": completed["id"]}
-            for i, (level, message) in enumerate([(20, "Starting extract"), (30, "Slow query: 4.2 s"), (20, log_message)])
+            {
+                "name": "prefect.flow_runs",
+                "level": level,
+                "message": message,
+                "timestamp": (now + dt.timedelta(seconds=i)).isoformat(),
+                "flow_run_id": completed["id"],
+            }
+            for i, (level, message) in enumerate(
+                [(20, "Starting extract"), (30, "Slow query: 4.2 s"), (20, log_message)]
+            )
         ],
     )
     _state(api, completed["id"], "COMPLETED")
@@ -140,7 +155,12 @@ def seed(api: Api) -> Seeded:
     )
     api.post(
         "/block_documents/",
-        {"name": "warehouse-password", "block_type_id": block_type["id"], "block_schema_id": schema["id"], "data": {"value": "s3cr3t"}},
+        {
+            "name": "warehouse-password",
+            "block_type_id": block_type["id"],
+            "block_schema_id": schema["id"],
+            "data": {"value": "s3cr3t"},
+        },
     )
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 3})
 
@@ -152,7 +172,10 @@ def seed(api: Api) -> Seeded:
     except AssertionError:
         pass
     try:
-        api.post("/artifacts/", {"key": "row-counts", "type": "markdown", "data": "# 500 rows", "flow_run_id": completed["id"]})
+        api.post(
+            "/artifacts/",
+            {"key": "row-counts", "type": "markdown", "data": "# 500 rows", "flow_run_id": completed["id"]},
+        )
         optional["artifact"] = "row-counts"
     except AssertionError:
         pass

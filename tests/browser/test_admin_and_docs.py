@@ -56,7 +56,9 @@ def test_admin_run_page_and_dashboard(page: tuple[Any, Traffic], data: Seeded) -
 
 
 @pytest.mark.parametrize("path,text", [("/docs", "Orion on Django"), ("/redoc", "Orion on Django"), ("/", None)])
-def test_docs_and_landing_load_nothing_from_outside(page: tuple[Any, Traffic], server: str, path: str, text: str | None) -> None:
+def test_docs_and_landing_load_nothing_from_outside(
+    page: tuple[Any, Traffic], server: str, path: str, text: str | None
+) -> None:
     tab, traffic = page
     tab.goto(path)
     tab.wait_for_load_state("networkidle")

@@ -20,16 +20,40 @@ pytestmark = pytest.mark.skipif(
 PAGES: list[tuple[str, Callable[[Seeded], str], Callable[[Seeded], list[str]]]] = [
     ("dashboard", lambda d: "/dashboard", lambda d: ["Dashboard", "Flow Runs"]),
     ("flow runs", lambda d: "/runs", lambda d: [d.completed_run["name"], d.failed_run["name"]]),
-    ("flow runs filtered by flow", lambda d: f"/flows/flow/{d.flow['id']}", lambda d: [d.flow["name"], d.failed_run["name"]]),
-    ("flow run graph", lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}", lambda d: [d.completed_run["name"], "Completed"]),
+    (
+        "flow runs filtered by flow",
+        lambda d: f"/flows/flow/{d.flow['id']}",
+        lambda d: [d.flow["name"], d.failed_run["name"]],
+    ),
+    (
+        "flow run graph",
+        lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}",
+        lambda d: [d.completed_run["name"], "Completed"],
+    ),
     ("flow run logs", lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Logs", lambda d: [d.log_message]),
-    ("flow run task runs", lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Task+Runs", lambda d: [d.task_run["name"]]),
-    ("flow run sub-flow runs", lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Subflow+Runs", lambda d: [d.subflow_run["name"]]),
-    ("flow run parameters", lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Parameters", lambda d: ["limit"]),
+    (
+        "flow run task runs",
+        lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Task+Runs",
+        lambda d: [d.task_run["name"]],
+    ),
+    (
+        "flow run sub-flow runs",
+        lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Subflow+Runs",
+        lambda d: [d.subflow_run["name"]],
+    ),
+    (
+        "flow run parameters",
+        lambda d: f"/flow-runs/flow-run/{d.completed_run['id']}?tab=Parameters",
+        lambda d: ["limit"],
+    ),
     ("task run", lambda d: f"/runs/task-run/{d.task_run['id']}", lambda d: [d.task_run["name"]]),
     ("flows", lambda d: "/flows", lambda d: [d.flow["name"]]),
     ("deployments", lambda d: "/deployments", lambda d: [d.deployment["name"]]),
-    ("deployment", lambda d: f"/deployments/deployment/{d.deployment['id']}", lambda d: [d.deployment["name"], "Quick run"]),
+    (
+        "deployment",
+        lambda d: f"/deployments/deployment/{d.deployment['id']}",
+        lambda d: [d.deployment["name"], "Quick run"],
+    ),
     ("work pools", lambda d: "/work-pools", lambda d: ["default-agent-pool"]),
     ("work pool queues", lambda d: "/work-pools/work-pool/default-agent-pool?tab=Work+Queues", lambda d: ["default"]),
     ("blocks", lambda d: "/blocks", lambda d: [d.block_name]),
@@ -50,7 +74,11 @@ def settle(tab: Any) -> None:
 
 @pytest.mark.parametrize("name,url,texts", PAGES, ids=[name for name, _, _ in PAGES])
 def test_dashboard_page(
-    page: tuple[Any, Traffic], data: Seeded, name: str, url: Callable[[Seeded], str], texts: Callable[[Seeded], list[str]]
+    page: tuple[Any, Traffic],
+    data: Seeded,
+    name: str,
+    url: Callable[[Seeded], str],
+    texts: Callable[[Seeded], list[str]],
 ) -> None:
     tab, traffic = page
     tab.goto(url(data))
@@ -74,7 +102,7 @@ def test_dashboard_page(
 
 def test_the_run_link_the_client_prints_opens_the_run(page: tuple[Any, Traffic], data: Seeded) -> None:
     """``View at http://127.0.0.1:4200/flow-runs/flow-run/<id>``: a deep link, loaded fresh."""
-    tab, traffic = page
+    tab, _traffic = page
     response = tab.goto(f"/flow-runs/flow-run/{data.failed_run['id']}")
     assert response is not None and response.status == 200
     tab.get_by_text(data.failed_run["name"]).first.wait_for(state="visible")

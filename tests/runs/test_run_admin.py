@@ -44,8 +44,20 @@ def test_run_page_shows_summary_timeline_task_runs_and_logs(api: ApiClient, oper
     api.post(
         "/logs/",
         [
-            {"name": "prefect.flow_runs", "level": 20, "message": "starting", "timestamp": now.isoformat(), "flow_run_id": run["id"]},
-            {"name": "prefect.flow_runs", "level": 40, "message": "it broke", "timestamp": (now + dt.timedelta(seconds=1)).isoformat(), "flow_run_id": run["id"]},
+            {
+                "name": "prefect.flow_runs",
+                "level": 20,
+                "message": "starting",
+                "timestamp": now.isoformat(),
+                "flow_run_id": run["id"],
+            },
+            {
+                "name": "prefect.flow_runs",
+                "level": 40,
+                "message": "it broke",
+                "timestamp": (now + dt.timedelta(seconds=1)).isoformat(),
+                "flow_run_id": run["id"],
+            },
         ],
     )
     page = operator.get(f"/admin/runs_app/flowrun/{run['id']}/change/").content.decode()
@@ -61,7 +73,7 @@ def test_run_page_shows_summary_timeline_task_runs_and_logs(api: ApiClient, oper
     assert '<div class="orion-log orion-log-info">' in page
     assert f'href="/admin/runs_app/log/?flow_run_id={run["id"]}"' in page
     for action in ("retry", "cancel", "mark-crashed", "set-state"):
-        assert f'/admin/runs_app/flowrun/{run["id"]}/action/{action}/' in page
+        assert f"/admin/runs_app/flowrun/{run['id']}/action/{action}/" in page
     # Short text is a single-line input; JSON is the JSON editor, pretty-printed.
     assert '<input type="text" name="name" value="nightly-etl"' in page
     assert 'class="orion-json"' in page and "&quot;rows&quot;: 3" in page
@@ -75,7 +87,13 @@ def test_log_tail_is_the_last_200_lines_with_a_link_to_the_rest(api: ApiClient, 
     api.post(
         "/logs/",
         [
-            {"name": "l", "level": 20, "message": f"line {i:03d}", "timestamp": (start + dt.timedelta(seconds=i)).isoformat(), "flow_run_id": run["id"]}
+            {
+                "name": "l",
+                "level": 20,
+                "message": f"line {i:03d}",
+                "timestamp": (start + dt.timedelta(seconds=i)).isoformat(),
+                "flow_run_id": run["id"],
+            }
             for i in range(205)
         ],
     )
@@ -113,7 +131,9 @@ def test_retry_of_a_failed_deployed_run_reschedules_it(api: ApiClient, operator:
     run = make_run(api, deployment=True)
     set_state(api, run["id"], "RUNNING")
     set_state(api, run["id"], "FAILED")
-    response = operator.post(f"/admin/runs_app/flowrun/{run['id']}/action/retry/", {"reason": "fixed the bucket"}, follow=True)
+    response = operator.post(
+        f"/admin/runs_app/flowrun/{run['id']}/action/retry/", {"reason": "fixed the bucket"}, follow=True
+    )
     assert "The run is now AwaitingRetry (SCHEDULED)." in response.content.decode()
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["name"] == "AwaitingRetry"
 
@@ -123,7 +143,10 @@ def test_a_refusal_of_the_engine_is_reported_and_nothing_changes(api: ApiClient,
     set_state(api, run["id"], "RUNNING")
     set_state(api, run["id"], "COMPLETED")
     response = operator.post(f"/admin/runs_app/flowrun/{run['id']}/action/retry/", {}, follow=True)
-    assert "Orchestration answered ABORT: Cannot restart a run without an associated deployment." in response.content.decode()
+    assert (
+        "Orchestration answered ABORT: Cannot restart a run without an associated deployment."
+        in response.content.decode()
+    )
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
 
 
@@ -215,7 +238,9 @@ def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator
     assert "/admin/runs_app/flowrun/dashboard/" in operator.get("/admin/").content.decode()
 
 
-def test_changelist_counts_without_a_count_per_filter(api: ApiClient, operator: Client, django_assert_max_num_queries: Any) -> None:
+def test_changelist_counts_without_a_count_per_filter(
+    api: ApiClient, operator: Client, django_assert_max_num_queries: Any
+) -> None:
     for i in range(3):
         make_run(api, name=f"run-{i}")
     # session, user, the page's count, the page, the flow and deployment filter choices,

@@ -26,7 +26,9 @@ def build_fake_wheel(directory: Path, *, version: str = "2.20.26", folder: str =
         archive.writestr(f"{folder}assets/index-AbCd1234.js", ASSET_JS)
         archive.writestr(f"{folder}ico/favicon-32x32.png", b"\x89PNG fake")
         archive.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: prefect\nVersion: {version}\n")
-        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(
+            f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         archive.writestr(f"{dist_info}/RECORD", "")
     return wheel
 

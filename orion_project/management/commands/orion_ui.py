@@ -1,8 +1,8 @@
 """``manage.py orion_ui``: install the stock Prefect dashboard served at ``/``.
 
-    manage.py orion_ui install [--version 2.20.26] [--wheel PATH | --find-links DIR]
-    manage.py orion_ui ensure      # install when missing; a failed download only warns (make run)
-    manage.py orion_ui status
+manage.py orion_ui install [--version 2.20.26] [--wheel PATH | --find-links DIR]
+manage.py orion_ui ensure      # install when missing; a failed download only warns (make run)
+manage.py orion_ui status
 """
 
 from __future__ import annotations
@@ -25,15 +25,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=("install", "ensure", "status"))
-        parser.add_argument("--version", dest="ui_version", default=DEFAULT_VERSION, help="prefect version (default %(default)s)")
+        parser.add_argument(
+            "--version", dest="ui_version", default=DEFAULT_VERSION, help="prefect version (default %(default)s)"
+        )
         parser.add_argument("--wheel", type=Path, help="use this prefect wheel instead of downloading one")
         parser.add_argument("--find-links", help="download from this directory of wheels only (no index)")
 
-    def handle(self, *args: Any, action: str, ui_version: str, wheel: Path | None, find_links: str | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, action: str, ui_version: str, wheel: Path | None, find_links: str | None, **options: Any
+    ) -> None:
         target = Path(settings.ORION_UI_DIR)
         current = installed_ui(target)
         if action == "status":
-            self.stdout.write(f"Prefect UI {current['version']} at {target}" if current else f"No Prefect UI at {target}")
+            self.stdout.write(
+                f"Prefect UI {current['version']} at {target}" if current else f"No Prefect UI at {target}"
+            )
             return
         if action == "ensure" and current is not None:
             self.stdout.write(f"Prefect UI {current['version']} is installed at {target}.")
@@ -55,5 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Installing the Prefect UI ({source}) ...")
         installed = install_ui(version=version, target=target, wheel=wheel, find_links=find_links)
         self.stdout.write(
-            self.style.SUCCESS(f"Prefect UI {installed.version}: {installed.files} files from {installed.folder} in {target}")
+            self.style.SUCCESS(
+                f"Prefect UI {installed.version}: {installed.files} files from {installed.folder} in {target}"
+            )
         )
