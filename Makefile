@@ -1,6 +1,6 @@
 # Orion on Django — every set-up and check step, for people and for CI (.ci/run).
 #
-#   make run     install into .venv, migrate, serve http://127.0.0.1:4200 (API /api, admin /admin, docs /docs)
+#   make run     install into .venv, migrate, install the Prefect UI, serve http://127.0.0.1:4200 (UI /, API /api, admin /admin, docs /docs)
 #   make test    the whole test suite on SQLite, then on a throwaway PostgreSQL
 #   make check   Django system checks, migrations, OpenAPI validation, ruff, mypy
 
@@ -23,8 +23,8 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 # COMPAT_KEYS_ARGS picks the scenarios run with keys (both clients); empty runs them all.
 COMPAT_KEYS_ARGS ?= --only c01,c07,c10,c12
 
-.PHONY: venv run serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser bench clean \
-	fuzz fuzz-ci soak crash-test
+.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
+	bench clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -38,7 +38,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
-run: migrate
+# The Prefect UI is installed from the package index when missing; without the index the
+# server still runs and / says how to install it later.
+ui: venv
+	$(PY) manage.py orion_ui ensure
+
+run: migrate ui
 	$(SERVE_CMD)
 
 test: venv
@@ -99,6 +104,17 @@ crash-test: venv
 	url=$$(scripts/pg_throwaway.sh start); \
 	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
 	$(PY) -m tests.stress.crash --db both --database-url "$${url#DATABASE_URL=}"
+
+# The browser suite (tests/browser): the real server and the stock Prefect UI driven by
+# headless Chromium from the distribution (Playwright drives that browser; it downloads
+# none). Installs Chromium and the UI when missing; screenshots go to docs/screenshots.
+SCREENSHOTS ?= docs/screenshots
+browser-test: venv
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
+	$(PY) manage.py orion_ui ensure
+	ORION_BROWSER_TESTS=1 ORION_SCREENSHOTS=$(SCREENSHOTS) $(PY) -m pytest tests/browser -p no:xdist $(PYTEST_ARGS)
 
 check: venv
 	$(PY) manage.py check --fail-level WARNING

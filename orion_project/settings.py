@@ -34,6 +34,10 @@ ORION_PORT = env_int("ORION_PORT", 4200, minimum=1)
 ORION_SERVER_VERSION = env_str("ORION_SERVER_VERSION", "2.7.12")
 ORION_API_VERSION = "0.8.4"
 ORION_MIN_API_VERSION = "0.8.0"
+# The Prefect UI (``manage.py orion_ui install``) lives here and is served at ``/``; it
+# finds the API at ORION_UI_API_URL (relative by default, as the reference's ``/api``).
+ORION_UI_DIR = Path(env_str("ORION_UI_DIR", str(DATA_DIR / "ui"))).resolve()
+ORION_UI_API_URL = env_str("ORION_UI_API_URL", "/api")
 # Default page size of every POST .../filter route; also its maximum (reference §E).
 ORION_API_DEFAULT_LIMIT = env_int("ORION_API_DEFAULT_LIMIT", 200, minimum=1)
 # Input limits: a request body larger than this is refused with 413 before it is read, and
@@ -102,6 +106,7 @@ MIDDLEWARE = [
     "access_app.middleware.ApiAccessMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orion_project.api.middleware.RequestLimitsMiddleware",
+    "orion_project.ui.middleware.PrefectUiMiddleware",
     "orion_project.api.middleware.ApiVersionMiddleware",
     # The browser pages' middleware, skipped on /api/ requests (see browser_only).
     "orion_project.api.middleware.SessionMiddleware",
@@ -233,6 +238,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # System fonts: the docs pages load nothing from outside this server.
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "StateType": "runs_app.api.schema_enums.STATE_TYPE_VALUES",
         "Operator": "orion_project.filtering.BOOLEAN_OPERATORS",

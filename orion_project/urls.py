@@ -1,4 +1,4 @@
-"""Top-level routes: the API under /api, the admin under /admin, API docs under /docs."""
+"""Top-level routes: the API under /api, the admin under /admin, API docs under /docs, the UI at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,17 +6,24 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from orion_project.api import root
 from orion_project.api.openapi_views import OpenApiJsonView, OpenApiYamlView
+from orion_project.ui import views as ui_views
 
 handler404 = "orion_project.api.errors.json_not_found"
 handler500 = "orion_project.api.errors.json_server_error"
 
 urlpatterns = [
+    # Answered by the Prefect UI once installed (orion_project.ui.middleware); until then:
+    path("", ui_views.landing, name="landing"),
     path("api/", include("orion_project.api.urls")),
     path("ui-settings", root.ui_settings, name="ui-settings"),
     path("api/openapi.json", OpenApiJsonView.as_view(), name="openapi-schema"),
     path("api/openapi.yaml", OpenApiYamlView.as_view(), name="openapi-schema-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="orion_docs/redoc.html"),
+        name="redoc",
+    ),
     path("admin/", admin.site.urls),
 ]

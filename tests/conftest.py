@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -12,3 +14,7 @@ from tests.helpers import ApiClient
 def api(db: None, client: Client) -> ApiClient:
     """The API client; every test using it gets a clean database."""
     return ApiClient(client)
+
+
+# The browser suite starts a real server and Chromium: ``make browser-test`` runs it.
+collect_ignore = [] if os.environ.get("ORION_BROWSER_TESTS") else ["browser"]

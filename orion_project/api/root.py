@@ -100,12 +100,27 @@ def csrf_token(request: Request) -> Response:
     )
 
 
+# The UI features the 2.20 reference switches on (its ``/ui-settings`` flags); the UI hides
+# the pages of a feature that is not listed.
+UI_FLAGS = (
+    "deployment_status",
+    "artifacts",
+    "states_on_flow_run_graph",
+    "artifacts_on_flow_run_graph",
+    "workspace_dashboard",
+    "enhanced_cancellation",
+    "work_queue_status",
+    "workers",
+    "work_pools",
+)
+
+
 @extend_schema(exclude=True)
 @api_view(["GET"])
 def ui_settings(request: Request) -> Response:
-    """``GET /ui-settings`` (outside /api): where a UI served from here finds the API."""
-    api_url = request.build_absolute_uri("/api").rstrip("/")
-    return Response({"api_url": api_url, "flags": []})
+    """``GET /ui-settings`` (outside /api): where the UI served from here finds the API,
+    in the 2.20 reference's shape (its ``api_url`` is ``/api``, relative to the page)."""
+    return Response({"api_url": settings.ORION_UI_API_URL, "csrf_enabled": False, "flags": list(UI_FLAGS)})
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

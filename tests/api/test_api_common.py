@@ -150,8 +150,3 @@ def test_ready_reports_the_database(api: ApiClient) -> None:
 def test_docs_pages_are_served(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/docs").status_code == 200
     assert client.get("/redoc").status_code == 200
-
-
-def test_ui_settings_points_at_the_api(client) -> None:  # type: ignore[no-untyped-def]
-    response = client.get("/ui-settings")
-    assert response.json() == {"api_url": "http://testserver/api", "flags": []}

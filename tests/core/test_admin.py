@@ -64,12 +64,13 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
     flow_run_set_state(flow_run_id=running.pk, state=ProposedState.make(type="RUNNING", timestamp=timezone.now()))
     finished = FlowRunFactory()
     flow_run_set_state(flow_run_id=finished.pk, state=ProposedState.make(type="COMPLETED", timestamp=timezone.now()))
-    selection = {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]}
-    confirmation = admin_client_logged_in.post("/admin/runs_app/flowrun/", selection)
-    assert "<strong>2</strong> flow run(s) match" in confirmation.content.decode()
+    selected = {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]}
+    # The first post asks to confirm and changes nothing.
+    asked = admin_client_logged_in.post("/admin/runs_app/flowrun/", selected)
+    assert "Cancel these flow runs?" in asked.content.decode()
     assert FlowRun.objects.get(pk=running.pk).state_type == "RUNNING"
-    response = admin_client_logged_in.post("/admin/runs_app/flowrun/", {**selection, "confirm": "yes"}, follow=True)
-    assert "1 run(s) moved to CANCELLED; 1 refused by orchestration." in response.content.decode()
+    response = admin_client_logged_in.post("/admin/runs_app/flowrun/", {**selected, "confirmed": "yes"}, follow=True)
+    assert "1 run(s): cancel accepted; 1 refused by orchestration." in response.content.decode()
     assert FlowRun.objects.get(pk=running.pk).state_type == "CANCELLED"
     assert FlowRun.objects.get(pk=finished.pk).state_type == "COMPLETED"
 

@@ -1,155 +1,44 @@
-"""Admin for runs: mostly read-only; state changes go through the orchestration engine."""
+"""Admin for logs (append-only) and tag concurrency limits."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from runs_app import admin_operations, services, services_220
+from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
+from runs_app import services, services_220
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
     ConcurrencyLimit,
-    FlowRun,
     FlowRunInput,
-    FlowRunState,
     GlobalConcurrencyLimit,
     Log,
-    TaskRun,
-    TaskRunState,
 )
 from runs_app.selectors import concurrency_limit_holders
 from runs_app.slots import sweep_stale_slots
-from runs_app.states import StateType
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """An inline that only shows rows."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class FlowRunStateInline(ReadOnlyInline):
-    model = FlowRunState
-    fields = ("timestamp", "type", "name", "message")
-    ordering = ("timestamp",)
-
-
-class TaskRunInline(ReadOnlyInline):
-    model = TaskRun
-    fields = ("name", "task_key", "state_type", "state_name", "start_time", "end_time", "run_count")
-    ordering = ("expected_start_time",)
-    show_change_link = True
-
-
-@admin.register(FlowRun)
-class FlowRunAdmin(admin.ModelAdmin):
-    """Flow runs: the recent-runs list with state and timing; history and task runs inline."""
-
-    list_display = ("name", "flow", "state_type", "state_name", "expected_start_time", "start_time", "total_run_time")
-    list_filter = ("state_type", ("expected_start_time", admin.DateFieldListFilter))
-    list_select_related = ("flow",)
-    search_fields = ("name", "=id")
-    ordering = ("-expected_start_time",)
-    show_full_result_count = False
-    raw_id_fields = ("flow", "deployment", "parent_task_run", "state")
-    readonly_fields = (
-        "id", "created", "updated", "state", "state_type", "state_name", "state_timestamp", "run_count",
-        "expected_start_time", "next_scheduled_start_time", "start_time", "end_time", "total_run_time",
-    )  # fmt: skip
-    inlines = (FlowRunStateInline, TaskRunInline)
-    actions = ("cancel_runs", "mark_crashed", "set_state", "finish_if_stuck")
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[FlowRun], search_term: str) -> Any:
-        # Searching by id only makes sense with a well-formed UUID.
-        try:
-            uuid.UUID(search_term)
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term.replace("=", ""))
-        return queryset.filter(pk=search_term), False
-
-    def get_urls(self) -> list[URLPattern]:
-        prune = path(
-            "prune/",
-            self.admin_site.admin_view(lambda request: admin_operations.prune_view(self, request)),
-            name="runs_app_flowrun_prune",
-        )
-        return [prune, *super().get_urls()]
-
-    @admin.action(description="Cancel selected flow runs…")
-    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.confirm_bulk_state(
-            self, request, queryset, title="Cancel flow runs", state_type=StateType.CANCELLED
-        )
-
-    @admin.action(description="Mark selected flow runs as crashed…")
-    def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.confirm_bulk_state(
-            self, request, queryset, title="Mark flow runs crashed", state_type=StateType.CRASHED
-        )
-
-    @admin.action(description="Set the state of selected flow runs…")
-    def set_state(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.confirm_bulk_state(self, request, queryset, title="Set the state of flow runs")
-
-    @admin.action(description="Finish selected flow runs if they are stuck")
-    def finish_if_stuck(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        admin_operations.finish_stuck(self, request, queryset)
-
-    def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
-        admin_operations.delete_runs(FlowRun.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        admin_operations.delete_runs(queryset)
-
-
-class TaskRunStateInline(ReadOnlyInline):
-    model = TaskRunState
-    fields = ("timestamp", "type", "name", "message")
-    ordering = ("timestamp",)
-
-
-@admin.register(TaskRun)
-class TaskRunAdmin(admin.ModelAdmin):
-    """Task runs, read-only timing and state; state history inline."""
-
-    list_display = ("name", "task_key", "flow_run", "state_type", "start_time", "end_time", "run_count")
-    list_filter = ("state_type",)
-    list_select_related = ("flow_run",)
-    search_fields = ("name", "task_key")
-    show_full_result_count = False
-    raw_id_fields = ("flow_run", "state")
-    readonly_fields = (
-        "id", "created", "updated", "state", "state_type", "state_name", "run_count", "flow_run_run_count",
-        "expected_start_time", "start_time", "end_time", "total_run_time",
-    )  # fmt: skip
-    inlines = (TaskRunStateInline,)
 
 
 @admin.register(Log)
-class LogAdmin(admin.ModelAdmin):
-    """Logs are append-only: browse and search, never edit."""
+class LogAdmin(OrionModelAdmin):
+    """Logs are append-only: browse and search, never edit. A run's page links here with
+    ``?flow_run_id=`` or ``?task_run_id=`` (served by the log indexes)."""
 
     list_display = ("timestamp", "level", "name", "message", "flow_run_id", "task_run_id")
     list_filter = ("level",)
-    search_fields = ("message", "=flow_run_id")
+    search_fields = ("message",)
     ordering = ("-timestamp",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup in ("flow_run_id", "task_run_id") or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -159,7 +48,7 @@ class LogAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConcurrencyLimit)
-class ConcurrencyLimitAdmin(admin.ModelAdmin):
+class ConcurrencyLimitAdmin(OrionModelAdmin):
     """Tag concurrency limits with the task runs holding their slots."""
 
     list_display = ("tag", "concurrency_limit", "max_hold_seconds", "slots_in_use", "holders")
