@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from access_app.models import ApiKey, Scope
 from tests.access.conftest import bearer
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 
 def orion_api_key(*args: str) -> list[str]:

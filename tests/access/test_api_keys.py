@@ -17,7 +17,7 @@ from access_app.scopes import required_scope
 from access_app.services import api_key_revoke
 from flows_app.models import Flow
 from tests.access.conftest import bearer
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 # Reads by name, but each records the poll (queue/pool/deployment "last polled").
 POLLS = frozenset({"read_work_queue_runs", "get_scheduled_flow_runs", "get_scheduled_flow_runs_for_deployments"})

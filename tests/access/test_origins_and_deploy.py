@@ -16,7 +16,7 @@ from access_app.middleware import ApiAccessMiddleware
 from access_app.models import Scope
 from flows_app.models import Flow
 from tests.access.conftest import bearer
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 ROOT = Path(__file__).resolve().parents[2]
 

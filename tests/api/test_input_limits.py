@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from runs_app.models import ConcurrencyLimit, Log
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 pytestmark = pytest.mark.django_db
 

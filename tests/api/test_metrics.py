@@ -14,8 +14,8 @@ from orion_project.registry import Service
 from orion_project.service_loop import run_once
 from runs_app.metrics import run_counts_refresh
 from runs_app.models import FlowRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 
 def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -17,8 +17,8 @@ from runs_app.models import FlowRun, FlowRunState, Log
 from runs_app.orchestration.context import ProposedState
 from runs_app.services import flow_run_set_state
 from runs_app.states import StateType
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 PAST = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).isoformat()
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, TaskRun
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 from tests.stress.consistency import history_problems
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.test import override_settings
 from flows_app.models import Deployment
 from runs_app.liveness import liveness_service, stuck_flow_runs_find
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, TaskRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 HOUR_AGO = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
 

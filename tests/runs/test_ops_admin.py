@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from runs_app.models import FlowRun, Log
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 
 @pytest.fixture

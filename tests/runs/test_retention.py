@@ -17,8 +17,7 @@ from django.test import override_settings
 from runs_app.models import FlowRun, FlowRunState, Log, TaskRun, TaskRunState, TaskRunStateCache
 from runs_app.purge import SOFT_LINKS
 from runs_app.retention import PrunePolicy, flow_runs_prune, retention_service
-from tests.conftest import ApiClient
-from tests.test_orchestration import make_flow_run, make_task_run
+from tests.helpers import ApiClient, make_flow_run, make_task_run
 
 NOW = dt.datetime.now(dt.UTC)
 LONG_AGO = NOW - dt.timedelta(days=40)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from runs_app.models import ConcurrencyLimit, FlowRun
 from runs_app.slots import sweep_stale_slots
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 
 def running_flow_run(api: ApiClient) -> str:
