@@ -150,3 +150,30 @@ def test_ready_reports_the_database(api: ApiClient) -> None:
 def test_docs_pages_are_served(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/docs").status_code == 200
     assert client.get("/redoc").status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/flows/filter",
+        "/flows/count",
+        "/flow_runs/filter",
+        "/flow_runs/count",
+        "/flow_runs/history",
+        "/task_runs/filter",
+        "/task_runs/history",
+        "/deployments/filter",
+        "/work_queues/filter",
+        "/block_documents/filter",
+        "/logs/filter",
+        "/artifacts/filter",
+        "/variables/filter",
+    ],
+)
+def test_static_action_paths_win_over_ids(api: ApiClient, method: str, path: str) -> None:
+    # Issue #13 A.7: a static action path is never read as an {id}; a method it does not
+    # serve is 405. (The live 2.7.12 and 2.20 servers fall through to {id} and answer 422
+    # "value is not a valid uuid"; the issue chose 405, and this test holds that choice.)
+    response = api.request(method, path)
+    assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
