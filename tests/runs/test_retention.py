@@ -135,6 +135,7 @@ def test_prune_dry_run_counts_per_table_and_deletes_nothing(api: ApiClient) -> N
     counts = {line.split()[0]: int(line.split()[1]) for line in lines[1:]}
     assert counts == {
         "runs_app.FlowRun": 2,
+        "runs_app.FlowRunInput": 0,
         "runs_app.FlowRunState": 6,
         "runs_app.Log": 4,
         "runs_app.TaskRun": 2,
@@ -185,6 +186,7 @@ def test_prune_route_dry_run_then_prune(api: ApiClient) -> None:
         "batches": 1,
         "tables": {
             "runs_app.FlowRun": 1,
+            "runs_app.FlowRunInput": 0,
             "runs_app.FlowRunState": 3,
             "runs_app.Log": 2,
             "runs_app.TaskRun": 1,
