@@ -42,6 +42,10 @@ def variable_name_field(**kwargs: Any) -> PatternNameField:
 class VariableSerializer(OrionModelSerializer):
     """A variable as the API returns it."""
 
+    # Declared, not derived from the model: the column's regex validator plus blank names
+    # would document a oneOf that an empty name (which the reference accepts) matches twice.
+    name = StrField(allow_null=False)
+
     class Meta:
         model = Variable
         fields = ("id", "created", "updated", "name", "value", "tags")

@@ -64,6 +64,7 @@ class OrionAutoSchema(AutoSchema):
             codes.append(("403", "The object is protected or reserved."))
             codes.append(("409", "A uniqueness or reference rule was broken."))
         if has_body:
+            codes.append(("400", "The request validated but cannot be carried out (the detail says why)."))
             codes.append(("413", "The request body is over the configured size."))
         if has_path or has_body or has_query:
             codes.append(("422", "The request did not validate."))
