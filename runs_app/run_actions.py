@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from runs_app.models import FlowRun, TaskRun
-from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.orchestration.context import OrchestrationResult
+from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.services import flow_run_set_state, task_run_set_state
 from runs_app.states import ACTIVE_STATE_TYPES, StateName, StateType
 
