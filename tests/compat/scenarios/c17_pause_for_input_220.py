@@ -84,7 +84,8 @@ def main():
     check(approved is True and comment == "ship it", f"input {approved!r} {comment!r}")
     check(notes == ["first note", "second note"], f"notes {notes}")
     recorded = asyncio.run(flow_run(state.state_details.flow_run_id))
-    check(recorded.run_count == 1, f"run_count {recorded.run_count}")
+    # Both references count the resume's RUNNING (the resuming mark is set after the count).
+    check(recorded.run_count == 2, f"run_count {recorded.run_count}")
     stored = asyncio.run(inputs_of(state.state_details.flow_run_id))
     check(len(stored) >= 4, f"{len(stored)} inputs stored (schema, response, two notes)")
     return f"resumed with input from another process; {len(notes)} notes received"
