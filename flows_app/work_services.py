@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -45,10 +47,20 @@ def work_queue_get_or_create(*, name: str, work_pool: WorkPool | None = None) ->
 WORK_QUEUE_EXISTS = "A work queue with this name already exists."
 
 
+def _stored_queue_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields as the row stores them: the legacy tag ``filter`` is JSON, so the UUIDs
+    validation made of its ``deployment_ids`` go back to text."""
+    stored = dict(fields)
+    if stored.get("filter") is not None:
+        stored["filter"] = json.loads(json.dumps(stored["filter"], cls=DjangoJSONEncoder))
+    return stored
+
+
 def work_queue_create(*, work_pool: WorkPool | None = None, **fields: Any) -> WorkQueue:
     """Create a queue in ``work_pool`` (default: ``default-agent-pool``); without a priority
     it goes after the pool's last queue. A taken name is a 409."""
     pool = work_pool or default_agent_pool()
+    fields = _stored_queue_fields(fields)
     try:
         with transaction.atomic():
             if fields.get("priority") is None:
@@ -63,7 +75,8 @@ def work_queue_update(*, queue_id: uuid.UUID, changes: Mapping[str, Any]) -> boo
     """Write the given fields of a queue; ``False`` if there is none; a taken name is a 409."""
     try:
         with transaction.atomic():
-            return WorkQueue.objects.filter(pk=queue_id).update(**changes, updated=timezone.now()) > 0
+            stored = _stored_queue_fields(changes)
+            return WorkQueue.objects.filter(pk=queue_id).update(**stored, updated=timezone.now()) > 0
     except IntegrityError:
         raise ConflictError(WORK_QUEUE_EXISTS) from None
 

@@ -35,15 +35,17 @@ class JSONArrayContainsAll(Lookup):
         return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps(list(self.rhs))]
 
     def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
+        # One set comparison, not an AND per value: SQLite refuses expression trees deeper
+        # than 1000, which a long ``all_`` list would build (found by the fuzz gate).
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(self.rhs)
+        values = list(dict.fromkeys(self.rhs))
         if not values:
             return "1 = 1", []
-        clause = " AND ".join(f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)" for _ in values)
-        params: list[Any] = []
-        for value in values:
-            params.extend([*lhs_params, value])
-        return f"({clause})", params
+        sql = (
+            f"((SELECT COUNT(DISTINCT tag.value) FROM json_each({lhs}) AS tag "
+            "WHERE tag.value IN (SELECT wanted.value FROM json_each(%s) AS wanted)) = %s)"
+        )
+        return sql, [*lhs_params, json.dumps(values), len(values)]
 
 
 class RawILike(Lookup):

@@ -30,7 +30,9 @@ INT_MAX = 2**31 - 1
 SMALLINT_MIN = -(2**15)
 SMALLINT_MAX = 2**15 - 1
 # The longest duration Python's ``timedelta`` holds; longer ones would overflow later.
-MAX_DURATION_SECONDS = dt.timedelta.max.total_seconds()
+# A day short of ``timedelta.max``: its own float total_seconds() rounds up past what
+# timedelta(seconds=...) accepts (found by the fuzz gate as a 500 on /task_runs/history).
+MAX_DURATION_SECONDS = float(dt.timedelta.max.days - 1) * 86400
 # The most items a filter operator's list (``any_``, ``not_any_`` ...) may carry: SQLite
 # and PostgreSQL take far more parameters, but nothing legitimate needs more than this.
 MAX_FILTER_LIST_ITEMS = 10_000

@@ -74,7 +74,7 @@ class FlowRunInputFilterSerializer(LenientBodySerializer):
     """Body of ``POST /flow_runs/{id}/input/filter``."""
 
     prefix = StrField(required=True, allow_null=False)
-    limit = IntField(default=1)
+    limit = IntField(default=1, min_value=0)
     exclude_keys = ListField(child=StrField(allow_null=False), default=list)
 
 

@@ -266,3 +266,39 @@ def test_datetimes_at_the_calendar_ends_round_trip(api: ApiClient) -> None:
     )
     assert response.status_code in (200, 201)
     assert response.json()["expected_start_time"].startswith("0001-01-01")
+
+
+def test_legacy_queue_filter_with_deployment_ids_is_stored(api: ApiClient) -> None:
+    # Found by the fuzz gate: the ids validation parsed were not JSON for the column (500).
+    ids = ["e3e70682-c209-1cac-a29f-6fbed82c07cd"]
+    created = api.post("/work_queues/", {"name": "legacy", "filter": {"tags": [], "deployment_ids": ids}})
+    assert created.status_code == 201, created.content
+    patched = api.patch(f"/work_queues/{created.json()['id']}", {"filter": {"deployment_ids": ids}})
+    assert patched.status_code == 204
+    assert api.get(f"/work_queues/{created.json()['id']}").json()["filter"]["deployment_ids"] == ids
+
+
+def test_negative_run_input_limit_is_a_422(api: ApiClient) -> None:
+    flow = api.post("/flows/", {"name": "inputs"}).json()
+    run = api.post("/flow_runs/", {"flow_id": flow["id"]}).json()
+    response = api.post(f"/flow_runs/{run['id']}/input/filter", {"prefix": "a", "limit": -1})
+    assert response.status_code == 422
+
+
+def test_history_interval_at_the_documented_maximum_is_not_a_500(api: ApiClient) -> None:
+    from orion_project.api.fields import MAX_DURATION_SECONDS
+
+    body = {
+        "history_start": "2026-01-01T00:00:00Z",
+        "history_end": "2026-01-02T00:00:00Z",
+        "history_interval_seconds": MAX_DURATION_SECONDS,
+    }
+    assert api.post("/task_runs/history", body).status_code == 200
+    assert api.post("/task_runs/history", {**body, "history_interval_seconds": 86_400_000_000_000}).status_code == 422
+
+
+def test_a_long_tags_all_list_is_answered(api: ApiClient) -> None:
+    # SQLite refuses expression trees deeper than 1000; the tags lookup is one set comparison.
+    tags = [f"t{index}" for index in range(2000)] + [""] * 2000
+    response = api.post("/flow_runs/count", {"flow_runs": {"tags": {"all_": tags}}})
+    assert (response.status_code, response.json()) == (200, 0)

@@ -29,7 +29,9 @@ GATE_CHECKS = (
 )
 
 
-def fuzz_one(*, label: str, port: int, database_url: str | None, max_time: int, phases: str, checks: str) -> bool:
+def fuzz_one(
+    *, label: str, port: int, database_url: str | None, max_time: int, phases: str, checks: str, seed: int | None
+) -> bool:
     """Fuzz one freshly started server; True when nothing was found."""
     server = Server(port=port, database_url=database_url)
     server.prepare()
@@ -45,6 +47,8 @@ def fuzz_one(*, label: str, port: int, database_url: str | None, max_time: int, 
             "--generation-database", "none", "--output-truncate", "true",
             "--request-timeout", "30",
         ]  # fmt: skip
+        if seed is not None:
+            command += ["--seed", str(seed)]
         print(f"== fuzz on {label}: {' '.join(command[3:])}", flush=True)
         result = subprocess.run(command, check=False)
         elapsed = time.monotonic() - started
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-time", type=int, default=150, help="seconds of fuzzing per database")
     parser.add_argument("--stateful", action="store_true", help="add the stateful phase")
     parser.add_argument("--checks", default=GATE_CHECKS)
+    parser.add_argument("--seed", type=int, default=None, help="fixed generation seed (CI: reproducible cases)")
     options = parser.parse_args(argv)
     phases = "examples,coverage,fuzzing" + (",stateful" if options.stateful else "")
     targets = database_targets(parser, options)
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             max_time=options.max_time,
             phases=phases,
             checks=options.checks,
+            seed=options.seed,
         )
     print("== fuzz: clean" if clean else "== fuzz: FINDINGS (see above)")
     return 0 if clean else 1
