@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from flows_app import services
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
 
 
@@ -26,6 +27,14 @@ class FlowAdmin(admin.ModelAdmin):
     @admin.display(description="Tags")
     def tag_list(self, flow: Flow) -> str:
         return ", ".join(str(tag) for tag in flow.tags or [])
+
+    # Through the service: a flow's runs leave by the one delete path (logs, rollup).
+    def delete_model(self, request: HttpRequest, obj: Flow) -> None:
+        services.flow_delete(flow_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        for flow_id in list(queryset.values_list("pk", flat=True)):
+            services.flow_delete(flow_id=flow_id)
 
 
 def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
 from flows_app.work_services import default_agent_pool, work_queue_get_or_create
+from runs_app.models import FlowRun
+from runs_app.services import flow_runs_delete
 
 
 def flow_get_or_create(*, name: str, tags: Sequence[str]) -> tuple[Flow, bool]:
@@ -38,8 +40,10 @@ def flow_update(*, flow_id: uuid.UUID, tags: Sequence[str] | None) -> bool:
 
 
 def flow_delete(*, flow_id: uuid.UUID) -> bool:
-    """Delete a flow with its flow runs and deployments; ``False`` if there is no such flow."""
+    """Delete a flow with its flow runs (through the one delete path, so their logs and
+    artifacts go too) and deployments; ``False`` if there is no such flow."""
     with transaction.atomic():
+        flow_runs_delete(runs=FlowRun.objects.filter(flow_id=flow_id))
         deleted, _ = Flow.objects.filter(pk=flow_id).delete()
     return deleted > 0
 
@@ -75,6 +79,7 @@ def notification_policy_delete(*, policy_id: uuid.UUID) -> bool:
 def flows_reset() -> None:
     """Delete flows (with their deployments and runs), pools, saved searches and
     notification policies, and re-create the default agent pool with its queue."""
+    flow_runs_delete(runs=FlowRun.objects.all())
     for model in (Flow, WorkPool, SavedSearch, FlowRunNotificationPolicy):
         model.objects.all().delete()
     pool = default_agent_pool()

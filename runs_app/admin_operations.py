@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from orion_project.exceptions import InvalidRequestError
-from runs_app import bulk, liveness, retention
+from runs_app import bulk, liveness, retention, services
 from runs_app.models import FlowRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -68,10 +68,9 @@ def confirm_bulk_state(
 
 
 def delete_runs(queryset: QuerySet[FlowRun]) -> int:
-    """Delete runs with every row that points at them (Django's own delete leaves the
-    logs, which have no foreign key, behind)."""
-    ids = list(queryset.values_list("pk", flat=True))
-    return bulk.flow_runs_bulk_delete(filters=_id_filter(ids), limit=max(len(ids), 1))
+    """Delete runs through the one delete path (Django's own delete would leave the logs,
+    which have no foreign key, behind); how many flow runs went."""
+    return services.flow_runs_delete(runs=queryset)[FlowRun._meta.label]
 
 
 def finish_stuck(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:

@@ -11,11 +11,11 @@ run's row lock: every proposal is decided against the state the other wrote.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -23,8 +23,7 @@ from orion_project.exceptions import ObjectNotFoundError
 from runs_app import selectors
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.purge import flow_runs_purge
-from runs_app.services import flow_run_set_state
+from runs_app.services import flow_run_set_state, flow_runs_delete
 
 SAMPLE_SIZE = 20
 DEFAULT_BATCH_SIZE = 200
@@ -122,14 +121,18 @@ def flow_runs_bulk_delete(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete every matching run with its task runs, states, logs and cache rows,
-    ``batch_size`` runs per transaction; returns how many flow runs were deleted."""
+    """Delete every matching run (chosen once, up front: at most ``limit``) through the one
+    delete path, ``batch_size`` runs per transaction; returns how many were deleted."""
     ids = _planned_ids(filters, limit)
+    if not ids:
+        return 0
     deleted = 0
-    for start in range(0, len(ids), batch_size):
-        with transaction.atomic():
-            counts = flow_runs_purge(FlowRun.objects.filter(pk__in=ids[start : start + batch_size]))
+
+    def progress(counts: Counter[str]) -> None:
+        nonlocal deleted
         deleted += counts[FlowRun._meta.label]
         if on_batch is not None:
             on_batch(deleted)
+
+    flow_runs_delete(runs=FlowRun.objects.filter(pk__in=ids), batch_size=batch_size, on_batch=progress)
     return deleted

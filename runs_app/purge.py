@@ -1,4 +1,11 @@
-"""Delete flow runs with everything that points at them, in plain set-based statements.
+"""The one way runs are deleted: :func:`flow_runs_delete` and :func:`task_runs_delete`.
+
+Every door that removes runs (``DELETE /flow_runs/{id}`` and ``/task_runs/{id}``, flow and
+deployment deletes, bulk delete, retention, the admin's delete and delete action,
+``orion_runs delete``) calls these two functions, re-exported by ``runs_app.services``;
+``tests/core/test_architecture.py`` keeps other modules from deleting runs themselves.
+They lock the runs, then delete them with everything that points at them, batch by
+batch, each batch one transaction (or one savepoint of the caller's).
 
 Django's ``QuerySet.delete()`` collects every related row into memory first (the run's
 states, its task runs, theirs, ...): fine for one run, far too slow and memory-hungry for
@@ -21,17 +28,25 @@ batch runs inside the caller's transaction.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import QuerySet
 
-from runs_app.models import FlowRun, Log, TaskRun
+from runs_app.models import Artifact, FlowRun, Log, TaskRun
+from runs_app.services_220 import artifact_collections_repair
+
+DEFAULT_BATCH_SIZE = 5000
 
 # Columns holding a run id without a foreign key: (model, column, run model).
 SOFT_LINKS: tuple[tuple[type[models.Model], str, type[models.Model]], ...] = (
     (Log, "flow_run_id", FlowRun),
     (Log, "task_run_id", TaskRun),
+    # The 2.20 reference keeps a deleted run's artifacts; here they go with the run, so
+    # retention frees their space and no artifact names a run that is gone.
+    (Artifact, "flow_run_id", FlowRun),
+    (Artifact, "task_run_id", TaskRun),
 )
 
 
@@ -91,19 +106,91 @@ def _count_or_delete(queryset: QuerySet[Any], *, delete: bool, counts: Counter[s
         counts[_label(queryset.model)] += queryset.count()
 
 
-def flow_runs_purge(runs: QuerySet[FlowRun]) -> Counter[str]:
-    """Delete ``runs`` and every row that points at them; rows deleted per model label.
+Batcher = Callable[[QuerySet[Any], int], Sequence[Any]]
+RunT = TypeVar("RunT", FlowRun, TaskRun)
 
-    Call it inside a transaction. Sub-flow runs of a deleted run are kept; their link to
-    the deleted parent task run is cleared.
+
+def _first_ids(runs: QuerySet[Any], size: int) -> list[Any]:
+    """The next batch: any ``size`` of the runs still matching (the deleted ones are gone)."""
+    return list(runs.order_by().values_list("pk", flat=True)[:size])
+
+
+def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any]) -> Counter[str]:
+    """Delete the runs of ``ids`` that still match ``runs``, with every row pointing at them.
+
+    The rows are locked first (and the filter checked again under the lock), so a state
+    write racing with the delete either finishes before it or finds the run gone.
     """
     counts: Counter[str] = Counter()
-    _walk(runs, delete=True, counts=counts, doomed={})
+    model = runs.model
+    locked = runs.filter(pk__in=list(ids)).order_by()
+    if connections[runs.db].vendor == "postgresql":
+        locked = locked.select_for_update(of=("self",))
+    kept = list(locked.values_list("pk", flat=True))
+    if not kept:
+        return counts
+    _walk(model._base_manager.filter(pk__in=kept), delete=True, counts=counts, doomed={})
+    if counts[_label(Artifact)]:
+        artifact_collections_repair()
     return counts
 
 
-def flow_runs_purge_counts(runs: QuerySet[FlowRun]) -> Counter[str]:
-    """How many rows per model :func:`flow_runs_purge` would delete (reads only)."""
+def _runs_delete(
+    runs: QuerySet[RunT],
+    *,
+    batch_size: int,
+    max_runs: int | None,
+    next_batch: Batcher | None,
+    on_batch: Callable[[Counter[str]], None] | None,
+) -> Counter[str]:
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    label = _label(runs.model)
+    picker = next_batch or _first_ids
+    total: Counter[str] = Counter()
+    while max_runs is None or total[label] < max_runs:
+        size = batch_size if max_runs is None else min(batch_size, max_runs - total[label])
+        with transaction.atomic():
+            ids = picker(runs, size)
+            if not ids:
+                break
+            counts = _delete_batch(runs, ids)
+        total.update(counts)
+        if on_batch is not None:
+            on_batch(counts)
+        if not counts[label] and next_batch is None:
+            break  # the rows were picked but no longer match: nothing more to do
+    return total
+
+
+def flow_runs_delete(
+    *,
+    runs: QuerySet[FlowRun],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_runs: int | None = None,
+    next_batch: Batcher | None = None,
+    on_batch: Callable[[Counter[str]], None] | None = None,
+) -> Counter[str]:
+    """Delete ``runs`` with their states, task runs (and theirs), logs, cache rows, inputs
+    and artifacts; rows deleted per model label.
+
+    ``batch_size`` runs per transaction (a savepoint when the caller has one open), until
+    none matches or ``max_runs`` are gone. ``next_batch(runs, size)`` picks each batch's ids
+    (default: any ``size`` matching runs); ``on_batch(counts)`` follows each commit.
+    Sub-flow runs of a deleted run are kept; their link to the deleted parent task run is
+    cleared.
+    """
+    return _runs_delete(runs, batch_size=batch_size, max_runs=max_runs, next_batch=next_batch, on_batch=on_batch)
+
+
+def task_runs_delete(*, runs: QuerySet[TaskRun], batch_size: int = DEFAULT_BATCH_SIZE) -> Counter[str]:
+    """Delete task runs with their states, cache rows, logs and artifacts (sub-flow runs
+    they stand for are kept, unlinked); rows deleted per model label."""
+    return _runs_delete(runs, batch_size=batch_size, max_runs=None, next_batch=None, on_batch=None)
+
+
+def flow_runs_delete_counts(runs: QuerySet[FlowRun]) -> Counter[str]:
+    """How many rows per model :func:`flow_runs_delete` would delete (reads only)."""
     counts: Counter[str] = Counter()
     _walk(runs, delete=False, counts=counts, doomed={})
     return counts

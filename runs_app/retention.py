@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from orion_project.exceptions import InvalidRequestError
 from runs_app.models import FlowRun
-from runs_app.purge import flow_runs_purge, flow_runs_purge_counts
+from runs_app.purge import flow_runs_delete_counts
+from runs_app.services import flow_runs_delete
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 logger = logging.getLogger("orion.retention")
@@ -95,7 +95,7 @@ def prunable_flow_runs(policy: PrunePolicy, *, now: dt.datetime) -> QuerySet[Flo
 def flow_runs_prune_plan(*, policy: PrunePolicy, now: dt.datetime | None = None) -> PruneResult:
     """Count, per table, what :func:`flow_runs_prune` would delete; deletes nothing."""
     runs = prunable_flow_runs(policy, now=now or timezone.now())
-    return PruneResult(deleted=flow_runs_purge_counts(runs), dry_run=True)
+    return PruneResult(deleted=flow_runs_delete_counts(runs), dry_run=True)
 
 
 def flow_runs_prune(
@@ -114,19 +114,22 @@ def flow_runs_prune(
     """
     if batch_size < 1:
         raise RetentionError("The batch size must be at least 1.")
-    now = now or timezone.now()
     result = PruneResult()
-    cursor: _Cursor = _Cursor()
-    while max_runs is None or result.flow_runs < max_runs:
-        size = batch_size if max_runs is None else min(batch_size, max_runs - result.flow_runs)
-        with transaction.atomic():
-            ids = cursor.next_batch(prunable_flow_runs(policy, now=now), size)
-            if not ids:
-                break
-            result.deleted.update(flow_runs_purge(FlowRun.objects.filter(pk__in=ids)))
+
+    def progress(counts: Counter[str]) -> None:
+        result.deleted.update(counts)
         result.batches += 1
         if on_batch is not None:
             on_batch(result)
+
+    # The cut-off is fixed here: the query below is evaluated again for each batch.
+    flow_runs_delete(
+        runs=prunable_flow_runs(policy, now=now or timezone.now()),
+        batch_size=batch_size,
+        max_runs=max_runs,
+        next_batch=_Cursor().next_batch,
+        on_batch=progress,
+    )
     if result.flow_runs:
         logger.info("Pruned %d flow run(s) in %d batch(es): %s", result.flow_runs, result.batches, dict(result.deleted))
     return result

@@ -4,6 +4,9 @@
 every route, admin action, management command and background service that changes a
 run's state calls them (run creation writes the initial state here too), so the policy
 rules and the bookkeeping always run.
+
+``flow_runs_delete`` and ``task_runs_delete`` (from ``runs_app.purge``) are the one door out:
+every deletion of runs goes through them.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from django.utils import timezone
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app import services_220
-from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
+from runs_app.models import Artifact, ArtifactCollection, ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.orchestration.engine import lock_run, orchestrate
+from runs_app.purge import flow_runs_delete as flow_runs_delete  # re-exported: the one delete path
+from runs_app.purge import task_runs_delete as task_runs_delete
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
@@ -129,10 +134,8 @@ def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bo
 
 
 def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
-    """Delete a flow run with its states and task runs."""
-    with transaction.atomic():
-        deleted, _ = FlowRun.objects.filter(pk=flow_run_id).delete()
-    return deleted > 0
+    """Delete a flow run with everything that points at it; ``False`` if there is none."""
+    return flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id))[FlowRun._meta.label] > 0
 
 
 def flow_run_resume(
@@ -217,10 +220,8 @@ def task_run_update(*, task_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bo
 
 
 def task_run_delete(*, task_run_id: uuid.UUID) -> bool:
-    """Delete a task run with its states."""
-    with transaction.atomic():
-        deleted, _ = TaskRun.objects.filter(pk=task_run_id).delete()
-    return deleted > 0
+    """Delete a task run with its states, cache rows and logs; ``False`` if there is none."""
+    return task_runs_delete(runs=TaskRun.objects.filter(pk=task_run_id))[TaskRun._meta.label] > 0
 
 
 def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
@@ -269,6 +270,8 @@ def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None)
 
 
 def runs_reset() -> None:
-    """Delete the rows of this app that no flow owns (flow runs go with their flows)."""
-    for model in (TaskRunStateCache, Log, ConcurrencyLimit):
+    """Delete every run (through the one delete path) and the other rows of this app."""
+    flow_runs_delete(runs=FlowRun.objects.all())
+    task_runs_delete(runs=TaskRun.objects.all())
+    for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection):
         model.objects.all().delete()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonschema
@@ -67,16 +67,27 @@ def artifact_delete(*, artifact_id: uuid.UUID) -> bool:
         artifact = Artifact.objects.select_for_update().filter(pk=artifact_id).first()
         if artifact is None:
             return False
-        collection = ArtifactCollection.objects.filter(key=artifact.key, latest_id=artifact_id)
-        if artifact.key is not None and collection.exists():
-            successor = Artifact.objects.filter(key=artifact.key).exclude(pk=artifact_id).order_by("-created").first()
-            if successor is None:
-                collection.delete()
-            else:
-                copied = {column: getattr(successor, column) for column in COLLECTION_COLUMNS}
-                collection.update(latest_id=successor.id, created=successor.created, updated=timezone.now(), **copied)
         artifact.delete()
+        if artifact.key is not None:
+            artifact_collections_repair(keys=[artifact.key])
     return True
+
+
+def artifact_collections_repair(*, keys: Iterable[str] | None = None) -> None:
+    """Point each collection row whose latest artifact is gone (of ``keys``, or of any key)
+    at the next newest artifact of its key, or drop the row when none is left. Call it
+    inside the transaction that deleted the artifacts."""
+    stale = ArtifactCollection.objects.exclude(latest_id__in=Artifact.objects.values("pk"))
+    if keys is not None:
+        stale = stale.filter(key__in=list(keys))
+    for collection in stale.select_for_update():
+        successor = Artifact.objects.filter(key=collection.key).order_by("-created").first()
+        row = ArtifactCollection.objects.filter(pk=collection.pk)
+        if successor is None:
+            row.delete()
+        else:
+            copied = {column: getattr(successor, column) for column in COLLECTION_COLUMNS}
+            row.update(latest_id=successor.id, created=successor.created, updated=timezone.now(), **copied)
 
 
 def flow_run_input_create(*, flow_run_id: uuid.UUID, key: str, value: str, sender: str | None = None) -> FlowRunInput:

@@ -434,6 +434,9 @@ class TaskRunAdmin(RunAdminBase):
     def delete_model(self, request: HttpRequest, obj: TaskRun) -> None:
         services.task_run_delete(task_run_id=obj.pk)
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
+        services.task_runs_delete(runs=queryset)
+
     def run_page_context(self, run: TaskRun) -> dict[str, Any]:
         page = page_selectors.task_run_page(task_run=run)
         return {**self.page_common(run, page), "kind": "task run", "log_filter": f"task_run_id={run.pk}"}

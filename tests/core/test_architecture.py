@@ -7,6 +7,9 @@
    apps register what the base runs for them (routes, services, resets).
 3. Only ``runs_app.services`` (and the engine itself) reach the orchestration engine:
    every state change goes through ``flow_run_set_state`` / ``task_run_set_state``.
+4. Runs are deleted only by ``runs_app.purge`` (``services.flow_runs_delete`` /
+   ``task_runs_delete``): no other module calls ``delete()`` on a run, or on a flow whose
+   cascade would take runs, except the flow service that empties the flow first.
 """
 
 from __future__ import annotations
@@ -80,6 +83,38 @@ def test_state_changes_have_one_door() -> None:
         if relative not in ENGINE_DOORS and not relative.startswith("runs_app/orchestration/")
         for name in _imports(path)
         if name == ENGINE or name.startswith(f"{ENGINE}.")
+    )
+    assert offenders == []
+
+
+DELETE_DOOR = "runs_app/purge.py"
+# Deletes of rows whose cascade reaches runs, allowed where the runs are deleted first.
+CASCADING_DELETES = {"Flow": {"flows_app/services.py"}}
+RUN_MODELS = {"FlowRun", "TaskRun"}
+
+
+def _deleted_models(path: Path) -> Iterator[str]:
+    """The model names a ``Model....delete()`` (or ``_raw_delete``) chain in ``path`` starts from."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("delete", "_raw_delete")
+        ):
+            receiver: ast.expr = node.func.value
+            while isinstance(receiver, ast.Call | ast.Attribute):
+                receiver = receiver.func if isinstance(receiver, ast.Call) else receiver.value
+            if isinstance(receiver, ast.Name):
+                yield receiver.id
+
+
+def test_runs_are_deleted_through_one_door() -> None:
+    offenders = sorted(
+        f"{relative} deletes {model}"
+        for relative, path in _modules()
+        if relative != DELETE_DOOR
+        for model in _deleted_models(path)
+        if model in RUN_MODELS or (model in CASCADING_DELETES and relative not in CASCADING_DELETES[model])
     )
     assert offenders == []
 

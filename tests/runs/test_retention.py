@@ -134,6 +134,7 @@ def test_prune_dry_run_counts_per_table_and_deletes_nothing(api: ApiClient) -> N
     assert lines[0] == "Would delete 2 flow run(s):"
     counts = {line.split()[0]: int(line.split()[1]) for line in lines[1:]}
     assert counts == {
+        "runs_app.Artifact": 0,
         "runs_app.FlowRun": 2,
         "runs_app.FlowRunInput": 0,
         "runs_app.FlowRunState": 6,
@@ -185,6 +186,7 @@ def test_prune_route_dry_run_then_prune(api: ApiClient) -> None:
         "flow_runs": 1,
         "batches": 1,
         "tables": {
+            "runs_app.Artifact": 0,
             "runs_app.FlowRun": 1,
             "runs_app.FlowRunInput": 0,
             "runs_app.FlowRunState": 3,
