@@ -267,7 +267,7 @@ def generate_chunk(
     seed: int,
     flows: Sequence[FlowSpec],
     anchor: dt.datetime,
-    tasks: TaskShape = TaskShape(),  # noqa: B008 (frozen)
+    tasks: TaskShape = TaskShape(),
 ) -> Chunk:
     """The first ``count`` runs of chunk ``chunk`` (a prefix: independent of ``count``)."""
     from runs_app.names import ADJECTIVES, ANIMALS
@@ -440,7 +440,7 @@ def seed(
     batch: int,
     vacuum: bool,
     log: Callable[[str], None],
-    tasks: TaskShape = TaskShape(),  # noqa: B008 (frozen)
+    tasks: TaskShape = TaskShape(),
     progress: Callable[[int, int, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
     """Insert the missing runs of the data set; ``progress(done, runs, counts)`` after
