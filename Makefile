@@ -20,7 +20,7 @@ export ORION_HOST ORION_PORT
 # The command that serves the API (and, once they exist, the background services).
 SERVE_CMD ?= $(PY) manage.py orion_start
 
-.PHONY: venv run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench clean
+.PHONY: venv run serve migrate test test-sqlite test-postgres compat check fmt createsuperuser bench bench-compare bench-memory clean
 
 venv: $(STAMP)
 
@@ -78,8 +78,20 @@ fmt: venv
 createsuperuser: migrate
 	$(PY) manage.py createsuperuser
 
+# Benchmarks (bench/; never run by .ci/run). Each writes its section of docs/performance.md.
+#   make bench           this server alone on a throwaway PostgreSQL, 20,000 runs, a table
+#   make bench-compare   side by side with Prefect 2.7.12, one core each, A B A B (~12 min)
+#   make bench-memory    RSS of orion_start's processes over a 10-minute load
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--seconds 20 --rounds 3" (python -m bench.compare -h).
+BENCH_ARGS ?=
 bench: venv
-	@if [ -d bench ]; then $(PY) -m bench; else echo "no bench/ package yet"; fi
+	$(PY) -m bench.compare $(BENCH_ARGS)
+
+bench-compare: venv
+	$(PY) -m bench.compare --reference $(BENCH_ARGS)
+
+bench-memory: venv
+	$(PY) -m bench.memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

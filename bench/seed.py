@@ -392,6 +392,63 @@ def write_postgres(connection: Any, chunks: Sequence[Chunk]) -> None:
                         copy.write(_copy_rows(rows[start : start + 2_000]))
 
 
+# The reference server (Prefect 2.7.12) on PostgreSQL names the same columns the same way.
+REFERENCE_TABLES = {
+    "runs_app.FlowRun": "flow_run",
+    "runs_app.FlowRunState": "flow_run_state",
+    "runs_app.TaskRun": "task_run",
+    "runs_app.TaskRunState": "task_run_state",
+}
+
+
+def seed_reference(
+    dsn: str,
+    *,
+    flows: int,
+    runs: int,
+    seed_value: int,
+    anchor: dt.datetime,
+    tasks: TaskShape = TaskShape(),
+    batch: int = 50_000,
+) -> dict[str, int]:
+    """The same rows into an empty reference (Prefect 2.7.12) database, by ``COPY``.
+
+    Its schema has the columns this one has under other table names; its run → state
+    foreign keys are not deferrable, so the triggers that check them are off while the
+    rows go in (``session_replication_role``), which needs a superuser (the throwaway
+    cluster's). The rows are consistent by construction, as in our own tables.
+    """
+    import psycopg
+
+    specs = flow_specs(flows, seed_value)
+    counts = dict.fromkeys(("flow_runs", "flow_run_states", "task_runs", "task_run_states"), 0)
+    with psycopg.connect(dsn) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+            with cursor.copy("COPY flow (id, created, updated, name, tags) FROM STDIN") as copy:
+                rows = [(spec.id, FLOW_CREATED, FLOW_CREATED, spec.name, list(spec.tags)) for spec in specs]
+                copy.write(_copy_rows(rows))
+            connection.commit()
+            pending: list[Chunk] = []
+            for chunk_index in range((runs + CHUNK - 1) // CHUNK):
+                size = min(CHUNK, runs - chunk_index * CHUNK)
+                pending.append(
+                    generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor, tasks=tasks)
+                )
+                if sum(len(chunk.flow_runs) for chunk in pending) >= batch or chunk_index == (runs - 1) // CHUNK:
+                    for label, attr, columns in TABLES:
+                        table = REFERENCE_TABLES[label]
+                        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                            for chunk in pending:
+                                copy.write(_copy_rows(getattr(chunk, attr)))
+                                counts[attr] += len(getattr(chunk, attr))
+                    connection.commit()
+                    pending = []
+        connection.autocommit = True
+        connection.execute("VACUUM (ANALYZE) flow, flow_run, flow_run_state, task_run, task_run_state")
+    return counts
+
+
 def write_orm(chunks: Sequence[Chunk]) -> None:
     """``bulk_create`` the chunks' rows (SQLite and other databases)."""
     from django.apps import apps
