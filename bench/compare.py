@@ -20,13 +20,14 @@ p50, p99, errors and server CPU ms per request, the rate ratio per scenario and 
 geometric mean of the ratios; it is printed and written into ``docs/performance.md``
 (the section this target owns; other sections are left as they are).
 
-Bounded: ``--seconds`` (+ ``--warmup``) per measurement, 10 scenarios × 2 servers ×
+Bounded: ``--seconds`` (+ ``--warmup``) per measurement, 10 scenarios, 2 servers,
 ``--rounds``; with the defaults about 12 minutes including set-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -193,10 +194,8 @@ class Server:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
 

@@ -6,6 +6,7 @@ section (``## Serving`` among them, written by hand) is kept as it is.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
@@ -59,10 +60,8 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     load = ""
-    try:
+    with contextlib.suppress(OSError):
         load = f", load average {os.getloadavg()[0]:.1f} at the end"
-    except OSError:
-        pass
     return f"{model}, {os.cpu_count()} CPUs{memory}, {platform.system()} {platform.release()}{load}"
 
 
@@ -76,7 +75,9 @@ def commit() -> str:
 
 
 def settings_text(args: Any, cluster: Any, servers: Sequence[Any], anchor: dt.datetime, problems: list[str]) -> str:
-    pin = "not pinned" if args.no_pin else f"servers and PostgreSQL on CPU {args.server_cpu}, load on CPU {args.load_cpu}"
+    pin = (
+        "not pinned" if args.no_pin else f"servers and PostgreSQL on CPU {args.server_cpu}, load on CPU {args.load_cpu}"
+    )
     lines = [
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at commit {commit()}.",
         f"- Machine: {machine()}.",
@@ -118,7 +119,10 @@ def alone_table(server: Any, scenarios: Sequence[str], pooled: dict[tuple[str, s
             f"| {name} | {p.rate:.1f} | {_ms(p.percentile(0.5))} | {_ms(p.percentile(0.99))} | {p.errors} "
             f"| {p.requests} | {_cpu(p.cpu)} |"
         )
-    return "\n".join(rows) + "\n\nLifecycles count whole lifecycles (4 requests, 3 for a task run); a log write is 100 lines.\n"
+    return (
+        "\n".join(rows)
+        + "\n\nLifecycles count whole lifecycles (4 requests, 3 for a task run); a log write is 100 lines.\n"
+    )
 
 
 def comparison_table(servers: Sequence[Any], scenarios: Sequence[str], pooled: dict[tuple[str, str], Any]) -> str:
