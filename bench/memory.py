@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = threading.Event()
         passes = [0]
         errors = [0]
+        first_errors: dict[str, str] = {}
 
         def drive() -> None:
             while not stop.is_set():
@@ -115,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         seconds=args.slice, warmup=0, timeout=30, max_requests=1_000_000, seed=passes[0],
                     )  # fmt: skip
                     errors[0] += result.errors
+                    if result.first_error and name not in first_errors:
+                        first_errors[name] = result.first_error
+                        log(f"{name}: first error: {result.first_error[:300]}")
                 load.delete_created(target, fixtures, args.concurrency, 30)
                 passes[0] += 1
 

@@ -459,6 +459,20 @@ def write_orm(chunks: Sequence[Chunk]) -> None:
         model.objects.bulk_create(objects, batch_size=2_000)
 
 
+def add_to_history_rollup(chunks: Sequence[Chunk]) -> None:
+    """The inserted runs' share of the flow-run history rollup (the rows bypass the
+    orchestration that keeps it), in the caller's transaction."""
+    from runs_app.history_rollup import RUN_FIELDS, flow_runs_history_add
+
+    def runs() -> Iterable[dict[str, Any]]:
+        for chunk in chunks:
+            for row in chunk.flow_runs:
+                values = dict(zip(FLOW_RUN_COLUMNS, row, strict=True))
+                yield {name: values.get(name) for name in RUN_FIELDS}
+
+    flow_runs_history_add(runs())
+
+
 # ---------------------------------------------------------------------------- driver
 
 
@@ -521,6 +535,7 @@ def seed(
                 write_postgres(connection, pending)
             else:
                 write_orm(pending)
+            add_to_history_rollup(pending)
         for chunk in pending:
             for key in counts:
                 counts[key] += len(getattr(chunk, key))

@@ -23,7 +23,7 @@ from flows_app.work_services import DEFAULT_AGENT_POOL, work_queue_get_or_create
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
-from runs_app.services import flow_run_create
+from runs_app.services import flow_run_create, flow_runs_delete
 from runs_app.states import StateName, StateType
 
 AUTO_SCHEDULED_TAG = "auto-scheduled"
@@ -107,10 +107,9 @@ def _set_schedules(
 
 def delete_auto_scheduled_runs(*, deployment_id: uuid.UUID) -> int:
     """Remove the scheduler's runs of a deployment that have not started (SCHEDULED)."""
-    deleted, _ = FlowRun.objects.filter(
-        deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED
-    ).delete()
-    return deleted
+    return flow_runs_delete(
+        runs=FlowRun.objects.filter(deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED)
+    )
 
 
 def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
@@ -186,7 +185,7 @@ def deployment_update(*, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -
 def deployment_delete(*, deployment_id: uuid.UUID) -> bool:
     """Delete a deployment and its runs that are still SCHEDULED."""
     with transaction.atomic():
-        FlowRun.objects.filter(deployment_id=deployment_id, state_type=StateType.SCHEDULED).delete()
+        flow_runs_delete(runs=FlowRun.objects.filter(deployment_id=deployment_id, state_type=StateType.SCHEDULED))
         deleted, _ = Deployment.objects.filter(pk=deployment_id).delete()
     return deleted > 0
 

@@ -89,6 +89,13 @@ class FlowRunAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term.replace("=", ""))
         return queryset.filter(pk=search_term), False
 
+    def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
+        services.flow_runs_delete(runs=FlowRun.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
+        # Through the service, so the deleted runs leave the history rollup too.
+        services.flow_runs_delete(runs=queryset)
+
     @admin.action(description="Cancel selected flow runs")
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
         _propose_to_each(self, request, queryset, StateType.CANCELLED, "Cancelled from the admin.")

@@ -154,6 +154,43 @@ class FlowRun(Run):
         ]
 
 
+class FlowRunHistoryBucket(models.Model):
+    """Flow runs summed per hour of expected start, flow, deployment, work queue and state.
+
+    Kept by ``runs_app.history_rollup`` in the transaction of every state write (and
+    of every delete of runs), so ``POST /flow_runs/history`` adds up a few thousand
+    rows instead of reading every run in range. The sums are those the history answer
+    needs at any ``now``: run time so far, when RUNNING runs entered that state, and the
+    lateness of started runs and of runs not started yet. A run without a deployment or
+    work queue is filed under the nil UUID (a unique key must not contain NULL). The
+    deployment and work queue are those of the run when its state was written.
+    """
+
+    bucket = models.DateTimeField()
+    flow = models.ForeignKey("flows_app.Flow", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    deployment_id = models.UUIDField()
+    work_queue_id = models.UUIDField()
+    state_type = models.CharField(max_length=16, choices=StateType.choices)
+    state_name = models.TextField()
+    count_runs = models.BigIntegerField(default=0)
+    run_time_sum = models.FloatField(default=0.0)
+    running_since_sum = models.FloatField(default=0.0)
+    started_lateness_sum = models.FloatField(default=0.0)
+    unstarted_count = models.BigIntegerField(default=0)
+    unstarted_expected_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "flow", "deployment_id", "work_queue_id", "state_type", "state_name"],
+                name="uq_fr_history_bucket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:00} {self.state_name}: {self.count_runs}"
+
+
 class FlowRunState(RunState):
     """One state in a flow run's history (append-only)."""
 

@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
+from runs_app.history_rollup import RUN_FIELDS as HISTORY_RUN_FIELDS
+from runs_app.history_rollup import flow_runs_history_forget
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import ProposedState, SetStateStatus
@@ -93,9 +96,23 @@ def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bo
 
 def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
     """Delete a flow run with its states and task runs."""
+    return flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id)) > 0
+
+
+def flow_runs_delete(*, runs: QuerySet[FlowRun]) -> int:
+    """Delete these flow runs (states and task runs go with them) and take them out of
+    the history rollup, in one transaction; the number of flow runs deleted.
+
+    The rows are locked first, so no state write can change a run between reading what
+    it added to the rollup and deleting it.
+    """
     with transaction.atomic():
-        deleted, _ = FlowRun.objects.filter(pk=flow_run_id).delete()
-    return deleted > 0
+        values = list(runs.order_by().select_for_update().values("id", *HISTORY_RUN_FIELDS))
+        if not values:
+            return 0
+        flow_runs_history_forget(values)
+        FlowRun.objects.filter(pk__in=[row["id"] for row in values]).delete()
+    return len(values)
 
 
 def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -> OrchestrationResult:

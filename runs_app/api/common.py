@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers, status
@@ -20,7 +19,6 @@ from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
 from runs_app.orchestration.context import ProposedState
 from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
-from runs_app.selectors import run_history
 
 # The filter body keys every run route accepts (reference §C.1 table).
 RUN_FILTERS = {
@@ -67,15 +65,15 @@ def orchestration_response(result: OrchestrationResult) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if result.state_written else status.HTTP_200_OK)
 
 
-def history_response(request: Request, queryset_for: Any) -> Response:
-    """``POST /x/history``: validate the body, bucket the matching runs."""
+def history_response(request: Request, history_for: Any) -> Response:
+    """``POST /x/history``: validate the body, bucket the matching runs
+    (``history_for``: ``selectors.flow_run_history`` or ``task_run_history``)."""
     data = validate_body(HistoryRequest, request.data)
     seconds = data["history_interval_seconds"]
     if seconds < 1:
         raise DetailError("History interval must not be less than 1 second.", 422)
-    queryset: QuerySet[Any] = queryset_for(**{key: data.get(key) for key in RUN_FILTERS})
-    intervals = run_history(
-        queryset,
+    intervals = history_for(
+        filters={key: data.get(key) for key in RUN_FILTERS},
         start=data["history_start"],
         end=data["history_end"],
         interval=dt.timedelta(seconds=seconds),
