@@ -9,3 +9,9 @@ class BlocksAppConfig(AppConfig):
     name = "blocks_app"
     verbose_name = "Blocks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from blocks_app.services import blocks_reset
+        from orion_project.registry import register_reset
+
+        register_reset(blocks_reset, order=30)

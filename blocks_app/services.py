@@ -136,3 +136,9 @@ def block_document_delete(*, block_document_id: uuid.UUID) -> bool:
     with transaction.atomic():
         deleted, _ = BlockDocument.objects.filter(pk=block_document_id).delete()
     return deleted > 0
+
+
+def blocks_reset() -> None:
+    """Delete every block type (with its schemas and documents) and re-seed the system types."""
+    BlockType.objects.all().delete()
+    install_system_block_types()

@@ -15,10 +15,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from flows_app import deployment_services
 from flows_app.models import Deployment, DeploymentSchedule
 from flows_app.schedules import ScheduleError, parse_schedule
+from runs_app.orchestration.context import ProposedState
 from runs_app.states import StateType
 
 # What the change form may write: the fields of PATCH /deployments/{id} that make sense
@@ -212,7 +214,10 @@ class DeploymentAdmin(admin.ModelAdmin):
         for deployment in queryset.select_related("work_queue"):
             deployment_services.deployment_create_flow_run(
                 deployment=deployment,
-                data={"state": {"type": StateType.SCHEDULED, "message": RUN_NOW_MESSAGE}},
+                data={},
+                initial_state=ProposedState.make(
+                    type=StateType.SCHEDULED, timestamp=timezone.now(), message=RUN_NOW_MESSAGE
+                ),
             )
             created += 1
         self.message_user(request, f"Created {created} flow run(s).", messages.SUCCESS)

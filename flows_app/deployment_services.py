@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -110,6 +110,52 @@ def delete_auto_scheduled_runs(*, deployment_id: uuid.UUID) -> int:
     return flow_runs_delete(
         runs=FlowRun.objects.filter(deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED)
     )
+
+
+def deployment_schedules_add(*, deployment: Deployment, rows: Sequence[Mapping[str, Any]]) -> list[DeploymentSchedule]:
+    """Add schedules to a deployment (2.20); its not-yet-started auto-scheduled runs go,
+    so the scheduler plans again from the new set."""
+    with transaction.atomic():
+        created = DeploymentSchedule.objects.bulk_create(
+            DeploymentSchedule(deployment=deployment, **row) for row in rows
+        )
+        delete_auto_scheduled_runs(deployment_id=deployment.id)
+    return created
+
+
+def deployment_schedule_update(*, deployment_id: uuid.UUID, schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Change one schedule of a deployment; ``False`` when the deployment has no such schedule."""
+    with transaction.atomic():
+        rows = DeploymentSchedule.objects.filter(deployment_id=deployment_id, pk=schedule_id)
+        if not rows.update(**changes, updated=timezone.now()):
+            return False
+        delete_auto_scheduled_runs(deployment_id=deployment_id)
+    return True
+
+
+def deployment_schedule_delete(*, deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> bool:
+    """Delete one schedule of a deployment; ``False`` when the deployment has no such schedule."""
+    with transaction.atomic():
+        deleted, _ = DeploymentSchedule.objects.filter(deployment_id=deployment_id, pk=schedule_id).delete()
+        if not deleted:
+            return False
+        delete_auto_scheduled_runs(deployment_id=deployment_id)
+    return True
+
+
+def deployments_poll_scheduled_runs(
+    *, deployment_ids: list[uuid.UUID], scheduled_before: dt.datetime | None, limit: int
+) -> list[FlowRun]:
+    """Due SCHEDULED runs of the given deployments for a 2.20 runner, which counts as a poll:
+    the deployments are stamped ``last_polled`` (their status reads READY)."""
+    runs = FlowRun.objects.filter(deployment_id__in=deployment_ids, state_type=StateType.SCHEDULED)
+    if scheduled_before is not None:
+        runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
+    picked = list(
+        runs.select_related("state", "work_queue__work_pool").order_by("next_scheduled_start_time", "id")[:limit]
+    )
+    Deployment.objects.filter(pk__in=deployment_ids).update(last_polled=timezone.now())
+    return picked
 
 
 def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
@@ -215,7 +261,11 @@ def deployment_set_paused(*, deployment_id: uuid.UUID, paused: bool) -> bool:
 
 
 def deployment_create_flow_run(
-    *, deployment: Deployment, data: Mapping[str, Any], api_version: tuple[int, int, int] | None = None
+    *,
+    deployment: Deployment,
+    data: Mapping[str, Any],
+    initial_state: ProposedState | None = None,
+    api_version: tuple[int, int, int] | None = None,
 ) -> tuple[FlowRun, bool]:
     """A run of the deployment: its parameters overlaid with the body's, tags united, its
     work queue and infrastructure copied; idempotent on ``idempotency_key``."""
@@ -239,7 +289,7 @@ def deployment_create_flow_run(
     }
     if fields.get("job_variables") is None:
         run_fields.pop("job_variables", None)
-    return flow_run_create(data=run_fields, api_version=api_version)
+    return flow_run_create(data=run_fields, initial_state=initial_state, api_version=api_version)
 
 
 def deployment_schedule_runs(

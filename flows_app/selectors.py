@@ -2,57 +2,127 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import datetime as dt
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
-from flows_app.models import Deployment, Flow
-from orion_project.api.filtering import Condition, combine
+from flows_app.filters import (
+    DEPLOYMENT_FILTER,
+    FLOW_FILTER,
+    NOTIFICATION_POLICY_FILTER,
+    WORK_POOL_FILTER,
+    WORK_QUEUE_FILTER,
+    WORKER_FILTER,
+)
+from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
+from orion_project.filtering import Condition, FilterBody, combine
+from runs_app.models import FlowRun
 from runs_app.selectors import flow_run_exists, work_queue_condition
+from runs_app.states import StateName, StateType
 
-FilterBody = Mapping[str, Any] | None
 
-
-def flows_matching(
-    *,
-    flows: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    deployments: FilterBody = None,
-) -> QuerySet[Flow]:
+def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
     """Flows matching ``flows`` that have a matching flow run (with a matching task run)
-    and a matching deployment, for each of those filters that is given."""
+    and a matching deployment, for each of those keys the validated body gives."""
+    body = filters or {}
     conditions: list[Condition] = [
-        FLOW_FILTER.to_q(flows),
-        flow_run_exists(link="flow_id", flow_runs=flow_runs, task_runs=task_runs),
+        FLOW_FILTER.to_q(body.get("flows")),
+        flow_run_exists(link="flow_id", flow_runs=body.get("flow_runs"), task_runs=body.get("task_runs")),
     ]
-    if deployments is not None:
-        matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), deployments)
+    if body.get("deployments") is not None:
+        matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), body["deployments"])
         conditions.append(Q(Exists(matching)))
     condition = combine(conditions, "and_")
     queryset = Flow.objects.all()
     return queryset if condition is None else queryset.filter(condition)
 
 
-def deployments_matching(
-    *,
-    flows: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    deployments: FilterBody = None,
-    work_pools: FilterBody = None,
-    work_pool_queues: FilterBody = None,
-) -> QuerySet[Deployment]:
-    """Deployments matching ``deployments`` whose flow matches ``flows`` and that have a
-    matching flow run (with a matching task run), for each filter given."""
+def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
+    """Deployments matching ``deployments`` whose flow matches ``flows``, in a matching work
+    pool/queue, and that have a matching flow run (with a matching task run), for each key
+    the validated body gives."""
+    body = filters or {}
     conditions: list[Condition] = [
-        DEPLOYMENT_FILTER.to_q(deployments),
-        FLOW_FILTER.to_q(flows, "flow__"),
-        flow_run_exists(link="deployment_id", flow_runs=flow_runs, task_runs=task_runs),
-        work_queue_condition(work_pools, work_pool_queues, ""),
+        DEPLOYMENT_FILTER.to_q(body.get("deployments")),
+        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
+        flow_run_exists(link="deployment_id", flow_runs=body.get("flow_runs"), task_runs=body.get("task_runs")),
+        work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
     condition = combine(conditions, "and_")
     queryset = Deployment.objects.all()
     return queryset if condition is None else queryset.filter(condition)
+
+
+def legacy_work_queues_for_deployment(deployment: Deployment) -> list[WorkQueue]:
+    """Tag-filtered (pre-pool) work queues that would pick up ``deployment``: every tag
+    of the queue's legacy filter is on the deployment, and its deployment ids (if any)
+    name it."""
+    tags = set(deployment.tags or [])
+    matching = []
+    for queue in WorkQueue.objects.select_related("work_pool").exclude(filter__isnull=True):
+        legacy = queue.filter or {}
+        queue_tags = set(legacy.get("tags") or [])
+        deployment_ids = {str(value) for value in legacy.get("deployment_ids") or []}
+        if queue_tags <= tags and (not deployment_ids or str(deployment.id) in deployment_ids):
+            matching.append(queue)
+    return matching
+
+
+# ------------------------------------------------------------------ work pools and queues
+
+# A work queue is healthy when it has no late runs and was polled this recently (reference).
+QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL = 60
+# A worker counts as online while its last heartbeat is this recent.
+WORKER_ONLINE_SECONDS = 90
+
+
+def work_queues_with_pool() -> QuerySet[WorkQueue]:
+    """Work queues with their pool joined (the response names it)."""
+    return WorkQueue.objects.select_related("work_pool")
+
+
+def work_queues_matching(*, filters: FilterBody, work_pool: WorkPool | None = None) -> QuerySet[WorkQueue]:
+    """Queues matching the body's ``work_queues`` filter, optionally of one pool."""
+    queues = work_queues_with_pool()
+    if work_pool is not None:
+        queues = queues.filter(work_pool=work_pool)
+    return WORK_QUEUE_FILTER.apply(queues, (filters or {}).get("work_queues"))
+
+
+def work_queue_status(queue: WorkQueue, *, now: dt.datetime) -> dict[str, object]:
+    """The queue's health: no late runs and polled within the last minute (one count)."""
+    late = FlowRun.objects.filter(work_queue=queue, state_type=StateType.SCHEDULED, state_name=StateName.LATE).count()
+    polled = queue.last_polled is not None and now - queue.last_polled < dt.timedelta(
+        seconds=QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL
+    )
+    return {
+        "healthy": late == 0 and polled,
+        "late_runs_count": late,
+        "last_polled": queue.last_polled,
+        "health_check_policy": {
+            "maximum_late_runs": 0,
+            "maximum_seconds_since_last_polled": QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL,
+        },
+    }
+
+
+def work_pools_with_workers_online(*, now: dt.datetime) -> QuerySet[WorkPool]:
+    """Work pools annotated with how many workers sent a heartbeat recently."""
+    recent = now - dt.timedelta(seconds=WORKER_ONLINE_SECONDS)
+    return WorkPool.objects.annotate(
+        online_workers=Count("workers", filter=Q(workers__last_heartbeat_time__gte=recent))
+    )
+
+
+def work_pools_matching(*, filters: FilterBody, now: dt.datetime) -> QuerySet[WorkPool]:
+    return WORK_POOL_FILTER.apply(work_pools_with_workers_online(now=now), (filters or {}).get("work_pools"))
+
+
+def workers_matching(*, work_pool: WorkPool, filters: FilterBody) -> QuerySet[Worker]:
+    return WORKER_FILTER.apply(Worker.objects.filter(work_pool=work_pool), (filters or {}).get("workers"))
+
+
+def notification_policies_matching(*, filters: FilterBody) -> QuerySet[FlowRunNotificationPolicy]:
+    """Policies matching ``flow_run_notification_policy_filter`` (inactive ones by default)."""
+    body = (filters or {}).get("flow_run_notification_policy_filter")
+    return NOTIFICATION_POLICY_FILTER.apply(FlowRunNotificationPolicy.objects.all(), body)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flows_app.models import Flow
+from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
+from flows_app.work_services import default_agent_pool, work_queue_get_or_create
 
 
 def flow_get_or_create(*, name: str, tags: Sequence[str]) -> tuple[Flow, bool]:
@@ -40,3 +42,42 @@ def flow_delete(*, flow_id: uuid.UUID) -> bool:
     with transaction.atomic():
         deleted, _ = Flow.objects.filter(pk=flow_id).delete()
     return deleted > 0
+
+
+# ------------------------------------------------------- saved searches and notifications
+
+
+def saved_search_upsert(*, name: str, filters: list[Any]) -> tuple[SavedSearch, bool]:
+    """Create the saved search ``name``, or replace its filters; ``(search, created)``."""
+    with transaction.atomic():
+        return SavedSearch.objects.select_for_update().update_or_create(name=name, defaults={"filters": filters})
+
+
+def saved_search_delete(*, saved_search_id: uuid.UUID) -> bool:
+    deleted, _ = SavedSearch.objects.filter(pk=saved_search_id).delete()
+    return bool(deleted)
+
+
+def notification_policy_create(*, data: Mapping[str, Any]) -> FlowRunNotificationPolicy:
+    return FlowRunNotificationPolicy.objects.create(**data)
+
+
+def notification_policy_update(*, policy_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Change the fields given; ``False`` when there is no such policy."""
+    return bool(FlowRunNotificationPolicy.objects.filter(pk=policy_id).update(**changes, updated=timezone.now()))
+
+
+def notification_policy_delete(*, policy_id: uuid.UUID) -> bool:
+    deleted, _ = FlowRunNotificationPolicy.objects.filter(pk=policy_id).delete()
+    return bool(deleted)
+
+
+def flows_reset() -> None:
+    """Delete flows (with their deployments and runs), pools, saved searches and
+    notification policies, and re-create the default agent pool with its queue."""
+    for model in (Flow, WorkPool, SavedSearch, FlowRunNotificationPolicy):
+        model.objects.all().delete()
+    pool = default_agent_pool()
+    queue, _ = work_queue_get_or_create(name="default", work_pool=pool)
+    pool.default_queue = queue
+    pool.save(update_fields=["default_queue"])

@@ -13,6 +13,9 @@ from django.utils import timezone
 
 from flows_app.models import Worker, WorkPool, WorkQueue
 from orion_project.exceptions import ConflictError, ForbiddenError
+from runs_app.models import FlowRun
+from runs_app.selectors import scheduled_runs_for_queues
+from runs_app.states import ACTIVE_STATE_TYPES
 
 DEFAULT_AGENT_POOL = "default-agent-pool"
 
@@ -126,3 +129,42 @@ def worker_delete(*, work_pool: WorkPool, name: str) -> bool:
     with transaction.atomic():
         deleted, _ = Worker.objects.filter(work_pool=work_pool, name=name).delete()
     return deleted > 0
+
+
+def work_queue_poll(
+    *, queue: WorkQueue, limit: int, scheduled_before: dt.datetime | None, record_poll: bool
+) -> list[FlowRun]:
+    """An agent's poll of one queue: its due SCHEDULED runs within its free slots (nothing
+    when paused); the poll is recorded unless the dashboard asked (``record_poll``)."""
+    picked = scheduled_runs_for_queues([queue], limit=limit, scheduled_before=scheduled_before)
+    if record_poll:
+        work_queue_mark_polled(queue_ids=[queue.id], now=timezone.now())
+    return [run for _, run in picked]
+
+
+def work_pool_poll(
+    *,
+    work_pool: WorkPool,
+    work_queue_names: list[str] | None,
+    limit: int,
+    scheduled_before: dt.datetime | None,
+    scheduled_after: dt.datetime | None,
+) -> list[tuple[WorkQueue, FlowRun]]:
+    """A worker's poll of a pool: due runs of its queues in priority order, as
+    ``(queue, run)`` pairs. The queues are marked polled even when the pool is paused
+    (nothing is handed out then); the pool's concurrency limit caps the runs handed out
+    by its PENDING/RUNNING/CANCELLING runs."""
+    queues = list(
+        WorkQueue.objects.select_related("work_pool").filter(work_pool=work_pool).order_by("priority", "name")
+    )
+    if work_queue_names:
+        queues = [queue for queue in queues if queue.name in work_queue_names]
+    work_queue_mark_polled(queue_ids=[queue.id for queue in queues], now=timezone.now())
+    if work_pool.is_paused:
+        return []
+    if work_pool.concurrency_limit is not None:
+        busy = FlowRun.objects.filter(work_queue__work_pool=work_pool, state_type__in=list(ACTIVE_STATE_TYPES)).count()
+        limit = min(limit, max(work_pool.concurrency_limit - busy, 0))
+    return scheduled_runs_for_queues(
+        queues, limit=limit, scheduled_before=scheduled_before, scheduled_after=scheduled_after
+    )

@@ -13,7 +13,6 @@ from django.utils import timezone
 from runs_app import services
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 from runs_app.orchestration.context import ProposedState
-from runs_app.orchestration.engine import flow_run_set_state
 from runs_app.states import StateType
 
 
@@ -51,7 +50,7 @@ def _propose_to_each(
     accepted = refused = 0
     for run_id in runs.values_list("id", flat=True):
         proposal = ProposedState.make(type=state_type, timestamp=timezone.now(), message=message)
-        result = flow_run_set_state(flow_run_id=run_id, state=proposal)
+        result = services.flow_run_set_state(flow_run_id=run_id, state=proposal)
         if result.state_written:
             accepted += 1
         else:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
-from runs_app.orchestration.engine import orchestrate
+from runs_app.services import flow_run_set_state
 from runs_app.states import StateName, StateType
 
 logger = logging.getLogger("orion.late_runs")
@@ -46,7 +46,7 @@ def mark_late_runs(*, now: dt.datetime | None = None, batch_size: int = 200) -> 
                     timestamp=timezone.now(),
                     state_details={"scheduled_time": scheduled} if scheduled else None,
                 )
-                orchestrate(run, late, force=True, api_version=None)
+                flow_run_set_state(flow_run_id=run.id, state=late, force=True)
         marked += len(runs)
         if len(runs) < batch_size:
             break

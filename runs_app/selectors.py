@@ -16,15 +16,13 @@ from typing import Any
 from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Floor, Greatest
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
-from orion_project.api.filtering import Condition, combine
+from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.db import DurationSeconds, EpochSeconds
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from orion_project.filtering import Condition, FilterBody, combine
+from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
 from runs_app.models import FlowRun, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
-
-FilterBody = Mapping[str, Any] | None
 
 
 def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
@@ -62,43 +60,40 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
-def flow_runs_matching(
-    *,
-    flows: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    deployments: FilterBody = None,
-    work_pools: FilterBody = None,
-    work_pool_queues: FilterBody = None,
-) -> QuerySet[FlowRun]:
-    """Flow runs matching every given filter (``POST /flow_runs/filter`` and ``/count``)."""
+def flow_runs_matching(*, filters: FilterBody) -> QuerySet[FlowRun]:
+    """Flow runs matching every filter key of a validated query body (reference §C.1).
+
+    ``filters`` is the body of ``/flow_runs/filter``, ``/count``, ``/history``, lateness and
+    the UI routes (keys of :data:`runs_app.filters.RELATED_RUN_AND_WORK_FILTERS`; other keys,
+    such as ``sort`` or ``limit``, are not read here), so every route that filters flow runs
+    reads the same conditions and a count can never drift from its list.
+    """
+    body = filters or {}
     conditions: list[Condition] = [
-        FLOW_RUN_FILTER.to_q(flow_runs),
-        FLOW_FILTER.to_q(flows, "flow__"),
-        _deployment_condition(deployments, ""),
-        work_queue_condition(work_pools, work_pool_queues, ""),
+        FLOW_RUN_FILTER.to_q(body.get("flow_runs")),
+        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
+        _deployment_condition(body.get("deployments"), ""),
+        work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
-    if task_runs is not None:
-        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), task_runs)
+    if body.get("task_runs") is not None:
+        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), body["task_runs"])
         conditions.append(Q(Exists(tasks)))
     condition = combine(conditions, "and_")
     queryset = FlowRun.objects.all()
     return queryset if condition is None else queryset.filter(condition)
 
 
-def task_runs_matching(
-    *,
-    flows: FilterBody = None,
-    flow_runs: FilterBody = None,
-    task_runs: FilterBody = None,
-    deployments: FilterBody = None,
-) -> QuerySet[TaskRun]:
-    """Task runs matching every given filter; related filters apply to the task's flow run."""
+def task_runs_matching(*, filters: FilterBody) -> QuerySet[TaskRun]:
+    """Task runs matching every filter key of a validated query body; the flow, flow-run
+    and deployment filters apply to the task's flow run (a task run without one never
+    matches them)."""
+    body = filters or {}
+    flows, flow_runs = body.get("flows"), body.get("flow_runs")
     conditions: list[Condition] = [
-        TASK_RUN_FILTER.to_q(task_runs),
+        TASK_RUN_FILTER.to_q(body.get("task_runs")),
         FLOW_RUN_FILTER.to_q(flow_runs, "flow_run__"),
         FLOW_FILTER.to_q(flows, "flow_run__flow__"),
-        _deployment_condition(deployments, "flow_run__"),
+        _deployment_condition(body.get("deployments"), "flow_run__"),
     ]
     if flow_runs is not None or flows is not None:
         conditions.append(Q(flow_run__isnull=False))
@@ -244,13 +239,14 @@ def task_run_history(
     *, start: dt.datetime, end: dt.datetime, interval: dt.timedelta, now: dt.datetime, filters: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """``POST /task_runs/history``: the matching task runs, read and bucketed."""
-    return run_history(task_runs_matching(**filters), start=start, end=end, interval=interval, now=now)
+    return run_history(task_runs_matching(filters=filters), start=start, end=end, interval=interval, now=now)
 
 
 def _rollup_flow_ids(filters: Mapping[str, Any]) -> tuple[bool, list[Any] | None]:
     """Whether the rollup can answer these filters, and the flows they keep (``None``:
-    every flow). It can for no filter at all and for ``flows: {id: {any_: [...]}}``."""
-    given = {key: value for key, value in filters.items() if value is not None}
+    every flow). It can for no filter at all and for ``flows: {id: {any_: [...]}}``;
+    ``filters`` is the request body (keys other than filters are not read)."""
+    given = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS if filters.get(key) is not None}
     if not given:
         return True, None
     flows = given.get("flows")
@@ -283,7 +279,7 @@ def flow_run_history(
     from runs_app.models import FlowRunHistoryBucket
 
     answerable, flow_ids = _rollup_flow_ids(filters)
-    queryset = flow_runs_matching(**filters)
+    queryset = flow_runs_matching(filters=filters)
     bounds = _interval_bounds(start, end, interval)
     if not answerable or not bounds:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)

@@ -1,7 +1,9 @@
 """Writes to runs, logs and concurrency limits. Each function is one transaction.
 
-State changes always go through ``runs_app.orchestration.engine``; these services only
-create and edit the other fields.
+``flow_run_set_state`` and ``task_run_set_state`` are the one door into orchestration:
+every route, admin action, management command and background service that changes a
+run's state calls them (run creation writes the initial state here too), so the policy
+rules and the bookkeeping always run.
 """
 
 from __future__ import annotations
@@ -18,15 +20,10 @@ from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.history_rollup import RUN_FIELDS as HISTORY_RUN_FIELDS
 from runs_app.history_rollup import flow_runs_history_forget
-from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
+from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.orchestration.engine import (
-    OrchestrationResult,
-    flow_run_set_state,
-    orchestrate,
-    proposed_from_body,
-)
+from runs_app.orchestration.engine import OrchestrationResult, lock_run, orchestrate
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
@@ -43,25 +40,52 @@ def _require_references(*references: tuple[type[Any], uuid.UUID | None]) -> None
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
-def _initial_state(body: Mapping[str, Any] | None) -> ProposedState:
-    """The state a new run starts in: the one given, or PENDING."""
-    now = timezone.now()
-    if body:
-        return proposed_from_body(dict(body), now=now)
-    return ProposedState.make(type=StateType.PENDING, timestamp=now)
+def flow_run_set_state(
+    *,
+    flow_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: ApiVersion = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a flow run; the flow policy decides (one transaction, the run
+    row locked, so concurrent proposals are decided one after the other)."""
+    with transaction.atomic():
+        run = lock_run(FlowRun, flow_run_id)
+        if run is None:
+            raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+        return orchestrate(run, state, force=force, api_version=api_version)
+
+
+def task_run_set_state(
+    *,
+    task_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: ApiVersion = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a task run; the task policy decides (as for flow runs)."""
+    with transaction.atomic():
+        run = lock_run(TaskRun, task_run_id)
+        if run is None:
+            raise ObjectNotFoundError(f"Task run with id {task_run_id} not found")
+        return orchestrate(run, state, force=force, api_version=api_version)
+
+
+def _pending_now() -> ProposedState:
+    """The state a new run starts in when none is given."""
+    return ProposedState.make(type=StateType.PENDING, timestamp=timezone.now())
 
 
 def flow_run_create(
     *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
 ) -> tuple[FlowRun, bool]:
-    """Create a flow run with its initial state written with force.
+    """Create a flow run with its initial state (PENDING if none) written with force.
 
     With an ``idempotency_key``, an existing run of the same flow with that key is
     returned unchanged instead (``created`` is then ``False``), also when two requests
     race: the unique constraint decides and the loser reads the winner's run.
     """
     fields = dict(data)
-    state = fields.pop("state", None)
     key = fields.get("idempotency_key")
     if key is not None:
         existing = _existing_flow_run(fields["flow_id"], key)
@@ -76,7 +100,7 @@ def flow_run_create(
     try:
         with transaction.atomic():
             run = FlowRun.objects.create(**fields)
-            orchestrate(run, initial_state or _initial_state(state), force=True, api_version=api_version)
+            orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
         if existing is None:
@@ -134,11 +158,12 @@ def flow_run_resume(*, flow_run_id: uuid.UUID, api_version: ApiVersion = None) -
     return flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
 
 
-def task_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) -> tuple[TaskRun, bool]:
-    """Create a task run (initial state forced), or return the existing one with the same
-    ``(flow_run_id, task_key, dynamic_key)`` (or the same client-chosen ``id``)."""
+def task_run_create(
+    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+) -> tuple[TaskRun, bool]:
+    """Create a task run (initial state, PENDING if none, forced), or return the existing
+    one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``)."""
     fields = dict(data)
-    state = fields.pop("state", None)
     if fields.get("id") is None:
         fields.pop("id", None)
     existing = _existing_task_run(fields)
@@ -149,7 +174,7 @@ def task_run_create(*, data: Mapping[str, Any], api_version: ApiVersion = None) 
     try:
         with transaction.atomic():
             run = TaskRun.objects.create(**fields)
-            orchestrate(run, _initial_state(state), force=True, api_version=api_version)
+            orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_task_run(fields)
         if existing is None:
@@ -224,3 +249,9 @@ def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None)
         limit.active_slots = [str(slot) for slot in slot_override or []]
         limit.save(update_fields=["active_slots", "updated"])
     return True
+
+
+def runs_reset() -> None:
+    """Delete the rows of this app that no flow owns (flow runs go with their flows)."""
+    for model in (TaskRunStateCache, Log, ConcurrencyLimit):
+        model.objects.all().delete()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -12,8 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from blocks_app import services
-from blocks_app.api.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
+from blocks_app import selectors, services
 from blocks_app.api.serializers import (
     BlockDocumentCreateSerializer,
     BlockDocumentSerializer,
@@ -24,10 +20,11 @@ from blocks_app.api.serializers import (
     BlockTypeSerializer,
     BlockTypeUpdateSerializer,
 )
-from blocks_app.models import BlockDocument, BlockSchema, BlockType
+from blocks_app.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
+from blocks_app.models import BlockSchema, BlockType
 from orion_project.api.errors import RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField
-from orion_project.api.filtering import combine, paginate, request_serializer
+from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionViewSet
 
 BLOCK_TYPE_NOT_FOUND = "Block type not found"
@@ -76,29 +73,6 @@ def include_secrets(request: Request) -> bool:
         ) from None
 
 
-def documents_queryset() -> QuerySet[BlockDocument]:
-    """Block documents with their schema and type joined (the response embeds both)."""
-    return BlockDocument.objects.select_related("block_schema__block_type", "block_type")
-
-
-def documents_matching(data: dict[str, Any]) -> QuerySet[BlockDocument]:
-    """Documents matching their own filter (anonymous hidden by default) and their type's
-    and schema's filters."""
-    documents = data.get("block_documents")
-    if documents is None:
-        documents = {"is_anonymous": {"eq_": False}}
-    condition = combine(
-        [
-            BLOCK_DOCUMENT_FILTER.to_q(documents),
-            BLOCK_TYPE_FILTER.to_q(data.get("block_types"), "block_type__"),
-            BLOCK_SCHEMA_FILTER.to_q(data.get("block_schemas"), "block_schema__"),
-        ],
-        "and_",
-    )
-    queryset = documents_queryset()
-    return queryset if condition is None else queryset.filter(condition)
-
-
 class BlockTypeViewSet(OrionViewSet):
     """Block types: create, read by id or slug, update, delete, filter, their documents."""
 
@@ -108,7 +82,7 @@ class BlockTypeViewSet(OrionViewSet):
     schema_tags = ("Block types",)
 
     def _by_slug(self, slug: str) -> BlockType:
-        block_type = BlockType.objects.filter(slug=slug).first()
+        block_type = selectors.block_type_by_slug(slug)
         if block_type is None:
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return block_type
@@ -168,15 +142,7 @@ class BlockTypeViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockTypesFilterRequest)
-        conditions = [BLOCK_TYPE_FILTER.to_q(data.get("block_types"))]
-        if data.get("block_schemas") is not None:
-            schemas = BLOCK_SCHEMA_FILTER.apply(
-                BlockSchema.objects.filter(block_type_id=OuterRef("pk")), data["block_schemas"]
-            )
-            conditions.append(Q(Exists(schemas)))
-        condition = combine(conditions, "and_")
-        queryset = BlockType.objects.all() if condition is None else BlockType.objects.filter(condition)
-        return self.page(queryset.order_by("name"), data)
+        return self.page(selectors.block_types_matching(filters=data).order_by("name"), data)
 
     @extend_schema(
         operation_id="read_block_type_by_slug",
@@ -198,7 +164,7 @@ class BlockTypeViewSet(OrionViewSet):
     @action(detail=False, methods=["get"], url_path=r"slug/(?P<slug>[^/]+)/block_documents")
     def documents(self, request: Request, slug: str) -> Response:
         block_type = self._by_slug(slug)
-        documents = documents_queryset().filter(block_type=block_type, is_anonymous=False).order_by("name")
+        documents = selectors.named_block_documents_of_type(block_type)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(documents, many=True, context=context).data)
 
@@ -215,7 +181,7 @@ class BlockTypeViewSet(OrionViewSet):
         url_path=r"slug/(?P<slug>[^/]+)/block_documents/name/(?P<block_document_name>[^/]+)",
     )
     def document_by_name(self, request: Request, slug: str, block_document_name: str) -> Response:
-        document = documents_queryset().filter(block_type__slug=slug, name=block_document_name).first()
+        document = selectors.block_document_by_type_slug_and_name(slug, block_document_name)
         if document is None:
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         context = {"include_secrets": include_secrets(request)}
@@ -240,7 +206,7 @@ class BlockTypeViewSet(OrionViewSet):
 class BlockSchemaViewSet(OrionViewSet):
     """Block schemas: create (idempotent on checksum + version), read, delete, filter."""
 
-    queryset = BlockSchema.objects.select_related("block_type")
+    queryset = selectors.block_schemas_with_type()
     serializer_class = BlockSchemaSerializer
     not_found_detail = BLOCK_SCHEMA_NOT_FOUND
     schema_tags = ("Block schemas",)
@@ -287,8 +253,7 @@ class BlockSchemaViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockSchemasFilterRequest)
-        schemas = BLOCK_SCHEMA_FILTER.apply(self.get_queryset(), data.get("block_schemas"))
-        return self.page(schemas.order_by("-created"), data)
+        return self.page(selectors.block_schemas_matching(filters=data).order_by("-created"), data)
 
     @extend_schema(
         operation_id="read_block_schema_by_checksum",
@@ -299,11 +264,7 @@ class BlockSchemaViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["get"], url_path=r"checksum/(?P<checksum>[^/]+)")
     def by_checksum(self, request: Request, checksum: str) -> Response:
-        schemas = self.get_queryset().filter(checksum=checksum)
-        version = request.query_params.get("version")
-        if version is not None:
-            schemas = schemas.filter(version=version)
-        schema = schemas.order_by("-created").first()
+        schema = selectors.block_schema_by_checksum(checksum, version=request.query_params.get("version"))
         if schema is None:
             raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
         return self.read(schema)
@@ -312,7 +273,7 @@ class BlockSchemaViewSet(OrionViewSet):
 class BlockDocumentViewSet(OrionViewSet):
     """Block documents: create, read (secrets hidden by default), update, delete, filter, count."""
 
-    queryset = documents_queryset()
+    queryset = selectors.block_documents_with_schema()
     serializer_class = BlockDocumentSerializer
     not_found_detail = BLOCK_DOCUMENT_NOT_FOUND
     schema_tags = ("Block documents",)
@@ -326,7 +287,7 @@ class BlockDocumentViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         document = services.block_document_create(data=self.body(BlockDocumentCreateSerializer))
-        document = documents_queryset().get(pk=document.pk)
+        document = selectors.block_documents_with_schema().get(pk=document.pk)
         return Response(BlockDocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -375,7 +336,7 @@ class BlockDocumentViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockDocumentsFilterRequest)
-        documents = documents_matching(data).order_by("name")
+        documents = selectors.block_documents_matching(filters=data).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
         context = {"include_secrets": data.get("include_secrets", False)}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
@@ -389,7 +350,7 @@ class BlockDocumentViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
-        return Response(documents_matching(self.body(BlockDocumentsCountRequest)).count())
+        return Response(selectors.block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
 
 
 class BlockCapabilityViewSet(OrionViewSet):
@@ -405,7 +366,4 @@ class BlockCapabilityViewSet(OrionViewSet):
         responses={200: OpenApiTypes.OBJECT},
     )
     def list(self, request: Request) -> Response:
-        capabilities: set[str] = set()
-        for values in BlockSchema.objects.values_list("capabilities", flat=True):
-            capabilities.update(values or [])
-        return Response(sorted(capabilities))
+        return Response(selectors.block_capabilities())

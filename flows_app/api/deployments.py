@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -26,39 +24,27 @@ from flows_app.api.deployment_serializers import (
     DeploymentUpdateSerializer,
     ScheduleRunsSerializer,
 )
-from flows_app.api.filters import (
+from flows_app.filters import (
     DEPLOYMENT_FILTER,
     DEPLOYMENT_SORT,
-    FLOW_FILTER,
-    WORK_POOL_FILTER,
-    WORK_QUEUE_FILTER,
 )
-from flows_app.models import Deployment, DeploymentSchedule, WorkQueue
+from flows_app.models import Deployment
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer, validate_body
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.api.common import api_version
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from runs_app.api.common import api_version, proposal_from_body
 from runs_app.api.flow_runs import FLOW_RUN_JOINS
 from runs_app.api.serializers import FlowRunSerializer
+from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
-from runs_app.states import StateType
 
 DEPLOYMENT_NOT_FOUND = "Deployment not found"
-DEPLOYMENT_FILTERS = {
-    "flows": FLOW_FILTER,
-    "flow_runs": FLOW_RUN_FILTER,
-    "task_runs": TASK_RUN_FILTER,
-    "deployments": DEPLOYMENT_FILTER,
-    "work_pools": WORK_POOL_FILTER,
-    "work_pool_queues": WORK_QUEUE_FILTER,
-}
 DeploymentsFilterRequest = request_serializer(
-    "DeploymentsFilterRequest", DEPLOYMENT_FILTERS, sort=DEPLOYMENT_SORT, paginated=True
+    "DeploymentsFilterRequest", RELATED_RUN_AND_WORK_FILTERS, sort=DEPLOYMENT_SORT, paginated=True
 )
-DeploymentsCountRequest = request_serializer("DeploymentsCountRequest", DEPLOYMENT_FILTERS)
+DeploymentsCountRequest = request_serializer("DeploymentsCountRequest", RELATED_RUN_AND_WORK_FILTERS)
 DeploymentsScheduledRunsRequest = request_serializer(
     "DeploymentsScheduledRunsRequest",
     {},
@@ -87,7 +73,7 @@ class DeploymentViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[Deployment]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        matching = selectors.deployments_matching(**{key: data.get(key) for key in DEPLOYMENT_FILTERS})
+        matching = selectors.deployments_matching(filters=data)
         return matching.select_related("work_queue__work_pool").prefetch_related("schedules")
 
     def _deployment(self) -> Deployment:
@@ -207,8 +193,9 @@ class DeploymentViewSet(OrionViewSet):
     def create_flow_run(self, request: Request, id: str) -> Response:
         deployment = self._deployment()
         data = self.body(DeploymentFlowRunCreateSerializer)
+        initial_state = proposal_from_body(data.pop("state", None))
         run, created = deployment_services.deployment_create_flow_run(
-            deployment=deployment, data=data, api_version=api_version(request)
+            deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
         )
         run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -299,14 +286,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment = Deployment.objects.filter(pk=deployment_id).first()
         if deployment is None:
             raise ObjectNotFoundError(f"Deployment {deployment_id} not found")
-        tags = set(deployment.tags or [])
-        matching = []
-        for queue in WorkQueue.objects.select_related("work_pool").exclude(filter__isnull=True):
-            legacy = queue.filter or {}
-            queue_tags = set(legacy.get("tags") or [])
-            deployment_ids = {str(value) for value in legacy.get("deployment_ids") or []}
-            if queue_tags <= tags and (not deployment_ids or str(deployment.id) in deployment_ids):
-                matching.append(queue)
+        matching = selectors.legacy_work_queues_for_deployment(deployment)
         return Response(WorkQueueSerializer(matching, many=True).data)
 
     @extend_schema(
@@ -319,12 +299,12 @@ class DeploymentViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request) -> Response:
         data = self.body(DeploymentsScheduledRunsRequest)
-        runs = FlowRun.objects.filter(deployment_id__in=data["deployment_ids"], state_type=StateType.SCHEDULED)
-        if data.get("scheduled_before") is not None:
-            runs = runs.filter(next_scheduled_start_time__lte=data["scheduled_before"])
-        runs = runs.select_related(*FLOW_RUN_JOINS).order_by("next_scheduled_start_time", "id")
-        Deployment.objects.filter(pk__in=data["deployment_ids"]).update(last_polled=timezone.now())
-        return Response(FlowRunSerializer(runs[: checked_limit(data.get("limit"))], many=True).data)
+        runs = deployment_services.deployments_poll_scheduled_runs(
+            deployment_ids=data["deployment_ids"],
+            scheduled_before=data.get("scheduled_before"),
+            limit=checked_limit(data.get("limit")),
+        )
+        return Response(FlowRunSerializer(runs, many=True).data)
 
     @extend_schema(
         operation_id="read_deployment_schedules",
@@ -348,17 +328,8 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         body = request.data if isinstance(request.data, list) else [request.data]
         rows = [validate_body(DeploymentScheduleCreateSerializer, item) for item in body]
-        with transaction.atomic():
-            created = DeploymentSchedule.objects.bulk_create(
-                DeploymentSchedule(deployment=deployment, **row) for row in rows
-            )
-            deployment_services.delete_auto_scheduled_runs(deployment_id=deployment.id)
+        created = deployment_services.deployment_schedules_add(deployment=deployment, rows=rows)
         return Response(DeploymentScheduleSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
-
-    def _schedule_rows(self, schedule_id: str) -> tuple[Deployment, QuerySet[DeploymentSchedule]]:
-        deployment = self._deployment()
-        rows = DeploymentSchedule.objects.filter(deployment=deployment, pk=parse_path_uuid(schedule_id, "schedule_id"))
-        return deployment, rows
 
     @extend_schema(
         operation_id="update_deployment_schedule",
@@ -369,10 +340,14 @@ class DeploymentViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["patch"], url_path=r"schedules/(?P<schedule_id>[^/]+)")
     def update_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
-        deployment, rows = self._schedule_rows(schedule_id)
-        if not rows.update(**self.body(DeploymentScheduleUpdateSerializer), updated=timezone.now()):
+        deployment = self._deployment()
+        found = deployment_services.deployment_schedule_update(
+            deployment_id=deployment.id,
+            schedule_id=parse_path_uuid(schedule_id, "schedule_id"),
+            changes=self.body(DeploymentScheduleUpdateSerializer),
+        )
+        if not found:
             raise RouteNotFound("Schedule not found.")
-        deployment_services.delete_auto_scheduled_runs(deployment_id=deployment.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -383,9 +358,10 @@ class DeploymentViewSet(OrionViewSet):
     )
     @update_schedule.mapping.delete
     def delete_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
-        deployment, rows = self._schedule_rows(schedule_id)
-        deleted, _ = rows.delete()
-        if not deleted:
+        deployment = self._deployment()
+        found = deployment_services.deployment_schedule_delete(
+            deployment_id=deployment.id, schedule_id=parse_path_uuid(schedule_id, "schedule_id")
+        )
+        if not found:
             raise RouteNotFound("Schedule not found.")
-        deployment_services.delete_auto_scheduled_runs(deployment_id=deployment.id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from flows_app import selectors, services
+from flows_app.filters import NOTIFICATION_POLICY_FILTER
 from flows_app.models import FlowRunNotificationPolicy, SavedSearch
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, BoolField, ListField, StrField, StrictSerializer, UUIDField
-from orion_project.api.filtering import FieldFilter, ObjectFilter, eq_, request_serializer
+from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 
 TEMPLATE_KEYS = frozenset(
@@ -27,13 +27,6 @@ TEMPLATE_KEYS = frozenset(
     }
 )  # fmt: skip
 
-NOTIFICATION_POLICY_FILTER = ObjectFilter(
-    schema="FlowRunNotificationPolicyFilter",
-    description="Filter notification policies (without `is_active`, only inactive ones match).",
-    combinable=False,
-    defaults={"is_active": {"eq_": False}},
-    fields=(FieldFilter("is_active", "FlowRunNotificationPolicyFilterIsActive", "is_active", (eq_(),)),),
-)
 PageRequest = request_serializer("SavedSearchesFilterRequest", {}, paginated=True)
 PoliciesFilterRequest = request_serializer(
     "FlowRunNotificationPoliciesFilterRequest",
@@ -138,10 +131,7 @@ class SavedSearchViewSet(OrionViewSet):
     )
     def upsert(self, request: Request) -> Response:
         data = self.body(SavedSearchCreateSerializer)
-        with transaction.atomic():
-            search, created = SavedSearch.objects.select_for_update().update_or_create(
-                name=data["name"], defaults={"filters": data["filters"]}
-            )
+        search, created = services.saved_search_upsert(name=data["name"], filters=data["filters"])
         return self.read(search, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -160,8 +150,7 @@ class SavedSearchViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        deleted, _ = SavedSearch.objects.filter(pk=self.object_id()).delete()
-        if not deleted:
+        if not services.saved_search_delete(saved_search_id=self.object_id()):
             raise RouteNotFound("Saved search not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -194,7 +183,7 @@ class NotificationPolicyViewSet(OrionViewSet):
         responses={201: PolicySerializer},
     )
     def create(self, request: Request) -> Response:
-        policy = FlowRunNotificationPolicy.objects.create(**self.body(PolicyCreateSerializer))
+        policy = services.notification_policy_create(data=self.body(PolicyCreateSerializer))
         return self.read(policy, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -216,7 +205,7 @@ class NotificationPolicyViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         policy_id = self.object_id()
         changes = self.body(PolicyUpdateSerializer)
-        if not FlowRunNotificationPolicy.objects.filter(pk=policy_id).update(**changes, updated=timezone.now()):
+        if not services.notification_policy_update(policy_id=policy_id, changes=changes):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -227,8 +216,7 @@ class NotificationPolicyViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        deleted, _ = FlowRunNotificationPolicy.objects.filter(pk=self.object_id()).delete()
-        if not deleted:
+        if not services.notification_policy_delete(policy_id=self.object_id()):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -242,7 +230,4 @@ class NotificationPolicyViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(PoliciesFilterRequest)
-        policies = NOTIFICATION_POLICY_FILTER.apply(
-            FlowRunNotificationPolicy.objects.all(), data.get("flow_run_notification_policy_filter")
-        )
-        return self.page(policies.order_by("id"), data)
+        return self.page(selectors.notification_policies_matching(filters=data).order_by("id"), data)

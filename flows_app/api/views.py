@@ -12,22 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flows_app import selectors, services
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER, FLOW_SORT
 from flows_app.api.serializers import FlowCreateSerializer, FlowSerializer, FlowUpdateSerializer
+from flows_app.filters import FLOW_FILTER, FLOW_SORT
 from flows_app.models import Flow
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from runs_app.filters import RELATED_RUN_FILTERS
 
-FLOW_RELATED_FILTERS = {
-    "flows": FLOW_FILTER,
-    "flow_runs": FLOW_RUN_FILTER,
-    "task_runs": TASK_RUN_FILTER,
-    "deployments": DEPLOYMENT_FILTER,
-}
-FlowsFilterRequest = request_serializer("FlowsFilterRequest", FLOW_RELATED_FILTERS, sort=FLOW_SORT, paginated=True)
-FlowsCountRequest = request_serializer("FlowsCountRequest", FLOW_RELATED_FILTERS)
+FlowsFilterRequest = request_serializer("FlowsFilterRequest", RELATED_RUN_FILTERS, sort=FLOW_SORT, paginated=True)
+FlowsCountRequest = request_serializer("FlowsCountRequest", RELATED_RUN_FILTERS)
 
 FLOW_NOT_FOUND = "Flow not found"
 
@@ -44,7 +38,7 @@ class FlowViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> Any:
         """The one place flow filter bodies become a queryset (used by filter and count)."""
-        return selectors.flows_matching(**{key: data.get(key) for key in FLOW_RELATED_FILTERS})
+        return selectors.flows_matching(filters=data)
 
     @extend_schema(
         operation_id="create_flow",

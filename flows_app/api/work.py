@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,8 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import work_services
-from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
+from flows_app import selectors, work_services
 from flows_app.api.work_serializers import (
     WorkerSerializer,
     WorkPoolCreateSerializer,
@@ -25,14 +23,14 @@ from flows_app.api.work_serializers import (
     WorkQueueSerializer,
     WorkQueueUpdateSerializer,
 )
-from flows_app.models import Worker, WorkPool, WorkQueue
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
+from flows_app.models import WorkPool, WorkQueue
 from orion_project.api.errors import DetailError, RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.serializers import FlowRunSerializer
-from runs_app.selectors import scheduled_runs_for_queues
 
 WORK_QUEUE_NOT_FOUND = "Work queue not found"
 WORK_POOL_NOT_FOUND = "Work pool not found"
@@ -65,14 +63,10 @@ ScheduledFlowRunsRequest = request_serializer(
 )
 
 
-def queues_with_pool() -> QuerySet[WorkQueue]:
-    return WorkQueue.objects.select_related("work_pool")
-
-
 class WorkQueueViewSet(OrionViewSet):
     """Work queues (of ``default-agent-pool`` when created here) and the agent poll."""
 
-    queryset = queues_with_pool()
+    queryset = selectors.work_queues_with_pool()
     serializer_class = WorkQueueSerializer
     not_found_detail = WORK_QUEUE_NOT_FOUND
     schema_tags = ("Work Queues",)
@@ -80,7 +74,7 @@ class WorkQueueViewSet(OrionViewSet):
     def _queue_or_exception(self) -> WorkQueue:
         """The queue of the path, or the model layer's 404 (``exception_message``)."""
         queue_id = self.object_id()
-        queue = queues_with_pool().filter(pk=queue_id).first()
+        queue = selectors.work_queues_with_pool().filter(pk=queue_id).first()
         if queue is None:
             raise ObjectNotFoundError(f"Work queue {queue_id} not found")
         return queue
@@ -94,7 +88,7 @@ class WorkQueueViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         queue = work_services.work_queue_create(**self.body(WorkQueueCreateSerializer))
-        return self.read(queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
+        return self.read(selectors.work_queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="read_work_queue",
@@ -137,7 +131,11 @@ class WorkQueueViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
     def by_name(self, request: Request, name: str) -> Response:
-        queue = queues_with_pool().filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL).first()
+        queue = (
+            selectors.work_queues_with_pool()
+            .filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL)
+            .first()
+        )
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return self.read(queue)
@@ -152,8 +150,7 @@ class WorkQueueViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(WorkQueuesFilterRequest)
-        queues = WORK_QUEUE_FILTER.apply(queues_with_pool(), data.get("work_queues"))
-        return self.page(queues.order_by("name"), data)
+        return self.page(selectors.work_queues_matching(filters=data).order_by("name"), data)
 
     @extend_schema(
         operation_id="read_work_queue_runs",
@@ -172,10 +169,13 @@ class WorkQueueViewSet(OrionViewSet):
         queue = self._queue_or_exception()
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
-        picked = scheduled_runs_for_queues([queue], limit=limit, scheduled_before=data.get("scheduled_before"))
-        if request.headers.get("x-prefect-ui", "").lower() != "true":
-            work_services.work_queue_mark_polled(queue_ids=[queue.id], now=timezone.now())
-        return Response(FlowRunSerializer([run for _, run in picked], many=True).data)
+        runs = work_services.work_queue_poll(
+            queue=queue,
+            limit=limit,
+            scheduled_before=data.get("scheduled_before"),
+            record_poll=request.headers.get("x-prefect-ui", "").lower() != "true",
+        )
+        return Response(FlowRunSerializer(runs, many=True).data)
 
     @extend_schema(
         operation_id="read_work_queue_status",
@@ -185,19 +185,7 @@ class WorkQueueViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["get"], url_path="status")
     def status(self, request: Request, id: str) -> Response:
-        from runs_app.models import FlowRun
-
-        queue = self._queue_or_exception()
-        late = FlowRun.objects.filter(work_queue=queue, state_type="SCHEDULED", state_name="Late").count()
-        polled = queue.last_polled is not None and timezone.now() - queue.last_polled < dt.timedelta(seconds=60)
-        return Response(
-            {
-                "healthy": late == 0 and polled,
-                "late_runs_count": late,
-                "last_polled": queue.last_polled,
-                "health_check_policy": {"maximum_late_runs": 0, "maximum_seconds_since_last_polled": 60},
-            }
-        )
+        return Response(selectors.work_queue_status(self._queue_or_exception(), now=timezone.now()))
 
 
 class WorkPoolViewSet(OrionViewSet):
@@ -210,10 +198,7 @@ class WorkPoolViewSet(OrionViewSet):
     schema_tags = ("Work Pools",)
 
     def get_queryset(self) -> QuerySet[WorkPool]:
-        recent = timezone.now() - dt.timedelta(seconds=90)
-        return WorkPool.objects.annotate(
-            online_workers=Count("workers", filter=Q(workers__last_heartbeat_time__gte=recent))
-        )
+        return selectors.work_pools_with_workers_online(now=timezone.now())
 
     def _pool(self, name: str) -> WorkPool:
         pool = self.get_queryset().filter(name=name).first()
@@ -222,7 +207,7 @@ class WorkPoolViewSet(OrionViewSet):
         return pool
 
     def _queue(self, pool: WorkPool, queue_name: str) -> WorkQueue:
-        queue = queues_with_pool().filter(work_pool=pool, name=queue_name).first()
+        queue = selectors.work_queues_with_pool().filter(work_pool=pool, name=queue_name).first()
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return queue
@@ -280,7 +265,7 @@ class WorkPoolViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(WorkPoolsFilterRequest)
-        return self.page(WORK_POOL_FILTER.apply(self.get_queryset(), data.get("work_pools")).order_by("name"), data)
+        return self.page(selectors.work_pools_matching(filters=data, now=timezone.now()).order_by("name"), data)
 
     @extend_schema(
         operation_id="count_work_pools",
@@ -292,7 +277,7 @@ class WorkPoolViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(WorkPoolsCountRequest)
-        return Response(WORK_POOL_FILTER.apply(WorkPool.objects.all(), data.get("work_pools")).count())
+        return Response(selectors.work_pools_matching(filters=data, now=timezone.now()).count())
 
     @extend_schema(
         operation_id="get_scheduled_flow_runs",
@@ -305,22 +290,10 @@ class WorkPoolViewSet(OrionViewSet):
     def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         data = self.body(ScheduledFlowRunsRequest)
-        queues = list(queues_with_pool().filter(work_pool=pool).order_by("priority", "name"))
-        if data.get("work_queue_names"):
-            queues = [queue for queue in queues if queue.name in data["work_queue_names"]]
-        work_services.work_queue_mark_polled(queue_ids=[queue.id for queue in queues], now=timezone.now())
-        if pool.is_paused:
-            return Response([])
-        limit = checked_limit(data.get("limit"))
-        if pool.concurrency_limit is not None:
-            from runs_app.models import FlowRun
-            from runs_app.states import ACTIVE_STATE_TYPES
-
-            busy = FlowRun.objects.filter(work_queue__work_pool=pool, state_type__in=list(ACTIVE_STATE_TYPES)).count()
-            limit = min(limit, max(pool.concurrency_limit - busy, 0))
-        picked = scheduled_runs_for_queues(
-            queues,
-            limit=limit,
+        picked = work_services.work_pool_poll(
+            work_pool=pool,
+            work_queue_names=data.get("work_queue_names"),
+            limit=checked_limit(data.get("limit")),
             scheduled_before=data.get("scheduled_before"),
             scheduled_after=data.get("scheduled_after"),
         )
@@ -342,7 +315,9 @@ class WorkPoolViewSet(OrionViewSet):
     def queues(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         queue = work_services.work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
-        return Response(WorkQueueSerializer(queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            WorkQueueSerializer(selectors.work_queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         operation_id="read_work_pool_queues",
@@ -355,7 +330,7 @@ class WorkPoolViewSet(OrionViewSet):
     def queues_filter(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         data = self.body(WorkQueuesFilterRequest)
-        queues = WORK_QUEUE_FILTER.apply(queues_with_pool().filter(work_pool=pool), data.get("work_queues"))
+        queues = selectors.work_queues_matching(filters=data, work_pool=pool)
         rows = queues.order_by("priority", "name")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkQueueSerializer(rows, many=True).data)
 
@@ -421,7 +396,7 @@ class WorkPoolViewSet(OrionViewSet):
     def workers(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         data = self.body(WorkersFilterRequest)
-        workers = WORKER_FILTER.apply(Worker.objects.filter(work_pool=pool), data.get("workers"))
+        workers = selectors.workers_matching(work_pool=pool, filters=data)
         rows = workers.order_by("-last_heartbeat_time")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkerSerializer(rows, many=True).data)
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from orion_project.api.fields import BoolField
 from orion_project.api.filtering import request_serializer, validate_body
+from orion_project.registry import registered_resets
 
 OBFUSCATED = "********"
 ConfirmRequest = request_serializer("ConfirmRequest", {}, extra={"confirm": BoolField(default=False)})
@@ -45,31 +46,11 @@ def settings_snapshot() -> dict[str, Any]:
 
 
 def clear_database() -> None:
-    """Delete every row the API manages, in one transaction, and re-seed what a new server
-    starts with (the default pool and queue, the system block types)."""
-    from blocks_app.models import BlockType
-    from blocks_app.services import install_system_block_types
-    from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
-    from flows_app.work_services import default_agent_pool, work_queue_get_or_create
-    from runs_app.models import ConcurrencyLimit, Log, TaskRunStateCache
-
+    """Delete every row the API manages and re-seed what a new server starts with, in one
+    transaction; each app resets its own tables (see ``orion_project.registry``)."""
     with transaction.atomic():
-        for model in (
-            TaskRunStateCache,
-            Log,
-            ConcurrencyLimit,
-            Flow,
-            WorkPool,
-            BlockType,
-            SavedSearch,
-            FlowRunNotificationPolicy,
-        ):
-            model.objects.all().delete()
-        pool = default_agent_pool()
-        queue, _ = work_queue_get_or_create(name="default", work_pool=pool)
-        pool.default_queue = queue
-        pool.save(update_fields=["default_queue"])
-        install_system_block_types()
+        for reset in registered_resets():
+            reset()
 
 
 def _confirmed(request: Request) -> bool:

@@ -4,9 +4,9 @@ Each sort enum and the state type appear in many request bodies; naming them onc
 the schema's component names those of the reference (``FlowRunSort``, ``StateType`` ...).
 """
 
-from flows_app.api.filters import FLOW_SORT
-from orion_project.api.filtering import BOOLEAN_OPERATORS
-from runs_app.api.filters import FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
+from flows_app.filters import FLOW_SORT
+from orion_project.filtering import BOOLEAN_OPERATORS
+from runs_app.filters import FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
 from runs_app.states import StateType
 
 # FlowSort and DeploymentSort share their values, so one name serves both.

@@ -13,14 +13,9 @@ from rest_framework.response import Response
 
 from orion_project.api import fields
 from orion_project.api.errors import RequestValidationError, RouteNotFound
-from orion_project.api.filtering import (
-    ObjectFilter,
-    SortSpec,
-    StrictSerializer,
-    checked_limit,
-    paginate,
-    validate_body,
-)
+from orion_project.api.fields import StrictSerializer
+from orion_project.api.filtering import checked_limit, filterset_class, paginate, sort_field, validate_body
+from orion_project.filtering import ObjectFilter, SortSpec
 
 
 class OrionModelSerializer(serializers.ModelSerializer):
@@ -102,8 +97,8 @@ class OrionViewSet(viewsets.GenericViewSet):
         """
         assert self.object_filter is not None
         queryset = self.get_queryset()
-        filterset_class = self.object_filter.filterset_class(queryset.model)
-        queryset = filterset_class(request.query_params, queryset=queryset).qs
+        filterset = filterset_class(self.object_filter, queryset.model)
+        queryset = filterset(request.query_params, queryset=queryset).qs
         data: dict[str, Any] = {"offset": 0}
         for key in ("limit", "offset"):
             if key in request.query_params:
@@ -111,7 +106,7 @@ class OrionViewSet(viewsets.GenericViewSet):
         if "sort" in request.query_params and self.sort_spec is not None:
             sort = request.query_params["sort"]
             if sort not in self.sort_spec.orders:
-                field = self.sort_spec.field()
+                field = sort_field(self.sort_spec)
                 raise RequestValidationError(
                     [
                         {

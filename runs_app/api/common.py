@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -11,26 +12,17 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.api.filters import DEPLOYMENT_FILTER, FLOW_FILTER
 from orion_project.api.errors import DetailError
 from orion_project.api.fields import DateTimeField, EnumField, FloatField
 from orion_project.api.filtering import request_serializer, validate_body
-from runs_app.api.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
-from runs_app.orchestration.context import ProposedState
-from runs_app.orchestration.engine import OrchestrationResult, proposed_from_body
-
-# The filter body keys every run route accepts (reference §C.1 table).
-RUN_FILTERS = {
-    "flows": FLOW_FILTER,
-    "flow_runs": FLOW_RUN_FILTER,
-    "task_runs": TASK_RUN_FILTER,
-    "deployments": DEPLOYMENT_FILTER,
-}
+from runs_app.filters import RELATED_RUN_FILTERS
+from runs_app.orchestration.context import ProposedState, state_details_json
+from runs_app.orchestration.engine import OrchestrationResult
 
 HistoryRequest = request_serializer(
     "HistoryRequest",
-    RUN_FILTERS,
+    RELATED_RUN_FILTERS,
     extra={
         "history_start": DateTimeField(required=True, allow_null=False),
         "history_end": DateTimeField(required=True, allow_null=False),
@@ -53,10 +45,27 @@ def api_version(request: Request) -> tuple[int, int, int] | None:
     return getattr(request._request, "orion_api_version", None)
 
 
+def proposal_from_body(state: Mapping[str, Any] | None) -> ProposedState | None:
+    """A validated ``StateCreate`` body (``None``: none given) as a proposal stamped by the
+    server: its own ``id``/``timestamp`` are ignored, as the reference does."""
+    if not state:
+        return None
+    return ProposedState.make(
+        type=state["type"],
+        name=state.get("name"),
+        timestamp=timezone.now(),
+        message=state.get("message"),
+        data=state.get("data"),
+        state_details=state_details_json(state.get("state_details")),
+    )
+
+
 def proposal_from_request(request: Request) -> tuple[ProposedState, bool]:
     """The validated ``set_state`` body as a server-stamped proposal and the force flag."""
     data = validate_body(SetStateSerializer, request.data)
-    return proposed_from_body(dict(data["state"]), now=timezone.now()), bool(data["force"])
+    proposal = proposal_from_body(data["state"])
+    assert proposal is not None  # the serializer requires a state
+    return proposal, bool(data["force"])
 
 
 def orchestration_response(result: OrchestrationResult) -> Response:
@@ -73,7 +82,7 @@ def history_response(request: Request, history_for: Any) -> Response:
     if seconds < 1:
         raise DetailError("History interval must not be less than 1 second.", 422)
     intervals = history_for(
-        filters={key: data.get(key) for key in RUN_FILTERS},
+        filters=data,
         start=data["history_start"],
         end=data["history_end"],
         interval=dt.timedelta(seconds=seconds),

@@ -13,22 +13,20 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.api.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import IntField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
-    RUN_FILTERS,
     HistoryRequest,
     OrchestrationResultSerializer,
     api_version,
     history_response,
     orchestration_response,
+    proposal_from_body,
     proposal_from_request,
 )
-from runs_app.api.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT
 from runs_app.api.serializers import (
     FlowRunCreateSerializer,
     FlowRunSerializer,
@@ -37,19 +35,18 @@ from runs_app.api.serializers import (
     SetStateSerializer,
     graph_node_json,
 )
+from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
-from runs_app.orchestration.engine import flow_run_set_state
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
-FLOW_RUN_FILTERS = {**RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_pool_queues": WORK_QUEUE_FILTER}
 FlowRunsFilterRequest = request_serializer(
-    "FlowRunsFilterRequest", FLOW_RUN_FILTERS, sort=FLOW_RUN_SORT, paginated=True
+    "FlowRunsFilterRequest", RELATED_RUN_AND_WORK_FILTERS, sort=FLOW_RUN_SORT, paginated=True
 )
-FlowRunsCountRequest = request_serializer("FlowRunsCountRequest", FLOW_RUN_FILTERS)
+FlowRunsCountRequest = request_serializer("FlowRunsCountRequest", RELATED_RUN_AND_WORK_FILTERS)
 UIFlowRunHistoryRequest = request_serializer(
     "UIFlowRunHistoryRequest",
-    RUN_FILTERS,
+    RELATED_RUN_FILTERS,
     sort=FLOW_RUN_SORT,
     sort_default="EXPECTED_START_TIME_DESC",
     extra={"limit": IntField(default=1000, min_value=0, max_value=1000), "offset": IntField(default=0, min_value=0)},
@@ -59,9 +56,9 @@ UIFlowRunHistoryRequest = request_serializer(
 FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
 
 
-def flow_run_queryset(**filters: Any) -> QuerySet[FlowRun]:
-    """Flow runs matching the filter body keys, with what their response shows joined."""
-    return selectors.flow_runs_matching(**filters).select_related(*FLOW_RUN_JOINS)
+def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
+    """Flow runs matching a validated query body, with what their response shows joined."""
+    return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
 
 
 class FlowRunViewSet(OrionViewSet):
@@ -77,7 +74,7 @@ class FlowRunViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[FlowRun]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        return flow_run_queryset(**{key: data.get(key) for key in FLOW_RUN_FILTERS})
+        return flow_run_queryset(data)
 
     @extend_schema(
         operation_id="create_flow_run",
@@ -92,7 +89,10 @@ class FlowRunViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(FlowRunCreateSerializer)
-        run, created = services.flow_run_create(data=data, api_version=api_version(request))
+        initial_state = proposal_from_body(data.pop("state", None))
+        run, created = services.flow_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request)
+        )
         return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -189,7 +189,7 @@ class FlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="lateness")
     def lateness(self, request: Request) -> Response:
         data = self.body(FlowRunsCountRequest)
-        runs = selectors.flow_runs_matching(**{key: data.get(key) for key in FLOW_RUN_FILTERS})
+        runs = selectors.flow_runs_matching(filters=data)
         return Response(selectors.average_lateness(runs, now=timezone.now()))
 
     @extend_schema(
@@ -206,7 +206,7 @@ class FlowRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = flow_run_set_state(
+        result = services.flow_run_set_state(
             flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -252,7 +252,7 @@ class UIFlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
         data = self.body(UIFlowRunHistoryRequest)
-        runs = selectors.flow_runs_matching(**{key: data.get(key) for key in RUN_FILTERS})
+        runs = selectors.flow_runs_matching(filters=data)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
         offset = data["offset"]
         now = timezone.now()

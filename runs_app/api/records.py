@@ -16,7 +16,6 @@ from orion_project.api.fields import EmbeddedBodySerializer, ListField, UUIDFiel
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from runs_app import services
-from runs_app.api.filters import LOG_FILTER, LOG_SORT
 from runs_app.api.serializers import (
     ConcurrencyLimitCreateSerializer,
     ConcurrencyLimitSerializer,
@@ -25,6 +24,7 @@ from runs_app.api.serializers import (
     StateSerializer,
     state_json,
 )
+from runs_app.filters import LOG_FILTER, LOG_SORT
 from runs_app.models import ConcurrencyLimit, FlowRunState, Log, TaskRunState
 
 LogsFilterRequest = request_serializer("LogsFilterRequest", {"logs": LOG_FILTER}, sort=LOG_SORT, paginated=True)

@@ -17,15 +17,14 @@ from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
-    RUN_FILTERS,
     HistoryRequest,
     OrchestrationResultSerializer,
     api_version,
     history_response,
     orchestration_response,
+    proposal_from_body,
     proposal_from_request,
 )
-from runs_app.api.filters import TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.api.serializers import (
     HistoryIntervalSerializer,
     SetStateSerializer,
@@ -33,13 +32,15 @@ from runs_app.api.serializers import (
     TaskRunSerializer,
     TaskRunUpdateSerializer,
 )
+from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
-from runs_app.orchestration.engine import task_run_set_state
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
-TaskRunsFilterRequest = request_serializer("TaskRunsFilterRequest", RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True)
-TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RUN_FILTERS)
+TaskRunsFilterRequest = request_serializer(
+    "TaskRunsFilterRequest", RELATED_RUN_FILTERS, sort=TASK_RUN_SORT, paginated=True
+)
+TaskRunsCountRequest = request_serializer("TaskRunsCountRequest", RELATED_RUN_FILTERS)
 
 
 class TaskRunViewSet(OrionViewSet):
@@ -55,7 +56,7 @@ class TaskRunViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        return selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS}).select_related("state")
+        return selectors.task_runs_matching(filters=data).select_related("state")
 
     @extend_schema(
         operation_id="create_task_run",
@@ -69,7 +70,10 @@ class TaskRunViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(TaskRunCreateSerializer)
-        run, created = services.task_run_create(data=data, api_version=api_version(request))
+        initial_state = proposal_from_body(data.pop("state", None))
+        run, created = services.task_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request)
+        )
         return self.read(self.get_queryset().get(pk=run.pk), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -160,7 +164,7 @@ class TaskRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = task_run_set_state(
+        result = services.task_run_set_state(
             task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -182,5 +186,5 @@ class UITaskRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(TaskRunsCountRequest)
-        runs = selectors.task_runs_matching(**{key: data.get(key) for key in RUN_FILTERS})
+        runs = selectors.task_runs_matching(filters=data)
         return Response(selectors.count_by_state_type(runs))

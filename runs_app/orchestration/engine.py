@@ -1,5 +1,9 @@
 """The set_state pipeline (reference §F.1): lock the run, apply the policy, write, report.
 
+The public doors are ``runs_app.services.flow_run_set_state`` / ``task_run_set_state``
+(and run creation there); routes, admin actions, commands and services call those, never
+this module, so there is one way a state is written.
+
 Every proposal runs in one transaction with the run's row locked (``SELECT ... FOR
 UPDATE`` on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), so two
 concurrent proposals on one run are evaluated one after the other and each sees the
@@ -8,23 +12,20 @@ state the other wrote: no transition and no counter update is ever lost.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
-from orion_project.exceptions import ObjectNotFoundError
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
     OrchestrationContext,
     ProposedState,
     SetStateStatus,
-    state_details_json,
 )
 from runs_app.orchestration.policies import policy_for
 from runs_app.orchestration.rules import Rule
@@ -58,51 +59,8 @@ class OrchestrationResult:
         return details
 
 
-def proposed_from_body(state: dict[str, Any], *, now: dt.datetime) -> ProposedState:
-    """A validated ``StateCreate`` body as a proposal stamped by the server (its own
-    ``id``/``timestamp`` are ignored, as the reference does)."""
-    return ProposedState.make(
-        type=state["type"],
-        name=state.get("name"),
-        timestamp=now,
-        message=state.get("message"),
-        data=state.get("data"),
-        state_details=state_details_json(state.get("state_details")),
-    )
-
-
-def flow_run_set_state(
-    *,
-    flow_run_id: uuid.UUID,
-    state: ProposedState,
-    force: bool = False,
-    api_version: tuple[int, int, int] | None = None,
-) -> OrchestrationResult:
-    """Propose ``state`` for a flow run and let the flow policy decide."""
-    with transaction.atomic():
-        run = _locked(FlowRun, flow_run_id)
-        if run is None:
-            raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
-        return orchestrate(run, state, force=force, api_version=api_version)
-
-
-def task_run_set_state(
-    *,
-    task_run_id: uuid.UUID,
-    state: ProposedState,
-    force: bool = False,
-    api_version: tuple[int, int, int] | None = None,
-) -> OrchestrationResult:
-    """Propose ``state`` for a task run and let the task policy decide."""
-    with transaction.atomic():
-        run = _locked(TaskRun, task_run_id)
-        if run is None:
-            raise ObjectNotFoundError(f"Task run with id {task_run_id} not found")
-        return orchestrate(run, state, force=force, api_version=api_version)
-
-
-def _locked(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
-    """The run row, locked for the rest of the transaction.
+def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
+    """The run row (``None`` if missing), locked for the rest of the transaction.
 
     The current state is read by a second statement on purpose: on PostgreSQL a row
     fetched after waiting for the lock is the newest version, but rows joined to it in
@@ -204,7 +162,7 @@ def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunStat
 
 def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:
     """A sub-flow's new state is copied, forced, onto the task run standing for it."""
-    parent = _locked(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
+    parent = lock_run(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
     if parent is None:
         return
     details = {

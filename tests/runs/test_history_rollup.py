@@ -27,7 +27,7 @@ NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": Non
 
 
 def scanned(now: dt.datetime, filters: dict[str, Any], **window: Any) -> list[dict[str, Any]]:
-    return run_history(flow_runs_matching(**filters), now=now, **window)
+    return run_history(flow_runs_matching(filters=filters), now=now, **window)
 
 
 def assert_same(rollup: list[dict[str, Any]], scan: list[dict[str, Any]]) -> None:

@@ -7,18 +7,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orion_project.services import all_services, run_forever, run_once, stop_on_signals
+from orion_project.registry import registered_services
+from orion_project.service_loop import run_forever, run_once, stop_on_signals
 
 
 class Command(BaseCommand):
-    help = "Run the scheduler and late-run services at their intervals until stopped."
+    help = "Run the background services the apps register (scheduler, late runs, ...) at their intervals until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Run each service once and exit.")
         parser.add_argument("--only", default="", help="Comma-separated service names to run.")
 
     def handle(self, *args: Any, once: bool, only: str, **options: Any) -> None:
-        services = all_services()
+        services = registered_services()
         if only:
             wanted = {name.strip() for name in only.split(",") if name.strip()}
             unknown = wanted - {service.name for service in services}

@@ -1,7 +1,8 @@
-"""The background services and the loop that runs them at their intervals.
+"""The loop that runs the background services at their intervals.
 
-Every service is a function doing one short pass and returning how much it did; the loop
-calls each when it is due. Nothing is kept in process memory between passes, so any
+The services themselves belong to the apps, which register them
+(:func:`orion_project.registry.register_services`). Every service is a function doing one
+short pass and returning how much it did; the loop calls each when it is due. Nothing is kept in process memory between passes, so any
 number of loops can run against one database (see each service for how it shares work).
 """
 
@@ -11,34 +12,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections
 
+from orion_project.registry import Service
+
 logger = logging.getLogger("orion.services")
-
-
-@dataclass(frozen=True)
-class Service:
-    """A named pass and how often to run it."""
-
-    name: str
-    run: Callable[[], int]
-    interval_seconds: float
-
-
-def all_services() -> list[Service]:
-    """The services ``orion_services`` runs, with their configured intervals."""
-    from flows_app.scheduler import schedule_deployments
-    from runs_app.late_runs import mark_late_runs
-
-    return [
-        Service("scheduler", lambda: schedule_deployments(), settings.ORION_SCHEDULER_INTERVAL_SECONDS),
-        Service("late_runs", lambda: mark_late_runs(), settings.ORION_LATE_RUNS_INTERVAL_SECONDS),
-    ]
 
 
 def run_once(service: Service) -> int:

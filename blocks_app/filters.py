@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from orion_project.api.fields import UUIDField
-from orion_project.api.filtering import FieldFilter, ObjectFilter, all_, any_, eq_, like_
+from orion_project.filtering import UUID, FieldFilter, ObjectFilter, all_, any_, eq_, like_
 
 BLOCK_TYPE_FILTER = ObjectFilter(
     schema="BlockTypeFilter",
@@ -19,9 +18,9 @@ BLOCK_SCHEMA_FILTER = ObjectFilter(
     schema="BlockSchemaFilter",
     description="Filter block schemas. Only block schemas matching all criteria will be returned.",
     fields=(
-        FieldFilter("block_type_id", "BlockSchemaFilterBlockTypeId", "block_type_id", (any_(UUIDField),)),
+        FieldFilter("block_type_id", "BlockSchemaFilterBlockTypeId", "block_type_id", (any_(UUID),)),
         FieldFilter("block_capabilities", "BlockSchemaFilterCapabilities", "capabilities", (all_(),)),
-        FieldFilter("id", "BlockSchemaFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "BlockSchemaFilterId", "id", (any_(UUID),)),
         FieldFilter("version", "BlockSchemaFilterVersion", "version", (any_(),)),
     ),
 )
@@ -31,9 +30,9 @@ BLOCK_DOCUMENT_FILTER = ObjectFilter(
     description="Filter block documents. Anonymous documents are hidden unless asked for.",
     defaults={"is_anonymous": {"eq_": False}},
     fields=(
-        FieldFilter("id", "BlockDocumentFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "BlockDocumentFilterId", "id", (any_(UUID),)),
         FieldFilter("is_anonymous", "BlockDocumentFilterIsAnonymous", "is_anonymous", (eq_(),)),
-        FieldFilter("block_type_id", "BlockDocumentFilterBlockTypeId", "block_type_id", (any_(UUIDField),)),
+        FieldFilter("block_type_id", "BlockDocumentFilterBlockTypeId", "block_type_id", (any_(UUID),)),
         FieldFilter("name", "BlockDocumentFilterName", "name", (any_(), like_())),
     ),
 )

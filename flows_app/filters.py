@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q
 
 from flows_app.models import Deployment
-from orion_project.api.fields import BoolField, UUIDField
-from orion_project.api.filtering import (
+from orion_project.filtering import (
+    BOOL,
+    UUID,
     Condition,
     FieldFilter,
     ObjectFilter,
@@ -33,12 +34,12 @@ FLOW_FILTER = ObjectFilter(
     schema="FlowFilter",
     description="Filter for flows. Only flows matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "FlowFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "FlowFilterId", "id", (any_(UUID),)),
         FieldFilter(
             "deployment",
             "FlowFilterDeployment",
             "id",
-            (custom("is_null_", BoolField, _has_deployment, "If true, only flows without deployments."),),
+            (custom("is_null_", BOOL, _has_deployment, "If true, only flows without deployments."),),
             combinable=True,
         ),
         FieldFilter("name", "FlowFilterName", "name", (any_(), like_())),
@@ -61,7 +62,7 @@ DEPLOYMENT_FILTER = ObjectFilter(
     schema="DeploymentFilter",
     description="Filter for deployments. Only deployments matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "DeploymentFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "DeploymentFilterId", "id", (any_(UUID),)),
         FieldFilter("name", "DeploymentFilterName", "name", (any_(), like_())),
         FieldFilter("paused", "DeploymentFilterPaused", "paused", (eq_(),)),
         FieldFilter(
@@ -82,7 +83,7 @@ WORK_QUEUE_FILTER = ObjectFilter(
     schema="WorkQueueFilter",
     description="Filter work queues. Only work queues matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "WorkQueueFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "WorkQueueFilterId", "id", (any_(UUID),)),
         FieldFilter("name", "WorkQueueFilterName", "name", (any_(), startswith_())),
     ),
 )
@@ -91,7 +92,7 @@ WORK_POOL_FILTER = ObjectFilter(
     schema="WorkPoolFilter",
     description="Filter work pools. Only work pools matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "WorkPoolFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "WorkPoolFilterId", "id", (any_(UUID),)),
         FieldFilter("name", "WorkPoolFilterName", "name", (any_(),)),
         FieldFilter("type", "WorkPoolFilterType", "type", (any_(),)),
     ),
@@ -108,4 +109,12 @@ WORKER_FILTER = ObjectFilter(
             (before_(), after_()),
         ),
     ),
+)
+
+NOTIFICATION_POLICY_FILTER = ObjectFilter(
+    schema="FlowRunNotificationPolicyFilter",
+    description="Filter notification policies (without `is_active`, only inactive ones match).",
+    combinable=False,
+    defaults={"is_active": {"eq_": False}},
+    fields=(FieldFilter("is_active", "FlowRunNotificationPolicyFilterIsActive", "is_active", (eq_(),)),),
 )

@@ -9,8 +9,10 @@ from __future__ import annotations
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
-from orion_project.api.fields import BoolField, EnumField, UUIDField
-from orion_project.api.filtering import (
+from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from orion_project.filtering import (
+    BOOL,
+    UUID,
     Condition,
     FieldFilter,
     NestedFilter,
@@ -21,6 +23,7 @@ from orion_project.api.filtering import (
     any_,
     array_is_null_,
     before_,
+    choice,
     custom,
     ge_,
     is_null_,
@@ -32,17 +35,13 @@ from runs_app.models import FlowRun
 from runs_app.states import StateType
 
 
-def _state_type_item(**kwargs: object) -> EnumField:
-    return EnumField(StateType.values, **kwargs)  # type: ignore[arg-type]
-
-
 def _run_state_filter(prefix: str) -> NestedFilter:
     """``state: {type: {any_}, name: {any_}}`` of flow runs and task runs."""
     return NestedFilter(
         "state",
         f"{prefix}FilterState",
         (
-            FieldFilter("type", f"{prefix}FilterStateType", "state_type", (any_(_state_type_item),)),
+            FieldFilter("type", f"{prefix}FilterStateType", "state_type", (any_(choice(StateType.values)),)),
             FieldFilter("name", f"{prefix}FilterStateName", "state_name", (any_(),)),
         ),
     )
@@ -58,14 +57,14 @@ FLOW_RUN_FILTER = ObjectFilter(
     schema="FlowRunFilter",
     description="Filter flow runs. Only flow runs matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "FlowRunFilterId", "id", (any_(UUIDField), not_any_(UUIDField))),
+        FieldFilter("id", "FlowRunFilterId", "id", (any_(UUID), not_any_(UUID))),
         FieldFilter("name", "FlowRunFilterName", "name", (any_(), like_())),
         FieldFilter("tags", "FlowRunFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
         FieldFilter(
             "deployment_id",
             "FlowRunFilterDeploymentId",
             "deployment_id",
-            (any_(UUIDField), is_null_()),
+            (any_(UUID), is_null_()),
             combinable=True,
         ),
         FieldFilter(
@@ -94,14 +93,14 @@ FLOW_RUN_FILTER = ObjectFilter(
             "parent_flow_run_id",
             "FlowRunFilterParentFlowRunId",
             "parent_task_run__flow_run_id",
-            (any_(UUIDField),),
+            (any_(UUID),),
             combinable=True,
         ),
         FieldFilter(
             "parent_task_run_id",
             "FlowRunFilterParentTaskRunId",
             "parent_task_run_id",
-            (any_(UUIDField), is_null_()),
+            (any_(UUID), is_null_()),
             combinable=True,
         ),
         FieldFilter(
@@ -133,7 +132,7 @@ TASK_RUN_FILTER = ObjectFilter(
     schema="TaskRunFilter",
     description="Filter task runs. Only task runs matching all criteria will be returned.",
     fields=(
-        FieldFilter("id", "TaskRunFilterId", "id", (any_(UUIDField),)),
+        FieldFilter("id", "TaskRunFilterId", "id", (any_(UUID),)),
         FieldFilter("name", "TaskRunFilterName", "name", (any_(), like_())),
         FieldFilter("tags", "TaskRunFilterTags", "tags", (all_(), array_is_null_()), combinable=True),
         _run_state_filter("TaskRun"),
@@ -142,13 +141,13 @@ TASK_RUN_FILTER = ObjectFilter(
             "subflow_runs",
             "TaskRunFilterSubFlowRuns",
             "id",
-            (custom("exists_", BoolField, _is_subflow_parent, "If true, only task runs that are sub-flow runs."),),
+            (custom("exists_", BOOL, _is_subflow_parent, "If true, only task runs that are sub-flow runs."),),
         ),
         FieldFilter(
             "flow_run_id",
             "TaskRunFilterFlowRunId",
             "flow_run_id",
-            (any_(UUIDField), is_null_()),
+            (any_(UUID), is_null_()),
             combinable=True,
         ),
     ),
@@ -167,8 +166,8 @@ LOG_FILTER = ObjectFilter(
     fields=(
         FieldFilter("level", "LogFilterLevel", "level", (ge_(), le_())),
         FieldFilter("timestamp", "LogFilterTimestamp", "timestamp", (before_(), after_())),
-        FieldFilter("flow_run_id", "LogFilterFlowRunId", "flow_run_id", (any_(UUIDField),)),
-        FieldFilter("task_run_id", "LogFilterTaskRunId", "task_run_id", (any_(UUIDField),)),
+        FieldFilter("flow_run_id", "LogFilterFlowRunId", "flow_run_id", (any_(UUID),)),
+        FieldFilter("task_run_id", "LogFilterTaskRunId", "task_run_id", (any_(UUID),)),
     ),
 )
 
@@ -186,3 +185,18 @@ LOG_SORT = SortSpec(
     },
     default="TIMESTAMP_ASC",
 )
+
+# The filter keys of a run query body (reference §C.1 table) and the resource each filters:
+# flow runs, task runs, flows and their history, lateness and UI routes accept these ...
+RELATED_RUN_FILTERS = {
+    "flows": FLOW_FILTER,
+    "flow_runs": FLOW_RUN_FILTER,
+    "task_runs": TASK_RUN_FILTER,
+    "deployments": DEPLOYMENT_FILTER,
+}
+# ... and flow runs and deployments also by the work pool and queue they go to.
+RELATED_RUN_AND_WORK_FILTERS = {
+    **RELATED_RUN_FILTERS,
+    "work_pools": WORK_POOL_FILTER,
+    "work_pool_queues": WORK_QUEUE_FILTER,
+}

@@ -1,0 +1,50 @@
+"""What the apps register for the shared base to run: background services and resets.
+
+The base (the services loop, ``/api/admin/database/clear``) must not import the apps; each
+app registers its pieces from its ``AppConfig.ready()``, as it registers its routes in its
+``api/routes.py``. Registration is per process and happens at start-up, so every process
+sees the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    """A named pass that does one short unit of work and returns how much it did, and how
+    often to run it."""
+
+    name: str
+    run: Callable[[], int]
+    interval_seconds: float
+
+
+# Service factories: called when the loop starts, so intervals come from current settings.
+_service_factories: list[Callable[[], list[Service]]] = []
+# (order, reset): lower orders run first; apps whose rows others point at reset later.
+_resets: list[tuple[int, Callable[[], None]]] = []
+
+
+def register_services(factory: Callable[[], list[Service]]) -> None:
+    """Add an app's background services (``factory`` builds them from settings)."""
+    if factory not in _service_factories:
+        _service_factories.append(factory)
+
+
+def registered_services() -> list[Service]:
+    """Every registered service, in registration order."""
+    return [service for factory in _service_factories for service in factory()]
+
+
+def register_reset(reset: Callable[[], None], *, order: int) -> None:
+    """Add an app's "delete my rows and re-seed what a new server starts with" step."""
+    if all(existing is not reset for _, existing in _resets):
+        _resets.append((order, reset))
+
+
+def registered_resets() -> list[Callable[[], None]]:
+    """The registered resets, in the order they must run."""
+    return [reset for _, reset in sorted(_resets, key=lambda pair: pair[0])]
