@@ -62,7 +62,7 @@ STARTED_SHARE = 0.54 + 0.14 + 0.03 + 0.06  # COMPLETED, FAILED, RUNNING, CRASHED
 TASK_RUN_SHARE = 0.10
 TASKS_PER_RUN = 5
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-FLOW_POLICY = {
+FLOW_POLICY: dict[str, Any] = {
     "max_retries": 0,
     "retry_delay_seconds": 0,
     "retries": None,
@@ -70,7 +70,7 @@ FLOW_POLICY = {
     "pause_keys": [],
     "resuming": False,
 }
-TASK_POLICY = {"max_retries": 0, "retry_delay_seconds": 0, "retries": None, "retry_delay": None}
+TASK_POLICY: dict[str, Any] = {"max_retries": 0, "retry_delay_seconds": 0, "retries": None, "retry_delay": None}
 ZERO = dt.timedelta(0)
 FLOW_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

@@ -75,15 +75,15 @@ def make_runs(api: Any) -> list[str]:
     ]  # fmt: skip
     for index in range(36):
         scheduled = now - dt.timedelta(hours=70) + dt.timedelta(minutes=137 * index)
-        body = {
+        body: dict[str, Any] = {
             "flow_id": str(flows[index % 2].id),
             "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": scheduled.isoformat()}},
         }
         run = api.post("/flow_runs/", body).json()
         ids.append(run["id"])
         for state_type in plans[index % len(plans)][1:]:
-            body = {"state": {"type": state_type}, "force": True}  # future runs would be told to WAIT
-            answer = api.post(f"/flow_runs/{run['id']}/set_state", body).json()
+            forced = {"state": {"type": state_type}, "force": True}  # future runs would be told to WAIT
+            answer = api.post(f"/flow_runs/{run['id']}/set_state", forced).json()
             assert answer["status"] == "ACCEPT", answer
     return ids
 
@@ -144,5 +144,9 @@ def test_rebuild_and_bulk_seed_agree_with_the_state_writes(api) -> None:  # type
     rebuilt = {row[:-1]: row[-1] for row in FlowRunHistoryBucket.objects.values_list(*fields)}
     assert kept == rebuilt and sum(rebuilt.values()) == 36 + 250
     now = timezone.now()
-    window = {"start": now - dt.timedelta(days=30, seconds=41), "end": now, "interval": dt.timedelta(days=1)}
+    window: dict[str, Any] = {
+        "start": now - dt.timedelta(days=30, seconds=41),
+        "end": now,
+        "interval": dt.timedelta(days=1),
+    }
     assert_same(flow_run_history(now=now, filters=NO_FILTERS, **window), scanned(now, NO_FILTERS, **window))
