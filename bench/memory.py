@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if server is not None:
             server.stop()
         cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def summary(args: argparse.Namespace, samples: list[tuple[float, dict[int, tuple[str, int]]]], passes: int,
