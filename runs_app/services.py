@@ -22,8 +22,8 @@ from runs_app.history_rollup import RUN_FIELDS as HISTORY_RUN_FIELDS
 from runs_app.history_rollup import flow_runs_history_forget
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
 from runs_app.names import random_run_name
-from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.orchestration.engine import OrchestrationResult, lock_run, orchestrate
+from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
+from runs_app.orchestration.engine import lock_run, orchestrate
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None

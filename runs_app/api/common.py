@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from orion_project.api.errors import DetailError
 from orion_project.api.fields import DateTimeField, EnumField, FloatField
 from orion_project.api.filtering import request_serializer, validate_body
+from runs_app.api.schema_enums import SET_STATE_STATUS_VALUES
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
 from runs_app.filters import RELATED_RUN_FILTERS
-from runs_app.orchestration.context import ProposedState, state_details_json
-from runs_app.orchestration.engine import OrchestrationResult
+from runs_app.orchestration.context import OrchestrationResult, ProposedState, state_details_json
 
 HistoryRequest = request_serializer(
     "HistoryRequest",
@@ -34,7 +34,7 @@ OrchestrationResultSerializer = inline_serializer(
     "OrchestrationResult",
     {
         "state": StateSerializer(allow_null=True),
-        "status": EnumField(["ACCEPT", "REJECT", "ABORT", "WAIT"]),
+        "status": EnumField(SET_STATE_STATUS_VALUES),
         "details": serializers.DictField(),
     },
 )

@@ -167,3 +167,30 @@ class OrchestrationContext:
         """Accept the proposal under another name."""
         if self.proposed is not None:
             self.proposed.name = name
+
+
+DETAIL_TYPES = {
+    SetStateStatus.ACCEPT: "accept_details",
+    SetStateStatus.REJECT: "reject_details",
+    SetStateStatus.ABORT: "abort_details",
+    SetStateStatus.WAIT: "wait_details",
+}
+
+
+@dataclass
+class OrchestrationResult:
+    """What ``set_state`` answers: the verdict, its details and the run's current state."""
+
+    status: str
+    state: FlowRunState | TaskRunState | None
+    reason: str | None = None
+    delay_seconds: int | None = None
+    state_written: bool = False
+
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"type": DETAIL_TYPES[self.status]}
+        if self.status == SetStateStatus.WAIT:
+            details["delay_seconds"] = self.delay_seconds or 0
+        if self.status != SetStateStatus.ACCEPT:
+            details["reason"] = self.reason
+        return details

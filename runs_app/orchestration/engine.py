@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError
@@ -24,6 +23,7 @@ from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
     OrchestrationContext,
+    OrchestrationResult,
     ProposedState,
     SetStateStatus,
 )
@@ -31,32 +31,6 @@ from runs_app.orchestration.policies import policy_for
 from runs_app.orchestration.rules import Rule
 
 logger = logging.getLogger("orion.orchestration")
-
-DETAIL_TYPES = {
-    SetStateStatus.ACCEPT: "accept_details",
-    SetStateStatus.REJECT: "reject_details",
-    SetStateStatus.ABORT: "abort_details",
-    SetStateStatus.WAIT: "wait_details",
-}
-
-
-@dataclass
-class OrchestrationResult:
-    """What ``set_state`` answers: the verdict, its details and the run's current state."""
-
-    status: str
-    state: FlowRunState | TaskRunState | None
-    reason: str | None = None
-    delay_seconds: int | None = None
-    state_written: bool = False
-
-    def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"type": DETAIL_TYPES[self.status]}
-        if self.status == SetStateStatus.WAIT:
-            details["delay_seconds"] = self.delay_seconds or 0
-        if self.status != SetStateStatus.ACCEPT:
-            details["reason"] = self.reason
-        return details
 
 
 def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:

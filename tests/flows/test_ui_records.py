@@ -1,12 +1,10 @@
-"""Saved searches, notification policies, and /api/admin routes (reference §A.1, §G.8)."""
+"""Saved searches and notification policies (reference §A.1, §C)."""
 
 from __future__ import annotations
 
 import uuid
 
-from flows_app.models import Flow, WorkPool
-from tests.conftest import ApiClient
-from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 FILTER = {"object": "flow", "property": "name", "type": "string", "operation": "equals", "value": "etl"}
 
@@ -48,22 +46,3 @@ def test_notification_policies(api: ApiClient) -> None:
     assert api.get(f"/flow_run_notification_policies/{policy['id']}").json()["is_active"] is False
     assert api.delete(f"/flow_run_notification_policies/{policy['id']}").status_code == 204
     assert api.get(f"/flow_run_notification_policies/{policy['id']}").status_code == 404
-
-
-def test_admin_settings_hide_secrets(api: ApiClient) -> None:
-    settings = api.get("/admin/settings").json()
-    assert settings["PREFECT_ORION_API_DEFAULT_LIMIT"] == 200
-    assert settings["PREFECT_ORION_DATABASE_CONNECTION_URL"] == "********"
-    assert settings["DJANGO_SECRET_KEY"] == "********"
-
-
-def test_admin_database_routes_need_confirmation(api: ApiClient) -> None:
-    FlowFactory()
-    for route in ("clear", "drop", "create"):
-        refused = api.post(f"/admin/database/{route}", {})
-        assert (refused.status_code, refused.content) == (400, b"")
-    assert api.post("/admin/database/clear", {"confirm": True}).status_code == 204
-    assert Flow.objects.count() == 0
-    assert WorkPool.objects.get(name="default-agent-pool").default_queue is not None
-    assert api.get("/block_types/slug/local-file-system").status_code == 200  # re-seeded
-    assert api.post("/admin/database/create", {"confirm": True}).status_code == 204

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 
 def test_health_is_true_and_ignores_the_version_header(api: ApiClient) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from runs_app.states import StateType
-from tests.conftest import ApiClient
 from tests.factories import DeploymentFactory, FlowFactory, FlowRunFactory, TaskRunFactory
+from tests.helpers import ApiClient
 
 
 @pytest.fixture

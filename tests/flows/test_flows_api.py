@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from flows_app.models import Flow
-from tests.conftest import ApiClient
 from tests.factories import DeploymentFactory, FlowFactory, FlowRunFactory
+from tests.helpers import ApiClient
 
 FLOW_KEYS = {"id", "created", "updated", "name", "tags"}
 

@@ -31,7 +31,7 @@ from flows_app.models import Deployment
 from flows_app.scheduler import _claim, schedule_deployments
 from runs_app.late_runs import mark_late_runs
 from runs_app.models import FlowRun
-from tests.factories_deployments import DeploymentScheduleFactory, ScheduledDeploymentFactory
+from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
 ANCHOR = "2026-01-01T00:00:00+00:00"
@@ -219,7 +219,7 @@ def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
 
 # -------------------------------------------------------------------------- commands
 
-MANAGE = [sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py")]
+MANAGE = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
 
 
 def _free_port() -> int:

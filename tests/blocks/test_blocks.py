@@ -9,7 +9,7 @@ import pytest
 
 from blocks_app.checksums import schema_checksum
 from blocks_app.models import BlockDocument, BlockType
-from tests.conftest import ApiClient
+from tests.helpers import ApiClient
 
 LOCAL_FILE_SYSTEM_FIELDS = {
     "title": "LocalFileSystem",

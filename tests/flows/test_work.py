@@ -8,8 +8,7 @@ from typing import Any
 
 from flows_app.models import WorkQueue
 from runs_app.models import FlowRun
-from tests.conftest import ApiClient
-from tests.test_orchestration import make_flow_run
+from tests.helpers import ApiClient, make_flow_run
 
 
 def scheduled_run(api: ApiClient, queue_id: str, minutes: int = -1) -> dict[str, Any]:

@@ -6,46 +6,18 @@ These tests use real transactions and one database connection per thread, on SQL
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState
 from tests.factories import FlowFactory
+from tests.helpers import THREADS, in_parallel, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
-THREADS = 8
-
-
-def in_parallel(call: Callable[[Client], Any], count: int = THREADS) -> list[Any]:
-    """Run ``call`` in ``count`` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def worker(index: int) -> None:
-        client = Client(HTTP_X_PREFECT_API_VERSION="0.8.4")
-        barrier.wait()
-        try:
-            results[index] = call(client)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
-def post(client: Client, path: str, body: Any) -> Any:
-    response = client.post(f"/api{path}", data=json.dumps(body), content_type="application/json")
-    return response.status_code, response.json()
 
 
 def test_only_one_of_many_concurrent_running_proposals_wins() -> None:

@@ -4,83 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 import pytest
 
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun
-from tests.conftest import ApiClient
-from tests.factories import DeploymentFactory, FlowFactory
-
-ACCEPT, REJECT, ABORT, WAIT = "ACCEPT", "REJECT", "ABORT", "WAIT"
-
-
-def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) -> dict[str, Any]:
-    flow = FlowFactory()
-    body: dict[str, Any] = {"flow_id": str(flow.id), **fields}
-    if state_type is not None:
-        body["state"] = {"type": state_type}
-    response = api.post("/flow_runs/", body)
-    assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
-
-
-def make_task_run(
-    api: ApiClient, state_type: str | None = None, flow_run: dict[str, Any] | None = None, **fields: Any
-) -> dict[str, Any]:
-    flow_run = flow_run or make_flow_run(api, "RUNNING")
-    body: dict[str, Any] = {"flow_run_id": flow_run["id"], "task_key": uuid.uuid4().hex, "dynamic_key": "0", **fields}
-    if state_type is not None:
-        body["state"] = {"type": state_type}
-    response = api.post("/task_runs/", body)
-    assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
-
-
-def propose(
-    api: ApiClient, kind: str, run_id: str, state: dict[str, Any], force: bool = False
-) -> tuple[int, dict[str, Any]]:
-    response = api.post(f"/{kind}/{run_id}/set_state", {"state": state, "force": force})
-    return response.status_code, response.json()
-
-
-# (initial, proposed) → (HTTP status, verdict, resulting state type); force = false.
-FLOW_TRANSITIONS = [
-    ("PENDING", "RUNNING", 201, ACCEPT, "RUNNING"),
-    ("SCHEDULED", "PENDING", 201, ACCEPT, "PENDING"),
-    ("SCHEDULED", "RUNNING", 201, ACCEPT, "RUNNING"),
-    ("RUNNING", "COMPLETED", 201, ACCEPT, "COMPLETED"),
-    ("RUNNING", "FAILED", 201, ACCEPT, "FAILED"),
-    ("RUNNING", "CRASHED", 201, ACCEPT, "CRASHED"),
-    ("RUNNING", "CANCELLED", 201, ACCEPT, "CANCELLED"),
-    ("RUNNING", "CANCELLING", 201, ACCEPT, "CANCELLING"),
-    ("RUNNING", "PAUSED", 201, ACCEPT, "PAUSED"),
-    ("PENDING", "COMPLETED", 201, ACCEPT, "COMPLETED"),
-    ("SCHEDULED", "CANCELLING", 201, ACCEPT, "CANCELLING"),
-    # PreventRedundantTransitions
-    ("RUNNING", "RUNNING", 200, ABORT, "RUNNING"),
-    ("RUNNING", "PENDING", 200, ABORT, "RUNNING"),
-    ("RUNNING", "SCHEDULED", 200, ABORT, "RUNNING"),
-    ("PENDING", "PENDING", 200, ABORT, "PENDING"),
-    ("PENDING", "SCHEDULED", 200, ABORT, "PENDING"),
-    ("SCHEDULED", "SCHEDULED", 200, ABORT, "SCHEDULED"),
-    # HandleFlowTerminalStateTransitions
-    ("COMPLETED", "RUNNING", 200, ABORT, "COMPLETED"),
-    ("COMPLETED", "CRASHED", 200, ABORT, "COMPLETED"),
-    ("FAILED", "PENDING", 200, ABORT, "FAILED"),
-    ("CRASHED", "SCHEDULED", 200, ABORT, "CRASHED"),
-    ("CANCELLED", "CANCELLED", 200, ABORT, "CANCELLED"),
-    # HandleCancellingStateTransitions
-    ("CANCELLING", "COMPLETED", 200, REJECT, "CANCELLING"),
-    ("CANCELLING", "SCHEDULED", 200, REJECT, "CANCELLING"),
-    ("CANCELLING", "CANCELLED", 201, ACCEPT, "CANCELLED"),
-    # HandlePausingFlows / HandleResumingPausedFlows
-    ("PENDING", "PAUSED", 200, REJECT, "PENDING"),
-    ("SCHEDULED", "PAUSED", 200, REJECT, "SCHEDULED"),
-    ("PAUSED", "RUNNING", 201, ACCEPT, "RUNNING"),
-    ("PAUSED", "COMPLETED", 201, ACCEPT, "COMPLETED"),
-    ("PAUSED", "PENDING", 200, REJECT, "PAUSED"),
-]
+from tests.factories import DeploymentFactory
+from tests.helpers import ApiClient, make_flow_run, make_task_run, propose
+from tests.runs.transitions import ABORT, ACCEPT, FLOW_TRANSITIONS, REJECT, TASK_TRANSITIONS, WAIT
 
 
 @pytest.mark.parametrize(("initial", "proposed", "http", "verdict", "result"), FLOW_TRANSITIONS)
@@ -265,19 +195,6 @@ def test_set_state_validation(api: ApiClient) -> None:
 
 
 # --------------------------------------------------------------------------- task runs
-
-TASK_TRANSITIONS = [
-    ("PENDING", "RUNNING", 201, ACCEPT, "RUNNING"),
-    ("RUNNING", "COMPLETED", 201, ACCEPT, "COMPLETED"),
-    ("RUNNING", "RUNNING", 200, ABORT, "RUNNING"),
-    ("RUNNING", "PENDING", 200, ABORT, "RUNNING"),
-    ("COMPLETED", "RUNNING", 200, ABORT, "COMPLETED"),
-    ("COMPLETED", "PENDING", 200, ABORT, "COMPLETED"),
-    ("CANCELLING", "RUNNING", 200, ABORT, "CANCELLING"),
-    ("CANCELLING", "COMPLETED", 201, ACCEPT, "COMPLETED"),
-    ("PAUSED", "RUNNING", 201, ACCEPT, "RUNNING"),
-    ("SCHEDULED", "PENDING", 201, ACCEPT, "PENDING"),
-]
 
 
 @pytest.mark.parametrize(("initial", "proposed", "http", "verdict", "result"), TASK_TRANSITIONS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "examples.md"
+EXAMPLES_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "examples.md"
 HEADING = re.compile(r"^### (\d+)\. (.*)$")
 STATUS = re.compile(r"^Response: `HTTP/1\.1 (\d{3})")
 

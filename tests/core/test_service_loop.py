@@ -16,9 +16,8 @@ from django.db import connections
 from flows_app.scheduler import schedule_deployments
 from runs_app.late_runs import mark_late_runs
 from runs_app.models import FlowRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
-from tests.test_orchestration import make_flow_run
+from tests.helpers import ApiClient, make_flow_run
 
 HOURLY = {"interval": 3600, "anchor_date": "2026-01-01T00:00:00+00:00"}
 
@@ -81,7 +80,7 @@ def test_late_runs_only_touch_overdue_scheduled_runs(api: ApiClient) -> None:
 def test_concurrent_schedulers_create_no_duplicates() -> None:
     from django.test import Client
 
-    from tests.conftest import ApiClient as Api
+    from tests.helpers import ApiClient as Api
 
     api = Api(Client())
     for index in range(6):

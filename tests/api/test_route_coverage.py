@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.urls import Resolver404, resolve
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 
 
 def reference_operations(version: str) -> set[tuple[str, str]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiClient
-from tests.reference_examples import Example, load_examples
+from tests.api.reference_examples import Example, load_examples
+from tests.helpers import ApiClient
 
 CAPTURED_AT = dt.datetime(2026, 11, 23, 2, 29, 9, 827979, tzinfo=dt.UTC)
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

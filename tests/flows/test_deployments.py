@@ -9,8 +9,8 @@ import pytest
 
 from flows_app.models import DeploymentSchedule
 from runs_app.models import FlowRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient
 
 INTERVAL = {"interval": 3600, "anchor_date": "2026-01-01T00:00:00+00:00"}
 
@@ -162,7 +162,7 @@ def _scheduled_runs(deployment_id: Any) -> int:
 
 def test_admin_lists_schedules_in_words_without_a_bypassing_editor(admin_client: Any) -> None:
     from flows_app.admin_deployments import DeploymentAdmin, describe_schedule
-    from tests.factories_deployments import DeploymentScheduleFactory, ScheduledDeploymentFactory
+    from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
 
     deployment = ScheduledDeploymentFactory(name="hourly")
     DeploymentScheduleFactory(deployment=deployment, schedule={"cron": "0 9 * * *", "timezone": "Europe/Paris"})
@@ -268,7 +268,7 @@ def test_concurrent_upserts_of_one_deployment_all_succeed() -> None:
     from django.db import connection
 
     from flows_app.models import Deployment
-    from tests.test_concurrency import in_parallel, post
+    from tests.helpers import in_parallel, post
 
     flow = FlowFactory()
     body = {"name": "racing", "flow_id": str(flow.id), "schedule": INTERVAL}

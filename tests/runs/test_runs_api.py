@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from runs_app.models import FlowRun, Log, TaskRun
-from tests.conftest import ApiClient
 from tests.factories import FlowFactory, FlowRunFactory, TaskRunFactory
-from tests.test_orchestration import make_flow_run, make_task_run, propose
+from tests.helpers import ApiClient, make_flow_run, make_task_run, propose
 
 FLOW_RUN_KEYS_2_7 = {
     "id", "created", "updated", "name", "flow_id", "state_id", "deployment_id", "work_queue_name",

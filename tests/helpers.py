@@ -1,0 +1,106 @@
+"""Helpers the test modules share: the JSON API client, run factories through the API,
+and concurrent callers. Imported from here (or through fixtures in conftest.py), never
+from another test module."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+from django.test import Client
+
+from tests.factories import FlowFactory
+
+# Threads released together by :func:`in_parallel`.
+THREADS = 8
+
+
+class ApiClient:
+    """Sends JSON bodies with the stock client's API-version header to ``/api`` routes."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.headers = {"HTTP_X_PREFECT_API_VERSION": "0.8.4"}
+
+    def request(self, method: str, path: str, body: Any = None, raw: str | None = None, **headers: str) -> Any:
+        kwargs: dict[str, Any] = {**self.headers, **headers}
+        if raw is not None:
+            kwargs.update(data=raw, content_type="application/json")
+        elif body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(self.client, method)(f"/api{path}", **kwargs)
+
+    def get(self, path: str, **headers: str) -> Any:
+        return self.request("get", path, **headers)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("post", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("patch", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("put", path, body, **kwargs)
+
+    def delete(self, path: str, **headers: str) -> Any:
+        return self.request("delete", path, **headers)
+
+
+def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) -> dict[str, Any]:
+    flow = FlowFactory()
+    body: dict[str, Any] = {"flow_id": str(flow.id), **fields}
+    if state_type is not None:
+        body["state"] = {"type": state_type}
+    response = api.post("/flow_runs/", body)
+    assert response.status_code == 201, response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def make_task_run(
+    api: ApiClient, state_type: str | None = None, flow_run: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    flow_run = flow_run or make_flow_run(api, "RUNNING")
+    body: dict[str, Any] = {"flow_run_id": flow_run["id"], "task_key": uuid.uuid4().hex, "dynamic_key": "0", **fields}
+    if state_type is not None:
+        body["state"] = {"type": state_type}
+    response = api.post("/task_runs/", body)
+    assert response.status_code == 201, response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def propose(
+    api: ApiClient, kind: str, run_id: str, state: dict[str, Any], force: bool = False
+) -> tuple[int, dict[str, Any]]:
+    response = api.post(f"/{kind}/{run_id}/set_state", {"state": state, "force": force})
+    return response.status_code, response.json()
+
+
+def in_parallel(call: Callable[[Client], Any], count: int = THREADS) -> list[Any]:
+    """Run ``call`` in ``count`` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def worker(index: int) -> None:
+        client = Client(HTTP_X_PREFECT_API_VERSION="0.8.4")
+        barrier.wait()
+        try:
+            results[index] = call(client)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def post(client: Client, path: str, body: Any) -> Any:
+    """POST a JSON body through a plain Django client; ``(status, body)``."""
+    response = client.post(f"/api{path}", data=json.dumps(body), content_type="application/json")
+    return response.status_code, response.json()
