@@ -24,7 +24,7 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 COMPAT_KEYS_ARGS ?= --only c01,c07,c10,c12
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
-	bench clean fuzz fuzz-ci soak crash-test
+	bench bench-compare bench-memory clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -133,8 +133,20 @@ fmt: venv
 createsuperuser: migrate
 	$(PY) manage.py createsuperuser
 
+# Benchmarks (bench/; never run by .ci/run). Each writes its section of docs/performance.md.
+#   make bench           this server alone on a throwaway PostgreSQL, 20,000 runs, a table
+#   make bench-compare   side by side with Prefect 2.7.12, one core each, A B A B (~12 min)
+#   make bench-memory    RSS of orion_start's processes over a 10-minute load
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--seconds 20 --rounds 3" (python -m bench.compare -h).
+BENCH_ARGS ?=
 bench: venv
-	@if [ -d bench ]; then $(PY) -m bench; else echo "no bench/ package yet"; fi
+	$(PY) -m bench.compare $(BENCH_ARGS)
+
+bench-compare: venv
+	$(PY) -m bench.compare --reference $(BENCH_ARGS)
+
+bench-memory: venv
+	$(PY) -m bench.memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,9 +6,14 @@ Each workload runs ``--concurrency`` threads for ``--warmup`` seconds (not count
 ``--seconds`` seconds; every thread keeps one request in flight on its own keep-alive
 connection (``http.client``, stdlib only) and sends ``X-PREFECT-API-VERSION: 0.8.4``.
 A request is an error when it fails, times out, answers a status other than the expected
-one, or (set_state) the orchestration does not ACCEPT. One row per workload:
-requests/s, p50 and p99 latency, errors. ``run lifecycle`` counts whole lifecycles
-(create SCHEDULED → PENDING → RUNNING → COMPLETED, four requests) and their latency.
+one, (set_state) the orchestration does not ACCEPT, or the answer is wrong: read one gives
+the run asked for, the recent page its 50 runs newest first, every nested-filter row
+matches the filter, the count and the history's total equal what the server counted
+before the load. One row per workload: requests/s, p50 and p99 latency, errors.
+``run lifecycle`` counts whole lifecycles (create SCHEDULED → PENDING → RUNNING →
+COMPLETED, four requests); ``task run lifecycle`` a task run inside a RUNNING flow run
+(create PENDING → RUNNING → COMPLETED, three requests); ``bulk log write`` one
+``POST /logs/`` of 100 lines.
 
 With ``--server-pids`` (the gunicorn master and the postmaster, on Linux) each row also
 shows the CPU milliseconds the server and its database spent per request and the share
@@ -106,12 +111,22 @@ class Fixtures:
     flow_ids: list[str]
     like: str
     tags: list[str]
+    completed_count: int = -1  # the answer of the count workload
+    history_total: int = -1  # runs in the 30 days the history workload asks for
+    history_window: tuple[str, str] = ("", "")
     created: list[str] = field(default_factory=list)  # run ids the write workloads made
     lock: threading.Lock = field(default_factory=threading.Lock)
+    running: dict[int, str] = field(default_factory=dict)  # a RUNNING flow run per thread
 
     def remember(self, run_id: str) -> None:
         with self.lock:
             self.created.append(run_id)
+
+
+def check(condition: bool, message: str) -> None:
+    """A wrong answer counts as an error: it is not fast."""
+    if not condition:
+        raise RequestFailed(f"wrong answer: {message}")
 
 
 def load_fixtures(client: Client, like: str, tags: list[str]) -> Fixtures:
@@ -124,24 +139,33 @@ def load_fixtures(client: Client, like: str, tags: list[str]) -> Fixtures:
     flows = client.json("POST", "/flows/filter", {"limit": 100})
     if not run_ids or not flows:
         raise SystemExit("the server has no flows or flow runs: seed it first (python -m bench.seed)")
-    return Fixtures(
+    fixtures = Fixtures(
         run_ids=sorted(set(run_ids)),
         runs_with_tasks=runs_with_tasks or run_ids[:10],
         flow_ids=[row["id"] for row in flows],
         like=like,
         tags=tags,
     )
+    fixtures.completed_count = client.json("POST", "/flow_runs/count", COUNT_BODY)
+    body = history_body()
+    fixtures.history_window = (body["history_start"], body["history_end"])
+    window = {"expected_start_time": {"after_": body["history_start"], "before_": body["history_end"]}}
+    fixtures.history_total = client.json("POST", "/flow_runs/count", {"flow_runs": window})
+    return fixtures
 
 
 Workload = Callable[[Client, random.Random, Fixtures], None]
 
 
 def read_one_run(client: Client, rng: random.Random, fx: Fixtures) -> None:
-    client.call("GET", f"/flow_runs/{rng.choice(fx.run_ids)}")
+    run_id = rng.choice(fx.run_ids)
+    check(client.json("GET", f"/flow_runs/{run_id}")["id"] == run_id, "read one: another run")
 
 
 def recent_runs_page(client: Client, rng: random.Random, fx: Fixtures) -> None:
-    client.call("POST", "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_DESC", "limit": 50})
+    rows = client.json("POST", "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_DESC", "limit": 50})
+    times = [row["expected_start_time"] for row in rows]
+    check(len(rows) == 50 and times == sorted(times, reverse=True), "recent runs: not the 50 newest in order")
 
 
 def nested_filter_body(fx: Fixtures, sort: str | None) -> dict[str, Any]:
@@ -162,13 +186,28 @@ def nested_filter_body(fx: Fixtures, sort: str | None) -> dict[str, Any]:
 
 def nested_filter(sort: str | None) -> Workload:
     def run(client: Client, rng: random.Random, fx: Fixtures) -> None:
-        client.call("POST", "/flow_runs/filter", nested_filter_body(fx, sort))
+        body = nested_filter_body(fx, sort)
+        rows = client.json("POST", "/flow_runs/filter", body)
+        after = body["flow_runs"]["expected_start_time"]["after_"]
+        check(
+            all(
+                row["state_type"] in ("FAILED", "CRASHED")
+                and set(fx.tags) <= set(row["tags"])
+                and dt.datetime.fromisoformat(row["expected_start_time"]) >= dt.datetime.fromisoformat(after)
+                for row in rows
+            ),
+            "nested filter: a run that does not match",
+        )
 
     return run
 
 
+COUNT_BODY = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+
+
 def count_by_state(client: Client, rng: random.Random, fx: Fixtures) -> None:
-    client.call("POST", "/flow_runs/count", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}})
+    answer = client.json("POST", "/flow_runs/count", COUNT_BODY)
+    check(answer == fx.completed_count, f"count: {answer} != {fx.completed_count}")
 
 
 def history_body() -> dict[str, Any]:
@@ -181,12 +220,17 @@ def history_body() -> dict[str, Any]:
 
 
 def history_30_days(client: Client, rng: random.Random, fx: Fixtures) -> None:
-    client.call("POST", "/flow_runs/history", history_body())
+    start, end = fx.history_window  # the window the expected total was counted in
+    body = {"history_start": start, "history_end": end, "history_interval_seconds": 86_400}
+    intervals = client.json("POST", "/flow_runs/history", body)
+    total = sum(state["count_runs"] for interval in intervals for state in interval["states"])
+    check(total == fx.history_total, f"history: {total} runs != {fx.history_total}")
 
 
 def task_runs_of_a_run(client: Client, rng: random.Random, fx: Fixtures) -> None:
     run_id = rng.choice(fx.runs_with_tasks)
-    client.call("POST", "/task_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
+    rows = client.json("POST", "/task_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
+    check(bool(rows) and all(row["flow_run_id"] == run_id for row in rows), "task runs: another run's")
 
 
 def _create_body(rng: random.Random, fx: Fixtures, state: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +257,52 @@ def run_lifecycle(client: Client, rng: random.Random, fx: Fixtures) -> None:
             raise RequestFailed(f"set_state {state_type}: {result.get('status')} {result.get('details')}")
 
 
+def _running_flow_run(client: Client, rng: random.Random, fx: Fixtures) -> str:
+    """This thread's flow run, created and moved to RUNNING on first use."""
+    key = threading.get_ident()
+    if key not in fx.running:
+        run = client.json("POST", "/flow_runs/", _create_body(rng, fx, {"type": "PENDING"}), expect=(201,))
+        fx.remember(run["id"])
+        result = client.json("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING"}}, expect=(201,))
+        check(result.get("status") == "ACCEPT", "flow run did not start")
+        fx.running[key] = run["id"]
+    return fx.running[key]
+
+
+def task_run_lifecycle(client: Client, rng: random.Random, fx: Fixtures) -> None:
+    """What a flow does per task: create it PENDING, then RUNNING, then COMPLETED."""
+    flow_run_id = _running_flow_run(client, rng, fx)
+    body = {
+        "flow_run_id": flow_run_id,
+        "task_key": "bench-task",
+        "dynamic_key": f"{rng.getrandbits(64):x}",
+        "name": "bench-task-0",
+        "state": {"type": "PENDING"},
+    }
+    task = client.json("POST", "/task_runs/", body, expect=(200, 201))
+    check(task.get("state", {}).get("type") == "PENDING", "task run not created PENDING")
+    for state_type in ("RUNNING", "COMPLETED"):
+        result = client.json(
+            "POST", f"/task_runs/{task['id']}/set_state", {"state": {"type": state_type}}, expect=(200, 201)
+        )
+        check(result.get("status") == "ACCEPT", f"task set_state {state_type}: {result.get('status')}")
+
+
+LOG_BATCH = 100
+
+
+def bulk_log_write(client: Client, rng: random.Random, fx: Fixtures) -> None:
+    """One ``POST /logs/`` of ``LOG_BATCH`` lines, as the client's log worker sends them."""
+    flow_run_id = rng.choice(fx.run_ids)
+    now = iso(dt.datetime.now(dt.UTC))
+    lines = [
+        {"name": "prefect.flow_runs", "level": 20, "message": f"bench line {i}", "timestamp": now,
+         "flow_run_id": flow_run_id, "task_run_id": None}
+        for i in range(LOG_BATCH)
+    ]  # fmt: skip
+    client.call("POST", "/logs/", lines, expect=(201,))
+
+
 def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
     return [
         ("read one run", read_one_run),
@@ -223,6 +313,8 @@ def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
         ("task runs of a run", task_runs_of_a_run),
         ("create a run", create_run),
         ("run lifecycle", run_lifecycle),
+        ("task run lifecycle", task_run_lifecycle),
+        ("bulk log write", bulk_log_write),
     ]
 
 
@@ -371,6 +463,7 @@ def delete_created(target: tuple[str, int, str], fixtures: Fixtures, concurrency
     with fixtures.lock:
         pending = list(fixtures.created)
         fixtures.created.clear()
+        fixtures.running.clear()  # those flow runs are among the deleted
     failures = [0]
     lock = threading.Lock()
 
@@ -413,7 +506,7 @@ def print_table(results: Sequence[Result], out: Any = sys.stdout) -> None:
     print("| workload | req/s | p50 ms | p99 ms | errors | requests |" + extra, file=out)
     print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if cpu else ""), file=out)
     for r in results:
-        unit = " lifecycles" if r.name == "run lifecycle" else ""
+        unit = " lifecycles" if r.name.endswith("lifecycle") else ""
         row = f"| {r.name} | {r.rate():.1f}{unit} | {ms(r.percentile(0.5))} | {ms(r.percentile(0.99))} "
         row += f"| {r.errors} | {r.done}{'' if r.attempts == 1 else f' (run {r.attempts}×)'} |"
         if cpu:
@@ -439,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-created", action="store_true", help="do not delete the runs created by the load")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--latencies", action="store_true", help="the JSON file also holds every latency (s)")
     parser.add_argument(
         "--retry-below",
         type=float,
@@ -530,6 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "server_cpu_ms_per_request": r.cpu_ms_per_request(),
                         "server_core_share": r.core_share(),
                         "attempts": r.attempts,
+                        "seconds": r.seconds,
+                        **({"latencies": r.latencies} if args.latencies else {}),
                     }
                     for r in results
                 ],

@@ -32,6 +32,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import math
 import os
 import random
 import sys
@@ -61,7 +62,7 @@ STARTED_SHARE = 0.54 + 0.14 + 0.03 + 0.06  # COMPLETED, FAILED, RUNNING, CRASHED
 TASK_RUN_SHARE = 0.10
 TASKS_PER_RUN = 5
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-FLOW_POLICY = {
+FLOW_POLICY: dict[str, Any] = {
     "max_retries": 0,
     "retry_delay_seconds": 0,
     "retries": None,
@@ -69,7 +70,7 @@ FLOW_POLICY = {
     "pause_keys": [],
     "resuming": False,
 }
-TASK_POLICY = {"max_retries": 0, "retry_delay_seconds": 0, "retries": None, "retry_delay": None}
+TASK_POLICY: dict[str, Any] = {"max_retries": 0, "retry_delay_seconds": 0, "retries": None, "retry_delay": None}
 ZERO = dt.timedelta(0)
 FLOW_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -230,23 +231,51 @@ def _flow_run_states(rng: random.Random, final: str, expected: dt.datetime, anch
     ]
 
 
-def _task_state_type(final: str, position: int) -> str:
+def _task_state_type(final: str, position: int, per_run: int) -> str:
     if final == "COMPLETED":
         return "COMPLETED"
     if final in ("FAILED", "CRASHED"):
-        return "FAILED" if position == TASKS_PER_RUN - 1 else "COMPLETED"
+        return "FAILED" if position == per_run - 1 else "COMPLETED"
     # RUNNING
     return "COMPLETED" if position < 2 else ("RUNNING" if position == 2 else "PENDING")
 
 
-def generate_chunk(chunk: int, count: int, *, seed: int, flows: Sequence[FlowSpec], anchor: dt.datetime) -> Chunk:
+@dataclass(frozen=True)
+class TaskShape:
+    """Which runs get task runs and how many: ``share`` of all runs (drawn among the
+    started ones) get ``per_run`` each."""
+
+    share: float = TASK_RUN_SHARE
+    per_run: int = TASKS_PER_RUN
+
+    @classmethod
+    def for_total(cls, runs: int, task_runs: int | None) -> TaskShape:
+        """The shape giving about ``task_runs`` task runs over ``runs`` runs (``None``: the
+        PERFORMANCE.md default, 10 % of runs with 5 each)."""
+        if task_runs is None:
+            return cls()
+        if runs <= 0 or task_runs <= 0:
+            return cls(0.0, TASKS_PER_RUN)
+        per_run = max(TASKS_PER_RUN, math.ceil(task_runs / (runs * STARTED_SHARE)))
+        return cls(min(STARTED_SHARE, task_runs / (runs * per_run)), per_run)
+
+
+def generate_chunk(
+    chunk: int,
+    count: int,
+    *,
+    seed: int,
+    flows: Sequence[FlowSpec],
+    anchor: dt.datetime,
+    tasks: TaskShape = TaskShape(),
+) -> Chunk:
     """The first ``count`` runs of chunk ``chunk`` (a prefix: independent of ``count``)."""
     from runs_app.names import ADJECTIVES, ANIMALS
 
     rng = random.Random(f"{seed}:runs:{chunk}")
     out = Chunk()
     span = DAYS * 86_400.0
-    task_share = TASK_RUN_SHARE / STARTED_SHARE
+    task_share = tasks.share / STARTED_SHARE
     for _ in range(count):
         run_id = _uuid(rng)
         flow = flows[rng.randrange(len(flows))]
@@ -279,10 +308,10 @@ def generate_chunk(chunk: int, count: int, *, seed: int, flows: Sequence[FlowSpe
         if book.start_time is None or rng.random() >= task_share:
             continue
         finished = book.end_time or (book.start_time + dt.timedelta(seconds=60))
-        step = (finished - book.start_time) / TASKS_PER_RUN
-        for position in range(TASKS_PER_RUN):
+        step = (finished - book.start_time) / tasks.per_run
+        for position in range(tasks.per_run):
             task_id, state_id = _uuid(rng), _uuid(rng)
-            state_type = _task_state_type(final, position)
+            state_type = _task_state_type(final, position, tasks.per_run)
             at = book.start_time + step * (position + 0.5)
             task_book = replay([State(state_type, state_type.capitalize(), at, None, state_id)])
             out.task_runs.append(
@@ -363,6 +392,63 @@ def write_postgres(connection: Any, chunks: Sequence[Chunk]) -> None:
                         copy.write(_copy_rows(rows[start : start + 2_000]))
 
 
+# The reference server (Prefect 2.7.12) on PostgreSQL names the same columns the same way.
+REFERENCE_TABLES = {
+    "runs_app.FlowRun": "flow_run",
+    "runs_app.FlowRunState": "flow_run_state",
+    "runs_app.TaskRun": "task_run",
+    "runs_app.TaskRunState": "task_run_state",
+}
+
+
+def seed_reference(
+    dsn: str,
+    *,
+    flows: int,
+    runs: int,
+    seed_value: int,
+    anchor: dt.datetime,
+    tasks: TaskShape = TaskShape(),
+    batch: int = 50_000,
+) -> dict[str, int]:
+    """The same rows into an empty reference (Prefect 2.7.12) database, by ``COPY``.
+
+    Its schema has the columns this one has under other table names; its run → state
+    foreign keys are not deferrable, so the triggers that check them are off while the
+    rows go in (``session_replication_role``), which needs a superuser (the throwaway
+    cluster's). The rows are consistent by construction, as in our own tables.
+    """
+    import psycopg
+
+    specs = flow_specs(flows, seed_value)
+    counts = dict.fromkeys(("flow_runs", "flow_run_states", "task_runs", "task_run_states"), 0)
+    with psycopg.connect(dsn) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+            with cursor.copy("COPY flow (id, created, updated, name, tags) FROM STDIN") as copy:
+                rows = [(spec.id, FLOW_CREATED, FLOW_CREATED, spec.name, list(spec.tags)) for spec in specs]
+                copy.write(_copy_rows(rows))
+            connection.commit()
+            pending: list[Chunk] = []
+            for chunk_index in range((runs + CHUNK - 1) // CHUNK):
+                size = min(CHUNK, runs - chunk_index * CHUNK)
+                pending.append(
+                    generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor, tasks=tasks)
+                )
+                if sum(len(chunk.flow_runs) for chunk in pending) >= batch or chunk_index == (runs - 1) // CHUNK:
+                    for label, attr, columns in TABLES:
+                        table = REFERENCE_TABLES[label]
+                        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                            for chunk in pending:
+                                copy.write(_copy_rows(getattr(chunk, attr)))
+                                counts[attr] += len(getattr(chunk, attr))
+                    connection.commit()
+                    pending = []
+        connection.autocommit = True
+        connection.execute("VACUUM (ANALYZE) flow, flow_run, flow_run_state, task_run, task_run_state")
+    return counts
+
+
 def write_orm(chunks: Sequence[Chunk]) -> None:
     """``bulk_create`` the chunks' rows (SQLite and other databases)."""
     from django.apps import apps
@@ -371,6 +457,20 @@ def write_orm(chunks: Sequence[Chunk]) -> None:
         model = apps.get_model(label)
         objects = [model(**dict(zip(columns, row, strict=True))) for chunk in chunks for row in getattr(chunk, attr)]
         model.objects.bulk_create(objects, batch_size=2_000)
+
+
+def add_to_history_rollup(chunks: Sequence[Chunk]) -> None:
+    """The inserted runs' share of the flow-run history rollup (the rows bypass the
+    orchestration that keeps it), in the caller's transaction."""
+    from runs_app.history_rollup import RUN_FIELDS, flow_runs_history_add
+
+    def runs() -> Iterable[dict[str, Any]]:
+        for chunk in chunks:
+            for row in chunk.flow_runs:
+                values = dict(zip(FLOW_RUN_COLUMNS, row, strict=True))
+                yield {name: values.get(name) for name in RUN_FIELDS}
+
+    flow_runs_history_add(runs())
 
 
 # ---------------------------------------------------------------------------- driver
@@ -411,7 +511,11 @@ def seed(
     batch: int,
     vacuum: bool,
     log: Callable[[str], None],
+    tasks: TaskShape = TaskShape(),
+    progress: Callable[[int, int, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
+    """Insert the missing runs of the data set; ``progress(done, runs, counts)`` after
+    each chunk of 5,000 runs generated (``log`` gets a line per transaction instead)."""
     from django.db import connection, transaction
 
     started = time.monotonic()
@@ -431,6 +535,7 @@ def seed(
                 write_postgres(connection, pending)
             else:
                 write_orm(pending)
+            add_to_history_rollup(pending)
         for chunk in pending:
             for key in counts:
                 counts[key] += len(getattr(chunk, key))
@@ -438,7 +543,7 @@ def seed(
 
     for chunk_index in range((runs + CHUNK - 1) // CHUNK):
         size = min(CHUNK, runs - chunk_index * CHUNK)
-        chunk = generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor)
+        chunk = generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor, tasks=tasks)
         chunk.drop_runs(stored_ids(chunk.run_ids))
         done += size
         if chunk.flow_runs:
@@ -446,9 +551,14 @@ def seed(
             pending_runs += len(chunk.flow_runs)
         if pending_runs >= batch:
             flush()
-            elapsed = time.monotonic() - started
-            log(f"  {done:>9,} / {runs:,} runs  inserted {counts['flow_runs']:,}  {elapsed:6.1f} s")
+            if progress is None:
+                elapsed = time.monotonic() - started
+                log(f"  {done:>9,} / {runs:,} runs  inserted {counts['flow_runs']:,}  {elapsed:6.1f} s")
+        if progress is not None:
+            progress(done, runs, counts)
     flush()
+    if progress is not None:
+        progress(runs, runs, counts)
     if postgres:
         from django.apps import apps
 
@@ -464,6 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--flows", type=int, default=100)
     parser.add_argument("--runs", type=int, default=20_000, help="total flow runs wanted (tops up)")
+    parser.add_argument(
+        "--task-runs", type=int, help="about this many task runs in all (default: 10 %% of runs get 5 each)"
+    )
     parser.add_argument("--seed", type=int, default=20230208, help="random seed (default %(default)s)")
     parser.add_argument("--anchor", help="ISO time the 30 days end at (default: now, to the minute)")
     parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
@@ -495,6 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch=args.batch,
         vacuum=not args.no_vacuum,
         log=lambda line: print(line, flush=True),
+        tasks=TaskShape.for_total(args.runs, args.task_runs),
     )
     return 0
 

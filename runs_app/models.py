@@ -154,6 +154,47 @@ class FlowRun(Run):
         ]
 
 
+class FlowRunHistoryBucket(models.Model):
+    """Flow runs summed per flow, hour of expected start, state type and state name: the
+    answer to ``POST /flow_runs/history`` without reading the runs.
+
+    Kept by ``runs_app.history_rollup`` in the transaction of every state write and of
+    every delete of runs (the one delete path), so it always equals what reading the runs
+    gives. Besides each flow's rows there is an all-flows row per hour and state
+    (``flow_id`` = the nil UUID), so an unfiltered 30-day history adds up a few thousand
+    rows. The sums are those the history answer needs at any ``now``: run time so far,
+    when RUNNING runs entered that state, and the lateness of started runs and of runs
+    not started yet.
+
+    Not the same question as :class:`RunStateCount`: that is a periodic snapshot of how
+    many flow *and task* runs are in each state type now, for ``/api/metrics``; this is a
+    live, per-hour history of flow runs by their expected start.
+    """
+
+    flow_id = models.UUIDField()
+    bucket = models.DateTimeField()
+    state_type = models.CharField(max_length=16, choices=StateType.choices)
+    state_name = models.TextField()
+    count_runs = models.BigIntegerField(default=0)
+    run_time_sum = models.FloatField(default=0.0)
+    running_since_sum = models.FloatField(default=0.0)
+    started_lateness_sum = models.FloatField(default=0.0)
+    unstarted_count = models.BigIntegerField(default=0)
+    unstarted_expected_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; flow first, so one flow's (or the all-flows)
+            # hours are one index range.
+            models.UniqueConstraint(
+                fields=["flow_id", "bucket", "state_type", "state_name"], name="uq_fr_history_bucket"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:00} {self.state_name}: {self.count_runs}"
+
+
 class FlowRunState(RunState):
     """One state in a flow run's history (append-only)."""
 
@@ -360,7 +401,8 @@ class GlobalConcurrencyLimit(OrionModel):
 class RunStateCount(models.Model):
     """How many flow (or task) runs were in a state type when ``computed`` (the metrics
     service refreshes them; ``/api/metrics`` reads these few rows instead of counting a
-    table of millions on every scrape)."""
+    table of millions on every scrape). A snapshot of the present, flow and task runs
+    alike; :class:`FlowRunHistoryBucket` is the live per-hour history of flow runs."""
 
     class Kind(models.TextChoices):
         FLOW_RUN = "flow_run"

@@ -4,8 +4,9 @@ Every door that removes runs (``DELETE /flow_runs/{id}`` and ``/task_runs/{id}``
 deployment deletes, bulk delete, retention, the admin's delete and delete action,
 ``orion_runs delete``) calls these two functions, re-exported by ``runs_app.services``;
 ``tests/core/test_architecture.py`` keeps other modules from deleting runs themselves.
-They lock the runs, then delete them with everything that points at them, batch by
-batch, each batch one transaction (or one savepoint of the caller's).
+They lock the runs, take deleted flow runs out of the history rollup
+(``runs_app.history_rollup``), then delete them with everything that points at them,
+batch by batch, each batch one transaction (or one savepoint of the caller's).
 
 Django's ``QuerySet.delete()`` collects every related row into memory first (the run's
 states, its task runs, theirs, ...): fine for one run, far too slow and memory-hungry for
@@ -34,6 +35,8 @@ from typing import Any, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import QuerySet
 
+from runs_app.history_rollup import RUN_FIELDS as HISTORY_RUN_FIELDS
+from runs_app.history_rollup import flow_runs_history_forget
 from runs_app.models import Artifact, FlowRun, Log, TaskRun
 from runs_app.services_220 import artifact_collections_repair
 
@@ -126,7 +129,14 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any]) -> Counter[str]:
     locked = runs.filter(pk__in=list(ids)).order_by()
     if connections[runs.db].vendor == "postgresql":
         locked = locked.select_for_update(of=("self",))
-    kept = list(locked.values_list("pk", flat=True))
+    if model is FlowRun:
+        # What the runs added to the history rollup, read under the lock and taken away
+        # in one upsert for the batch, so history from the rollup stays that of the runs.
+        values = list(locked.values("pk", *HISTORY_RUN_FIELDS))
+        kept = [row["pk"] for row in values]
+        flow_runs_history_forget(values)
+    else:
+        kept = list(locked.values_list("pk", flat=True))
     if not kept:
         return counts
     _walk(model._base_manager.filter(pk__in=kept), delete=True, counts=counts, doomed={})

@@ -7,8 +7,10 @@ runs) become correlated ``EXISTS`` sub-queries.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,7 @@ from orion_project.db import DurationSeconds, EpochSeconds
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from runs_app import slots
-from runs_app.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
+from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -150,6 +152,72 @@ def count_by_state_type(queryset: QuerySet[Any]) -> dict[str, int]:
     return counts
 
 
+def _interval_bounds(
+    start: dt.datetime, end: dt.datetime, interval: dt.timedelta
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    bounds: list[tuple[dt.datetime, dt.datetime]] = []
+    cursor = start
+    while cursor < end and len(bounds) < MAX_HISTORY_INTERVALS:
+        upper = add_clamped(cursor, interval)
+        bounds.append((cursor, upper))
+        if upper == cursor:  # the calendar ended: no further interval exists
+            break
+        cursor = upper
+    return bounds
+
+
+HistorySums = dict[tuple[int, str, str], list[float]]  # (interval, state type, name) → count, run time, lateness
+
+
+def _scanned_history(
+    queryset: QuerySet[Any], *, start: dt.datetime, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime
+) -> HistorySums:
+    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows."""
+    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
+    expected = EpochSeconds(F("expected_start_time"))
+    rows = (
+        queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
+        .annotate(
+            bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+            run_time=estimated_run_time_seconds(now),
+            lateness=lateness_seconds(now),
+        )
+        .values("bucket", "state_type", "state_name")
+        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
+        .order_by()
+    )
+    sums: HistorySums = {}
+    for row in rows:
+        index = int(row["bucket"])
+        if 0 <= index < len(bounds):
+            sums[(index, row["state_type"], row["state_name"])] = [
+                row["count_runs"],
+                row["run_time_sum"] or 0.0,
+                row["lateness_sum"] or 0.0,
+            ]
+    return sums
+
+
+def _history_answer(bounds: list[tuple[dt.datetime, dt.datetime]], sums: HistorySums) -> list[dict[str, Any]]:
+    states: dict[int, list[dict[str, Any]]] = {}
+    for (index, state_type, state_name), (count, run_time, lateness) in sorted(sums.items()):
+        if count <= 0:
+            continue
+        states.setdefault(index, []).append(
+            {
+                "state_type": state_type,
+                "state_name": state_name,
+                "count_runs": int(count),
+                "sum_estimated_run_time": max(run_time, 0.0),
+                "sum_estimated_lateness": max(lateness, 0.0),
+            }
+        )
+    return [
+        {"interval_start": lower, "interval_end": upper, "states": states.get(index, [])}
+        for index, (lower, upper) in enumerate(bounds)
+    ]
+
+
 def run_history(
     queryset: QuerySet[Any],
     *,
@@ -164,48 +232,117 @@ def run_history(
     side only lays the rows into the interval list, so the query count does not grow
     with the number of intervals.
     """
-    seconds = interval.total_seconds()
-    count = 0
-    bounds: list[tuple[dt.datetime, dt.datetime]] = []
-    cursor = start
-    while cursor < end and count < MAX_HISTORY_INTERVALS:
-        upper = add_clamped(cursor, interval)
-        bounds.append((cursor, upper))
-        if upper == cursor:  # the calendar ended: no further interval exists
-            break
-        cursor = upper
-        count += 1
+    bounds = _interval_bounds(start, end, interval)
     if not bounds:
         return []
-    expected = EpochSeconds(F("expected_start_time"))
-    rows = (
-        queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
-        .annotate(
-            bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
-            run_time=estimated_run_time_seconds(now),
-            lateness=lateness_seconds(now),
-        )
-        .values("bucket", "state_type", "state_name")
-        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
-        .order_by("bucket", "state_type", "state_name")
-    )
-    states: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        index = int(row["bucket"])
-        if 0 <= index < len(bounds):
-            states.setdefault(index, []).append(
-                {
-                    "state_type": row["state_type"],
-                    "state_name": row["state_name"],
-                    "count_runs": row["count_runs"],
-                    "sum_estimated_run_time": max(row["run_time_sum"] or 0.0, 0.0),
-                    "sum_estimated_lateness": max(row["lateness_sum"] or 0.0, 0.0),
-                }
+    return _history_answer(bounds, _scanned_history(queryset, start=start, bounds=bounds, now=now))
+
+
+def task_run_history(
+    *, start: dt.datetime, end: dt.datetime, interval: dt.timedelta, now: dt.datetime, filters: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``POST /task_runs/history``: the matching task runs, read and bucketed."""
+    return run_history(task_runs_matching(filters=filters), start=start, end=end, interval=interval, now=now)
+
+
+def _rollup_flow_ids(filters: Mapping[str, Any]) -> tuple[bool, list[Any] | None]:
+    """Whether the rollup can answer these filters, and the flows they keep (``None``:
+    every flow). It can for no filter at all and for ``flows: {id: {any_: [...]}}``;
+    ``filters`` is the request body (keys other than filters are not read)."""
+    given = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS if filters.get(key) is not None}
+    if not given:
+        return True, None
+    flows = given.get("flows")
+    if set(given) != {"flows"} or not isinstance(flows, Mapping) or set(flows) - {"id", "operator"}:
+        return False, None
+    ids = flows.get("id")
+    if not isinstance(ids, Mapping) or set(ids) != {"any_"} or ids["any_"] is None:
+        return False, None
+    return True, list(ids["any_"])
+
+
+def flow_run_history(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    interval: dt.timedelta,
+    now: dt.datetime,
+    filters: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """``POST /flow_runs/history``: from the hourly rollup where it can answer, else by
+    reading the runs.
+
+    The rollup answers the whole hours of each interval that ended before ``now``
+    (lateness of a run not started yet depends on whether ``now`` passed its expected
+    start); the hours cut by an interval's bounds or by ``now`` are read from the runs,
+    in the same grouped query ``run_history`` uses, and both are added up. Filters the
+    rollup has no columns for send the whole request to ``run_history``.
+    """
+    from runs_app.history_rollup import ALL_FLOWS, BUCKET
+    from runs_app.models import FlowRunHistoryBucket
+
+    answerable, flow_ids = _rollup_flow_ids(filters)
+    queryset = flow_runs_matching(filters=filters)
+    bounds = _interval_bounds(start, end, interval)
+    if not answerable or not bounds:
+        return run_history(queryset, start=start, end=end, interval=interval, now=now)
+
+    def floor_hour(moment: dt.datetime) -> dt.datetime:
+        return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+    covered: list[tuple[int, dt.datetime, dt.datetime]] = []  # interval, first and end hour from the rollup
+    scanned: list[tuple[dt.datetime, dt.datetime]] = []
+    for index, (lower, upper) in enumerate(bounds):
+        first = floor_hour(lower) if floor_hour(lower) == lower else add_clamped(floor_hour(lower), BUCKET)
+        last = floor_hour(min(upper, now))
+        if first < last:
+            covered.append((index, first, last))
+            scanned += [(lower, first), (last, upper)]
+        else:
+            scanned.append((lower, upper))
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for lower, upper in scanned:
+        if lower >= upper:
+            continue
+        if merged and merged[-1][1] == lower:
+            merged[-1] = (merged[-1][0], upper)
+        else:
+            merged.append((lower, upper))
+    sums: HistorySums = {}
+    if merged:
+        ranges = Q()
+        for lower, upper in merged:
+            ranges |= Q(expected_start_time__gte=lower, expected_start_time__lt=upper)
+        sums = _scanned_history(queryset.filter(ranges), start=start, bounds=bounds, now=now)
+    if covered:
+        buckets = FlowRunHistoryBucket.objects.filter(bucket__gte=covered[0][1], bucket__lt=covered[-1][2])
+        # No flow filter: the all-flows rows, a few per hour however many flows there are.
+        buckets = buckets.filter(flow_id__in=flow_ids) if flow_ids is not None else buckets.filter(flow_id=ALL_FLOWS)
+        rows = (
+            buckets.values("bucket", "state_type", "state_name")
+            .annotate(
+                count=Sum("count_runs"),
+                run_time=Sum("run_time_sum"),
+                running_since=Sum("running_since_sum"),
+                started_lateness=Sum("started_lateness_sum"),
+                unstarted=Sum("unstarted_count"),
+                unstarted_expected=Sum("unstarted_expected_sum"),
             )
-    return [
-        {"interval_start": lower, "interval_end": upper, "states": states.get(index, [])}
-        for index, (lower, upper) in enumerate(bounds)
-    ]
+            .order_by()
+        )
+        starts = [first for _, first, _ in covered]
+        now_epoch = now.timestamp()
+        for row in rows:
+            position = bisect.bisect_right(starts, row["bucket"]) - 1
+            if position < 0 or row["bucket"] >= covered[position][2]:
+                continue  # an hour cut by a bound: read from the runs above
+            running = row["count"] if row["state_type"] == StateType.RUNNING else 0
+            key = (covered[position][0], row["state_type"], row["state_name"])
+            total = sums.setdefault(key, [0, 0.0, 0.0])
+            total[0] += row["count"]
+            total[1] += row["run_time"] + running * now_epoch - row["running_since"]
+            total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
+    return _history_answer(bounds, sums)
 
 
 def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:

@@ -21,7 +21,16 @@ from django.utils import timezone
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app import services_220
-from runs_app.models import Artifact, ArtifactCollection, ConcurrencyLimit, FlowRun, Log, TaskRun, TaskRunStateCache
+from runs_app.models import (
+    Artifact,
+    ArtifactCollection,
+    ConcurrencyLimit,
+    FlowRun,
+    FlowRunHistoryBucket,
+    Log,
+    TaskRun,
+    TaskRunStateCache,
+)
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.orchestration.engine import lock_run, orchestrate
@@ -273,5 +282,5 @@ def runs_reset() -> None:
     """Delete every run (through the one delete path) and the other rows of this app."""
     flow_runs_delete(runs=FlowRun.objects.all())
     task_runs_delete(runs=TaskRun.objects.all())
-    for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection):
+    for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection, FlowRunHistoryBucket):
         model.objects.all().delete()

@@ -4,13 +4,17 @@
 #   scripts/pg_throwaway.sh start   # prints DATABASE_URL=... and records the cluster in .pg-throwaway.env
 #   scripts/pg_throwaway.sh stop    # stops it and deletes its data directory
 #
+# PG_THROWAWAY_STATE=FILE records the cluster in FILE instead (a second cluster beside the
+# suite's, e.g. the benchmark's). PG_KEEP_DIR=DIR keeps the data in DIR across stop/start
+# (created on the first start, reused after; never deleted): the 1M-run data set.
+#
 # PostgreSQL refuses to run as root, so when started as root the cluster runs as an
 # unprivileged system user (the distribution's `postgres` user, or `orion-pg`, created
 # if missing). Settings favour speed over durability: this data is disposable.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state_file="$here/.pg-throwaway.env"
+state_file="${PG_THROWAWAY_STATE:-$here/.pg-throwaway.env}"
 
 pg_bin() {
   local name=$1
@@ -56,17 +60,27 @@ start() {
   pick_owner
   local dir port initdb pg_ctl
   initdb="$(pg_bin initdb)"; pg_ctl="$(pg_bin pg_ctl)"
-  dir="$(mktemp -d /tmp/orion-pg.XXXXXX)"
+  local fresh=1
+  if [ -n "${PG_KEEP_DIR:-}" ]; then
+    dir="$PG_KEEP_DIR"
+    [ -f "$dir/data/PG_VERSION" ] && fresh=0
+    mkdir -p "$dir"
+  else
+    dir="$(mktemp -d /tmp/orion-pg.XXXXXX)"
+  fi
   chmod 755 "$dir"
   [ "$(id -u)" -eq 0 ] && chown "$owner" "$dir"
   port="$(free_port)"
-  as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
-    || as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
+  if [ "$fresh" -eq 1 ]; then
+    as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
+  fi
   as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off -c max_connections=100" \
     start >/dev/null
-  printf 'PG_DIR=%s\nPG_PORT=%s\nPG_OWNER=%s\n' "$dir" "$port" "$owner" >"$state_file"
-  as_owner "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE orion" >/dev/null
+  printf 'PG_DIR=%s\nPG_PORT=%s\nPG_OWNER=%s\nPG_KEEP=%s\n' "$dir" "$port" "$owner" "${PG_KEEP_DIR:+1}" >"$state_file"
+  [ "$fresh" -eq 1 ] \
+    && as_owner "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE orion" >/dev/null
   echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$port/orion"
 }
 
@@ -76,7 +90,7 @@ stop() {
   . "$state_file"
   owner="$PG_OWNER"
   as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$PG_DIR" "$state_file"
+  if [ -n "${PG_KEEP:-}" ]; then rm -f "$state_file"; else rm -rf "$PG_DIR" "$state_file"; fi
 }
 
 case "${1:-}" in

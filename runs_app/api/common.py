@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers, status
@@ -20,7 +19,6 @@ from runs_app.api.schema_enums import SET_STATE_STATUS_VALUES
 from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
 from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, state_details_json
-from runs_app.selectors import run_history
 
 HistoryRequest = request_serializer(
     "HistoryRequest",
@@ -76,15 +74,15 @@ def orchestration_response(result: OrchestrationResult) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if result.state_written else status.HTTP_200_OK)
 
 
-def history_response(request: Request, queryset_for: Any) -> Response:
-    """``POST /x/history``: validate the body, bucket the matching runs."""
+def history_response(request: Request, history_for: Any) -> Response:
+    """``POST /x/history``: validate the body, bucket the matching runs
+    (``history_for``: ``selectors.flow_run_history`` or ``task_run_history``)."""
     data = validate_body(HistoryRequest, request.data)
     seconds = data["history_interval_seconds"]
     if seconds < 1:
         raise DetailError("History interval must not be less than 1 second.", 422)
-    queryset: QuerySet[Any] = queryset_for(filters=data)
-    intervals = run_history(
-        queryset,
+    intervals = history_for(
+        filters=data,
         start=data["history_start"],
         end=data["history_end"],
         interval=dt.timedelta(seconds=seconds),

@@ -184,7 +184,7 @@ class FlowRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
-        return history_response(request, selectors.flow_runs_matching)
+        return history_response(request, selectors.flow_run_history)
 
     @extend_schema(
         operation_id="average_flow_run_lateness",

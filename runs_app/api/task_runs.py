@@ -151,7 +151,7 @@ class TaskRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
-        return history_response(request, selectors.task_runs_matching)
+        return history_response(request, selectors.task_run_history)
 
     @extend_schema(
         operation_id="set_task_run_state",

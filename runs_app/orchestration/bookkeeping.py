@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+from runs_app.history_rollup import flow_run_history_record, run_values
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import OrchestrationContext, ProposedState
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
 def apply_bookkeeping(ctx: OrchestrationContext, state: ProposedState) -> None:
-    """Update ``ctx.run`` for the state about to be written (it is saved by the engine)."""
+    """Update ``ctx.run`` for the state about to be written (it is saved by the engine),
+    and move a flow run's share of the history rollup to its new state (one upsert)."""
     run = ctx.run
     initial = ctx.initial
     initial_type = initial.type if initial is not None else None
+    before = run_values(run) if isinstance(run, FlowRun) else None
 
     # SetRunStateType / SetRunStateName / SetRunStateTimestamp
     run.state_type = state.type
@@ -56,6 +59,8 @@ def apply_bookkeeping(ctx: OrchestrationContext, state: ProposedState) -> None:
         if run.parent_task_run_id is not None:  # UpdateSubflowStateDetails
             state.state_details["task_run_id"] = str(run.parent_task_run_id)
         _flow_run_counters(ctx, run, state)
+        assert before is not None
+        flow_run_history_record(before, run_values(run))
     else:
         state.state_details["task_run_id"] = str(run.id)
         if run.flow_run_id is not None:

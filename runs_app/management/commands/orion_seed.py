@@ -1,0 +1,95 @@
+"""``manage.py orion_seed``: a large, realistic data set by bulk inserts.
+
+    manage.py orion_seed --runs 1000000 --task-runs 5000000
+
+The rows are those of ``bench.seed`` (one generator for the benchmark's data set and this
+one): the same flows, the same shares of final states, tags and expected start times over
+the 30 days before ``--anchor``, and run columns computed by replaying each run's states
+through the bookkeeping rules. Runs already stored are skipped, so running it again with
+a larger ``--runs`` tops the data set up. On PostgreSQL rows go in with ``COPY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+
+from bench.seed import TaskShape, seed
+
+
+def parse_anchor(value: str | None) -> dt.datetime:
+    """``--anchor`` as an aware datetime; default: now, to the minute."""
+    if not value:
+        return dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    try:
+        anchor = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--anchor: not an ISO date-time: {value!r}") from None
+    return anchor if anchor.tzinfo else anchor.replace(tzinfo=dt.UTC)
+
+
+class ProgressBar:
+    """One line redrawn in place on a terminal; a line per tenth of the work otherwise."""
+
+    def __init__(self, out: OutputWrapper, width: int = 30) -> None:
+        self.out, self.width = out, width
+        self.started = time.monotonic()
+        self.tty = out.isatty()
+        self.last_tenth = -1
+
+    def __call__(self, done: int, total: int, counts: dict[str, int]) -> None:
+        share = done / total if total else 1.0
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        filled = int(share * self.width)
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%}  {done:,}/{total:,} runs  "
+            f"+{counts['flow_runs']:,} runs +{counts['task_runs']:,} task runs  {elapsed:,.0f} s, ~{eta:,.0f} s left"
+        )
+        if self.tty:
+            self.out.write("\r" + line, ending="\n" if done >= total else "")
+            self.out.flush()
+        elif int(share * 10) > self.last_tenth:
+            self.last_tenth = int(share * 10)
+            self.out.write(line)
+            self.out.flush()
+
+
+class Command(BaseCommand):
+    help = "Seed flows, flow runs, task runs and their states by bulk inserts (the benchmark data set)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--runs", type=int, default=20_000, help="flow runs wanted in all (tops up)")
+        parser.add_argument("--task-runs", type=int, help="about this many task runs (default: 10 %% of runs × 5)")
+        parser.add_argument("--flows", type=int, default=100)
+        parser.add_argument("--seed", type=int, default=20230208, help="random seed")
+        parser.add_argument("--anchor", help="ISO time the 30 days of runs end at (default: now)")
+        parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
+        parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        runs, task_runs = options["runs"], options["task_runs"]
+        if options["flows"] < 1 or runs < 0 or options["batch"] < 1 or (task_runs is not None and task_runs < 0):
+            raise CommandError("--flows and --batch must be ≥ 1, --runs and --task-runs ≥ 0")
+        anchor = parse_anchor(options["anchor"])
+        shape = TaskShape.for_total(runs, task_runs)
+        self.stdout.write(
+            f"seeding {runs:,} flow runs ({shape.share:.0%} of them with {shape.per_run} task runs each), "
+            f"{options['flows']} flows, anchor {anchor.isoformat()}"
+        )
+        counts = seed(
+            flows=options["flows"],
+            runs=runs,
+            seed_value=options["seed"],
+            anchor=anchor,
+            batch=options["batch"],
+            vacuum=not options["no_vacuum"],
+            log=lambda line: self.stdout.write(line),
+            tasks=shape,
+            progress=ProgressBar(self.stderr),
+        )
+        self.stdout.write(", ".join(f"{key} +{value:,}" for key, value in counts.items()))
