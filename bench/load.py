@@ -233,6 +233,12 @@ def task_runs_of_a_run(client: Client, rng: random.Random, fx: Fixtures) -> None
     check(bool(rows) and all(row["flow_run_id"] == run_id for row in rows), "task runs: another run's")
 
 
+def metrics_scrape(client: Client, rng: random.Random, fx: Fixtures) -> None:
+    """``GET /api/metrics`` as Prometheus scrapes it (this server only: not in the reference)."""
+    text = client.call("GET", "/metrics")
+    check(b"orion_flow_runs{" in text and b"orion_late_flow_runs" in text, "metrics: gauges missing")
+
+
 def _create_body(rng: random.Random, fx: Fixtures, state: dict[str, Any]) -> dict[str, Any]:
     return {"flow_id": rng.choice(fx.flow_ids), "tags": ["bench", "load"], "state": state}
 
@@ -315,6 +321,7 @@ def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
         ("run lifecycle", run_lifecycle),
         ("task run lifecycle", task_run_lifecycle),
         ("bulk log write", bulk_log_write),
+        ("metrics scrape", metrics_scrape),
     ]
 
 

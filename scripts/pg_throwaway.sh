@@ -7,6 +7,8 @@
 # PG_THROWAWAY_STATE=FILE records the cluster in FILE instead (a second cluster beside the
 # suite's, e.g. the benchmark's). PG_KEEP_DIR=DIR keeps the data in DIR across stop/start
 # (created on the first start, reused after; never deleted): the 1M-run data set.
+# PG_PORT=N listens on port N instead of the first free one from 54329 (a port range of
+# one's own on a shared machine).
 #
 # PostgreSQL refuses to run as root, so when started as root the cluster runs as an
 # unprivileged system user (the distribution's `postgres` user, or `orion-pg`, created
@@ -70,7 +72,7 @@ start() {
   fi
   chmod 755 "$dir"
   [ "$(id -u)" -eq 0 ] && chown "$owner" "$dir"
-  port="$(free_port)"
+  port="${PG_PORT:-$(free_port)}"
   if [ "$fresh" -eq 1 ]; then
     as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || as_owner "$initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
