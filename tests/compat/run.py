@@ -37,7 +37,7 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SHARED_COMPAT = Path(os.environ.get("COMPAT_SHARED_DIR", ROOT.parent / "shared" / "compat"))
 VENV_DIR = Path(os.environ.get("COMPAT_VENV_DIR", ROOT / ".compat-venvs"))
 CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
-SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "180"))
+SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "240"))
 
 
 def log(message: str) -> None:
@@ -65,6 +65,17 @@ def client_python(version: str) -> Path:
         raise SystemExit(f"could not install the {version} client:\n{pip.stdout[-2000:]}{pip.stderr[-2000:]}")
     marker.write_text(requirements.read_text())
     return python
+
+
+def log_tail(path: Path, lines: int = 80) -> None:
+    """Print the end of a failed scenario's log: CI keeps only this runner's output."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as error:
+        log(f"#   (no log: {error})")
+        return
+    for line in tail:
+        log(f"#   | {line}")
 
 
 def free_port() -> int:
@@ -240,6 +251,8 @@ def main() -> int:
                     version, scenario = futures[future]
                     ok, detail = future.result()
                     log(f"{'PASS' if ok else 'FAIL'} {db_name} prefect-{version} {scenario.stem}: {detail}")
+                    if not ok:
+                        log_tail(log_dir / db_name / version / f"{scenario.stem}.log")
                     passed, failed = passed + ok, failed + (not ok)
     log(f"compat: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
