@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from runs_app.models import FlowRun, FlowRunHistoryBucket
 from tests.helpers import ApiClient
+from tests.runs.test_history_rollup import assert_same
 
 TABLE = FlowRunHistoryBucket._meta.db_table
 PLANS = [
@@ -93,21 +94,6 @@ def assert_rollup_equals_scan(api: ApiClient, monkeypatch: pytest.MonkeyPatch, f
             assert_same(rollup, scan)
             total = max(total, sum(s["count_runs"] for interval in scan for s in interval["states"]))
     return total
-
-
-def assert_same(rollup: list[dict[str, Any]], scan: list[dict[str, Any]]) -> None:
-    """Same intervals, states and counts; sums equal up to float rounding (epoch seconds
-    added in another order)."""
-    assert [(i["interval_start"], i["interval_end"]) for i in rollup] == [
-        (i["interval_start"], i["interval_end"]) for i in scan
-    ]
-    for got, want in zip(rollup, scan, strict=True):
-        assert [(s["state_type"], s["state_name"], s["count_runs"]) for s in got["states"]] == [
-            (s["state_type"], s["state_name"], s["count_runs"]) for s in want["states"]
-        ], got["interval_start"]
-        for a, b in zip(got["states"], want["states"], strict=True):
-            assert a["sum_estimated_run_time"] == pytest.approx(b["sum_estimated_run_time"], rel=1e-7, abs=1e-3)
-            assert a["sum_estimated_lateness"] == pytest.approx(b["sum_estimated_lateness"], rel=1e-7, abs=1e-3)
 
 
 def ids_in(state_type: str, flow: dict[str, Any]) -> list[str]:
