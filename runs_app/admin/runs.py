@@ -177,7 +177,9 @@ class RunAdminBase(OrionModelAdmin):
             "logs": [{"log": log, "level": level_of(log.level)} for log in page.logs],
             "logs_truncated": page.log_count_capped > page_selectors.LOG_TAIL,
             "log_tail": page_selectors.LOG_TAIL,
-            "subflow_runs": page.subflow_runs,
+            "subflow_runs": [
+                {"run": sub, "badge": state_badge(sub.state_type, sub.state_name)} for sub in page.subflow_runs
+            ],
             "parameters_json": json.dumps(
                 getattr(run, "parameters", None) or {}, indent=2, ensure_ascii=False, default=str
             ),
@@ -390,6 +392,10 @@ class TaskRunAdmin(RunAdminBase):
     @admin.action(description="Delete the selected task runs (asks to confirm)", permissions=["delete"])
     def delete_task_runs(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> HttpResponse | None:
         return admin_operations.bulk_confirm(self, request, queryset, operation="delete_task_runs")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # A flow run's page links to all its task runs (served by the task runs' flow-run index).
+        return lookup == "flow_run_id" or super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request: HttpRequest, obj: TaskRun, form: forms.ModelForm, change: bool) -> None:
         services.task_run_update(
