@@ -21,7 +21,7 @@ export ORION_HOST ORION_PORT
 SERVE_CMD ?= $(PY) manage.py orion_start
 
 # COMPAT_KEYS_ARGS picks the scenarios run with keys (both clients); empty runs them all.
-COMPAT_KEYS_ARGS ?= --only c01,c07,c10,c12
+COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
 	bench clean fuzz fuzz-ci soak crash-test

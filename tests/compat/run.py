@@ -67,6 +67,17 @@ def client_python(version: str) -> Path:
     return python
 
 
+def log_tail(path: Path, lines: int = 80) -> None:
+    """Print the end of a failed scenario's log: CI keeps only this runner's output."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as error:
+        log(f"#   (no log: {error})")
+        return
+    for line in tail:
+        log(f"#   | {line}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -240,6 +251,8 @@ def main() -> int:
                     version, scenario = futures[future]
                     ok, detail = future.result()
                     log(f"{'PASS' if ok else 'FAIL'} {db_name} prefect-{version} {scenario.stem}: {detail}")
+                    if not ok:
+                        log_tail(log_dir / db_name / version / f"{scenario.stem}.log")
                     passed, failed = passed + ok, failed + (not ok)
     log(f"compat: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

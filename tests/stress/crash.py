@@ -140,13 +140,15 @@ def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[st
 def kill_services_under_load(server: Server, deployments: int) -> list[str]:
     base = server.base_url
     _, flow = request(base, "POST", "/flows/", {"name": "crash-scheduled"})
-    for index in range(deployments):
+    deployment_ids = [
         request(
             base,
             "POST",
             "/deployments/",
             {"name": f"d{index}", "flow_id": flow["id"], "schedule": {"interval": 60}, "is_schedule_active": True},
-        )
+        )[1]["id"]
+        for index in range(deployments)
+    ]
     server.start("services", api=False, services=True)
     # Kill it once the scheduler has begun to write, i.e. mid-pass.
     scheduled = {"flow_runs": {"deployment_id": {"is_null_": False}}}
@@ -156,20 +158,21 @@ def kill_services_under_load(server: Server, deployments: int) -> list[str]:
     before = request(base, "POST", "/flow_runs/count", scheduled)[1]
     server.kill("services", signal.SIGKILL)
     server.start("services", api=False, services=True)
-    # Let the restarted services finish: every deployment scheduled, then one more pass
-    # (bounded: a services process that never resumes fails the check below).
-    deadline = time.monotonic() + 90
+    # Let the restarted services finish: every deployment has runs and the total has not
+    # moved between two polls a few scheduler passes apart (bounded: a services process
+    # that never resumes fails the checks below).
+    deadline = time.monotonic() + 120
+    previous = -1
     while time.monotonic() < deadline:
-        time.sleep(3)
-        scheduled_deployments = {
-            run["deployment_id"]
-            for run in request(base, "POST", "/flow_runs/filter", {**scheduled, "sort": "ID_DESC", "limit": 200})[1]
-        }
-        if request(base, "POST", "/flow_runs/count", scheduled)[1] >= 60 * deployments or (
-            len(scheduled_deployments) >= deployments
-        ):
+        time.sleep(5)
+        per_deployment_now = [
+            request(base, "POST", "/flow_runs/count", {"deployments": {"id": {"any_": [deployment_id]}}})[1]
+            for deployment_id in deployment_ids
+        ]
+        total = sum(per_deployment_now)
+        if all(per_deployment_now) and total == previous:
             break
-    time.sleep(5)
+        previous = total
     server.kill("services", signal.SIGTERM)
     problems: list[str] = []
     per_key: Counter[tuple[str, str]] = Counter()

@@ -77,6 +77,13 @@ def main():
     finally:
         asyncio.run(stop_schedule(deployment_id))
         stop_background(agent)
+    if done is None:
+        # Say where the runs stood, so a failure in CI explains itself.
+        states = sorted(
+            (str(r.expected_start_time), state_type(r.state), r.state.name if r.state else None)
+            for r in asyncio.run(scheduled_runs(deployment_id))
+        )
+        print("first runs (expected start, state type, state name):", states[:8], flush=True)
     check(done is not None, "the agent completed no scheduled run")
     check(done.work_queue_name == QUEUE, f"run queue {done.work_queue_name!r}")
     return f"deployment={deployment_id} scheduled={len(runs)} completed={done.id}"
