@@ -68,6 +68,8 @@ class BulkOperation:
     label: str
     action: RunAction | None
     apply: Callable[[list[Any], RunActionForm, HttpRequest], tuple[str, bool]]
+    permissions: tuple[str, ...] = ()
+    description: str = ""
 
 
 def _apply_run_action(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
@@ -108,12 +110,36 @@ def _apply_finish_stuck(ids: list[Any], form: RunActionForm, request: HttpReques
 BULK_OPERATIONS: dict[str, BulkOperation] = {
     "retry_runs": BulkOperation("Retry", RunAction.RETRY, _apply_run_action),
     "cancel_runs": BulkOperation("Cancel", RunAction.CANCEL, _apply_run_action),
-    "mark_crashed": BulkOperation("Mark crashed", RunAction.MARK_CRASHED, _apply_run_action),
-    "set_state": BulkOperation("Set the state of", RunAction.SET_STATE, _apply_run_action),
-    "finish_if_stuck": BulkOperation("Finish if stuck", None, _apply_finish_stuck),
-    "delete_runs": BulkOperation("Delete", None, _apply_flow_run_delete),
-    "delete_task_runs": BulkOperation("Delete", None, _apply_task_run_delete),
+    "mark_crashed": BulkOperation(
+        "Mark crashed", RunAction.MARK_CRASHED, _apply_run_action, description="Mark the selected flow runs as crashed"
+    ),
+    "set_state": BulkOperation(
+        "Set the state of",
+        RunAction.SET_STATE,
+        _apply_run_action,
+        description="Set the state of the selected flow runs",
+    ),
+    "finish_if_stuck": BulkOperation(
+        "Finish if stuck", None, _apply_finish_stuck, description="Finish the selected flow runs if they are stuck"
+    ),
+    "delete_runs": BulkOperation("Delete", None, _apply_flow_run_delete, permissions=("delete",)),
+    "delete_task_runs": BulkOperation("Delete", None, _apply_task_run_delete, permissions=("delete",)),
 }
+
+
+def bulk_action(operation: str) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Any]], HttpResponse | None]:
+    """The admin action (for a ModelAdmin's ``actions``) of one bulk operation: it opens
+    the confirmation page; its name is the operation's (what the changelist posts)."""
+    chosen = BULK_OPERATIONS[operation]
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return bulk_confirm(modeladmin, request, queryset, operation=operation)
+
+    action.__name__ = operation
+    description = chosen.description or f"{chosen.label} the selected %(verbose_name_plural)s"
+    return admin.action(description=f"{description} (asks to confirm)", permissions=list(chosen.permissions) or None)(
+        action
+    )
 
 
 def bulk_confirm(

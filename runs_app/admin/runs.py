@@ -247,7 +247,10 @@ class FlowRunAdmin(RunAdminBase):
         ),
     )  # fmt: skip
     inlines = (FlowRunStateInline,)
-    actions = ("retry_runs", "cancel_runs", "mark_crashed", "set_state", "finish_if_stuck", "delete_runs")
+    actions = tuple(
+        admin_operations.bulk_action(name)
+        for name in ("retry_runs", "cancel_runs", "mark_crashed", "set_state", "finish_if_stuck", "delete_runs")
+    )
     run_actions = FLOW_RUN_ACTIONS
 
     def get_urls(self) -> list[URLPattern]:
@@ -260,30 +263,6 @@ class FlowRunAdmin(RunAdminBase):
             name="runs_app_flowrun_prune",
         )
         return [dashboard, prune, *super().get_urls()]
-
-    @admin.action(description="Retry the selected flow runs (asks to confirm)")
-    def retry_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="retry_runs")
-
-    @admin.action(description="Cancel the selected flow runs (asks to confirm)")
-    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="cancel_runs")
-
-    @admin.action(description="Mark the selected flow runs as crashed (asks to confirm)")
-    def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="mark_crashed")
-
-    @admin.action(description="Set the state of the selected flow runs (asks to confirm)")
-    def set_state(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="set_state")
-
-    @admin.action(description="Finish the selected flow runs if they are stuck (asks to confirm)")
-    def finish_if_stuck(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="finish_if_stuck")
-
-    @admin.action(description="Delete the selected flow runs with their logs (asks to confirm)", permissions=["delete"])
-    def delete_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="delete_runs")
 
     def save_model(self, request: HttpRequest, obj: FlowRun, form: forms.ModelForm, change: bool) -> None:
         services.flow_run_update(
@@ -386,12 +365,8 @@ class TaskRunAdmin(RunAdminBase):
         ),
     )  # fmt: skip
     inlines = (TaskRunStateInline,)
-    actions = ("delete_task_runs",)
+    actions = (admin_operations.bulk_action("delete_task_runs"),)
     run_actions = TASK_RUN_ACTIONS
-
-    @admin.action(description="Delete the selected task runs (asks to confirm)", permissions=["delete"])
-    def delete_task_runs(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> HttpResponse | None:
-        return admin_operations.bulk_confirm(self, request, queryset, operation="delete_task_runs")
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # A flow run's page links to all its task runs (served by the task runs' flow-run index).
