@@ -288,3 +288,24 @@ def test_task_runs_and_sub_flow_runs_are_linked_both_ways(
     task_page = operator.get(f"/admin/runs_app/taskrun/{tasks[0]['id']}/change/").content.decode()
     assert f'href="/admin/runs_app/flowrun/{parent["id"]}/change/">parent-run</a>' in task_page
     assert f'href="/admin/runs_app/flowrun/{child["id"]}/change/">child-run</a>' in task_page
+
+
+def test_task_run_page_has_single_line_inputs_json_editors_and_read_only_orchestration(
+    api: ApiClient, operator: Client
+) -> None:
+    run = make_run(api)
+    set_state(api, run["id"], "RUNNING")
+    task = api.post(
+        "/task_runs/",
+        {"flow_run_id": run["id"], "task_key": "extract", "dynamic_key": "0", "name": "extract-0", "tags": ["db"]},
+    ).json()
+    answer = api.post(f"/task_runs/{task['id']}/set_state", {"state": {"type": "RUNNING"}}).json()
+    assert answer["status"] == "ACCEPT", answer
+    page = operator.get(f"/admin/runs_app/taskrun/{task['id']}/change/").content.decode()
+    assert 'class="orion-state orion-state-running">Running</span>' in page
+    assert '<input type="text" name="name" value="extract-0"' in page
+    assert 'name="tags"' in page and 'class="orion-json"' in page
+    for written_by_orchestration in ("state_type", "state_name", "run_count", "start_time", "flow_run"):
+        assert f'name="{written_by_orchestration}"' not in page
+    for action in ("cancel", "mark-crashed", "set-state"):
+        assert f"/admin/runs_app/taskrun/{task['id']}/action/{action}/" in page
