@@ -37,7 +37,7 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SHARED_COMPAT = Path(os.environ.get("COMPAT_SHARED_DIR", ROOT.parent / "shared" / "compat"))
 VENV_DIR = Path(os.environ.get("COMPAT_VENV_DIR", ROOT / ".compat-venvs"))
 CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
-SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "180"))
+SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "240"))
 
 
 def log(message: str) -> None:

@@ -77,8 +77,11 @@ async def wait_for(fetch: Any, timeout: float = 60.0, interval: float = 0.5) -> 
         await asyncio.sleep(interval)
 
 
-def prefect_cli(*args: str, timeout: float = 60) -> str:
-    """Run the stock ``prefect`` CLI of this interpreter; return its output."""
+def prefect_cli(*args: str, timeout: float = 120) -> str:
+    """Run the stock ``prefect`` CLI of this interpreter; return its output.
+
+    The bound is generous: most of a call is the CLI importing itself, which takes many
+    seconds on a machine busy with the other scenarios."""
     command = [PREFECT_BIN, *args]
     wide = {**os.environ, "COLUMNS": "300"}  # rich truncates tables to the terminal width
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=wide)

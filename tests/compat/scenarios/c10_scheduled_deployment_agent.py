@@ -34,9 +34,12 @@ def apply_deployment(workdir):
     os.chdir(workdir)
     sys.path.insert(0, workdir)
     module = importlib.import_module("c10_flow")
-    schedule = IntervalSchedule(interval=dt.timedelta(seconds=10), anchor_date=dt.datetime.now(dt.UTC))
+    # One run a minute: the agent starts a process for every run inside its prefetch window,
+    # and on a busy CI machine a new `python -m prefect.engine` every ten seconds starved
+    # them all (every run stayed PENDING, no process got through its imports).
+    schedule = IntervalSchedule(interval=dt.timedelta(seconds=60), anchor_date=dt.datetime.now(dt.UTC))
     deployment = Deployment.build_from_flow(
-        flow=module.scheduled, name="every-10s", work_queue_name=QUEUE, schedule=schedule
+        flow=module.scheduled, name="every-minute", work_queue_name=QUEUE, schedule=schedule
     )
     return deployment.apply()
 
@@ -73,7 +76,7 @@ def main():
     os.environ.setdefault("PREFECT_AGENT_PREFETCH_SECONDS", "15")
     agent = start_background("agent", "start", "-q", QUEUE)
     try:
-        done = asyncio.run(wait_for(lambda: completed_run(deployment_id), timeout=90, interval=1))
+        done = asyncio.run(wait_for(lambda: completed_run(deployment_id), timeout=150, interval=1))
     finally:
         asyncio.run(stop_schedule(deployment_id))
         stop_background(agent)
