@@ -11,6 +11,8 @@ bench: the performance tooling of Orion on Django (see bench/README.md).
       closed-loop load, one row per workload: req/s, p50, p99, errors
   python -m bench.explain [--database-url URL]
       EXPLAIN (ANALYZE, BUFFERS) of the read queries the server runs (PostgreSQL)
+  python -m bench.admin_changelists [--database-url URL] [--repeat 5]
+      server time (p50) and statements of every runs/flows admin changelist, filtered too
 """
 
 

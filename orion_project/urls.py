@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from orion_project.api import root
-from orion_project.api.openapi_views import OpenApiJsonView, OpenApiYamlView
+from orion_project.api.openapi_views import OpenApiJsonView, OpenApiYamlView, RedocView, redoc_bundle
 from orion_project.ui import views as ui_views
 
 handler404 = "orion_project.api.errors.json_not_found"
@@ -20,10 +20,7 @@ urlpatterns = [
     path("api/openapi.yaml", OpenApiYamlView.as_view(), name="openapi-schema-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
-    path(
-        "redoc",
-        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="orion_docs/redoc.html"),
-        name="redoc",
-    ),
+    path("redoc", RedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path("redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("admin/", admin.site.urls),
 ]

@@ -88,14 +88,35 @@ def flow_runs_bulk_set_state(
     The runs are chosen once, up front (at most ``limit``); each then gets a fresh
     proposal stamped at its own time, through the engine, in its own transaction.
     """
+
+    def propose(run_id: uuid.UUID) -> tuple[ProposedState, bool]:
+        proposal = ProposedState.make(
+            type=state["type"], name=state.get("name"), message=state.get("message"), timestamp=timezone.now()
+        )
+        return proposal, force
+
+    return flow_runs_bulk_propose(
+        filters=filters, propose=propose, limit=limit, batch_size=batch_size, on_batch=on_batch
+    )
+
+
+def flow_runs_bulk_propose(
+    *,
+    filters: Mapping[str, Any],
+    propose: Callable[[uuid.UUID], tuple[ProposedState, bool]],
+    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[BulkResult], None] | None = None,
+) -> BulkResult:
+    """Give every matching run the proposal ``propose(run_id)`` makes for it (the state,
+    and whether it is forced), through the engine, one transaction per run; a run that
+    ``propose`` or the engine cannot find (``ObjectNotFoundError``) counts as missing."""
     result = BulkResult()
     ids = _planned_ids(filters, limit)
     for start in range(0, len(ids), batch_size):
         for run_id in ids[start : start + batch_size]:
-            proposal = ProposedState.make(
-                type=state["type"], name=state.get("name"), message=state.get("message"), timestamp=timezone.now()
-            )
             try:
+                proposal, force = propose(run_id)
                 verdict = flow_run_set_state(flow_run_id=run_id, state=proposal, force=force)
             except ObjectNotFoundError:
                 result.missing += 1

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
+from orion_project.exceptions import ObjectNotFoundError
+from runs_app import bulk
+from runs_app.bulk import BulkResult
 from runs_app.models import FlowRun, TaskRun
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.services import flow_run_set_state, task_run_set_state
@@ -112,3 +117,24 @@ def _set_state(run: FlowRun | TaskRun, proposal: ProposedState, force: bool) -> 
     if isinstance(run, TaskRun):
         return task_run_set_state(task_run_id=run_id, state=proposal, force=force)
     return flow_run_set_state(flow_run_id=run_id, state=proposal, force=force)
+
+
+def flow_runs_bulk_action(
+    *,
+    filters: Mapping[str, Any],
+    action: RunAction,
+    reason: str,
+    state_type: str | None = None,
+    state_name: str | None = None,
+) -> BulkResult:
+    """Carry out ``action`` on every flow run ``filters`` matches (a ``/flow_runs/filter``
+    body), each run's proposal made as for one run and judged by the engine through the
+    bulk service, one transaction per run."""
+
+    def propose(run_id: uuid.UUID) -> tuple[ProposedState, bool]:
+        run = FlowRun.objects.filter(pk=run_id).only("id", "state_type", "deployment_id").first()
+        if run is None:
+            raise ObjectNotFoundError("Flow run not found.")
+        return proposal_for(run=run, action=action, reason=reason, state_type=state_type, state_name=state_name)
+
+    return bulk.flow_runs_bulk_propose(filters=filters, propose=propose)

@@ -446,9 +446,14 @@ class NonNegativeField(OptionalFieldMixin, serializers.Field):
                 )
             value = int(number)
         else:
+            if not math.isfinite(number):
+                self._fail(data, "finite_number", "Input should be a finite number")
             value = number
         if value < 0:
             self._fail(data, "greater_than_equal", "Input should be greater than or equal to 0")
+        if self.integer and value > INT_MAX:
+            # The column is a database ``integer``: a larger value would fail the insert.
+            self._fail(data, "less_than_equal", f"Input should be less than or equal to {INT_MAX}")
         return value
 
     def to_representation(self, value: Any) -> Any:

@@ -15,6 +15,7 @@ derives
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -177,9 +178,29 @@ def request_serializer(
     return type(name, (EmbeddedBodySerializer,), attrs)
 
 
+_body_serializers = threading.local()
+
+
+def _body_serializer(serializer_class: type[StrictSerializer]) -> StrictSerializer:
+    """One instance of ``serializer_class`` per thread, reused for every body.
+
+    A new DRF serializer deep-copies each declared field, and each nested filter serializer
+    again on first use: a quarter of a ``/flow_runs/count`` request's CPU
+    (``scripts/profile_hotpath.py --profile``). Validating keeps nothing on the instance
+    (``run_validation`` returns the data or raises), so reusing it within one thread is safe.
+    """
+    cache: dict[type[StrictSerializer], StrictSerializer] | None = getattr(_body_serializers, "by_class", None)
+    if cache is None:
+        cache = _body_serializers.by_class = {}
+    serializer = cache.get(serializer_class)
+    if serializer is None:
+        serializer = cache[serializer_class] = serializer_class()
+    return serializer
+
+
 def validate_body(serializer_class: type[StrictSerializer], body: Any) -> dict[str, Any]:
     """Validate a JSON body (``None`` = no body) and return its data, or raise a 422."""
-    serializer = serializer_class()
+    serializer = _body_serializer(serializer_class)
     try:
         return dict(serializer.run_validation({} if body is None else body))
     except serializers.ValidationError as error:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers, status, viewsets
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,6 +17,7 @@ from orion_project.api.errors import RequestValidationError, RouteNotFound
 from orion_project.api.fields import StrictSerializer
 from orion_project.api.filtering import checked_limit, filterset_class, paginate, sort_field, validate_body
 from orion_project.filtering import ObjectFilter, SortSpec
+from orion_project.prepared import ByPrimaryKey
 
 
 class OrionModelSerializer(serializers.ModelSerializer):
@@ -61,6 +63,8 @@ class OrionViewSet(viewsets.GenericViewSet):
     object_filter: ObjectFilter | None = None
     sort_spec: SortSpec | None = None
     schema_tags: tuple[str, ...] = ()
+    # Set per subclass on first use by ``_prepared_read``.
+    _prepared_by_id: ByPrimaryKey[Any] | None = None
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
         """Every API response is JSON: skip DRF's per-request negotiation over one renderer."""
@@ -77,11 +81,31 @@ class OrionViewSet(viewsets.GenericViewSet):
     def get_object(self) -> Any:
         """The object named by the ``id`` path parameter, or 404 ``{"detail": ...}``."""
         object_id = self.object_id()
-        # Not ``.first()``: its ORDER BY pk costs compile time and the pk is unique anyway.
-        instance = next(iter(self.get_queryset().filter(pk=object_id)), None)
+        prepared = self._prepared_read()
+        if prepared is not None:
+            instance = prepared.get(object_id)
+        else:
+            # Not ``.first()``: its ORDER BY pk costs compile time and the pk is unique anyway.
+            instance = next(iter(self.get_queryset().filter(pk=object_id)), None)
         if instance is None:
             raise RouteNotFound(self.not_found_detail)
         return instance
+
+    @classmethod
+    def _prepared_read(cls) -> ByPrimaryKey[Any] | None:
+        """The class's ``queryset`` by id, compiled once (see ``orion_project.prepared``);
+        ``None`` for a view whose ``get_queryset`` varies per request or whose queryset
+        is not of the plain kind (prefetches, annotations)."""
+        queryset = cls.queryset
+        if cls.get_queryset is not GenericAPIView.get_queryset or not isinstance(queryset, QuerySet):
+            return None
+        if not ByPrimaryKey.supports(queryset):
+            return None
+        prepared = cls.__dict__.get("_prepared_by_id")
+        if prepared is None:
+            prepared = ByPrimaryKey(queryset)
+            cls._prepared_by_id = prepared
+        return prepared
 
     def read(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
         """Respond with one object in its read shape."""

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
 from runs_app import admin_operations, page_selectors, services
 from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
+from runs_app.admin_operations import RunActionForm
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.run_actions import (
     ACTION_LABELS,
@@ -27,7 +28,6 @@ from runs_app.run_actions import (
     RunAction,
     run_action_apply,
 )
-from runs_app.states import StateType
 
 LOG_LEVELS = ((40, "ERROR", "error"), (30, "WARNING", "warning"), (20, "INFO", "info"), (10, "DEBUG", "debug"))
 
@@ -57,30 +57,6 @@ def duration_text(seconds: float) -> str:
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
-class RunActionForm(forms.Form):
-    """The confirmation of an action: a reason, and for "set state" the state to set."""
-
-    reason = forms.CharField(
-        max_length=500, required=False, widget=forms.TextInput(attrs={"class": "vTextField", "size": 60})
-    )
-    state_type = forms.ChoiceField(choices=StateType.choices, required=False)
-    state_name = forms.CharField(
-        max_length=100,
-        required=False,
-        help_text="Defaults to the type's name.",
-        widget=forms.TextInput(attrs={"class": "vTextField"}),
-    )
-
-    def __init__(self, *args: Any, action: RunAction, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.action = action
-        if action == RunAction.SET_STATE:
-            self.fields["state_type"].required = True
-            self.fields["reason"].required = True
-        else:
-            del self.fields["state_type"], self.fields["state_name"]
-
-
 class RunAdminBase(OrionModelAdmin):
     """What flow-run and task-run admins share: the run page, its actions, fast lists."""
 
@@ -94,6 +70,13 @@ class RunAdminBase(OrionModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Runs are created by the Prefect client, deployments and the scheduler.
         return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Every bulk action asks on one confirmation page (admin_operations.bulk_confirm),
+        # deletes included: Django's "delete selected" and its own page are not offered.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         return page_selectors.runs_search(queryset, search_term), False
@@ -142,12 +125,10 @@ class RunAdminBase(OrionModelAdmin):
             raise Http404("No such action.")
         form = RunActionForm(request.POST if request.method == "POST" else None, action=chosen)
         if request.method == "POST" and form.is_valid():
-            user = request.user.get_username() if request.user.is_authenticated else "admin"
-            reason = form.cleaned_data["reason"] or f"{ACTION_LABELS[chosen]} from the admin by {user}."
             outcome = run_action_apply(
                 run=run,
                 action=chosen,
-                reason=reason,
+                reason=form.reason_or_default(request),
                 state_type=form.cleaned_data.get("state_type"),
                 state_name=form.cleaned_data.get("state_name"),
             )
@@ -196,7 +177,9 @@ class RunAdminBase(OrionModelAdmin):
             "logs": [{"log": log, "level": level_of(log.level)} for log in page.logs],
             "logs_truncated": page.log_count_capped > page_selectors.LOG_TAIL,
             "log_tail": page_selectors.LOG_TAIL,
-            "subflow_runs": page.subflow_runs,
+            "subflow_runs": [
+                {"run": sub, "badge": state_badge(sub.state_type, sub.state_name)} for sub in page.subflow_runs
+            ],
             "parameters_json": json.dumps(
                 getattr(run, "parameters", None) or {}, indent=2, ensure_ascii=False, default=str
             ),
@@ -264,7 +247,10 @@ class FlowRunAdmin(RunAdminBase):
         ),
     )  # fmt: skip
     inlines = (FlowRunStateInline,)
-    actions = ("cancel_runs", "mark_crashed", "set_state", "finish_if_stuck")
+    actions = tuple(
+        admin_operations.bulk_action(name)
+        for name in ("retry_runs", "cancel_runs", "mark_crashed", "set_state", "finish_if_stuck", "delete_runs")
+    )
     run_actions = FLOW_RUN_ACTIONS
 
     def get_urls(self) -> list[URLPattern]:
@@ -278,24 +264,13 @@ class FlowRunAdmin(RunAdminBase):
         )
         return [dashboard, prune, *super().get_urls()]
 
-    @admin.action(description="Set the state of selected flow runs…")
-    def set_state(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return admin_operations.confirm_bulk_state(self, request, queryset, title="Set the state of flow runs")
-
-    @admin.action(description="Finish selected flow runs if they are stuck")
-    def finish_if_stuck(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        admin_operations.finish_stuck(self, request, queryset)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> None:
-        admin_operations.delete_runs(queryset)
-
     def save_model(self, request: HttpRequest, obj: FlowRun, form: forms.ModelForm, change: bool) -> None:
         services.flow_run_update(
             flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data}
         )
 
     def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
-        admin_operations.delete_runs(FlowRun.objects.filter(pk=obj.pk))
+        admin_operations.delete_runs([obj.pk])
 
     def run_page_context(self, run: FlowRun) -> dict[str, Any]:
         page = page_selectors.flow_run_page(flow_run=run)
@@ -308,40 +283,6 @@ class FlowRunAdmin(RunAdminBase):
             "task_run_count": page.task_run_count,
             "log_filter": f"flow_run_id={run.pk}",
         }
-
-    @admin.action(description="Cancel the selected flow runs (asks to confirm)")
-    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return self._bulk(request, queryset, RunAction.CANCEL, "cancel_runs")
-
-    @admin.action(description="Mark the selected flow runs as crashed (asks to confirm)")
-    def mark_crashed(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
-        return self._bulk(request, queryset, RunAction.MARK_CRASHED, "mark_crashed")
-
-    def _bulk(
-        self, request: HttpRequest, queryset: QuerySet[FlowRun], action: RunAction, name: str
-    ) -> HttpResponse | None:
-        """Ask first (the selected runs listed), then propose for each run through the engine."""
-        runs = list(queryset[:500])
-        if request.POST.get("confirmed") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": f"{ACTION_LABELS[action]}: {len(runs)} flow run(s)",
-                "runs": [{"run": run, "badge": state_badge(run.state_type, run.state_name)} for run in runs],
-                "action_name": name,
-                "action_label": ACTION_LABELS[action],
-            }
-            return TemplateResponse(request, "admin/runs_app/bulk_action_confirm.html", context)
-        accepted = refused = 0
-        for run in runs:
-            outcome = run_action_apply(run=run, action=action, reason=f"{ACTION_LABELS[action]} from the admin.")
-            accepted, refused = (accepted + 1, refused) if outcome.accepted else (accepted, refused + 1)
-        self.message_user(
-            request,
-            f"{accepted} run(s): {ACTION_LABELS[action].lower()} accepted; {refused} refused by orchestration.",
-            messages.SUCCESS if not refused else messages.WARNING,
-        )
-        return None
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         """Runs by state over 24 hours and 7 days, late runs, queue backlogs, slots used."""
@@ -424,7 +365,12 @@ class TaskRunAdmin(RunAdminBase):
         ),
     )  # fmt: skip
     inlines = (TaskRunStateInline,)
+    actions = (admin_operations.bulk_action("delete_task_runs"),)
     run_actions = TASK_RUN_ACTIONS
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # A flow run's page links to all its task runs (served by the task runs' flow-run index).
+        return lookup == "flow_run_id" or super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request: HttpRequest, obj: TaskRun, form: forms.ModelForm, change: bool) -> None:
         services.task_run_update(

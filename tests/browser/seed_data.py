@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -52,8 +52,10 @@ class Seeded:
     subflow_run: dict[str, Any]
     block_name: str
     concurrency_tag: str
+    global_limit: str
+    variable: str
+    artifact: str
     log_message: str
-    optional: dict[str, str] = field(default_factory=dict)
 
 
 def _state(api: Api, run_id: str, state_type: str, *, kind: str = "flow_runs", **extra: Any) -> None:
@@ -63,7 +65,7 @@ def _state(api: Api, run_id: str, state_type: str, *, kind: str = "flow_runs", *
 
 def seed(api: Api) -> Seeded:
     """Flows, a deployment, runs in several states with task runs, a sub-flow, logs, a
-    block, a concurrency limit, and (where the routes exist) a variable and an artifact."""
+    block, a tag concurrency limit and a global one, a variable and an artifact."""
     flow = api.post("/flows/", {"name": "etl-warehouse", "tags": ["etl", "prod"]})
     child_flow = api.post("/flows/", {"name": "load-partition", "tags": ["etl"]})
     pool_queue = api.post("/work_pools/default-agent-pool/queues/filter", {})[0]
@@ -81,6 +83,10 @@ def seed(api: Api) -> Seeded:
                 "properties": {"day": {"title": "day", "type": "string"}},
             },
             "tags": ["nightly"],
+            # What `prefect deploy` sends; the UI offers "Run" only for a deployment with
+            # an entrypoint (one without is an old-style deployment it calls deprecated).
+            "entrypoint": "flows/etl.py:etl_warehouse",
+            "path": "/opt/flows",
         },
     )
     now = dt.datetime.now(dt.UTC)
@@ -164,21 +170,12 @@ def seed(api: Api) -> Seeded:
     )
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 3})
 
-    optional: dict[str, str] = {}
-    # 2.20 routes that other work adds; the walk reports their pages either way.
-    try:
-        api.post("/variables/", {"name": "warehouse_schema", "value": "analytics"})
-        optional["variable"] = "warehouse_schema"
-    except AssertionError:
-        pass
-    try:
-        api.post(
-            "/artifacts/",
-            {"key": "row-counts", "type": "markdown", "data": "# 500 rows", "flow_run_id": completed["id"]},
-        )
-        optional["artifact"] = "row-counts"
-    except AssertionError:
-        pass
+    api.post("/v2/concurrency_limits/", {"name": "warehouse-connections", "limit": 5})
+    api.post("/variables/", {"name": "warehouse_schema", "value": "analytics"})
+    api.post(
+        "/artifacts/",
+        {"key": "row-counts", "type": "markdown", "data": "# 500 rows", "flow_run_id": completed["id"]},
+    )
     return Seeded(
         flow=flow,
         deployment=deployment,
@@ -189,6 +186,8 @@ def seed(api: Api) -> Seeded:
         subflow_run=subflow,
         block_name="warehouse-password",
         concurrency_tag="db",
+        global_limit="warehouse-connections",
+        variable="warehouse_schema",
+        artifact="row-counts",
         log_message=log_message,
-        optional=optional,
     )

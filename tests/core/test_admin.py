@@ -67,10 +67,10 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
     selected = {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]}
     # The first post asks to confirm and changes nothing.
     asked = admin_client_logged_in.post("/admin/runs_app/flowrun/", selected)
-    assert "Cancel these flow runs?" in asked.content.decode()
+    assert "Cancel flow runs: <strong>2</strong> flow runs selected" in asked.content.decode()
     assert FlowRun.objects.get(pk=running.pk).state_type == "RUNNING"
-    response = admin_client_logged_in.post("/admin/runs_app/flowrun/", {**selected, "confirmed": "yes"}, follow=True)
-    assert "1 run(s): cancel accepted; 1 refused by orchestration." in response.content.decode()
+    response = admin_client_logged_in.post("/admin/runs_app/flowrun/", {**selected, "confirm": "yes"}, follow=True)
+    assert "Cancel: 1 run(s) accepted; 1 refused by orchestration." in response.content.decode()
     assert FlowRun.objects.get(pk=running.pk).state_type == "CANCELLED"
     assert FlowRun.objects.get(pk=finished.pk).state_type == "COMPLETED"
 

@@ -199,3 +199,18 @@ def test_slots_decay_as_a_rate_limit(api: ApiClient) -> None:
     _age("rl", 2.5)  # floor(0.5 x 2.5) = 1 slot has drained
     assert _increment(api, "rl", mode="rate_limit").status_code == 200
     assert api.get("/v2/concurrency_limits/rl").json()["active_slots"] == 2
+
+
+def test_limits_beyond_the_integer_column_or_not_finite_are_422_not_500(api: ApiClient) -> None:
+    """Found by `make fuzz`: a limit of 5e61 reached the integer column and answered 500."""
+    for body in (
+        {"name": "huge", "limit": 5.095497331604959e61},
+        {"name": "huge", "limit": 2**31},
+        {"name": "huge", "limit": 1, "slot_decay_per_second": "inf"},
+        {"name": "huge", "limit": 1, "slot_decay_per_second": "nan"},
+    ):
+        response = api.post("/v2/concurrency_limits/", body)
+        assert response.status_code == 422, (body, response.content)
+        assert response.json()["exception_detail"][0]["type"] == "value_error.validation"
+    assert api.post("/v2/concurrency_limits/", {"name": "edge", "limit": 2**31 - 1}).status_code == 201
+    assert api.post("/v2/concurrency_limits/filter", {}).json()[0]["limit"] == 2**31 - 1

@@ -34,10 +34,11 @@ def test_set_state_over_a_filtered_changelist_confirms_the_count(api: ApiClient,
     url = "/admin/runs_app/flowrun/?state_type__exact=PENDING"
     selection = {"action": "set_state", "select_across": "1", "index": "0", "_selected_action": pending[:1]}
     page = admin.post(url, selection).content.decode()
-    assert "<strong>3</strong> flow run(s) match" in page
-    assert '<select name="state_type">' in page
-    response = admin.post(url, {**selection, "confirm": "yes", "state_type": "CANCELLED"}, follow=True)
-    assert "3 run(s) moved to CANCELLED; 0 refused by orchestration." in response.content.decode()
+    assert "<strong>3</strong> flow runs selected" in page
+    assert '<select name="state_type"' in page
+    confirmed = {**selection, "confirm": "yes", "state_type": "CANCELLED", "reason": "queue drained"}
+    response = admin.post(url, confirmed, follow=True)
+    assert "Set state: 3 run(s) accepted; 0 refused by orchestration." in response.content.decode()
     assert set(FlowRun.objects.filter(pk__in=pending).values_list("state_type", flat=True)) == {"CANCELLED"}
     assert FlowRun.objects.filter(state_type="RUNNING").count() == 2
 
@@ -69,8 +70,10 @@ def test_finish_if_stuck_action(api: ApiClient, admin: Client, settings: object)
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     FlowRun.objects.filter(pk=run_id).update(updated=long_ago, state_timestamp=long_ago)
     settings.ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS = 600  # type: ignore[attr-defined]
-    response = admin.post(
-        "/admin/runs_app/flowrun/", {"action": "finish_if_stuck", "_selected_action": [run_id]}, follow=True
-    )
+    selection = {"action": "finish_if_stuck", "_selected_action": [run_id]}
+    asked = admin.post("/admin/runs_app/flowrun/", selection).content.decode()
+    assert "<strong>1</strong> flow runs selected" in asked
+    assert FlowRun.objects.get(pk=run_id).state_type == "RUNNING"
+    response = admin.post("/admin/runs_app/flowrun/", {**selection, "confirm": "yes"}, follow=True)
     assert "1 stuck flow run(s) finished." in response.content.decode()
     assert FlowRun.objects.get(pk=run_id).state_type == "CRASHED"

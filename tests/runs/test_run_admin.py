@@ -247,3 +247,65 @@ def test_changelist_counts_without_a_count_per_filter(
     # the tag filter's flows (no per-filter-choice counts, no full-table count).
     with django_assert_max_num_queries(8):
         assert operator.get("/admin/runs_app/flowrun/").status_code == 200
+
+
+def test_task_runs_and_sub_flow_runs_are_linked_both_ways(
+    api: ApiClient, operator: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runs_app import page_selectors
+
+    parent = make_run(api, name="parent-run")
+    set_state(api, parent["id"], "RUNNING")
+    tasks = [
+        api.post(
+            "/task_runs/",
+            {"flow_run_id": parent["id"], "task_key": "load", "dynamic_key": str(i), "name": f"load-{i}"},
+        ).json()
+        for i in range(3)
+    ]
+    child = api.post(
+        "/flow_runs/",
+        {"flow_id": parent["flow_id"], "name": "child-run", "parent_task_run_id": tasks[0]["id"]},
+    ).json()
+    set_state(api, child["id"], "RUNNING")
+    other = make_run(api, name="other-run")
+    api.post("/task_runs/", {"flow_run_id": other["id"], "task_key": "x", "dynamic_key": "0", "name": "foreign-0"})
+    # Fewer rows shown than there are: the page links to all of them.
+    monkeypatch.setattr(page_selectors, "RELATED_RUNS_SHOWN", 2)
+
+    page = operator.get(f"/admin/runs_app/flowrun/{parent['id']}/change/").content.decode()
+    assert "Task runs (3)" in page
+    assert f'href="/admin/runs_app/flowrun/{child["id"]}/change/">child-run</a>' in page
+    assert 'class="orion-state orion-state-running">Running</span>' in page.split("<h2>Sub-flow runs</h2>")[1]
+    link = f"/admin/runs_app/taskrun/?flow_run_id={parent['id']}"
+    assert f'href="{link}">All 3 task runs</a>' in page
+    listing = operator.get(link).content.decode()
+    assert all(f"load-{i}" in listing for i in range(3)) and "foreign-0" not in listing
+
+    # The sub-flow run links back to the task run it stands for, which links to both runs.
+    child_page = operator.get(f"/admin/runs_app/flowrun/{child['id']}/change/").content.decode()
+    assert f'href="/admin/runs_app/taskrun/{tasks[0]["id"]}/change/">load-0</a>' in child_page
+    task_page = operator.get(f"/admin/runs_app/taskrun/{tasks[0]['id']}/change/").content.decode()
+    assert f'href="/admin/runs_app/flowrun/{parent["id"]}/change/">parent-run</a>' in task_page
+    assert f'href="/admin/runs_app/flowrun/{child["id"]}/change/">child-run</a>' in task_page
+
+
+def test_task_run_page_has_single_line_inputs_json_editors_and_read_only_orchestration(
+    api: ApiClient, operator: Client
+) -> None:
+    run = make_run(api)
+    set_state(api, run["id"], "RUNNING")
+    task = api.post(
+        "/task_runs/",
+        {"flow_run_id": run["id"], "task_key": "extract", "dynamic_key": "0", "name": "extract-0", "tags": ["db"]},
+    ).json()
+    answer = api.post(f"/task_runs/{task['id']}/set_state", {"state": {"type": "RUNNING"}}).json()
+    assert answer["status"] == "ACCEPT", answer
+    page = operator.get(f"/admin/runs_app/taskrun/{task['id']}/change/").content.decode()
+    assert 'class="orion-state orion-state-running">Running</span>' in page
+    assert '<input type="text" name="name" value="extract-0"' in page
+    assert 'name="tags"' in page and 'class="orion-json"' in page
+    for written_by_orchestration in ("state_type", "state_name", "run_count", "start_time", "flow_run"):
+        assert f'name="{written_by_orchestration}"' not in page
+    for action in ("cancel", "mark-crashed", "set-state"):
+        assert f"/admin/runs_app/taskrun/{task['id']}/action/{action}/" in page

@@ -111,3 +111,16 @@ def test_api_docs_pages_reference_nothing_outside_this_server(client: Client, pa
     external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
     assert external == []
     assert "fonts.googleapis.com" not in page
+
+
+def test_redoc_bundle_draws_no_logo_from_its_cdn(client: Client) -> None:
+    """ReDoc's sidebar footer shows Redocly's logo from cdn.redoc.ly (no setting hides
+    it); the page loads its bundle from this server with that URL blanked out."""
+    page = client.get("/redoc").content.decode()
+    assert '<script src="/redoc/redoc.standalone.js">' in page
+    response = client.get("/redoc/redoc.standalone.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    bundle = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"Redoc" in bundle and len(bundle) > 100_000
+    assert b"cdn.redoc.ly" not in bundle
