@@ -100,16 +100,13 @@ def admin_delete_flow_run(api: ApiClient, admin: Client, run: dict[str, Any]) ->
 
 
 def admin_delete_selected_flow_runs(api: ApiClient, admin: Client, run: dict[str, Any]) -> None:
-    body = {"action": "delete_selected", "_selected_action": [run["id"]], "post": "yes"}
+    body = {"action": "delete_runs", "_selected_action": [run["id"]], "confirm": "yes"}
     assert admin.post("/admin/runs_app/flowrun/", body).status_code == 302
 
 
 def admin_delete_task_runs(api: ApiClient, admin: Client, run: dict[str, Any]) -> None:
-    task_ids = [str(pk) for pk in TaskRun.objects.filter(flow_run_id=run["id"]).values_list("pk", flat=True)]
-    admin.post(f"/admin/runs_app/taskrun/{task_ids[0]}/delete/", {"post": "yes"})
-    body = {"action": "delete_selected", "_selected_action": task_ids[1:], "post": "yes"}
-    if task_ids[1:]:
-        admin.post("/admin/runs_app/taskrun/", body)
+    for task_id in TaskRun.objects.filter(flow_run_id=run["id"]).values_list("pk", flat=True):
+        admin.post(f"/admin/runs_app/taskrun/{task_id}/delete/", {"post": "yes"})
     assert not TaskRun.objects.filter(flow_run_id=run["id"]).exists()
     assert dangling_rows() == {}
     admin_delete_flow_run(api, admin, run)

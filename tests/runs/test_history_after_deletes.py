@@ -124,7 +124,7 @@ def test_history_from_the_rollup_equals_the_scan_after_each_delete_door(
         lambda: admin.post(f"/admin/runs_app/flowrun/{ids_in('RUNNING', a)[0]}/delete/", {"post": "yes"}),
         lambda: admin.post(
             "/admin/runs_app/flowrun/",
-            {"action": "delete_selected", "_selected_action": ids_in("SCHEDULED", c)[:2], "post": "yes"},
+            {"action": "delete_runs", "_selected_action": ids_in("SCHEDULED", c)[:2], "confirm": "yes"},
         ),
         lambda: api.delete(f"/deployments/{data['deployment']['id']}"),  # its SCHEDULED runs go
         lambda: api.post(
