@@ -116,3 +116,18 @@ def test_work_queue_pause_action(admin_client_logged_in: Client) -> None:
     assert admin_client_logged_in.get("/admin/flows_app/savedsearch/").status_code == 200
     assert admin_client_logged_in.get("/admin/flows_app/flowrunnotificationpolicy/").status_code == 200
     assert admin_client_logged_in.get("/admin/blocks_app/blockdocument/").status_code == 200
+
+
+def test_changelist_rows_carry_the_selection_box_django_would_render(admin_client_logged_in: Client) -> None:
+    """``OrionModelAdmin.action_checkbox`` writes the box out instead of rendering the widget
+    template per row; the markup (and so the actions' JavaScript) stays Django's."""
+    from django import forms
+    from django.contrib.admin import helpers
+
+    flow = FlowFactory(name="boxed")
+    page = admin_client_logged_in.get("/admin/flows_app/flow/").content.decode()
+    django_box = forms.CheckboxInput(
+        {"class": "action-select", "aria-label": f"Select this object for an action - {flow}"}, lambda value: False
+    ).render(helpers.ACTION_CHECKBOX_NAME, str(flow.pk))
+    assert django_box in page
+    assert '<input type="checkbox" id="action-toggle"' in page
