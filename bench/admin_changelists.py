@@ -52,7 +52,10 @@ def filtered_urls(reverse: Any) -> list[str]:
         f"{task_runs}?state_type__exact=COMPLETED",
         f"{task_runs}?window=7d",
     ]
-    sample = FlowRun.objects.order_by().values("id", "name", "flow_id", "deployment_id").first()
+    # The newest run, as an operator would look one up. Not ``.first()`` of an unordered
+    # query: that is the smallest id, at the edge of the planner's id histogram, where its
+    # estimate of an id-prefix range is thousands of rows instead of one.
+    sample = FlowRun.objects.order_by("-expected_start_time").values("id", "name", "flow_id", "deployment_id").first()
     if sample is not None:
         urls += [
             f"{flow_runs}?flow__id__exact={sample['flow_id']}",
@@ -62,7 +65,7 @@ def filtered_urls(reverse: Any) -> list[str]:
         ]
         if sample["deployment_id"]:
             urls.append(f"{flow_runs}?deployment__id__exact={sample['deployment_id']}")
-    task = TaskRun.objects.order_by().values("id", "name").first()
+    task = TaskRun.objects.order_by("-expected_start_time").values("id", "name").first()
     if task is not None:
         urls += [f"{task_runs}?q={task['name'][:6]}", f"{task_runs}?q={str(task['id'])[:8]}"]
     return urls
