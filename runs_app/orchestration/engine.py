@@ -46,11 +46,13 @@ def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
     if run is not None and run.state_id is not None:
         # Read through the prepared query and cached on the run, so ``run.state`` costs
         # no queryset compile either.
-        run.state = _prepared(STATE_MODELS[model], locked=False).get(run.state_id)
+        state_model: Any = model._meta.get_field("state").related_model
+        state = _prepared(state_model, locked=False).get(run.state_id)
+        if state is not None:
+            run.state = state
     return run
 
 
-STATE_MODELS: dict[type[Any], type[Any]] = {FlowRun: FlowRunState, TaskRun: TaskRunState}
 _PREPARED: dict[tuple[type[Any], bool], ByPrimaryKey[Any]] = {}
 
 
