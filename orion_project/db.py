@@ -7,14 +7,29 @@
   escape ``%`` and ``_`` in the value (so ``like_: "%"`` matches everything).
 * ``EpochSeconds`` / ``DurationSeconds``: datetimes and durations as float seconds, for
   the history aggregates.
+* ``WithinRanges`` / ``RangeLabel``: a datetime column in one of many half-open ranges,
+  and which one, compiled straight to SQL (a history request names dozens of ranges).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import CharField, FloatField, Func, JSONField, Lookup, TextField
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    JSONField,
+    Lookup,
+    TextField,
+)
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -100,3 +115,62 @@ class DurationSeconds(_FloatSeconds):
     """A duration column as float seconds (PostgreSQL interval, SQLite microseconds)."""
 
     sqlite_template = "(%(expressions)s / 1000000.0)"
+
+
+class _Ranges(Expression):
+    """A datetime column against half-open ``[lower, upper)`` ranges.
+
+    Written straight to SQL: a ``Q`` per range costs Django about half a millisecond to
+    resolve and compile, and a 30-day history with daily intervals names some sixty.
+    """
+
+    def __init__(self, column: str, ranges: Sequence[tuple[Any, dt.datetime, dt.datetime]]) -> None:
+        super().__init__()
+        self.column = column
+        self.ranges = list(ranges)
+        self.column_expression: Any = F(column)
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Any:
+        resolved = self.copy()
+        resolved.column_expression = self.column_expression.resolve_expression(query, *args, **kwargs)
+        return resolved
+
+    def _conditions(self, compiler: SQLCompiler, connection: Any) -> list[tuple[Any, str, list[Any]]]:
+        column, column_params = compiler.compile(self.column_expression)
+        adapt = connection.ops.adapt_datetimefield_value
+        return [
+            (label, f"({column} >= %s AND {column} < %s)", [*column_params, adapt(lower), *column_params, adapt(upper)])
+            for label, lower, upper in self.ranges
+        ]
+
+
+class WithinRanges(_Ranges):
+    """``column`` is in one of the ranges (a condition for ``filter``)."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> None:
+        super().__init__(column, [(None, lower, upper) for lower, upper in ranges])
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
+        conditions = self._conditions(compiler, connection)
+        if not conditions:
+            return "1 = 0", []
+        return "(" + " OR ".join(sql for _, sql, _ in conditions) + ")", [p for *_, ps in conditions for p in ps]
+
+
+class RangeLabel(_Ranges):
+    """The integer label of the first range ``column`` is in, else NULL."""
+
+    output_field = IntegerField()
+
+    def __init__(self, column: str, labelled: Sequence[tuple[int, dt.datetime, dt.datetime]]) -> None:
+        super().__init__(column, labelled)
+
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
+        conditions = self._conditions(compiler, connection)
+        if not conditions:
+            return "NULL", []
+        whens = " ".join(f"WHEN {sql} THEN {int(label)}" for label, sql, _ in conditions)
+        return f"CASE {whens} ELSE NULL END", [p for *_, ps in conditions for p in ps]

@@ -2,11 +2,13 @@
 
 Every query here is sized for a database of millions of runs:
 
-* runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful of rows
-  the ``metrics`` service refreshes (one grouped count per table per pass), with a live
+* flow runs per state (and so the Late ones) are live sums of the history rollup's
+  all-flows rows (:func:`runs_app.selectors.flow_run_counts_by_state`), a few thousand
+  rows however many runs there are;
+* task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
+  of rows the ``metrics`` service refreshes (one grouped count per pass), with a live
   count only when the service has never run;
-* late runs are counted by an index-only scan of ``ix_fr_state_name``, the oldest read
-  through the partial ``ix_fr_next_scheduled`` index (SCHEDULED runs only);
+* the oldest Late run is read through the ``ix_fr_next_scheduled`` index;
 * scheduled runs per queue through the partial ``ix_fr_queue_next_scheduled`` index;
 * queues and concurrency limits are small tables.
 """
@@ -24,37 +26,33 @@ from prometheus_client.core import Metric
 from flows_app.models import WorkQueue
 from orion_project.metrics import gauge
 from runs_app.models import ConcurrencyLimit, FlowRun, RunStateCount, TaskRun
-from runs_app.selectors import count_by_state_type
+from runs_app.selectors import count_by_state_type, flow_run_counts_by_state
 from runs_app.states import StateName, StateType
-
-KIND_MODELS: dict[str, type[FlowRun] | type[TaskRun]] = {
-    RunStateCount.Kind.FLOW_RUN: FlowRun,
-    RunStateCount.Kind.TASK_RUN: TaskRun,
-}
 
 
 def run_counts_refresh() -> int:
-    """Recount flow and task runs per state type into ``RunStateCount`` (the ``metrics``
-    service); returns the number of rows written."""
+    """Recount task runs per state type into ``RunStateCount`` (the ``metrics`` service);
+    returns the number of rows written. Flow runs need no snapshot: the rollup is live."""
     now = timezone.now()
     rows = [
-        RunStateCount(kind=kind, state_type=state_type, count=count, computed=now)
-        for kind, model in KIND_MODELS.items()
-        for state_type, count in count_by_state_type(model.objects.all()).items()
+        RunStateCount(kind=RunStateCount.Kind.TASK_RUN, state_type=state_type, count=count, computed=now)
+        for state_type, count in count_by_state_type(TaskRun.objects.all()).items()
     ]
     with transaction.atomic():
+        # Snapshots of flow runs from before the rollup answered live: stale, never read.
+        RunStateCount.objects.exclude(kind=RunStateCount.Kind.TASK_RUN).delete()
         RunStateCount.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["kind", "state_type"], update_fields=["count", "computed"]
         )
     return len(rows)
 
 
-def _state_counts(kind: str) -> tuple[dict[str, int], float | None]:
-    """Counts per state type from the snapshot (or live, if there is none yet) and when
-    they were computed (``None``: live)."""
-    stored = list(RunStateCount.objects.filter(kind=kind))
+def _task_run_state_counts() -> tuple[dict[str, int], float | None]:
+    """Task runs per state type from the snapshot (or live, if there is none yet) and
+    when they were computed (``None``: live)."""
+    stored = list(RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN))
     if not stored:
-        return count_by_state_type(KIND_MODELS[kind].objects.all()), None
+        return count_by_state_type(TaskRun.objects.all()), None
     counts = dict.fromkeys(StateType.values, 0)
     counts.update({row.state_type: row.count for row in stored})
     return counts, min(row.computed for row in stored).timestamp()
@@ -68,41 +66,43 @@ def late_flow_runs() -> QuerySet[FlowRun]:
 def run_metrics() -> Iterable[Metric]:
     """The run, queue and concurrency-limit gauges of ``/api/metrics``."""
     now = timezone.now()
-    families: list[Metric] = []
+    by_state = flow_run_counts_by_state()
+    flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", ["state_type"])
+    per_type = dict.fromkeys(StateType.values, 0)
+    for (state_type, _), count in by_state.items():
+        per_type[state_type] = per_type.get(state_type, 0) + count
+    for state_type, count in per_type.items():
+        flow_runs.add_metric([state_type], count)
+
+    task_counts, computed_at = _task_run_state_counts()
+    task_runs = gauge("orion_task_runs", "Task runs per state type.", ["state_type"])
+    for state_type, count in task_counts.items():
+        task_runs.add_metric([state_type], count)
     computed = gauge(
         "orion_run_counts_computed_timestamp",
-        "Unix time the per-state run counts were computed by the metrics service.",
+        "Unix time the per-state run counts were computed (flow runs: live; task runs: by the metrics service).",
         ["kind"],
     )
-    for kind, name in (
-        (RunStateCount.Kind.FLOW_RUN, "orion_flow_runs"),
-        (RunStateCount.Kind.TASK_RUN, "orion_task_runs"),
-    ):
-        counts, at = _state_counts(kind)
-        family = gauge(name, f"{kind.replace('_', ' ').capitalize()}s per state type.", ["state_type"])
-        for state_type, count in counts.items():
-            family.add_metric([state_type], count)
-        families.append(family)
-        computed.add_metric([kind], at if at is not None else now.timestamp())
-    families.append(computed)
+    computed.add_metric([RunStateCount.Kind.FLOW_RUN], now.timestamp())
+    computed.add_metric([RunStateCount.Kind.TASK_RUN], computed_at if computed_at is not None else now.timestamp())
 
-    late = late_flow_runs()
     late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.")
-    # By name alone: an index-only scan of ``ix_fr_state_name`` (adding the state type
-    # makes PostgreSQL read every SCHEDULED row: 10 ms against 210 ms at 10,000 late runs
-    # of 1,000,000). Only SCHEDULED states are named Late, and a run that leaves SCHEDULED
-    # gets another state name.
-    late_count.add_metric([], FlowRun.objects.filter(state_name=StateName.LATE).count())
-    oldest = late.order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True).first()
+    late_count.add_metric([], by_state.get((StateType.SCHEDULED, StateName.LATE), 0))
+    oldest = late_flow_runs().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
+    oldest_time = oldest.first()
     oldest_late = gauge(
         "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none)."
     )
-    oldest_late.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
-    families.extend([late_count, oldest_late])
-
-    families.extend(_work_queue_metrics(now))
-    families.extend(_concurrency_metrics())
-    return families
+    oldest_late.add_metric([], max((now - oldest_time).total_seconds(), 0.0) if oldest_time is not None else 0.0)
+    return [
+        flow_runs,
+        task_runs,
+        computed,
+        late_count,
+        oldest_late,
+        *_work_queue_metrics(now),
+        *_concurrency_metrics(),
+    ]
 
 
 def _work_queue_metrics(now: dt.datetime) -> list[Metric]:

@@ -7,20 +7,36 @@ runs) become correlated ``EXISTS`` sub-queries.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Floor, Greatest
+from django.db.models import (
+    Avg,
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Floor, Greatest
 from django.utils import timezone
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.clock import add_clamped
-from orion_project.db import DurationSeconds, EpochSeconds
+from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from runs_app import slots
@@ -170,31 +186,45 @@ HistorySums = dict[tuple[int, str, str], list[float]]  # (interval, state type, 
 
 
 def _scanned_history(
-    queryset: QuerySet[Any], *, start: dt.datetime, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime
+    queryset: QuerySet[Any],
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+    taken_from: Any = None,
 ) -> HistorySums:
-    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows."""
+    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
+
+    ``taken_from``: an SQL expression giving, for rows the rollup already counted in
+    another interval, that interval's index (else NULL); their sums are taken away from it.
+    """
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     expected = EpochSeconds(F("expected_start_time"))
-    rows = (
-        queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
-        .annotate(
-            bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
-            run_time=estimated_run_time_seconds(now),
-            lateness=lateness_seconds(now),
-        )
-        .values("bucket", "state_type", "state_name")
+    rows = queryset.annotate(
+        bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+        run_time=estimated_run_time_seconds(now),
+        lateness=lateness_seconds(now),
+    )
+    if taken_from is None:
+        rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
+    keys = ["bucket", "state_type", "state_name"] + (["taken_from"] if taken_from is not None else [])
+    grouped = (
+        rows.annotate(**({"taken_from": taken_from} if taken_from is not None else {}))
+        .values(*keys)
         .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
         .order_by()
     )
     sums: HistorySums = {}
-    for row in rows:
-        index = int(row["bucket"])
-        if 0 <= index < len(bounds):
-            sums[(index, row["state_type"], row["state_name"])] = [
-                row["count_runs"],
-                row["run_time_sum"] or 0.0,
-                row["lateness_sum"] or 0.0,
-            ]
+    for row in grouped:
+        values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
+        targets = [(int(row["bucket"]), 1)]
+        if row.get("taken_from") is not None:
+            targets.append((int(row["taken_from"]), -1))
+        for index, sign in targets:
+            if 0 <= index < len(bounds):
+                total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
+                for position, value in enumerate(values):
+                    total[position] += sign * value
     return sums
 
 
@@ -245,20 +275,102 @@ def task_run_history(
     return run_history(task_runs_matching(filters=filters), start=start, end=end, interval=interval, now=now)
 
 
-def _rollup_flow_ids(filters: Mapping[str, Any]) -> tuple[bool, list[Any] | None]:
-    """Whether the rollup can answer these filters, and the flows they keep (``None``:
-    every flow). It can for no filter at all and for ``flows: {id: {any_: [...]}}``;
-    ``filters`` is the request body (keys other than filters are not read)."""
+@dataclass(frozen=True)
+class RollupScope:
+    """What of a filter body the history rollup can answer: the flows (``None``: every
+    flow, i.e. the all-flows rows) and a condition on ``state_type`` / ``state_name``,
+    columns the rollup rows share with the runs."""
+
+    flow_ids: list[Any] | None
+    states: Condition
+
+
+def _given(body: Any) -> dict[str, Any]:
+    return {key: value for key, value in (body or {}).items() if value is not None}
+
+
+def rollup_scope(filters: Mapping[str, Any]) -> RollupScope | None:
+    """The rollup's reading of a validated filter body, or ``None`` when it has no column
+    for one of its conditions (the runs must be read).
+
+    It can answer no filter at all, ``flows: {id: {any_: [...]}}`` and ``flow_runs:
+    {state: {type: {any_}, name: {any_}}}``, alone or together.
+    """
     given = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS if filters.get(key) is not None}
-    if not given:
-        return True, None
-    flows = given.get("flows")
-    if set(given) != {"flows"} or not isinstance(flows, Mapping) or set(flows) - {"id", "operator"}:
-        return False, None
-    ids = flows.get("id")
-    if not isinstance(ids, Mapping) or set(ids) != {"any_"} or ids["any_"] is None:
-        return False, None
-    return True, list(ids["any_"])
+    if set(given) - {"flows", "flow_runs"}:
+        return None
+    flow_ids: list[Any] | None = None
+    if "flows" in given:
+        flows = _given(given["flows"])
+        ids = _given(flows.get("id"))
+        if set(flows) - {"id", "operator"} or set(ids) != {"any_"}:
+            return None
+        flow_ids = list(ids["any_"])
+    flow_runs = _given(given.get("flow_runs"))
+    state = _given(flow_runs.get("state"))
+    if set(flow_runs) - {"state", "operator"} or set(state) - {"type", "name", "operator"}:
+        return None
+    # A run without a state name is summed under "" in the rollup; the runs never match "".
+    if "" in (_given(state.get("name")).get("any_") or ()):
+        return None
+    return RollupScope(flow_ids, FLOW_RUN_FILTER.to_q(flow_runs))
+
+
+def rollup_rows(scope: RollupScope) -> QuerySet[Any]:
+    """The rollup rows in ``scope``: the all-flows rows, or the given flows' rows."""
+    from runs_app.history_rollup import ALL_FLOWS
+    from runs_app.models import FlowRunHistoryBucket
+
+    rows = FlowRunHistoryBucket.objects.all()
+    rows = rows.filter(flow_id__in=scope.flow_ids) if scope.flow_ids is not None else rows.filter(flow_id=ALL_FLOWS)
+    return narrowed(rows, [scope.states])
+
+
+def outside_rollup(runs: QuerySet[FlowRun]) -> QuerySet[FlowRun]:
+    """Of ``runs``, those the rollup does not hold (no state or no expected start: a run
+    before its first state write); a few at most, found through two indexes."""
+    return runs.filter(Q(expected_start_time__isnull=True) | Q(state_type__isnull=True))
+
+
+def flow_run_count(*, filters: Mapping[str, Any]) -> int:
+    """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
+    thousand rows however many runs there are), else by counting the matching runs.
+    Either way one statement: the rollup's sum and the count of the runs outside it are
+    added up in the database."""
+    runs = flow_runs_matching(filters=filters)
+    scope = rollup_scope(filters)
+    if scope is None:
+        return runs.count()
+    if scope.flow_ids == []:
+        return 0  # no flow: nothing matches (and Django would send no statement to add to)
+    outside = outside_rollup(runs).order_by().values(n=Func(F("id"), function="COUNT"))
+    total = ExpressionWrapper(
+        Coalesce(Sum("count_runs"), 0) + Subquery(outside, output_field=BigIntegerField()),
+        output_field=BigIntegerField(),
+    )
+    return int(rollup_rows(scope).aggregate(total=total)["total"] or 0)
+
+
+def flow_run_counts_by_state(*, flow_runs: Mapping[str, Any] | None = None) -> dict[tuple[str, str], int]:
+    """Flow runs per (state type, state name), live from the rollup; ``flow_runs``: a
+    state filter the rollup can answer (``/api/metrics`` passes none)."""
+    filters = {"flow_runs": flow_runs}
+    scope = rollup_scope(filters)
+    if scope is None:
+        raise ValueError("the rollup cannot answer this state filter")
+    counts: dict[tuple[str, str], int] = {}
+    summed = rollup_rows(scope).values_list("state_type", "state_name").annotate(total=Sum("count_runs")).order_by()
+    outside = (
+        outside_rollup(flow_runs_matching(filters=filters))
+        .filter(state_type__isnull=False)
+        .values_list("state_type", "state_name")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    for state_type, state_name, total in [*summed, *outside]:
+        key = (state_type, state_name or "")
+        counts[key] = counts.get(key, 0) + int(total)
+    return {key: total for key, total in counts.items() if total > 0}
 
 
 def flow_run_history(
@@ -272,77 +384,137 @@ def flow_run_history(
     """``POST /flow_runs/history``: from the hourly rollup where it can answer, else by
     reading the runs.
 
-    The rollup answers the whole hours of each interval that ended before ``now``
-    (lateness of a run not started yet depends on whether ``now`` passed its expected
-    start); the hours cut by an interval's bounds or by ``now`` are read from the runs,
-    in the same grouped query ``run_history`` uses, and both are added up. Filters the
-    rollup has no columns for send the whole request to ``run_history``.
+    Each interval takes from the rollup the hours whose middle it holds (hours ended
+    before ``now`` only: lateness of a run not started yet depends on whether ``now``
+    passed its expected start). Of an hour an interval bound cuts, the interval with
+    the larger part takes the whole hour, and the smaller part is read from the runs:
+    added to its own interval and taken away from the one that took the hour. What no
+    taken hour covers (the current hour) is read from the runs too. So the runs read
+    are a sliver around each bound, not whole hours. Filters the rollup has no columns
+    for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
+    request to ``run_history``.
     """
-    from runs_app.history_rollup import ALL_FLOWS, BUCKET
-    from runs_app.models import FlowRunHistoryBucket
+    from runs_app.history_rollup import BUCKET
 
-    answerable, flow_ids = _rollup_flow_ids(filters)
+    scope = rollup_scope(filters)
     queryset = flow_runs_matching(filters=filters)
     bounds = _interval_bounds(start, end, interval)
-    if not answerable or not bounds:
+    if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)
-
-    def floor_hour(moment: dt.datetime) -> dt.datetime:
-        return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-    covered: list[tuple[int, dt.datetime, dt.datetime]] = []  # interval, first and end hour from the rollup
-    scanned: list[tuple[dt.datetime, dt.datetime]] = []
-    for index, (lower, upper) in enumerate(bounds):
-        first = floor_hour(lower) if floor_hour(lower) == lower else add_clamped(floor_hour(lower), BUCKET)
-        last = floor_hour(min(upper, now))
-        if first < last:
-            covered.append((index, first, last))
-            scanned += [(lower, first), (last, upper)]
-        else:
-            scanned.append((lower, upper))
-    merged: list[tuple[dt.datetime, dt.datetime]] = []
-    for lower, upper in scanned:
-        if lower >= upper:
-            continue
-        if merged and merged[-1][1] == lower:
-            merged[-1] = (merged[-1][0], upper)
-        else:
-            merged.append((lower, upper))
+    plan = _HistoryPlan.of(bounds, now)
     sums: HistorySums = {}
-    if merged:
-        ranges = Q()
-        for lower, upper in merged:
-            ranges |= Q(expected_start_time__gte=lower, expected_start_time__lt=upper)
-        sums = _scanned_history(queryset.filter(ranges), start=start, bounds=bounds, now=now)
-    if covered:
-        buckets = FlowRunHistoryBucket.objects.filter(bucket__gte=covered[0][1], bucket__lt=covered[-1][2])
-        # No flow filter: the all-flows rows, a few per hour however many flows there are.
-        buckets = buckets.filter(flow_id__in=flow_ids) if flow_ids is not None else buckets.filter(flow_id=ALL_FLOWS)
-        rows = (
-            buckets.values("bucket", "state_type", "state_name")
-            .annotate(
-                count=Sum("count_runs"),
-                run_time=Sum("run_time_sum"),
-                running_since=Sum("running_since_sum"),
-                started_lateness=Sum("started_lateness_sum"),
-                unstarted=Sum("unstarted_count"),
-                unstarted_expected=Sum("unstarted_expected_sum"),
-            )
-            .order_by()
+    if plan.read:
+        taken_from = RangeLabel("expected_start_time", [(index, *sliver) for index, sliver in plan.slivers])
+        sums = _scanned_history(
+            queryset.filter(WithinRanges("expected_start_time", plan.read)),
+            start=start,
+            bounds=bounds,
+            now=now,
+            taken_from=taken_from if plan.slivers else None,
         )
-        starts = [first for _, first, _ in covered]
-        now_epoch = now.timestamp()
-        for row in rows:
-            position = bisect.bisect_right(starts, row["bucket"]) - 1
-            if position < 0 or row["bucket"] >= covered[position][2]:
-                continue  # an hour cut by a bound: read from the runs above
-            running = row["count"] if row["state_type"] == StateType.RUNNING else 0
-            key = (covered[position][0], row["state_type"], row["state_name"])
-            total = sums.setdefault(key, [0, 0.0, 0.0])
-            total[0] += row["count"]
-            total[1] += row["run_time"] + running * now_epoch - row["running_since"]
-            total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
+    if plan.taken:
+        _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now)
     return _history_answer(bounds, sums)
+
+
+def _floor_hour(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: dt.datetime) -> dt.datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else add_clamped(floor, dt.timedelta(hours=1))
+
+
+# An hour is taken by the interval holding its middle only when the middle is this far
+# from the interval's bounds, so float rounding of epoch seconds in SQL cannot put it in
+# the neighbouring interval; an hour cut nearer its middle is read from the runs.
+_MIDDLE_MARGIN = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class _HistoryPlan:
+    """How a history request splits between the rollup and the runs.
+
+    ``taken``: per interval, the range of whole hours it takes from the rollup;
+    ``read``: the merged ranges of expected start read from the runs;
+    ``slivers``: (interval, range) pairs, parts of an interval's taken hours that lie
+    outside it: read from the runs and taken away from that interval.
+    """
+
+    taken: list[tuple[dt.datetime, dt.datetime]]
+    read: list[tuple[dt.datetime, dt.datetime]]
+    slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]]
+
+    @classmethod
+    def of(cls, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> _HistoryPlan:
+        half = dt.timedelta(minutes=30)
+        taken: list[tuple[dt.datetime, dt.datetime]] = []
+        pieces: list[tuple[dt.datetime, dt.datetime]] = []
+        slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]] = []
+        for index, (lower, upper) in enumerate(bounds):
+            # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
+            first = _ceil_hour(lower + _MIDDLE_MARGIN - half)
+            last = min(_ceil_hour(upper - _MIDDLE_MARGIN - half), _floor_hour(now))
+            if first >= last:
+                pieces.append((lower, upper))
+                continue
+            taken.append((first, last))
+            pieces += [(lower, first), (last, upper)]
+            for sliver in ((first, lower), (upper, last)):
+                if sliver[0] < sliver[1]:
+                    slivers.append((index, sliver))
+                    pieces.append(sliver)  # inside a neighbour's part, or outside the window
+        read: list[tuple[dt.datetime, dt.datetime]] = []
+        for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
+            if read and read[-1][1] >= lower:
+                read[-1] = (read[-1][0], max(read[-1][1], upper))
+            else:
+                read.append((lower, upper))
+        return cls(taken, read, slivers)
+
+
+def _add_rollup_hours(
+    sums: HistorySums,
+    scope: RollupScope,
+    taken: list[tuple[dt.datetime, dt.datetime]],
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+) -> None:
+    """Add the rollup's sums of the ``taken`` hours to ``sums``, grouped per interval in
+    the database (one row per interval and state, not one per hour): an hour belongs to
+    the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
+    from runs_app.history_rollup import BUCKET
+
+    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
+    middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
+    rows = (
+        rollup_rows(scope)
+        .filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1])
+        .annotate(interval=Floor((middle - Value(start.timestamp())) / Value(seconds)))
+        .values("interval", "state_type", "state_name")
+        .annotate(
+            count=Sum("count_runs"),
+            run_time=Sum("run_time_sum"),
+            running_since=Sum("running_since_sum"),
+            started_lateness=Sum("started_lateness_sum"),
+            unstarted=Sum("unstarted_count"),
+            unstarted_expected=Sum("unstarted_expected_sum"),
+        )
+        .order_by()
+    )
+    now_epoch = now.timestamp()
+    for row in rows:
+        index = int(row["interval"])
+        if not 0 <= index < len(bounds):
+            continue
+        running = row["count"] if row["state_type"] == StateType.RUNNING else 0
+        total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
+        total[0] += row["count"]
+        total[1] += row["run_time"] + running * now_epoch - row["running_since"]
+        total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
 
 
 def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:

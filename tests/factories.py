@@ -15,6 +15,7 @@ import factory
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkQueue
 from flows_app.schedules import parse_schedule
 from flows_app.work_services import default_agent_pool
+from runs_app.history_rollup import flow_runs_history_add, run_values
 from runs_app.models import FlowRun, TaskRun
 
 
@@ -36,12 +37,21 @@ class DeploymentFactory(factory.django.DjangoModelFactory[Deployment]):
 
 
 class FlowRunFactory(factory.django.DjangoModelFactory[FlowRun]):
+    """A flow run written as a bulk load writes one: state columns set directly, and its
+    share added to the history rollup (which counts and history read)."""
+
     class Meta:
         model = FlowRun
 
     name = factory.Sequence(lambda n: f"flow-run-{n}")
     flow = factory.SubFactory(FlowFactory)
     tags = factory.LazyFunction(list)
+
+    @classmethod
+    def _create(cls, model_class: type[FlowRun], *args: Any, **kwargs: Any) -> FlowRun:
+        run = super()._create(model_class, *args, **kwargs)
+        flow_runs_history_add([run_values(run)])
+        return run
 
 
 class TaskRunFactory(factory.django.DjangoModelFactory[TaskRun]):

@@ -16,7 +16,7 @@ from orion_project.api.errors import DetailError
 from orion_project.api.fields import DateTimeField, EnumField, seconds_field
 from orion_project.api.filtering import request_serializer, validate_body
 from runs_app.api.schema_enums import SET_STATE_STATUS_VALUES
-from runs_app.api.serializers import HistoryIntervalSerializer, SetStateSerializer, StateSerializer, state_json
+from runs_app.api.serializers import SetStateSerializer, StateSerializer, state_json
 from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, state_details_json
 
@@ -88,4 +88,6 @@ def history_response(request: Request, history_for: Any) -> Response:
         interval=dt.timedelta(seconds=seconds),
         now=timezone.now(),
     )
-    return Response(HistoryIntervalSerializer(intervals, many=True).data)
+    # The selector's rows are already in wire form (``HistoryIntervalSerializer`` documents
+    # them); running them through the serializer cost a tenth of the request.
+    return Response(intervals)

@@ -170,7 +170,7 @@ class FlowRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
-        return Response(self._matching(self.body(FlowRunsCountRequest)).count())
+        return Response(selectors.flow_run_count(filters=self.body(FlowRunsCountRequest)))
 
     @extend_schema(
         operation_id="flow_run_history",

@@ -56,8 +56,9 @@ def test_metrics_report_runs_queues_limits_and_services(
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 4})
     run_once(Service("metrics", run_counts_refresh, 15))
 
-    # Queries: the two run-count snapshots, late count, oldest late run, scheduled runs
-    # per queue, queues with pools, concurrency limits, service heartbeats.
+    # Queries: flow runs per state from the rollup and outside it (live), the task-run
+    # snapshot, oldest late run, scheduled runs per queue, queues with pools, concurrency
+    # limits, service heartbeats.
     with django_assert_num_queries(8):
         samples = scrape(client)
 
@@ -87,6 +88,29 @@ def test_metrics_report_runs_queues_limits_and_services(
 def test_counts_are_live_until_the_metrics_service_has_run(api: ApiClient, client: Client) -> None:
     create_runs(api, str(FlowFactory().id), {"type": "COMPLETED"}, 2)
     assert scrape(client)[("orion_flow_runs", (("state_type", "COMPLETED"),))] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flow_run_counts_stay_live_after_the_metrics_service_ran(api: ApiClient, client: Client) -> None:
+    """Flow-run gauges come from the history rollup, so a run moved after the service's
+    pass is counted at once; the task-run gauges wait for the next pass."""
+    flow_id = str(FlowFactory().id)
+    run_id = create_runs(api, flow_id, {"type": "RUNNING"}, 1)[0]
+    run_once(Service("metrics", run_counts_refresh, 15))
+    assert api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "COMPLETED"}}).json()["status"] == "ACCEPT"
+    overdue = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+    create_runs(api, flow_id, {"type": "SCHEDULED", "name": "Late", "state_details": {"scheduled_time": overdue}}, 2)
+    samples = scrape(client)
+    assert samples[("orion_flow_runs", (("state_type", "RUNNING"),))] == 0
+    assert samples[("orion_flow_runs", (("state_type", "COMPLETED"),))] == 1
+    assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"),))] == 2
+    assert samples[("orion_late_flow_runs", ())] == 2
+    # What every gauge says equals what counting the runs says.
+    for state_type in ("RUNNING", "COMPLETED", "SCHEDULED", "FAILED"):
+        assert (
+            samples[("orion_flow_runs", (("state_type", state_type),))]
+            == FlowRun.objects.filter(state_type=state_type).count()
+        )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -59,6 +59,30 @@ def windows(now: dt.datetime) -> list[dict[str, Any]]:
         },
         {"start": now - dt.timedelta(hours=5), "end": now + dt.timedelta(hours=2), "interval": dt.timedelta(minutes=7)},
         {"start": odd, "end": now + dt.timedelta(days=2), "interval": dt.timedelta(hours=5, minutes=3)},
+        # Bounds at an hour's middle and within a second of it (the hour is read from
+        # the runs), hourly and 90-minute intervals cutting every hour, and a bound in
+        # each minute of the hour across the windows.
+        {"start": hour - dt.timedelta(hours=60, minutes=30), "end": now, "interval": dt.timedelta(hours=7)},
+        {
+            "start": hour - dt.timedelta(hours=61, minutes=29, seconds=59.6),
+            "end": now,
+            "interval": dt.timedelta(hours=3),
+        },
+        {
+            "start": hour - dt.timedelta(hours=62, minutes=30, seconds=-0.4),
+            "end": now,
+            "interval": dt.timedelta(hours=4),
+        },
+        {"start": odd - dt.timedelta(hours=40), "end": now, "interval": dt.timedelta(hours=1)},
+        {"start": odd - dt.timedelta(hours=41, minutes=44), "end": now, "interval": dt.timedelta(minutes=90)},
+        *(
+            {
+                "start": hour - dt.timedelta(hours=71, minutes=minute),
+                "end": hour - dt.timedelta(hours=3),
+                "interval": dt.timedelta(hours=2, minutes=13),
+            }
+            for minute in range(0, 60, 7)
+        ),
     ]
 
 
@@ -94,8 +118,14 @@ def test_history_from_the_rollup_equals_reading_every_run(api) -> None:  # type:
     assert api.delete(f"/flow_runs/{ids[3]}").status_code == 204
     now = timezone.now()
     flow_id = api.get(f"/flow_runs/{ids[0]}").json()["flow_id"]
+    states = {"state": {"type": {"any_": ["COMPLETED", "FAILED"]}, "name": {"any_": ["Completed"]}, "operator": "or_"}}
     for window in windows(now):
-        for filters in (NO_FILTERS, {**NO_FILTERS, "flows": {"id": {"any_": [flow_id]}}}):
+        for filters in (
+            NO_FILTERS,
+            {**NO_FILTERS, "flows": {"id": {"any_": [flow_id]}}},
+            {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["RUNNING", "SCHEDULED"]}}}},
+            {**NO_FILTERS, "flows": {"id": {"any_": [flow_id]}}, "flow_runs": states},
+        ):
             assert_same(flow_run_history(now=now, filters=filters, **window), scanned(now, filters, **window))
     # The route answers the same, and answers through the rollup.
     body = {
@@ -114,12 +144,13 @@ def test_filters_the_rollup_has_no_column_for_read_the_runs(api) -> None:  # typ
     make_runs(api)
     now = timezone.now()
     window = windows(now)[0]
-    filters = {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED"]}}}}
+    states = {"type": {"any_": ["COMPLETED", "FAILED"]}}
+    filters = {**NO_FILTERS, "flow_runs": {"state": states, "tags": {"all_": ["nowhere"]}}}
     with CaptureQueriesContext(connection) as queries:
         answer = flow_run_history(now=now, filters=filters, **window)
     assert not any(FlowRunHistoryBucket._meta.db_table in q["sql"] for q in queries.captured_queries)
     assert_same(answer, scanned(now, filters, **window))
-    assert {s["state_type"] for i in answer for s in i["states"]} == {"COMPLETED", "FAILED"}
+    assert not any(interval["states"] for interval in answer)
 
 
 @pytest.mark.django_db

@@ -98,7 +98,7 @@ def test_read_one_flow_run_is_one_query(api: ApiClient, running_flow_run: str, d
 
 
 def test_count_is_one_query(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
-    with django_assert_num_queries(1):  # one SELECT COUNT(*)
+    with django_assert_num_queries(1):  # one SELECT: the rollup's sum + the runs outside it
         answer = api.post("/flow_runs/count", {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}})
     assert answer.json() == 1
 
