@@ -21,3 +21,32 @@ def postgres_only_sql(forward: Sequence[str], reverse: Sequence[str]) -> migrati
         return apply
 
     return migrations.RunPython(run(forward), run(reverse))
+
+
+def foreign_key_index_dropped(
+    app_label: str, model_name: str, field_name: str, field: Any
+) -> migrations.SeparateDatabaseAndState:
+    """``AlterField`` of a foreign key to ``db_index=False``, done as a bare ``DROP INDEX``.
+
+    Django's own ``AlterField`` also drops and re-adds the foreign-key constraint, and
+    adding it back checks every row under an exclusive lock: minutes on a table of
+    millions of runs. Here only the index goes (the reverse creates it again).
+    """
+
+    def index(apps: Any, schema_editor: Any) -> tuple[str, str, str]:
+        model = apps.get_model(app_label, model_name)
+        table, column = model._meta.db_table, model._meta.get_field(field_name).column
+        return table, column, schema_editor._create_index_name(table, [column], suffix="")
+
+    def drop(apps: Any, schema_editor: Any) -> None:
+        name = index(apps, schema_editor)[2]
+        schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+
+    def create(apps: Any, schema_editor: Any) -> None:
+        table, column, name = (schema_editor.quote_name(part) for part in index(apps, schema_editor))
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
+
+    return migrations.SeparateDatabaseAndState(
+        database_operations=[migrations.RunPython(drop, create)],
+        state_operations=[migrations.AlterField(model_name=model_name, name=field_name, field=field)],
+    )

@@ -88,13 +88,17 @@ class FlowRun(Run):
     parent (``parent_task_run``).
     """
 
-    flow = models.ForeignKey("flows_app.Flow", on_delete=models.CASCADE, related_name="flow_runs")
+    # No index of its own on the foreign keys whose column leads a composite index
+    # (``ix_fr_flow_expected``, ``ix_fr_deployment``, ``ix_fr_parent_task_run``): every state
+    # write rewrites each index of the row, so a redundant one is paid on the hot path.
+    flow = models.ForeignKey("flows_app.Flow", on_delete=models.CASCADE, related_name="flow_runs", db_index=False)
     deployment = models.ForeignKey(
         "flows_app.Deployment",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="flow_runs",
+        db_index=False,
     )
     state = models.ForeignKey("FlowRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     work_queue_name = models.TextField(null=True, blank=True)
@@ -113,6 +117,7 @@ class FlowRun(Run):
         null=True,
         blank=True,
         related_name="subflow_runs",
+        db_index=False,
     )
     auto_scheduled = models.BooleanField(default=False)
     infrastructure_document_id = models.UUIDField(null=True, blank=True)
@@ -198,7 +203,7 @@ class FlowRunHistoryBucket(models.Model):
 class FlowRunState(RunState):
     """One state in a flow run's history (append-only)."""
 
-    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="states")
+    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="states", db_index=False)
 
     class Meta:
         indexes = [models.Index(fields=["flow_run", "timestamp"], name="ix_frs_run_timestamp")]
@@ -211,7 +216,10 @@ class TaskRun(Run):
     existing task run.
     """
 
-    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, null=True, blank=True, related_name="task_runs")
+    # Indexed by ``uq_task_run_key`` (flow_run, task_key, dynamic_key).
+    flow_run = models.ForeignKey(
+        FlowRun, on_delete=models.CASCADE, null=True, blank=True, related_name="task_runs", db_index=False
+    )
     state = models.ForeignKey("TaskRunState", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     task_key = models.TextField()
     dynamic_key = models.TextField()
@@ -239,7 +247,7 @@ class TaskRun(Run):
 class TaskRunState(RunState):
     """One state in a task run's history (append-only)."""
 
-    task_run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="states")
+    task_run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="states", db_index=False)
 
     class Meta:
         indexes = [models.Index(fields=["task_run", "timestamp"], name="ix_trs_run_timestamp")]
@@ -361,7 +369,7 @@ class FlowRunInput(OrionModel):
     """A value sent to a flow run under a key (``pause_flow_run(wait_for_input=...)``,
     ``send_input``); ``value`` is the JSON text exactly as sent."""
 
-    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="inputs")
+    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="inputs", db_index=False)
     key = models.TextField()
     value = models.TextField()
     sender = models.TextField(null=True, blank=True)
