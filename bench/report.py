@@ -104,7 +104,7 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-def _cpu(value: float | None) -> str:
+def cpu_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
@@ -117,7 +117,7 @@ def alone_table(server: Any, scenarios: Sequence[str], pooled: dict[tuple[str, s
         p = pooled[(server.name, name)]
         rows.append(
             f"| {name} | {p.rate:.1f} | {_ms(p.percentile(0.5))} | {_ms(p.percentile(0.99))} | {p.errors} "
-            f"| {p.requests} | {_cpu(p.cpu)} |"
+            f"| {p.requests} | {cpu_text(p.cpu)} |"
         )
     return (
         "\n".join(rows)
@@ -142,7 +142,7 @@ def comparison_table(servers: Sequence[Any], scenarios: Sequence[str], pooled: d
             f"| {name} | {'—' if ratio is None else f'{ratio:.2f}'} | {pa.rate:.1f} | {pb.rate:.1f} "
             f"| {_ms(pa.percentile(0.5))} / {_ms(pa.percentile(0.99))} "
             f"| {_ms(pb.percentile(0.5))} / {_ms(pb.percentile(0.99))} "
-            f"| {_cpu(pa.cpu)} / {_cpu(pb.cpu)} | {pa.errors} / {pb.errors} |"
+            f"| {cpu_text(pa.cpu)} / {cpu_text(pb.cpu)} | {pa.errors} / {pb.errors} |"
         )
     mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
     rows.append(f"| **geometric mean** | **{'—' if mean is None else f'{mean:.2f}'}** | | | | | | |")

@@ -295,7 +295,7 @@ def show_sql(name: str, factory: Callable[[], Iterator[Step]]) -> None:
         run_step(step)
     print(f"== {name}: {len(captured.captured_queries)} statements")
     for query in captured.captured_queries:
-        print("   ", query["sql"][:160])
+        print("   ", query["sql"] if os.environ.get("FULL_SQL") else query["sql"][:160])
 
 
 def main() -> None:
