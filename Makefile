@@ -24,7 +24,7 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
-	bench bench-compare bench-memory clean fuzz fuzz-ci soak crash-test
+	bench bench-compare bench-memory bench-scale clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -147,6 +147,13 @@ bench-compare: venv
 
 bench-memory: venv
 	$(PY) -m bench.memory $(BENCH_ARGS)
+
+# The 1M read budgets through HTTP against an already seeded database (never seeds:
+# `manage.py orion_seed --runs 1000000 --task-runs 5000000` takes over an hour), e.g.
+# BENCH_SCALE_URL=postgresql://postgres@127.0.0.1:55420/orion make bench-scale
+BENCH_SCALE_URL ?= $(DATABASE_URL)
+bench-scale: venv
+	$(PY) -m bench.scale --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
