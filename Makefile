@@ -24,7 +24,7 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
-	bench bench-compare bench-memory bench-scale clean fuzz fuzz-ci soak crash-test
+	bench bench-compare bench-memory bench-scale bench-prune clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -154,6 +154,10 @@ bench-memory: venv
 BENCH_SCALE_URL ?= $(DATABASE_URL)
 bench-scale: venv
 	$(PY) -m bench.scale --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
+
+# A retention pass over a COPY of that database while a client reads (it deletes runs).
+bench-prune: venv
+	$(PY) -m bench.prune --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
