@@ -9,29 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Avg,
-    BigIntegerField,
     Case,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
     FloatField,
-    Func,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Floor, Greatest
+from django.db.models.functions import Floor, Greatest
 from django.utils import timezone
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
@@ -39,6 +37,7 @@ from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
+from orion_project.prepared import StatementsByBody
 from runs_app import slots
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun
@@ -332,23 +331,40 @@ def outside_rollup(runs: QuerySet[FlowRun]) -> QuerySet[FlowRun]:
     return runs.filter(Q(expected_start_time__isnull=True) | Q(state_type__isnull=True))
 
 
+_COUNT_STATEMENTS = StatementsByBody()
+
+
 def flow_run_count(*, filters: Mapping[str, Any]) -> int:
     """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
     thousand rows however many runs there are), else by counting the matching runs.
-    Either way one statement: the rollup's sum and the count of the runs outside it are
-    added up in the database."""
+    Either way one statement (the rollup's sum and the count of the runs outside it are
+    added up in the database), compiled once per distinct body."""
+    body = {key: filters.get(key) for key in (*RELATED_RUN_AND_WORK_FILTERS, "task_runs")}
+    statement = _COUNT_STATEMENTS.get(connection.alias, body, lambda: _count_statement(body))
+    if statement is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return int(cursor.fetchone()[0] or 0)
+
+
+def _count_statement(filters: Mapping[str, Any]) -> tuple[str, Sequence[Any]] | None:
+    """The SQL of :func:`flow_run_count` for a body; ``None`` if it can match nothing."""
     runs = flow_runs_matching(filters=filters)
     scope = rollup_scope(filters)
-    if scope is None:
-        return runs.count()
-    if scope.flow_ids == []:
-        return 0  # no flow: nothing matches (and Django would send no statement to add to)
-    outside = outside_rollup(runs).order_by().values(n=Func(F("id"), function="COUNT"))
-    total = ExpressionWrapper(
-        Coalesce(Sum("count_runs"), 0) + Subquery(outside, output_field=BigIntegerField()),
-        output_field=BigIntegerField(),
+    try:
+        if scope is None:
+            counted, params = runs.order_by().values("id").query.sql_with_params()
+            return f"SELECT COUNT(*) FROM ({counted}) matching", params
+        summed, summed_params = rollup_rows(scope).order_by().values("count_runs").query.sql_with_params()
+        outside, outside_params = outside_rollup(runs).order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:
+        return None  # e.g. an empty any_ list: Django proves no row matches
+    sql = (
+        f"SELECT (SELECT COALESCE(SUM(rollup.count_runs), 0) FROM ({summed}) rollup)"
+        f" + (SELECT COUNT(*) FROM ({outside}) outside_rollup)"
     )
-    return int(rollup_rows(scope).aggregate(total=total)["total"] or 0)
+    return sql, (*summed_params, *outside_params)
 
 
 def flow_run_counts_by_state(*, flow_runs: Mapping[str, Any] | None = None) -> dict[tuple[str, str], int]:

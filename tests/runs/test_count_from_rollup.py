@@ -66,3 +66,32 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
     assert len(statements) == 1
     # The sum of the rollup rows plus the runs the rollup does not hold.
     assert ROLLUP in statements[0] and "IS NULL" in statements[0]
+
+
+@pytest.mark.django_db
+def test_a_body_is_compiled_once_and_its_answer_stays_live(api) -> None:  # type: ignore[no-untyped-def]
+    """The count's SQL is kept per body; the answer is not: runs written after the first
+    request are counted by the next one, and another body gets its own statement."""
+    from runs_app import selectors
+
+    flow_id = str(FlowFactory().id)
+    body = {"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": ["PENDING"]}}}}
+    assert api.post("/flow_runs/count", body).json() == 0
+    calls = []
+    compile_statement = selectors._count_statement
+
+    def counting(filters: Any) -> Any:
+        calls.append(filters)
+        return compile_statement(filters)
+
+    selectors._count_statement = counting  # type: ignore[assignment]
+    try:
+        for expected in (1, 2):
+            assert api.post("/flow_runs/", {"flow_id": flow_id, "state": {"type": "PENDING"}}).status_code == 201
+            assert api.post("/flow_runs/count", body).json() == expected
+        assert calls == []  # compiled by the first request, before the runs existed
+        other = {**body, "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
+        assert api.post("/flow_runs/count", other).json() == 0
+        assert len(calls) == 1
+    finally:
+        selectors._count_statement = compile_statement  # type: ignore[assignment]
