@@ -321,7 +321,10 @@ def rollup_rows(scope: RollupScope) -> QuerySet[Any]:
     from runs_app.models import FlowRunHistoryBucket
 
     rows = FlowRunHistoryBucket.objects.all()
-    rows = rows.filter(flow_id__in=scope.flow_ids) if scope.flow_ids is not None else rows.filter(flow_id=ALL_FLOWS)
+    if scope.flow_ids is None:
+        rows = rows.filter(flow_id=ALL_FLOWS)
+    else:  # the nil UUID names the all-flows rows, never a flow a client may ask for
+        rows = rows.filter(flow_id__in=scope.flow_ids).exclude(flow_id=ALL_FLOWS)
     return narrowed(rows, [scope.states])
 
 
