@@ -136,16 +136,18 @@ class StatementsByBody:
         try:
             key = (alias, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
         except TypeError:  # a value orjson cannot write: compile it every time
-            compiled = compile()
-            return None if compiled is None else (compiled[0], tuple(compiled[1]))
+            return _statement(compile())
         with self._lock:
             if key in self._statements:
                 self._statements.move_to_end(key)
                 return self._statements[key]
-        compiled = compile()
-        statement = None if compiled is None else (compiled[0], tuple(compiled[1]))
+        statement = _statement(compile())
         with self._lock:
             self._statements[key] = statement
             while len(self._statements) > self._size:
                 self._statements.popitem(last=False)
         return statement
+
+
+def _statement(compiled: tuple[str, Sequence[Any]] | None) -> tuple[str, tuple[Any, ...]] | None:
+    return None if compiled is None else (compiled[0], tuple(compiled[1]))

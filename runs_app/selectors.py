@@ -40,7 +40,8 @@ from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import StatementsByBody
 from runs_app import slots
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
-from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun
+from runs_app.history_rollup import ALL_FLOWS, BUCKET, bucket_of
+from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunHistoryBucket, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
@@ -317,9 +318,6 @@ def rollup_scope(filters: Mapping[str, Any]) -> RollupScope | None:
 
 def rollup_rows(scope: RollupScope) -> QuerySet[Any]:
     """The rollup rows in ``scope``: the all-flows rows, or the given flows' rows."""
-    from runs_app.history_rollup import ALL_FLOWS
-    from runs_app.models import FlowRunHistoryBucket
-
     rows = FlowRunHistoryBucket.objects.all()
     if scope.flow_ids is None:
         rows = rows.filter(flow_id=ALL_FLOWS)
@@ -342,7 +340,7 @@ def flow_run_count(*, filters: Mapping[str, Any]) -> int:
     thousand rows however many runs there are), else by counting the matching runs.
     Either way one statement (the rollup's sum and the count of the runs outside it are
     added up in the database), compiled once per distinct body."""
-    body = {key: filters.get(key) for key in (*RELATED_RUN_AND_WORK_FILTERS, "task_runs")}
+    body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
     statement = _COUNT_STATEMENTS.get(connection.alias, body, lambda: _count_statement(body))
     if statement is None:
         return 0
@@ -370,22 +368,23 @@ def _count_statement(filters: Mapping[str, Any]) -> tuple[str, Sequence[Any]] | 
     return sql, (*summed_params, *outside_params)
 
 
-def flow_run_counts_by_state(*, flow_runs: Mapping[str, Any] | None = None) -> dict[tuple[str, str], int]:
-    """Flow runs per (state type, state name), live from the rollup; ``flow_runs``: a
-    state filter the rollup can answer (``/api/metrics`` passes none)."""
-    filters = {"flow_runs": flow_runs}
-    scope = rollup_scope(filters)
-    if scope is None:
-        raise ValueError("the rollup cannot answer this state filter")
-    counts: dict[tuple[str, str], int] = {}
-    summed = rollup_rows(scope).values_list("state_type", "state_name").annotate(total=Sum("count_runs")).order_by()
+def flow_run_counts_by_state() -> dict[tuple[str, str], int]:
+    """Flow runs per (state type, state name), live: the rollup's all-flows rows plus
+    the runs outside the rollup (``/api/metrics``)."""
+    summed = (
+        rollup_rows(RollupScope(flow_ids=None, states=None))
+        .values_list("state_type", "state_name")
+        .annotate(total=Sum("count_runs"))
+        .order_by()
+    )
     outside = (
-        outside_rollup(flow_runs_matching(filters=filters))
+        outside_rollup(FlowRun.objects.all())
         .filter(state_type__isnull=False)
         .values_list("state_type", "state_name")
         .annotate(total=Count("id"))
         .order_by()
     )
+    counts: dict[tuple[str, str], int] = {}
     for state_type, state_name, total in [*summed, *outside]:
         key = (state_type, state_name or "")
         counts[key] = counts.get(key, 0) + int(total)
@@ -413,8 +412,6 @@ def flow_run_history(
     for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
     request to ``run_history``.
     """
-    from runs_app.history_rollup import BUCKET
-
     scope = rollup_scope(filters)
     queryset = flow_runs_matching(filters=filters)
     bounds = _interval_bounds(start, end, interval)
@@ -436,13 +433,10 @@ def flow_run_history(
     return _history_answer(bounds, sums)
 
 
-def _floor_hour(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
 def _ceil_hour(moment: dt.datetime) -> dt.datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment else add_clamped(floor, dt.timedelta(hours=1))
+    """The first rollup hour starting at or after ``moment``."""
+    floor = bucket_of(moment)
+    return floor if floor == moment else add_clamped(floor, BUCKET)
 
 
 # An hour is taken by the interval holding its middle only when the middle is this far
@@ -467,14 +461,14 @@ class _HistoryPlan:
 
     @classmethod
     def of(cls, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> _HistoryPlan:
-        half = dt.timedelta(minutes=30)
+        half = BUCKET / 2
         taken: list[tuple[dt.datetime, dt.datetime]] = []
         pieces: list[tuple[dt.datetime, dt.datetime]] = []
         slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]] = []
         for index, (lower, upper) in enumerate(bounds):
             # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
             first = _ceil_hour(lower + _MIDDLE_MARGIN - half)
-            last = min(_ceil_hour(upper - _MIDDLE_MARGIN - half), _floor_hour(now))
+            last = min(_ceil_hour(upper - _MIDDLE_MARGIN - half), bucket_of(now))
             if first >= last:
                 pieces.append((lower, upper))
                 continue
@@ -505,8 +499,6 @@ def _add_rollup_hours(
     """Add the rollup's sums of the ``taken`` hours to ``sums``, grouped per interval in
     the database (one row per interval and state, not one per hour): an hour belongs to
     the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
-    from runs_app.history_rollup import BUCKET
-
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
     rows = (
