@@ -199,9 +199,11 @@ class Server:
             self.process.wait()
 
 
-def ours(cluster: Cluster, port: int, workers: int | None, threads: int | None) -> Server:
-    url = cluster.url("orion")
-    env = {**os.environ, "DATABASE_URL": url, "ORION_LOG_LEVEL": "WARNING", "DJANGO_SECRET_KEY": "bench-" + "x" * 50}
+def ours(url: str, port: int, workers: int | None = None, threads: int | None = None) -> Server:
+    """This server as documented (``orion_start --no-services``) against the database at
+    ``url``, migrated first (a no-op on a current schema)."""
+    env = {**os.environ, "DATABASE_URL": url, "ORION_LOG_LEVEL": "WARNING"}
+    env.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 50)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
     command = [PY, "manage.py", "orion_start", "--no-services", "--host", "127.0.0.1", "--port", str(port)]
     if workers:
@@ -358,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
         log(f"PostgreSQL cluster (throwaway, jit=off), postmaster pinned to CPU {server_cpu}")
         cluster.start(server_cpu)
         env = {**os.environ, "DATABASE_URL": cluster.url("orion")}
-        a = ours(cluster, args.port, args.workers, args.threads)
+        a = ours(cluster.url("orion"), args.port, args.workers, args.threads)
         servers.append(a)
         log(f"seeding {a.name}: {args.runs:,} runs")
         subprocess.run(

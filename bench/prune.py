@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.compare import PY, ROOT, Server, log
+from bench.compare import PY, ROOT, log, ours
 
 PAGE = json.dumps({"sort": "EXPECTED_START_TIME_DESC", "limit": 50}).encode()
 
@@ -60,10 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
-    env = {**os.environ, "DATABASE_URL": args.database_url, "ORION_LOG_LEVEL": "WARNING"}
-    env.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 50)
-    command = [PY, "manage.py", "orion_start", "--no-services", "--host", "127.0.0.1", "--port", str(args.port)]
-    server = Server("orion-on-django", args.port, "orion", command, env)
+    server = ours(args.database_url, args.port)
+    env = server.env
     workdir = Path(tempfile.mkdtemp(prefix="orion-prune-"))
     stop, latencies, errors = threading.Event(), [], []  # type: ignore[var-annotated]
     try:

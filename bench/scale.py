@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import report
-from bench.compare import PY, ROOT, Cluster, Pooled, Server, log, measure, pin
+from bench.compare import ROOT, Cluster, Pooled, log, measure, ours, pin
 
 SCENARIOS = ("recent runs page", "nested filter", "count by state", "30-day history", "metrics scrape")
 TITLE = "1,000,000 runs through HTTP (make bench-scale)"
@@ -39,8 +39,9 @@ BUDGETS_MS = {
 }
 
 
-def database_cluster(url: str) -> Cluster:
-    """The running cluster behind ``url``: its port and postmaster pid (from its data directory)."""
+def database_cluster(url: str) -> tuple[Cluster, int, int]:
+    """The running cluster behind ``url`` (its port and postmaster pid, from its data
+    directory), and how many flow runs and (estimated) task runs the database holds."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
@@ -57,18 +58,13 @@ def database_cluster(url: str) -> Cluster:
     cluster.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
     cluster.postmaster = int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
     cluster.version = f"{version} (shared_buffers {settings['shared_buffers']}, jit {settings['jit']})"
-    cluster.runs = runs  # type: ignore[attr-defined]
-    cluster.task_runs = task_runs  # type: ignore[attr-defined]
-    return cluster
+    return cluster, int(runs), int(task_runs)
 
 
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="orion-scale-"))
-    cluster = database_cluster(args.database_url)
-    env = {**os.environ, "DATABASE_URL": args.database_url, "ORION_LOG_LEVEL": "WARNING"}
-    env.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 50)
-    command = [PY, "manage.py", "orion_start", "--no-services", "--host", "127.0.0.1", "--port", str(args.port)]
-    server = Server("orion-on-django", args.port, "orion", command, env)
+    cluster, runs, task_runs = database_cluster(args.database_url)
+    server = ours(args.database_url, args.port)
     server_cpu = None if args.no_pin else args.server_cpu
     if server_cpu is not None:
         pin(cluster.postmaster, server_cpu)
@@ -103,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         [
             f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at commit {report.commit()}.",
             f"- Machine: {report.machine()}.",
-            f"- PostgreSQL {cluster.version}; {cluster.runs:,} flow runs, about "  # type: ignore[attr-defined]
-            f"{cluster.task_runs:,} task runs.",  # type: ignore[attr-defined]
+            f"- PostgreSQL {cluster.version}; {runs:,} flow runs, about {task_runs:,} task runs.",
             f"- `orion_start --no-services` (its defaults) and the PostgreSQL postmaster on CPU {server_cpu}, "
             f"`bench.load` on CPU {args.load_cpu}; {args.seconds:g} s measured after {args.warmup:g} s warm-up "
             "per line; every answer checked.",
