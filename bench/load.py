@@ -15,7 +15,7 @@ COMPLETED, four requests); ``task run lifecycle`` a task run inside a RUNNING fl
 (create PENDING → RUNNING → COMPLETED, three requests); ``bulk log write`` one
 ``POST /logs/`` of 100 lines.
 
-With ``--server-pids`` (the gunicorn master and the postmaster, on Linux) each row also
+With ``--server-pids`` (the API server's main process and the postmaster, on Linux) each row also
 shows the CPU milliseconds the server and its database spent per request and the share
 of one core they got: a figure that does not depend on the load other programs put on a
 shared machine, and a way to see that they did (share well under 100 %).
@@ -551,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--server-pids",
         default="",
-        help="gunicorn master and postmaster pids: adds server CPU ms per request (their process trees) "
+        help="API server main process and postmaster pids: adds server CPU ms per request (their process trees) "
         "and the share of one core they used, which shows interference on a shared machine",
     )
     args = parser.parse_args(argv)

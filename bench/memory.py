@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.memory [--minutes 10] [--runs 5000] [--concurrency 8]
 
-Starts ``manage.py orion_start`` as documented (gunicorn and the background services) on
+Starts ``manage.py orion_start`` as documented (granian and the background services) on
 a throwaway PostgreSQL seeded by ``bench.seed``, then cycles through every ``bench.load``
 scenario (``--slice`` seconds each) for ``--minutes``, sampling the resident set size
 (``VmRSS``) of each of the server's processes every ``--every`` seconds. The first sample
@@ -63,8 +63,8 @@ def rss_kib(pid: int) -> int | None:
 def label(command: str) -> str:
     if "orion_services" in command:
         return "background services"
-    if "gunicorn" in command:
-        return "gunicorn"
+    if "granian" in command:
+        return "granian"
     if "orion_start" in command:
         return "orion_start (supervisor)"
     return command[:40]

@@ -2,7 +2,7 @@
 
 Request metrics are process-local counters (``prometheus-client``), updated by
 :class:`RequestMetricsMiddleware` at a cost of a few microseconds per request. Under
-gunicorn with several worker processes each worker only knows its own requests; set
+granian with several worker processes each worker only knows its own requests; set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory before the server starts and
 the library shares them through files in it, which the scrape then sums (see
 docs/operations.md). Everything else comes from the database, so any API process

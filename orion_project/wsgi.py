@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn orion_project.wsgi:application)."""
+"""WSGI entry point (granian --interface wsgi orion_project.wsgi:application)."""
 
 import os
 

@@ -1,6 +1,6 @@
 """CPU milliseconds and SQL statements per request of the hot-path scenarios, in-process.
 
-Calls the WSGI application gunicorn serves (``orion_project.wsgi.application``) in a
+Calls the WSGI application granian serves (``orion_project.wsgi.application``) in a
 loop, so the figures are the server's own per-request cost (routing, middleware, DRF,
 serialization, ORM) without the network, and are not blurred by other processes on
 the machine: ``time.process_time`` counts only this process's CPU. The database

@@ -1,4 +1,4 @@
-"""The browser suite: the real server (gunicorn, SQLite in a temporary data directory,
+"""The browser suite: the real server (granian, SQLite in a temporary data directory,
 the installed Prefect UI) driven by headless Chromium from the distribution.
 
 Run with ``make browser-test`` (which installs Chromium and the UI when missing). The

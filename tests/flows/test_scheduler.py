@@ -303,7 +303,7 @@ def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path:
                 time.sleep(0.3)
         assert healthy
         children = _child_processes(process.pid)
-        assert any("gunicorn" in line for line in children.values()), children
+        assert any("granian" in line for line in children.values()), children
         assert any("orion_services" in line for line in children.values()), children
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -325,11 +325,11 @@ def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> Non
     try:
         deadline = time.monotonic() + 30
         children: list[str] = []
-        while time.monotonic() < deadline and not any("gunicorn" in line for line in children):
+        while time.monotonic() < deadline and not any("granian" in line for line in children):
             time.sleep(0.3)
             children = _children(process.pid)
         assert [line for line in children if "orion_services" in line] == []
-        assert any("gunicorn" in line for line in children)
+        assert any("granian" in line for line in children)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
@@ -338,8 +338,10 @@ def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_orion_start_stops_everything_when_the_api_cannot_start(tmp_path: Path) -> None:
+def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) -> None:
+    """granian binds with SO_REUSEPORT, which would let two servers share one port."""
     with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
@@ -354,5 +356,41 @@ def test_orion_start_stops_everything_when_the_api_cannot_start(tmp_path: Path) 
         finally:
             if process.poll() is None:
                 process.kill()
+    assert process.returncode == 1
+    assert f"127.0.0.1:{port} is in use".encode() in errors
+
+
+@pytest.mark.slow
+def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "1"],
+        env=_command_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        children: dict[int, str] = {}
+        while time.monotonic() < deadline and len(children) < 2:
+            time.sleep(0.3)
+            children = _child_processes(process.pid)
+        api = [pid for pid, line in children.items() if "granian" in line]
+        assert len(api) == 1, children
+        workers = _child_processes(api[0])
+        assert workers, "granian started no worker"
+        os.kill(api[0], signal.SIGKILL)
+        _, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
     assert process.returncode != 0
-    assert b"gunicorn exited" in errors
+    assert b"granian exited" in errors
+    assert not [pid for pid in children if _alive(pid)]
+    # The workers of the killed main process stop too, freeing the port for a restart.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and [pid for pid in workers if _alive(pid)]:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))

@@ -2,7 +2,7 @@
 
     python -m tests.stress.crash --db both --database-url URL
 
-1. The API (gunicorn, its whole process group) is killed while clients create flow runs,
+1. The API (granian, its whole process group) is killed while clients create flow runs,
    move them to RUNNING and write 20-line log batches. After a restart: every write a
    client saw accepted is there and complete (the run with the state it was told, every
    line of an accepted batch), every write it did not see is absent or complete (a batch

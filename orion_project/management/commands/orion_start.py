@@ -1,4 +1,4 @@
-"""``manage.py orion_start``: the API under gunicorn plus the background services.
+"""``manage.py orion_start``: the API under granian plus the background services.
 
 Like ``prefect orion start``: one command starts everything a single-machine server
 needs. Both run as child processes; when either stops, or on SIGTERM/SIGINT, the other
@@ -11,6 +11,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Serve the API with gunicorn and run the background services."
+    help = "Serve the API with granian and run the background services."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=settings.ORION_HOST)
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=settings.ORION_WEB_WORKERS or usable_cores(),
-            help="gunicorn worker processes (default ORION_WEB_WORKERS, else one per usable core)",
+            help="API worker processes (default ORION_WEB_WORKERS, else one per usable core)",
         )
         parser.add_argument(
             "--threads",
@@ -61,15 +62,13 @@ class Command(BaseCommand):
     ) -> None:
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        # Why these settings: docs/performance.md, section "Serving".
-        gunicorn = [
-            python, "-m", "gunicorn", "orion_project.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--keep-alive", str(settings.ORION_WEB_KEEPALIVE_SECONDS),
-            "--timeout", "60",
-        ]  # fmt: skip
-        if access_log:
-            gunicorn += ["--access-logfile", "-"]
+        in_use = _port_in_use(host, port)
+        if in_use:
+            # granian binds with SO_REUSEPORT, so a second server on a taken port would
+            # start and silently share the connections with the first one.
+            self.stderr.write(f"{host}:{port} is in use ({in_use}); is another server running?")
+            sys.exit(1)
+        api = api_server_command(python, host=host, port=port, workers=workers, threads=threads, access_log=access_log)
         children: list[subprocess.Popen[bytes]] = []
         names: dict[int, str] = {}
         requested: list[int] = []  # the signal that asked us to stop, if one did
@@ -81,10 +80,10 @@ class Command(BaseCommand):
         # Handlers first: a signal arriving while the children start must not orphan them.
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        commands = {"gunicorn": gunicorn}
+        commands = {"granian": api}
         if not no_services:
             commands["orion_services"] = [python, manage, "orion_services"]
-        # Request metrics are per process: with several gunicorn workers, prometheus-client
+        # Request metrics are per process: with several API workers, prometheus-client
         # shares them through files in this directory (made here unless one is given).
         env = dict(os.environ)
         metrics_dir = None
@@ -119,6 +118,52 @@ class Command(BaseCommand):
         # Stopped by SIGTERM/SIGINT: a clean shutdown, whatever the children answered (one
         # still starting up dies of the signal itself).
         sys.exit(0 if requested else status)
+
+
+def api_server_command(python: str, *, host: str, port: int, workers: int, threads: int, access_log: bool) -> list[str]:
+    """granian serving ``orion_project.wsgi`` through :mod:`orion_project.granian_worker`
+    (why these settings: docs/performance.md, "Serving").
+
+    Keep-alive: granian closes a connection that sends no request headers within its
+    header-read timeout, which is what ends an idle kept-alive connection; 0 turns
+    keep-alive off.
+    """
+    keepalive = settings.ORION_WEB_KEEPALIVE_SECONDS
+    command = [
+        python, "-m", "granian", "--interface", "wsgi", "orion_project.granian_worker:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--blocking-threads", str(threads), "--http", "1", "--no-ws",
+        "--respawn-failed-workers", "--workers-kill-timeout", "15",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    if keepalive:
+        command += ["--http1-header-read-timeout", str(min(keepalive, 60) * 1000)]
+    else:
+        command += ["--no-http1-keep-alive"]
+    if access_log:
+        command += ["--access-log"]
+    return command
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be bound, or ``""`` when it is free.
+
+    The probe binds without ``SO_REUSEPORT``, so it fails on a port another server listens
+    on, whatever that server's options; ``SO_REUSEADDR`` lets it ignore connections of a
+    stopped server still in ``TIME_WAIT``.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        return str(error)
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error.strerror or str(error)
+    return ""
 
 
 def usable_cores() -> int:
