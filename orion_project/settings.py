@@ -148,6 +148,7 @@ if _database_url:
         _database_url,
         pool_min=env_int("ORION_DB_POOL_MIN", 2, minimum=0),
         pool_max=env_int("ORION_DB_POOL_MAX", 20, minimum=1),
+        prepared_statements=env_bool("ORION_DB_PREPARED_STATEMENTS", True),
     )
 else:
     _default_db = sqlite_database(DATA_DIR / "orion.sqlite3")

@@ -25,7 +25,14 @@ def test_postgres_url_uses_psycopg_with_a_pool() -> None:
         "5433",
     )
     assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 30}
+    assert (db["OPTIONS"]["server_side_binding"], db["OPTIONS"]["prepare_threshold"]) == (True, 2)
     assert config.CONFIG_ERRORS == []
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler() -> None:
+    db = config.database_from_url("postgresql://db/orion", pool_min=1, pool_max=5, prepared_statements=False)
+    assert "server_side_binding" not in db["OPTIONS"]
+    assert "prepare_threshold" not in db["OPTIONS"]
 
 
 def test_sqlite_url_is_wal_with_immediate_transactions(tmp_path: Path) -> None:
