@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,7 +332,7 @@ def outside_rollup(runs: QuerySet[FlowRun]) -> QuerySet[FlowRun]:
     return runs.filter(Q(expected_start_time__isnull=True) | Q(state_type__isnull=True))
 
 
-_COUNT_STATEMENTS = StatementsByBody()
+_COUNT_STATEMENTS: StatementsByBody[tuple[str, tuple[Any, ...]] | None] = StatementsByBody()
 
 
 def flow_run_count(*, filters: Mapping[str, Any]) -> int:
@@ -349,14 +349,14 @@ def flow_run_count(*, filters: Mapping[str, Any]) -> int:
         return int(cursor.fetchone()[0] or 0)
 
 
-def _count_statement(filters: Mapping[str, Any]) -> tuple[str, Sequence[Any]] | None:
+def _count_statement(filters: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
     """The SQL of :func:`flow_run_count` for a body; ``None`` if it can match nothing."""
     runs = flow_runs_matching(filters=filters)
     scope = rollup_scope(filters)
     try:
         if scope is None:
             counted, params = runs.order_by().values("id").query.sql_with_params()
-            return f"SELECT COUNT(*) FROM ({counted}) matching", params
+            return f"SELECT COUNT(*) FROM ({counted}) matching", tuple(params)
         summed, summed_params = rollup_rows(scope).order_by().values("count_runs").query.sql_with_params()
         outside, outside_params = outside_rollup(runs).order_by().values("id").query.sql_with_params()
     except EmptyResultSet:

@@ -159,7 +159,7 @@ class FlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(FlowRunsFilterRequest)
-        return self.page(self._matching(data), data)
+        return self.compiled_page(data, self._matching)
 
     @extend_schema(
         operation_id="count_flow_runs",

@@ -129,7 +129,7 @@ class TaskRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(TaskRunsFilterRequest)
-        return self.page(self._matching(data), data)
+        return self.compiled_page(data, self._matching)
 
     @extend_schema(
         operation_id="count_task_runs",
