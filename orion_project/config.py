@@ -107,8 +107,8 @@ def database_from_url(url: str, *, pool_min: int, pool_max: int, prepared_statem
     ``postgres://`` / ``postgresql://`` (psycopg 3 with its connection pool).
 
     On PostgreSQL, parameters are bound by the server and a statement is prepared on its
-    connection from its second use: the API runs the same few dozen statements all day,
-    and PostgreSQL parsing and planning them again was most of its CPU for a small read
+    connection from its third use: the API runs the same few dozen statements all day,
+    and PostgreSQL parsing them again was most of its CPU for a small read
     (``GET /flow_runs/{id}``: 2.9 → 1.8 ms of server and database CPU; docs/performance.md).
     ``prepared_statements=False`` (``ORION_DB_PREPARED_STATEMENTS=false``) goes back to
     binding in the client, for a pooler in transaction mode that cannot keep them.
@@ -131,10 +131,14 @@ def database_from_url(url: str, *, pool_min: int, pool_max: int, prepared_statem
         options: dict[str, Any] = {
             "pool": {"min_size": pool_min, "max_size": pool_max, "timeout": 30},
         }
-        if prepared_statements:
-            options.update(server_side_binding=True, prepare_threshold=2)
         for key, values in parse_qs(parts.query).items():
             options[key] = values[-1]
+        if prepared_statements:
+            options.update(server_side_binding=True, prepare_threshold=2)
+            # Planned for each execution's values all the same: a generic plan, which
+            # PostgreSQL switches to after five executions, cannot see how selective a
+            # filter's values are, and chose a 3x dearer plan for the nested filter.
+            options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,

@@ -26,6 +26,13 @@ def _prepared_reads_of_flow_runs() -> int:
         return cursor.fetchone()[0]
 
 
+def test_every_execution_is_planned_for_its_own_values(api) -> None:
+    """A generic plan cannot see a filter's selectivity (docs/performance.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_custom_plan"
+
+
 def test_reading_runs_prepares_the_statement_once(api) -> None:
     runs = FlowRunFactory.create_batch(4)
     assert _prepared_reads_of_flow_runs() == 0

@@ -26,6 +26,7 @@ def test_postgres_url_uses_psycopg_with_a_pool() -> None:
     )
     assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 30}
     assert (db["OPTIONS"]["server_side_binding"], db["OPTIONS"]["prepare_threshold"]) == (True, 2)
+    assert db["OPTIONS"]["options"] == "-c plan_cache_mode=force_custom_plan"
     assert config.CONFIG_ERRORS == []
 
 
@@ -33,6 +34,12 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler() -> Non
     db = config.database_from_url("postgresql://db/orion", pool_min=1, pool_max=5, prepared_statements=False)
     assert "server_side_binding" not in db["OPTIONS"]
     assert "prepare_threshold" not in db["OPTIONS"]
+    assert "options" not in db["OPTIONS"]
+
+
+def test_connection_options_of_the_url_are_kept_beside_the_plan_mode() -> None:
+    db = config.database_from_url("postgresql://db/orion?options=-c%20work_mem%3D64MB", pool_min=1, pool_max=5)
+    assert db["OPTIONS"]["options"] == "-c work_mem=64MB -c plan_cache_mode=force_custom_plan"
 
 
 def test_sqlite_url_is_wal_with_immediate_transactions(tmp_path: Path) -> None:
