@@ -63,7 +63,7 @@ def test_each_body_gets_its_own_statement(api: ApiClient, compilations: list[Any
 
 def test_a_body_that_matches_nothing_runs_no_statement(api: ApiClient) -> None:
     make_flow_run(api, "PENDING")
-    body = {"flow_runs": {"id": {"any_": []}}}
+    body: dict[str, Any] = {"flow_runs": {"id": {"any_": []}}}
     for _ in range(2):
         with CaptureQueriesContext(connection) as queries:
             assert api.post("/flow_runs/filter", body).json() == []
