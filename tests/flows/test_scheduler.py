@@ -283,15 +283,21 @@ def test_orion_services_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.kill()
 
 
+def _orion_start(tmp_path: Path, *args: str, errors: bool = False) -> subprocess.Popen[bytes]:
+    """``manage.py orion_start *args`` on a scratch SQLite database; its stderr piped
+    when ``errors``."""
+    return subprocess.Popen(
+        [*MANAGE, "orion_start", *args],
+        env=_command_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if errors else subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.slow
 def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path: Path) -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "2"],
-        env=_command_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "2")
     try:
         deadline = time.monotonic() + 30
         healthy = False
@@ -316,12 +322,7 @@ def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path:
 @pytest.mark.slow
 def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [*MANAGE, "orion_start", "--no-services", "--port", str(port), "--workers", "1", "--threads", "1"],
-        env=_command_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _orion_start(tmp_path, "--no-services", "--port", str(port), "--workers", "1", "--threads", "1")
     try:
         deadline = time.monotonic() + 30
         children: list[str] = []
@@ -345,12 +346,7 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = subprocess.Popen(
-            [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "1"],
-            env=_command_env(tmp_path),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
         try:
             _, errors = process.communicate(timeout=60)
         finally:
@@ -363,12 +359,7 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
 @pytest.mark.slow
 def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path) -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [*MANAGE, "orion_start", "--port", str(port), "--workers", "1", "--threads", "1"],
-        env=_command_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
     try:
         deadline = time.monotonic() + 30
         children: dict[int, str] = {}
