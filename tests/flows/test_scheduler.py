@@ -7,6 +7,7 @@ overlap (row locks, SKIP LOCKED).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -283,15 +284,37 @@ def test_orion_services_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.kill()
 
 
+def _healthy(port: int, seconds: float = 60) -> bool:
+    """Whether the API on ``port`` answers ``/api/health`` within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
+                if response.status == 200 and json.loads(response.read()) is True:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 def _orion_start(tmp_path: Path, *args: str, errors: bool = False) -> subprocess.Popen[bytes]:
-    """``manage.py orion_start *args`` on a scratch SQLite database; its stderr piped
-    when ``errors``."""
+    """``manage.py orion_start *args`` on a scratch SQLite database, in a process group of
+    its own (see :func:`_kill_all`); its stderr piped when ``errors``."""
     return subprocess.Popen(
         [*MANAGE, "orion_start", *args],
         env=_command_env(tmp_path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE if errors else subprocess.DEVNULL,
+        start_new_session=True,
     )
+
+
+def _kill_all(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` and every process of its group: a test that fails half-way must
+    not leave a server holding a port."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @pytest.mark.slow
@@ -299,24 +322,16 @@ def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path:
     port = _free_port()
     process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "2")
     try:
-        deadline = time.monotonic() + 30
-        healthy = False
-        while time.monotonic() < deadline and not healthy:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
-                    healthy = response.status == 200 and json.loads(response.read()) is True
-            except OSError:
-                time.sleep(0.3)
-        assert healthy
+        assert _healthy(port)
         children = _child_processes(process.pid)
         assert any("granian" in line for line in children.values()), children
         assert any("orion_services" in line for line in children.values()), children
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not [pid for pid in children if _alive(pid)]  # both stopped and reaped
-    finally:
-        if process.poll() is None:
-            process.kill()
+    except BaseException:
+        _kill_all(process)
+        raise
 
 
 @pytest.mark.slow
@@ -333,9 +348,9 @@ def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> Non
         assert any("granian" in line for line in children)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
+    except BaseException:
+        _kill_all(process)
+        raise
 
 
 @pytest.mark.slow
@@ -349,9 +364,9 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
         process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
         try:
             _, errors = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
+        except BaseException:
+            _kill_all(process)
+            raise
     assert process.returncode == 1
     assert f"127.0.0.1:{port} is in use".encode() in errors
 
@@ -361,20 +376,17 @@ def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path)
     port = _free_port()
     process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
     try:
-        deadline = time.monotonic() + 30
-        children: dict[int, str] = {}
-        while time.monotonic() < deadline and len(children) < 2:
-            time.sleep(0.3)
-            children = _child_processes(process.pid)
+        assert _healthy(port)  # so the worker has loaded the application
+        children = _child_processes(process.pid)
         api = [pid for pid, line in children.items() if "granian" in line]
         assert len(api) == 1, children
         workers = _child_processes(api[0])
         assert workers, "granian started no worker"
         os.kill(api[0], signal.SIGKILL)
         _, errors = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    except BaseException:
+        _kill_all(process)
+        raise
     assert process.returncode != 0
     assert b"granian exited" in errors
     assert not [pid for pid in children if _alive(pid)]
@@ -384,4 +396,5 @@ def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path)
         time.sleep(0.2)
     assert not [pid for pid in workers if _alive(pid)]
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the health check's TIME_WAIT
         probe.bind(("127.0.0.1", port))
