@@ -127,7 +127,7 @@ class OrionViewSet(viewsets.GenericViewSet):
         Only for a ``matching`` whose queryset depends on nothing but the body (no clock,
         no database read) and is of the plain kind ``CompiledQuery`` runs.
         """
-        key = (type(self).__qualname__, data)
+        key = (f"{type(self).__module__}.{type(self).__qualname__}", data)
         compiled = _PAGES.get(connection.alias, key, lambda: CompiledQuery.of(self._page_of(matching(data), data)))
         return Response(self.get_serializer(compiled.instances() if compiled else [], many=True).data)
 
