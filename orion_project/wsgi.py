@@ -1,9 +1,15 @@
-"""WSGI entry point (granian --interface wsgi orion_project.wsgi:application)."""
+"""WSGI entry point (granian --interface wsgi orion_project.wsgi:application).
+
+Django's application behind :class:`~orion_project.request_body.ChunkedBodyMiddleware`,
+so a body sent with ``Transfer-Encoding: chunked`` reaches the views whole.
+"""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from orion_project.request_body import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orion_project.settings")
 
-application = get_wsgi_application()
+application = ChunkedBodyMiddleware(get_wsgi_application())

@@ -1,14 +1,24 @@
 """Helpers the test modules share: the JSON API client, run factories through the API,
-and concurrent callers. Imported from here (or through fixtures in conftest.py), never
-from another test module."""
+concurrent callers, and ``manage.py orion_start`` as a real server. Imported from here
+(or through fixtures in conftest.py), never from another test module."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connections
 from django.test import Client
@@ -104,3 +114,60 @@ def post(client: Client, path: str, body: Any) -> Any:
     """POST a JSON body through a plain Django client; ``(status, body)``."""
     response = client.post(f"/api{path}", data=json.dumps(body), content_type="application/json")
     return response.status_code, response.json()
+
+
+# ------------------------------------------------------------------ the real server
+
+MANAGE = [sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def api_healthy(port: int, seconds: float = 60) -> bool:
+    """Whether the API on ``port`` answers ``/api/health`` within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
+                if response.status == 200 and json.loads(response.read()) is True:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def orion_start(env: dict[str, str], *args: str, errors: bool = False) -> subprocess.Popen[bytes]:
+    """``manage.py orion_start *args`` with ``env``, in a process group of its own (see
+    :func:`kill_process_group`); its stderr piped when ``errors``."""
+    return subprocess.Popen(
+        [*MANAGE, "orion_start", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if errors else subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` and every process of its group: a test that fails half-way must
+    not leave a server holding a port."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """The ``DATABASE_URL`` of a Django database entry (the test database, for a server
+    started by a test to share it)."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
+    credentials = quote(settings_dict["USER"] or "", safe="")
+    if settings_dict["PASSWORD"]:
+        credentials += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict["HOST"] or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
+    return f"postgresql://{credentials}@{host}{port}/{quote(settings_dict['NAME'], safe='')}"

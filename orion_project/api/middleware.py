@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware import clickjacking
 from django.middleware import csrf as csrf_middleware
 
+from orion_project.request_body import body_too_large_message
+
 API_VERSION_HEADER = "X-PREFECT-API-VERSION"
 
 # Routes the reference leaves outside its routers, so the header is not checked there.
@@ -71,8 +73,8 @@ class ApiVersionMiddleware:
 class RequestLimitsMiddleware:
     """Refuse, before any view runs, API requests no route could store.
 
-    * a declared body over ``ORION_MAX_REQUEST_BODY_BYTES``: 413 without reading it (a body
-      sent without a length is counted by the parser as it reads);
+    * a declared body over ``ORION_MAX_REQUEST_BODY_BYTES``: 413 without reading it (a
+      chunked body gets its length from ``orion_project.request_body`` before this runs);
     * a path or query string holding a NUL character: 422, since PostgreSQL cannot compare
       text with NUL in it and every path segment and query value reaches a query.
     """
@@ -111,11 +113,6 @@ class RequestLimitsMiddleware:
 
 
 NUL_MESSAGE = "Null characters are not allowed."
-
-
-def body_too_large_message() -> str:
-    """The 413 detail, naming the configured limit."""
-    return f"Request body too large: the limit is {settings.ORION_MAX_REQUEST_BODY_BYTES} bytes."
 
 
 # ------------------------------------------------------------------ browser-only middleware
