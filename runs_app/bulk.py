@@ -6,6 +6,11 @@ run through the orchestration engine's flow-run entry, one short transaction per
 the rules, the bookkeeping and the concurrency slots behave exactly as for one
 ``set_state`` and a client moving the same runs at the same time is serialised by the
 run's row lock: every proposal is decided against the state the other wrote.
+
+A body whose filter keys constrain nothing matches every run, which is how an empty or
+lost body would read; so acting on every run must be asked for explicitly (``all_runs``,
+the API's ``"all": true``), and without it the action is refused before any run is chosen.
+A preview only reads, and answers for any filter.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from orion_project.exceptions import ObjectNotFoundError
+from orion_project.exceptions import ObjectNotFoundError, OrionError
 from runs_app import selectors
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
@@ -30,6 +35,17 @@ DEFAULT_BATCH_SIZE = 200
 # Past this many runs a bulk request must be split (``limit``); it keeps one HTTP
 # request, or one admin action, from running for minutes.
 MAX_BULK_RUNS = 10_000
+
+
+class UnfilteredBulkActionError(OrionError):
+    """A bulk action whose filter matches every run, without ``all_runs`` asking for that."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No filter given: this would act on every flow run. Name the runs with at least one "
+            "filter key (flow_runs, flows, deployments, task_runs, work_pools, work_pool_queues), "
+            'or send "all": true to act on every flow run (up to the limit).'
+        )
 
 
 @dataclass
@@ -70,8 +86,13 @@ def flow_runs_preview(*, filters: Mapping[str, Any], limit: int | None = None) -
     return count, runs.select_related("state")[:sample_size]
 
 
-def _planned_ids(filters: Mapping[str, Any], limit: int | None) -> list[uuid.UUID]:
-    return list(flow_runs_for_filters(filters).values_list("pk", flat=True)[: limit or MAX_BULK_RUNS])
+def _planned_ids(filters: Mapping[str, Any], limit: int | None, all_runs: bool) -> list[uuid.UUID]:
+    """The runs a bulk action will act on; refused (:class:`UnfilteredBulkActionError`) when
+    the filter constrains nothing and ``all_runs`` does not ask for every run."""
+    runs = flow_runs_for_filters(filters)
+    if not all_runs and not runs.query.has_filters():
+        raise UnfilteredBulkActionError()
+    return list(runs.values_list("pk", flat=True)[: limit or MAX_BULK_RUNS])
 
 
 def flow_runs_bulk_set_state(
@@ -80,6 +101,7 @@ def flow_runs_bulk_set_state(
     state: Mapping[str, Any],
     force: bool = False,
     limit: int | None = None,
+    all_runs: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[BulkResult], None] | None = None,
 ) -> BulkResult:
@@ -96,7 +118,7 @@ def flow_runs_bulk_set_state(
         return proposal, force
 
     return flow_runs_bulk_propose(
-        filters=filters, propose=propose, limit=limit, batch_size=batch_size, on_batch=on_batch
+        filters=filters, propose=propose, limit=limit, all_runs=all_runs, batch_size=batch_size, on_batch=on_batch
     )
 
 
@@ -105,6 +127,7 @@ def flow_runs_bulk_propose(
     filters: Mapping[str, Any],
     propose: Callable[[uuid.UUID], tuple[ProposedState, bool]],
     limit: int | None = None,
+    all_runs: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[BulkResult], None] | None = None,
 ) -> BulkResult:
@@ -112,7 +135,7 @@ def flow_runs_bulk_propose(
     and whether it is forced), through the engine, one transaction per run; a run that
     ``propose`` or the engine cannot find (``ObjectNotFoundError``) counts as missing."""
     result = BulkResult()
-    ids = _planned_ids(filters, limit)
+    ids = _planned_ids(filters, limit, all_runs)
     for start in range(0, len(ids), batch_size):
         for run_id in ids[start : start + batch_size]:
             try:
@@ -139,12 +162,13 @@ def flow_runs_bulk_delete(
     *,
     filters: Mapping[str, Any],
     limit: int | None = None,
+    all_runs: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Delete every matching run (chosen once, up front: at most ``limit``) through the one
     delete path, ``batch_size`` runs per transaction; returns how many were deleted."""
-    ids = _planned_ids(filters, limit)
+    ids = _planned_ids(filters, limit, all_runs)
     if not ids:
         return 0
     deleted = 0

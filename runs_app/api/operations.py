@@ -3,14 +3,18 @@ retention (prune) and stuck-run detection. Each calls one service of ``runs_app`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.errors import DetailError
 from orion_project.api.fields import BoolField, IntField, ListField, StrField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
@@ -24,6 +28,20 @@ def _limit() -> IntField:
     return IntField(required=False, allow_null=True, default=None, min_value=1, max_value=bulk.MAX_BULK_RUNS)
 
 
+def _all_runs() -> BoolField:
+    return BoolField(
+        default=False,
+        help_text="Act on every flow run when no filter key narrows them; without it such a body is refused.",
+    )
+
+
+# How the bulk routes' descriptions say which runs they act on.
+_WHICH_RUNS = (
+    'A body whose filter keys narrow nothing is refused (422) unless it says `"all": true`; '
+    "`dry_run` previews any body."
+)
+
+
 FlowRunsBulkSetStateRequest = request_serializer(
     "FlowRunsBulkSetStateRequest",
     RELATED_RUN_AND_WORK_FILTERS,
@@ -32,12 +50,13 @@ FlowRunsBulkSetStateRequest = request_serializer(
         "force": BoolField(default=False),
         "dry_run": BoolField(default=False),
         "limit": _limit(),
+        "all": _all_runs(),
     },
 )
 FlowRunsBulkDeleteRequest = request_serializer(
     "FlowRunsBulkDeleteRequest",
     RELATED_RUN_AND_WORK_FILTERS,
-    extra={"dry_run": BoolField(default=False), "limit": _limit()},
+    extra={"dry_run": BoolField(default=False), "limit": _limit(), "all": _all_runs()},
 )
 FlowRunsPruneRequest = request_serializer(
     "FlowRunsPruneRequest",
@@ -52,6 +71,15 @@ FlowRunsPruneRequest = request_serializer(
     },
 )
 FlowRunsStuckRequest = request_serializer("FlowRunsStuckRequest", {}, extra={"dry_run": BoolField(default=True)})
+
+
+@contextmanager
+def _refused_unfiltered() -> Iterator[None]:
+    """A bulk action refused for want of a filter: 422 ``{"detail": ...}``."""
+    try:
+        yield
+    except bulk.UnfilteredBulkActionError as error:
+        raise DetailError(error.message, status.HTTP_422_UNPROCESSABLE_ENTITY) from None
 
 
 class FlowRunOperationsViewSet(OrionViewSet):
@@ -72,7 +100,7 @@ class FlowRunOperationsViewSet(OrionViewSet):
             "Propose `state` to every flow run the filter keys match (at most `limit`, "
             f"{bulk.MAX_BULK_RUNS} by default), each through the orchestration rules in its own "
             "transaction. Answers the verdict counts; with `dry_run` the count and the first 20 "
-            "matches, changing nothing."
+            f"matches, changing nothing. {_WHICH_RUNS}"
         ),
         request=FlowRunsBulkSetStateRequest,
         responses={200: OpenApiTypes.OBJECT},
@@ -82,9 +110,10 @@ class FlowRunOperationsViewSet(OrionViewSet):
         data = self.body(FlowRunsBulkSetStateRequest)
         if data["dry_run"]:
             return self._preview(data)
-        result = bulk.flow_runs_bulk_set_state(
-            filters=data, state=data["state"], force=data["force"], limit=data["limit"]
-        )
+        with _refused_unfiltered():
+            result = bulk.flow_runs_bulk_set_state(
+                filters=data, state=data["state"], force=data["force"], limit=data["limit"], all_runs=data["all"]
+            )
         return Response(result.as_json())
 
     @extend_schema(
@@ -92,7 +121,8 @@ class FlowRunOperationsViewSet(OrionViewSet):
         summary="Bulk Delete Flow Runs",
         description=(
             "Delete every flow run the filter keys match (at most `limit`) with its task runs, "
-            "states and logs, in short batches. With `dry_run` the count and the first 20 matches."
+            "states and logs, in short batches. With `dry_run` the count and the first 20 matches. "
+            f"{_WHICH_RUNS}"
         ),
         request=FlowRunsBulkDeleteRequest,
         responses={200: OpenApiTypes.OBJECT},
@@ -102,7 +132,9 @@ class FlowRunOperationsViewSet(OrionViewSet):
         data = self.body(FlowRunsBulkDeleteRequest)
         if data["dry_run"]:
             return self._preview(data)
-        return Response({"deleted": bulk.flow_runs_bulk_delete(filters=data, limit=data["limit"])})
+        with _refused_unfiltered():
+            deleted = bulk.flow_runs_bulk_delete(filters=data, limit=data["limit"], all_runs=data["all"])
+        return Response({"deleted": deleted})
 
     @extend_schema(
         operation_id="prune_flow_runs",

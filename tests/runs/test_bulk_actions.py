@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections
 
 from runs_app.models import FlowRun, FlowRunState, Log
@@ -104,6 +104,76 @@ def test_bad_bulk_bodies_get_422(api: ApiClient, body: dict[str, Any], loc: list
     response = api.post("/flow_runs/bulk_set_state", body)
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["exception_detail"]] == [loc]
+
+
+UNFILTERED = {
+    "detail": "No filter given: this would act on every flow run. Name the runs with at least one filter key "
+    "(flow_runs, flows, deployments, task_runs, work_pools, work_pool_queues), "
+    'or send "all": true to act on every flow run (up to the limit).'
+}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        pytest.param(None, id="no-body"),
+        pytest.param({}, id="empty-object"),
+        pytest.param({"flow_runs": None, "flows": None}, id="null-filters"),
+        pytest.param({"flow_runs": {"state": {"type": {"any_": None}}}}, id="filter-narrowing-nothing"),
+        pytest.param({"flow_runs": {"operator": "or_", "name": {"any_": ["x"]}, "tags": {}}}, id="or-with-nothing"),
+        pytest.param({"all": False, "limit": 5}, id="all-false"),
+    ],
+)
+def test_a_bulk_action_without_a_filter_is_refused(api: ApiClient, filters: dict[str, Any] | None) -> None:
+    """Issue #19: an empty body meant every run (up to 10,000) for a ``write`` key."""
+    ids = late(api, 3)
+    deleted = (
+        api.post("/flow_runs/bulk_delete", raw="") if filters is None else api.post("/flow_runs/bulk_delete", filters)
+    )
+    assert (deleted.status_code, deleted.json()) == (422, UNFILTERED)
+    moved = api.post("/flow_runs/bulk_set_state", {**(filters or {}), "state": {"type": "CANCELLED"}})
+    assert (moved.status_code, moved.json()) == (422, UNFILTERED)
+    assert FlowRun.objects.filter(pk__in=ids, state_name="Late").count() == 3
+    # A preview only reads: it answers for any body.
+    preview = api.post("/flow_runs/bulk_delete", {**(filters or {}), "dry_run": True}).json()
+    assert preview["count"] == 3
+
+
+def test_a_bulk_action_on_every_run_is_asked_for_with_all(api: ApiClient) -> None:
+    late(api, 3)
+    runs_of_flow(api, 1, {"type": "RUNNING"})
+    response = api.post("/flow_runs/bulk_set_state", {"all": True, "state": {"type": "CANCELLED"}, "limit": 2})
+    assert response.json() == {"accepted": 2, "rejected": 0, "aborted": 0, "waited": 0, "missing": 0}
+    assert api.post("/flow_runs/bulk_delete", {"all": True}).json() == {"deleted": 4}
+    assert not FlowRun.objects.exists()
+    # With a filter, "all" changes nothing: the filter still chooses the runs.
+    ids = late(api, 2)
+    assert api.post("/flow_runs/bulk_delete", {"all": True, "flow_runs": {"id": {"any_": ids[:1]}}}).json() == {
+        "deleted": 1
+    }
+
+
+def test_a_filter_that_matches_nothing_is_still_a_filter(api: ApiClient) -> None:
+    late(api, 2)
+    assert api.post("/flow_runs/bulk_delete", {"flow_runs": {"id": {"any_": []}}}).json() == {"deleted": 0}
+    assert FlowRun.objects.count() == 2
+
+
+def test_orion_runs_without_a_filter_option_needs_all(api: ApiClient) -> None:
+    ids = late(api, 2)
+    out = io.StringIO()
+    call_command("orion_runs", "delete", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == "2 flow run(s) match."
+    with pytest.raises(CommandError, match="No --state, --flow or --older-than given: pass --all to delete"):
+        call_command("orion_runs", "delete", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="pass --all to cancel every flow run"):
+        call_command("orion_runs", "cancel", stdout=io.StringIO())
+    assert FlowRun.objects.filter(pk__in=ids, state_name="Late").count() == 2
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", "--all", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "accepted 2, rejected 0, aborted 0, waited 0, missing 0"
+    call_command("orion_runs", "delete", "--all", stdout=io.StringIO())
+    assert not FlowRun.objects.exists()
 
 
 def test_orion_runs_command(api: ApiClient) -> None:

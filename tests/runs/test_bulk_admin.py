@@ -133,6 +133,19 @@ def test_bulk_delete_takes_task_runs_and_logs_along(api: ApiClient, operator: Cl
     assert [log["flow_run_id"] for log in api.post("/logs/filter", {}).json()] == [kept]
 
 
+def test_selecting_every_run_of_an_unfiltered_list_needs_no_all(api: ApiClient, operator: Client, flow_id: str) -> None:
+    """The admin names the runs it acts on (their ids), so the API's refusal of a bulk
+    action without a filter never applies to it, even for "select all" on the whole list."""
+    ids = [new_run(api, flow_id, f"run-{i}", "RUNNING") for i in range(3)]
+    selection = {"action": "cancel_runs", "select_across": "1", "index": "0", "_selected_action": ids[:1]}
+    done = operator.post(CHANGELIST, {**selection, "confirm": "yes"}, follow=True).content.decode()
+    assert "Cancel: 3 run(s) accepted; 0 refused by orchestration." in done
+    selection["action"] = "delete_runs"
+    done = operator.post(CHANGELIST, {**selection, "confirm": "yes"}, follow=True).content.decode()
+    assert "Deleted 3 flow run(s) with their task runs, states and logs." in done
+    assert api.post("/flow_runs/count", {}).json() == 0
+
+
 def test_bulk_delete_of_task_runs_is_confirmed_too(api: ApiClient, operator: Client, flow_id: str) -> None:
     run_id = new_run(api, flow_id, "parent", "RUNNING")
     task = api.post("/task_runs/", {"flow_run_id": run_id, "task_key": "t", "dynamic_key": "0"}).json()["id"]

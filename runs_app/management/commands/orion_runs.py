@@ -1,4 +1,8 @@
-"""``manage.py orion_runs cancel|delete|set-state``: bulk actions over matching flow runs."""
+"""``manage.py orion_runs cancel|delete|set-state``: bulk actions over matching flow runs.
+
+Without ``--state``, ``--flow`` or ``--older-than`` an action would reach every flow run,
+so it is refused unless ``--all`` asks for that (``--dry-run`` previews either way).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--message", default="", help="Message of the proposed state.")
         parser.add_argument("--force", action="store_true", help="set-state: skip the orchestration rules.")
         parser.add_argument("--limit", type=int, default=None, help="At most this many runs.")
+        parser.add_argument(
+            "--all", action="store_true", dest="all_runs", help="Act on every flow run when no filter option is given."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Print the count and the first 20; change nothing.")
 
     def filters(self, *, state: str, flow: list[str], older_than: str) -> dict[str, Any]:
@@ -80,11 +87,41 @@ class Command(BaseCommand):
             )
         if options["dry_run"] or not count:
             return
+        try:
+            self.act(
+                action,
+                filters=filters,
+                target=target,
+                message=options["message"],
+                force=options["force"],
+                limit=limit,
+                all_runs=options["all_runs"],
+            )
+        except bulk.UnfilteredBulkActionError:
+            raise CommandError(
+                f"No --state, --flow or --older-than given: pass --all to {action} every flow run."
+            ) from None
+
+    def act(
+        self,
+        action: str,
+        *,
+        filters: dict[str, Any],
+        target: str,
+        message: str,
+        force: bool,
+        limit: int | None,
+        all_runs: bool,
+    ) -> None:
+        """Carry out ``action`` on the runs ``filters`` match and print what it did."""
         if action == "delete":
-            self.stdout.write(f"Deleted {bulk.flow_runs_bulk_delete(filters=filters, limit=limit)} flow run(s).")
+            deleted = bulk.flow_runs_bulk_delete(filters=filters, limit=limit, all_runs=all_runs)
+            self.stdout.write(f"Deleted {deleted} flow run(s).")
             return
-        state = {"type": target, "message": options["message"] or f"Set by manage.py orion_runs {action}."}
-        result = bulk.flow_runs_bulk_set_state(filters=filters, state=state, force=options["force"], limit=limit)
+        state = {"type": target, "message": message or f"Set by manage.py orion_runs {action}."}
+        result = bulk.flow_runs_bulk_set_state(
+            filters=filters, state=state, force=force, limit=limit, all_runs=all_runs
+        )
         self.stdout.write(", ".join(f"{key} {value}" for key, value in result.as_json().items()))
 
 
