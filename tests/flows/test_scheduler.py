@@ -7,17 +7,14 @@ overlap (row locks, SKIP LOCKED).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ from flows_app.scheduler import _claim, schedule_deployments
 from runs_app.late_runs import mark_late_runs
 from runs_app.models import FlowRun
 from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
+from tests.helpers import MANAGE, api_healthy, free_port, kill_process_group, orion_start
 
 NEW_YORK = ZoneInfo("America/New_York")
 ANCHOR = "2026-01-01T00:00:00+00:00"
@@ -220,14 +218,6 @@ def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
 
 # -------------------------------------------------------------------------- commands
 
-MANAGE = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def _child_processes(pid: int) -> dict[int, str]:
     """A process's children and their command lines (Linux /proc)."""
@@ -284,45 +274,12 @@ def test_orion_services_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.kill()
 
 
-def _healthy(port: int, seconds: float = 60) -> bool:
-    """Whether the API on ``port`` answers ``/api/health`` within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
-                if response.status == 200 and json.loads(response.read()) is True:
-                    return True
-        except OSError:
-            time.sleep(0.3)
-    return False
-
-
-def _orion_start(tmp_path: Path, *args: str, errors: bool = False) -> subprocess.Popen[bytes]:
-    """``manage.py orion_start *args`` on a scratch SQLite database, in a process group of
-    its own (see :func:`_kill_all`); its stderr piped when ``errors``."""
-    return subprocess.Popen(
-        [*MANAGE, "orion_start", *args],
-        env=_command_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE if errors else subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _kill_all(process: subprocess.Popen[bytes]) -> None:
-    """Kill ``process`` and every process of its group: a test that fails half-way must
-    not leave a server holding a port."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 @pytest.mark.slow
 def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path: Path) -> None:
-    port = _free_port()
-    process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "2")
+    port = free_port()
+    process = orion_start(_command_env(tmp_path), "--port", str(port), "--workers", "1", "--threads", "2")
     try:
-        assert _healthy(port)
+        assert api_healthy(port)
         children = _child_processes(process.pid)
         assert any("granian" in line for line in children.values()), children
         assert any("orion_services" in line for line in children.values()), children
@@ -330,14 +287,16 @@ def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path:
         assert process.wait(timeout=30) == 0
         assert not [pid for pid in children if _alive(pid)]  # both stopped and reaped
     except BaseException:
-        _kill_all(process)
+        kill_process_group(process)
         raise
 
 
 @pytest.mark.slow
 def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> None:
-    port = _free_port()
-    process = _orion_start(tmp_path, "--no-services", "--port", str(port), "--workers", "1", "--threads", "1")
+    port = free_port()
+    process = orion_start(
+        _command_env(tmp_path), "--no-services", "--port", str(port), "--workers", "1", "--threads", "1"
+    )
     try:
         deadline = time.monotonic() + 30
         children: list[str] = []
@@ -349,7 +308,7 @@ def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> Non
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     except BaseException:
-        _kill_all(process)
+        kill_process_group(process)
         raise
 
 
@@ -361,11 +320,13 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
+        process = orion_start(
+            _command_env(tmp_path), "--port", str(port), "--workers", "1", "--threads", "1", errors=True
+        )
         try:
             _, errors = process.communicate(timeout=60)
         except BaseException:
-            _kill_all(process)
+            kill_process_group(process)
             raise
     assert process.returncode == 1
     assert f"127.0.0.1:{port} is in use".encode() in errors
@@ -373,10 +334,10 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path) -> None:
-    port = _free_port()
-    process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
+    port = free_port()
+    process = orion_start(_command_env(tmp_path), "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
     try:
-        assert _healthy(port)  # so the worker has loaded the application
+        assert api_healthy(port)  # so the worker has loaded the application
         children = _child_processes(process.pid)
         api = [pid for pid, line in children.items() if "granian" in line]
         assert len(api) == 1, children
@@ -385,7 +346,7 @@ def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path)
         os.kill(api[0], signal.SIGKILL)
         _, errors = process.communicate(timeout=60)
     except BaseException:
-        _kill_all(process)
+        kill_process_group(process)
         raise
     assert process.returncode != 0
     assert b"granian exited" in errors
