@@ -1,5 +1,6 @@
 """Request bodies sent with ``Transfer-Encoding: chunked`` (issue #19): read whole through
-the real server, bounded by the body limit, and never read as an empty body.
+the real server, bounded by the body limit, and never read as an empty body; and a bulk
+delete that names no run refused there too.
 
 The server is ``manage.py orion_start`` on the test database (SQLite or PostgreSQL, as
 the suite runs), so the bodies go through granian as a client sends them; the framings
@@ -129,6 +130,22 @@ def test_a_chunked_body_over_the_limit_is_a_413_and_writes_nothing(port: int) ->
     name = "x" * (LIMIT - len('{"name": ""}'))
     status, flow = chunked(port, "/flows/", pieces(json.dumps({"name": name}).encode(), 4096))
     assert status == 201 and flow["name"] == name
+
+
+def test_a_bulk_delete_without_a_filter_is_refused_by_the_server(port: int) -> None:
+    """Issue #19 item 3 through the real server: no body, and a chunked body naming no run."""
+    ids = make_runs(port, 3)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/api/flow_runs/bulk_delete", body=b"", headers=HEADERS)
+        response = conn.getresponse()
+        assert response.status == 422
+        assert json.loads(response.read())["detail"].startswith("No filter given: this would act on every flow run.")
+    finally:
+        conn.close()
+    assert chunked(port, "/flow_runs/bulk_delete", b"{}")[0] == 422
+    assert FlowRun.objects.count() == len(ids)
+    assert chunked(port, "/flow_runs/bulk_delete", b'{"all": true}') == (200, {"deleted": 3})
 
 
 EMPTY_OR_BROKEN = b"The chunked request body was empty or malformed."
