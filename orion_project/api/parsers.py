@@ -102,7 +102,7 @@ def json_syntax_error(raw: bytes, error: orjson.JSONDecodeError) -> RequestValid
         json.loads(raw.decode())
     except json.JSONDecodeError as stdlib_error:
         found = stdlib_error
-    except (UnicodeDecodeError, RecursionError, ValueError):
+    except (RecursionError, ValueError):  # not UTF-8, or too deep for Python's decoder
         pass
     doc = found.doc if isinstance(found.doc, str) else raw.decode(errors="replace")
     return RequestValidationError(
