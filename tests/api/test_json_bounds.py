@@ -231,11 +231,13 @@ def _cut_depth(parameters: Any) -> int:
 
 
 @pytest.mark.django_db
+# 300 levels is the repro; older versions stored up to about 880 through the API.
+@pytest.mark.parametrize("levels", [300, 800])
 def test_a_value_stored_too_deep_is_answered_cut_and_never_fails_a_listing(
-    api: ApiClient, admin_client: Client
+    api: ApiClient, admin_client: Client, levels: int
 ) -> None:
     healthy = make_flow_run(api)
-    poison = _poison_run(api)
+    poison = _poison_run(api, levels)
     single = api.get(f"/flow_runs/{poison}")
     assert single.status_code == 200
     assert 150 < _cut_depth(single.json()["parameters"]) < 255
