@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orion_project.config import (
+    DEFAULT_POOL_TIMEOUT_SECONDS,
+    DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS,
     database_from_url,
     env_bool,
     env_choice,
@@ -143,16 +145,23 @@ TEMPLATES = [
 ]
 
 _database_url = env_str("DATABASE_URL", "")
+_sqlite_busy_timeout = env_int("ORION_SQLITE_BUSY_TIMEOUT_SECONDS", DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS, minimum=1)
 if _database_url:
     _default_db = database_from_url(
         _database_url,
         pool_min=env_int("ORION_DB_POOL_MIN", 2, minimum=0),
         pool_max=env_int("ORION_DB_POOL_MAX", 20, minimum=1),
         prepared_statements=env_bool("ORION_DB_PREPARED_STATEMENTS", True),
+        pool_timeout=env_int("ORION_DB_POOL_TIMEOUT_SECONDS", DEFAULT_POOL_TIMEOUT_SECONDS, minimum=1),
+        sqlite_busy_timeout=_sqlite_busy_timeout,
     )
 else:
-    _default_db = sqlite_database(DATA_DIR / "orion.sqlite3")
+    _default_db = sqlite_database(DATA_DIR / "orion.sqlite3", busy_timeout=_sqlite_busy_timeout)
 DATABASES = {"default": _default_db}
+# While the database cannot be reached (PostgreSQL down or restarting, no pooled connection
+# within ORION_DB_POOL_TIMEOUT_SECONDS; SQLite locked past its busy timeout) the API answers
+# 503 with this Retry-After, which both stock clients honour (docs/operations.md "Database outages").
+ORION_DB_RETRY_AFTER_SECONDS = env_int("ORION_DB_RETRY_AFTER_SECONDS", 5, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
