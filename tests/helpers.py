@@ -5,6 +5,7 @@ from another test module."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -104,3 +105,10 @@ def post(client: Client, path: str, body: Any) -> Any:
     """POST a JSON body through a plain Django client; ``(status, body)``."""
     response = client.post(f"/api{path}", data=json.dumps(body), content_type="application/json")
     return response.status_code, response.json()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

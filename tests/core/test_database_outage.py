@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from django.test import Client
 from access_app.selectors import clear_key_cache
 from orion_project.registry import Service
 from orion_project.service_loop import run_once
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, free_port
 from tests.stress.harness import ROOT, Server
 
 PG_SCRIPT = str(ROOT / "scripts" / "pg_throwaway.sh")
@@ -180,12 +179,6 @@ def assert_live_unavailable(base_url: str, method: str, path: str, body: Any = N
     assert status == 503, (method, path, status, payload)
     assert headers.get("retry-after") == LIVE_RETRY_AFTER
     assert seconds < BOUND_SECONDS, (method, path, seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], seconds: float) -> bool:
