@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from flows_app.models import Worker, WorkPool, WorkQueue
-from orion_project.exceptions import ConflictError, ForbiddenError
+from orion_project.exceptions import ConflictError, ForbiddenError, InvalidRequestError
 from runs_app.models import FlowRun
 from runs_app.selectors import scheduled_runs_for_queues
 from runs_app.states import ACTIVE_STATE_TYPES
@@ -98,8 +98,11 @@ def work_queue_mark_polled(*, queue_ids: list[uuid.UUID], now: dt.datetime) -> N
 
 
 def work_pool_create(**fields: Any) -> WorkPool:
-    """Create a pool with its ``default`` queue; "prefect…" names are reserved (403), a taken
-    name is a 409."""
+    """Create a pool with its ``default`` queue; a name that is empty once quotes and spaces
+    are stripped is refused (400, as the reference: no route could name it), "prefect…"
+    names are reserved (403), a taken name is a 409."""
+    if not fields["name"].strip("' \""):
+        raise InvalidRequestError("Work pool name cannot be empty.")
     if fields["name"].lower().startswith("prefect"):
         raise ForbiddenError("Work pools starting with 'Prefect' are reserved for internal use.")
     try:

@@ -75,12 +75,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def sqlite_database(path: Path) -> dict[str, Any]:
+# How long a request waits for a PostgreSQL connection before it is answered 503.
+DEFAULT_POOL_TIMEOUT_SECONDS = 5
+# How long a SQLite writer queues behind another before it is answered 503.
+DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def sqlite_database(path: Path, *, busy_timeout: int = DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS) -> dict[str, Any]:
     """The embedded default: one SQLite file in WAL mode.
 
     ``transaction_mode=IMMEDIATE`` makes every transaction take the write lock when it
     begins, so concurrent writers queue on the busy ``timeout`` instead of failing later
-    with "database is locked" when a reader tries to upgrade its lock.
+    with "database is locked" when a reader tries to upgrade its lock. A writer still
+    waiting after ``busy_timeout`` seconds is answered 503 with ``Retry-After``.
     """
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -90,21 +97,35 @@ def sqlite_database(path: Path) -> dict[str, Any]:
         "CONN_MAX_AGE": None,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
-            "timeout": 30,
+            "timeout": busy_timeout,
             "transaction_mode": "IMMEDIATE",
             "init_command": (
-                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA busy_timeout=30000;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+                f"PRAGMA busy_timeout={busy_timeout * 1000};"
             ),
         },
         "TEST": {"NAME": str(path.with_name("test_" + path.name))},
     }
 
 
-def database_from_url(url: str, *, pool_min: int, pool_max: int, prepared_statements: bool = True) -> dict[str, Any]:
+def database_from_url(
+    url: str,
+    *,
+    pool_min: int,
+    pool_max: int,
+    prepared_statements: bool = True,
+    pool_timeout: int = DEFAULT_POOL_TIMEOUT_SECONDS,
+    sqlite_busy_timeout: int = DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
     """Translate ``DATABASE_URL`` into a Django ``DATABASES['default']`` entry.
 
     Supported schemes: ``sqlite:///relative/or/absolute/path`` and
     ``postgres://`` / ``postgresql://`` (psycopg 3 with its connection pool).
+
+    ``pool_timeout`` bounds how long a request waits for a pooled connection, and (unless
+    the URL sets ``connect_timeout``) how long opening one may take: while PostgreSQL is
+    down or restarting, requests fail within it and are answered 503 with ``Retry-After``
+    (``orion_project.db_availability``) instead of waiting for the database to come back.
 
     On PostgreSQL, parameters are bound by the server and a statement is prepared on its
     connection from its third use: the API runs the same few dozen statements all day,
@@ -123,13 +144,15 @@ def database_from_url(url: str, *, pool_min: int, pool_max: int, prepared_statem
             path = Path(raw_path[1:])
         if not str(path):
             CONFIG_ERRORS.append("DATABASE_URL for SQLite must name a file, e.g. sqlite:///data/orion.db")
-        return sqlite_database(path.resolve())
+        return sqlite_database(path.resolve(), busy_timeout=sqlite_busy_timeout)
     if scheme in {"postgres", "postgresql", "pgsql"}:
         name = unquote(parts.path.lstrip("/"))
         if not name:
             CONFIG_ERRORS.append("DATABASE_URL for PostgreSQL must name a database.")
         options: dict[str, Any] = {
-            "pool": {"min_size": pool_min, "max_size": pool_max, "timeout": 30},
+            "pool": {"min_size": pool_min, "max_size": pool_max, "timeout": pool_timeout},
+            # libpq's smallest meaningful value is 2 seconds.
+            "connect_timeout": max(pool_timeout, 2),
         }
         for key, values in parse_qs(parts.query).items():
             options[key] = values[-1]

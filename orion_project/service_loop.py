@@ -17,6 +17,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
+from orion_project.db_availability import database_unavailable
 from orion_project.models import ServiceHeartbeat
 from orion_project.registry import Service
 
@@ -29,19 +30,31 @@ def run_once(service: Service) -> int:
     Every pass is recorded in ``ServiceHeartbeat`` (its end time and duration) so that
     ``/api/metrics``, served by other processes, can tell whether the services run.
     """
-    close_old_connections()
     started = time.monotonic()
     try:
+        close_old_connections()
         done = service.run()
-    except Exception:
-        logger.exception("Service %s failed; it runs again at its next interval", service.name)
+    except Exception as exc:
+        if database_unavailable(exc):
+            # One line per pass, not a traceback: an outage is expected to end by itself.
+            logger.warning("Service %s skipped: the database is unavailable (%s)", service.name, exc)
+        else:
+            logger.exception("Service %s failed; it runs again at its next interval", service.name)
         _record_pass(service.name, succeeded=False, seconds=time.monotonic() - started)
         return 0
     else:
         _record_pass(service.name, succeeded=True, seconds=time.monotonic() - started)
         return done
     finally:
+        _close_connections()
+
+
+def _close_connections() -> None:
+    """Hand back this pass's connections; a broken one may fail to close during an outage."""
+    try:
         close_old_connections()
+    except DatabaseError as exc:
+        logger.warning("Could not close a database connection: %s", exc)
 
 
 def _record_pass(name: str, *, succeeded: bool, seconds: float) -> None:
@@ -59,8 +72,11 @@ def _record_pass(name: str, *, succeeded: bool, seconds: float) -> None:
         ServiceHeartbeat.objects.bulk_create(
             [beat], update_conflicts=True, unique_fields=["name"], update_fields=fields
         )
-    except DatabaseError:
-        logger.exception("Could not record the pass of service %s", name)
+    except DatabaseError as exc:
+        if database_unavailable(exc):
+            logger.warning("Could not record the pass of service %s: the database is unavailable", name)
+        else:
+            logger.exception("Could not record the pass of service %s", name)
 
 
 def run_forever(services: list[Service], stop: threading.Event) -> None:

@@ -7,9 +7,12 @@ reported by the system check ``orion.E001`` rather than silently ignored.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from orion_project.config import (
+    DEFAULT_POOL_TIMEOUT_SECONDS,
+    DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS,
     database_from_url,
     env_bool,
     env_choice,
@@ -91,6 +94,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "orion_project.apps.OrionProjectConfig",
     "flows_app",
     "runs_app",
@@ -115,11 +119,14 @@ MIDDLEWARE = [
     "orion_project.api.middleware.AuthenticationMiddleware",
     "orion_project.api.middleware.MessageMiddleware",
     "orion_project.api.middleware.XFrameOptionsMiddleware",
+    # Answers a locked-out admin login (django-axes); last, as axes asks.
+    "orion_project.api.middleware.AxesMiddleware",
 ]
-# Django's deploy checks look for its CSRF and frame-options middleware by dotted path. The
-# entries above are subclasses of those, skipped only on /api/ (JSON for clients that send
-# no cookie); tests/runs/test_hot_path_statements.py checks the admin still gets both.
-SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W003"]
+# Django's deploy checks look for its CSRF and frame-options middleware by dotted path, and
+# django-axes for its own. The entries above are subclasses of those, skipped only on /api/
+# (JSON for clients that send no cookie); tests/runs/test_hot_path_statements.py checks the
+# admin still gets them.
+SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W003", "axes.W002"]
 
 ROOT_URLCONF = "orion_project.urls"
 WSGI_APPLICATION = "orion_project.wsgi.application"
@@ -143,16 +150,23 @@ TEMPLATES = [
 ]
 
 _database_url = env_str("DATABASE_URL", "")
+_sqlite_busy_timeout = env_int("ORION_SQLITE_BUSY_TIMEOUT_SECONDS", DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS, minimum=1)
 if _database_url:
     _default_db = database_from_url(
         _database_url,
         pool_min=env_int("ORION_DB_POOL_MIN", 2, minimum=0),
         pool_max=env_int("ORION_DB_POOL_MAX", 20, minimum=1),
         prepared_statements=env_bool("ORION_DB_PREPARED_STATEMENTS", True),
+        pool_timeout=env_int("ORION_DB_POOL_TIMEOUT_SECONDS", DEFAULT_POOL_TIMEOUT_SECONDS, minimum=1),
+        sqlite_busy_timeout=_sqlite_busy_timeout,
     )
 else:
-    _default_db = sqlite_database(DATA_DIR / "orion.sqlite3")
+    _default_db = sqlite_database(DATA_DIR / "orion.sqlite3", busy_timeout=_sqlite_busy_timeout)
 DATABASES = {"default": _default_db}
+# While the database cannot be reached (PostgreSQL down or restarting, no pooled connection
+# within ORION_DB_POOL_TIMEOUT_SECONDS; SQLite locked past its busy timeout) the API answers
+# 503 with this Retry-After, which both stock clients honour (docs/operations.md "Database outages").
+ORION_DB_RETRY_AFTER_SECONDS = env_int("ORION_DB_RETRY_AFTER_SECONDS", 5, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -211,6 +225,24 @@ if ORION_BEHIND_TLS and not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("ORION_HSTS_PRELOAD", False)
 SESSION_COOKIE_HTTPONLY = True
 
+# Admin login lockout (django-axes; README "Configuration"): after this many wrong passwords
+# for one username from one address, that pair is refused (429) for ORION_ADMIN_LOCKOUT_MINUTES
+# (0: until ``manage.py axes_reset``). The API's key authentication never goes through it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ORION_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+_lockout_minutes = env_int("ORION_ADMIN_LOCKOUT_MINUTES", 15, minimum=0)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_lockout_minutes) if _lockout_minutes else None
+# Username and address together: a stranger guessing cannot lock the owner out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+# Behind the TLS proxy every request comes from the proxy: the client is the address the
+# proxy appended to X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "orion_project.admin_login.login_client_address"
+
 REST_FRAMEWORK = {
     # No sessions on the API: the Prefect client sends no cookies and no CSRF token.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -265,5 +297,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("ORION_LOG_LEVEL", "INFO")},
     # 4xx answers are the client's business; server errors still log.
-    "loggers": {"django.request": {"level": "ERROR"}, "django.db.backends": {"level": "INFO"}},
+    # axes.apps announces its configuration on every start; lockouts still log (axes.handlers).
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.db.backends": {"level": "INFO"},
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -197,6 +197,15 @@ class WorkPoolViewSet(OrionViewSet):
     lookup_url_kwarg = "name"
     not_found_detail = WORK_POOL_NOT_FOUND
     schema_tags = ("Work Pools",)
+    # Pools called "filter" or "count", queues called "filter", workers called "filter" or
+    # "heartbeat" are reachable by name as in the reference (see OrionViewSet).
+    names_shadowed_by_actions = {
+        "filter": ("name", {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "count": ("name", {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "queues_filter": ("queue_name", {"get": "queue", "patch": "update_queue", "delete": "delete_queue"}),
+        "workers": ("worker_name", {"delete": "delete_worker"}),
+        "heartbeat": ("worker_name", {"delete": "delete_worker"}),
+    }
 
     def get_queryset(self) -> QuerySet[WorkPool]:
         return selectors.work_pools_with_workers_online(now=timezone.now())

@@ -9,6 +9,9 @@ Shapes (reference §H.1):
 * not found deeper in a service → 404 ``{"exception_message": ...}``, except a missing
   object the reference looks up in the route (``MissingReferenceError``) → 404 ``{"detail": ...}``
 * integrity errors → 409 with the generic "Data integrity conflict" detail
+* the database cannot be reached (``orion_project.db_availability``) → 503
+  ``{"detail": ...}`` with ``Retry-After``, in views and outside them (middleware, key
+  lookups, rendering): both stock clients retry 503 after the seconds it names
 * anything unexpected → 500 ``{"exception_message": "Internal Server Error"}``
 """
 
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
@@ -26,6 +31,7 @@ from rest_framework import status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from orion_project.db_availability import database_unavailable
 from orion_project.exceptions import (
     INTEGRITY_CONFLICT_DETAIL,
     ConflictError,
@@ -39,6 +45,7 @@ logger = logging.getLogger("orion.api")
 
 INVALID_REQUEST_MESSAGE = "Invalid request received."
 DATA_ERROR_DETAIL = "The database refused a value in the request (out of range or malformed)."
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; retry after {seconds} seconds."
 
 # DRF's built-in error codes, translated into pydantic's wording and error types so that
 # clients see the reference's messages. Codes raised by our own fields already *are*
@@ -185,6 +192,8 @@ def orion_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, InvalidRequestError):
         return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    if database_unavailable(exc):
+        return database_unavailable_response(exc, Response)
     if isinstance(exc, IntegrityError):
         logger.warning("Integrity error answered as 409: %s", exc)
         return Response({"detail": INTEGRITY_CONFLICT_DETAIL}, status=status.HTTP_409_CONFLICT)
@@ -216,6 +225,26 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return JsonResponse({"detail": "Not Found"}, status=404)
 
 
+def database_unavailable_response(exc: BaseException, response_class: Any) -> Any:
+    """503 with ``Retry-After`` (``ORION_DB_RETRY_AFTER_SECONDS``) for a database outage,
+    as ``response_class`` (DRF's ``Response`` in views, ``JsonResponse`` outside them)."""
+    seconds = settings.ORION_DB_RETRY_AFTER_SECONDS
+    logger.warning("Database unavailable, answered 503: %s", exc)
+    response = response_class(
+        {"detail": DATABASE_UNAVAILABLE_DETAIL.format(seconds=seconds)},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def json_server_error(request: HttpRequest) -> JsonResponse:
-    """Django's 500 handler, for errors outside DRF views."""
+    """Django's 500 handler, for errors outside DRF views (middleware, rendering).
+
+    Django calls it while handling the exception, so ``sys.exc_info()`` names it: a
+    database outage there is a 503 as well.
+    """
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        return database_unavailable_response(exc, JsonResponse)  # type: ignore[no-any-return]
     return JsonResponse({"exception_message": "Internal Server Error"}, status=500)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from axes import middleware as axes_middleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
@@ -152,3 +153,4 @@ CsrfViewMiddleware = browser_only(csrf_middleware.CsrfViewMiddleware)
 AuthenticationMiddleware = browser_only(auth_middleware.AuthenticationMiddleware)
 MessageMiddleware = browser_only(messages_middleware.MessageMiddleware)
 XFrameOptionsMiddleware = browser_only(clickjacking.XFrameOptionsMiddleware)
+AxesMiddleware = browser_only(axes_middleware.AxesMiddleware)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +16,8 @@ from rest_framework.response import Response
 
 from orion_project.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from orion_project.metrics import render_metrics
+
+logger = logging.getLogger("orion.api")
 
 
 @extend_schema(
@@ -52,8 +56,11 @@ def ready(request: Request) -> Response:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:  # any database failure means "not ready"
-        return Response({"message": "Database is not available"}, status=503)
+    except Exception as exc:  # any database failure means "not ready"
+        logger.warning("Readiness check failed: %s", exc)
+        response = Response({"message": "Database is not available"}, status=503)
+        response["Retry-After"] = str(settings.ORION_DB_RETRY_AFTER_SECONDS)
+        return response
     return Response({"message": "OK"})
 
 

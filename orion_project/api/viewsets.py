@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import connection, models
 from django.db.models import QuerySet
@@ -67,8 +67,31 @@ class OrionViewSet(viewsets.GenericViewSet):
     object_filter: ObjectFilter | None = None
     sort_spec: SortSpec | None = None
     schema_tags: tuple[str, ...] = ()
+    # POST-only actions whose last path segment is also a name an item route must reach:
+    # ``{action: (the item route's URL kwarg, {method: item handler})}``; see
+    # :meth:`http_method_not_allowed`.
+    names_shadowed_by_actions: ClassVar[dict[str, tuple[str, dict[str, str]]]] = {}
     # Set per subclass on first use by ``_prepared_read``.
     _prepared_by_id: ByPrimaryKey[Any] | None = None
+
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """405, unless the path is an action's that is also an object's name.
+
+        The reference tries its routes in turn until one serves the method, so
+        ``GET /work_pools/filter`` reads a pool named ``filter`` although ``POST`` on the
+        same path is the filter route. Django picks the route by the path alone, so the
+        action's route hands such a request to the item route with the segment as the name.
+        """
+        for action in (getattr(self, "action_map", None) or {}).values():
+            shadowed = self.names_shadowed_by_actions.get(action)
+            if shadowed is None:
+                continue
+            kwarg, handlers = shadowed
+            handler = handlers.get((request.method or "").lower())
+            if handler is not None:
+                segment = getattr(self, action).url_path.rsplit("/", 1)[-1]
+                return getattr(self, handler)(request, *args, **{**kwargs, kwarg: segment})
+        return super().http_method_not_allowed(request, *args, **kwargs)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
         """Every API response is JSON: skip DRF's per-request negotiation over one renderer."""

@@ -183,6 +183,11 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     lookup_url_kwarg = "id_or_name"
     not_found_detail = GLOBAL_LIMIT_NOT_FOUND
     schema_tags = ("Concurrency Limits V2",)
+    # Limits called "filter", "increment" or "decrement" are reachable by name (OrionViewSet).
+    names_shadowed_by_actions = dict.fromkeys(
+        ("filter", "increment", "decrement"),
+        ("id_or_name", {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+    )
 
     @extend_schema(
         operation_id="create_concurrency_limit_v2",

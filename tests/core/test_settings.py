@@ -24,10 +24,25 @@ def test_postgres_url_uses_psycopg_with_a_pool() -> None:
         "db.example",
         "5433",
     )
-    assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 30}
+    # A request waits at most the pool timeout for a connection, then is answered 503.
+    assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 5, "timeout": 5}
+    assert db["OPTIONS"]["connect_timeout"] == 5
     assert (db["OPTIONS"]["server_side_binding"], db["OPTIONS"]["prepare_threshold"]) == (True, 2)
     assert db["OPTIONS"]["options"] == "-c plan_cache_mode=force_custom_plan"
     assert config.CONFIG_ERRORS == []
+
+
+def test_the_pool_timeout_bounds_connecting_unless_the_url_says_otherwise() -> None:
+    db = config.database_from_url("postgresql://db/orion", pool_min=1, pool_max=5, pool_timeout=1)
+    assert (db["OPTIONS"]["pool"]["timeout"], db["OPTIONS"]["connect_timeout"]) == (1, 2)  # libpq's least
+    db = config.database_from_url("postgresql://db/orion?connect_timeout=9", pool_min=1, pool_max=5)
+    assert db["OPTIONS"]["connect_timeout"] == "9"
+
+
+def test_sqlite_busy_timeout_is_the_setting() -> None:
+    db = config.database_from_url("sqlite:///data/x.db", pool_min=1, pool_max=5, sqlite_busy_timeout=2)
+    assert db["OPTIONS"]["timeout"] == 2
+    assert "PRAGMA busy_timeout=2000;" in db["OPTIONS"]["init_command"]
 
 
 def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler() -> None:

@@ -214,3 +214,13 @@ def test_limits_beyond_the_integer_column_or_not_finite_are_422_not_500(api: Api
         assert response.json()["exception_detail"][0]["type"] == "value_error.validation"
     assert api.post("/v2/concurrency_limits/", {"name": "edge", "limit": 2**31 - 1}).status_code == 201
     assert api.post("/v2/concurrency_limits/filter", {}).json()[0]["limit"] == 2**31 - 1
+
+
+@pytest.mark.parametrize("name", ["filter", "increment", "decrement"])
+def test_a_limit_named_like_a_post_route_is_reachable_by_name(api: ApiClient, name: str) -> None:
+    assert api.post("/v2/concurrency_limits/", {"name": name, "limit": 2}).status_code == 201
+    assert api.get(f"/v2/concurrency_limits/{name}").json()["name"] == name
+    assert api.patch(f"/v2/concurrency_limits/{name}", {"limit": 3}).status_code == 204
+    assert api.get(f"/v2/concurrency_limits/{name}").json()["limit"] == 3
+    assert api.delete(f"/v2/concurrency_limits/{name}").status_code == 204
+    assert api.get(f"/v2/concurrency_limits/{name}").status_code == 404
