@@ -41,7 +41,8 @@ class ScheduleField(OptionalFieldMixin, serializers.Field):
         try:
             return parse_schedule(data).to_json()
         except ScheduleError as error:
-            raise serializers.ValidationError([serializers.ErrorDetail(error.message, error.error_type)]) from None
+            detail = [serializers.ErrorDetail(error.message, error.error_type)]
+            raise serializers.ValidationError({error.key: detail} if error.key else detail) from None
 
     def to_representation(self, value: Any) -> Any:
         return value
