@@ -100,7 +100,10 @@ class IntervalSchedule:
                 candidate = naive.replace(tzinfo=zone)
                 if candidate >= start:
                     yield candidate.astimezone(dt.UTC)
-                naive += dt.timedelta(days=days)
+                try:
+                    naive += dt.timedelta(days=days)
+                except OverflowError:
+                    return  # the next date would be past year 9999
         else:
             # Shorter intervals step in absolute time.
             current = anchor.astimezone(dt.UTC)
@@ -108,7 +111,10 @@ class IntervalSchedule:
             while True:
                 if current >= start:
                     yield current
-                current += self.interval
+                try:
+                    current += self.interval
+                except OverflowError:
+                    return  # the next date would be past year 9999
 
 
 @dataclass(frozen=True)
