@@ -31,6 +31,9 @@ from orion_project.api.viewsets import OrionModelSerializer
 from runs_app.api.serializers import FlowRunPolicySerializer, StateCreateSerializer
 
 DEPLOYMENT_READY_SECONDS = 60
+# The most runs one ``POST /deployments/{id}/schedule`` may ask for: each is a row written
+# in the request, and the scheduler service keeps creating later ones as time passes.
+MAX_SCHEDULE_RUNS_PER_REQUEST = 1_000
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -191,5 +194,5 @@ class ScheduleRunsSerializer(EmbeddedBodySerializer):
     start_time = DateTimeField()
     end_time = DateTimeField()
     min_time = seconds_field()
-    min_runs = IntField()
-    max_runs = IntField()
+    min_runs = IntField(max_value=MAX_SCHEDULE_RUNS_PER_REQUEST)
+    max_runs = IntField(max_value=MAX_SCHEDULE_RUNS_PER_REQUEST)
