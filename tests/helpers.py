@@ -5,6 +5,7 @@ from another test module."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -48,6 +49,13 @@ class ApiClient:
 
     def delete(self, path: str, **headers: str) -> Any:
         return self.request("delete", path, **headers)
+
+
+def free_port() -> int:
+    """A loopback port no one listens on, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) -> dict[str, Any]:

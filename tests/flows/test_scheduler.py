@@ -33,6 +33,7 @@ from flows_app.scheduler import _claim, schedule_deployments
 from runs_app.late_runs import mark_late_runs
 from runs_app.models import FlowRun
 from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
+from tests.helpers import free_port
 
 NEW_YORK = ZoneInfo("America/New_York")
 ANCHOR = "2026-01-01T00:00:00+00:00"
@@ -223,12 +224,6 @@ def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
 MANAGE = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _child_processes(pid: int) -> dict[int, str]:
     """A process's children and their command lines (Linux /proc)."""
     try:
@@ -319,7 +314,7 @@ def _kill_all(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "2")
     try:
         assert _healthy(port)
@@ -336,7 +331,7 @@ def test_orion_start_serves_the_api_beside_the_services_and_stops_them(tmp_path:
 
 @pytest.mark.slow
 def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _orion_start(tmp_path, "--no-services", "--port", str(port), "--workers", "1", "--threads", "1")
     try:
         deadline = time.monotonic() + 30
@@ -373,7 +368,7 @@ def test_orion_start_refuses_a_port_another_server_listens_on(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_orion_start_stops_the_services_when_the_api_server_dies(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _orion_start(tmp_path, "--port", str(port), "--workers", "1", "--threads", "1", errors=True)
     try:
         assert _healthy(port)  # so the worker has loaded the application
