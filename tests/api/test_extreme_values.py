@@ -19,7 +19,7 @@ from flows_app.schedules import next_dates, parse_schedule
 from orion_project.clock import DATETIME_RANGE_MESSAGE, MAX_DURATION_SECONDS
 from orion_project.filtering import MAX_PATTERN_LENGTH
 from runs_app.models import FlowRun, Log, TaskRun
-from tests.factories import FlowFactory
+from tests.factories import DeploymentFactory, FlowFactory
 from tests.helpers import ApiClient, free_port, make_flow_run, make_task_run
 
 pytestmark = pytest.mark.django_db
@@ -275,6 +275,24 @@ PATTERN_DOORS: list[tuple[str, Any, list[Any]]] = [
 ]
 
 
+@pytest.fixture
+def one_of_each(api: ApiClient) -> None:
+    """A row in every table a pattern door reads: SQLite checks a LIKE pattern's length
+    only when it compares it with a row."""
+    make_task_run(api, "RUNNING", name="t")
+    DeploymentFactory()
+    block_type = api.post("/block_types/", {"name": "bt", "slug": "bt"}).json()
+    schema = api.post("/block_schemas/", {"block_type_id": block_type["id"], "fields": {}, "capabilities": []}).json()
+    for path, body in [
+        ("/block_documents/", {"name": "doc", "block_type_id": block_type["id"], "block_schema_id": schema["id"]}),
+        ("/variables/", {"name": "v", "value": "x"}),
+        ("/artifacts/", {"key": "k", "data": 1}),
+        ("/work_queues/", {"name": "q"}),
+    ]:
+        assert api.post(path, body).status_code == 201, path
+
+
+@pytest.mark.usefixtures("one_of_each")
 @pytest.mark.parametrize(("path", "body", "loc"), PATTERN_DOORS, ids=[door[0] for door in PATTERN_DOORS])
 def test_a_like_pattern_past_the_bound_is_a_422_and_one_at_it_is_answered(
     api: ApiClient, path: str, body: Any, loc: list[Any]
@@ -290,6 +308,20 @@ def test_a_like_pattern_past_the_bound_is_a_422_and_one_at_it_is_answered(
         "type": "value_error.any_str.max_length",
         "ctx": {"limit_value": MAX_PATTERN_LENGTH},
     }
+
+
+def test_a_run_input_prefix_past_the_bound_is_a_422(api: ApiClient) -> None:
+    run = make_flow_run(api)
+    assert api.post(f"/flow_runs/{run['id']}/input", {"key": "abc", "value": "x"}).status_code == 201
+    path = f"/flow_runs/{run['id']}/input/filter"
+    assert api.post(path, {"prefix": "a" * MAX_PATTERN_LENGTH}).json() == []
+    assert _only_error(api.post(path, {"prefix": "a" * 50_001}))["loc"] == ["body", "prefix"]
+
+
+def test_an_admin_search_past_the_bound_is_answered(api: ApiClient, admin_client: Any) -> None:
+    make_flow_run(api, name="a" * 20)
+    response = admin_client.get("/admin/runs_app/flowrun/", {"q": "a" * 50_001})
+    assert response.status_code == 200
 
 
 def test_a_like_pattern_past_the_bound_in_a_query_string_is_a_422(api: ApiClient) -> None:
