@@ -248,6 +248,22 @@ def test_a_stored_retry_delay_past_the_calendar_retries_at_its_end(api: ApiClien
     )
 
 
+@pytest.mark.parametrize("age", ["99999999999999w", "9" * 5000 + "d"])
+def test_a_prune_age_past_any_duration_is_refused(api: ApiClient, age: str) -> None:
+    make_flow_run(api, "COMPLETED")
+    response = api.post("/flow_runs/prune", {"older_than": age})
+    assert response.status_code == 400
+    assert "is longer than any duration" in response.json()["detail"]
+    assert api.post("/flow_runs/count", {}).json() == 1
+
+
+def test_a_prune_age_reaching_before_year_1_keeps_every_run(api: ApiClient) -> None:
+    make_flow_run(api, "COMPLETED")
+    response = api.post("/flow_runs/prune", {"older_than": "200000w"})
+    assert response.status_code == 200, response.content
+    assert api.post("/flow_runs/count", {}).json() == 1
+
+
 def test_a_negative_worker_heartbeat_interval_is_a_422(api: ApiClient) -> None:
     assert api.post("/work_pools/", {"name": "pool"}).status_code == 201
     body = {"name": "w", "heartbeat_interval_seconds": -1}
