@@ -11,25 +11,36 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from dateutil import rrule as dateutil_rrule
 
-from orion_project.clock import add_clamped
+from orion_project.clock import (
+    DateTimeFormatError,
+    DateTimeRangeError,
+    DurationRangeError,
+    add_clamped,
+    duration_from_seconds,
+    parse_datetime,
+)
+
+_Moment = TypeVar("_Moment", bound=dt.datetime)
 
 MAX_RRULE_LENGTH = 6500
 MAX_ITERATIONS = 10_000
 
 
 class ScheduleError(ValueError):
-    """A schedule that does not validate; ``error_type`` is pydantic's error type."""
+    """A schedule that does not validate; ``error_type`` is pydantic's error type and
+    ``key`` the schedule key at fault, when the error is about one."""
 
-    def __init__(self, message: str, error_type: str = "value_error") -> None:
+    def __init__(self, message: str, error_type: str = "value_error", key: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.error_type = error_type
+        self.key = key
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -40,14 +51,23 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def _parse_time(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        try:
-            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise ScheduleError("invalid datetime format", "value_error.datetime") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    try:
+        # The offset given is kept: the schedule echoes its anchor as it was sent.
+        return parse_datetime(value, keep_offset=True)
+    except DateTimeRangeError as error:
+        raise ScheduleError(str(error), "value_error.datetime", key="anchor_date") from None
+    except DateTimeFormatError:
+        raise ScheduleError("invalid datetime format", "value_error.datetime") from None
+
+
+def _stepped(origin: _Moment, step: dt.timedelta, steps: int) -> _Moment:
+    """``origin + steps * step``: the last date at or before the start of the dates
+    wanted. When that lies before year 1 (a start long before an anchor, an interval of
+    millennia), the date one step later, which is in the calendar and after the start."""
+    try:
+        return origin + step * steps
+    except OverflowError:
+        return origin + step * (steps + 1)
 
 
 @dataclass(frozen=True)
@@ -75,20 +95,26 @@ class IntervalSchedule:
             naive = anchor.replace(tzinfo=None)
             local_start = start.astimezone(zone).replace(tzinfo=None)
             skipped = (local_start - naive).days // days
-            naive += dt.timedelta(days=skipped * days)
+            naive = _stepped(naive, dt.timedelta(days=days), skipped)
             while True:
                 candidate = naive.replace(tzinfo=zone)
                 if candidate >= start:
                     yield candidate.astimezone(dt.UTC)
-                naive += dt.timedelta(days=days)
+                try:
+                    naive += dt.timedelta(days=days)
+                except OverflowError:
+                    return  # the next date would be past year 9999
         else:
             # Shorter intervals step in absolute time.
             current = anchor.astimezone(dt.UTC)
-            current += ((start - current) // self.interval) * self.interval
+            current = _stepped(current, self.interval, (start - current) // self.interval)
             while True:
                 if current >= start:
                     yield current
-                current += self.interval
+                try:
+                    current += self.interval
+                except OverflowError:
+                    return  # the next date would be past year 9999
 
 
 @dataclass(frozen=True)
@@ -187,15 +213,18 @@ def parse_schedule(data: Any, *, now: dt.datetime | None = None) -> Schedule:
         _zone(timezone)
     if kind == "interval":
         try:
-            seconds = float(data["interval"])
-        except (TypeError, ValueError):
+            interval = duration_from_seconds(float(data["interval"]))
+        except DurationRangeError as error:
+            raise ScheduleError(error.message, error.error_type, key="interval") from None
+        except (TypeError, ValueError, OverflowError):
             raise ScheduleError("invalid duration format", "type_error.timedelta") from None
-        if seconds <= 0:
+        # Checked on the timedelta: a positive number below a microsecond rounds to zero.
+        if interval <= dt.timedelta(0):
             raise ScheduleError("The interval must be positive")
         anchor = _parse_time(data["anchor_date"]) if data.get("anchor_date") else (now or dt.datetime.now(dt.UTC))
         # An anchor in JSON carries an offset, never a named zone: the reference reads
         # that as UTC (and so stores "UTC" when no zone is given).
-        return IntervalSchedule(dt.timedelta(seconds=seconds), anchor, timezone or "UTC")
+        return IntervalSchedule(interval, anchor, timezone or "UTC")
     if kind == "cron":
         expression = str(data["cron"])
         if any(token in expression.upper().split() for token in ("R", "H")) or not croniter.is_valid(expression):

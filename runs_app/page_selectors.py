@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from flows_app.models import WorkQueue
+from orion_project.filtering import MAX_PATTERN_LENGTH
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 from runs_app.states import ACTIVE_STATE_TYPES, StateName, StateType
 
@@ -164,7 +165,9 @@ def runs_search(queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
     term = term.strip()
     if not term:
         return queryset
-    condition = Q(name__startswith=term)
+    # A LIKE prefix is bounded (SQLite refuses long patterns): a longer term is read up to
+    # the bound, which can only widen the match.
+    condition = Q(name__startswith=term[:MAX_PATTERN_LENGTH])
     bounds = uuid_prefix_range(term)
     if bounds is not None:
         condition |= Q(pk__gte=bounds[0], pk__lte=bounds[1])

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from orion_project.clock import MAX_DURATION_SECONDS, add_clamped, duration_from_seconds
 from orion_project.exceptions import InvalidRequestError
 from runs_app.models import FlowRun
 from runs_app.purge import flow_runs_delete_counts
@@ -41,7 +42,13 @@ def parse_age(text: str) -> dt.timedelta:
     match = _AGE.match(text or "")
     if match is None:
         raise RetentionError(f"Age {text!r} is not a number followed by one of s, m, h, d, w (e.g. 30d).")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        # int() refuses numbers over 4,300 digits (ValueError), as the bound refuses long ages.
+        return duration_from_seconds(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except ValueError:
+        raise RetentionError(
+            f"Age {text!r} is longer than any duration (at most {MAX_DURATION_SECONDS:.0f} seconds)."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class PruneResult:
 
 def prunable_flow_runs(policy: PrunePolicy, *, now: dt.datetime) -> QuerySet[FlowRun]:
     """The finished flow runs ``policy`` deletes, oldest end first (uses ``ix_fr_end_time``)."""
-    cutoff = now - policy.older_than
+    cutoff = add_clamped(now, -policy.older_than)  # an age past year 1 keeps every run
     aged = Q(end_time__lte=cutoff) | Q(end_time__isnull=True, state_timestamp__lte=cutoff)
     runs = FlowRun.objects.filter(aged, state_type__in=sorted(policy.state_types))
     if policy.flow_names:

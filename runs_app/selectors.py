@@ -467,8 +467,10 @@ class _HistoryPlan:
         slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]] = []
         for index, (lower, upper) in enumerate(bounds):
             # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
-            first = _ceil_hour(lower + _MIDDLE_MARGIN - half)
-            last = min(_ceil_hour(upper - _MIDDLE_MARGIN - half), bucket_of(now))
+            # Clamped: an interval that starts in the first half hour of year 1 would step
+            # before the calendar.
+            first = _ceil_hour(add_clamped(lower, _MIDDLE_MARGIN - half))
+            last = min(_ceil_hour(add_clamped(upper, -_MIDDLE_MARGIN - half)), bucket_of(now))
             if first >= last:
                 pieces.append((lower, upper))
                 continue

@@ -60,6 +60,13 @@ class ApiClient:
         return self.request("delete", path, **headers)
 
 
+def free_port() -> int:
+    """A loopback port no one listens on, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) -> dict[str, Any]:
     flow = FlowFactory()
     body: dict[str, Any] = {"flow_id": str(flow.id), **fields}
@@ -119,12 +126,6 @@ def post(client: Client, path: str, body: Any) -> Any:
 # ------------------------------------------------------------------ the real server
 
 MANAGE = [sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def api_healthy(port: int, seconds: float = 60) -> bool:

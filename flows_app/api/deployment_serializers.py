@@ -31,6 +31,9 @@ from orion_project.api.viewsets import OrionModelSerializer
 from runs_app.api.serializers import FlowRunPolicySerializer, StateCreateSerializer
 
 DEPLOYMENT_READY_SECONDS = 60
+# The most runs one ``POST /deployments/{id}/schedule`` may ask for: each is a row written
+# in the request, and the scheduler service keeps creating later ones as time passes.
+MAX_SCHEDULE_RUNS_PER_REQUEST = 1_000
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -41,7 +44,8 @@ class ScheduleField(OptionalFieldMixin, serializers.Field):
         try:
             return parse_schedule(data).to_json()
         except ScheduleError as error:
-            raise serializers.ValidationError([serializers.ErrorDetail(error.message, error.error_type)]) from None
+            detail = [serializers.ErrorDetail(error.message, error.error_type)]
+            raise serializers.ValidationError({error.key: detail} if error.key else detail) from None
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -190,5 +194,5 @@ class ScheduleRunsSerializer(EmbeddedBodySerializer):
     start_time = DateTimeField()
     end_time = DateTimeField()
     min_time = seconds_field()
-    min_runs = IntField()
-    max_runs = IntField()
+    min_runs = IntField(max_value=MAX_SCHEDULE_RUNS_PER_REQUEST)
+    max_runs = IntField(max_value=MAX_SCHEDULE_RUNS_PER_REQUEST)

@@ -50,7 +50,7 @@ WorkersFilterRequest = request_serializer("WorkersFilterRequest", {"workers": WO
 HeartbeatRequest = request_serializer(
     "HeartbeatRequest",
     {},
-    extra={"name": NameField(required=True, allow_null=False), "heartbeat_interval_seconds": IntField()},
+    extra={"name": NameField(required=True, allow_null=False), "heartbeat_interval_seconds": IntField(min_value=0)},
 )
 ScheduledFlowRunsRequest = request_serializer(
     "ScheduledFlowRunsRequest",

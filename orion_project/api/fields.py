@@ -15,11 +15,19 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dateutil import parser as date_parser
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
+
+from orion_project.clock import (
+    MAX_DURATION_SECONDS,
+    DateTimeFormatError,
+    DateTimeRangeError,
+    DurationRangeError,
+    duration_from_seconds,
+    parse_datetime,
+)
 
 INVALID_NAME_CHARACTERS = ("/", "%", "&", ">", "<")
 
@@ -29,10 +37,6 @@ INT_MIN = -(2**31)
 INT_MAX = 2**31 - 1
 SMALLINT_MIN = -(2**15)
 SMALLINT_MAX = 2**15 - 1
-# The longest duration Python's ``timedelta`` holds; longer ones would overflow later.
-# A day short of ``timedelta.max``: its own float total_seconds() rounds up past what
-# timedelta(seconds=...) accepts (found by the fuzz gate as a 500 on /task_runs/history).
-MAX_DURATION_SECONDS = float(dt.timedelta.max.days - 1) * 86400
 # The most items a filter operator's list (``any_``, ``not_any_`` ...) may carry: SQLite
 # and PostgreSQL take far more parameters, but nothing legitimate needs more than this.
 MAX_FILTER_LIST_ITEMS = 10_000
@@ -103,42 +107,25 @@ class UUIDField(OptionalFieldMixin, serializers.Field):
 
 @extend_schema_field(OpenApiTypes.DATETIME)
 class DateTimeField(OptionalFieldMixin, serializers.Field):
-    """An ISO-8601 timestamp; naive values are taken as UTC, output keeps ``+00:00``."""
+    """An ISO-8601 timestamp or epoch seconds; naive values are taken as UTC, output keeps
+    ``+00:00``. The one datetime field of every body, filter and query string: a value
+    whose UTC time leaves the years 1 to 9999 is a 422 here, never an overflow later."""
 
     default_error_messages = {"value_error.datetime": "invalid datetime format"}
 
     def to_internal_value(self, data: Any) -> dt.datetime:
-        return parse_datetime(data, on_error=lambda: self.fail("value_error.datetime"))
+        try:
+            return parse_datetime(data)
+        except DateTimeRangeError as error:
+            # The same error type as a malformed value, with the bound in its message.
+            raise serializers.ValidationError([serializers.ErrorDetail(str(error), "value_error.datetime")]) from None
+        except DateTimeFormatError:
+            self.fail("value_error.datetime")
+            raise
 
     def to_representation(self, value: Any) -> Any:
         # The JSON renderer writes aware datetimes as ISO-8601 with an explicit offset.
         return value
-
-
-def parse_datetime(data: Any, *, on_error: Any) -> dt.datetime:
-    """Parse ISO-8601 text (or epoch seconds) into an aware UTC datetime."""
-    if isinstance(data, dt.datetime):
-        value = data
-    elif isinstance(data, bool):
-        on_error()
-        raise AssertionError("unreachable")
-    elif isinstance(data, (int, float)):
-        value = dt.datetime.fromtimestamp(data, tz=dt.UTC)
-    elif isinstance(data, str):
-        try:
-            value = dt.datetime.fromisoformat(data.replace("Z", "+00:00"))
-        except ValueError:
-            try:
-                value = date_parser.isoparse(data)
-            except (ValueError, OverflowError):
-                on_error()
-                raise AssertionError("unreachable") from None
-    else:
-        on_error()
-        raise AssertionError("unreachable")
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 class IntField(OptionalFieldMixin, serializers.IntegerField):
@@ -229,7 +216,7 @@ class BoolField(OptionalFieldMixin, serializers.BooleanField):
 
 @extend_schema_field(OpenApiTypes.NUMBER)
 class TimedeltaField(OptionalFieldMixin, serializers.Field):
-    """A duration on the wire as a number of seconds."""
+    """A duration on the wire as a number of seconds, within ±``MAX_DURATION_SECONDS``."""
 
     default_error_messages = {"type_error.timedelta": "invalid duration format"}
 
@@ -237,8 +224,10 @@ class TimedeltaField(OptionalFieldMixin, serializers.Field):
         if isinstance(data, bool):
             self.fail("type_error.timedelta")
         try:
-            return dt.timedelta(seconds=float(data))
-        except (TypeError, ValueError, OverflowError, ArithmeticError):
+            return duration_from_seconds(float(data))
+        except DurationRangeError as error:
+            raise serializers.ValidationError([serializers.ErrorDetail(error.message, error.error_type)]) from None
+        except (TypeError, ValueError, OverflowError):
             self.fail("type_error.timedelta")
             raise
 

@@ -34,6 +34,7 @@ from orion_project.api.fields import (
     EnumField,
     IntField,
     ListField,
+    MaxLengthStrField,
     StrField,
     StrictSerializer,
     UUIDField,
@@ -61,6 +62,8 @@ def value_field(kind: ValueKind, **kwargs: Any) -> serializers.Field:
     """The field that validates one value of ``kind``."""
     if kind.name == "choice":
         return EnumField(list(kind.choices), **kwargs)
+    if kind.max_length is not None:
+        return MaxLengthStrField(max_length=kind.max_length, **kwargs)
     return _SCALAR_FIELDS[kind.name](**kwargs)
 
 

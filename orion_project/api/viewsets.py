@@ -14,9 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api import fields
-from orion_project.api.errors import RequestValidationError, RouteNotFound
+from orion_project.api.errors import RequestValidationError, RouteNotFound, pydantic_errors
 from orion_project.api.fields import StrictSerializer
-from orion_project.api.filtering import checked_limit, filterset_class, paginate, sort_field, validate_body
+from orion_project.api.filtering import (
+    checked_limit,
+    filterset_class,
+    limit_field,
+    offset_field,
+    paginate,
+    sort_field,
+    validate_body,
+)
 from orion_project.filtering import ObjectFilter, SortSpec
 from orion_project.prepared import ByPrimaryKey, CompiledQuery, StatementsByBody
 
@@ -194,21 +202,10 @@ class OrionViewSet(viewsets.GenericViewSet):
 
 
 def _query_int(raw: str, name: str) -> int:
+    """``limit`` / ``offset`` from the query string, validated by the body's own fields
+    (so the same bounds hold: an offset past the integer range is a 422 at the door)."""
+    field = offset_field() if name == "offset" else limit_field()
     try:
-        value = int(raw)
-    except ValueError:
-        raise RequestValidationError(
-            [{"loc": ["query", name], "msg": "value is not a valid integer", "type": "type_error.integer"}]
-        ) from None
-    if name == "offset" and value < 0:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ["query", name],
-                    "msg": "ensure this value is greater than or equal to 0",
-                    "type": "value_error.number.not_ge",
-                    "ctx": {"limit_value": 0},
-                }
-            ]
-        )
-    return value
+        return int(field.run_validation(raw))
+    except serializers.ValidationError as error:
+        raise RequestValidationError(pydantic_errors(error.detail, ("query", name))) from None

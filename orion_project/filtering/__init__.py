@@ -60,14 +60,24 @@ def narrowed(queryset: QuerySet[Any], conditions: Sequence[Condition]) -> QueryS
 class ValueKind:
     """What one operator value is: the API layer maps each kind to its validating field.
 
-    ``choices`` is set for enumerations (state types); the other kinds are plain scalars.
+    ``choices`` is set for enumerations (state types); the other kinds are plain scalars,
+    text ones at most ``max_length`` characters long when it is set.
     """
 
     name: str
     choices: tuple[str, ...] = ()
+    max_length: int | None = None
 
+
+# The longest ``like_`` / ``startswith_`` value. SQLite refuses LIKE patterns over 50,000
+# bytes ("LIKE or GLOB pattern too complex"); 10,000 characters stay under that even at
+# four UTF-8 bytes each, with the wildcards and escapes the lookups add. No name or search
+# a person types comes near it.
+MAX_PATTERN_LENGTH = 10_000
 
 STR = ValueKind("str")
+# Text an operator matches with SQL ``LIKE``.
+PATTERN = ValueKind("str", max_length=MAX_PATTERN_LENGTH)
 UUID = ValueKind("uuid")
 BOOL = ValueKind("bool")
 INT = ValueKind("int")
@@ -128,7 +138,7 @@ def like_() -> Operator:
     """Case-insensitive substring (wildcards in the value are not escaped)."""
     return Operator(
         "like_",
-        STR,
+        PATTERN,
         lambda column, value: Q(**{f"{column}__ilike_raw": value}),
         "A case-insensitive substring match.",
     )
@@ -140,7 +150,7 @@ def startswith_() -> Operator:
     def build(column: str, prefixes: list[str]) -> Condition:
         return combine([Q(**{f"{column}__istartswith": p}) for p in prefixes], "or_") if prefixes else Q(pk__in=[])
 
-    return Operator("startswith_", STR, build, "A list of prefixes.", is_list=True)
+    return Operator("startswith_", PATTERN, build, "A list of prefixes.", is_list=True)
 
 
 def all_() -> Operator:

@@ -25,11 +25,13 @@ from orion_project.api.fields import (
     IntField,
     LenientBodySerializer,
     ListField,
+    MaxLengthStrField,
     StrField,
 )
 from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
+from orion_project.filtering import MAX_PATTERN_LENGTH
 from runs_app import selectors_220, services_220
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
 from runs_app.models import FlowRun, FlowRunInput, TaskRun
@@ -73,7 +75,8 @@ class FlowRunInputCreateSerializer(LenientBodySerializer):
 class FlowRunInputFilterSerializer(LenientBodySerializer):
     """Body of ``POST /flow_runs/{id}/input/filter``."""
 
-    prefix = StrField(required=True, allow_null=False)
+    # Matched with LIKE: bounded as the filters' like_ values are.
+    prefix = MaxLengthStrField(max_length=MAX_PATTERN_LENGTH, required=True, allow_null=False)
     limit = IntField(default=1, min_value=0)
     exclude_keys = ListField(child=StrField(allow_null=False), default=list)
 

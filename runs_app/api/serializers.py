@@ -29,9 +29,11 @@ from orion_project.api.fields import (
     StrictSerializer,
     TimedeltaField,
     UUIDField,
+    seconds_field,
     tags_field,
 )
 from orion_project.api.viewsets import OrionModelSerializer
+from orion_project.clock import DurationRangeError, duration_from_seconds
 from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
 from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
 from runs_app.states import StateType
@@ -141,7 +143,7 @@ class FlowRunPolicySerializer(serializers.Serializer):
     """``FlowRunPolicy`` (unknown keys ignored)."""
 
     max_retries = IntField()
-    retry_delay_seconds = FloatField()
+    retry_delay_seconds = seconds_field()
     retries = IntField()
     retry_delay = IntField()
     pause_keys = ListField(child=StrField(allow_null=False))
@@ -173,6 +175,10 @@ class RetryDelayField(serializers.Field):
     def _number(self, value: Any) -> float | int:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail("type_error.integer")
+        try:
+            duration_from_seconds(value)  # a delay the retry rule can add to the clock
+        except DurationRangeError as error:
+            raise serializers.ValidationError([serializers.ErrorDetail(error.message, error.error_type)]) from None
         return value
 
     def to_representation(self, value: Any) -> Any:
@@ -183,7 +189,7 @@ class TaskRunPolicySerializer(serializers.Serializer):
     """``TaskRunPolicy`` (unknown keys ignored)."""
 
     max_retries = IntField()
-    retry_delay_seconds = FloatField()
+    retry_delay_seconds = seconds_field()
     retries = IntField()
     retry_delay = RetryDelayField(required=False, allow_null=True)
     retry_jitter_factor = FloatField(min_value=0)

@@ -9,12 +9,12 @@ the state is written, if the rule still governs the transition that happened;
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from orion_project.clock import add_seconds_clamped
 from runs_app import slots
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunState, TaskRunStateCache
 from runs_app.orchestration.context import OrchestrationContext, ProposedState, parse_detail_time
@@ -116,7 +116,7 @@ def _awaiting_retry(ctx: OrchestrationContext, delay_seconds: float) -> Proposed
         timestamp=ctx.now,
         message=ctx.proposed.message,
         data=ctx.proposed.data,
-        state_details={"scheduled_time": (ctx.now + dt.timedelta(seconds=delay_seconds)).isoformat()},
+        state_details={"scheduled_time": add_seconds_clamped(ctx.now, delay_seconds).isoformat()},
     )
 
 
