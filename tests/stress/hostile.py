@@ -223,7 +223,10 @@ def mutated(value: Any) -> st.SearchStrategy[Any]:
         for key, item in value.items():
             hostile = for_key(key) if isinstance(key, str) else None
             kept = mutated(item)
-            fields[key] = kept if hostile is None else st.one_of(kept, hostile)
+            # A filter's ``start_time`` is an object of bounds: its bounds get the values.
+            if hostile is not None and (key in FREE_FORM_KEYS or not isinstance(item, dict | list)):
+                kept = st.one_of(kept, hostile)
+            fields[key] = kept
         return st.fixed_dictionaries(fields)
     if isinstance(value, list):
         return st.tuples(*(mutated(item) for item in value)).map(list)
