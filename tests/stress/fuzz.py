@@ -89,7 +89,7 @@ def fuzz_one(
             seed_value=hostile_seed,
             examples=hostile_examples,
             max_time=hostile_seconds,
-            limit_bytes=int(server.manage("shell", "-c", SIZE_LIMIT).strip()),
+            limit_bytes=int(server.manage("shell", "-c", SIZE_LIMIT).split()[-1]),
             log=server.workdir / "api.log",
         )
         for finding in findings:

@@ -12,9 +12,10 @@ a ``like_`` pattern of 50,000 characters. These strategies draw them; the schema
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from hypothesis import strategies as st
@@ -92,9 +93,18 @@ NUMBER_KEYS = frozenset(
 PATTERN_KEYS = frozenset({"like_"})
 
 
-def allow_deep_values() -> None:
-    """Let this process encode and decode the deepest values drawn here."""
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * MAX_DEPTH))
+@contextlib.contextmanager
+def deep_values() -> Iterator[None]:
+    """Let Python's JSON encoder and decoder handle the deepest values drawn here, for a while.
+
+    Only for a while: tests that call the server in-process must see its own limit.
+    """
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 20 * MAX_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def nested(depth: int, leaf: Any, kind: str = "mixed") -> Any:
@@ -234,6 +244,12 @@ def mutated(value: Any) -> st.SearchStrategy[Any]:
 
 
 def encode(value: Any) -> bytes:
-    """JSON bytes of any drawn value, however deep (the encoder's recursion limit raised)."""
-    allow_deep_values()
-    return json.dumps(value, allow_nan=False).encode()
+    """JSON bytes of any drawn value, however deep."""
+    with deep_values():
+        return json.dumps(value, allow_nan=False).encode()
+
+
+def decode(raw: bytes) -> Any:
+    """The value of JSON bytes, however deep."""
+    with deep_values():
+        return json.loads(raw)

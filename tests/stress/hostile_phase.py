@@ -37,8 +37,6 @@ from hypothesis import strategies as st
 
 from tests.stress import hostile
 
-hostile.allow_deep_values()
-
 API_VERSION = {"X-Prefect-API-Version": "0.8.4"}
 # Free-form values a create must give back unchanged (others are normalised by design:
 # ``empirical_policy`` gets defaults, block ``data`` hides secrets).
@@ -102,7 +100,7 @@ class Client:
             connection.close()
         text = raw_answer.decode(errors="replace")
         try:
-            parsed = json.loads(raw_answer) if raw_answer else None
+            parsed = hostile.decode(raw_answer) if raw_answer else None
         except ValueError:
             parsed = text
         return Answer(response.status, parsed, text)
@@ -148,7 +146,8 @@ def readback_problems(client: Client, paths: dict[str, Any], collection: str, se
             yield f"GET {collection}/{{id}} of a created row answered {read.status}", read.text[:200]
         elif isinstance(sent, dict) and isinstance(read.body, dict):
             for key in ROUND_TRIP_KEYS:
-                if key in sent and key in read.body:
+                # An object is kept as sent; other values may be coerced as pydantic 1 does.
+                if isinstance(sent.get(key), dict) and key in read.body:
                     difference = first_difference(sent[key], read.body[key])
                     if difference is not None:
                         yield f"GET {collection}/{{id}}: {key} came back changed, {difference[0]}", difference[1]
