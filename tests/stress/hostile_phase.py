@@ -131,8 +131,11 @@ def first_difference(sent: Any, read: Any) -> tuple[str, str] | None:
     return None
 
 
-def readback_problems(client: Client, paths: dict[str, Any], collection: str, sent: Any, created: Any) -> Iterator[str]:
-    """What is wrong reading back ``created``, a create's answer, from ``/api{collection}``.
+def readback_problems(
+    client: Client, paths: dict[str, Any], collection: str, sent: Any, created: Any
+) -> Iterator[tuple[str, str]]:
+    """What is wrong reading back ``created``, a create's answer, from ``/api{collection}``,
+    as (kind, detail) pairs.
 
     ``paths`` is the OpenAPI document's ``paths``: a read or a list is only tried where the
     document has the route.
@@ -152,11 +155,11 @@ def readback_problems(client: Client, paths: dict[str, Any], collection: str, se
                     if difference is not None:
                         yield f"GET {collection}/{{id}}: {key} came back changed, {difference[0]}", difference[1]
     if "post" in paths.get(f"/api{collection}/filter", {}):
-        key = ID_FILTERS.get(collection.strip("/"))
-        listed = client.send("POST", f"{collection}/filter", {key: {"id": {"any_": [ident]}}} if key else {})
+        by_id = ID_FILTERS.get(collection.strip("/"))
+        listed = client.send("POST", f"{collection}/filter", {by_id: {"id": {"any_": [ident]}}} if by_id else {})
         if listed.status != 200:
             yield f"POST {collection}/filter after a create answered {listed.status}", listed.text[:200]
-        elif key and ident not in [row.get("id") for row in listed.body if isinstance(row, dict)]:
+        elif by_id and ident not in [row.get("id") for row in listed.body if isinstance(row, dict)]:
             yield f"POST {collection}/filter does not list a created row", str(ident)
 
 

@@ -39,6 +39,13 @@ def sample(strategy: st.SearchStrategy[Any], count: int = SAMPLES) -> list[Any]:
     return values
 
 
+BODY: dict[str, Any] = {
+    "parameters": {},
+    "flow_runs": {"start_time": {"before_": "2024-01-01T00:00:00Z"}, "name": {"like_": "a"}},
+    "schedule": {"interval": 60},
+    "name": "kept",
+}
+
 # Each strategy's sample, drawn once for all the tests that look at it.
 SAMPLED: dict[str, list[Any]] = {}
 STRATEGIES: dict[str, Any] = {
@@ -48,12 +55,6 @@ STRATEGIES: dict[str, Any] = {
     "numbers": hostile.hostile_numbers,
     "patterns": hostile.long_patterns,
     "body": lambda: hostile.mutated(BODY),
-}
-BODY = {
-    "parameters": {},
-    "flow_runs": {"start_time": {"before_": "2024-01-01T00:00:00Z"}, "name": {"like_": "a"}},
-    "schedule": {"interval": 60},
-    "name": "kept",
 }
 
 
