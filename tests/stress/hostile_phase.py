@@ -49,8 +49,11 @@ ID_FILTERS = {
     "deployments": "deployments",
     "work_queues": "work_queues",
 }
-# A traceback's frames in the project's own code (not the virtualenv) and its closing line.
-PROJECT_FRAME = re.compile(r'File "(?![^"]*site-packages)[^"]*/([a-z_0-9]+/[a-z_0-9]+\.py)", line \d+, in (\w+)')
+# A traceback's frames in the project's own code (not the standard library or the
+# virtualenv) and its closing line.
+PROJECT_FRAME = re.compile(
+    r'File "(?![^"]*(?:site-packages|/lib/python3))[^"]*/([a-z_0-9]+/[a-z_0-9]+\.py)", line \d+, in (\w+)'
+)
 EXCEPTION_LINE = re.compile(r"^((?:[a-z_]+\.)*[A-Z]\w*(?:Error|Exception)\b.*)$", re.MULTILINE)
 READ_ROUTE = re.compile(r"/(filter|count|history|get_runs|get_scheduled_flow_runs)$")
 POSITION = re.compile(r"(line|column|char|position|offset)\D{0,3}\d+", re.IGNORECASE)
