@@ -79,19 +79,25 @@ compat-keys: venv
 	$(PY) -m tests.compat.run --db sqlite --auth api-key $(COMPAT_KEYS_ARGS)
 
 # Schema fuzzing (tests/stress/fuzz.py): schemathesis against the server's own OpenAPI
-# document on a throwaway server (loopback, port 4471). fuzz-ci: bounded, SQLite, for CI.
+# document on a throwaway server (loopback, port 4471), with hostile values, then the
+# hostile phase (known repros, creates read back, chunked/oversized/malformed bodies).
+# fuzz-ci: bounded, SQLite, for CI.
 FUZZ_CI_SECONDS ?= 150
 FUZZ_SECONDS ?= 600
+FUZZ_CI_HOSTILE_EXAMPLES ?= 300
+FUZZ_HOSTILE_EXAMPLES ?= 3000
 # CI fuzzes with a fixed seed so a red gate can be replayed; `make fuzz` draws new cases.
 FUZZ_CI_SEED ?= 20261129
 fuzz-ci: venv
-	$(PY) -m tests.stress.fuzz --db sqlite --max-time $(FUZZ_CI_SECONDS) --seed $(FUZZ_CI_SEED)
+	$(PY) -m tests.stress.fuzz --db sqlite --max-time $(FUZZ_CI_SECONDS) --seed $(FUZZ_CI_SEED) \
+		--hostile-examples $(FUZZ_CI_HOSTILE_EXAMPLES)
 
 fuzz: venv
 	@set -e; \
 	url=$$(scripts/pg_throwaway.sh start); \
 	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
-	$(PY) -m tests.stress.fuzz --db both --database-url "$${url#DATABASE_URL=}" --max-time $(FUZZ_SECONDS) --stateful
+	$(PY) -m tests.stress.fuzz --db both --database-url "$${url#DATABASE_URL=}" --max-time $(FUZZ_SECONDS) --stateful \
+		--hostile-examples $(FUZZ_HOSTILE_EXAMPLES)
 
 # Concurrency soak and crash safety (tests/stress/), on SQLite and a throwaway PostgreSQL.
 SOAK_SECONDS ?= 120
