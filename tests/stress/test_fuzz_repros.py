@@ -5,10 +5,6 @@ The fuzz run's hostile phase sends the same inputs (``HostilePhase.known_repros`
 where the value is legal, a 2xx that stores it faithfully), never a 5xx, and a refused
 create leaves nothing behind. Chunked and oversized bodies go through ``orion_start``:
 the test client never sends a body without its length.
-
-The fixes land on their own branches; until they are merged here, each test that still
-fails is marked with the issue's item number (strict, so a fixed one shows as XPASS and its
-marker is removed).
 """
 
 from __future__ import annotations
@@ -19,18 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from tests.helpers import ApiClient
 from tests.stress import hostile
 from tests.stress.harness import Server
 from tests.stress.hostile_phase import POSITION, Client, first_difference
-
-
-def known(item: int, *, sqlite_only: bool = False) -> pytest.MarkDecorator:
-    """The marker of a test that fails until issue #19's ``item`` is fixed here."""
-    failing = connection.vendor == "sqlite" or not sqlite_only
-    return pytest.mark.xfail(failing, strict=True, reason=f"issue #19 item {item}, fixed on its own branch")
 
 
 @pytest.fixture
@@ -44,7 +33,6 @@ def run_count(api: ApiClient) -> int:
     return api.post("/flow_runs/count", {}).json()  # type: ignore[no-any-return]
 
 
-@known(1)
 def test_a_deeply_nested_parameters_value_is_refused_or_stored_readably(api: ApiClient, flow: dict[str, Any]) -> None:
     sent = hostile.nested(300, 1, "dict")
     created = api.post("/flow_runs/", raw=hostile.encode({"flow_id": flow["id"], "parameters": sent}).decode())
@@ -57,7 +45,6 @@ def test_a_deeply_nested_parameters_value_is_refused_or_stored_readably(api: Api
         assert api.get(f"/flow_runs/{created.json()['id']}").status_code == 200
 
 
-@known(3)
 def test_bulk_delete_without_a_body_deletes_nothing(api: ApiClient, flow: dict[str, Any]) -> None:
     for _ in range(3):
         assert api.post("/flow_runs/", {"flow_id": flow["id"]}).status_code == 201
@@ -69,7 +56,6 @@ def test_bulk_delete_without_a_body_deletes_nothing(api: ApiClient, flow: dict[s
 EXTREME_DATETIMES = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", 1e20]
 
 
-@known(4)
 @pytest.mark.parametrize("when", EXTREME_DATETIMES)
 def test_an_extreme_datetime_in_a_filter_is_refused(api: ApiClient, when: Any) -> None:
     answer = api.post("/flow_runs/filter", {"flow_runs": {"start_time": {"after_": when}}})
@@ -77,7 +63,6 @@ def test_an_extreme_datetime_in_a_filter_is_refused(api: ApiClient, when: Any) -
     assert "start_time" in answer.content.decode()
 
 
-@known(4)
 @pytest.mark.parametrize("when", EXTREME_DATETIMES)
 def test_an_extreme_datetime_in_a_create_is_refused(api: ApiClient, flow: dict[str, Any], when: Any) -> None:
     body = {"flow_id": flow["id"], "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": when}}}
@@ -86,14 +71,12 @@ def test_an_extreme_datetime_in_a_create_is_refused(api: ApiClient, flow: dict[s
     assert run_count(api) == 0
 
 
-@known(4)
 def test_a_schedule_interval_of_1e30_is_refused(api: ApiClient, flow: dict[str, Any]) -> None:
     answer = api.post("/deployments/", {"name": "d", "flow_id": flow["id"], "schedule": {"interval": 1e30}})
     assert answer.status_code == 422, answer.content
     assert "interval" in answer.content.decode()
 
 
-@known(4)
 def test_scheduling_from_start_time_7e278_is_refused(api: ApiClient, flow: dict[str, Any]) -> None:
     deployment = api.post("/deployments/", {"name": "d", "flow_id": flow["id"], "schedule": {"interval": 60}})
     assert deployment.status_code == 201
@@ -101,7 +84,6 @@ def test_scheduling_from_start_time_7e278_is_refused(api: ApiClient, flow: dict[
     assert answer.status_code == 422, answer.content
 
 
-@known(4)
 def test_a_body_nested_1000_levels_holding_nul_is_refused(api: ApiClient, flow: dict[str, Any]) -> None:
     body = {"flow_id": flow["id"], "parameters": hostile.nested(1000, "\x00", "list")}
     answer = api.post("/flow_runs/", raw=hostile.encode(body).decode())
@@ -109,19 +91,16 @@ def test_a_body_nested_1000_levels_holding_nul_is_refused(api: ApiClient, flow: 
     assert run_count(api) == 0
 
 
-@known(4, sqlite_only=True)
 def test_a_like_pattern_over_50000_characters_is_not_a_server_error(api: ApiClient, flow: dict[str, Any]) -> None:
     answer = api.post("/flows/filter", {"flows": {"name": {"like_": "a" * 50_001}}})
     assert answer.status_code in (200, 422), answer.content
 
 
-@known(4, sqlite_only=True)
 def test_a_paging_offset_past_64_bits_is_not_an_error(api: ApiClient) -> None:
     answer = api.get(f"/flows/?offset={10**20}")
     assert answer.status_code in (200, 422), answer.content
 
 
-@known(7)
 @pytest.mark.parametrize("number", [10**40, -(10**40), 2**64])
 def test_integers_beyond_64_bits_come_back_exact(api: ApiClient, flow: dict[str, Any], number: int) -> None:
     created = api.post("/flow_runs/", {"flow_id": flow["id"], "parameters": {"n": number}})
@@ -134,7 +113,6 @@ def test_integers_beyond_64_bits_come_back_exact(api: ApiClient, flow: dict[str,
     assert first_difference({"n": number}, read.json()["parameters"]) is None
 
 
-@known(9)
 @pytest.mark.parametrize("broken", ['{"name": "x",}', '{"name": ', '{"name": "x"} trailing'])
 def test_malformed_json_is_refused_with_its_position(api: ApiClient, broken: str) -> None:
     answer = api.post("/flows/", raw=broken)
@@ -162,7 +140,6 @@ def server() -> Iterator[Client]:
         running.stop()
 
 
-@known(2)
 def test_chunked_bodies_are_read(server: Client) -> None:
     name = f"chunked-{uuid.uuid4().hex[:8]}"
     created = server.send("POST", "/flows/", {"name": name}, chunked=True)
@@ -175,7 +152,7 @@ def test_chunked_bodies_are_read(server: Client) -> None:
     assert [server.send("GET", f"/flow_runs/{run}").status for run in runs] == [404, 200, 200]
 
 
-@pytest.mark.parametrize("chunked", [False, pytest.param(True, marks=known(2))])
+@pytest.mark.parametrize("chunked", [False, True])
 def test_a_body_over_the_limit_is_refused_with_413(server: Client, chunked: bool) -> None:
     answer = server.send("POST", "/flows/", raw=b'{"name": "' + b"x" * 70_000 + b'"}', chunked=chunked)
     assert answer.status == 413, answer.text
