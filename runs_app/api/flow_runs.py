@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,7 +12,7 @@ from rest_framework.response import Response
 
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import IntField, JSONObjectField, LenientBodySerializer
-from orion_project.api.filtering import request_serializer
+from orion_project.api.filtering import checked_limit, request_serializer
 from orion_project.api.schema import ARRAY_OF_OBJECTS, NULLABLE_NUMBER
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
@@ -38,6 +35,7 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
+from runs_app.selectors import FLOW_RUN_JOINS
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
@@ -52,14 +50,6 @@ UIFlowRunHistoryRequest = request_serializer(
     sort_default="EXPECTED_START_TIME_DESC",
     extra={"limit": IntField(default=1000, min_value=0, max_value=1000), "offset": IntField(default=0, min_value=0)},
 )
-
-
-FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
-
-
-def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
-    """Flow runs matching a validated query body, with what their response shows joined."""
-    return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
 
 
 class ResumeFlowRunSerializer(LenientBodySerializer):
@@ -78,10 +68,6 @@ class FlowRunViewSet(OrionViewSet):
     object_filter = FLOW_RUN_FILTER
     sort_spec = FLOW_RUN_SORT
     schema_tags = ("Flow Runs",)
-
-    def _matching(self, data: dict[str, Any]) -> QuerySet[FlowRun]:
-        """The one place filter bodies become a queryset (filter and count share it)."""
-        return flow_run_queryset(data)
 
     @extend_schema(
         operation_id="create_flow_run",
@@ -159,7 +145,7 @@ class FlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(FlowRunsFilterRequest)
-        return self.compiled_page(data, self._matching)
+        return self.rows(selectors.flow_run_page(filters=data, limit=checked_limit(data.get("limit"))))
 
     @extend_schema(
         operation_id="count_flow_runs",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -13,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.errors import RouteNotFound
-from orion_project.api.filtering import request_serializer
+from orion_project.api.filtering import checked_limit, request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
@@ -53,10 +50,6 @@ class TaskRunViewSet(OrionViewSet):
     object_filter = TASK_RUN_FILTER
     sort_spec = TASK_RUN_SORT
     schema_tags = ("Task Runs",)
-
-    def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
-        """The one place filter bodies become a queryset (filter and count share it)."""
-        return selectors.task_runs_matching(filters=data).select_related("state")
 
     @extend_schema(
         operation_id="create_task_run",
@@ -129,7 +122,7 @@ class TaskRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(TaskRunsFilterRequest)
-        return self.compiled_page(data, self._matching)
+        return self.rows(selectors.task_run_page(filters=data, limit=checked_limit(data.get("limit"))))
 
     @extend_schema(
         operation_id="count_task_runs",
@@ -140,7 +133,7 @@ class TaskRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
-        return Response(self._matching(self.body(TaskRunsCountRequest)).count())
+        return Response(selectors.task_runs_matching(filters=self.body(TaskRunsCountRequest)).count())
 
     @extend_schema(
         operation_id="task_run_history",
