@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -246,6 +246,7 @@ class ArtifactViewSet(OrionViewSet):
         operation_id="read_latest_artifact",
         summary="Read Latest Artifact",
         description="The latest artifact of a key.",
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="The artifact key.")],
         responses={200: LatestArtifactSerializer},
     )
     @action(detail=True, methods=["get"], url_path="latest")
