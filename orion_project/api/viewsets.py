@@ -96,6 +96,11 @@ class OrionViewSet(viewsets.GenericViewSet):
             raise RouteNotFound(self.not_found_detail)
         return instance
 
+    def matching(self, data: dict[str, Any]) -> QuerySet[Any]:
+        """The one place a validated filter body becomes this resource's queryset: what
+        the filter route pages and the count route counts (``orion_project.api.actions``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no filter")
+
     def read(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
         """Respond with one object in its read shape."""
         return Response(self.get_serializer(instance).data, status=status_code)
