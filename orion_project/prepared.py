@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -228,8 +229,24 @@ def by_id(model: type[M], *, locked: bool = False, joins: tuple[str, ...] = ()) 
 def by_id_like(queryset: QuerySet[M]) -> ByPrimaryKey[M] | None:
     """:func:`by_id` for the read ``queryset.get(pk=...)`` makes, when ``queryset`` is a
     model's rows with nothing but ``select_related`` joins; ``None`` for any other
-    queryset (filtered, locked, deferred, ordered on an annotation, prefetching), which the
-    caller reads through the ORM."""
+    queryset (filtered, locked, deferred, sliced, prefetching, annotated), which the
+    caller reads through the ORM.
+
+    What a queryset object reduces to is worked out once (a view's ``queryset`` is one
+    object for the life of the process), so a request pays two dictionary look-ups.
+    """
+    try:
+        joins = _JOINS_OF[queryset]
+    except KeyError:
+        joins = _JOINS_OF[queryset] = _joins_of(queryset)
+    return None if joins is None else by_id(queryset.model, joins=joins)
+
+
+# A queryset object -> its joins (``None``: not a plain by-id read); forgotten with it.
+_JOINS_OF: weakref.WeakKeyDictionary[QuerySet[Any], tuple[str, ...] | None] = weakref.WeakKeyDictionary()
+
+
+def _joins_of(queryset: QuerySet[Any]) -> tuple[str, ...] | None:
     query = queryset.query
     if (
         query.where
@@ -241,8 +258,7 @@ def by_id_like(queryset: QuerySet[M]) -> ByPrimaryKey[M] | None:
         or not CompiledQuery.supports(queryset)
     ):
         return None
-    joins = tuple(_join_paths(query.select_related)) if query.select_related else ()
-    return by_id(queryset.model, joins=joins)
+    return tuple(_join_paths(query.select_related)) if query.select_related else ()
 
 
 def _join_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
