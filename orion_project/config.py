@@ -92,8 +92,8 @@ def sqlite_database(path: Path, *, busy_timeout: int = DEFAULT_SQLITE_BUSY_TIMEO
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        # Opening a SQLite connection runs four PRAGMAs; reusing it per thread saves about
-        # a third of a small request's CPU (scripts/profile_hotpath.py, read one run).
+        # Opening a SQLite connection runs four PRAGMAs, a large share of a small
+        # request's work; each thread keeps its connection (docs/performance.md).
         "CONN_MAX_AGE": None,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
@@ -130,7 +130,7 @@ def database_from_url(
     On PostgreSQL, parameters are bound by the server and a statement is prepared on its
     connection from its third use: the API runs the same few dozen statements all day,
     and PostgreSQL parsing them again was most of its CPU for a small read
-    (``GET /flow_runs/{id}``: 2.9 → 1.8 ms of server and database CPU; docs/performance.md).
+    (docs/performance.md, "Prepared statements").
     ``prepared_statements=False`` (``ORION_DB_PREPARED_STATEMENTS=false``) goes back to
     binding in the client, for a pooler in transaction mode that cannot keep them.
     """

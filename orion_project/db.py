@@ -7,6 +7,8 @@
   escape ``%`` and ``_`` in the value (so ``like_: "%"`` matches everything).
 * ``EpochSeconds`` / ``DurationSeconds``: datetimes and durations as float seconds, for
   the history aggregates.
+* ``RowsCount`` / ``RowsSum``: a count or sum over every row a query selects, as one
+  value a statement can add up with another (a count from two sources in one statement).
 * ``WithinRanges`` / ``RangeLabel``: a datetime column in one of many half-open ranges,
   and which one, compiled straight to SQL (a history request names dozens of ranges).
 * ``utc_timestamptz_loader``: PostgreSQL ``timestamptz`` values read by the C parser of
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     CharField,
     Expression,
@@ -120,11 +123,31 @@ class DurationSeconds(_FloatSeconds):
     sqlite_template = "(%(expressions)s / 1000000.0)"
 
 
+class RowsCount(Func):
+    """``COUNT(expr)`` over every row the query selects.
+
+    Django groups by every other column when an annotation is one of its aggregates; this
+    one it takes for a plain function, so a query of it is one row (``0`` when nothing
+    matches) and can stand as a scalar sub-query inside another statement.
+    """
+
+    function = "COUNT"
+    output_field = BigIntegerField()
+
+
+class RowsSum(Func):
+    """``SUM(expr)`` over every row the query selects (``NULL`` when none); see
+    :class:`RowsCount`."""
+
+    function = "SUM"
+    output_field = BigIntegerField()
+
+
 class _Ranges(Expression):
     """A datetime column against half-open ``[lower, upper)`` ranges.
 
-    Written straight to SQL: a ``Q`` per range costs Django about half a millisecond to
-    resolve and compile, and a 30-day history with daily intervals names some sixty.
+    Written straight to SQL: Django resolves and compiles a ``Q`` per range slowly, and a
+    30-day history with daily intervals names some sixty (docs/performance.md).
     """
 
     def __init__(self, column: str, ranges: Sequence[tuple[Any, dt.datetime, dt.datetime]]) -> None:
@@ -185,9 +208,9 @@ def utc_timestamptz_loader() -> Any:
     aware UTC datetime, made once (psycopg is imported only on PostgreSQL).
 
     Django registers its own loader on every PostgreSQL connection, a Python subclass of
-    psycopg's Python ``TimestamptzLoader`` (so psycopg's C loader is never used): about
-    16 us per value, 7 ms of a 50-run page's ~20 ms of CPU. ``datetime.fromisoformat``
-    parses PostgreSQL's ISO output in C in 0.2 us and gives the same value; what it does
+    psycopg's Python ``TimestamptzLoader`` (so psycopg's C loader is never used), which was
+    a large part of reading a page of runs (docs/performance.md).
+    ``datetime.fromisoformat`` parses PostgreSQL's ISO output in C and gives the same value; what it does
     not take (another DateStyle, BC dates, infinity) goes to psycopg's loader, so errors
     are psycopg's own. ``timezone`` is what Django compares to see that the connection's
     loader already suits it.

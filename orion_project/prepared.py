@@ -1,29 +1,40 @@
-"""Queries compiled to SQL once and run many times: read one by id (:class:`ByPrimaryKey`),
-and statements by filter body (:class:`StatementsByBody`), such as a list route's page
-(:class:`CompiledQuery`).
+"""The read layer's compiled statements: one registry for every query the API compiles
+once and runs many times.
 
-``GET /flow_runs/{id}`` is the request every client makes most, and a third of its CPU
-went to building and compiling the same queryset again for each request (the SELECT with
-its joins never changes, only the id; ``scripts/profile_hotpath.py --profile``). A
-:class:`ByPrimaryKey` compiles the queryset once per database alias and then runs its SQL
-with the new id, turning rows into model instances (with their ``select_related`` objects)
-the way Django's own iterable does (:class:`CompiledQuery`). It mirrors
-``django.db.models.query.ModelIterable`` (Django 5.2), which is why it lives in one small
-place with its own test (``tests/core/test_prepared_query.py``).
+* Reads by primary key (:func:`by_id`): the read routes of every resource and the
+  orchestration engine's row lock and state read. One :class:`ByPrimaryKey` per model,
+  lock and joins, whoever asks.
+* Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`): a
+  list route's page, a count. One :class:`StatementsByBody` cache holds them all.
+
+Compiling a queryset (building its ``Query``, resolving its joins, writing its SQL) costs
+more than running the SQL for the small reads the API answers most, and the queryset is
+the same for every request but for its parameters (``docs/performance.md``, "Compiled
+statements"). What keeps a cached statement right is the rule that it is built from its
+key alone: the model, lock and joins of a by-id read; the body of a by-body statement,
+with no clock and no database read while it is built. ``tests/core/test_prepared_rule.py``
+builds every registered by-body statement twice under two clocks with the database shut
+and fails if the SQL or its parameters differ or a query runs.
+
+:class:`CompiledQuery` runs the compiled SQL and turns rows into model instances (with
+their ``select_related`` objects) the way ``django.db.models.query.ModelIterable``
+(Django 5.2) does, which is why it lives in one small place with its own test
+(``tests/core/test_prepared_query.py``).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
@@ -41,7 +52,7 @@ class CompiledQuery(Generic[M]):
     database alias; :meth:`instances` runs it again whenever asked.
 
     It keeps what running needs and not Django's compiler, which holds the whole query
-    (43 KiB per flow-run page against 9 KiB; :class:`StatementsByBody` keeps 512 pages).
+    and would make each kept page several times larger.
     """
 
     model: type[M]
@@ -160,11 +171,11 @@ class ByPrimaryKey(Generic[M]):
 class StatementsByBody(Generic[T]):
     """SQL compiled once per distinct filter body, kept for the bodies seen most lately.
 
-    Clients and dashboards send the same count body again and again (a state's runs, a
-    flow's), and building and compiling its queryset is most of the request's CPU (3 of
-    ~6 ms for ``POST /flow_runs/count``). A filter body's SQL depends only on the body
-    (the filter engine reads nothing from the database while building it), so the
-    statement compiled for one body serves every later request with an equal body.
+    Clients and dashboards send the same bodies again and again (a state's runs, a
+    flow's, a run's task runs), and building and compiling the queryset is most of such a
+    request's CPU. A filter body's SQL depends only on the body (the filter engine reads
+    nothing from the database while building it), so the statement compiled for one body
+    serves every later request with an equal body.
     What ``compile`` returns (``(sql, params)``, a :class:`CompiledQuery`, ``None`` for a
     body that matches nothing) is kept as it is: it must not change once made.
     """
@@ -189,3 +200,143 @@ class StatementsByBody(Generic[T]):
             while len(self._statements) > self._size:
                 self._statements.popitem(last=False)
         return statement
+
+
+# ------------------------------------------------------------------------ the registry
+
+_BY_ID: dict[tuple[type[Model], bool, tuple[str, ...]], ByPrimaryKey[Any]] = {}
+
+
+def by_id(model: type[M], *, locked: bool = False, joins: tuple[str, ...] = ()) -> ByPrimaryKey[M]:
+    """The read of one ``model`` row by primary key, with ``select_related(*joins)`` and,
+    when ``locked``, ``SELECT ... FOR UPDATE``; compiled once per process and database.
+
+    The key is all the query is made of, so every caller asking for the same read shares
+    one compiled statement.
+    """
+    key = (model, locked, joins)
+    read = _BY_ID.get(key)
+    if read is None:
+        queryset = model._default_manager.all()
+        if joins:
+            queryset = queryset.select_related(*joins)
+        if locked:
+            queryset = queryset.select_for_update()
+        read = _BY_ID.setdefault(key, ByPrimaryKey(queryset))
+    return read
+
+
+def by_id_like(queryset: QuerySet[M]) -> ByPrimaryKey[M] | None:
+    """:func:`by_id` for the read ``queryset.get(pk=...)`` makes, when ``queryset`` is a
+    model's rows with nothing but ``select_related`` joins; ``None`` for any other
+    queryset (filtered, locked, deferred, sliced, prefetching, annotated), which the
+    caller reads through the ORM.
+
+    What a queryset object reduces to is worked out once (a view's ``queryset`` is one
+    object for the life of the process), so a request pays two dictionary look-ups.
+    """
+    try:
+        joins = _JOINS_OF[queryset]
+    except KeyError:
+        joins = _JOINS_OF[queryset] = _joins_of(queryset)
+    return None if joins is None else by_id(queryset.model, joins=joins)
+
+
+# A queryset object -> its joins (``None``: not a plain by-id read); forgotten with it.
+_JOINS_OF: weakref.WeakKeyDictionary[QuerySet[Any], tuple[str, ...] | None] = weakref.WeakKeyDictionary()
+
+
+def _joins_of(queryset: QuerySet[Any]) -> tuple[str, ...] | None:
+    query = queryset.query
+    if (
+        query.where
+        or query.select_for_update
+        or query.deferred_loading != (frozenset(), True)
+        or query.select_related is True
+        or query.low_mark
+        or query.high_mark is not None
+        or not CompiledQuery.supports(queryset)
+    ):
+        return None
+    return tuple(_join_paths(query.select_related)) if query.select_related else ()
+
+
+def _join_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """``select_related``'s tree as the paths that name it (``work_queue__work_pool``)."""
+    paths = []
+    for name, below in tree.items():
+        path = f"{prefix}{name}"
+        paths.extend(_join_paths(below, f"{path}__") if below else [path])
+    return paths
+
+
+_BY_BODY: StatementsByBody[Any] = StatementsByBody()
+
+
+class ByBody(Generic[T]):
+    """A statement built by ``build`` from a validated filter body alone, compiled once per
+    distinct body and kept in the one :class:`StatementsByBody` cache.
+
+    ``build`` must read no clock and no database (see the module docstring); every
+    instance is listed in :attr:`registered`, which the test of that rule goes through.
+    """
+
+    registered: list[ByBody[Any]] = []
+
+    def __init__(self, build: Callable[[Mapping[str, Any]], QuerySet[Any]]) -> None:
+        self.build = build
+        self.name = f"{build.__module__}.{build.__qualname__}"
+        ByBody.registered.append(self)
+
+    def compile(self, body: Mapping[str, Any], alias: str) -> T:
+        """The statement for ``body``, compiled now (the cache calls this once per body)."""
+        raise NotImplementedError
+
+    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+        """The SQL and parameters for ``body`` (``None``: matches nothing), built now."""
+        raise NotImplementedError
+
+    def _cached(self, body: Mapping[str, Any]) -> T:
+        alias = connection.alias
+        return _BY_BODY.get(alias, (self.name, body), lambda: self.compile(body, alias))
+
+
+class PageByBody(ByBody[CompiledQuery[M] | None]):
+    """A page of model rows (``build`` returns the sorted, sliced queryset)."""
+
+    def compile(self, body: Mapping[str, Any], alias: str) -> CompiledQuery[M] | None:
+        return CompiledQuery.of(self.build(body), alias)
+
+    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+        compiled = self.compile(body, alias)
+        return None if compiled is None else (compiled.sql, compiled.params)
+
+    def rows(self, body: Mapping[str, Any]) -> list[M]:
+        """The page's rows for ``body``, read now."""
+        compiled = self._cached(body)
+        return compiled.instances() if compiled is not None else []
+
+
+class ValueByBody(ByBody[tuple[str, tuple[Any, ...]] | None]):
+    """One value (``build`` returns a queryset of one row and one column, such as a
+    count)."""
+
+    def compile(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+        return self.statement(body, alias)
+
+    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+        try:
+            sql, params = self.build(body).query.get_compiler(using=alias).as_sql()
+        except EmptyResultSet:
+            return None
+        return sql, tuple(params)
+
+    def value(self, body: Mapping[str, Any], empty: Any = None) -> Any:
+        """The value for ``body``, read now; ``empty`` when the body can match nothing."""
+        statement = self._cached(body)
+        if statement is None:
+            return empty
+        with connections[connection.alias].cursor() as cursor:
+            cursor.execute(*statement)
+            row = cursor.fetchone()
+        return empty if row is None else row[0]

@@ -288,6 +288,10 @@ SPECTACULAR_SETTINGS = {
         "SetStateStatus": "runs_app.api.schema_enums.SET_STATE_STATUS_VALUES",
     },
     "PARSER_WHITELIST": ["orion_project.api.parsers.OrionJSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "access_app.schema.declare_api_key_security",
+    ],
 }
 
 LOGGING = {

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Case,
     Count,
     Exists,
@@ -25,21 +24,28 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Floor, Greatest
+from django.db.models.functions import Coalesce, Floor, Greatest
 from django.utils import timezone
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.clock import add_clamped
-from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
+from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, RowsCount, RowsSum, WithinRanges
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
-from orion_project.prepared import StatementsByBody
+from orion_project.prepared import PageByBody, ValueByBody
 from runs_app import slots
-from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
+from runs_app.filters import (
+    FLOW_RUN_FILTER,
+    FLOW_RUN_SORT,
+    RELATED_RUN_AND_WORK_FILTERS,
+    TASK_RUN_FILTER,
+    TASK_RUN_SORT,
+)
 from runs_app.history_rollup import ALL_FLOWS, BUCKET, bucket_of
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunHistoryBucket, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
@@ -332,7 +338,35 @@ def outside_rollup(runs: QuerySet[FlowRun]) -> QuerySet[FlowRun]:
     return runs.filter(Q(expected_start_time__isnull=True) | Q(state_type__isnull=True))
 
 
-_COUNT_STATEMENTS: StatementsByBody[tuple[str, tuple[Any, ...]] | None] = StatementsByBody()
+# ------------------------------------------------------------- statements compiled by body
+# Each builder reads nothing but its body (``orion_project.prepared``; a test enforces it).
+
+FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
+
+
+@PageByBody
+def _flow_run_page(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
+    runs = flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
+    offset = body.get("offset") or 0
+    return runs.order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+
+
+@PageByBody
+def _task_run_page(body: Mapping[str, Any]) -> QuerySet[TaskRun]:
+    runs = task_runs_matching(filters=body).select_related("state")
+    offset = body.get("offset") or 0
+    return runs.order_by(*TASK_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+
+
+def flow_run_page(*, filters: Mapping[str, Any], limit: int) -> list[FlowRun]:
+    """``POST /flow_runs/filter``: a sorted page of the matching runs, their state, work
+    queue and pool joined; the SQL compiled once per distinct body."""
+    return _flow_run_page.rows({**filters, "limit": limit})
+
+
+def task_run_page(*, filters: Mapping[str, Any], limit: int) -> list[TaskRun]:
+    """``POST /task_runs/filter``: as :func:`flow_run_page`, with the task runs' state."""
+    return _task_run_page.rows({**filters, "limit": limit})
 
 
 def flow_run_count(*, filters: Mapping[str, Any]) -> int:
@@ -341,31 +375,18 @@ def flow_run_count(*, filters: Mapping[str, Any]) -> int:
     Either way one statement (the rollup's sum and the count of the runs outside it are
     added up in the database), compiled once per distinct body."""
     body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
-    statement = _COUNT_STATEMENTS.get(connection.alias, body, lambda: _count_statement(body))
-    if statement is None:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(*statement)
-        return int(cursor.fetchone()[0] or 0)
+    return int(_flow_run_count.value(body, empty=0) or 0)
 
 
-def _count_statement(filters: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
-    """The SQL of :func:`flow_run_count` for a body; ``None`` if it can match nothing."""
-    runs = flow_runs_matching(filters=filters)
-    scope = rollup_scope(filters)
-    try:
-        if scope is None:
-            counted, params = runs.order_by().values("id").query.sql_with_params()
-            return f"SELECT COUNT(*) FROM ({counted}) matching", tuple(params)
-        summed, summed_params = rollup_rows(scope).order_by().values("count_runs").query.sql_with_params()
-        outside, outside_params = outside_rollup(runs).order_by().values("id").query.sql_with_params()
-    except EmptyResultSet:
-        return None  # e.g. an empty any_ list: Django proves no row matches
-    sql = (
-        f"SELECT (SELECT COALESCE(SUM(rollup.count_runs), 0) FROM ({summed}) rollup)"
-        f" + (SELECT COUNT(*) FROM ({outside}) outside_rollup)"
-    )
-    return sql, (*summed_params, *outside_params)
+@ValueByBody
+def _flow_run_count(body: Mapping[str, Any]) -> QuerySet[Any]:
+    runs = flow_runs_matching(filters=body).order_by()
+    scope = rollup_scope(body)
+    if scope is None:
+        return runs.annotate(total=RowsCount("id")).values("total")
+    outside = outside_rollup(runs).annotate(total=RowsCount("id")).values("total")
+    summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
+    return rollup_rows(scope).order_by().annotate(total=summed + Subquery(outside)).values("total")
 
 
 def flow_run_counts_by_state() -> dict[tuple[str, str], int]:

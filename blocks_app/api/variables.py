@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from blocks_app import variable_selectors, variable_services
 from blocks_app.filters import VARIABLE_FILTER, VARIABLE_SORT
 from blocks_app.models import Variable
+from orion_project.api.actions import count_route, filter_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import (
     UUID_PATH_PATTERN,
@@ -91,105 +90,60 @@ class VariableViewSet(OrionViewSet):
     def _changes(self) -> dict[str, Any]:
         return {key: value for key, value in self.body(VariableUpdateSerializer).items() if value is not None}
 
-    @extend_schema(
-        operation_id="create_variable",
-        summary="Create Variable",
-        description="Create a variable; names are unique (409).",
-        request=VariableCreateSerializer,
-        responses={201: VariableSerializer},
-    )
+    @route("create_variable", request=VariableCreateSerializer, responses={201: VariableSerializer})
     def create(self, request: Request) -> Response:
+        """Create a variable; names are unique (409)."""
         data = self.body(VariableCreateSerializer)
         variable = variable_services.variable_create(name=data["name"], value=data["value"], tags=data.get("tags"))
         return self.read(variable, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_variable",
-        summary="Read Variable",
-        description="Get a variable by id.",
-        responses={200: VariableSerializer},
-    )
+    @route("read_variable", responses={200: VariableSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
+        """Get a variable by id."""
         return self._found(variable_selectors.variable_get(variable_id=uuid.UUID(id)))
 
-    @extend_schema(
-        operation_id="update_variable",
-        summary="Update Variable",
-        description="Change a variable's name, value or tags.",
-        request=VariableUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_variable", request=VariableUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
+        """Change a variable's name, value or tags."""
         if not variable_services.variable_update(changes=self._changes(), variable_id=uuid.UUID(id)):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_variable",
-        summary="Delete Variable",
-        description="Delete a variable by id.",
-        responses={204: None},
-    )
+    @route("delete_variable", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
+        """Delete a variable by id."""
         if not variable_services.variable_delete(variable_id=uuid.UUID(id)):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_variable_by_name",
-        summary="Read Variable By Name",
-        description="Get a variable by name.",
-        responses={200: VariableSerializer},
-    )
-    @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
+    @route("read_variable_by_name", get=r"name/(?P<name>[^/]+)", responses={200: VariableSerializer})
     def by_name(self, request: Request, name: str) -> Response:
+        """Get a variable by name."""
         return self._found(variable_selectors.variable_get(name=name))
 
-    @extend_schema(
-        operation_id="update_variable_by_name",
-        summary="Update Variable By Name",
-        description="Change a variable found by name.",
-        request=VariableUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_variable_by_name", request=VariableUpdateSerializer, responses={204: None})
     @by_name.mapping.patch
     def update_by_name(self, request: Request, name: str) -> Response:
+        """Change a variable found by name."""
         if not variable_services.variable_update(changes=self._changes(), name=name):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_variable_by_name",
-        summary="Delete Variable By Name",
-        description="Delete a variable found by name.",
-        responses={204: None},
-    )
+    @route("delete_variable_by_name", responses={204: None})
     @by_name.mapping.delete
     def delete_by_name(self, request: Request, name: str) -> Response:
+        """Delete a variable found by name."""
         if not variable_services.variable_delete(name=name):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_variables",
-        summary="Read Variables",
-        description="Variables matching the filter, sorted (default NAME_ASC) and paginated.",
-        request=VariablesFilterRequest,
-        responses={200: VariableSerializer(many=True)},
+    filter = filter_route(
+        "read_variables",
+        "Variables matching the filter, sorted (default NAME_ASC) and paginated.",
+        VariablesFilterRequest,
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(VariablesFilterRequest)
-        return self.page(variable_selectors.variables_matching(filters=data), data)
 
-    @extend_schema(
-        operation_id="count_variables",
-        summary="Count Variables",
-        description="Count variables matching the filter.",
-        request=VariablesCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        data = self.body(VariablesCountRequest)
-        return Response(variable_selectors.variables_matching(filters=data).count())
+    def matching(self, data: dict[str, Any]) -> QuerySet[Variable]:
+        return variable_selectors.variables_matching(filters=data)
+
+    count = count_route("count_variables", "Count variables matching the filter.", VariablesCountRequest)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +24,7 @@ from blocks_app.api.serializers import (
 )
 from blocks_app.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
 from blocks_app.models import BlockSchema, BlockType
+from orion_project.api.actions import delete_route, filter_route, read_route, route, update_route
 from orion_project.api.errors import RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField
 from orion_project.api.filtering import paginate, request_serializer
@@ -87,118 +90,68 @@ class BlockTypeViewSet(OrionViewSet):
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return block_type
 
-    @extend_schema(
-        operation_id="create_block_type",
-        summary="Create Block Type",
-        description="Create a block type (names starting with 'prefect' are reserved).",
-        request=BlockTypeCreateSerializer,
-        responses={201: BlockTypeSerializer},
-    )
+    @route("create_block_type", request=BlockTypeCreateSerializer, responses={201: BlockTypeSerializer})
     def create(self, request: Request) -> Response:
+        """Create a block type (names starting with 'prefect' are reserved)."""
         block_type = services.block_type_create(data=self.body(BlockTypeCreateSerializer))
         return self.read(block_type, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_block_type_by_id",
-        summary="Read Block Type By Id",
-        description="Get a block type by id.",
-        responses={200: BlockTypeSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
+    retrieve = read_route("read_block_type_by_id", "Get a block type by id.", BlockTypeSerializer)
 
-    @extend_schema(
-        operation_id="update_block_type",
-        summary="Update Block Type",
-        description="Update a block type's URLs, description and code example.",
-        request=BlockTypeUpdateSerializer,
-        responses={204: None},
+    partial_update = update_route(
+        "update_block_type",
+        "Update a block type's URLs, description and code example.",
+        BlockTypeUpdateSerializer,
+        services.block_type_update,
     )
-    def partial_update(self, request: Request, id: str) -> Response:
-        block_type_id = self.object_id()
-        changes = self.body(BlockTypeUpdateSerializer)
-        if not services.block_type_update(block_type_id=block_type_id, changes=changes):
-            raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_block_type",
-        summary="Delete Block Type",
-        description="Delete a block type with its schemas and documents (protected types: 403).",
-        responses={204: None},
+    destroy = delete_route(
+        "delete_block_type",
+        "Delete a block type with its schemas and documents (protected types: 403).",
+        services.block_type_delete,
     )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_type_delete(block_type_id=self.object_id()):
-            raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_block_types",
-        summary="Read Block Types",
-        description="Block types matching the filters, by name.",
-        request=BlockTypesFilterRequest,
-        responses={200: BlockTypeSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(BlockTypesFilterRequest)
-        return self.page(selectors.block_types_matching(filters=data).order_by("name"), data)
+    filter = filter_route("read_block_types", "Block types matching the filters, by name.", BlockTypesFilterRequest)
 
-    @extend_schema(
-        operation_id="read_block_type_by_slug",
-        summary="Read Block Type By Slug",
-        description="Get a block type by slug.",
-        responses={200: BlockTypeSerializer},
-    )
-    @action(detail=False, methods=["get"], url_path=r"slug/(?P<slug>[^/]+)")
+    def matching(self, data: dict[str, Any]) -> QuerySet[BlockType]:
+        return selectors.block_types_matching(filters=data).order_by("name")
+
+    @route("read_block_type_by_slug", get=r"slug/(?P<slug>[^/]+)", responses={200: BlockTypeSerializer})
     def by_slug(self, request: Request, slug: str) -> Response:
+        """Get a block type by slug."""
         return self.read(self._by_slug(slug))
 
-    @extend_schema(
-        operation_id="read_block_documents_for_block_type",
-        summary="Read Block Documents For Block Type",
-        description="The named (non-anonymous) documents of a block type.",
+    @route(
+        "read_block_documents_for_block_type",
+        get=r"slug/(?P<slug>[^/]+)/block_documents",
         parameters=[INCLUDE_SECRETS],
         responses={200: BlockDocumentSerializer(many=True)},
     )
-    @action(detail=False, methods=["get"], url_path=r"slug/(?P<slug>[^/]+)/block_documents")
     def documents(self, request: Request, slug: str) -> Response:
+        """The named (non-anonymous) documents of a block type."""
         block_type = self._by_slug(slug)
         documents = selectors.named_block_documents_of_type(block_type)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(documents, many=True, context=context).data)
 
-    @extend_schema(
-        operation_id="read_block_document_by_name_for_block_type",
-        summary="Read Block Document By Name For Block Type",
-        description="A block document by its type's slug and its name.",
+    @route(
+        "read_block_document_by_name_for_block_type",
+        get=r"slug/(?P<slug>[^/]+)/block_documents/name/(?P<block_document_name>[^/]+)",
         parameters=[INCLUDE_SECRETS],
         responses={200: BlockDocumentSerializer},
     )
-    @action(
-        detail=False,
-        methods=["get"],
-        url_path=r"slug/(?P<slug>[^/]+)/block_documents/name/(?P<block_document_name>[^/]+)",
-    )
     def document_by_name(self, request: Request, slug: str, block_document_name: str) -> Response:
+        """A block document by its type's slug and its name."""
         document = selectors.block_document_by_type_slug_and_name(slug, block_document_name)
         if document is None:
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(document, context=context).data)
 
-    @extend_schema(
-        operation_id="install_system_block_types",
-        summary="Install System Block Types",
-        description=(
-            "Make sure the system block types exist (protected); answers `null`. The clients "
-            "fill in their descriptions and post the schemas they use on first use."
-        ),
-        request=None,
-        responses={200: None},
-    )
-    @action(detail=False, methods=["post"], url_path="install_system_block_types")
+    @route("install_system_block_types", post="install_system_block_types", request=None, responses={200: None})
     def install_system_block_types(self, request: Request) -> Response:
+        """Make sure the system block types exist (protected); answers `null`. The clients fill
+        in their descriptions and post the schemas they use on first use."""
         services.install_system_block_types()
         return Response(None)
 
@@ -211,59 +164,38 @@ class BlockSchemaViewSet(OrionViewSet):
     not_found_detail = BLOCK_SCHEMA_NOT_FOUND
     schema_tags = ("Block schemas",)
 
-    @extend_schema(
-        operation_id="create_block_schema",
-        summary="Create Block Schema",
-        description="Create a block schema; one with the same checksum and version is returned (200) instead.",
+    @route(
+        "create_block_schema",
         request=BlockSchemaCreateSerializer,
         responses={200: BlockSchemaSerializer, 201: BlockSchemaSerializer},
     )
     def create(self, request: Request) -> Response:
+        """Create a block schema; one with the same checksum and version is returned (200) instead."""
         schema, created = services.block_schema_create(data=self.body(BlockSchemaCreateSerializer))
         schema = self.get_queryset().get(pk=schema.pk)
         return self.read(schema, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="read_block_schema_by_id",
-        summary="Read Block Schema By Id",
-        description="Get a block schema by id.",
-        responses={200: BlockSchemaSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
+    retrieve = read_route("read_block_schema_by_id", "Get a block schema by id.", BlockSchemaSerializer)
 
-    @extend_schema(
-        operation_id="delete_block_schema",
-        summary="Delete Block Schema",
-        description="Delete a block schema (those of protected types: 403).",
-        responses={204: None},
+    destroy = delete_route(
+        "delete_block_schema", "Delete a block schema (those of protected types: 403).", services.block_schema_delete
     )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_schema_delete(block_schema_id=self.object_id()):
-            raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_block_schemas",
-        summary="Read Block Schemas",
-        description="Block schemas matching the filter, newest first.",
-        request=BlockSchemasFilterRequest,
-        responses={200: BlockSchemaSerializer(many=True)},
+    filter = filter_route(
+        "read_block_schemas", "Block schemas matching the filter, newest first.", BlockSchemasFilterRequest
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(BlockSchemasFilterRequest)
-        return self.page(selectors.block_schemas_matching(filters=data).order_by("-created"), data)
 
-    @extend_schema(
-        operation_id="read_block_schema_by_checksum",
-        summary="Read Block Schema By Checksum",
-        description="A block schema by checksum: the given `version`, or the newest.",
+    def matching(self, data: dict[str, Any]) -> QuerySet[BlockSchema]:
+        return selectors.block_schemas_matching(filters=data).order_by("-created")
+
+    @route(
+        "read_block_schema_by_checksum",
+        get=r"checksum/(?P<checksum>[^/]+)",
         parameters=[OpenApiParameter("version", OpenApiTypes.STR)],
         responses={200: BlockSchemaSerializer},
     )
-    @action(detail=False, methods=["get"], url_path=r"checksum/(?P<checksum>[^/]+)")
     def by_checksum(self, request: Request, checksum: str) -> Response:
+        """A block schema by checksum: the given `version`, or the newest."""
         schema = selectors.block_schema_by_checksum(checksum, version=request.query_params.get("version"))
         if schema is None:
             raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
@@ -278,78 +210,45 @@ class BlockDocumentViewSet(OrionViewSet):
     not_found_detail = BLOCK_DOCUMENT_NOT_FOUND
     schema_tags = ("Block documents",)
 
-    @extend_schema(
-        operation_id="create_block_document",
-        summary="Create Block Document",
-        description="Create a block document (anonymous ones get a generated name).",
-        request=BlockDocumentCreateSerializer,
-        responses={201: BlockDocumentSerializer},
-    )
+    @route("create_block_document", request=BlockDocumentCreateSerializer, responses={201: BlockDocumentSerializer})
     def create(self, request: Request) -> Response:
+        """Create a block document (anonymous ones get a generated name)."""
         document = services.block_document_create(data=self.body(BlockDocumentCreateSerializer))
         document = selectors.block_documents_with_schema().get(pk=document.pk)
         return Response(BlockDocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_block_document_by_id",
-        summary="Read Block Document By Id",
-        description="Get a block document; secret values are hidden unless `include_secrets=true`.",
-        parameters=[INCLUDE_SECRETS],
-        responses={200: BlockDocumentSerializer},
-    )
+    @route("read_block_document_by_id", parameters=[INCLUDE_SECRETS], responses={200: BlockDocumentSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
+        """Get a block document; secret values are hidden unless `include_secrets=true`."""
         document = self.get_object()
         return Response(BlockDocumentSerializer(document, context={"include_secrets": include_secrets(request)}).data)
 
-    @extend_schema(
-        operation_id="update_block_document_data",
-        summary="Update Block Document Data",
-        description="Merge new data into a block document (or replace it), or move it to another schema.",
-        request=BlockDocumentUpdateSerializer,
-        responses={204: None},
+    partial_update = update_route(
+        "update_block_document_data",
+        "Merge new data into a block document (or replace it), or move it to another schema.",
+        BlockDocumentUpdateSerializer,
+        services.block_document_update,
     )
-    def partial_update(self, request: Request, id: str) -> Response:
-        document_id = self.object_id()
-        changes = self.body(BlockDocumentUpdateSerializer)
-        if not services.block_document_update(block_document_id=document_id, changes=changes):
-            raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_block_document",
-        summary="Delete Block Document",
-        description="Delete a block document.",
-        responses={204: None},
-    )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_document_delete(block_document_id=self.object_id()):
-            raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    destroy = delete_route("delete_block_document", "Delete a block document.", services.block_document_delete)
 
-    @extend_schema(
-        operation_id="read_block_documents",
-        summary="Read Block Documents",
-        description="Block documents matching the filters, by name (anonymous ones hidden by default).",
+    @route(
+        "read_block_documents",
+        post="filter",
         request=BlockDocumentsFilterRequest,
         responses={200: BlockDocumentSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
+        """Block documents matching the filters, by name (anonymous ones hidden by default)."""
         data = self.body(BlockDocumentsFilterRequest)
         documents = selectors.block_documents_matching(filters=data).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
         context = {"include_secrets": data.get("include_secrets", False)}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
 
-    @extend_schema(
-        operation_id="count_block_documents",
-        summary="Count Block Documents",
-        description="Count block documents matching the filters (2.20).",
-        request=BlockDocumentsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
+    @route("count_block_documents", post="count", request=BlockDocumentsCountRequest, responses={200: OpenApiTypes.INT})
     def count(self, request: Request) -> Response:
+        """Count block documents matching the filters (2.20)."""
         return Response(selectors.block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
 
 
@@ -359,12 +258,7 @@ class BlockCapabilityViewSet(OrionViewSet):
     queryset = BlockSchema.objects.all()
     schema_tags = ("Block capabilities",)
 
-    @extend_schema(
-        operation_id="read_available_block_capabilities",
-        summary="Read Available Block Capabilities",
-        description="The distinct capabilities across all block schemas, sorted.",
-        # A list action: the generator makes this the item type of an array.
-        responses={200: {"type": "string"}},
-    )
+    @route("read_available_block_capabilities", responses={200: {"type": "string"}})
     def list(self, request: Request) -> Response:
+        """The distinct capabilities across all block schemas, sorted."""
         return Response(selectors.block_capabilities())

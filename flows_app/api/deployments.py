@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,6 +28,7 @@ from flows_app.filters import (
     DEPLOYMENT_SORT,
 )
 from flows_app.models import Deployment
+from orion_project.api.actions import count_route, delete_route, filter_route, list_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer, validate_body
@@ -62,6 +61,21 @@ def deployments_with_queue() -> QuerySet[Deployment]:
     return Deployment.objects.select_related("work_queue__work_pool").prefetch_related("schedules")
 
 
+def _flag_route(operation_id: str, description: str, setter: Callable[..., bool], **flag: bool) -> Any:
+    """``POST /deployments/{id}/<operation_id>``: ``setter(deployment_id=id, **flag)``;
+    ``null``, or 404 for a missing deployment."""
+
+    def handler(self: OrionViewSet, request: Request, id: str) -> Response:
+        if not setter(deployment_id=self.object_id(), **flag):
+            raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
+        return Response(None)
+
+    handler.__name__ = handler.__qualname__ = operation_id
+    return route(operation_id, description, detail=True, post=operation_id, request=None, responses={200: None})(
+        handler
+    )
+
+
 class DeploymentViewSet(OrionViewSet):
     """Deployments: upsert, read, update, delete, filter, count, runs and schedules."""
 
@@ -72,7 +86,7 @@ class DeploymentViewSet(OrionViewSet):
     sort_spec = DEPLOYMENT_SORT
     schema_tags = ("Deployments",)
 
-    def _matching(self, data: dict[str, Any]) -> QuerySet[Deployment]:
+    def matching(self, data: dict[str, Any]) -> QuerySet[Deployment]:
         """The one place filter bodies become a queryset (filter and count share it)."""
         matching = selectors.deployments_matching(filters=data)
         return matching.select_related("work_queue__work_pool").prefetch_related("schedules")
@@ -80,18 +94,15 @@ class DeploymentViewSet(OrionViewSet):
     def _deployment(self) -> Deployment:
         return self.get_object()  # type: ignore[no-any-return]
 
-    @extend_schema(
-        operation_id="create_deployment",
-        summary="Create Deployment",
-        description=(
-            "Create a deployment, or overwrite every field of the one with the same flow and name "
-            "(omitted fields revert to their defaults). Creates the named work queue if needed and "
-            "drops the deployment's auto-scheduled runs that have not started."
-        ),
+    @route(
+        "create_deployment",
         request=DeploymentCreateSerializer,
         responses={200: DeploymentSerializer, 201: DeploymentSerializer},
     )
     def create(self, request: Request) -> Response:
+        """Create a deployment, or overwrite every field of the one with the same flow and name
+        (omitted fields revert to their defaults). Creates the named work queue if needed and
+        drops the deployment's auto-scheduled runs that have not started."""
         data = self.body(DeploymentCreateSerializer)
         try:
             deployment, created = deployment_services.deployment_upsert(data=data)
@@ -100,32 +111,20 @@ class DeploymentViewSet(OrionViewSet):
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return self.read(deployments_with_queue().get(pk=deployment.pk), code)
 
-    @extend_schema(
-        operation_id="list_deployments",
-        summary="List Deployments",
-        description="Query deployments with query-string filters named after the JSON filter.",
-        responses={200: DeploymentSerializer(many=True)},
+    list = list_route(
+        "list_deployments",
+        "Query deployments with query-string filters named after the JSON filter.",
+        DeploymentSerializer(many=True),
     )
-    def list(self, request: Request) -> Response:
-        return self.query_string_list(request)
 
-    @extend_schema(
-        operation_id="read_deployment",
-        summary="Read Deployment",
-        description="Get a deployment by id.",
-        responses={200: DeploymentSerializer},
-    )
+    @route("read_deployment", responses={200: DeploymentSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
+        """Get a deployment by id."""
         return self.read(self._deployment())
 
-    @extend_schema(
-        operation_id="update_deployment",
-        summary="Update Deployment",
-        description="Update the fields sent; drops the deployment's auto-scheduled runs that have not started.",
-        request=DeploymentUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_deployment", request=DeploymentUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
+        """Update the fields sent; drops the deployment's auto-scheduled runs that have not started."""
         deployment_id = self.object_id()
         changes = self.body(DeploymentUpdateSerializer)
         try:
@@ -136,62 +135,39 @@ class DeploymentViewSet(OrionViewSet):
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_deployment",
-        summary="Delete Deployment",
-        description="Delete a deployment and its runs that are still scheduled.",
-        responses={204: None},
+    destroy = delete_route(
+        "delete_deployment",
+        "Delete a deployment and its runs that are still scheduled.",
+        deployment_services.deployment_delete,
     )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not deployment_services.deployment_delete(deployment_id=self.object_id()):
-            raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_deployments",
-        summary="Read Deployments",
-        description="Deployments matching the filters, sorted and paginated.",
-        request=DeploymentsFilterRequest,
-        responses={200: DeploymentSerializer(many=True)},
+    filter = filter_route(
+        "read_deployments", "Deployments matching the filters, sorted and paginated.", DeploymentsFilterRequest
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(DeploymentsFilterRequest)
-        return self.page(self._matching(data), data)
 
-    @extend_schema(
-        operation_id="count_deployments",
-        summary="Count Deployments",
-        description="Count deployments matching the filters.",
-        request=DeploymentsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        return Response(self._matching(self.body(DeploymentsCountRequest)).count())
+    count = count_route("count_deployments", "Count deployments matching the filters.", DeploymentsCountRequest)
 
-    @extend_schema(
-        operation_id="read_deployment_by_name",
-        summary="Read Deployment By Name",
-        description="Get a deployment by its flow's name and its own name.",
+    @route(
+        "read_deployment_by_name",
+        get=r"name/(?P<flow_name>[^/]+)/(?P<deployment_name>[^/]+)",
         responses={200: DeploymentSerializer},
     )
-    @action(detail=False, methods=["get"], url_path=r"name/(?P<flow_name>[^/]+)/(?P<deployment_name>[^/]+)")
     def by_name(self, request: Request, flow_name: str, deployment_name: str) -> Response:
+        """Get a deployment by its flow's name and its own name."""
         deployment = deployments_with_queue().filter(flow__name=flow_name, name=deployment_name).first()
         if deployment is None:
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return self.read(deployment)
 
-    @extend_schema(
-        operation_id="create_flow_run_from_deployment",
-        summary="Create Flow Run From Deployment",
-        description="Create a run of the deployment: parameters merged, tags united, work queue and infrastructure copied.",
+    @route(
+        "create_flow_run_from_deployment",
+        detail=True,
+        post="create_flow_run",
         request=DeploymentFlowRunCreateSerializer,
         responses={200: FlowRunSerializer, 201: FlowRunSerializer},
     )
-    @action(detail=True, methods=["post"], url_path="create_flow_run")
     def create_flow_run(self, request: Request, id: str) -> Response:
+        """Create a run of the deployment: parameters merged, tags united, work queue and infrastructure copied."""
         deployment = self._deployment()
         data = self.body(DeploymentFlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
@@ -201,15 +177,9 @@ class DeploymentViewSet(OrionViewSet):
         run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="schedule_deployment",
-        summary="Schedule Deployment",
-        description="Create the deployment's next scheduled runs now (nothing if its schedule is inactive). Answers `null`.",
-        request=ScheduleRunsSerializer,
-        responses={200: None},
-    )
-    @action(detail=True, methods=["post"], url_path="schedule")
+    @route("schedule_deployment", detail=True, post="schedule", request=ScheduleRunsSerializer, responses={200: None})
     def schedule(self, request: Request, id: str) -> Response:
+        """Create the deployment's next scheduled runs now (nothing if its schedule is inactive). Answers `null`."""
         deployment = Deployment.objects.filter(pk=self.object_id()).first()
         data = self.body(ScheduleRunsSerializer)
         if deployment is not None:
@@ -224,63 +194,36 @@ class DeploymentViewSet(OrionViewSet):
             )
         return Response(None)
 
-    def _flag(self, setter: Any, **kwargs: Any) -> Response:
-        if not setter(deployment_id=self.object_id(), **kwargs):
-            raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
-        return Response(None)
-
-    @extend_schema(
-        operation_id="set_schedule_active",
-        summary="Set Schedule Active",
-        description="Turn the deployment's schedule on; the scheduler creates its runs.",
-        request=None,
-        responses={200: None},
+    set_schedule_active = _flag_route(
+        "set_schedule_active",
+        "Turn the deployment's schedule on; the scheduler creates its runs.",
+        deployment_services.deployment_set_schedule_active,
+        active=True,
     )
-    @action(detail=True, methods=["post"], url_path="set_schedule_active")
-    def set_schedule_active(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_schedule_active, active=True)
-
-    @extend_schema(
-        operation_id="set_schedule_inactive",
-        summary="Set Schedule Inactive",
-        description="Turn the deployment's schedule off and drop its pending auto-scheduled runs.",
-        request=None,
-        responses={200: None},
+    set_schedule_inactive = _flag_route(
+        "set_schedule_inactive",
+        "Turn the deployment's schedule off and drop its pending auto-scheduled runs.",
+        deployment_services.deployment_set_schedule_active,
+        active=False,
     )
-    @action(detail=True, methods=["post"], url_path="set_schedule_inactive")
-    def set_schedule_inactive(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_schedule_active, active=False)
-
-    @extend_schema(
-        operation_id="pause_deployment",
-        summary="Pause Deployment",
-        description="Pause a deployment (2.20).",
-        request=None,
-        responses={200: None},
+    pause_deployment = _flag_route(
+        "pause_deployment", "Pause a deployment (2.20).", deployment_services.deployment_set_paused, paused=True
     )
-    @action(detail=True, methods=["post"], url_path="pause_deployment")
-    def pause_deployment(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_paused, paused=True)
-
-    @extend_schema(
-        operation_id="resume_deployment",
-        summary="Resume Deployment",
-        description="Resume a paused deployment (2.20).",
-        request=None,
-        responses={200: None},
+    resume_deployment = _flag_route(
+        "resume_deployment",
+        "Resume a paused deployment (2.20).",
+        deployment_services.deployment_set_paused,
+        paused=False,
     )
-    @action(detail=True, methods=["post"], url_path="resume_deployment")
-    def resume_deployment(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_paused, paused=False)
 
-    @extend_schema(
-        operation_id="work_queue_check_for_deployment",
-        summary="Work Queue Check For Deployment",
-        description="Deprecated: legacy tag-filtered work queues that would pick up this deployment.",
+    @route(
+        "work_queue_check_for_deployment",
+        detail=True,
+        get="work_queue_check",
         responses={200: WorkQueueSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], url_path="work_queue_check")
     def work_queue_check(self, request: Request, id: str) -> Response:
+        """Deprecated: legacy tag-filtered work queues that would pick up this deployment."""
         deployment_id = self.object_id()
         deployment = Deployment.objects.filter(pk=deployment_id).first()
         if deployment is None:
@@ -288,15 +231,14 @@ class DeploymentViewSet(OrionViewSet):
         matching = selectors.legacy_work_queues_for_deployment(deployment)
         return Response(WorkQueueSerializer(matching, many=True).data)
 
-    @extend_schema(
-        operation_id="get_scheduled_flow_runs_for_deployments",
-        summary="Get Scheduled Flow Runs For Deployments",
-        description="Due SCHEDULED runs of the given deployments (2.20).",
+    @route(
+        "get_scheduled_flow_runs_for_deployments",
+        post="get_scheduled_flow_runs",
         request=DeploymentsScheduledRunsRequest,
         responses={200: FlowRunSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request) -> Response:
+        """Due SCHEDULED runs of the given deployments (2.20)."""
         data = self.body(DeploymentsScheduledRunsRequest)
         runs = deployment_services.deployments_poll_scheduled_runs(
             deployment_ids=data["deployment_ids"],
@@ -305,40 +247,39 @@ class DeploymentViewSet(OrionViewSet):
         )
         return Response(FlowRunSerializer(runs, many=True).data)
 
-    @extend_schema(
-        operation_id="read_deployment_schedules",
-        summary="Read Deployment Schedules",
-        description="The deployment's schedules (2.20).",
+    @route(
+        "read_deployment_schedules",
+        detail=True,
+        get="schedules",
         responses={200: DeploymentScheduleSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], url_path="schedules")
     def schedules(self, request: Request, id: str) -> Response:
+        """The deployment's schedules (2.20)."""
         return Response(DeploymentScheduleSerializer(self._deployment().schedules.all(), many=True).data)
 
-    @extend_schema(
-        operation_id="create_deployment_schedules",
-        summary="Create Deployment Schedules",
-        description="Add schedules to a deployment (2.20): a JSON array of schedules.",
+    @route(
+        "create_deployment_schedules",
         request=DeploymentScheduleCreateSerializer(many=True),
         responses={201: DeploymentScheduleSerializer(many=True)},
     )
     @schedules.mapping.post
     def create_schedules(self, request: Request, id: str) -> Response:
+        """Add schedules to a deployment (2.20): a JSON array of schedules."""
         deployment = self._deployment()
         body = request.data if isinstance(request.data, list) else [request.data]
         rows = [validate_body(DeploymentScheduleCreateSerializer, item) for item in body]
         created = deployment_services.deployment_schedules_add(deployment=deployment, rows=rows)
         return Response(DeploymentScheduleSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="update_deployment_schedule",
-        summary="Update Deployment Schedule",
-        description="Update one schedule of a deployment (2.20).",
+    @route(
+        "update_deployment_schedule",
+        detail=True,
+        patch=r"schedules/(?P<schedule_id>[^/]+)",
         request=DeploymentScheduleUpdateSerializer,
         responses={204: None},
     )
-    @action(detail=True, methods=["patch"], url_path=r"schedules/(?P<schedule_id>[^/]+)")
     def update_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
+        """Update one schedule of a deployment (2.20)."""
         deployment = self._deployment()
         found = deployment_services.deployment_schedule_update(
             deployment_id=deployment.id,
@@ -349,14 +290,10 @@ class DeploymentViewSet(OrionViewSet):
             raise RouteNotFound("Schedule not found.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_deployment_schedule",
-        summary="Delete Deployment Schedule",
-        description="Delete one schedule of a deployment (2.20).",
-        responses={204: None},
-    )
+    @route("delete_deployment_schedule", responses={204: None})
     @update_schedule.mapping.delete
     def delete_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
+        """Delete one schedule of a deployment (2.20)."""
         deployment = self._deployment()
         found = deployment_services.deployment_schedule_delete(
             deployment_id=deployment.id, schedule_id=parse_path_uuid(schedule_id, "schedule_id")

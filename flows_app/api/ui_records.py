@@ -5,15 +5,15 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
 from rest_framework import serializers, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flows_app import selectors, services
 from flows_app.filters import NOTIFICATION_POLICY_FILTER
 from flows_app.models import FlowRunNotificationPolicy, SavedSearch
+from orion_project.api.actions import filter_route, read_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, BoolField, ListField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import request_serializer
@@ -122,49 +122,30 @@ class SavedSearchViewSet(OrionViewSet):
     not_found_detail = "Saved search not found"
     schema_tags = ("SavedSearches",)
 
-    @extend_schema(
-        operation_id="create_saved_search",
-        summary="Create Saved Search",
-        description="Create a saved search, or replace the filters of the one with this name (200).",
+    @route(
+        "create_saved_search",
         request=SavedSearchCreateSerializer,
         responses={200: SavedSearchSerializer, 201: SavedSearchSerializer},
     )
     def upsert(self, request: Request) -> Response:
+        """Create a saved search, or replace the filters of the one with this name (200)."""
         data = self.body(SavedSearchCreateSerializer)
         search, created = services.saved_search_upsert(name=data["name"], filters=data["filters"])
         return self.read(search, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="read_saved_search",
-        summary="Read Saved Search",
-        description="Get a saved search by id.",
-        responses={200: SavedSearchSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
+    retrieve = read_route("read_saved_search", "Get a saved search by id.", SavedSearchSerializer)
 
-    @extend_schema(
-        operation_id="delete_saved_search",
-        summary="Delete Saved Search",
-        description="Delete a saved search.",
-        responses={204: None},
-    )
+    @route("delete_saved_search", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
+        """Delete a saved search."""
         if not services.saved_search_delete(saved_search_id=self.object_id()):
             raise RouteNotFound("Saved search not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_saved_searches",
-        summary="Read Saved Searches",
-        description="Saved searches by name.",
-        request=PageRequest,
-        responses={200: SavedSearchSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(PageRequest)
-        return self.page(SavedSearch.objects.order_by("name"), data)
+    filter = filter_route("read_saved_searches", "Saved searches by name.", PageRequest)
+
+    def matching(self, data: dict[str, Any]) -> QuerySet[SavedSearch]:
+        return SavedSearch.objects.order_by("name")
 
 
 class NotificationPolicyViewSet(OrionViewSet):
@@ -175,59 +156,35 @@ class NotificationPolicyViewSet(OrionViewSet):
     not_found_detail = "Flow run notification policy not found"
     schema_tags = ("Flow Run Notification Policies",)
 
-    @extend_schema(
-        operation_id="create_flow_run_notification_policy",
-        summary="Create Flow Run Notification Policy",
-        description="Create a notification policy.",
-        request=PolicyCreateSerializer,
-        responses={201: PolicySerializer},
-    )
+    @route("create_flow_run_notification_policy", request=PolicyCreateSerializer, responses={201: PolicySerializer})
     def create(self, request: Request) -> Response:
+        """Create a notification policy."""
         policy = services.notification_policy_create(data=self.body(PolicyCreateSerializer))
         return self.read(policy, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_flow_run_notification_policy",
-        summary="Read Flow Run Notification Policy",
-        description="Get a notification policy by id.",
-        responses={200: PolicySerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
+    retrieve = read_route("read_flow_run_notification_policy", "Get a notification policy by id.", PolicySerializer)
 
-    @extend_schema(
-        operation_id="update_flow_run_notification_policy",
-        summary="Update Flow Run Notification Policy",
-        description="Update the fields sent.",
-        request=PolicyUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_flow_run_notification_policy", request=PolicyUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
+        """Update the fields sent."""
         policy_id = self.object_id()
         changes = self.body(PolicyUpdateSerializer)
         if not services.notification_policy_update(policy_id=policy_id, changes=changes):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_flow_run_notification_policy",
-        summary="Delete Flow Run Notification Policy",
-        description="Delete a notification policy.",
-        responses={204: None},
-    )
+    @route("delete_flow_run_notification_policy", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
+        """Delete a notification policy."""
         if not services.notification_policy_delete(policy_id=self.object_id()):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_flow_run_notification_policies",
-        summary="Read Flow Run Notification Policies",
-        description="Policies matching `flow_run_notification_policy_filter` (its `is_active` defaults to `{eq_: false}`).",
-        request=PoliciesFilterRequest,
-        responses={200: PolicySerializer(many=True)},
+    filter = filter_route(
+        "read_flow_run_notification_policies",
+        "Policies matching `flow_run_notification_policy_filter` (its `is_active` defaults to `{eq_: false}`).",
+        PoliciesFilterRequest,
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(PoliciesFilterRequest)
-        return self.page(selectors.notification_policies_matching(filters=data).order_by("id"), data)
+
+    def matching(self, data: dict[str, Any]) -> QuerySet[FlowRunNotificationPolicy]:
+        return selectors.notification_policies_matching(filters=data).order_by("id")

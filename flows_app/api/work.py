@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -25,6 +25,7 @@ from flows_app.api.work_serializers import (
 )
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import WorkPool, WorkQueue
+from orion_project.api.actions import count_route, delete_route, filter_route, read_route, route
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
@@ -80,58 +81,27 @@ class WorkQueueViewSet(OrionViewSet):
             raise ObjectNotFoundError(f"Work queue {queue_id} not found")
         return queue
 
-    @extend_schema(
-        operation_id="create_work_queue",
-        summary="Create Work Queue",
-        description="Create a work queue in default-agent-pool (409 if the name is taken).",
-        request=WorkQueueCreateSerializer,
-        responses={201: WorkQueueSerializer},
-    )
+    @route("create_work_queue", request=WorkQueueCreateSerializer, responses={201: WorkQueueSerializer})
     def create(self, request: Request) -> Response:
+        """Create a work queue in default-agent-pool (409 if the name is taken)."""
         queue = work_services.work_queue_create(**self.body(WorkQueueCreateSerializer))
         return self.read(selectors.work_queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_work_queue",
-        summary="Read Work Queue",
-        description="Get a work queue by id.",
-        responses={200: WorkQueueSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
+    retrieve = read_route("read_work_queue", "Get a work queue by id.", WorkQueueSerializer)
 
-    @extend_schema(
-        operation_id="update_work_queue",
-        summary="Update Work Queue",
-        description="Update a work queue (pause, limits, priority, name).",
-        request=WorkQueueUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_work_queue", request=WorkQueueUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
+        """Update a work queue (pause, limits, priority, name)."""
         queue_id = self.object_id()
         if not work_services.work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_work_queue",
-        summary="Delete Work Queue",
-        description="Delete a work queue.",
-        responses={204: None},
-    )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not work_services.work_queue_delete(queue_id=self.object_id()):
-            raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    destroy = delete_route("delete_work_queue", "Delete a work queue.", work_services.work_queue_delete)
 
-    @extend_schema(
-        operation_id="read_work_queue_by_name",
-        summary="Read Work Queue By Name",
-        description="Get a queue of default-agent-pool by name.",
-        responses={200: WorkQueueSerializer},
-    )
-    @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
+    @route("read_work_queue_by_name", get=r"name/(?P<name>[^/]+)", responses={200: WorkQueueSerializer})
     def by_name(self, request: Request, name: str) -> Response:
+        """Get a queue of default-agent-pool by name."""
         queue = (
             selectors.work_queues_with_pool()
             .filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL)
@@ -141,32 +111,23 @@ class WorkQueueViewSet(OrionViewSet):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return self.read(queue)
 
-    @extend_schema(
-        operation_id="read_work_queues",
-        summary="Read Work Queues",
-        description="Work queues matching the filter, by name.",
-        request=WorkQueuesFilterRequest,
-        responses={200: WorkQueueSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(WorkQueuesFilterRequest)
-        return self.page(selectors.work_queues_matching(filters=data).order_by("name"), data)
+    filter = filter_route("read_work_queues", "Work queues matching the filter, by name.", WorkQueuesFilterRequest)
 
-    @extend_schema(
-        operation_id="read_work_queue_runs",
-        summary="Read Work Queue Runs",
-        description=(
-            "The agent poll: SCHEDULED runs of the queue due before `scheduled_before`, at most "
-            "the queue's free slots; a paused queue returns nothing. Records the poll unless "
-            "the `x-prefect-ui: true` header is sent."
-        ),
+    def matching(self, data: dict[str, Any]) -> QuerySet[Any]:
+        return selectors.work_queues_matching(filters=data).order_by("name")
+
+    @route(
+        "read_work_queue_runs",
+        detail=True,
+        post="get_runs",
         request=GetRunsRequest,
         parameters=[OpenApiParameter("x-prefect-ui", OpenApiTypes.BOOL, OpenApiParameter.HEADER)],
         responses={200: FlowRunSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="get_runs")
     def get_runs(self, request: Request, id: str) -> Response:
+        """The agent poll: SCHEDULED runs of the queue due before `scheduled_before`, at most
+        the queue's free slots; a paused queue returns nothing. Records the poll unless the
+        `x-prefect-ui: true` header is sent."""
         queue = self._queue_or_exception()
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
@@ -178,14 +139,9 @@ class WorkQueueViewSet(OrionViewSet):
         )
         return Response(FlowRunSerializer(runs, many=True).data)
 
-    @extend_schema(
-        operation_id="read_work_queue_status",
-        summary="Read Work Queue Status",
-        description="Healthy when the queue has no late runs and was polled in the last 60 seconds.",
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @action(detail=True, methods=["get"], url_path="status")
+    @route("read_work_queue_status", detail=True, get="status", responses={200: OpenApiTypes.OBJECT})
     def status(self, request: Request, id: str) -> Response:
+        """Healthy when the queue has no late runs and was polled in the last 60 seconds."""
         return Response(selectors.work_queue_status(self._queue_or_exception(), now=timezone.now()))
 
 
@@ -222,82 +178,47 @@ class WorkPoolViewSet(OrionViewSet):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return queue
 
-    @extend_schema(
-        operation_id="create_work_pool",
-        summary="Create Work Pool",
-        description="Create a work pool with a `default` queue.",
-        request=WorkPoolCreateSerializer,
-        responses={201: WorkPoolSerializer},
-    )
+    @route("create_work_pool", request=WorkPoolCreateSerializer, responses={201: WorkPoolSerializer})
     def create(self, request: Request) -> Response:
+        """Create a work pool with a `default` queue."""
         pool = work_services.work_pool_create(**self.body(WorkPoolCreateSerializer))
         return self.read(self._pool(pool.name), status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_work_pool",
-        summary="Read Work Pool",
-        description="Get a work pool by name.",
-        responses={200: WorkPoolSerializer},
-    )
+    @route("read_work_pool", responses={200: WorkPoolSerializer})
     def retrieve(self, request: Request, name: str) -> Response:
+        """Get a work pool by name."""
         return self.read(self._pool(name))
 
-    @extend_schema(
-        operation_id="update_work_pool",
-        summary="Update Work Pool",
-        description="Update a work pool.",
-        request=WorkPoolUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_work_pool", request=WorkPoolUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, name: str) -> Response:
+        """Update a work pool."""
         if not work_services.work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_work_pool",
-        summary="Delete Work Pool",
-        description="Delete a work pool with its queues and workers.",
-        responses={204: None},
-    )
+    @route("delete_work_pool", responses={204: None})
     def destroy(self, request: Request, name: str) -> Response:
+        """Delete a work pool with its queues and workers."""
         if not work_services.work_pool_delete(name=name):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_work_pools",
-        summary="Read Work Pools",
-        description="Work pools matching the filter, by name.",
-        request=WorkPoolsFilterRequest,
-        responses={200: WorkPoolSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(WorkPoolsFilterRequest)
-        return self.page(selectors.work_pools_matching(filters=data, now=timezone.now()).order_by("name"), data)
+    filter = filter_route("read_work_pools", "Work pools matching the filter, by name.", WorkPoolsFilterRequest)
 
-    @extend_schema(
-        operation_id="count_work_pools",
-        summary="Count Work Pools",
-        description="Count work pools matching the filter.",
-        request=WorkPoolsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        data = self.body(WorkPoolsCountRequest)
-        return Response(selectors.work_pools_matching(filters=data, now=timezone.now()).count())
+    def matching(self, data: dict[str, Any]) -> QuerySet[WorkPool]:
+        return selectors.work_pools_matching(filters=data, now=timezone.now()).order_by("name")
 
-    @extend_schema(
-        operation_id="get_scheduled_flow_runs",
-        summary="Get Scheduled Flow Runs",
-        description="The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits.",
+    count = count_route("count_work_pools", "Count work pools matching the filter.", WorkPoolsCountRequest)
+
+    @route(
+        "get_scheduled_flow_runs",
+        detail=True,
+        post="get_scheduled_flow_runs",
         request=ScheduledFlowRunsRequest,
         responses={200: ARRAY_OF_OBJECTS},
     )
-    @action(detail=True, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
+        """The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits."""
         pool = self._pool(name)
         data = self.body(ScheduledFlowRunsRequest)
         picked = work_services.work_pool_poll(
@@ -314,80 +235,70 @@ class WorkPoolViewSet(OrionViewSet):
             ]
         )
 
-    @extend_schema(
-        operation_id="create_work_pool_queue",
+    @route(
+        "create_work_pool_queue",
         summary="Create Work Queue",
-        description="Create a queue in the pool.",
+        detail=True,
+        post="queues",
         request=WorkQueueCreateSerializer,
         responses={201: WorkQueueSerializer},
     )
-    @action(detail=True, methods=["post"], url_path="queues")
     def queues(self, request: Request, name: str) -> Response:
+        """Create a queue in the pool."""
         pool = self._pool(name)
         queue = work_services.work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
         return Response(
             WorkQueueSerializer(selectors.work_queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(
-        operation_id="read_work_pool_queues",
+    @route(
+        "read_work_pool_queues",
         summary="Read Work Queues",
-        description="The pool's queues matching the filter, by priority.",
+        detail=True,
+        post="queues/filter",
         request=WorkQueuesFilterRequest,
         responses={200: WorkQueueSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="queues/filter")
     def queues_filter(self, request: Request, name: str) -> Response:
+        """The pool's queues matching the filter, by priority."""
         pool = self._pool(name)
         data = self.body(WorkQueuesFilterRequest)
         queues = selectors.work_queues_matching(filters=data, work_pool=pool)
         rows = queues.order_by("priority", "name")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkQueueSerializer(rows, many=True).data)
 
-    @extend_schema(
-        operation_id="read_work_pool_queue",
+    @route(
+        "read_work_pool_queue",
         summary="Read Work Queue",
-        description="A queue of the pool by name.",
+        detail=True,
+        get=r"queues/(?P<queue_name>(?!filter$)[^/]+)",
         responses={200: WorkQueueSerializer},
     )
-    @action(detail=True, methods=["get"], url_path=r"queues/(?P<queue_name>(?!filter$)[^/]+)")
     def queue(self, request: Request, name: str, queue_name: str) -> Response:
+        """A queue of the pool by name."""
         return Response(WorkQueueSerializer(self._queue(self._pool(name), queue_name)).data)
 
-    @extend_schema(
-        operation_id="update_work_pool_queue",
-        summary="Update Work Queue",
-        description="Update a queue of the pool.",
-        request=WorkQueueUpdateSerializer,
-        responses={204: None},
+    @route(
+        "update_work_pool_queue", summary="Update Work Queue", request=WorkQueueUpdateSerializer, responses={204: None}
     )
     @queue.mapping.patch
     def update_queue(self, request: Request, name: str, queue_name: str) -> Response:
+        """Update a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
         work_services.work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_work_pool_queue",
-        summary="Delete Work Queue",
-        description="Delete a queue of the pool.",
-        responses={204: None},
-    )
+    @route("delete_work_pool_queue", summary="Delete Work Queue", responses={204: None})
     @queue.mapping.delete
     def delete_queue(self, request: Request, name: str, queue_name: str) -> Response:
+        """Delete a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
         work_services.work_queue_delete(queue_id=queue.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="worker_heartbeat",
-        summary="Worker Heartbeat",
-        description="Record a worker's heartbeat (204).",
-        request=HeartbeatRequest,
-        responses={204: None},
-    )
-    @action(detail=True, methods=["post"], url_path="workers/heartbeat")
+    @route("worker_heartbeat", detail=True, post="workers/heartbeat", request=HeartbeatRequest, responses={204: None})
     def heartbeat(self, request: Request, name: str) -> Response:
+        """Record a worker's heartbeat (204)."""
         pool = self._pool(name)
         data = self.body(HeartbeatRequest)
         work_services.worker_heartbeat(
@@ -395,29 +306,29 @@ class WorkPoolViewSet(OrionViewSet):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_workers",
-        summary="Read Workers",
-        description="The pool's workers, most recent heartbeat first.",
+    @route(
+        "read_workers",
+        detail=True,
+        post="workers/filter",
         request=WorkersFilterRequest,
         responses={200: WorkerSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="workers/filter")
     def workers(self, request: Request, name: str) -> Response:
+        """The pool's workers, most recent heartbeat first."""
         pool = self._pool(name)
         data = self.body(WorkersFilterRequest)
         workers = selectors.workers_matching(work_pool=pool, filters=data)
         rows = workers.order_by("-last_heartbeat_time")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkerSerializer(rows, many=True).data)
 
-    @extend_schema(
-        operation_id="delete_worker",
-        summary="Delete Worker",
-        description="Forget a worker of the pool.",
+    @route(
+        "delete_worker",
+        detail=True,
+        delete=r"workers/(?P<worker_name>(?!filter$|heartbeat$)[^/]+)",
         responses={204: None},
     )
-    @action(detail=True, methods=["delete"], url_path=r"workers/(?P<worker_name>(?!filter$|heartbeat$)[^/]+)")
     def delete_worker(self, request: Request, name: str, worker_name: str) -> Response:
+        """Forget a worker of the pool."""
         if not work_services.worker_delete(work_pool=self._pool(name), name=worker_name):
             raise RouteNotFound("Worker not found.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -9,12 +10,12 @@ from django.core.management import call_command
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import route
 from orion_project.api.fields import BoolField
 from orion_project.api.filtering import request_serializer, validate_body
 from orion_project.registry import registered_resets
@@ -53,73 +54,40 @@ def clear_database() -> None:
             reset()
 
 
-def _confirmed(request: Request) -> bool:
-    return bool(validate_body(ConfirmRequest, request.data).get("confirm"))
+def _once_confirmed(request: Request, step: Callable[[], object]) -> Response | HttpResponse:
+    """Run ``step`` when the body says ``{"confirm": true}`` (204); the reference answers
+    an unconfirmed request with 400 and an empty body."""
+    if not validate_body(ConfirmRequest, request.data).get("confirm"):
+        return HttpResponse(status=status.HTTP_400_BAD_REQUEST)
+    step()
+    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _unconfirmed() -> HttpResponse:
-    """The reference answers an unconfirmed request with 400 and an empty body."""
-    return HttpResponse(status=status.HTTP_400_BAD_REQUEST)
-
-
-@extend_schema(
-    operation_id="read_settings",
-    summary="Read Settings",
-    description="The server's settings, secrets obfuscated.",
-    responses={200: OpenApiTypes.OBJECT},
-    tags=["Admin"],
-)
+@route("read_settings", responses={200: OpenApiTypes.OBJECT}, tags=["Admin"])
 @api_view(["GET"])
 def read_settings(request: Request) -> Response:
+    """The server's settings, secrets obfuscated."""
     return Response(settings_snapshot())
 
 
-@extend_schema(
-    operation_id="clear_database",
-    summary="Clear Database",
-    description='Delete every row (body `{"confirm": true}` required, else 400).',
-    request=ConfirmRequest,
-    responses={204: None, 400: None},
-    tags=["Admin"],
-)
+@route("clear_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
 @api_view(["POST"])
 def clear(request: Request) -> Response | HttpResponse:
-    if not _confirmed(request):
-        return _unconfirmed()
-    clear_database()
-    return Response(status=status.HTTP_204_NO_CONTENT)
+    """Delete every row (body `{"confirm": true}` required, else 400)."""
+    return _once_confirmed(request, clear_database)
 
 
-@extend_schema(
-    operation_id="drop_database",
-    summary="Drop Database",
-    description=(
-        "The schema belongs to Django's migrations, so dropping it through the API would leave a "
-        "server that cannot answer; this empties every table instead (confirm required)."
-    ),
-    request=ConfirmRequest,
-    responses={204: None, 400: None},
-    tags=["Admin"],
-)
+@route("drop_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
 @api_view(["POST"])
 def drop(request: Request) -> Response | HttpResponse:
-    if not _confirmed(request):
-        return _unconfirmed()
-    clear_database()
-    return Response(status=status.HTTP_204_NO_CONTENT)
+    """The schema belongs to Django's migrations, so dropping it through the API would
+    leave a server that cannot answer; this empties every table instead (confirm
+    required)."""
+    return _once_confirmed(request, clear_database)
 
 
-@extend_schema(
-    operation_id="create_database",
-    summary="Create Database",
-    description="Apply any pending migrations (confirm required).",
-    request=ConfirmRequest,
-    responses={204: None, 400: None},
-    tags=["Admin"],
-)
+@route("create_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
 @api_view(["POST"])
 def create(request: Request) -> Response | HttpResponse:
-    if not _confirmed(request):
-        return _unconfirmed()
-    call_command("migrate", interactive=False, verbosity=0)
-    return Response(status=status.HTTP_204_NO_CONTENT)
+    """Apply any pending migrations (confirm required)."""
+    return _once_confirmed(request, lambda: call_command("migrate", interactive=False, verbosity=0))

@@ -169,6 +169,17 @@ def _request_body(context: dict[str, Any]) -> Any:
         return None
 
 
+# The domain exceptions (``orion_project.exceptions``) and the answer each gets: the key
+# its message goes under and the status; the first class that matches wins.
+DOMAIN_ERRORS: tuple[tuple[type[Any], str, int], ...] = (
+    (MissingReferenceError, "detail", status.HTTP_404_NOT_FOUND),
+    (ObjectNotFoundError, "exception_message", status.HTTP_404_NOT_FOUND),
+    (ConflictError, "detail", status.HTTP_409_CONFLICT),
+    (ForbiddenError, "detail", status.HTTP_403_FORBIDDEN),
+    (InvalidRequestError, "detail", status.HTTP_400_BAD_REQUEST),
+)
+
+
 def orion_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map every exception raised in an API view to the reference's status and body."""
     if isinstance(exc, RequestValidationError):
@@ -182,16 +193,9 @@ def orion_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return validation_response(pydantic_errors(exc.detail, ("body",)), _request_body(context))
     if isinstance(exc, DetailError):
         return Response({"detail": exc.detail}, status=exc.status_code)
-    if isinstance(exc, MissingReferenceError):
-        return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, ObjectNotFoundError):
-        return Response({"exception_message": exc.message}, status=status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, ConflictError):
-        return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, ForbiddenError):
-        return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
-    if isinstance(exc, InvalidRequestError):
-        return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    for kind, key, code in DOMAIN_ERRORS:
+        if isinstance(exc, kind):
+            return Response({key: exc.message}, status=code)
     if database_unavailable(exc):
         return database_unavailable_response(exc, Response)
     if isinstance(exc, IntegrityError):

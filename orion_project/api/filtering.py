@@ -188,8 +188,8 @@ def _body_serializer(serializer_class: type[StrictSerializer]) -> StrictSerializ
     """One instance of ``serializer_class`` per thread, reused for every body.
 
     A new DRF serializer deep-copies each declared field, and each nested filter serializer
-    again on first use: a quarter of a ``/flow_runs/count`` request's CPU
-    (``scripts/profile_hotpath.py --profile``). Validating keeps nothing on the instance
+    again on first use, which weighs on every filter and count request
+    (docs/performance.md). Validating keeps nothing on the instance
     (``run_validation`` returns the data or raises), so reusing it within one thread is safe.
     """
     cache: dict[type[StrictSerializer], StrictSerializer] | None = getattr(_body_serializers, "by_class", None)

@@ -14,45 +14,31 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import route
 from orion_project.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from orion_project.metrics import render_metrics
 
 logger = logging.getLogger("orion.api")
 
 
-@extend_schema(
-    operation_id="health_check",
-    summary="Health Check",
-    description="Liveness probe; answers `true`. Not subject to the API-version header check.",
-    responses={200: OpenApiTypes.BOOL},
-    tags=["Root"],
-)
+@route("health_check", responses={200: OpenApiTypes.BOOL}, tags=["Root"])
 @api_view(["GET"])
 def health(request: Request) -> Response:
+    """Liveness probe; answers `true`. Not subject to the API-version header check."""
     return Response(True)
 
 
-@extend_schema(
-    operation_id="hello",
-    summary="Hello",
-    description="Say hello.",
-    responses={200: OpenApiTypes.STR},
-    tags=["Root"],
-)
+@route("hello", responses={200: OpenApiTypes.STR}, tags=["Root"])
 @api_view(["GET"])
 def hello(request: Request) -> Response:
+    """Say hello."""
     return Response("👋")
 
 
-@extend_schema(
-    operation_id="perform_readiness_check",
-    summary="Perform Readiness Check",
-    description="Readiness probe: 200 when the database answers, 503 otherwise.",
-    responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
-    tags=["Root"],
-)
+@route("perform_readiness_check", responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, tags=["Root"])
 @api_view(["GET"])
 def ready(request: Request) -> Response:
+    """Readiness probe: 200 when the database answers, 503 otherwise."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -64,43 +50,26 @@ def ready(request: Request) -> Response:
     return Response({"message": "OK"})
 
 
-@extend_schema(
-    operation_id="read_server_version",
-    summary="Read Server Version",
-    description="The Prefect server version this server is compatible with.",
-    responses={200: OpenApiTypes.STR},
-    tags=["Admin"],
-)
+@route("read_server_version", responses={200: OpenApiTypes.STR}, tags=["Admin"])
 @api_view(["GET"])
 def admin_version(request: Request) -> Response:
+    """The Prefect server version this server is compatible with."""
     return Response(settings.ORION_SERVER_VERSION)
 
 
-@extend_schema(
-    operation_id="orion_info",
-    summary="API Version",
-    description="The REST API version (2.20 route).",
-    responses={200: OpenApiTypes.STR},
-    tags=["Root"],
-)
+@route("orion_info", summary="API Version", responses={200: OpenApiTypes.STR}, tags=["Root"])
 @api_view(["GET"])
 def api_version(request: Request) -> Response:
+    """The REST API version (2.20 route)."""
     return Response(settings.ORION_API_VERSION)
 
 
-@extend_schema(
-    operation_id="create_csrf_token",
-    summary="Create CSRF Token",
-    description=(
-        "The 2.20 client asks for a CSRF token before its first write. The API does not use "
-        "cookies, so CSRF protection is disabled and the client is told so (422), which it "
-        "accepts."
-    ),
-    responses={422: OpenApiTypes.OBJECT},
-    tags=["Root"],
-)
+@route("create_csrf_token", summary="Create CSRF Token", responses={422: OpenApiTypes.OBJECT}, tags=["Root"])
 @api_view(["GET"])
 def csrf_token(request: Request) -> Response:
+    """The 2.20 client asks for a CSRF token before its first write. The API does not use
+    cookies, so CSRF protection is disabled and the client is told so (422), which it
+    accepts."""
     return Response(
         {"detail": "CSRF protection is disabled."},
         status=status.HTTP_422_UNPROCESSABLE_ENTITY,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, build_basic_type
+from drf_spectacular.types import OpenApiTypes
 
 # Every error body the exception handler writes (orion_project.api.errors): the
 # validation shape ``{exception_message, exception_detail, request_body}`` or ``{detail}``.
@@ -28,8 +29,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class OrionAutoSchema(AutoSchema):
-    """Group operations under the reference's tags (``Flows``, ``Flow Runs`` ...) and
-    document the error answers each operation can give.
+    """Group operations under the reference's tags (``Flows``, ``Flow Runs`` ...),
+    document the error answers each operation can give, and type what the routes take
+    as the reference types it: JSON bodies, UUID ids.
 
     A view sets ``schema_tags``; operation ids and descriptions are explicit on every
     action through ``extend_schema``.
@@ -38,6 +40,22 @@ class OrionAutoSchema(AutoSchema):
     def get_tags(self) -> list[str]:
         tags = getattr(self.view, "schema_tags", None)
         return list(tags) if tags else super().get_tags()
+
+    def map_parsers(self) -> list[str]:
+        """Bodies are JSON. The parser also reads a body sent with another content type
+        (``AnyContentTypeJSONParser``, for tools that omit the header), but what a client
+        should send is ``application/json``, as in the reference's document."""
+        return ["application/json"]
+
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        """Path ids (``{id}``, ``{schedule_id}``) are UUIDs: every route parses them with
+        ``parse_path_uuid`` and answers 422 for anything else. A route whose ``{id}`` is
+        something else overrides the parameter in its ``extend_schema``."""
+        parameters: list[dict[str, Any]] = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] == "id" or parameter["name"].endswith("_id"):
+                parameter["schema"] = build_basic_type(OpenApiTypes.UUID)
+        return parameters
 
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

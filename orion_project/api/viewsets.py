@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
@@ -26,7 +25,7 @@ from orion_project.api.filtering import (
     validate_body,
 )
 from orion_project.filtering import ObjectFilter, SortSpec
-from orion_project.prepared import ByPrimaryKey, CompiledQuery, StatementsByBody
+from orion_project.prepared import by_id_like
 
 
 class OrionModelSerializer(serializers.ModelSerializer):
@@ -58,9 +57,6 @@ def parse_path_uuid(value: str, name: str = "id") -> uuid.UUID:
         ) from None
 
 
-_PAGES: StatementsByBody[CompiledQuery[Any] | None] = StatementsByBody()
-
-
 class OrionViewSet(viewsets.GenericViewSet):
     """Shared behaviour of the resource viewsets.
 
@@ -79,8 +75,6 @@ class OrionViewSet(viewsets.GenericViewSet):
     # ``{action: (the item route's URL kwarg, {method: item handler})}``; see
     # :meth:`http_method_not_allowed`.
     names_shadowed_by_actions: ClassVar[dict[str, tuple[str, dict[str, str]]]] = {}
-    # Set per subclass on first use by ``_prepared_read``.
-    _prepared_by_id: ByPrimaryKey[Any] | None = None
 
     def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """405, unless the path is an action's that is also an object's name.
@@ -114,9 +108,16 @@ class OrionViewSet(viewsets.GenericViewSet):
         return parse_path_uuid(self.kwargs[name], name)
 
     def get_object(self) -> Any:
-        """The object named by the ``id`` path parameter, or 404 ``{"detail": ...}``."""
+        """The object named by the ``id`` path parameter, or 404 ``{"detail": ...}``.
+
+        Read through the compiled by-id read of the class's ``queryset``
+        (``orion_project.prepared.by_id``) unless the view builds its queryset per request.
+        """
         object_id = self.object_id()
-        prepared = self._prepared_read()
+        queryset = self.queryset
+        prepared = None
+        if isinstance(queryset, QuerySet) and type(self).get_queryset is GenericAPIView.get_queryset:
+            prepared = by_id_like(queryset)
         if prepared is not None:
             instance = prepared.get(object_id)
         else:
@@ -126,21 +127,10 @@ class OrionViewSet(viewsets.GenericViewSet):
             raise RouteNotFound(self.not_found_detail)
         return instance
 
-    @classmethod
-    def _prepared_read(cls) -> ByPrimaryKey[Any] | None:
-        """The class's ``queryset`` by id, compiled once (see ``orion_project.prepared``);
-        ``None`` for a view whose ``get_queryset`` varies per request or whose queryset
-        is not of the plain kind (prefetches, annotations)."""
-        queryset = cls.queryset
-        if cls.get_queryset is not GenericAPIView.get_queryset or not isinstance(queryset, QuerySet):
-            return None
-        if not CompiledQuery.supports(queryset):
-            return None
-        prepared = cls.__dict__.get("_prepared_by_id")
-        if prepared is None:
-            prepared = ByPrimaryKey(queryset)
-            cls._prepared_by_id = prepared
-        return prepared
+    def matching(self, data: dict[str, Any]) -> QuerySet[Any]:
+        """The one place a validated filter body becomes this resource's queryset: what
+        the filter route pages and the count route counts (``orion_project.api.actions``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no filter")
 
     def read(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
         """Respond with one object in its read shape."""
@@ -150,17 +140,9 @@ class OrionViewSet(viewsets.GenericViewSet):
         """Sort, paginate and serialize a filtered queryset (body keys sort/limit/offset)."""
         return Response(self.get_serializer(self._page_of(queryset, data), many=True).data)
 
-    def compiled_page(self, data: dict[str, Any], matching: Callable[[dict[str, Any]], QuerySet[Any]]) -> Response:
-        """:meth:`page` for the hot list routes, with the page's SQL compiled once per
-        distinct body (:class:`~orion_project.prepared.StatementsByBody`): building and
-        compiling the queryset was half the CPU of a run's task runs.
-
-        Only for a ``matching`` whose queryset depends on nothing but the body (no clock,
-        no database read) and is of the plain kind ``CompiledQuery`` runs.
-        """
-        key = (f"{type(self).__module__}.{type(self).__qualname__}", data)
-        compiled = _PAGES.get(connection.alias, key, lambda: CompiledQuery.of(self._page_of(matching(data), data)))
-        return Response(self.get_serializer(compiled.instances() if compiled else [], many=True).data)
+    def rows(self, instances: list[Any]) -> Response:
+        """Respond with a list of objects (a page a selector read) in their read shape."""
+        return Response(self.get_serializer(instances, many=True).data)
 
     def _page_of(self, queryset: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
         if self.sort_spec is not None:

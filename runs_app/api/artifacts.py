@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import count_route, delete_route, filter_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import paginate, request_serializer
@@ -135,17 +136,9 @@ class ArtifactSerializer(OrionModelSerializer):
     class Meta:
         model = Artifact
         fields = (
-            "id",
-            "created",
-            "updated",
-            "key",
-            "type",
-            "description",
-            "data",
-            "metadata_",
-            "flow_run_id",
+            "id", "created", "updated", "key", "type", "description", "data", "metadata_", "flow_run_id",
             "task_run_id",
-        )
+        )  # fmt: skip
 
 
 class ArtifactCollectionSerializer(OrionModelSerializer):
@@ -156,18 +149,9 @@ class ArtifactCollectionSerializer(OrionModelSerializer):
     class Meta:
         model = ArtifactCollection
         fields: tuple[str, ...] = (
-            "id",
-            "created",
-            "updated",
-            "key",
-            "latest_id",
-            "type",
-            "description",
-            "data",
-            "metadata_",
-            "flow_run_id",
-            "task_run_id",
-        )
+            "id", "created", "updated", "key", "latest_id", "type", "description", "data", "metadata_",
+            "flow_run_id", "task_run_id",
+        )  # fmt: skip
 
 
 class LatestArtifactSerializer(ArtifactCollectionSerializer):
@@ -191,103 +175,69 @@ class ArtifactViewSet(OrionViewSet):
     sort_spec = ARTIFACT_SORT
     schema_tags = ("Artifacts",)
 
-    @extend_schema(
-        operation_id="create_artifact",
-        summary="Create Artifact",
-        description="Store an artifact; one with a key becomes the latest of its key.",
-        request=ArtifactCreateSerializer,
-        responses={201: ArtifactSerializer},
-    )
+    @route("create_artifact", request=ArtifactCreateSerializer, responses={201: ArtifactSerializer})
     def create(self, request: Request) -> Response:
+        """Store an artifact; one with a key becomes the latest of its key."""
         artifact = services_220.artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
         return self.read(artifact, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_artifact",
-        summary="Read Artifact",
-        description="Get an artifact by id.",
-        responses={200: ArtifactSerializer},
-    )
+    @route("read_artifact", responses={200: ArtifactSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
+        """Get an artifact by id."""
         artifact = selectors_220.artifact_get(artifact_id=self.object_id())
         if artifact is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return self.read(artifact)
 
-    @extend_schema(
-        operation_id="update_artifact",
-        summary="Update Artifact",
-        description=(
-            "Change an artifact's data, description or metadata. As in the 2.20 reference, only the "
-            "latest artifact of a key answers 204; others are changed but answer 404."
-        ),
-        request=ArtifactUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_artifact", request=ArtifactUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
+        """Change an artifact's data, description or metadata. As in the 2.20 reference, only
+        the latest artifact of a key answers 204; others are changed but answer 404."""
         artifact_id = self.object_id()
         changes = _columns(self.body(ArtifactUpdateSerializer))
         if not services_220.artifact_update(artifact_id=artifact_id, changes=changes):
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_artifact",
-        summary="Delete Artifact",
-        description="Delete an artifact; the next newest of its key becomes the latest.",
-        responses={204: None},
+    destroy = delete_route(
+        "delete_artifact",
+        "Delete an artifact; the next newest of its key becomes the latest.",
+        services_220.artifact_delete,
     )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services_220.artifact_delete(artifact_id=self.object_id()):
-            raise RouteNotFound(ARTIFACT_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_latest_artifact",
-        summary="Read Latest Artifact",
-        description="The latest artifact of a key.",
+    @route(
+        "read_latest_artifact",
+        detail=True,
+        get="latest",
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="The artifact key.")],
         responses={200: LatestArtifactSerializer},
     )
-    @action(detail=True, methods=["get"], url_path="latest")
     def latest(self, request: Request, id: str) -> Response:
+        """The latest artifact of a key."""
         collection = selectors_220.artifact_latest(key=id)
         if collection is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(LatestArtifactSerializer(collection).data)
 
-    @extend_schema(
-        operation_id="read_artifacts",
-        summary="Read Artifacts",
-        description="Artifacts matching the filters, sorted (default ID_DESC) and paginated.",
-        request=ArtifactsFilterRequest,
-        responses={200: ArtifactSerializer(many=True)},
+    filter = filter_route(
+        "read_artifacts",
+        "Artifacts matching the filters, sorted (default ID_DESC) and paginated.",
+        ArtifactsFilterRequest,
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(ArtifactsFilterRequest)
-        return self.page(selectors_220.artifacts_matching(filters=data), data)
 
-    @extend_schema(
-        operation_id="count_artifacts",
-        summary="Count Artifacts",
-        description="Count artifacts matching the filters.",
-        request=ArtifactsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        data = self.body(ArtifactsCountRequest)
-        return Response(selectors_220.artifacts_matching(filters=data).count())
+    def matching(self, data: dict[str, Any]) -> QuerySet[Artifact]:
+        return selectors_220.artifacts_matching(filters=data)
 
-    @extend_schema(
-        operation_id="read_latest_artifacts",
-        summary="Read Latest Artifacts",
-        description="The latest artifact of each key matching the filters, sorted (default ID_DESC) and paginated.",
+    count = count_route("count_artifacts", "Count artifacts matching the filters.", ArtifactsCountRequest)
+
+    @route(
+        "read_latest_artifacts",
+        post="latest/filter",
         request=LatestArtifactsFilterRequest,
         responses={200: ArtifactCollectionSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], url_path="latest/filter")
     def latest_filter(self, request: Request) -> Response:
+        """The latest artifact of each key matching the filters, sorted (default ID_DESC) and paginated."""
         data = self.body(LatestArtifactsFilterRequest)
         rows = selectors_220.artifact_collections_matching(filters=data)
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
@@ -296,15 +246,14 @@ class ArtifactViewSet(OrionViewSet):
             ArtifactCollectionSerializer(paginate(rows, limit=data.get("limit"), offset=offset), many=True).data
         )
 
-    @extend_schema(
-        operation_id="count_latest_artifacts",
-        summary="Count Latest Artifacts",
-        description="Count the keys whose latest artifact matches the filters.",
+    @route(
+        "count_latest_artifacts",
+        post="latest/count",
         request=LatestArtifactsCountRequest,
         responses={200: OpenApiTypes.INT},
     )
-    @action(detail=False, methods=["post"], url_path="latest/count")
     def latest_count(self, request: Request) -> Response:
+        """Count the keys whose latest artifact matches the filters."""
         data = self.body(LatestArtifactsCountRequest)
         rows = selectors_220.artifact_collections_matching(filters=data)
         return Response(rows.count())

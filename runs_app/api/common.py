@@ -68,6 +68,10 @@ def proposal_from_request(request: Request) -> tuple[ProposedState, bool]:
     return proposal, bool(data["force"])
 
 
+# What a route that proposes a state answers (:func:`orchestration_response`).
+ORCHESTRATION_ANSWERS = {200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer}
+
+
 def orchestration_response(result: OrchestrationResult) -> Response:
     """201 when a state was written, 200 otherwise; the verdict is in the body."""
     body = {"state": state_json(result.state), "status": result.status, "details": result.details()}

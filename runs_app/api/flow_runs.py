@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orion_project.api.errors import RouteNotFound
+from orion_project.api.actions import (
+    count_route,
+    delete_route,
+    filter_route,
+    list_route,
+    read_route,
+    route,
+    update_route,
+)
 from orion_project.api.fields import IntField, JSONObjectField, LenientBodySerializer
 from orion_project.api.filtering import request_serializer
 from orion_project.api.schema import ARRAY_OF_OBJECTS, NULLABLE_NUMBER
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
+    ORCHESTRATION_ANSWERS,
     HistoryRequest,
-    OrchestrationResultSerializer,
     api_version,
     history_response,
     orchestration_response,
@@ -38,6 +40,7 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
+from runs_app.selectors import FLOW_RUN_JOINS
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
@@ -52,14 +55,6 @@ UIFlowRunHistoryRequest = request_serializer(
     sort_default="EXPECTED_START_TIME_DESC",
     extra={"limit": IntField(default=1000, min_value=0, max_value=1000), "offset": IntField(default=0, min_value=0)},
 )
-
-
-FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
-
-
-def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
-    """Flow runs matching a validated query body, with what their response shows joined."""
-    return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
 
 
 class ResumeFlowRunSerializer(LenientBodySerializer):
@@ -79,22 +74,13 @@ class FlowRunViewSet(OrionViewSet):
     sort_spec = FLOW_RUN_SORT
     schema_tags = ("Flow Runs",)
 
-    def _matching(self, data: dict[str, Any]) -> QuerySet[FlowRun]:
-        """The one place filter bodies become a queryset (filter and count share it)."""
-        return flow_run_queryset(data)
-
-    @extend_schema(
-        operation_id="create_flow_run",
-        summary="Create Flow Run",
-        description=(
-            "Create a flow run. Its initial state (PENDING if none is given) is written with "
-            "force. With an `idempotency_key`, an existing run of the flow with that key is "
-            "returned unchanged (200)."
-        ),
-        request=FlowRunCreateSerializer,
-        responses={200: FlowRunSerializer, 201: FlowRunSerializer},
+    @route(
+        "create_flow_run", request=FlowRunCreateSerializer, responses={200: FlowRunSerializer, 201: FlowRunSerializer}
     )
     def create(self, request: Request) -> Response:
+        """Create a flow run. Its initial state (PENDING if none is given) is written with
+        force. With an `idempotency_key`, an existing run of the flow with that key is returned
+        unchanged (200)."""
         data = self.body(FlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
         run, created = services.flow_run_create(
@@ -102,115 +88,60 @@ class FlowRunViewSet(OrionViewSet):
         )
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="list_flow_runs",
-        summary="List Flow Runs",
-        description=(
-            "Query flow runs with query-string filters named after the JSON filter (`name`, "
-            "`state__type=RUNNING,FAILED`, `tags__all=a,b`, `expected_start_time__after=...`), "
-            "plus `sort`, `limit`, `offset`."
-        ),
-        responses={200: FlowRunSerializer(many=True)},
+    list = list_route(
+        "list_flow_runs",
+        "Query flow runs with query-string filters named after the JSON filter (`name`, `state__type=RUNNING,FAILED`, `tags__all=a,b`, `expected_start_time__after=...`), plus `sort`, `limit`, `offset`.",
+        FlowRunSerializer(many=True),
     )
-    def list(self, request: Request) -> Response:
-        return self.query_string_list(request)
 
-    @extend_schema(
-        operation_id="read_flow_run",
-        summary="Read Flow Run",
-        description="Get a flow run by id, with its current state.",
-        responses={200: FlowRunSerializer},
+    retrieve = read_route("read_flow_run", "Get a flow run by id, with its current state.", FlowRunSerializer)
+
+    partial_update = update_route(
+        "update_flow_run",
+        "Update a flow run's name, version, parameters, policy, tags or infrastructure pid.",
+        FlowRunUpdateSerializer,
+        services.flow_run_update,
     )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
 
-    @extend_schema(
-        operation_id="update_flow_run",
-        summary="Update Flow Run",
-        description="Update a flow run's name, version, parameters, policy, tags or infrastructure pid.",
-        request=FlowRunUpdateSerializer,
-        responses={204: None},
+    destroy = delete_route(
+        "delete_flow_run", "Delete a flow run with its states and task runs.", services.flow_run_delete
     )
-    def partial_update(self, request: Request, id: str) -> Response:
-        flow_run_id = self.object_id()
-        changes = self.body(FlowRunUpdateSerializer)
-        if not services.flow_run_update(flow_run_id=flow_run_id, changes=changes):
-            raise RouteNotFound(FLOW_RUN_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_flow_run",
-        summary="Delete Flow Run",
-        description="Delete a flow run with its states and task runs.",
-        responses={204: None},
+    filter = filter_route(
+        "read_flow_runs",
+        "Query for flow runs matching the filters, sorted and paginated.",
+        FlowRunsFilterRequest,
+        page=selectors.flow_run_page,
     )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services.flow_run_delete(flow_run_id=self.object_id()):
-            raise RouteNotFound(FLOW_RUN_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_flow_runs",
-        summary="Read Flow Runs",
-        description="Query for flow runs matching the filters, sorted and paginated.",
-        request=FlowRunsFilterRequest,
-        responses={200: FlowRunSerializer(many=True)},
+    count = count_route(
+        "count_flow_runs", "Count flow runs matching the filters.", FlowRunsCountRequest, count=selectors.flow_run_count
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(FlowRunsFilterRequest)
-        return self.compiled_page(data, self._matching)
 
-    @extend_schema(
-        operation_id="count_flow_runs",
-        summary="Count Flow Runs",
-        description="Count flow runs matching the filters.",
-        request=FlowRunsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        return Response(selectors.flow_run_count(filters=self.body(FlowRunsCountRequest)))
-
-    @extend_schema(
-        operation_id="flow_run_history",
-        summary="Flow Run History",
-        description=(
-            "Flow runs bucketed by expected start time into intervals of "
-            "`history_interval_seconds`, aggregated per state type and name."
-        ),
+    @route(
+        "flow_run_history",
+        post="history",
         request=HistoryRequest,
         responses={200: HistoryIntervalSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
+        """Flow runs bucketed by expected start time into intervals of
+        `history_interval_seconds`, aggregated per state type and name."""
         return history_response(request, selectors.flow_run_history)
 
-    @extend_schema(
-        operation_id="average_flow_run_lateness",
-        summary="Average Flow Run Lateness",
-        description="Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20).",
-        request=FlowRunsCountRequest,
-        responses={200: NULLABLE_NUMBER},
-    )
-    @action(detail=False, methods=["post"], url_path="lateness")
+    @route("average_flow_run_lateness", post="lateness", request=FlowRunsCountRequest, responses={200: NULLABLE_NUMBER})
     def lateness(self, request: Request) -> Response:
+        """Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20)."""
         data = self.body(FlowRunsCountRequest)
         runs = selectors.flow_runs_matching(filters=data)
         return Response(selectors.average_lateness(runs, now=timezone.now()))
 
-    @extend_schema(
-        operation_id="set_flow_run_state",
-        summary="Set Flow Run State",
-        description=(
-            "Propose a new state; the orchestration rules decide (ACCEPT, REJECT, ABORT or "
-            "WAIT). 201 when a state was written, 200 otherwise."
-        ),
-        request=SetStateSerializer,
-        responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
+    @route(
+        "set_flow_run_state", detail=True, post="set_state", request=SetStateSerializer, responses=ORCHESTRATION_ANSWERS
     )
-    @action(detail=True, methods=["post"], url_path="set_state")
     def set_state(self, request: Request, id: str) -> Response:
+        """Propose a new state; the orchestration rules decide (ACCEPT, REJECT, ABORT or WAIT).
+        201 when a state was written, 200 otherwise."""
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
         result = services.flow_run_set_state(
@@ -218,15 +149,11 @@ class FlowRunViewSet(OrionViewSet):
         )
         return orchestration_response(result)
 
-    @extend_schema(
-        operation_id="resume_flow_run",
-        summary="Resume Flow Run",
-        description="Resume a paused flow run (RUNNING, or SCHEDULED 'Resuming' if it reschedules).",
-        request=ResumeFlowRunSerializer,
-        responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
+    @route(
+        "resume_flow_run", detail=True, post="resume", request=ResumeFlowRunSerializer, responses=ORCHESTRATION_ANSWERS
     )
-    @action(detail=True, methods=["post"], url_path="resume")
     def resume(self, request: Request, id: str) -> Response:
+        """Resume a paused flow run (RUNNING, or SCHEDULED 'Resuming' if it reschedules)."""
         flow_run_id = self.object_id()
         # The 2.7 client sends no body at all.
         has_body = request.content_type.startswith("application/json") and bool(request.body)
@@ -236,14 +163,9 @@ class FlowRunViewSet(OrionViewSet):
         )
         return orchestration_response(result)
 
-    @extend_schema(
-        operation_id="read_flow_run_graph",
-        summary="Read Flow Run Graph",
-        description="The task runs of a flow run with their upstream task-run dependencies.",
-        responses={200: ARRAY_OF_OBJECTS},
-    )
-    @action(detail=True, methods=["get"], url_path="graph")
+    @route("read_flow_run_graph", detail=True, get="graph", responses={200: ARRAY_OF_OBJECTS})
     def graph(self, request: Request, id: str) -> Response:
+        """The task runs of a flow run with their upstream task-run dependencies."""
         now = timezone.now()
         task_runs = selectors.flow_run_graph_task_runs(self.object_id())
         return Response([graph_node_json(task_run, now) for task_run in task_runs])
@@ -255,15 +177,9 @@ class UIFlowRunViewSet(OrionViewSet):
     queryset = FlowRun.objects.all()
     schema_tags = ("UI",)
 
-    @extend_schema(
-        operation_id="read_flow_run_history",
-        summary="Read Flow Run History",
-        description="Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000).",
-        request=UIFlowRunHistoryRequest,
-        responses={200: ARRAY_OF_OBJECTS},
-    )
-    @action(detail=False, methods=["post"], url_path="history")
+    @route("read_flow_run_history", post="history", request=UIFlowRunHistoryRequest, responses={200: ARRAY_OF_OBJECTS})
     def history(self, request: Request) -> Response:
+        """Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000)."""
         data = self.body(UIFlowRunHistoryRequest)
         runs = selectors.flow_runs_matching(filters=data)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.db.models import QuerySet
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import filter_route, route
 from orion_project.api.errors import DetailError, RouteNotFound
 from orion_project.api.fields import (
     BoolField,
@@ -83,31 +84,29 @@ class GlobalConcurrencyLimitUpdateSerializer(StrictSerializer):
     slot_decay_per_second = NonNegativeField(integer=False)
 
 
-class PositiveIntField(IntField):
+class _Positive:
+    """A number field that refuses zero and below (pydantic's ``gt``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)  # type: ignore[misc]
+        if value <= 0:
+            self.fail("value_error.number.not_gt")  # type: ignore[attr-defined]
+        return value
+
+
+class PositiveIntField(_Positive, IntField):
     """An integer > 0 (pydantic's ``gt=0``)."""
 
     default_error_messages = {"value_error.number.not_gt": "ensure this value is greater than 0"}
 
-    def to_internal_value(self, data: Any) -> int:
-        value = super().to_internal_value(data)
-        if value <= 0:
-            self.fail("value_error.number.not_gt")
-        return value
 
-
-class PositiveFloatField(FloatField):
+class PositiveFloatField(_Positive, FloatField):
     """A number > 0 (pydantic's ``gt=0.0``)."""
 
     default_error_messages = {
         **FloatField.default_error_messages,
         "value_error.number.not_gt": "ensure this value is greater than 0.0",
     }
-
-    def to_internal_value(self, data: Any) -> float:
-        value = super().to_internal_value(data)
-        if value <= 0:
-            self.fail("value_error.number.not_gt")
-        return value
 
 
 class NamesField(ListField):
@@ -189,77 +188,53 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
         ("id_or_name", {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
     )
 
-    @extend_schema(
-        operation_id="create_concurrency_limit_v2",
-        summary="Create Concurrency Limit V2",
-        description="Create a global concurrency limit; names are unique (409).",
+    @route(
+        "create_concurrency_limit_v2",
         request=GlobalConcurrencyLimitCreateSerializer,
         responses={201: GlobalConcurrencyLimitCreatedSerializer},
     )
     def create(self, request: Request) -> Response:
+        """Create a global concurrency limit; names are unique (409)."""
         limit = services.global_limit_create(data=self.body(GlobalConcurrencyLimitCreateSerializer))
         return Response(GlobalConcurrencyLimitCreatedSerializer(limit).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_concurrency_limit_v2",
-        summary="Read Concurrency Limit V2",
-        description="Get a limit by id or by name.",
-        responses={200: GlobalConcurrencyLimitSerializer},
-    )
+    @route("read_concurrency_limit_v2", responses={200: GlobalConcurrencyLimitSerializer})
     def retrieve(self, request: Request, id_or_name: str) -> Response:
+        """Get a limit by id or by name."""
         limit = selectors_220.global_limit_get(**_id_or_name(id_or_name))
         if limit is None:
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return self.read(limit)
 
-    @extend_schema(
-        operation_id="update_concurrency_limit_v2",
-        summary="Update Concurrency Limit V2",
-        description="Change a limit found by id or by name.",
-        request=GlobalConcurrencyLimitUpdateSerializer,
-        responses={204: None},
-    )
+    @route("update_concurrency_limit_v2", request=GlobalConcurrencyLimitUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id_or_name: str) -> Response:
+        """Change a limit found by id or by name."""
         changes = self.body(GlobalConcurrencyLimitUpdateSerializer)
         if not services.global_limit_update(changes=changes, **_id_or_name(id_or_name)):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_concurrency_limit_v2",
-        summary="Delete Concurrency Limit V2",
-        description="Delete a limit found by id or by name.",
-        responses={204: None},
-    )
+    @route("delete_concurrency_limit_v2", responses={204: None})
     def destroy(self, request: Request, id_or_name: str) -> Response:
+        """Delete a limit found by id or by name."""
         if not services.global_limit_delete(**_id_or_name(id_or_name)):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="read_all_concurrency_limits_v2",
-        summary="Read All Concurrency Limits V2",
-        description="List limits ordered by name.",
-        request=GlobalLimitsPageRequest,
-        responses={200: GlobalConcurrencyLimitSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(GlobalLimitsPageRequest)
-        return self.page(GlobalConcurrencyLimit.objects.order_by("name"), data)
+    filter = filter_route("read_all_concurrency_limits_v2", "List limits ordered by name.", GlobalLimitsPageRequest)
 
-    @extend_schema(
-        operation_id="bulk_increment_active_slots",
-        summary="Bulk Increment Active Slots",
-        description=(
-            "Take `slots` on every named active limit, or on none: 423 with `Retry-After` when they "
-            "are held. Unknown names become inactive limits."
-        ),
+    def matching(self, data: dict[str, Any]) -> QuerySet[GlobalConcurrencyLimit]:
+        return GlobalConcurrencyLimit.objects.order_by("name")
+
+    @route(
+        "bulk_increment_active_slots",
+        post="increment",
         request=SlotsIncrementSerializer,
         responses={200: MinimalLimitSerializer},
     )
-    @action(detail=False, methods=["post"], url_path="increment")
     def increment(self, request: Request) -> Response:
+        """Take `slots` on every named active limit, or on none: 423 with `Retry-After` when
+        they are held. Unknown names become inactive limits."""
         data = self.body(SlotsIncrementSerializer)
         try:
             limits = services.global_slots_increment(names=data["names"], slots=data["slots"], mode=data["mode"])
@@ -271,15 +246,14 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
             )
         return Response(_minimal(limits))
 
-    @extend_schema(
-        operation_id="bulk_decrement_active_slots",
-        summary="Bulk Decrement Active Slots",
-        description="Give back `slots` on every named active limit, recording how long they were held.",
+    @route(
+        "bulk_decrement_active_slots",
+        post="decrement",
         request=SlotsDecrementSerializer,
         responses={200: MinimalLimitSerializer},
     )
-    @action(detail=False, methods=["post"], url_path="decrement")
     def decrement(self, request: Request) -> Response:
+        """Give back `slots` on every named active limit, recording how long they were held."""
         data = self.body(SlotsDecrementSerializer)
         limits = services.global_slots_decrement(
             names=data["names"], slots=data["slots"], occupancy_seconds=data.get("occupancy_seconds")

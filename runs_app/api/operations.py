@@ -8,12 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import route
 from orion_project.api.errors import DetailError
 from orion_project.api.fields import BoolField, IntField, ListField, StrField
 from orion_project.api.filtering import request_serializer
@@ -93,19 +92,16 @@ class FlowRunOperationsViewSet(OrionViewSet):
         count, sample = bulk.flow_runs_preview(filters=data, limit=data["limit"])
         return Response({"count": count, "sample": FlowRunSerializer(sample, many=True).data})
 
-    @extend_schema(
-        operation_id="bulk_set_flow_run_state",
-        summary="Bulk Set Flow Run State",
-        description=(
-            "Propose `state` to every flow run the filter keys match (at most `limit`, "
-            f"{bulk.MAX_BULK_RUNS} by default), each through the orchestration rules in its own "
-            "transaction. Answers the verdict counts; with `dry_run` the count and the first 20 "
-            f"matches, changing nothing. {_WHICH_RUNS}"
-        ),
+    @route(
+        "bulk_set_flow_run_state",
+        "Propose `state` to every flow run the filter keys match (at most `limit`, "
+        f"{bulk.MAX_BULK_RUNS} by default), each through the orchestration rules in its own "
+        "transaction. Answers the verdict counts; with `dry_run` the count and the first 20 "
+        f"matches, changing nothing. {_WHICH_RUNS}",
+        post="bulk_set_state",
         request=FlowRunsBulkSetStateRequest,
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="bulk_set_state")
     def bulk_set_state(self, request: Request) -> Response:
         data = self.body(FlowRunsBulkSetStateRequest)
         if data["dry_run"]:
@@ -116,19 +112,18 @@ class FlowRunOperationsViewSet(OrionViewSet):
             )
         return Response(result.as_json())
 
-    @extend_schema(
-        operation_id="bulk_delete_flow_runs",
-        summary="Bulk Delete Flow Runs",
-        description=(
-            "Delete every flow run the filter keys match (at most `limit`) with its task runs, "
-            "states and logs, in short batches. With `dry_run` the count and the first 20 matches. "
-            f"{_WHICH_RUNS}"
-        ),
+    @route(
+        "bulk_delete_flow_runs",
+        "Delete every flow run the filter keys match (at most `limit`) with its task runs, "
+        "states and logs, in short batches. With `dry_run` the count and the first 20 matches. "
+        f"{_WHICH_RUNS}",
+        post="bulk_delete",
         request=FlowRunsBulkDeleteRequest,
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="bulk_delete")
     def bulk_delete(self, request: Request) -> Response:
+        """Delete every flow run the filter keys match (at most `limit`) with its task runs,
+        states and logs, in short batches. With `dry_run` the count and the first 20 matches."""
         data = self.body(FlowRunsBulkDeleteRequest)
         if data["dry_run"]:
             return self._preview(data)
@@ -136,20 +131,12 @@ class FlowRunOperationsViewSet(OrionViewSet):
             deleted = bulk.flow_runs_bulk_delete(filters=data, limit=data["limit"], all_runs=data["all"])
         return Response({"deleted": deleted})
 
-    @extend_schema(
-        operation_id="prune_flow_runs",
-        summary="Prune Flow Runs",
-        description=(
-            "Retention: delete finished flow runs whose end is older than `older_than` (`30d`, "
-            "`12h`; `0d` = every finished run) with everything that points at them, `batch_size` "
-            "runs per transaction, at most `limit` runs per request (call again to continue). "
-            "With `dry_run` the rows per table it would delete."
-        ),
-        request=FlowRunsPruneRequest,
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @action(detail=False, methods=["post"], url_path="prune")
+    @route("prune_flow_runs", post="prune", request=FlowRunsPruneRequest, responses={200: OpenApiTypes.OBJECT})
     def prune(self, request: Request) -> Response:
+        """Retention: delete finished flow runs whose end is older than `older_than` (`30d`,
+        `12h`; `0d` = every finished run) with everything that points at them, `batch_size` runs
+        per transaction, at most `limit` runs per request (call again to continue). With
+        `dry_run` the rows per table it would delete."""
         data = self.body(FlowRunsPruneRequest)
         policy = retention.PrunePolicy(
             older_than=retention.parse_age(data["older_than"]),
@@ -161,19 +148,11 @@ class FlowRunOperationsViewSet(OrionViewSet):
         result = retention.flow_runs_prune(policy=policy, batch_size=data["batch_size"], max_runs=data["limit"])
         return Response(result.as_json())
 
-    @extend_schema(
-        operation_id="resolve_stuck_flow_runs",
-        summary="Resolve Stuck Flow Runs",
-        description=(
-            "The liveness check: RUNNING runs silent past their deployment's silence become "
-            "CRASHED, CANCELLING runs nothing will finish become CANCELLED. `dry_run` (the "
-            "default) only lists them."
-        ),
-        request=FlowRunsStuckRequest,
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @action(detail=False, methods=["post"], url_path="stuck")
+    @route("resolve_stuck_flow_runs", post="stuck", request=FlowRunsStuckRequest, responses={200: OpenApiTypes.OBJECT})
     def stuck(self, request: Request) -> Response:
+        """The liveness check: RUNNING runs silent past their deployment's silence become
+        CRASHED, CANCELLING runs nothing will finish become CANCELLED. `dry_run` (the default)
+        only lists them."""
         data = self.body(FlowRunsStuckRequest)
         found = liveness.stuck_flow_runs_resolve(dry_run=data["dry_run"])
         return Response({"dry_run": data["dry_run"], "flow_runs": [stuck.as_json() for stuck in found]})

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import filter_route, read_route, route
 from orion_project.api.errors import RequestValidationError, RouteNotFound, pydantic_errors
 from orion_project.api.fields import EmbeddedBodySerializer, ListField, UUIDField
 from orion_project.api.filtering import request_serializer
@@ -41,6 +42,7 @@ class ResetConcurrencyLimitSerializer(EmbeddedBodySerializer):
 class RunStateViewSet(OrionViewSet):
     """Read-only state history of one kind of run (``/flow_run_states/``, ``/task_run_states/``)."""
 
+    serializer_class = StateSerializer
     run_field = "flow_run_id"
     schema_tags: tuple[str, ...] = ()
 
@@ -54,8 +56,16 @@ class RunStateViewSet(OrionViewSet):
         states = self.get_queryset().filter(**{self.run_field: run_id}).order_by("timestamp")
         return Response([state_json(state) for state in states])
 
-    def retrieve(self, request: Request, id: str) -> Response:
-        return Response(state_json(self.get_object()))
+
+def _states_route(operation_id: str, description: str, run_field: str) -> Any:
+    """``GET /x_run_states/?<run_field>=``: the states of one run (``RunStateViewSet._states``)."""
+    run = OpenApiParameter(run_field, OpenApiTypes.UUID, required=True)
+
+    @route(operation_id, description, parameters=[run], responses={200: StateSerializer(many=True)})
+    def list(self: RunStateViewSet, request: Request) -> Response:
+        return self._states(request)
+
+    return list
 
 
 class FlowRunStateViewSet(RunStateViewSet):
@@ -65,24 +75,9 @@ class FlowRunStateViewSet(RunStateViewSet):
     not_found_detail = "Flow run state not found"
     schema_tags = ("Flow Run States",)
 
-    @extend_schema(
-        operation_id="read_flow_run_states",
-        summary="Read Flow Run States",
-        description="Every state a flow run has had, oldest first.",
-        parameters=[OpenApiParameter("flow_run_id", OpenApiTypes.UUID, required=True)],
-        responses={200: StateSerializer(many=True)},
-    )
-    def list(self, request: Request) -> Response:
-        return self._states(request)
+    list = _states_route("read_flow_run_states", "Every state a flow run has had, oldest first.", "flow_run_id")
 
-    @extend_schema(
-        operation_id="read_flow_run_state",
-        summary="Read Flow Run State",
-        description="Get one flow-run state row by id.",
-        responses={200: StateSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return super().retrieve(request, id)
+    retrieve = read_route("read_flow_run_state", "Get one flow-run state row by id.", StateSerializer)
 
 
 class TaskRunStateViewSet(RunStateViewSet):
@@ -93,24 +88,9 @@ class TaskRunStateViewSet(RunStateViewSet):
     not_found_detail = "Task run state not found"
     schema_tags = ("Task Run States",)
 
-    @extend_schema(
-        operation_id="read_task_run_states",
-        summary="Read Task Run States",
-        description="Every state a task run has had, oldest first.",
-        parameters=[OpenApiParameter("task_run_id", OpenApiTypes.UUID, required=True)],
-        responses={200: StateSerializer(many=True)},
-    )
-    def list(self, request: Request) -> Response:
-        return self._states(request)
+    list = _states_route("read_task_run_states", "Every state a task run has had, oldest first.", "task_run_id")
 
-    @extend_schema(
-        operation_id="read_task_run_state",
-        summary="Read Task Run State",
-        description="Get one task-run state row by id.",
-        responses={200: StateSerializer},
-    )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return super().retrieve(request, id)
+    retrieve = read_route("read_task_run_state", "Get one task-run state row by id.", StateSerializer)
 
 
 class LogViewSet(OrionViewSet):
@@ -122,14 +102,9 @@ class LogViewSet(OrionViewSet):
     sort_spec = LOG_SORT
     schema_tags = ("Logs",)
 
-    @extend_schema(
-        operation_id="create_logs",
-        summary="Create Logs",
-        description="Insert a JSON array of log lines in one batch; answers 201 with `null`.",
-        request=LogCreateSerializer(many=True),
-        responses={201: None},
-    )
+    @route("create_logs", request=LogCreateSerializer(many=True), responses={201: None})
     def create(self, request: Request) -> Response:
+        """Insert a JSON array of log lines in one batch; answers 201 with `null`."""
         body = request.data
         if not isinstance(body, list):
             raise RequestValidationError(
@@ -164,17 +139,12 @@ class LogViewSet(OrionViewSet):
         services.logs_create(logs=logs)
         return Response(None, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="read_logs",
-        summary="Read Logs",
-        description="Query logs matching the filter, sorted (default TIMESTAMP_ASC) and paginated.",
-        request=LogsFilterRequest,
-        responses={200: LogSerializer(many=True)},
+    filter = filter_route(
+        "read_logs", "Query logs matching the filter, sorted (default TIMESTAMP_ASC) and paginated.", LogsFilterRequest
     )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(LogsFilterRequest)
-        return self.page(LOG_FILTER.apply(Log.objects.all(), data.get("logs")), data)
+
+    def matching(self, data: dict[str, Any]) -> QuerySet[Log]:
+        return LOG_FILTER.apply(Log.objects.all(), data.get("logs"))
 
 
 CONCURRENCY_LIMIT_NOT_FOUND = "Concurrency limit not found"
@@ -188,83 +158,56 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     not_found_detail = CONCURRENCY_LIMIT_NOT_FOUND
     schema_tags = ("Concurrency Limits",)
 
-    @extend_schema(
-        operation_id="create_concurrency_limit",
-        summary="Create Concurrency Limit",
-        description="Create the limit of a tag, or change the value of its existing limit (always 200).",
+    @route(
+        "create_concurrency_limit",
         request=ConcurrencyLimitCreateSerializer,
         responses={200: ConcurrencyLimitSerializer},
     )
     def create(self, request: Request) -> Response:
+        """Create the limit of a tag, or change the value of its existing limit (always 200)."""
         data = self.body(ConcurrencyLimitCreateSerializer)
         return self.read(services.concurrency_limit_upsert(**data))
 
-    @extend_schema(
-        operation_id="read_concurrency_limit",
-        summary="Read Concurrency Limit",
-        description="Get a limit by id, with the task runs holding its slots.",
-        responses={200: ConcurrencyLimitSerializer},
+    retrieve = read_route(
+        "read_concurrency_limit", "Get a limit by id, with the task runs holding its slots.", ConcurrencyLimitSerializer
     )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
 
-    @extend_schema(
-        operation_id="delete_concurrency_limit",
-        summary="Delete Concurrency Limit",
-        description="Delete a limit by id (answers 200 with `null`, as the reference does).",
-        responses={200: None},
-    )
+    @route("delete_concurrency_limit", responses={200: None})
     def destroy(self, request: Request, id: str) -> Response:
+        """Delete a limit by id (answers 200 with `null`, as the reference does)."""
         if not services.concurrency_limit_delete(limit_id=self.object_id()):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
-    @extend_schema(
-        operation_id="read_concurrency_limits",
-        summary="Read Concurrency Limits",
-        description="List limits ordered by tag.",
-        request=PageRequest,
-        responses={200: ConcurrencyLimitSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(PageRequest)
-        return self.page(ConcurrencyLimit.objects.order_by("tag"), data)
+    filter = filter_route("read_concurrency_limits", "List limits ordered by tag.", PageRequest)
 
-    @extend_schema(
-        operation_id="read_concurrency_limit_by_tag",
-        summary="Read Concurrency Limit By Tag",
-        description="Get the limit of a tag.",
-        responses={200: ConcurrencyLimitSerializer},
-    )
-    @action(detail=False, methods=["get"], url_path=r"tag/(?P<tag>[^/]+)")
+    def matching(self, data: dict[str, Any]) -> QuerySet[ConcurrencyLimit]:
+        return ConcurrencyLimit.objects.order_by("tag")
+
+    @route("read_concurrency_limit_by_tag", get=r"tag/(?P<tag>[^/]+)", responses={200: ConcurrencyLimitSerializer})
     def by_tag(self, request: Request, tag: str) -> Response:
+        """Get the limit of a tag."""
         limit = ConcurrencyLimit.objects.filter(tag=tag).first()
         if limit is None:
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return self.read(limit)
 
-    @extend_schema(
-        operation_id="delete_concurrency_limit_by_tag",
-        summary="Delete Concurrency Limit By Tag",
-        description="Delete the limit of a tag (200 with `null`).",
-        responses={200: None},
-    )
+    @route("delete_concurrency_limit_by_tag", responses={200: None})
     @by_tag.mapping.delete
     def delete_by_tag(self, request: Request, tag: str) -> Response:
+        """Delete the limit of a tag (200 with `null`)."""
         if not services.concurrency_limit_delete(tag=tag):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
-    @extend_schema(
-        operation_id="reset_concurrency_limit_by_tag",
-        summary="Reset Concurrency Limit By Tag",
-        description="Release every slot of a tag's limit, or replace them with `slot_override`.",
+    @route(
+        "reset_concurrency_limit_by_tag",
+        post=r"tag/(?P<tag>[^/]+)/reset",
         request=ResetConcurrencyLimitSerializer,
         responses={200: None},
     )
-    @action(detail=False, methods=["post"], url_path=r"tag/(?P<tag>[^/]+)/reset")
     def reset(self, request: Request, tag: str) -> Response:
+        """Release every slot of a tag's limit, or replace them with `slot_override`."""
         data = self.body(ResetConcurrencyLimitSerializer)
         if not services.concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)

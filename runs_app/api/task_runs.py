@@ -6,19 +6,25 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orion_project.api.errors import RouteNotFound
+from orion_project.api.actions import (
+    count_route,
+    delete_route,
+    filter_route,
+    list_route,
+    read_route,
+    route,
+    update_route,
+)
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app import selectors, services
 from runs_app.api.common import (
+    ORCHESTRATION_ANSWERS,
     HistoryRequest,
-    OrchestrationResultSerializer,
     api_version,
     history_response,
     orchestration_response,
@@ -54,21 +60,12 @@ class TaskRunViewSet(OrionViewSet):
     sort_spec = TASK_RUN_SORT
     schema_tags = ("Task Runs",)
 
-    def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
-        """The one place filter bodies become a queryset (filter and count share it)."""
-        return selectors.task_runs_matching(filters=data).select_related("state")
-
-    @extend_schema(
-        operation_id="create_task_run",
-        summary="Create Task Run",
-        description=(
-            "Create a task run (initial state PENDING unless given, written with force), or "
-            "return the existing run with the same flow run, task key and dynamic key (200)."
-        ),
-        request=TaskRunCreateSerializer,
-        responses={200: TaskRunSerializer, 201: TaskRunSerializer},
+    @route(
+        "create_task_run", request=TaskRunCreateSerializer, responses={200: TaskRunSerializer, 201: TaskRunSerializer}
     )
     def create(self, request: Request) -> Response:
+        """Create a task run (initial state PENDING unless given, written with force), or return
+        the existing run with the same flow run, task key and dynamic key (200)."""
         data = self.body(TaskRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
         run, created = services.task_run_create(
@@ -76,92 +73,50 @@ class TaskRunViewSet(OrionViewSet):
         )
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="list_task_runs",
-        summary="List Task Runs",
-        description="Query task runs with query-string filters named after the JSON filter.",
-        responses={200: TaskRunSerializer(many=True)},
+    list = list_route(
+        "list_task_runs",
+        "Query task runs with query-string filters named after the JSON filter.",
+        TaskRunSerializer(many=True),
     )
-    def list(self, request: Request) -> Response:
-        return self.query_string_list(request)
 
-    @extend_schema(
-        operation_id="read_task_run",
-        summary="Read Task Run",
-        description="Get a task run by id, with its current state.",
-        responses={200: TaskRunSerializer},
+    retrieve = read_route("read_task_run", "Get a task run by id, with its current state.", TaskRunSerializer)
+
+    partial_update = update_route(
+        "update_task_run",
+        "Rename a task run (the only writable field).",
+        TaskRunUpdateSerializer,
+        services.task_run_update,
     )
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self.read(self.get_object())
 
-    @extend_schema(
-        operation_id="update_task_run",
-        summary="Update Task Run",
-        description="Rename a task run (the only writable field).",
-        request=TaskRunUpdateSerializer,
-        responses={204: None},
+    destroy = delete_route("delete_task_run", "Delete a task run with its states.", services.task_run_delete)
+
+    filter = filter_route(
+        "read_task_runs",
+        "Query for task runs matching the filters, sorted and paginated.",
+        TaskRunsFilterRequest,
+        page=selectors.task_run_page,
     )
-    def partial_update(self, request: Request, id: str) -> Response:
-        task_run_id = self.object_id()
-        changes = self.body(TaskRunUpdateSerializer)
-        if not services.task_run_update(task_run_id=task_run_id, changes=changes):
-            raise RouteNotFound(TASK_RUN_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="delete_task_run",
-        summary="Delete Task Run",
-        description="Delete a task run with its states.",
-        responses={204: None},
-    )
-    def destroy(self, request: Request, id: str) -> Response:
-        if not services.task_run_delete(task_run_id=self.object_id()):
-            raise RouteNotFound(TASK_RUN_NOT_FOUND)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    count = count_route("count_task_runs", "Count task runs matching the filters.", TaskRunsCountRequest)
 
-    @extend_schema(
-        operation_id="read_task_runs",
-        summary="Read Task Runs",
-        description="Query for task runs matching the filters, sorted and paginated.",
-        request=TaskRunsFilterRequest,
-        responses={200: TaskRunSerializer(many=True)},
-    )
-    @action(detail=False, methods=["post"], url_path="filter")
-    def filter(self, request: Request) -> Response:
-        data = self.body(TaskRunsFilterRequest)
-        return self.compiled_page(data, self._matching)
+    def matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
+        return selectors.task_runs_matching(filters=data)
 
-    @extend_schema(
-        operation_id="count_task_runs",
-        summary="Count Task Runs",
-        description="Count task runs matching the filters.",
-        request=TaskRunsCountRequest,
-        responses={200: OpenApiTypes.INT},
-    )
-    @action(detail=False, methods=["post"], url_path="count")
-    def count(self, request: Request) -> Response:
-        return Response(self._matching(self.body(TaskRunsCountRequest)).count())
-
-    @extend_schema(
-        operation_id="task_run_history",
-        summary="Task Run History",
-        description="Task runs bucketed by expected start time, aggregated per state.",
+    @route(
+        "task_run_history",
+        post="history",
         request=HistoryRequest,
         responses={200: HistoryIntervalSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
+        """Task runs bucketed by expected start time, aggregated per state."""
         return history_response(request, selectors.task_run_history)
 
-    @extend_schema(
-        operation_id="set_task_run_state",
-        summary="Set Task Run State",
-        description="Propose a new task-run state; the task orchestration rules decide.",
-        request=SetStateSerializer,
-        responses={200: OrchestrationResultSerializer, 201: OrchestrationResultSerializer},
+    @route(
+        "set_task_run_state", detail=True, post="set_state", request=SetStateSerializer, responses=ORCHESTRATION_ANSWERS
     )
-    @action(detail=True, methods=["post"], url_path="set_state")
     def set_state(self, request: Request, id: str) -> Response:
+        """Propose a new task-run state; the task orchestration rules decide."""
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
         result = services.task_run_set_state(
@@ -176,15 +131,14 @@ class UITaskRunViewSet(OrionViewSet):
     queryset = TaskRun.objects.all()
     schema_tags = ("UI",)
 
-    @extend_schema(
-        operation_id="read_task_run_counts_by_state",
-        summary="Read Task Run Counts By State",
-        description="How many matching task runs are in each state type.",
+    @route(
+        "read_task_run_counts_by_state",
+        post="count",
         request=TaskRunsCountRequest,
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
+        """How many matching task runs are in each state type."""
         data = self.body(TaskRunsCountRequest)
         runs = selectors.task_runs_matching(filters=data)
         return Response(selectors.count_by_state_type(runs))

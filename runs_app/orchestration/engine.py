@@ -19,7 +19,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.utils import timezone
 
-from orion_project.prepared import ByPrimaryKey
+from orion_project.prepared import by_id
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
@@ -42,28 +42,15 @@ def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
     the same statement come from the statement's older snapshot, which would hide the
     state the previous lock holder just wrote.
     """
-    run = _prepared(model, locked=True).get(run_id)
+    run = by_id(model, locked=True).get(run_id)
     if run is not None and run.state_id is not None:
-        # Read through the prepared query and cached on the run, so ``run.state`` costs
-        # no queryset compile either.
+        # Read by a compiled statement and cached on the run, so ``run.state`` costs no
+        # queryset compile either.
         state_model: Any = model._meta.get_field("state").related_model
-        state = _prepared(state_model, locked=False).get(run.state_id)
+        state = by_id(state_model).get(run.state_id)
         if state is not None:
             run.state = state
     return run
-
-
-_PREPARED: dict[tuple[type[Any], bool], ByPrimaryKey[Any]] = {}
-
-
-def _prepared(model: type[Any], *, locked: bool) -> ByPrimaryKey[Any]:
-    """A by-id read of ``model`` compiled once (the lock and the state read are on every
-    transition's path; compiling them was a third of a ``set_state``'s CPU)."""
-    prepared = _PREPARED.get((model, locked))
-    if prepared is None:
-        queryset = model.objects.select_for_update() if locked else model.objects.all()
-        prepared = _PREPARED[(model, locked)] = ByPrimaryKey(queryset)
-    return prepared
 
 
 def orchestrate(

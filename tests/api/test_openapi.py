@@ -1,4 +1,5 @@
-"""The generated OpenAPI document: paths, operation ids, nested filter schemas."""
+"""The generated OpenAPI document: paths, operation ids, nested filter schemas, JSON bodies,
+UUID ids and the bearer scheme when API keys are on."""
 
 from __future__ import annotations
 
@@ -56,3 +57,49 @@ def test_filter_bodies_are_nested_schemas(schema: dict[str, Any]) -> None:
 def test_count_answers_an_integer(schema: dict[str, Any]) -> None:
     response = schema["paths"]["/api/flows/count"]["post"]["responses"]["200"]
     assert response["content"]["application/json"]["schema"]["type"] == "integer"
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+
+
+def test_request_bodies_are_json(schema: dict[str, Any]) -> None:
+    bodies = [(path, op["requestBody"]) for path, _, op in _operations(schema) if "requestBody" in op]
+    assert len(bodies) > 50
+    for path, body in bodies:
+        assert list(body["content"]) == ["application/json"], path
+
+
+def test_path_ids_are_uuids(schema: dict[str, Any]) -> None:
+    ids = [
+        (path, parameter)
+        for path, _, op in _operations(schema)
+        for parameter in op.get("parameters", [])
+        if parameter["in"] == "path" and (parameter["name"] == "id" or parameter["name"].endswith("_id"))
+    ]
+    assert len(ids) > 50
+    for path, parameter in ids:
+        if path == "/api/artifacts/{id}/latest":  # the artifact's key, not an id
+            assert parameter["schema"] == {"type": "string"}, path
+        else:
+            assert parameter["schema"] == {"type": "string", "format": "uuid"}, path
+    flow_run = schema["components"]["schemas"]["FlowRun"]["properties"]
+    assert flow_run["flow_id"]["format"] == flow_run["id"]["format"] == "uuid"
+
+
+def test_no_security_scheme_without_keys(schema: dict[str, Any]) -> None:
+    assert "securitySchemes" not in schema.get("components", {})
+    assert "security" not in schema
+
+
+def test_the_bearer_scheme_is_declared_when_keys_are_on(client: Client, settings: Any) -> None:
+    settings.ORION_AUTH = "api-key"
+    response = client.get("/api/openapi.json")  # an open path: no key needed to read the contract
+    assert response.status_code == 200
+    schema = response.json()
+    (scheme,) = schema["components"]["securitySchemes"].values()
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert schema["security"] == [{name: []} for name in schema["components"]["securitySchemes"]]
+    operations = {(path, method): op for path, method, op in _operations(schema)}
+    assert operations[("/api/health", "get")]["security"] == []
+    assert "security" not in operations[("/api/flows/filter", "post")]  # the document-wide rule applies

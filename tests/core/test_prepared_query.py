@@ -4,11 +4,13 @@ statement, and the read routes built on it render the same JSON as the ORM path.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from orion_project import prepared
 from orion_project.prepared import ByPrimaryKey
 from runs_app.models import FlowRun
 from tests.helpers import ApiClient, make_flow_run, make_task_run
@@ -80,3 +82,23 @@ def test_read_routes_render_what_the_filter_route_renders(api: ApiClient) -> Non
     listed_tasks = api.post("/task_runs/filter", {"task_runs": {"id": {"any_": [task["id"]]}}}).json()
     assert [_timeless(row) for row in listed_tasks] == [_timeless(one_task)]
     assert api.get(f"/flow_runs/{uuid.uuid4()}").status_code == 404
+
+
+def test_routes_and_the_engine_compile_each_read_by_id_once(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One registry: a run's state is read by the engine and by ``GET /flow_run_states/{id}``
+    through one compiled statement; every read is compiled once per process."""
+    monkeypatch.setattr(prepared, "_BY_ID", {})
+    compiled: list[str] = []
+    compile_query = prepared.CompiledQuery.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, queryset: Any, alias: str | None = None) -> Any:
+        compiled.append(f"{queryset.model.__name__}{' locked' if queryset.query.select_for_update else ''}")
+        return compile_query(cls, queryset, alias)
+
+    monkeypatch.setattr(prepared.CompiledQuery, "of", classmethod(counting))
+    for _ in range(2):
+        run = make_flow_run(api, "PENDING")
+        assert api.get(f"/flow_runs/{run['id']}").status_code == 200
+        answer = api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING"}}).json()
+        assert api.get(f"/flow_run_states/{answer['state']['id']}").json()["type"] == "RUNNING"
+    assert sorted(compiled) == ["FlowRun", "FlowRun locked", "FlowRunState"]

@@ -1,5 +1,5 @@
 """``POST /flow_runs/filter`` and ``/task_runs/filter`` compile a page's SQL once per
-distinct body (``OrionViewSet.compiled_page``); the rows are read live on every request."""
+distinct body (``orion_project.prepared.PageByBody``); the rows are read live on every request."""
 
 from __future__ import annotations
 

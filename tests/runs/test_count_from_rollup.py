@@ -70,7 +70,7 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
 
 
 @pytest.mark.django_db
-def test_a_body_is_compiled_once_and_its_answer_stays_live(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_is_compiled_once_and_its_answer_stays_live(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The count's SQL is kept per body; the answer is not: runs written after the first
     request are counted by the next one, and another body gets its own statement."""
     from runs_app import selectors
@@ -79,20 +79,17 @@ def test_a_body_is_compiled_once_and_its_answer_stays_live(api) -> None:  # type
     body = {"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": ["PENDING"]}}}}
     assert api.post("/flow_runs/count", body).json() == 0
     calls = []
-    compile_statement = selectors._count_statement
+    build = selectors._flow_run_count.build
 
     def counting(filters: Any) -> Any:
         calls.append(filters)
-        return compile_statement(filters)
+        return build(filters)
 
-    selectors._count_statement = counting  # type: ignore[assignment]
-    try:
-        for expected in (1, 2):
-            assert api.post("/flow_runs/", {"flow_id": flow_id, "state": {"type": "PENDING"}}).status_code == 201
-            assert api.post("/flow_runs/count", body).json() == expected
-        assert calls == []  # compiled by the first request, before the runs existed
-        other = {**body, "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
-        assert api.post("/flow_runs/count", other).json() == 0
-        assert len(calls) == 1
-    finally:
-        selectors._count_statement = compile_statement  # type: ignore[assignment]
+    monkeypatch.setattr(selectors._flow_run_count, "build", counting)
+    for expected in (1, 2):
+        assert api.post("/flow_runs/", {"flow_id": flow_id, "state": {"type": "PENDING"}}).status_code == 201
+        assert api.post("/flow_runs/count", body).json() == expected
+    assert calls == []  # compiled by the first request, before the runs existed
+    other = {**body, "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
+    assert api.post("/flow_runs/count", other).json() == 0
+    assert len(calls) == 1
