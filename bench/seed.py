@@ -462,7 +462,7 @@ def write_orm(chunks: Sequence[Chunk]) -> None:
 def add_to_history_rollup(chunks: Sequence[Chunk]) -> None:
     """The inserted runs' share of the flow-run history rollup (the rows bypass the
     orchestration that keeps it), in the caller's transaction."""
-    from runs_app.history_rollup import RUN_FIELDS, flow_runs_history_add
+    from runs_app.rollup.writes import RUN_FIELDS, flow_runs_history_add
 
     def runs() -> Iterable[dict[str, Any]]:
         for chunk in chunks:

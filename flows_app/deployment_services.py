@@ -24,7 +24,7 @@ from orion_project.clock import add_clamped
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
-from runs_app.services import flow_run_create, flow_runs_delete
+from runs_app.services.runs import flow_run_create, flow_runs_delete
 from runs_app.states import StateName, StateType
 
 AUTO_SCHEDULED_TAG = "auto-scheduled"
@@ -202,7 +202,7 @@ def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
 
 
 def deployment_set_liveness_silence(*, deployment_id: uuid.UUID, seconds: int | None) -> bool:
-    """Set how long a RUNNING run of the deployment may stay silent (``runs_app.liveness``).
+    """Set how long a RUNNING run of the deployment may stay silent (``runs_app.background.liveness``).
 
     Not a Prefect field, so unlike :func:`deployment_update` it leaves the scheduled runs alone.
     """

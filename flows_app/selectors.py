@@ -17,7 +17,7 @@ from flows_app.filters import (
 from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
 from orion_project.filtering import Condition, FilterBody, narrowed
 from runs_app.models import FlowRun
-from runs_app.selectors import flow_run_exists, work_queue_condition
+from runs_app.selectors.runs import flow_run_exists, work_queue_condition
 from runs_app.states import StateName, StateType
 
 

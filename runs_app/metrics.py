@@ -3,7 +3,7 @@
 Every query here is sized for a database of millions of runs:
 
 * flow runs per state (and so the Late ones) are live sums of the history rollup's
-  all-flows rows (:func:`runs_app.selectors.flow_run_counts_by_state`), a few thousand
+  all-flows rows (:func:`runs_app.selectors.runs.flow_run_counts_by_state`), a few thousand
   rows however many runs there are;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
   of rows the ``metrics`` service refreshes (one grouped count per pass), with a live
@@ -26,7 +26,7 @@ from prometheus_client.core import Metric
 from flows_app.models import WorkQueue
 from orion_project.metrics import gauge
 from runs_app.models import ConcurrencyLimit, FlowRun, RunStateCount, TaskRun
-from runs_app.selectors import count_by_state_type, flow_run_counts_by_state
+from runs_app.selectors.runs import count_by_state_type, flow_run_counts_by_state
 from runs_app.states import StateName, StateType
 
 

@@ -163,7 +163,7 @@ class FlowRunHistoryBucket(models.Model):
     """Flow runs summed per flow, hour of expected start, state type and state name: the
     answer to ``POST /flow_runs/history`` without reading the runs.
 
-    Kept by ``runs_app.history_rollup`` in the transaction of every state write and of
+    Kept by ``runs_app.rollup.writes`` in the transaction of every state write and of
     every delete of runs (the one delete path), so it always equals what reading the runs
     gives. Besides each flow's rows there is an all-flows row per hour and state
     (``flow_id`` = the nil UUID), so an unfiltered 30-day history adds up a few thousand
@@ -292,7 +292,7 @@ class ConcurrencyLimit(OrionModel):
     """A limit on how many task runs with ``tag`` may be RUNNING at once.
 
     ``active_slots`` lists the ids of the task runs holding a slot; it is only changed
-    with the row locked (see ``runs_app.slots``), together with ``slot_acquired`` (since
+    with the row locked (see ``runs_app.services.slots``), together with ``slot_acquired`` (since
     when each holds it). A slot held past ``max_hold_seconds`` (if set) is freed.
     """
 

@@ -12,7 +12,6 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
-from runs_app import services, services_220
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -21,8 +20,10 @@ from runs_app.models import (
     GlobalConcurrencyLimit,
     Log,
 )
-from runs_app.selectors import concurrency_limit_holders
-from runs_app.slots import sweep_stale_slots
+from runs_app.selectors.runs import concurrency_limit_holders
+from runs_app.services import artifacts as services_220
+from runs_app.services import runs as services
+from runs_app.services.slots import sweep_stale_slots
 
 
 @admin.register(Log)

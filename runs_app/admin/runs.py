@@ -17,17 +17,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
-from runs_app import admin_operations, page_selectors, services
-from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
-from runs_app.admin_operations import RunActionForm
-from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
-from runs_app.run_actions import (
+from runs_app.admin import operations as admin_operations
+from runs_app.admin import page_selectors
+from runs_app.admin.actions import (
     ACTION_LABELS,
     FLOW_RUN_ACTIONS,
     TASK_RUN_ACTIONS,
     RunAction,
     run_action_apply,
 )
+from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
+from runs_app.admin.operations import RunActionForm
+from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
+from runs_app.services import runs as services
 
 LOG_LEVELS = ((40, "ERROR", "error"), (30, "WARNING", "warning"), (20, "INFO", "info"), (10, "DEBUG", "debug"))
 

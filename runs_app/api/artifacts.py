@@ -17,7 +17,6 @@ from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
-from runs_app import selectors_220, services_220
 from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.filters_220 import (
     ARTIFACT_COLLECTION_FILTER,
@@ -26,6 +25,8 @@ from runs_app.filters_220 import (
     ARTIFACT_SORT,
 )
 from runs_app.models import Artifact, ArtifactCollection
+from runs_app.selectors import artifacts as selectors_220
+from runs_app.services import artifacts as services_220
 
 ARTIFACT_NOT_FOUND = "Artifact not found."
 ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RELATED_RUN_FILTERS}

@@ -18,7 +18,6 @@ from orion_project.api.fields import IntField, JSONObjectField, LenientBodySeria
 from orion_project.api.filtering import request_serializer
 from orion_project.api.schema import ARRAY_OF_OBJECTS, NULLABLE_NUMBER
 from orion_project.api.viewsets import OrionViewSet
-from runs_app import selectors, services
 from runs_app.api.common import (
     HistoryRequest,
     OrchestrationResultSerializer,
@@ -38,6 +37,8 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
+from runs_app.selectors import runs as selectors
+from runs_app.services import runs as services
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 

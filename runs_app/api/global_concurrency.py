@@ -27,9 +27,9 @@ from orion_project.api.fields import (
 )
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
-from runs_app import global_concurrency as services
-from runs_app import selectors_220
 from runs_app.models import GlobalConcurrencyLimit
+from runs_app.selectors import artifacts as selectors_220
+from runs_app.services import global_concurrency as services
 
 GLOBAL_LIMIT_NOT_FOUND = "Concurrency Limit not found"
 

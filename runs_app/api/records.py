@@ -16,7 +16,6 @@ from orion_project.api.errors import RequestValidationError, RouteNotFound, pyda
 from orion_project.api.fields import EmbeddedBodySerializer, ListField, UUIDField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
-from runs_app import services
 from runs_app.api.serializers import (
     ConcurrencyLimitCreateSerializer,
     ConcurrencyLimitSerializer,
@@ -27,6 +26,7 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import LOG_FILTER, LOG_SORT
 from runs_app.models import ConcurrencyLimit, FlowRunState, Log, TaskRunState
+from runs_app.services import runs as services
 
 LogsFilterRequest = request_serializer("LogsFilterRequest", {"logs": LOG_FILTER}, sort=LOG_SORT, paginated=True)
 PageRequest = request_serializer("PageRequest", {}, paginated=True)

@@ -4,7 +4,6 @@ from rest_framework.routers import SimpleRouter
 
 from runs_app.api.artifacts import ArtifactViewSet
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
-from runs_app.api.flow_runs_220 import FlowRunGraphViewSet, FlowRunInputViewSet, UIDashboardViewSet
 from runs_app.api.global_concurrency import GlobalConcurrencyLimitViewSet
 from runs_app.api.operations import FlowRunOperationsViewSet
 from runs_app.api.records import (
@@ -13,6 +12,7 @@ from runs_app.api.records import (
     LogViewSet,
     TaskRunStateViewSet,
 )
+from runs_app.api.run_input import FlowRunGraphViewSet, FlowRunInputViewSet, UIDashboardViewSet
 from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
 
 

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
-from runs_app import selectors, services
 from runs_app.api.common import (
     HistoryRequest,
     OrchestrationResultSerializer,
@@ -34,6 +33,8 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
+from runs_app.selectors import runs as selectors
+from runs_app.services import runs as services
 
 TASK_RUN_NOT_FOUND = "Task not found"
 

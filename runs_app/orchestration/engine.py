@@ -1,6 +1,6 @@
 """The set_state pipeline (reference §F.1): lock the run, apply the policy, write, report.
 
-The public doors are ``runs_app.services.flow_run_set_state`` / ``task_run_set_state``
+The public doors are ``runs_app.services.runs.flow_run_set_state`` / ``task_run_set_state``
 (and run creation there); routes, admin actions, commands and services call those, never
 this module, so there is one way a state is written.
 

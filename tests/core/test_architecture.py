@@ -5,9 +5,9 @@
    except the composition roots.
 2. The shared base ``orion_project`` imports no app, except in its composition roots:
    apps register what the base runs for them (routes, services, resets).
-3. Only ``runs_app.services`` (and the engine itself) reach the orchestration engine:
+3. Only ``runs_app.services.runs`` (and the engine itself) reach the orchestration engine:
    every state change goes through ``flow_run_set_state`` / ``task_run_set_state``.
-4. Runs are deleted only by ``runs_app.purge`` (``services.flow_runs_delete`` /
+4. Runs are deleted only by ``runs_app.services.purge`` (``services.flow_runs_delete`` /
    ``task_runs_delete``): no other module calls ``delete()`` on a run, or on a flow whose
    cascade would take runs, except the flow service that empties the flow first.
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "orion_project"
 COMPOSITION_ROOTS = {"orion_project/urls.py", "orion_project/settings.py", "orion_project/api/urls.py"}
 ENGINE = "runs_app.orchestration.engine"
-ENGINE_DOORS = {"runs_app/services.py"}
+ENGINE_DOORS = {"runs_app/services/runs.py"}
 
 
 def _apps() -> list[str]:
@@ -87,7 +87,7 @@ def test_state_changes_have_one_door() -> None:
     assert offenders == []
 
 
-DELETE_DOOR = "runs_app/purge.py"
+DELETE_DOOR = "runs_app/services/purge.py"
 # Deletes of rows whose cascade reaches runs, allowed where the runs are deleted first.
 CASCADING_DELETES = {"Flow": {"flows_app/services.py"}}
 RUN_MODELS = {"FlowRun", "TaskRun"}

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from flows_app import selectors as flow_selectors
 from orion_project.filtering import combine
-from runs_app import selectors
 from runs_app.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.models import FlowRun
+from runs_app.selectors import runs as selectors
 from tests.factories import DeploymentFactory, FlowFactory, FlowRunFactory, TaskRunFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from runs_app.models import FlowRun, FlowRunHistoryBucket
-from runs_app.selectors import flow_runs_matching, rollup_scope
+from runs_app.selectors.runs import flow_runs_matching, rollup_scope
 from tests.factories import FlowFactory
 from tests.runs.test_history_rollup import make_runs
 
@@ -73,7 +73,7 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
 def test_a_body_is_compiled_once_and_its_answer_stays_live(api) -> None:  # type: ignore[no-untyped-def]
     """The count's SQL is kept per body; the answer is not: runs written after the first
     request are counted by the next one, and another body gets its own statement."""
-    from runs_app import selectors
+    from runs_app.selectors import runs as selectors
 
     flow_id = str(FlowFactory().id)
     body = {"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": ["PENDING"]}}}}

@@ -18,9 +18,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from runs_app.history_rollup import ALL_FLOWS, flow_run_history_rebuild
 from runs_app.models import FlowRunHistoryBucket
-from runs_app.selectors import flow_run_history, flow_runs_matching, run_history
+from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
+from runs_app.selectors.runs import flow_run_history, flow_runs_matching, run_history
 from tests.factories import FlowFactory
 
 NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": None, "deployments": None}

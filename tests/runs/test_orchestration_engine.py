@@ -9,9 +9,9 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from runs_app import services
 from runs_app.models import FlowRun, FlowRunState, TaskRun
 from runs_app.orchestration.context import ProposedState
+from runs_app.services import runs as services
 from runs_app.states import StateType
 from tests.factories import FlowFactory
 from tests.runs.transitions import ACCEPT, FLOW_TRANSITIONS, TASK_TRANSITIONS

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.db import models
 from django.test import override_settings
 
+from runs_app.background.retention import PrunePolicy, flow_runs_prune, retention_service
 from runs_app.models import FlowRun, FlowRunState, Log, TaskRun, TaskRunState, TaskRunStateCache
-from runs_app.purge import SOFT_LINKS
-from runs_app.retention import PrunePolicy, flow_runs_prune, retention_service
+from runs_app.services.purge import SOFT_LINKS
 from tests.helpers import ApiClient, make_flow_run, make_task_run
 
 NOW = dt.datetime.now(dt.UTC)

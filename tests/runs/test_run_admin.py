@@ -217,7 +217,7 @@ def test_changelist_filters_and_prefix_search(api: ApiClient, operator: Client) 
 
 
 def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator: Client) -> None:
-    from runs_app.late_runs import mark_late_runs
+    from runs_app.background.late_runs import mark_late_runs
 
     done = make_run(api)
     set_state(api, done["id"], "RUNNING")
@@ -252,7 +252,7 @@ def test_changelist_counts_without_a_count_per_filter(
 def test_task_runs_and_sub_flow_runs_are_linked_both_ways(
     api: ApiClient, operator: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runs_app import page_selectors
+    from runs_app.admin import page_selectors
 
     parent = make_run(api, name="parent-run")
     set_state(api, parent["id"], "RUNNING")

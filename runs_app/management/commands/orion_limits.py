@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from runs_app.models import ConcurrencyLimit
-from runs_app.selectors import concurrency_limit_holders
-from runs_app.slots import sweep_stale_slots
+from runs_app.selectors.runs import concurrency_limit_holders
+from runs_app.services.slots import sweep_stale_slots
 
 
 class Command(BaseCommand):

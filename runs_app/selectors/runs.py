@@ -38,10 +38,10 @@ from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRa
 from orion_project.exceptions import ObjectNotFoundError
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import StatementsByBody
-from runs_app import slots
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
-from runs_app.history_rollup import ALL_FLOWS, BUCKET, bucket_of
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunHistoryBucket, TaskRun
+from runs_app.rollup.writes import ALL_FLOWS, BUCKET, bucket_of
+from runs_app.services import slots
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 

@@ -2,10 +2,10 @@
 
 Every door that removes runs (``DELETE /flow_runs/{id}`` and ``/task_runs/{id}``, flow and
 deployment deletes, bulk delete, retention, the admin's delete and delete action,
-``orion_runs delete``) calls these two functions, re-exported by ``runs_app.services``;
+``orion_runs delete``) calls these two functions, re-exported by ``runs_app.services.runs``;
 ``tests/core/test_architecture.py`` keeps other modules from deleting runs themselves.
 They lock the runs, take deleted flow runs out of the history rollup
-(``runs_app.history_rollup``), then delete them with everything that points at them,
+(``runs_app.rollup.writes``), then delete them with everything that points at them,
 batch by batch, each batch one transaction (or one savepoint of the caller's).
 
 Django's ``QuerySet.delete()`` collects every related row into memory first (the run's
@@ -35,10 +35,10 @@ from typing import Any, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from runs_app.history_rollup import RUN_FIELDS as HISTORY_RUN_FIELDS
-from runs_app.history_rollup import flow_runs_history_forget
 from runs_app.models import Artifact, FlowRun, Log, TaskRun
-from runs_app.services_220 import artifact_collections_repair
+from runs_app.rollup.writes import RUN_FIELDS as HISTORY_RUN_FIELDS
+from runs_app.rollup.writes import flow_runs_history_forget
+from runs_app.services.artifacts import artifact_collections_repair
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -100,7 +100,7 @@ def _walk(
             if delete:
                 related.update(**{field.name: None})
         elif on_delete is not models.DO_NOTHING:
-            raise NotImplementedError(f"{relation} has on_delete={on_delete!r}; teach runs_app.purge about it")
+            raise NotImplementedError(f"{relation} has on_delete={on_delete!r}; teach runs_app.services.purge about it")
     for soft_model, column, run_model in SOFT_LINKS:
         if run_model is model:
             linked = soft_model._base_manager.filter(**{f"{column}__in": queryset.values("pk")})

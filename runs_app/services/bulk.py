@@ -20,10 +20,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app import selectors
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.services import flow_run_set_state, flow_runs_delete
+from runs_app.selectors import runs as selectors
+from runs_app.services.runs import flow_run_set_state, flow_runs_delete
 
 SAMPLE_SIZE = 20
 DEFAULT_BATCH_SIZE = 200

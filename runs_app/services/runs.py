@@ -5,7 +5,7 @@ every route, admin action, management command and background service that change
 run's state calls them (run creation writes the initial state here too), so the policy
 rules and the bookkeeping always run.
 
-``flow_runs_delete`` and ``task_runs_delete`` (from ``runs_app.purge``) are the one door out:
+``flow_runs_delete`` and ``task_runs_delete`` (from ``runs_app.services.purge``) are the one door out:
 every deletion of runs goes through them.
 """
 
@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
-from runs_app import services_220
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -34,8 +33,9 @@ from runs_app.models import (
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.orchestration.engine import lock_run, orchestrate
-from runs_app.purge import flow_runs_delete as flow_runs_delete  # re-exported: the one delete path
-from runs_app.purge import task_runs_delete as task_runs_delete
+from runs_app.services import artifacts as services_220
+from runs_app.services.purge import flow_runs_delete as flow_runs_delete  # re-exported: the one delete path
+from runs_app.services.purge import task_runs_delete as task_runs_delete
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None

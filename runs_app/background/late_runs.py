@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
-from runs_app.services import flow_run_set_state
+from runs_app.services.runs import flow_run_set_state
 from runs_app.states import StateName, StateType
 
 logger = logging.getLogger("orion.late_runs")

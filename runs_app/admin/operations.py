@@ -15,9 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from orion_project.exceptions import InvalidRequestError
-from runs_app import bulk, liveness, retention, run_actions, services
+from runs_app.admin import actions as run_actions
+from runs_app.admin.actions import ACTION_LABELS, RunAction
+from runs_app.background import liveness, retention
 from runs_app.models import FlowRun
-from runs_app.run_actions import ACTION_LABELS, RunAction
+from runs_app.services import bulk
+from runs_app.services import runs as services
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 

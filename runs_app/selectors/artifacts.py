@@ -30,7 +30,7 @@ from runs_app.models import (
     GlobalConcurrencyLimit,
     TaskRun,
 )
-from runs_app.selectors import task_runs_matching, work_queue_condition
+from runs_app.selectors.runs import task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from orion_project.exceptions import InvalidRequestError
 from runs_app.models import FlowRun
-from runs_app.purge import flow_runs_delete_counts
-from runs_app.services import flow_runs_delete
+from runs_app.services.purge import flow_runs_delete_counts
+from runs_app.services.runs import flow_runs_delete
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 logger = logging.getLogger("orion.retention")

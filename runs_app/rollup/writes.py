@@ -10,7 +10,7 @@ Three writers keep it, each in the transaction of the write it follows:
 
 * a state write moves the run's contribution from its old state's rows to its new
   state's (``flow_run_history_record``, one upsert statement);
-* the one delete path (``runs_app.purge``) takes deleted runs away, set-based per batch
+* the one delete path (``runs_app.services.purge``) takes deleted runs away, set-based per batch
   (``flow_runs_history_forget``: one upsert for the batch, then the emptied rows go);
 * bulk loads that bypass orchestration add theirs (``flow_runs_history_add``).
 

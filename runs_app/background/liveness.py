@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from runs_app.models import FlowRun, Log, TaskRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.services import flow_run_set_state, task_run_set_state
+from runs_app.services.runs import flow_run_set_state, task_run_set_state
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 logger = logging.getLogger("orion.liveness")

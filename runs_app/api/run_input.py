@@ -30,9 +30,10 @@ from orion_project.api.fields import (
 from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app import selectors_220, services_220
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
 from runs_app.models import FlowRun, FlowRunInput, TaskRun
+from runs_app.selectors import artifacts as selectors_220
+from runs_app.services import artifacts as services_220
 
 FLOW_RUN_INPUT_NOT_FOUND = "Flow run input not found"
 

@@ -17,11 +17,11 @@ from typing import Any
 from django.utils import timezone
 
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app import bulk
-from runs_app.bulk import BulkResult
 from runs_app.models import FlowRun, TaskRun
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
-from runs_app.services import flow_run_set_state, task_run_set_state
+from runs_app.services import bulk
+from runs_app.services.bulk import BulkResult
+from runs_app.services.runs import flow_run_set_state, task_run_set_state
 from runs_app.states import ACTIVE_STATE_TYPES, StateName, StateType
 
 
