@@ -16,7 +16,7 @@ from django.utils import timezone
 from flows_app.models import Worker, WorkPool, WorkQueue
 from orion_project.exceptions import ConflictError, ForbiddenError
 from runs_app.models import FlowRun
-from runs_app.selectors.runs import scheduled_runs_for_queues
+from runs_app.selectors.queues import scheduled_runs_for_queues
 from runs_app.states import ACTIVE_STATE_TYPES
 
 DEFAULT_AGENT_POOL = "default-agent-pool"

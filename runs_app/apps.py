@@ -17,10 +17,11 @@ class RunsAppConfig(AppConfig):
         from orion_project.registry import Service, register_reset, register_services
         from runs_app.background.late_runs import mark_late_runs
         from runs_app.background.liveness import liveness_service
+        from runs_app.background.metrics import run_counts_refresh
         from runs_app.background.retention import retention_service
-        from runs_app.metrics import run_counts_refresh, run_metrics
+        from runs_app.background.slots import sweep_stale_slots
+        from runs_app.metrics import run_metrics
         from runs_app.services.runs import runs_reset
-        from runs_app.services.slots import sweep_stale_slots
 
         register_services(
             lambda: [

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from prometheus_client.core import Metric
@@ -26,25 +25,9 @@ from prometheus_client.core import Metric
 from flows_app.models import WorkQueue
 from orion_project.metrics import gauge
 from runs_app.models import ConcurrencyLimit, FlowRun, RunStateCount, TaskRun
-from runs_app.selectors.runs import count_by_state_type, flow_run_counts_by_state
+from runs_app.selectors.history import count_by_state_type
+from runs_app.selectors.runs import flow_run_counts_by_state
 from runs_app.states import StateName, StateType
-
-
-def run_counts_refresh() -> int:
-    """Recount task runs per state type into ``RunStateCount`` (the ``metrics`` service);
-    returns the number of rows written. Flow runs need no snapshot: the rollup is live."""
-    now = timezone.now()
-    rows = [
-        RunStateCount(kind=RunStateCount.Kind.TASK_RUN, state_type=state_type, count=count, computed=now)
-        for state_type, count in count_by_state_type(TaskRun.objects.all()).items()
-    ]
-    with transaction.atomic():
-        # Snapshots of flow runs from before the rollup answered live: stale, never read.
-        RunStateCount.objects.exclude(kind=RunStateCount.Kind.TASK_RUN).delete()
-        RunStateCount.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["kind", "state_type"], update_fields=["count", "computed"]
-        )
-    return len(rows)
 
 
 def _task_run_state_counts() -> tuple[dict[str, int], float | None]:

@@ -20,7 +20,7 @@ from runs_app.admin.actions import ACTION_LABELS, RunAction
 from runs_app.background import liveness, retention
 from runs_app.models import FlowRun
 from runs_app.services import bulk
-from runs_app.services import runs as services
+from runs_app.services.runs import task_run_delete
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
@@ -101,7 +101,7 @@ def _apply_flow_run_delete(ids: list[Any], form: RunActionForm, request: HttpReq
 
 
 def _apply_task_run_delete(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
-    deleted = sum(services.task_run_delete(task_run_id=pk) for pk in ids)
+    deleted = sum(task_run_delete(task_run_id=pk) for pk in ids)
     return f"Deleted {deleted} task run(s).", True
 
 

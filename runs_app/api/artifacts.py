@@ -17,16 +17,21 @@ from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
-from runs_app.filters import RELATED_RUN_FILTERS
-from runs_app.filters_220 import (
+from runs_app.filters import (
     ARTIFACT_COLLECTION_FILTER,
     ARTIFACT_COLLECTION_SORT,
     ARTIFACT_FILTER,
     ARTIFACT_SORT,
+    RELATED_RUN_FILTERS,
 )
 from runs_app.models import Artifact, ArtifactCollection
-from runs_app.selectors import artifacts as selectors_220
-from runs_app.services import artifacts as services_220
+from runs_app.selectors.artifacts import (
+    artifact_collections_matching,
+    artifact_get,
+    artifact_latest,
+    artifacts_matching,
+)
+from runs_app.services.artifacts import artifact_create, artifact_delete, artifact_update
 
 ARTIFACT_NOT_FOUND = "Artifact not found."
 ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RELATED_RUN_FILTERS}
@@ -200,7 +205,7 @@ class ArtifactViewSet(OrionViewSet):
         responses={201: ArtifactSerializer},
     )
     def create(self, request: Request) -> Response:
-        artifact = services_220.artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
+        artifact = artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
         return self.read(artifact, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -210,7 +215,7 @@ class ArtifactViewSet(OrionViewSet):
         responses={200: ArtifactSerializer},
     )
     def retrieve(self, request: Request, id: str) -> Response:
-        artifact = selectors_220.artifact_get(artifact_id=self.object_id())
+        artifact = artifact_get(artifact_id=self.object_id())
         if artifact is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return self.read(artifact)
@@ -228,7 +233,7 @@ class ArtifactViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         artifact_id = self.object_id()
         changes = _columns(self.body(ArtifactUpdateSerializer))
-        if not services_220.artifact_update(artifact_id=artifact_id, changes=changes):
+        if not artifact_update(artifact_id=artifact_id, changes=changes):
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -239,7 +244,7 @@ class ArtifactViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services_220.artifact_delete(artifact_id=self.object_id()):
+        if not artifact_delete(artifact_id=self.object_id()):
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -251,7 +256,7 @@ class ArtifactViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["get"], url_path="latest")
     def latest(self, request: Request, id: str) -> Response:
-        collection = selectors_220.artifact_latest(key=id)
+        collection = artifact_latest(key=id)
         if collection is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(LatestArtifactSerializer(collection).data)
@@ -266,7 +271,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(ArtifactsFilterRequest)
-        return self.page(selectors_220.artifacts_matching(filters=data), data)
+        return self.page(artifacts_matching(filters=data), data)
 
     @extend_schema(
         operation_id="count_artifacts",
@@ -278,7 +283,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(ArtifactsCountRequest)
-        return Response(selectors_220.artifacts_matching(filters=data).count())
+        return Response(artifacts_matching(filters=data).count())
 
     @extend_schema(
         operation_id="read_latest_artifacts",
@@ -290,7 +295,7 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="latest/filter")
     def latest_filter(self, request: Request) -> Response:
         data = self.body(LatestArtifactsFilterRequest)
-        rows = selectors_220.artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data)
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
         offset = data.get("offset") or 0
         return Response(
@@ -307,5 +312,5 @@ class ArtifactViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="latest/count")
     def latest_count(self, request: Request) -> Response:
         data = self.body(LatestArtifactsCountRequest)
-        rows = selectors_220.artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data)
         return Response(rows.count())

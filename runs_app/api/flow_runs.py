@@ -37,8 +37,16 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
-from runs_app.selectors import runs as selectors
-from runs_app.services import runs as services
+from runs_app.selectors.graph import flow_run_graph_task_runs
+from runs_app.selectors.history import average_lateness, flow_run_history
+from runs_app.selectors.runs import flow_run_count, flow_runs_matching
+from runs_app.services.runs import (
+    flow_run_create,
+    flow_run_delete,
+    flow_run_resume,
+    flow_run_set_state,
+    flow_run_update,
+)
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
@@ -60,7 +68,7 @@ FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
 
 def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
     """Flow runs matching a validated query body, with what their response shows joined."""
-    return selectors.flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
+    return flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
 
 
 class ResumeFlowRunSerializer(LenientBodySerializer):
@@ -98,9 +106,7 @@ class FlowRunViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         data = self.body(FlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = services.flow_run_create(
-            data=data, initial_state=initial_state, api_version=api_version(request)
-        )
+        run, created = flow_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -135,7 +141,7 @@ class FlowRunViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         changes = self.body(FlowRunUpdateSerializer)
-        if not services.flow_run_update(flow_run_id=flow_run_id, changes=changes):
+        if not flow_run_update(flow_run_id=flow_run_id, changes=changes):
             raise RouteNotFound(FLOW_RUN_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -146,7 +152,7 @@ class FlowRunViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.flow_run_delete(flow_run_id=self.object_id()):
+        if not flow_run_delete(flow_run_id=self.object_id()):
             raise RouteNotFound(FLOW_RUN_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -171,7 +177,7 @@ class FlowRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
-        return Response(selectors.flow_run_count(filters=self.body(FlowRunsCountRequest)))
+        return Response(flow_run_count(filters=self.body(FlowRunsCountRequest)))
 
     @extend_schema(
         operation_id="flow_run_history",
@@ -185,7 +191,7 @@ class FlowRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
-        return history_response(request, selectors.flow_run_history)
+        return history_response(request, flow_run_history)
 
     @extend_schema(
         operation_id="average_flow_run_lateness",
@@ -197,8 +203,8 @@ class FlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="lateness")
     def lateness(self, request: Request) -> Response:
         data = self.body(FlowRunsCountRequest)
-        runs = selectors.flow_runs_matching(filters=data)
-        return Response(selectors.average_lateness(runs, now=timezone.now()))
+        runs = flow_runs_matching(filters=data)
+        return Response(average_lateness(runs, now=timezone.now()))
 
     @extend_schema(
         operation_id="set_flow_run_state",
@@ -214,7 +220,7 @@ class FlowRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = services.flow_run_set_state(
+        result = flow_run_set_state(
             flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -232,7 +238,7 @@ class FlowRunViewSet(OrionViewSet):
         # The 2.7 client sends no body at all.
         has_body = request.content_type.startswith("application/json") and bool(request.body)
         data = self.body(ResumeFlowRunSerializer) if has_body else {}
-        result = services.flow_run_resume(
+        result = flow_run_resume(
             flow_run_id=flow_run_id, run_input=data.get("run_input"), api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -246,7 +252,7 @@ class FlowRunViewSet(OrionViewSet):
     @action(detail=True, methods=["get"], url_path="graph")
     def graph(self, request: Request, id: str) -> Response:
         now = timezone.now()
-        task_runs = selectors.flow_run_graph_task_runs(self.object_id())
+        task_runs = flow_run_graph_task_runs(self.object_id())
         return Response([graph_node_json(task_run, now) for task_run in task_runs])
 
 
@@ -266,7 +272,7 @@ class UIFlowRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
         data = self.body(UIFlowRunHistoryRequest)
-        runs = selectors.flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
         offset = data["offset"]
         now = timezone.now()

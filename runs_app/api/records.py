@@ -26,7 +26,12 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import LOG_FILTER, LOG_SORT
 from runs_app.models import ConcurrencyLimit, FlowRunState, Log, TaskRunState
-from runs_app.services import runs as services
+from runs_app.services.concurrency_limits import (
+    concurrency_limit_delete,
+    concurrency_limit_reset,
+    concurrency_limit_upsert,
+)
+from runs_app.services.runs import logs_create
 
 LogsFilterRequest = request_serializer("LogsFilterRequest", {"logs": LOG_FILTER}, sort=LOG_SORT, paginated=True)
 PageRequest = request_serializer("PageRequest", {}, paginated=True)
@@ -161,7 +166,7 @@ class LogViewSet(OrionViewSet):
                 errors.extend(pydantic_errors(detail, ("body", index)))
         if errors:
             raise RequestValidationError(errors, body)
-        services.logs_create(logs=logs)
+        logs_create(logs=logs)
         return Response(None, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -197,7 +202,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(ConcurrencyLimitCreateSerializer)
-        return self.read(services.concurrency_limit_upsert(**data))
+        return self.read(concurrency_limit_upsert(**data))
 
     @extend_schema(
         operation_id="read_concurrency_limit",
@@ -215,7 +220,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
         responses={200: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.concurrency_limit_delete(limit_id=self.object_id()):
+        if not concurrency_limit_delete(limit_id=self.object_id()):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
@@ -252,7 +257,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     )
     @by_tag.mapping.delete
     def delete_by_tag(self, request: Request, tag: str) -> Response:
-        if not services.concurrency_limit_delete(tag=tag):
+        if not concurrency_limit_delete(tag=tag):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
@@ -266,6 +271,6 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path=r"tag/(?P<tag>[^/]+)/reset")
     def reset(self, request: Request, tag: str) -> Response:
         data = self.body(ResetConcurrencyLimitSerializer)
-        if not services.concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
+        if not concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)

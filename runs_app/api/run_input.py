@@ -1,39 +1,30 @@
-"""2.20 routes under a flow run and for the 2.20 UI: flow-run input
-(``/flow_runs/{id}/input...``, used by ``pause_flow_run(wait_for_input=...)``,
-``send_input`` and ``receive_input``), ``/flow_runs/{id}/graph-v2`` and
-``/ui/task_runs/dashboard/counts``."""
+"""Flow-run input (2.20 ``/flow_runs/{id}/input...``), used by
+``pause_flow_run(wait_for_input=...)``, ``send_input`` and ``receive_input``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
-from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound, pydantic_errors
+from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import (
-    UUID_PATH_PATTERN,
-    DateTimeField,
     IntField,
     LenientBodySerializer,
     ListField,
     StrField,
 )
-from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER
-from runs_app.models import FlowRun, FlowRunInput, TaskRun
-from runs_app.selectors import artifacts as selectors_220
-from runs_app.services import artifacts as services_220
+from runs_app.models import FlowRun, FlowRunInput
+from runs_app.selectors.run_input import flow_run_input_get, flow_run_inputs_with_prefix
+from runs_app.services.run_input import flow_run_input_create, flow_run_input_delete
 
 FLOW_RUN_INPUT_NOT_FOUND = "Flow run input not found"
 
@@ -105,7 +96,7 @@ class FlowRunInputViewSet(OrionViewSet):
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputCreateSerializer)
         try:
-            services_220.flow_run_input_create(flow_run_id=flow_run_id, **data)
+            flow_run_input_create(flow_run_id=flow_run_id, **data)
         except ObjectNotFoundError as error:
             raise RouteNotFound(error.message) from None
         return Response(None, status=status.HTTP_201_CREATED)
@@ -121,7 +112,7 @@ class FlowRunInputViewSet(OrionViewSet):
     def filter_input(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputFilterSerializer)
-        rows = selectors_220.flow_run_inputs_with_prefix(
+        rows = flow_run_inputs_with_prefix(
             flow_run_id=flow_run_id, prefix=data["prefix"], limit=data["limit"], exclude_keys=data["exclude_keys"]
         )
         return Response(FlowRunInputSerializer(rows, many=True).data)
@@ -134,7 +125,7 @@ class FlowRunInputViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["get"], url_path=r"input/(?P<key>[^/]+)")
     def read_input(self, request: Request, id: str, key: str) -> HttpResponse:
-        stored = selectors_220.flow_run_input_get(flow_run_id=self.object_id(), key=key)
+        stored = flow_run_input_get(flow_run_id=self.object_id(), key=key)
         if stored is None:
             raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
         return HttpResponse(stored.value, content_type="text/plain; charset=utf-8")
@@ -147,67 +138,6 @@ class FlowRunInputViewSet(OrionViewSet):
     )
     @read_input.mapping.delete
     def delete_input(self, request: Request, id: str, key: str) -> Response:
-        if not services_220.flow_run_input_delete(flow_run_id=self.object_id(), key=key):
+        if not flow_run_input_delete(flow_run_id=self.object_id(), key=key):
             raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class FlowRunGraphViewSet(OrionViewSet):
-    """``GET /flow_runs/{id}/graph-v2`` (a UUID path only, as in the reference)."""
-
-    queryset = FlowRun.objects.all()
-    lookup_value_regex = UUID_PATH_PATTERN
-    schema_tags = ("Flow Runs",)
-
-    @extend_schema(
-        operation_id="read_flow_run_graph_v2",
-        summary="Read Flow Run Graph V2",
-        description="Task runs and sub-flow runs of a flow run as nodes with their edges, artifacts and states.",
-        parameters=[
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only nodes that end after this time.")
-        ],
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @action(detail=True, methods=["get"], url_path="graph-v2")
-    def graph_v2(self, request: Request, id: str) -> Response:
-        since = dt.datetime.min.replace(tzinfo=dt.UTC)
-        if "since" in request.query_params:
-            try:
-                since = DateTimeField().run_validation(request.query_params["since"])
-            except serializers.ValidationError as error:
-                raise RequestValidationError(pydantic_errors(error.detail, ("query", "since"))) from None
-        try:
-            graph = selectors_220.flow_run_graph_v2(flow_run_id=self.object_id(), since=since)
-        except selectors_220.FlowRunGraphTooLarge as error:
-            raise DetailError(str(error), status.HTTP_400_BAD_REQUEST) from None
-        return Response(graph)
-
-
-DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
-DashboardCountsRequest = request_serializer(
-    "DashboardTaskRunCountsRequest",
-    DASHBOARD_FILTERS,
-    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
-)
-
-
-class UIDashboardViewSet(OrionViewSet):
-    """``POST /ui/task_runs/dashboard/counts``: the 2.20 dashboard's task-run bars."""
-
-    queryset = TaskRun.objects.all()
-    schema_tags = ("UI",)
-
-    @extend_schema(
-        operation_id="read_dashboard_task_run_counts",
-        summary="Read Dashboard Task Run Counts",
-        description="Finished task runs (completed, failed) in 20 time buckets from `task_runs.start_time.after_`.",
-        request=DashboardCountsRequest,
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @action(detail=False, methods=["post"], url_path="dashboard/counts")
-    def dashboard_counts(self, request: Request) -> Response:
-        data = self.body(DashboardCountsRequest)
-        if (data["task_runs"].get("start_time") or {}).get("after_") is None:
-            raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
-        counts = selectors_220.dashboard_task_run_counts(filters=data, now=timezone.now())
-        return Response(counts)

@@ -1,10 +1,12 @@
-"""Task-run routes (reference §A.1 "Task Runs", §F.4)."""
+"""Task-run routes (reference §A.1 "Task Runs", §F.4) and the 2.20 UI dashboard's task-run
+counts (``/ui/task_runs/dashboard/counts``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -12,8 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orion_project.api.errors import RouteNotFound
-from orion_project.api.filtering import request_serializer
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from orion_project.api.errors import DetailError, RouteNotFound
+from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionViewSet
 from runs_app.api.common import (
     HistoryRequest,
@@ -33,8 +36,9 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
-from runs_app.selectors import runs as selectors
-from runs_app.services import runs as services
+from runs_app.selectors.history import count_by_state_type, dashboard_task_run_counts, task_run_history
+from runs_app.selectors.runs import task_runs_matching
+from runs_app.services.runs import task_run_create, task_run_delete, task_run_set_state, task_run_update
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
@@ -57,7 +61,7 @@ class TaskRunViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        return selectors.task_runs_matching(filters=data).select_related("state")
+        return task_runs_matching(filters=data).select_related("state")
 
     @extend_schema(
         operation_id="create_task_run",
@@ -72,9 +76,7 @@ class TaskRunViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         data = self.body(TaskRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = services.task_run_create(
-            data=data, initial_state=initial_state, api_version=api_version(request)
-        )
+        run, created = task_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -105,7 +107,7 @@ class TaskRunViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         task_run_id = self.object_id()
         changes = self.body(TaskRunUpdateSerializer)
-        if not services.task_run_update(task_run_id=task_run_id, changes=changes):
+        if not task_run_update(task_run_id=task_run_id, changes=changes):
             raise RouteNotFound(TASK_RUN_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -116,7 +118,7 @@ class TaskRunViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.task_run_delete(task_run_id=self.object_id()):
+        if not task_run_delete(task_run_id=self.object_id()):
             raise RouteNotFound(TASK_RUN_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -152,7 +154,7 @@ class TaskRunViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="history")
     def history(self, request: Request) -> Response:
-        return history_response(request, selectors.task_run_history)
+        return history_response(request, task_run_history)
 
     @extend_schema(
         operation_id="set_task_run_state",
@@ -165,7 +167,7 @@ class TaskRunViewSet(OrionViewSet):
     def set_state(self, request: Request, id: str) -> Response:
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = services.task_run_set_state(
+        result = task_run_set_state(
             task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -187,5 +189,37 @@ class UITaskRunViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(TaskRunsCountRequest)
-        runs = selectors.task_runs_matching(filters=data)
-        return Response(selectors.count_by_state_type(runs))
+        runs = task_runs_matching(filters=data)
+        return Response(count_by_state_type(runs))
+
+
+DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
+
+
+DashboardCountsRequest = request_serializer(
+    "DashboardTaskRunCountsRequest",
+    DASHBOARD_FILTERS,
+    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
+)
+
+
+class UIDashboardViewSet(OrionViewSet):
+    """``POST /ui/task_runs/dashboard/counts``: the 2.20 dashboard's task-run bars."""
+
+    queryset = TaskRun.objects.all()
+    schema_tags = ("UI",)
+
+    @extend_schema(
+        operation_id="read_dashboard_task_run_counts",
+        summary="Read Dashboard Task Run Counts",
+        description="Finished task runs (completed, failed) in 20 time buckets from `task_runs.start_time.after_`.",
+        request=DashboardCountsRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="dashboard/counts")
+    def dashboard_counts(self, request: Request) -> Response:
+        data = self.body(DashboardCountsRequest)
+        if (data["task_runs"].get("start_time") or {}).get("after_") is None:
+            raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
+        counts = dashboard_task_run_counts(filters=data, now=timezone.now())
+        return Response(counts)

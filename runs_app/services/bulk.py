@@ -22,7 +22,7 @@ from django.utils import timezone
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
-from runs_app.selectors import runs as selectors
+from runs_app.selectors.runs import flow_runs_matching
 from runs_app.services.runs import flow_run_set_state, flow_runs_delete
 
 SAMPLE_SIZE = 20
@@ -56,7 +56,7 @@ class BulkResult:
 def flow_runs_for_filters(filters: Mapping[str, Any]) -> QuerySet[FlowRun]:
     """The runs a ``/flow_runs/filter`` body matches, in a stable order (oldest expected
     start first, then id), so a preview's sample is the start of what the action does."""
-    matching = selectors.flow_runs_matching(filters=filters)
+    matching = flow_runs_matching(filters=filters)
     return matching.order_by("expected_start_time", "id")
 
 

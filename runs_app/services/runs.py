@@ -33,9 +33,9 @@ from runs_app.models import (
 from runs_app.names import random_run_name
 from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
 from runs_app.orchestration.engine import lock_run, orchestrate
-from runs_app.services import artifacts as services_220
 from runs_app.services.purge import flow_runs_delete as flow_runs_delete  # re-exported: the one delete path
 from runs_app.services.purge import task_runs_delete as task_runs_delete
+from runs_app.services.run_input import run_input_rejection, run_input_store
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
@@ -168,7 +168,7 @@ def flow_run_resume(
     keyset = details.get("run_input_keyset")
     if keyset:
         run_input = run_input or {}
-        reason = services_220.run_input_rejection(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+        reason = run_input_rejection(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
         if reason is not None:
             return OrchestrationResult(status=SetStateStatus.REJECT, state=run.state, reason=reason)
     now = timezone.now()
@@ -179,7 +179,7 @@ def flow_run_resume(
     with transaction.atomic():
         result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
         if keyset and run_input and result.status == SetStateStatus.ACCEPT:
-            services_220.run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+            run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
     return result
 
 
@@ -239,43 +239,6 @@ def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
     with transaction.atomic():
         Log.objects.bulk_create(rows, batch_size=500)
     return len(rows)
-
-
-def concurrency_limit_upsert(*, tag: str, concurrency_limit: int) -> ConcurrencyLimit:
-    """Create the limit for ``tag``, or change the limit value of the existing one."""
-    with transaction.atomic():
-        limit, created = ConcurrencyLimit.objects.select_for_update().get_or_create(
-            tag=tag, defaults={"concurrency_limit": concurrency_limit}
-        )
-        if not created and limit.concurrency_limit != concurrency_limit:
-            limit.concurrency_limit = concurrency_limit
-            limit.save(update_fields=["concurrency_limit", "updated"])
-    return limit
-
-
-def concurrency_limit_delete(*, limit_id: uuid.UUID | None = None, tag: str | None = None) -> bool:
-    """Delete a limit by id or by tag; ``False`` if there is none."""
-    limits = (
-        ConcurrencyLimit.objects.filter(pk=limit_id)
-        if limit_id is not None
-        else ConcurrencyLimit.objects.filter(tag=tag)
-    )
-    with transaction.atomic():
-        deleted, _ = limits.delete()
-    return deleted > 0
-
-
-def concurrency_limit_reset(*, tag: str, slot_override: list[str] | None = None) -> bool:
-    """Empty (or replace) the active slots of a tag's limit; ``False`` if there is none."""
-    with transaction.atomic():
-        limit = ConcurrencyLimit.objects.select_for_update().filter(tag=tag).first()
-        if limit is None:
-            return False
-        limit.active_slots = [str(slot) for slot in slot_override or []]
-        now = timezone.now().isoformat()
-        limit.slot_acquired = dict.fromkeys(limit.active_slots, now)
-        limit.save(update_fields=["active_slots", "slot_acquired", "updated"])
-    return True
 
 
 def runs_reset() -> None:

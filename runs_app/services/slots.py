@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from runs_app.models import ConcurrencyLimit, TaskRun
@@ -125,14 +123,3 @@ def release_slots_of_flow_run(*, flow_run_id: uuid.UUID) -> int:
         if release_slots(limit, ids):
             freed += before - len(limit.active_slots)
     return freed
-
-
-def sweep_stale_slots() -> int:
-    """The services' pass: free every stale slot of every limit in use; how many were freed.
-
-    Limits are locked in tag order, as the orchestration rules lock them, so a sweep and an
-    acquisition never deadlock.
-    """
-    with transaction.atomic():
-        limits = [limit for limit in ConcurrencyLimit.objects.select_for_update().order_by("tag") if limit.active_slots]
-        return free_stale_slots(limits, timezone.now())

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from runs_app.models import FlowRunHistoryBucket
 from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
-from runs_app.selectors.runs import flow_run_history, flow_runs_matching, run_history
+from runs_app.selectors.history import flow_run_history, run_history
+from runs_app.selectors.runs import flow_runs_matching
 from tests.factories import FlowFactory
 
 NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": None, "deployments": None}
