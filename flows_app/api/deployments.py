@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import deployment_services, selectors
+from flows_app import selectors
 from flows_app.api.deployment_serializers import (
     DeploymentCreateSerializer,
     DeploymentFlowRunCreateSerializer,
@@ -30,6 +30,20 @@ from flows_app.filters import (
     DEPLOYMENT_SORT,
 )
 from flows_app.models import Deployment
+from flows_app.services.deployments import (
+    WorkPoolNotFoundError,
+    deployment_create_flow_run,
+    deployment_delete,
+    deployment_schedule_delete,
+    deployment_schedule_runs,
+    deployment_schedule_update,
+    deployment_schedules_add,
+    deployment_set_paused,
+    deployment_set_schedule_active,
+    deployment_update,
+    deployment_upsert,
+    deployments_poll_scheduled_runs,
+)
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer, validate_body
@@ -94,8 +108,8 @@ class DeploymentViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         data = self.body(DeploymentCreateSerializer)
         try:
-            deployment, created = deployment_services.deployment_upsert(data=data)
-        except deployment_services.WorkPoolNotFoundError as error:
+            deployment, created = deployment_upsert(data=data)
+        except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return self.read(deployments_with_queue().get(pk=deployment.pk), code)
@@ -129,8 +143,8 @@ class DeploymentViewSet(OrionViewSet):
         deployment_id = self.object_id()
         changes = self.body(DeploymentUpdateSerializer)
         try:
-            found = deployment_services.deployment_update(deployment_id=deployment_id, changes=changes)
-        except deployment_services.WorkPoolNotFoundError as error:
+            found = deployment_update(deployment_id=deployment_id, changes=changes)
+        except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         if not found:
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
@@ -143,7 +157,7 @@ class DeploymentViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not deployment_services.deployment_delete(deployment_id=self.object_id()):
+        if not deployment_delete(deployment_id=self.object_id()):
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -195,7 +209,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         data = self.body(DeploymentFlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = deployment_services.deployment_create_flow_run(
+        run, created = deployment_create_flow_run(
             deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
         )
         run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
@@ -214,7 +228,7 @@ class DeploymentViewSet(OrionViewSet):
         data = self.body(ScheduleRunsSerializer)
         if deployment is not None:
             min_time = data.get("min_time")
-            deployment_services.deployment_schedule_runs(
+            deployment_schedule_runs(
                 deployment=deployment,
                 start_time=data.get("start_time"),
                 end_time=data.get("end_time"),
@@ -238,7 +252,7 @@ class DeploymentViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["post"], url_path="set_schedule_active")
     def set_schedule_active(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_schedule_active, active=True)
+        return self._flag(deployment_set_schedule_active, active=True)
 
     @extend_schema(
         operation_id="set_schedule_inactive",
@@ -249,7 +263,7 @@ class DeploymentViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["post"], url_path="set_schedule_inactive")
     def set_schedule_inactive(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_schedule_active, active=False)
+        return self._flag(deployment_set_schedule_active, active=False)
 
     @extend_schema(
         operation_id="pause_deployment",
@@ -260,7 +274,7 @@ class DeploymentViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["post"], url_path="pause_deployment")
     def pause_deployment(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_paused, paused=True)
+        return self._flag(deployment_set_paused, paused=True)
 
     @extend_schema(
         operation_id="resume_deployment",
@@ -271,7 +285,7 @@ class DeploymentViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["post"], url_path="resume_deployment")
     def resume_deployment(self, request: Request, id: str) -> Response:
-        return self._flag(deployment_services.deployment_set_paused, paused=False)
+        return self._flag(deployment_set_paused, paused=False)
 
     @extend_schema(
         operation_id="work_queue_check_for_deployment",
@@ -298,7 +312,7 @@ class DeploymentViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="get_scheduled_flow_runs")
     def get_scheduled_flow_runs(self, request: Request) -> Response:
         data = self.body(DeploymentsScheduledRunsRequest)
-        runs = deployment_services.deployments_poll_scheduled_runs(
+        runs = deployments_poll_scheduled_runs(
             deployment_ids=data["deployment_ids"],
             scheduled_before=data.get("scheduled_before"),
             limit=checked_limit(data.get("limit")),
@@ -327,7 +341,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         body = request.data if isinstance(request.data, list) else [request.data]
         rows = [validate_body(DeploymentScheduleCreateSerializer, item) for item in body]
-        created = deployment_services.deployment_schedules_add(deployment=deployment, rows=rows)
+        created = deployment_schedules_add(deployment=deployment, rows=rows)
         return Response(DeploymentScheduleSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -340,7 +354,7 @@ class DeploymentViewSet(OrionViewSet):
     @action(detail=True, methods=["patch"], url_path=r"schedules/(?P<schedule_id>[^/]+)")
     def update_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
         deployment = self._deployment()
-        found = deployment_services.deployment_schedule_update(
+        found = deployment_schedule_update(
             deployment_id=deployment.id,
             schedule_id=parse_path_uuid(schedule_id, "schedule_id"),
             changes=self.body(DeploymentScheduleUpdateSerializer),
@@ -358,7 +372,7 @@ class DeploymentViewSet(OrionViewSet):
     @update_schedule.mapping.delete
     def delete_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
         deployment = self._deployment()
-        found = deployment_services.deployment_schedule_delete(
+        found = deployment_schedule_delete(
             deployment_id=deployment.id, schedule_id=parse_path_uuid(schedule_id, "schedule_id")
         )
         if not found:

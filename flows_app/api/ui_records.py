@@ -11,9 +11,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, services
+from flows_app import selectors
 from flows_app.filters import NOTIFICATION_POLICY_FILTER
 from flows_app.models import FlowRunNotificationPolicy, SavedSearch
+from flows_app.services.flows import (
+    notification_policy_create,
+    notification_policy_delete,
+    notification_policy_update,
+    saved_search_delete,
+    saved_search_upsert,
+)
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, BoolField, ListField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import request_serializer
@@ -131,7 +138,7 @@ class SavedSearchViewSet(OrionViewSet):
     )
     def upsert(self, request: Request) -> Response:
         data = self.body(SavedSearchCreateSerializer)
-        search, created = services.saved_search_upsert(name=data["name"], filters=data["filters"])
+        search, created = saved_search_upsert(name=data["name"], filters=data["filters"])
         return self.read(search, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -150,7 +157,7 @@ class SavedSearchViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.saved_search_delete(saved_search_id=self.object_id()):
+        if not saved_search_delete(saved_search_id=self.object_id()):
             raise RouteNotFound("Saved search not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -183,7 +190,7 @@ class NotificationPolicyViewSet(OrionViewSet):
         responses={201: PolicySerializer},
     )
     def create(self, request: Request) -> Response:
-        policy = services.notification_policy_create(data=self.body(PolicyCreateSerializer))
+        policy = notification_policy_create(data=self.body(PolicyCreateSerializer))
         return self.read(policy, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -205,7 +212,7 @@ class NotificationPolicyViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         policy_id = self.object_id()
         changes = self.body(PolicyUpdateSerializer)
-        if not services.notification_policy_update(policy_id=policy_id, changes=changes):
+        if not notification_policy_update(policy_id=policy_id, changes=changes):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -216,7 +223,7 @@ class NotificationPolicyViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.notification_policy_delete(policy_id=self.object_id()):
+        if not notification_policy_delete(policy_id=self.object_id()):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

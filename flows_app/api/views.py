@@ -11,10 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, services
+from flows_app import selectors
 from flows_app.api.serializers import FlowCreateSerializer, FlowSerializer, FlowUpdateSerializer
 from flows_app.filters import FLOW_FILTER, FLOW_SORT
 from flows_app.models import Flow
+from flows_app.services.flows import flow_delete, flow_get_or_create, flow_update
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
@@ -52,7 +53,7 @@ class FlowViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(FlowCreateSerializer)
-        flow, created = services.flow_get_or_create(name=data["name"], tags=data["tags"])
+        flow, created = flow_get_or_create(name=data["name"], tags=data["tags"])
         return self.read(flow, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -91,7 +92,7 @@ class FlowViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         flow_id = self.object_id()
         data = self.body(FlowUpdateSerializer)
-        if not services.flow_update(flow_id=flow_id, tags=data.get("tags")):
+        if not flow_update(flow_id=flow_id, tags=data.get("tags")):
             raise RouteNotFound(FLOW_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -102,7 +103,7 @@ class FlowViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.flow_delete(flow_id=self.object_id()):
+        if not flow_delete(flow_id=self.object_id()):
             raise RouteNotFound(FLOW_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

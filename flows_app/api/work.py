@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, work_services
+from flows_app import selectors
 from flows_app.api.work_serializers import (
     WorkerSerializer,
     WorkPoolCreateSerializer,
@@ -25,6 +25,19 @@ from flows_app.api.work_serializers import (
 )
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import WorkPool, WorkQueue
+from flows_app.services.work import (
+    DEFAULT_AGENT_POOL,
+    work_pool_create,
+    work_pool_delete,
+    work_pool_poll,
+    work_pool_update,
+    work_queue_create,
+    work_queue_delete,
+    work_queue_poll,
+    work_queue_update,
+    worker_delete,
+    worker_heartbeat,
+)
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
 from orion_project.api.filtering import checked_limit, request_serializer
@@ -88,7 +101,7 @@ class WorkQueueViewSet(OrionViewSet):
         responses={201: WorkQueueSerializer},
     )
     def create(self, request: Request) -> Response:
-        queue = work_services.work_queue_create(**self.body(WorkQueueCreateSerializer))
+        queue = work_queue_create(**self.body(WorkQueueCreateSerializer))
         return self.read(selectors.work_queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -109,7 +122,7 @@ class WorkQueueViewSet(OrionViewSet):
     )
     def partial_update(self, request: Request, id: str) -> Response:
         queue_id = self.object_id()
-        if not work_services.work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
+        if not work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -120,7 +133,7 @@ class WorkQueueViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not work_services.work_queue_delete(queue_id=self.object_id()):
+        if not work_queue_delete(queue_id=self.object_id()):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -132,11 +145,7 @@ class WorkQueueViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
     def by_name(self, request: Request, name: str) -> Response:
-        queue = (
-            selectors.work_queues_with_pool()
-            .filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL)
-            .first()
-        )
+        queue = selectors.work_queues_with_pool().filter(name=name, work_pool__name=DEFAULT_AGENT_POOL).first()
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return self.read(queue)
@@ -170,7 +179,7 @@ class WorkQueueViewSet(OrionViewSet):
         queue = self._queue_or_exception()
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
-        runs = work_services.work_queue_poll(
+        runs = work_queue_poll(
             queue=queue,
             limit=limit,
             scheduled_before=data.get("scheduled_before"),
@@ -221,7 +230,7 @@ class WorkPoolViewSet(OrionViewSet):
         responses={201: WorkPoolSerializer},
     )
     def create(self, request: Request) -> Response:
-        pool = work_services.work_pool_create(**self.body(WorkPoolCreateSerializer))
+        pool = work_pool_create(**self.body(WorkPoolCreateSerializer))
         return self.read(self._pool(pool.name), status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -241,7 +250,7 @@ class WorkPoolViewSet(OrionViewSet):
         responses={204: None},
     )
     def partial_update(self, request: Request, name: str) -> Response:
-        if not work_services.work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
+        if not work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -252,7 +261,7 @@ class WorkPoolViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, name: str) -> Response:
-        if not work_services.work_pool_delete(name=name):
+        if not work_pool_delete(name=name):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -291,7 +300,7 @@ class WorkPoolViewSet(OrionViewSet):
     def get_scheduled_flow_runs(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         data = self.body(ScheduledFlowRunsRequest)
-        picked = work_services.work_pool_poll(
+        picked = work_pool_poll(
             work_pool=pool,
             work_queue_names=data.get("work_queue_names"),
             limit=checked_limit(data.get("limit")),
@@ -315,7 +324,7 @@ class WorkPoolViewSet(OrionViewSet):
     @action(detail=True, methods=["post"], url_path="queues")
     def queues(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
-        queue = work_services.work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
+        queue = work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
         return Response(
             WorkQueueSerializer(selectors.work_queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED
         )
@@ -355,7 +364,7 @@ class WorkPoolViewSet(OrionViewSet):
     @queue.mapping.patch
     def update_queue(self, request: Request, name: str, queue_name: str) -> Response:
         queue = self._queue(self._pool(name), queue_name)
-        work_services.work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
+        work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -367,7 +376,7 @@ class WorkPoolViewSet(OrionViewSet):
     @queue.mapping.delete
     def delete_queue(self, request: Request, name: str, queue_name: str) -> Response:
         queue = self._queue(self._pool(name), queue_name)
-        work_services.work_queue_delete(queue_id=queue.id)
+        work_queue_delete(queue_id=queue.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -381,7 +390,7 @@ class WorkPoolViewSet(OrionViewSet):
     def heartbeat(self, request: Request, name: str) -> Response:
         pool = self._pool(name)
         data = self.body(HeartbeatRequest)
-        work_services.worker_heartbeat(
+        worker_heartbeat(
             work_pool=pool, name=data["name"], heartbeat_interval_seconds=data.get("heartbeat_interval_seconds")
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -409,7 +418,7 @@ class WorkPoolViewSet(OrionViewSet):
     )
     @action(detail=True, methods=["delete"], url_path=r"workers/(?P<worker_name>(?!filter$|heartbeat$)[^/]+)")
     def delete_worker(self, request: Request, name: str, worker_name: str) -> Response:
-        if not work_services.worker_delete(work_pool=self._pool(name), name=worker_name):
+        if not worker_delete(work_pool=self._pool(name), name=worker_name):
             raise RouteNotFound("Worker not found.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

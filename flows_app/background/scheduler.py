@@ -31,8 +31,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
-from flows_app.deployment_services import deployment_schedule_runs
 from flows_app.models import Deployment, DeploymentSchedule
+from flows_app.services.deployments import deployment_schedule_runs
 from runs_app.models import FlowRun
 from runs_app.states import StateType
 

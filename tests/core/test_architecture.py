@@ -89,7 +89,7 @@ def test_state_changes_have_one_door() -> None:
 
 DELETE_DOOR = "runs_app/services/purge.py"
 # Deletes of rows whose cascade reaches runs, allowed where the runs are deleted first.
-CASCADING_DELETES = {"Flow": {"flows_app/services.py"}}
+CASCADING_DELETES = {"Flow": {"flows_app/services/flows.py"}}
 RUN_MODELS = {"FlowRun", "TaskRun"}
 
 

@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from flows_app import services
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
+from flows_app.services.flows import flow_delete
 
 
 @admin.register(Flow)
@@ -30,11 +30,11 @@ class FlowAdmin(admin.ModelAdmin):
 
     # Through the service: a flow's runs leave by the one delete path (logs, rollup).
     def delete_model(self, request: HttpRequest, obj: Flow) -> None:
-        services.flow_delete(flow_id=obj.pk)
+        flow_delete(flow_id=obj.pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
         for flow_id in list(queryset.values_list("pk", flat=True)):
-            services.flow_delete(flow_id=flow_id)
+            flow_delete(flow_id=flow_id)
 
 
 def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:
@@ -97,7 +97,3 @@ class FlowRunNotificationPolicyAdmin(admin.ModelAdmin):
     list_display = ("id", "is_active", "state_names", "tags", "block_document_id")
     list_filter = ("is_active",)
     readonly_fields = ("id", "created", "updated")
-
-
-# Deployments have their own module: their admin writes through the deployment services.
-from flows_app import admin_deployments  # noqa: E402, F401

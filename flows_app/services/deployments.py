@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkPool
 from flows_app.schedules import parse_schedule, scheduled_times
-from flows_app.work_services import DEFAULT_AGENT_POOL, work_queue_get_or_create
+from flows_app.services.work import DEFAULT_AGENT_POOL, work_queue_get_or_create
 from orion_project.clock import add_clamped
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from runs_app.models import FlowRun

@@ -1,4 +1,4 @@
-"""Admin for deployments. Every write goes through ``flows_app.deployment_services``.
+"""Admin for deployments. Every write goes through ``flows_app.services.deployments``.
 
 Saving a deployment here has the same side effects as ``PATCH /deployments/{id}``. The
 schedule rows the scheduler reads are rebuilt, and auto-scheduled runs that have not
@@ -17,9 +17,16 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from flows_app import deployment_services
 from flows_app.models import Deployment, DeploymentSchedule
 from flows_app.schedules import ScheduleError, parse_schedule
+from flows_app.services.deployments import (
+    deployment_create_flow_run,
+    deployment_delete,
+    deployment_set_liveness_silence,
+    deployment_set_paused,
+    deployment_set_schedule_active,
+    deployment_update,
+)
 from runs_app.orchestration.context import ProposedState
 from runs_app.states import StateType
 
@@ -209,18 +216,16 @@ class DeploymentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Deployment, form: forms.ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
         if "liveness_silence_seconds" in changes:
-            deployment_services.deployment_set_liveness_silence(
-                deployment_id=obj.pk, seconds=changes.pop("liveness_silence_seconds")
-            )
+            deployment_set_liveness_silence(deployment_id=obj.pk, seconds=changes.pop("liveness_silence_seconds"))
         if changes:
-            deployment_services.deployment_update(deployment_id=obj.pk, changes=changes)
+            deployment_update(deployment_id=obj.pk, changes=changes)
 
     def delete_model(self, request: HttpRequest, obj: Deployment) -> None:
-        deployment_services.deployment_delete(deployment_id=obj.pk)
+        deployment_delete(deployment_id=obj.pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
         for deployment_id in list(queryset.values_list("pk", flat=True)):
-            deployment_services.deployment_delete(deployment_id=deployment_id)
+            deployment_delete(deployment_id=deployment_id)
 
     @admin.action(description="Run now (scheduled for now; agents and workers pick it up)")
     def run_now(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
@@ -228,7 +233,7 @@ class DeploymentAdmin(admin.ModelAdmin):
         # is never offered to agents or workers, which only poll for scheduled runs.
         created = 0
         for deployment in queryset.select_related("work_queue"):
-            deployment_services.deployment_create_flow_run(
+            deployment_create_flow_run(
                 deployment=deployment,
                 data={},
                 initial_state=ProposedState.make(
@@ -240,19 +245,19 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn the schedule on")
     def activate_schedule(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        self._each(request, queryset, deployment_services.deployment_set_schedule_active, "Turned on", active=True)
+        self._each(request, queryset, deployment_set_schedule_active, "Turned on", active=True)
 
     @admin.action(description="Turn the schedule off (drops runs not yet started)")
     def deactivate_schedule(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        self._each(request, queryset, deployment_services.deployment_set_schedule_active, "Turned off", active=False)
+        self._each(request, queryset, deployment_set_schedule_active, "Turned off", active=False)
 
     @admin.action(description="Pause (drops runs not yet started)")
     def pause(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        self._each(request, queryset, deployment_services.deployment_set_paused, "Paused", paused=True)
+        self._each(request, queryset, deployment_set_paused, "Paused", paused=True)
 
     @admin.action(description="Resume")
     def resume(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        self._each(request, queryset, deployment_services.deployment_set_paused, "Resumed", paused=False)
+        self._each(request, queryset, deployment_set_paused, "Resumed", paused=False)
 
     def _each(
         self, request: HttpRequest, queryset: QuerySet[Deployment], service: Any, verb: str, **kwargs: Any

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
-from flows_app.work_services import default_agent_pool, work_queue_get_or_create
+from flows_app.services.work import default_agent_pool, work_queue_get_or_create
 from runs_app.models import FlowRun
 from runs_app.services.runs import flow_runs_delete
 
