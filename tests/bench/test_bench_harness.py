@@ -13,7 +13,7 @@ import pytest
 
 from bench import load, report
 from bench.compare import Pooled
-from bench.seed import _copy_text
+from runs_app.seeding.write import _copy_text
 
 
 class FakeClient:
