@@ -194,8 +194,6 @@ class UITaskRunViewSet(OrionViewSet):
 
 
 DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
-
-
 DashboardCountsRequest = request_serializer(
     "DashboardTaskRunCountsRequest",
     DASHBOARD_FILTERS,

@@ -1,5 +1,4 @@
-"""Reads of the 2.20 run records: artifacts and their collections, flow-run input,
-global concurrency limits.
+"""Reads of artifacts and their collections (2.20 ``/artifacts``).
 
 Artifacts point at runs by plain id columns, so the run-side filters of a body
 (``flow_runs``, ``task_runs``, ``flows``, ``deployments``) become ``EXISTS`` sub-queries
@@ -79,9 +78,3 @@ def artifact_get(*, artifact_id: uuid.UUID) -> Artifact | None:
 def artifact_latest(*, key: str) -> ArtifactCollection | None:
     """The collection row of a key (the reference answers it in the artifact's shape)."""
     return ArtifactCollection.objects.filter(key=key).first()
-
-
-# --------------------------------------------------------------------- UI: graph-v2
-
-
-# ------------------------------------------------------------- UI: dashboard counts

@@ -25,8 +25,6 @@ def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:
 
 
 MAX_GRAPH_NODES = 10000
-
-
 MAX_GRAPH_ARTIFACTS = 10000
 
 

@@ -323,8 +323,6 @@ def _add_rollup_hours(
 
 
 DASHBOARD_BUCKETS = 20
-
-
 FAILED_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 
 

@@ -102,9 +102,6 @@ def task_runs_matching(*, filters: FilterBody) -> QuerySet[TaskRun]:
     return narrowed(TaskRun.objects.all(), conditions)
 
 
-# ------------------------------------------------------------------------------ history
-
-
 _COUNT_STATEMENTS: StatementsByBody[tuple[str, tuple[Any, ...]] | None] = StatementsByBody()
 
 
@@ -162,6 +159,3 @@ def flow_run_counts_by_state() -> dict[tuple[str, str], int]:
         key = (state_type, state_name or "")
         counts[key] = counts.get(key, 0) + int(total)
     return {key: total for key, total in counts.items() if total > 0}
-
-
-# ------------------------------------------------------------------ work queue polling

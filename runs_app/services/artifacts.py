@@ -1,5 +1,5 @@
-"""Writes of the 2.20 run records: artifacts (with the latest-per-key collection) and
-flow-run input. Each function is one transaction."""
+"""Writes of artifacts (with the latest-per-key collection, 2.20 ``/artifacts``). Each
+function is one transaction."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ The reference keeps such slots forever, so a crashed task blocks its tag until s
 deletes the limit. Here every acquisition frees the stale slots of the limits it locked
 first (inside the orchestration transaction, with those rows locked, so nothing races
 it), a flow run entering a final state releases its task runs' slots at once, and the
-services sweep the rest (``sweep_stale_slots``). ``slot_acquired`` records since when each
+slots service sweeps the rest (``runs_app.background.slots``). ``slot_acquired`` records since when each
 slot is held (ISO timestamps by task-run id).
 """
 
