@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import Metric
 
@@ -39,11 +39,6 @@ def _task_run_state_counts() -> tuple[dict[str, int], float | None]:
     counts = dict.fromkeys(StateType.values, 0)
     counts.update({row.state_type: row.count for row in stored})
     return counts, min(row.computed for row in stored).timestamp()
-
-
-def late_flow_runs() -> QuerySet[FlowRun]:
-    """Flow runs the late-runs service has marked Late and that have not started."""
-    return FlowRun.objects.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
 
 
 def run_metrics() -> Iterable[Metric]:
@@ -71,7 +66,9 @@ def run_metrics() -> Iterable[Metric]:
 
     late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.")
     late_count.add_metric([], by_state.get((StateType.SCHEDULED, StateName.LATE), 0))
-    oldest = late_flow_runs().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
+    oldest = (
+        FlowRun.objects.late().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
+    )
     oldest_time = oldest.first()
     oldest_late = gauge(
         "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none)."

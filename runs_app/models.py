@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from orion_project.models import OrionModel
-from runs_app.states import TERMINAL_STATE_TYPES, StateType
+from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
 
 class RunState(OrionModel):
@@ -80,6 +80,27 @@ class Run(OrionModel):
         return 0.0
 
 
+class FlowRunQuerySet(models.QuerySet["FlowRun"]):
+    """The reads of flow runs that several places share, defined once."""
+
+    def late(self) -> FlowRunQuerySet:
+        """Runs the late-runs service marked Late and that have not moved on: a SCHEDULED
+        state named "Late" (a client may give any state that name; only this pair is late)."""
+        return self.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
+
+    def for_response(self) -> FlowRunQuerySet:
+        """With the rows a flow-run answer shows joined: its state and its work queue's pool."""
+        return self.select_related("state", "work_queue__work_pool")
+
+
+class TaskRunQuerySet(models.QuerySet["TaskRun"]):
+    """The reads of task runs that several places share, defined once."""
+
+    def for_response(self) -> TaskRunQuerySet:
+        """With the row a task-run answer shows joined: its state."""
+        return self.select_related("state")
+
+
 class FlowRun(Run):
     """One execution of a flow.
 
@@ -123,6 +144,8 @@ class FlowRun(Run):
     infrastructure_document_id = models.UUIDField(null=True, blank=True)
     infrastructure_pid = models.TextField(null=True, blank=True)
     created_by = models.JSONField(null=True, blank=True)
+
+    objects = FlowRunQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow", "idempotency_key"], name="uq_flow_run_flow_idempotency")]
@@ -228,6 +251,8 @@ class TaskRun(Run):
     task_version = models.TextField(null=True, blank=True)
     task_inputs = models.JSONField(default=dict, blank=True)
     flow_run_run_count = models.PositiveIntegerField(default=0)
+
+    objects = TaskRunQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow_run", "task_key", "dynamic_key"], name="uq_task_run_key")]

@@ -50,7 +50,6 @@ from orion_project.api.filtering import checked_limit, request_serializer, valid
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.common import api_version, proposal_from_body
-from runs_app.api.flow_runs import FLOW_RUN_JOINS
 from runs_app.api.serializers import FlowRunSerializer
 from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
@@ -212,7 +211,7 @@ class DeploymentViewSet(OrionViewSet):
         run, created = deployment_create_flow_run(
             deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
         )
-        run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
+        run = FlowRun.objects.for_response().get(pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(

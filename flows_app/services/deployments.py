@@ -151,9 +151,7 @@ def deployments_poll_scheduled_runs(
     runs = FlowRun.objects.filter(deployment_id__in=deployment_ids, state_type=StateType.SCHEDULED)
     if scheduled_before is not None:
         runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
-    picked = list(
-        runs.select_related("state", "work_queue__work_pool").order_by("next_scheduled_start_time", "id")[:limit]
-    )
+    picked = list(runs.for_response().order_by("next_scheduled_start_time", "id")[:limit])
     Deployment.objects.filter(pk__in=deployment_ids).update(last_polled=timezone.now())
     return picked
 

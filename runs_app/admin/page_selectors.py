@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet
 
 from flows_app.models import WorkQueue
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
-from runs_app.states import ACTIVE_STATE_TYPES, StateName, StateType
+from runs_app.states import ACTIVE_STATE_TYPES, StateType
 
 LOG_TAIL = 200
 RELATED_RUNS_SHOWN = 200
@@ -109,18 +109,11 @@ def _count_by_queue(runs: QuerySet[FlowRun]) -> dict[uuid.UUID, int]:
     return {row["work_queue"]: row["n"] for row in rows}
 
 
-def late_runs_queryset() -> QuerySet[FlowRun]:
-    """Runs the late-runs service renamed "Late". Only a SCHEDULED state carries that name
-    (the next state renames the run), so the ``state_name`` index answers alone, without
-    reading each row for its type."""
-    return FlowRun.objects.filter(state_name=StateName.LATE)
-
-
 def runs_dashboard(*, now: dt.datetime, late_shown: int = 10) -> Dashboard:
     """Runs by state over 24 hours and 7 days, late runs, queue backlogs and slots used."""
     windows = {"24h": now - dt.timedelta(hours=24), "7d": now - dt.timedelta(days=7)}
     by_state = {label: _counts_by_state(since) for label, since in windows.items()}
-    late = late_runs_queryset()
+    late = FlowRun.objects.late()
     # Two grouped counts, each served by an index (the partial scheduled-runs-by-queue
     # index, the state index), rather than one join of every queue with all its runs.
     ready = _count_by_queue(FlowRun.objects.filter(state_type=StateType.SCHEDULED, next_scheduled_start_time__lte=now))

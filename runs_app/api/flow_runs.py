@@ -63,12 +63,9 @@ UIFlowRunHistoryRequest = request_serializer(
 )
 
 
-FLOW_RUN_JOINS = ("state", "work_queue__work_pool")
-
-
 def flow_run_queryset(body: dict[str, Any]) -> QuerySet[FlowRun]:
     """Flow runs matching a validated query body, with what their response shows joined."""
-    return flow_runs_matching(filters=body).select_related(*FLOW_RUN_JOINS)
+    return flow_runs_matching(filters=body).for_response()
 
 
 class ResumeFlowRunSerializer(LenientBodySerializer):
@@ -81,7 +78,7 @@ class FlowRunViewSet(OrionViewSet):
     """Flow runs: create (idempotent), read, edit, delete, filter, count, history and the
     orchestration routes ``set_state`` and ``resume``."""
 
-    queryset = FlowRun.objects.select_related(*FLOW_RUN_JOINS)
+    queryset = FlowRun.objects.for_response()
     serializer_class = FlowRunSerializer
     not_found_detail = FLOW_RUN_NOT_FOUND
     object_filter = FLOW_RUN_FILTER

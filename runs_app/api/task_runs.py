@@ -52,7 +52,7 @@ class TaskRunViewSet(OrionViewSet):
     """Task runs: create (idempotent on flow run + task key + dynamic key), read, rename,
     delete, filter, count, history and ``set_state``."""
 
-    queryset = TaskRun.objects.select_related("state")
+    queryset = TaskRun.objects.for_response()
     serializer_class = TaskRunSerializer
     not_found_detail = TASK_RUN_NOT_FOUND
     object_filter = TASK_RUN_FILTER
@@ -61,7 +61,7 @@ class TaskRunViewSet(OrionViewSet):
 
     def _matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        return task_runs_matching(filters=data).select_related("state")
+        return task_runs_matching(filters=data).for_response()
 
     @extend_schema(
         operation_id="create_task_run",

@@ -21,7 +21,7 @@ def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:
     """The task runs drawn in a flow run's graph (§G.6); 404 if the flow run is unknown."""
     if not FlowRun.objects.filter(pk=flow_run_id).exists():
         raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
-    return TaskRun.objects.filter(flow_run_id=flow_run_id).select_related("state").order_by("expected_start_time")
+    return TaskRun.objects.filter(flow_run_id=flow_run_id).for_response().order_by("expected_start_time")
 
 
 MAX_GRAPH_NODES = 10000

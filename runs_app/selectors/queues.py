@@ -52,7 +52,7 @@ def scheduled_runs_for_queues(
             runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
         if scheduled_after is not None:
             runs = runs.filter(next_scheduled_start_time__gte=scheduled_after)
-        runs = runs.select_related("state", "work_queue__work_pool").order_by("next_scheduled_start_time", "id")
+        runs = runs.for_response().order_by("next_scheduled_start_time", "id")
         picked.extend((queue, run) for run in runs[:room])
         if len(picked) >= limit:
             break

@@ -17,7 +17,6 @@ from django.db.models import (
     Exists,
     OuterRef,
     Q,
-    QuerySet,
     Sum,
 )
 
@@ -25,7 +24,7 @@ from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, 
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import StatementsByBody
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS, TASK_RUN_FILTER
-from runs_app.models import FlowRun, TaskRun
+from runs_app.models import FlowRun, FlowRunQuerySet, TaskRun, TaskRunQuerySet
 from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope
 
 
@@ -64,7 +63,7 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
-def flow_runs_matching(*, filters: FilterBody) -> QuerySet[FlowRun]:
+def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
     ``filters`` is the body of ``/flow_runs/filter``, ``/count``, ``/history``, lateness and
@@ -85,7 +84,7 @@ def flow_runs_matching(*, filters: FilterBody) -> QuerySet[FlowRun]:
     return narrowed(FlowRun.objects.all(), conditions)
 
 
-def task_runs_matching(*, filters: FilterBody) -> QuerySet[TaskRun]:
+def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
     """Task runs matching every filter key of a validated query body; the flow, flow-run
     and deployment filters apply to the task's flow run (a task run without one never
     matches them)."""

@@ -133,7 +133,7 @@ def flow_run_create(
 
 
 def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
-    runs = FlowRun.objects.select_related("state", "work_queue__work_pool")
+    runs = FlowRun.objects.for_response()
     return next(iter(runs.filter(flow_id=flow_id, idempotency_key=key)), None)
 
 
@@ -211,7 +211,7 @@ def task_run_create(
 
 
 def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
-    runs = TaskRun.objects.select_related("state")
+    runs = TaskRun.objects.for_response()
     if fields.get("id") is not None:
         found = runs.filter(pk=fields["id"]).first()
         if found is not None:
