@@ -30,6 +30,7 @@ from runs_app.orchestration.context import (
 )
 from runs_app.orchestration.policies import policy_for
 from runs_app.orchestration.rules import Rule
+from runs_app.states import StateName, StateType
 
 logger = logging.getLogger("orion.orchestration")
 
@@ -197,6 +198,8 @@ def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tup
 def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | None) -> None:
     """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
     now = timezone.now()
-    for task_run in TaskRun.objects.select_for_update().filter(flow_run=run, state_type__in=["FAILED", "CRASHED"]):
-        retry = ProposedState.make(type="SCHEDULED", name="AwaitingRetry", timestamp=now)
+    for task_run in TaskRun.objects.select_for_update().filter(
+        flow_run=run, state_type__in=[StateType.FAILED, StateType.CRASHED]
+    ):
+        retry = ProposedState.make(type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, timestamp=now)
         orchestrate(task_run, retry, force=True, api_version=api_version)

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType, default_state_name
+
 CHUNK = 5_000
 DAYS = 30
 FLOW_KINDS = ("etl", "ingest", "report", "train", "sync")
@@ -37,18 +39,17 @@ ENVIRONMENTS = (("prod", 0.5), ("staging", 0.3), ("dev", 0.2))
 EXTRA_TAGS = ("nightly", "hourly", "critical", "team-a", "team-b")
 # Final state type of a run and its share (PERFORMANCE.md).
 FINAL_STATES = (
-    ("COMPLETED", 0.54),
-    ("FAILED", 0.14),
-    ("SCHEDULED", 0.14),
-    ("PENDING", 0.03),
-    ("RUNNING", 0.03),
-    ("CRASHED", 0.06),
-    ("CANCELLED", 0.06),
+    (StateType.COMPLETED, 0.54),
+    (StateType.FAILED, 0.14),
+    (StateType.SCHEDULED, 0.14),
+    (StateType.PENDING, 0.03),
+    (StateType.RUNNING, 0.03),
+    (StateType.CRASHED, 0.06),
+    (StateType.CANCELLED, 0.06),
 )
 STARTED_SHARE = 0.54 + 0.14 + 0.03 + 0.06  # COMPLETED, FAILED, RUNNING, CRASHED
 TASK_RUN_SHARE = 0.10
 TASKS_PER_RUN = 5
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 FLOW_POLICY: dict[str, Any] = {
     "max_retries": 0,
     "retry_delay_seconds": 0,
@@ -93,21 +94,23 @@ def replay(states: Sequence[State]) -> Bookkeeping:
     for state in states:
         initial_type = initial.type if initial is not None else None
         run.state_type, run.state_name, run.state_timestamp = state.type, state.name, state.timestamp
-        if state.type == "RUNNING" and run.start_time is None:
+        if state.type == StateType.RUNNING and run.start_time is None:
             run.start_time = state.timestamp
-        if initial_type in TERMINAL and state.type not in TERMINAL:
+        if initial_type in TERMINAL_STATE_TYPES and state.type not in TERMINAL_STATE_TYPES:
             run.end_time = None
-        if state.type in TERMINAL and run.start_time is not None and run.end_time is None:
+        if state.type in TERMINAL_STATE_TYPES and run.start_time is not None and run.end_time is None:
             run.end_time = state.timestamp
-        if initial is not None and initial_type == "RUNNING":
+        if initial is not None and initial_type == StateType.RUNNING:
             run.total_run_time += state.timestamp - initial.timestamp
         if run.expected_start_time is None:
-            run.expected_start_time = (state.scheduled_time if state.type == "SCHEDULED" else None) or state.timestamp
-        if state.type == "SCHEDULED":
+            run.expected_start_time = (
+                state.scheduled_time if state.type == StateType.SCHEDULED else None
+            ) or state.timestamp
+        if state.type == StateType.SCHEDULED:
             run.next_scheduled_start_time = state.scheduled_time
-        elif initial_type == "SCHEDULED":
+        elif initial_type == StateType.SCHEDULED:
             run.next_scheduled_start_time = None
-        if state.type == "RUNNING":
+        if state.type == StateType.RUNNING:
             run.run_count += 1
         initial = state
     return run
@@ -180,48 +183,56 @@ def _flow_run_states(rng: random.Random, final: str, expected: dt.datetime, anch
     def created_before() -> dt.datetime:
         return expected - second * rng.uniform(60.0, 86_400.0)
 
-    if final in ("COMPLETED", "FAILED", "CRASHED"):
-        if final == "COMPLETED" and rng.random() < 0.12:
+    if final in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED):
+        if final == StateType.COMPLETED and rng.random() < 0.12:
             start = expected + second * rng.uniform(0.0, 60.0)
             return [
-                State("SCHEDULED", "Scheduled", created_before(), expected, _uuid(rng)),
-                State("RUNNING", "Running", start, None, _uuid(rng)),
-                State("COMPLETED", "Completed", start + duration(), None, _uuid(rng)),
+                State(StateType.SCHEDULED, StateName.SCHEDULED, created_before(), expected, _uuid(rng)),
+                State(StateType.RUNNING, default_state_name(StateType.RUNNING), start, None, _uuid(rng)),
+                State(
+                    StateType.COMPLETED, default_state_name(StateType.COMPLETED), start + duration(), None, _uuid(rng)
+                ),
             ]
         end = expected + duration()
         return [
-            State("RUNNING", "Running", expected, None, _uuid(rng)),
+            State(StateType.RUNNING, default_state_name(StateType.RUNNING), expected, None, _uuid(rng)),
             State(final, final.capitalize(), end, None, _uuid(rng)),
         ]
-    if final == "SCHEDULED":
-        states = [State("SCHEDULED", "Scheduled", created_before(), expected, _uuid(rng))]
+    if final == StateType.SCHEDULED:
+        states = [State(StateType.SCHEDULED, StateName.SCHEDULED, created_before(), expected, _uuid(rng))]
         late_at = expected + second * 15
         if late_at < anchor:
-            states.append(State("SCHEDULED", "Late", late_at, expected, _uuid(rng)))
+            states.append(State(StateType.SCHEDULED, StateName.LATE, late_at, expected, _uuid(rng)))
         return states
-    if final == "PENDING":
-        return [State("PENDING", "Pending", expected, None, _uuid(rng))]
-    if final == "RUNNING":
+    if final == StateType.PENDING:
+        return [State(StateType.PENDING, default_state_name(StateType.PENDING), expected, None, _uuid(rng))]
+    if final == StateType.RUNNING:
         return [
-            State("PENDING", "Pending", expected, None, _uuid(rng)),
-            State("RUNNING", "Running", expected + second * rng.uniform(1.0, 30.0), None, _uuid(rng)),
+            State(StateType.PENDING, default_state_name(StateType.PENDING), expected, None, _uuid(rng)),
+            State(
+                StateType.RUNNING,
+                default_state_name(StateType.RUNNING),
+                expected + second * rng.uniform(1.0, 30.0),
+                None,
+                _uuid(rng),
+            ),
         ]
     # CANCELLED before it started
     created = created_before()
     cancelled = created + (expected - created) * rng.random()
     return [
-        State("SCHEDULED", "Scheduled", created, expected, _uuid(rng)),
-        State("CANCELLED", "Cancelled", cancelled, None, _uuid(rng)),
+        State(StateType.SCHEDULED, StateName.SCHEDULED, created, expected, _uuid(rng)),
+        State(StateType.CANCELLED, default_state_name(StateType.CANCELLED), cancelled, None, _uuid(rng)),
     ]
 
 
 def _task_state_type(final: str, position: int, per_run: int) -> str:
-    if final == "COMPLETED":
-        return "COMPLETED"
-    if final in ("FAILED", "CRASHED"):
-        return "FAILED" if position == per_run - 1 else "COMPLETED"
+    if final == StateType.COMPLETED:
+        return StateType.COMPLETED
+    if final in (StateType.FAILED, StateType.CRASHED):
+        return StateType.FAILED if position == per_run - 1 else StateType.COMPLETED
     # RUNNING
-    return "COMPLETED" if position < 2 else ("RUNNING" if position == 2 else "PENDING")
+    return StateType.COMPLETED if position < 2 else (StateType.RUNNING if position == 2 else StateType.PENDING)
 
 
 @dataclass(frozen=True)
