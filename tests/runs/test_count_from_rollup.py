@@ -13,7 +13,7 @@ from runs_app.models import FlowRun, FlowRunHistoryBucket
 from runs_app.rollup.reads import rollup_scope
 from runs_app.selectors.runs import flow_runs_matching
 from tests.factories import FlowFactory
-from tests.runs.test_history_rollup import make_runs
+from tests.runs.rollup_helpers import make_runs
 
 ROLLUP = FlowRunHistoryBucket._meta.db_table
 
