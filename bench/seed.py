@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from runs_app.seeding.generate import CHUNK, FLOW_CREATED, TABLES, Chunk, TaskShape, flow_specs, generate_chunk
-from runs_app.seeding.write import _copy_rows, seed
+from runs_app.seeding.write import copy_rows, seed
 
 # The reference server (Prefect 2.7.12) on PostgreSQL names the same columns the same way.
 REFERENCE_TABLES = {
@@ -50,7 +50,7 @@ def seed_reference(
             cursor.execute("SET session_replication_role = replica")
             with cursor.copy("COPY flow (id, created, updated, name, tags) FROM STDIN") as copy:
                 rows = [(spec.id, FLOW_CREATED, FLOW_CREATED, spec.name, list(spec.tags)) for spec in specs]
-                copy.write(_copy_rows(rows))
+                copy.write(copy_rows(rows))
             connection.commit()
             pending: list[Chunk] = []
             for chunk_index in range((runs + CHUNK - 1) // CHUNK):
@@ -63,7 +63,7 @@ def seed_reference(
                         table = REFERENCE_TABLES[label]
                         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                             for chunk in pending:
-                                copy.write(_copy_rows(getattr(chunk, attr)))
+                                copy.write(copy_rows(getattr(chunk, attr)))
                                 counts[attr] += len(getattr(chunk, attr))
                     connection.commit()
                     pending = []

@@ -30,7 +30,7 @@ from runs_app.seeding.generate import (
 )
 
 
-def _copy_text(value: Any) -> str:
+def copy_text(value: Any) -> str:
     """One value in PostgreSQL's COPY text format."""
     if value is None:
         return "\\N"
@@ -43,14 +43,14 @@ def _copy_text(value: Any) -> str:
     if isinstance(value, dt.timedelta):
         return f"{value.total_seconds():.6f} seconds"
     if isinstance(value, (dict, list)):
-        return _copy_text(json.dumps(value, separators=(",", ":")))
+        return copy_text(json.dumps(value, separators=(",", ":")))
     return str(value)
 
 
-def _copy_rows(rows: Iterable[tuple[Any, ...]]) -> str:
+def copy_rows(rows: Iterable[tuple[Any, ...]]) -> str:
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join([_copy_text(value) for value in row]))
+        buffer.write("\t".join([copy_text(value) for value in row]))
         buffer.write("\n")
     return buffer.getvalue()
 
@@ -67,7 +67,7 @@ def write_postgres(connection: Any, chunks: Sequence[Chunk]) -> None:
                 for chunk in chunks:
                     rows = getattr(chunk, attr)
                     for start in range(0, len(rows), 2_000):
-                        copy.write(_copy_rows(rows[start : start + 2_000]))
+                        copy.write(copy_rows(rows[start : start + 2_000]))
 
 
 def write_orm(chunks: Sequence[Chunk]) -> None:
