@@ -12,9 +12,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from blocks_app import variable_selectors, variable_services
 from blocks_app.filters import VARIABLE_FILTER, VARIABLE_SORT
 from blocks_app.models import Variable
+from blocks_app.selectors.variables import variable_get, variables_matching
+from blocks_app.services.variables import variable_create, variable_delete, variable_update
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import (
     UUID_PATH_PATTERN,
@@ -100,7 +101,7 @@ class VariableViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self.body(VariableCreateSerializer)
-        variable = variable_services.variable_create(name=data["name"], value=data["value"], tags=data.get("tags"))
+        variable = variable_create(name=data["name"], value=data["value"], tags=data.get("tags"))
         return self.read(variable, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -110,7 +111,7 @@ class VariableViewSet(OrionViewSet):
         responses={200: VariableSerializer},
     )
     def retrieve(self, request: Request, id: str) -> Response:
-        return self._found(variable_selectors.variable_get(variable_id=uuid.UUID(id)))
+        return self._found(variable_get(variable_id=uuid.UUID(id)))
 
     @extend_schema(
         operation_id="update_variable",
@@ -120,7 +121,7 @@ class VariableViewSet(OrionViewSet):
         responses={204: None},
     )
     def partial_update(self, request: Request, id: str) -> Response:
-        if not variable_services.variable_update(changes=self._changes(), variable_id=uuid.UUID(id)):
+        if not variable_update(changes=self._changes(), variable_id=uuid.UUID(id)):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -131,7 +132,7 @@ class VariableViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not variable_services.variable_delete(variable_id=uuid.UUID(id)):
+        if not variable_delete(variable_id=uuid.UUID(id)):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -143,7 +144,7 @@ class VariableViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["get"], url_path=r"name/(?P<name>[^/]+)")
     def by_name(self, request: Request, name: str) -> Response:
-        return self._found(variable_selectors.variable_get(name=name))
+        return self._found(variable_get(name=name))
 
     @extend_schema(
         operation_id="update_variable_by_name",
@@ -154,7 +155,7 @@ class VariableViewSet(OrionViewSet):
     )
     @by_name.mapping.patch
     def update_by_name(self, request: Request, name: str) -> Response:
-        if not variable_services.variable_update(changes=self._changes(), name=name):
+        if not variable_update(changes=self._changes(), name=name):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -166,7 +167,7 @@ class VariableViewSet(OrionViewSet):
     )
     @by_name.mapping.delete
     def delete_by_name(self, request: Request, name: str) -> Response:
-        if not variable_services.variable_delete(name=name):
+        if not variable_delete(name=name):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -180,7 +181,7 @@ class VariableViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(VariablesFilterRequest)
-        return self.page(variable_selectors.variables_matching(filters=data), data)
+        return self.page(variables_matching(filters=data), data)
 
     @extend_schema(
         operation_id="count_variables",
@@ -192,4 +193,4 @@ class VariableViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
         data = self.body(VariablesCountRequest)
-        return Response(variable_selectors.variables_matching(filters=data).count())
+        return Response(variables_matching(filters=data).count())

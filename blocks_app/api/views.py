@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from blocks_app import selectors, services
 from blocks_app.api.serializers import (
     BlockDocumentCreateSerializer,
     BlockDocumentSerializer,
@@ -22,6 +21,29 @@ from blocks_app.api.serializers import (
 )
 from blocks_app.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
 from blocks_app.models import BlockSchema, BlockType
+from blocks_app.selectors.blocks import (
+    block_capabilities,
+    block_document_by_type_slug_and_name,
+    block_documents_matching,
+    block_documents_with_schema,
+    block_schema_by_checksum,
+    block_schemas_matching,
+    block_schemas_with_type,
+    block_type_by_slug,
+    block_types_matching,
+    named_block_documents_of_type,
+)
+from blocks_app.services.blocks import (
+    block_document_create,
+    block_document_delete,
+    block_document_update,
+    block_schema_create,
+    block_schema_delete,
+    block_type_create,
+    block_type_delete,
+    block_type_update,
+    install_system_block_types,
+)
 from orion_project.api.errors import RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField
 from orion_project.api.filtering import paginate, request_serializer
@@ -82,7 +104,7 @@ class BlockTypeViewSet(OrionViewSet):
     schema_tags = ("Block types",)
 
     def _by_slug(self, slug: str) -> BlockType:
-        block_type = selectors.block_type_by_slug(slug)
+        block_type = block_type_by_slug(slug)
         if block_type is None:
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return block_type
@@ -95,7 +117,7 @@ class BlockTypeViewSet(OrionViewSet):
         responses={201: BlockTypeSerializer},
     )
     def create(self, request: Request) -> Response:
-        block_type = services.block_type_create(data=self.body(BlockTypeCreateSerializer))
+        block_type = block_type_create(data=self.body(BlockTypeCreateSerializer))
         return self.read(block_type, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -117,7 +139,7 @@ class BlockTypeViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         block_type_id = self.object_id()
         changes = self.body(BlockTypeUpdateSerializer)
-        if not services.block_type_update(block_type_id=block_type_id, changes=changes):
+        if not block_type_update(block_type_id=block_type_id, changes=changes):
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -128,7 +150,7 @@ class BlockTypeViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_type_delete(block_type_id=self.object_id()):
+        if not block_type_delete(block_type_id=self.object_id()):
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -142,7 +164,7 @@ class BlockTypeViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockTypesFilterRequest)
-        return self.page(selectors.block_types_matching(filters=data).order_by("name"), data)
+        return self.page(block_types_matching(filters=data).order_by("name"), data)
 
     @extend_schema(
         operation_id="read_block_type_by_slug",
@@ -164,7 +186,7 @@ class BlockTypeViewSet(OrionViewSet):
     @action(detail=False, methods=["get"], url_path=r"slug/(?P<slug>[^/]+)/block_documents")
     def documents(self, request: Request, slug: str) -> Response:
         block_type = self._by_slug(slug)
-        documents = selectors.named_block_documents_of_type(block_type)
+        documents = named_block_documents_of_type(block_type)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(documents, many=True, context=context).data)
 
@@ -181,7 +203,7 @@ class BlockTypeViewSet(OrionViewSet):
         url_path=r"slug/(?P<slug>[^/]+)/block_documents/name/(?P<block_document_name>[^/]+)",
     )
     def document_by_name(self, request: Request, slug: str, block_document_name: str) -> Response:
-        document = selectors.block_document_by_type_slug_and_name(slug, block_document_name)
+        document = block_document_by_type_slug_and_name(slug, block_document_name)
         if document is None:
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         context = {"include_secrets": include_secrets(request)}
@@ -199,14 +221,14 @@ class BlockTypeViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="install_system_block_types")
     def install_system_block_types(self, request: Request) -> Response:
-        services.install_system_block_types()
+        install_system_block_types()
         return Response(None)
 
 
 class BlockSchemaViewSet(OrionViewSet):
     """Block schemas: create (idempotent on checksum + version), read, delete, filter."""
 
-    queryset = selectors.block_schemas_with_type()
+    queryset = block_schemas_with_type()
     serializer_class = BlockSchemaSerializer
     not_found_detail = BLOCK_SCHEMA_NOT_FOUND
     schema_tags = ("Block schemas",)
@@ -219,7 +241,7 @@ class BlockSchemaViewSet(OrionViewSet):
         responses={200: BlockSchemaSerializer, 201: BlockSchemaSerializer},
     )
     def create(self, request: Request) -> Response:
-        schema, created = services.block_schema_create(data=self.body(BlockSchemaCreateSerializer))
+        schema, created = block_schema_create(data=self.body(BlockSchemaCreateSerializer))
         schema = self.get_queryset().get(pk=schema.pk)
         return self.read(schema, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -239,7 +261,7 @@ class BlockSchemaViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_schema_delete(block_schema_id=self.object_id()):
+        if not block_schema_delete(block_schema_id=self.object_id()):
             raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -253,7 +275,7 @@ class BlockSchemaViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockSchemasFilterRequest)
-        return self.page(selectors.block_schemas_matching(filters=data).order_by("-created"), data)
+        return self.page(block_schemas_matching(filters=data).order_by("-created"), data)
 
     @extend_schema(
         operation_id="read_block_schema_by_checksum",
@@ -264,7 +286,7 @@ class BlockSchemaViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["get"], url_path=r"checksum/(?P<checksum>[^/]+)")
     def by_checksum(self, request: Request, checksum: str) -> Response:
-        schema = selectors.block_schema_by_checksum(checksum, version=request.query_params.get("version"))
+        schema = block_schema_by_checksum(checksum, version=request.query_params.get("version"))
         if schema is None:
             raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
         return self.read(schema)
@@ -273,7 +295,7 @@ class BlockSchemaViewSet(OrionViewSet):
 class BlockDocumentViewSet(OrionViewSet):
     """Block documents: create, read (secrets hidden by default), update, delete, filter, count."""
 
-    queryset = selectors.block_documents_with_schema()
+    queryset = block_documents_with_schema()
     serializer_class = BlockDocumentSerializer
     not_found_detail = BLOCK_DOCUMENT_NOT_FOUND
     schema_tags = ("Block documents",)
@@ -286,8 +308,8 @@ class BlockDocumentViewSet(OrionViewSet):
         responses={201: BlockDocumentSerializer},
     )
     def create(self, request: Request) -> Response:
-        document = services.block_document_create(data=self.body(BlockDocumentCreateSerializer))
-        document = selectors.block_documents_with_schema().get(pk=document.pk)
+        document = block_document_create(data=self.body(BlockDocumentCreateSerializer))
+        document = block_documents_with_schema().get(pk=document.pk)
         return Response(BlockDocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -311,7 +333,7 @@ class BlockDocumentViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         document_id = self.object_id()
         changes = self.body(BlockDocumentUpdateSerializer)
-        if not services.block_document_update(block_document_id=document_id, changes=changes):
+        if not block_document_update(block_document_id=document_id, changes=changes):
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -322,7 +344,7 @@ class BlockDocumentViewSet(OrionViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, id: str) -> Response:
-        if not services.block_document_delete(block_document_id=self.object_id()):
+        if not block_document_delete(block_document_id=self.object_id()):
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -336,7 +358,7 @@ class BlockDocumentViewSet(OrionViewSet):
     @action(detail=False, methods=["post"], url_path="filter")
     def filter(self, request: Request) -> Response:
         data = self.body(BlockDocumentsFilterRequest)
-        documents = selectors.block_documents_matching(filters=data).order_by("name")
+        documents = block_documents_matching(filters=data).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
         context = {"include_secrets": data.get("include_secrets", False)}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
@@ -350,7 +372,7 @@ class BlockDocumentViewSet(OrionViewSet):
     )
     @action(detail=False, methods=["post"], url_path="count")
     def count(self, request: Request) -> Response:
-        return Response(selectors.block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
+        return Response(block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
 
 
 class BlockCapabilityViewSet(OrionViewSet):
@@ -367,4 +389,4 @@ class BlockCapabilityViewSet(OrionViewSet):
         responses={200: {"type": "string"}},
     )
     def list(self, request: Request) -> Response:
-        return Response(selectors.block_capabilities())
+        return Response(block_capabilities())
