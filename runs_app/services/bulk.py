@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from orion_project.exceptions import ObjectNotFoundError
-from runs_app.models import FlowRun
+from runs_app.models import FlowRun, FlowRunQuerySet
 from runs_app.orchestration.context import ProposedState, SetStateStatus
 from runs_app.selectors.runs import flow_runs_matching
 from runs_app.services.runs import flow_run_set_state, flow_runs_delete
@@ -53,7 +53,7 @@ class BulkResult:
         }
 
 
-def flow_runs_for_filters(filters: Mapping[str, Any]) -> QuerySet[FlowRun]:
+def flow_runs_for_filters(filters: Mapping[str, Any]) -> FlowRunQuerySet:
     """The runs a ``/flow_runs/filter`` body matches, in a stable order (oldest expected
     start first, then id), so a preview's sample is the start of what the action does."""
     matching = flow_runs_matching(filters=filters)
@@ -67,7 +67,7 @@ def flow_runs_preview(*, filters: Mapping[str, Any], limit: int | None = None) -
     if limit is not None:
         count = min(count, limit)
     sample_size = SAMPLE_SIZE if limit is None else min(SAMPLE_SIZE, limit)
-    return count, runs.select_related("state")[:sample_size]
+    return count, runs.for_response()[:sample_size]
 
 
 def _planned_ids(filters: Mapping[str, Any], limit: int | None) -> list[uuid.UUID]:
