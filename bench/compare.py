@@ -368,7 +368,8 @@ def run(args: argparse.Namespace) -> int:
             env=env, cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
         if args.reference:
-            from bench.seed import TaskShape, seed_reference
+            from bench.seed import seed_reference
+            from runs_app.seeding.generate import TaskShape
 
             b = reference(cluster, args.reference_port, reference_python(args.reference_venv), workdir)
             servers.append(b)

@@ -5,7 +5,7 @@
 Each case is a real API request (the PERFORMANCE.md bodies) sent in-process through
 Django's test client, so the body is validated by the viewset's request serializer and
 the querysets are built by the view itself (``FlowRunViewSet._matching`` →
-``runs_app.selectors.flow_runs_matching``, ``run_history`` ...). Every statement the request
+``runs_app.selectors.runs.flow_runs_matching``, ``run_history`` ...). Every statement the request
 executes is captured with ``CaptureQueriesContext``: on PostgreSQL (psycopg 3, client-side
 binding) that is the exact SQL text sent, parameters included. Each captured ``SELECT`` is
 then run under ``EXPLAIN (ANALYZE, BUFFERS)`` after ``--repeat`` warm-up requests, and any

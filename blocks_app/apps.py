@@ -11,7 +11,7 @@ class BlocksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from blocks_app.services import blocks_reset
+        from blocks_app.services.blocks import blocks_reset
         from orion_project.registry import register_reset
 
         register_reset(blocks_reset, order=30)

@@ -13,8 +13,8 @@ class FlowsAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from flows_app.scheduler import schedule_deployments
-        from flows_app.services import flows_reset
+        from flows_app.background.scheduler import schedule_deployments
+        from flows_app.services.flows import flows_reset
         from orion_project.registry import Service, register_reset, register_services
 
         register_services(

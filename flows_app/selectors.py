@@ -17,8 +17,7 @@ from flows_app.filters import (
 from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
 from orion_project.filtering import Condition, FilterBody, narrowed
 from runs_app.models import FlowRun
-from runs_app.selectors import flow_run_exists, work_queue_condition
-from runs_app.states import StateName, StateType
+from runs_app.selectors.runs import flow_run_exists, work_queue_condition
 
 
 def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
@@ -87,7 +86,7 @@ def work_queues_matching(*, filters: FilterBody, work_pool: WorkPool | None = No
 
 def work_queue_status(queue: WorkQueue, *, now: dt.datetime) -> dict[str, object]:
     """The queue's health: no late runs and polled within the last minute (one count)."""
-    late = FlowRun.objects.filter(work_queue=queue, state_type=StateType.SCHEDULED, state_name=StateName.LATE).count()
+    late = FlowRun.objects.filter(work_queue=queue).late().count()
     polled = queue.last_polled is not None and now - queue.last_polled < dt.timedelta(
         seconds=QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL
     )

@@ -67,13 +67,13 @@ ORION_SCHEDULER_MIN_SCHEDULED_SECONDS = env_int("ORION_SCHEDULER_MIN_SCHEDULED_S
 ORION_SCHEDULER_BATCH_SIZE = env_int("ORION_SCHEDULER_BATCH_SIZE", 10, minimum=1)
 ORION_LATE_RUNS_INTERVAL_SECONDS = env_int("ORION_LATE_RUNS_INTERVAL_SECONDS", 5, minimum=1)
 ORION_LATE_RUNS_AFTER_SECONDS = env_int("ORION_LATE_RUNS_AFTER_SECONDS", 5, minimum=0)
-# How often the services free tag concurrency slots whose holder is gone (runs_app.slots).
+# How often the services free tag concurrency slots whose holder is gone (runs_app.services.slots).
 ORION_SLOTS_INTERVAL_SECONDS = env_int("ORION_SLOTS_INTERVAL_SECONDS", 10, minimum=1)
 # Retention (docs/operations.md): finished runs older than this many days are pruned once a
 # day by the services loop; 0 (the default) keeps everything.
 ORION_RETENTION_DAYS = env_int("ORION_RETENTION_DAYS", 0, minimum=0)
 ORION_RETENTION_INTERVAL_SECONDS = env_int("ORION_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
-# Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.liveness).
+# Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.background.liveness).
 ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
 ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)
 ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS = env_int("ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS", 0, minimum=0)

@@ -15,12 +15,13 @@ class RunsAppConfig(AppConfig):
 
         from orion_project.metrics import register_collector
         from orion_project.registry import Service, register_reset, register_services
-        from runs_app.late_runs import mark_late_runs
-        from runs_app.liveness import liveness_service
-        from runs_app.metrics import run_counts_refresh, run_metrics
-        from runs_app.retention import retention_service
-        from runs_app.services import runs_reset
-        from runs_app.slots import sweep_stale_slots
+        from runs_app.background.late_runs import mark_late_runs
+        from runs_app.background.liveness import liveness_service
+        from runs_app.background.metrics import run_counts_refresh
+        from runs_app.background.retention import retention_service
+        from runs_app.background.slots import sweep_stale_slots
+        from runs_app.metrics import run_metrics
+        from runs_app.services.runs import runs_reset
 
         register_services(
             lambda: [

@@ -3,7 +3,7 @@
 Every query here is sized for a database of millions of runs:
 
 * flow runs per state (and so the Late ones) are live sums of the history rollup's
-  all-flows rows (:func:`runs_app.selectors.flow_run_counts_by_state`), a few thousand
+  all-flows rows (:func:`runs_app.selectors.runs.flow_run_counts_by_state`), a few thousand
   rows however many runs there are;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
   of rows the ``metrics`` service refreshes (one grouped count per pass), with a live
@@ -18,33 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import Metric
 
 from flows_app.models import WorkQueue
 from orion_project.metrics import gauge
 from runs_app.models import ConcurrencyLimit, FlowRun, RunStateCount, TaskRun
-from runs_app.selectors import count_by_state_type, flow_run_counts_by_state
+from runs_app.selectors.history import count_by_state_type
+from runs_app.selectors.runs import flow_run_counts_by_state
 from runs_app.states import StateName, StateType
-
-
-def run_counts_refresh() -> int:
-    """Recount task runs per state type into ``RunStateCount`` (the ``metrics`` service);
-    returns the number of rows written. Flow runs need no snapshot: the rollup is live."""
-    now = timezone.now()
-    rows = [
-        RunStateCount(kind=RunStateCount.Kind.TASK_RUN, state_type=state_type, count=count, computed=now)
-        for state_type, count in count_by_state_type(TaskRun.objects.all()).items()
-    ]
-    with transaction.atomic():
-        # Snapshots of flow runs from before the rollup answered live: stale, never read.
-        RunStateCount.objects.exclude(kind=RunStateCount.Kind.TASK_RUN).delete()
-        RunStateCount.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["kind", "state_type"], update_fields=["count", "computed"]
-        )
-    return len(rows)
 
 
 def _task_run_state_counts() -> tuple[dict[str, int], float | None]:
@@ -56,11 +39,6 @@ def _task_run_state_counts() -> tuple[dict[str, int], float | None]:
     counts = dict.fromkeys(StateType.values, 0)
     counts.update({row.state_type: row.count for row in stored})
     return counts, min(row.computed for row in stored).timestamp()
-
-
-def late_flow_runs() -> QuerySet[FlowRun]:
-    """Flow runs the late-runs service has marked Late and that have not started."""
-    return FlowRun.objects.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
 
 
 def run_metrics() -> Iterable[Metric]:
@@ -88,7 +66,9 @@ def run_metrics() -> Iterable[Metric]:
 
     late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.")
     late_count.add_metric([], by_state.get((StateType.SCHEDULED, StateName.LATE), 0))
-    oldest = late_flow_runs().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
+    oldest = (
+        FlowRun.objects.late().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
+    )
     oldest_time = oldest.first()
     oldest_late = gauge(
         "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none)."

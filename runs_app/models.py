@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from orion_project.models import OrionModel
-from runs_app.states import TERMINAL_STATE_TYPES, StateType
+from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
 
 class RunState(OrionModel):
@@ -80,6 +80,27 @@ class Run(OrionModel):
         return 0.0
 
 
+class FlowRunQuerySet(models.QuerySet["FlowRun"]):
+    """The reads of flow runs that several places share, defined once."""
+
+    def late(self) -> FlowRunQuerySet:
+        """Runs the late-runs service marked Late and that have not moved on: a SCHEDULED
+        state named "Late" (a client may give any state that name; only this pair is late)."""
+        return self.filter(state_type=StateType.SCHEDULED, state_name=StateName.LATE)
+
+    def for_response(self) -> FlowRunQuerySet:
+        """With the rows a flow-run answer shows joined: its state and its work queue's pool."""
+        return self.select_related("state", "work_queue__work_pool")
+
+
+class TaskRunQuerySet(models.QuerySet["TaskRun"]):
+    """The reads of task runs that several places share, defined once."""
+
+    def for_response(self) -> TaskRunQuerySet:
+        """With the row a task-run answer shows joined: its state."""
+        return self.select_related("state")
+
+
 class FlowRun(Run):
     """One execution of a flow.
 
@@ -124,6 +145,8 @@ class FlowRun(Run):
     infrastructure_pid = models.TextField(null=True, blank=True)
     created_by = models.JSONField(null=True, blank=True)
 
+    objects = FlowRunQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow", "idempotency_key"], name="uq_flow_run_flow_idempotency")]
         indexes = [
@@ -163,7 +186,7 @@ class FlowRunHistoryBucket(models.Model):
     """Flow runs summed per flow, hour of expected start, state type and state name: the
     answer to ``POST /flow_runs/history`` without reading the runs.
 
-    Kept by ``runs_app.history_rollup`` in the transaction of every state write and of
+    Kept by ``runs_app.rollup.writes`` in the transaction of every state write and of
     every delete of runs (the one delete path), so it always equals what reading the runs
     gives. Besides each flow's rows there is an all-flows row per hour and state
     (``flow_id`` = the nil UUID), so an unfiltered 30-day history adds up a few thousand
@@ -229,6 +252,8 @@ class TaskRun(Run):
     task_inputs = models.JSONField(default=dict, blank=True)
     flow_run_run_count = models.PositiveIntegerField(default=0)
 
+    objects = TaskRunQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow_run", "task_key", "dynamic_key"], name="uq_task_run_key")]
         indexes = [
@@ -292,7 +317,7 @@ class ConcurrencyLimit(OrionModel):
     """A limit on how many task runs with ``tag`` may be RUNNING at once.
 
     ``active_slots`` lists the ids of the task runs holding a slot; it is only changed
-    with the row locked (see ``runs_app.slots``), together with ``slot_acquired`` (since
+    with the row locked (see ``runs_app.services.slots``), together with ``slot_acquired`` (since
     when each holds it). A slot held past ``max_hold_seconds`` (if set) is freed.
     """
 

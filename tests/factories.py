@@ -14,9 +14,9 @@ import factory
 
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkQueue
 from flows_app.schedules import parse_schedule
-from flows_app.work_services import default_agent_pool
-from runs_app.history_rollup import flow_runs_history_add, run_values
+from flows_app.services.work import default_agent_pool
 from runs_app.models import FlowRun, TaskRun
+from runs_app.rollup.writes import flow_runs_history_add, run_values
 
 
 class FlowFactory(factory.django.DjangoModelFactory[Flow]):

@@ -11,7 +11,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from blocks_app import selectors, services
 from blocks_app.api.serializers import (
     BlockDocumentCreateSerializer,
     BlockDocumentSerializer,
@@ -24,6 +23,29 @@ from blocks_app.api.serializers import (
 )
 from blocks_app.filters import BLOCK_DOCUMENT_FILTER, BLOCK_SCHEMA_FILTER, BLOCK_TYPE_FILTER
 from blocks_app.models import BlockSchema, BlockType
+from blocks_app.selectors.blocks import (
+    block_capabilities,
+    block_document_by_type_slug_and_name,
+    block_documents_matching,
+    block_documents_with_schema,
+    block_schema_by_checksum,
+    block_schemas_matching,
+    block_schemas_with_type,
+    block_type_by_slug,
+    block_types_matching,
+    named_block_documents_of_type,
+)
+from blocks_app.services.blocks import (
+    block_document_create,
+    block_document_delete,
+    block_document_update,
+    block_schema_create,
+    block_schema_delete,
+    block_type_create,
+    block_type_delete,
+    block_type_update,
+    install_system_block_types,
+)
 from orion_project.api.actions import delete_route, filter_route, read_route, route, update_route
 from orion_project.api.errors import RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField
@@ -85,7 +107,7 @@ class BlockTypeViewSet(OrionViewSet):
     schema_tags = ("Block types",)
 
     def _by_slug(self, slug: str) -> BlockType:
-        block_type = selectors.block_type_by_slug(slug)
+        block_type = block_type_by_slug(slug)
         if block_type is None:
             raise RouteNotFound(BLOCK_TYPE_NOT_FOUND)
         return block_type
@@ -93,7 +115,7 @@ class BlockTypeViewSet(OrionViewSet):
     @route("create_block_type", request=BlockTypeCreateSerializer, responses={201: BlockTypeSerializer})
     def create(self, request: Request) -> Response:
         """Create a block type (names starting with 'prefect' are reserved)."""
-        block_type = services.block_type_create(data=self.body(BlockTypeCreateSerializer))
+        block_type = block_type_create(data=self.body(BlockTypeCreateSerializer))
         return self.read(block_type, status.HTTP_201_CREATED)
 
     retrieve = read_route("read_block_type_by_id", "Get a block type by id.", BlockTypeSerializer)
@@ -102,19 +124,19 @@ class BlockTypeViewSet(OrionViewSet):
         "update_block_type",
         "Update a block type's URLs, description and code example.",
         BlockTypeUpdateSerializer,
-        services.block_type_update,
+        block_type_update,
     )
 
     destroy = delete_route(
         "delete_block_type",
         "Delete a block type with its schemas and documents (protected types: 403).",
-        services.block_type_delete,
+        block_type_delete,
     )
 
     filter = filter_route("read_block_types", "Block types matching the filters, by name.", BlockTypesFilterRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[BlockType]:
-        return selectors.block_types_matching(filters=data).order_by("name")
+        return block_types_matching(filters=data).order_by("name")
 
     @route("read_block_type_by_slug", get=r"slug/(?P<slug>[^/]+)", responses={200: BlockTypeSerializer})
     def by_slug(self, request: Request, slug: str) -> Response:
@@ -130,7 +152,7 @@ class BlockTypeViewSet(OrionViewSet):
     def documents(self, request: Request, slug: str) -> Response:
         """The named (non-anonymous) documents of a block type."""
         block_type = self._by_slug(slug)
-        documents = selectors.named_block_documents_of_type(block_type)
+        documents = named_block_documents_of_type(block_type)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(documents, many=True, context=context).data)
 
@@ -142,7 +164,7 @@ class BlockTypeViewSet(OrionViewSet):
     )
     def document_by_name(self, request: Request, slug: str, block_document_name: str) -> Response:
         """A block document by its type's slug and its name."""
-        document = selectors.block_document_by_type_slug_and_name(slug, block_document_name)
+        document = block_document_by_type_slug_and_name(slug, block_document_name)
         if document is None:
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         context = {"include_secrets": include_secrets(request)}
@@ -152,14 +174,14 @@ class BlockTypeViewSet(OrionViewSet):
     def install_system_block_types(self, request: Request) -> Response:
         """Make sure the system block types exist (protected); answers `null`. The clients fill
         in their descriptions and post the schemas they use on first use."""
-        services.install_system_block_types()
+        install_system_block_types()
         return Response(None)
 
 
 class BlockSchemaViewSet(OrionViewSet):
     """Block schemas: create (idempotent on checksum + version), read, delete, filter."""
 
-    queryset = selectors.block_schemas_with_type()
+    queryset = block_schemas_with_type()
     serializer_class = BlockSchemaSerializer
     not_found_detail = BLOCK_SCHEMA_NOT_FOUND
     schema_tags = ("Block schemas",)
@@ -171,14 +193,14 @@ class BlockSchemaViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         """Create a block schema; one with the same checksum and version is returned (200) instead."""
-        schema, created = services.block_schema_create(data=self.body(BlockSchemaCreateSerializer))
+        schema, created = block_schema_create(data=self.body(BlockSchemaCreateSerializer))
         schema = self.get_queryset().get(pk=schema.pk)
         return self.read(schema, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     retrieve = read_route("read_block_schema_by_id", "Get a block schema by id.", BlockSchemaSerializer)
 
     destroy = delete_route(
-        "delete_block_schema", "Delete a block schema (those of protected types: 403).", services.block_schema_delete
+        "delete_block_schema", "Delete a block schema (those of protected types: 403).", block_schema_delete
     )
 
     filter = filter_route(
@@ -186,7 +208,7 @@ class BlockSchemaViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[BlockSchema]:
-        return selectors.block_schemas_matching(filters=data).order_by("-created")
+        return block_schemas_matching(filters=data).order_by("-created")
 
     @route(
         "read_block_schema_by_checksum",
@@ -196,7 +218,7 @@ class BlockSchemaViewSet(OrionViewSet):
     )
     def by_checksum(self, request: Request, checksum: str) -> Response:
         """A block schema by checksum: the given `version`, or the newest."""
-        schema = selectors.block_schema_by_checksum(checksum, version=request.query_params.get("version"))
+        schema = block_schema_by_checksum(checksum, version=request.query_params.get("version"))
         if schema is None:
             raise RouteNotFound(BLOCK_SCHEMA_NOT_FOUND)
         return self.read(schema)
@@ -205,7 +227,7 @@ class BlockSchemaViewSet(OrionViewSet):
 class BlockDocumentViewSet(OrionViewSet):
     """Block documents: create, read (secrets hidden by default), update, delete, filter, count."""
 
-    queryset = selectors.block_documents_with_schema()
+    queryset = block_documents_with_schema()
     serializer_class = BlockDocumentSerializer
     not_found_detail = BLOCK_DOCUMENT_NOT_FOUND
     schema_tags = ("Block documents",)
@@ -213,8 +235,8 @@ class BlockDocumentViewSet(OrionViewSet):
     @route("create_block_document", request=BlockDocumentCreateSerializer, responses={201: BlockDocumentSerializer})
     def create(self, request: Request) -> Response:
         """Create a block document (anonymous ones get a generated name)."""
-        document = services.block_document_create(data=self.body(BlockDocumentCreateSerializer))
-        document = selectors.block_documents_with_schema().get(pk=document.pk)
+        document = block_document_create(data=self.body(BlockDocumentCreateSerializer))
+        document = block_documents_with_schema().get(pk=document.pk)
         return Response(BlockDocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @route("read_block_document_by_id", parameters=[INCLUDE_SECRETS], responses={200: BlockDocumentSerializer})
@@ -227,10 +249,10 @@ class BlockDocumentViewSet(OrionViewSet):
         "update_block_document_data",
         "Merge new data into a block document (or replace it), or move it to another schema.",
         BlockDocumentUpdateSerializer,
-        services.block_document_update,
+        block_document_update,
     )
 
-    destroy = delete_route("delete_block_document", "Delete a block document.", services.block_document_delete)
+    destroy = delete_route("delete_block_document", "Delete a block document.", block_document_delete)
 
     @route(
         "read_block_documents",
@@ -241,7 +263,7 @@ class BlockDocumentViewSet(OrionViewSet):
     def filter(self, request: Request) -> Response:
         """Block documents matching the filters, by name (anonymous ones hidden by default)."""
         data = self.body(BlockDocumentsFilterRequest)
-        documents = selectors.block_documents_matching(filters=data).order_by("name")
+        documents = block_documents_matching(filters=data).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
         context = {"include_secrets": data.get("include_secrets", False)}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
@@ -249,7 +271,7 @@ class BlockDocumentViewSet(OrionViewSet):
     @route("count_block_documents", post="count", request=BlockDocumentsCountRequest, responses={200: OpenApiTypes.INT})
     def count(self, request: Request) -> Response:
         """Count block documents matching the filters (2.20)."""
-        return Response(selectors.block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
+        return Response(block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
 
 
 class BlockCapabilityViewSet(OrionViewSet):
@@ -261,4 +283,4 @@ class BlockCapabilityViewSet(OrionViewSet):
     @route("read_available_block_capabilities", responses={200: {"type": "string"}})
     def list(self, request: Request) -> Response:
         """The distinct capabilities across all block schemas, sorted."""
-        return Response(selectors.block_capabilities())
+        return Response(block_capabilities())

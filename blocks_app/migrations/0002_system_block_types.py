@@ -6,7 +6,7 @@ from django.db import migrations
 
 
 def seed(apps: Any, schema_editor: Any) -> None:
-    from blocks_app.services import install_system_block_types
+    from blocks_app.services.blocks import install_system_block_types
 
     install_system_block_types(apps.get_model("blocks_app", "BlockType"))
 

@@ -11,7 +11,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import deployment_services, selectors
+from flows_app import selectors
 from flows_app.api.deployment_serializers import (
     DeploymentCreateSerializer,
     DeploymentFlowRunCreateSerializer,
@@ -28,6 +28,20 @@ from flows_app.filters import (
     DEPLOYMENT_SORT,
 )
 from flows_app.models import Deployment
+from flows_app.services.deployments import (
+    WorkPoolNotFoundError,
+    deployment_create_flow_run,
+    deployment_delete,
+    deployment_schedule_delete,
+    deployment_schedule_runs,
+    deployment_schedule_update,
+    deployment_schedules_add,
+    deployment_set_paused,
+    deployment_set_schedule_active,
+    deployment_update,
+    deployment_upsert,
+    deployments_poll_scheduled_runs,
+)
 from orion_project.api.actions import count_route, delete_route, filter_route, list_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import DateTimeField, IntField, ListField, UUIDField
@@ -35,7 +49,6 @@ from orion_project.api.filtering import checked_limit, request_serializer, valid
 from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
 from orion_project.exceptions import ObjectNotFoundError
 from runs_app.api.common import api_version, proposal_from_body
-from runs_app.api.flow_runs import FLOW_RUN_JOINS
 from runs_app.api.serializers import FlowRunSerializer
 from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
@@ -105,8 +118,8 @@ class DeploymentViewSet(OrionViewSet):
         drops the deployment's auto-scheduled runs that have not started."""
         data = self.body(DeploymentCreateSerializer)
         try:
-            deployment, created = deployment_services.deployment_upsert(data=data)
-        except deployment_services.WorkPoolNotFoundError as error:
+            deployment, created = deployment_upsert(data=data)
+        except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return self.read(deployments_with_queue().get(pk=deployment.pk), code)
@@ -128,8 +141,8 @@ class DeploymentViewSet(OrionViewSet):
         deployment_id = self.object_id()
         changes = self.body(DeploymentUpdateSerializer)
         try:
-            found = deployment_services.deployment_update(deployment_id=deployment_id, changes=changes)
-        except deployment_services.WorkPoolNotFoundError as error:
+            found = deployment_update(deployment_id=deployment_id, changes=changes)
+        except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         if not found:
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
@@ -138,7 +151,7 @@ class DeploymentViewSet(OrionViewSet):
     destroy = delete_route(
         "delete_deployment",
         "Delete a deployment and its runs that are still scheduled.",
-        deployment_services.deployment_delete,
+        deployment_delete,
     )
 
     filter = filter_route(
@@ -171,10 +184,10 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         data = self.body(DeploymentFlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = deployment_services.deployment_create_flow_run(
+        run, created = deployment_create_flow_run(
             deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
         )
-        run = FlowRun.objects.select_related(*FLOW_RUN_JOINS).get(pk=run.pk)
+        run = FlowRun.objects.for_response().get(pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @route("schedule_deployment", detail=True, post="schedule", request=ScheduleRunsSerializer, responses={200: None})
@@ -184,7 +197,7 @@ class DeploymentViewSet(OrionViewSet):
         data = self.body(ScheduleRunsSerializer)
         if deployment is not None:
             min_time = data.get("min_time")
-            deployment_services.deployment_schedule_runs(
+            deployment_schedule_runs(
                 deployment=deployment,
                 start_time=data.get("start_time"),
                 end_time=data.get("end_time"),
@@ -197,22 +210,20 @@ class DeploymentViewSet(OrionViewSet):
     set_schedule_active = _flag_route(
         "set_schedule_active",
         "Turn the deployment's schedule on; the scheduler creates its runs.",
-        deployment_services.deployment_set_schedule_active,
+        deployment_set_schedule_active,
         active=True,
     )
     set_schedule_inactive = _flag_route(
         "set_schedule_inactive",
         "Turn the deployment's schedule off and drop its pending auto-scheduled runs.",
-        deployment_services.deployment_set_schedule_active,
+        deployment_set_schedule_active,
         active=False,
     )
-    pause_deployment = _flag_route(
-        "pause_deployment", "Pause a deployment (2.20).", deployment_services.deployment_set_paused, paused=True
-    )
+    pause_deployment = _flag_route("pause_deployment", "Pause a deployment (2.20).", deployment_set_paused, paused=True)
     resume_deployment = _flag_route(
         "resume_deployment",
         "Resume a paused deployment (2.20).",
-        deployment_services.deployment_set_paused,
+        deployment_set_paused,
         paused=False,
     )
 
@@ -240,7 +251,7 @@ class DeploymentViewSet(OrionViewSet):
     def get_scheduled_flow_runs(self, request: Request) -> Response:
         """Due SCHEDULED runs of the given deployments (2.20)."""
         data = self.body(DeploymentsScheduledRunsRequest)
-        runs = deployment_services.deployments_poll_scheduled_runs(
+        runs = deployments_poll_scheduled_runs(
             deployment_ids=data["deployment_ids"],
             scheduled_before=data.get("scheduled_before"),
             limit=checked_limit(data.get("limit")),
@@ -268,7 +279,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         body = request.data if isinstance(request.data, list) else [request.data]
         rows = [validate_body(DeploymentScheduleCreateSerializer, item) for item in body]
-        created = deployment_services.deployment_schedules_add(deployment=deployment, rows=rows)
+        created = deployment_schedules_add(deployment=deployment, rows=rows)
         return Response(DeploymentScheduleSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
     @route(
@@ -281,7 +292,7 @@ class DeploymentViewSet(OrionViewSet):
     def update_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
         """Update one schedule of a deployment (2.20)."""
         deployment = self._deployment()
-        found = deployment_services.deployment_schedule_update(
+        found = deployment_schedule_update(
             deployment_id=deployment.id,
             schedule_id=parse_path_uuid(schedule_id, "schedule_id"),
             changes=self.body(DeploymentScheduleUpdateSerializer),
@@ -295,7 +306,7 @@ class DeploymentViewSet(OrionViewSet):
     def delete_schedule(self, request: Request, id: str, schedule_id: str) -> Response:
         """Delete one schedule of a deployment (2.20)."""
         deployment = self._deployment()
-        found = deployment_services.deployment_schedule_delete(
+        found = deployment_schedule_delete(
             deployment_id=deployment.id, schedule_id=parse_path_uuid(schedule_id, "schedule_id")
         )
         if not found:

@@ -3,7 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from flows_app.api.deployments import DeploymentViewSet
-from flows_app.api.ui_220 import CollectionViewSet, TemplateViewSet, UISchemaViewSet
+from flows_app.api.ui import CollectionViewSet, TemplateViewSet, UISchemaViewSet
 from flows_app.api.ui_records import NotificationPolicyViewSet, SavedSearchViewSet
 from flows_app.api.views import FlowViewSet
 from flows_app.api.work import ExperimentalWorkPoolViewSet, WorkPoolViewSet, WorkQueueViewSet

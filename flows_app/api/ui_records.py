@@ -10,9 +10,16 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, services
+from flows_app import selectors
 from flows_app.filters import NOTIFICATION_POLICY_FILTER
 from flows_app.models import FlowRunNotificationPolicy, SavedSearch
+from flows_app.services.flows import (
+    notification_policy_create,
+    notification_policy_delete,
+    notification_policy_update,
+    saved_search_delete,
+    saved_search_upsert,
+)
 from orion_project.api.actions import filter_route, read_route, route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, BoolField, ListField, StrField, StrictSerializer, UUIDField
@@ -130,7 +137,7 @@ class SavedSearchViewSet(OrionViewSet):
     def upsert(self, request: Request) -> Response:
         """Create a saved search, or replace the filters of the one with this name (200)."""
         data = self.body(SavedSearchCreateSerializer)
-        search, created = services.saved_search_upsert(name=data["name"], filters=data["filters"])
+        search, created = saved_search_upsert(name=data["name"], filters=data["filters"])
         return self.read(search, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     retrieve = read_route("read_saved_search", "Get a saved search by id.", SavedSearchSerializer)
@@ -138,7 +145,7 @@ class SavedSearchViewSet(OrionViewSet):
     @route("delete_saved_search", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a saved search."""
-        if not services.saved_search_delete(saved_search_id=self.object_id()):
+        if not saved_search_delete(saved_search_id=self.object_id()):
             raise RouteNotFound("Saved search not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -159,7 +166,7 @@ class NotificationPolicyViewSet(OrionViewSet):
     @route("create_flow_run_notification_policy", request=PolicyCreateSerializer, responses={201: PolicySerializer})
     def create(self, request: Request) -> Response:
         """Create a notification policy."""
-        policy = services.notification_policy_create(data=self.body(PolicyCreateSerializer))
+        policy = notification_policy_create(data=self.body(PolicyCreateSerializer))
         return self.read(policy, status.HTTP_201_CREATED)
 
     retrieve = read_route("read_flow_run_notification_policy", "Get a notification policy by id.", PolicySerializer)
@@ -169,14 +176,14 @@ class NotificationPolicyViewSet(OrionViewSet):
         """Update the fields sent."""
         policy_id = self.object_id()
         changes = self.body(PolicyUpdateSerializer)
-        if not services.notification_policy_update(policy_id=policy_id, changes=changes):
+        if not notification_policy_update(policy_id=policy_id, changes=changes):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_flow_run_notification_policy", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a notification policy."""
-        if not services.notification_policy_delete(policy_id=self.object_id()):
+        if not notification_policy_delete(policy_id=self.object_id()):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

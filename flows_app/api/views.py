@@ -8,10 +8,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, services
+from flows_app import selectors
 from flows_app.api.serializers import FlowCreateSerializer, FlowSerializer, FlowUpdateSerializer
 from flows_app.filters import FLOW_FILTER, FLOW_SORT
 from flows_app.models import Flow
+from flows_app.services.flows import flow_delete, flow_get_or_create, flow_update
 from orion_project.api.actions import (
     count_route,
     delete_route,
@@ -51,7 +52,7 @@ class FlowViewSet(OrionViewSet):
         """Gracefully create a flow: if a flow with the same name exists it is returned
         unchanged (200), otherwise it is created (201)."""
         data = self.body(FlowCreateSerializer)
-        flow, created = services.flow_get_or_create(name=data["name"], tags=data["tags"])
+        flow, created = flow_get_or_create(name=data["name"], tags=data["tags"])
         return self.read(flow, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -71,13 +72,11 @@ class FlowViewSet(OrionViewSet):
         """Update a flow's tags (the only writable field)."""
         flow_id = self.object_id()
         data = self.body(FlowUpdateSerializer)
-        if not services.flow_update(flow_id=flow_id, tags=data.get("tags")):
+        if not flow_update(flow_id=flow_id, tags=data.get("tags")):
             raise RouteNotFound(FLOW_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    destroy = delete_route(
-        "delete_flow", "Delete a flow by id, with its flow runs and deployments.", services.flow_delete
-    )
+    destroy = delete_route("delete_flow", "Delete a flow by id, with its flow runs and deployments.", flow_delete)
 
     filter = filter_route(
         "read_flows", "Query for flows matching the filters, sorted and paginated.", FlowsFilterRequest

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flows_app import selectors, work_services
+from flows_app import selectors
 from flows_app.api.work_serializers import (
     WorkerSerializer,
     WorkPoolCreateSerializer,
@@ -25,6 +25,19 @@ from flows_app.api.work_serializers import (
 )
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import WorkPool, WorkQueue
+from flows_app.services.work import (
+    DEFAULT_AGENT_POOL,
+    work_pool_create,
+    work_pool_delete,
+    work_pool_poll,
+    work_pool_update,
+    work_queue_create,
+    work_queue_delete,
+    work_queue_poll,
+    work_queue_update,
+    worker_delete,
+    worker_heartbeat,
+)
 from orion_project.api.actions import count_route, delete_route, filter_route, read_route, route
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
 from orion_project.api.fields import BoolField, DateTimeField, IntField, ListField, NameField, StrField, UUIDField
@@ -84,7 +97,7 @@ class WorkQueueViewSet(OrionViewSet):
     @route("create_work_queue", request=WorkQueueCreateSerializer, responses={201: WorkQueueSerializer})
     def create(self, request: Request) -> Response:
         """Create a work queue in default-agent-pool (409 if the name is taken)."""
-        queue = work_services.work_queue_create(**self.body(WorkQueueCreateSerializer))
+        queue = work_queue_create(**self.body(WorkQueueCreateSerializer))
         return self.read(selectors.work_queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
 
     retrieve = read_route("read_work_queue", "Get a work queue by id.", WorkQueueSerializer)
@@ -93,20 +106,16 @@ class WorkQueueViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         """Update a work queue (pause, limits, priority, name)."""
         queue_id = self.object_id()
-        if not work_services.work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
+        if not work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    destroy = delete_route("delete_work_queue", "Delete a work queue.", work_services.work_queue_delete)
+    destroy = delete_route("delete_work_queue", "Delete a work queue.", work_queue_delete)
 
     @route("read_work_queue_by_name", get=r"name/(?P<name>[^/]+)", responses={200: WorkQueueSerializer})
     def by_name(self, request: Request, name: str) -> Response:
         """Get a queue of default-agent-pool by name."""
-        queue = (
-            selectors.work_queues_with_pool()
-            .filter(name=name, work_pool__name=work_services.DEFAULT_AGENT_POOL)
-            .first()
-        )
+        queue = selectors.work_queues_with_pool().filter(name=name, work_pool__name=DEFAULT_AGENT_POOL).first()
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return self.read(queue)
@@ -131,7 +140,7 @@ class WorkQueueViewSet(OrionViewSet):
         queue = self._queue_or_exception()
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
-        runs = work_services.work_queue_poll(
+        runs = work_queue_poll(
             queue=queue,
             limit=limit,
             scheduled_before=data.get("scheduled_before"),
@@ -181,7 +190,7 @@ class WorkPoolViewSet(OrionViewSet):
     @route("create_work_pool", request=WorkPoolCreateSerializer, responses={201: WorkPoolSerializer})
     def create(self, request: Request) -> Response:
         """Create a work pool with a `default` queue."""
-        pool = work_services.work_pool_create(**self.body(WorkPoolCreateSerializer))
+        pool = work_pool_create(**self.body(WorkPoolCreateSerializer))
         return self.read(self._pool(pool.name), status.HTTP_201_CREATED)
 
     @route("read_work_pool", responses={200: WorkPoolSerializer})
@@ -192,14 +201,14 @@ class WorkPoolViewSet(OrionViewSet):
     @route("update_work_pool", request=WorkPoolUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, name: str) -> Response:
         """Update a work pool."""
-        if not work_services.work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
+        if not work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_work_pool", responses={204: None})
     def destroy(self, request: Request, name: str) -> Response:
         """Delete a work pool with its queues and workers."""
-        if not work_services.work_pool_delete(name=name):
+        if not work_pool_delete(name=name):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -221,7 +230,7 @@ class WorkPoolViewSet(OrionViewSet):
         """The worker poll: runs due in the pool's queues (priority order), honouring pauses and limits."""
         pool = self._pool(name)
         data = self.body(ScheduledFlowRunsRequest)
-        picked = work_services.work_pool_poll(
+        picked = work_pool_poll(
             work_pool=pool,
             work_queue_names=data.get("work_queue_names"),
             limit=checked_limit(data.get("limit")),
@@ -246,7 +255,7 @@ class WorkPoolViewSet(OrionViewSet):
     def queues(self, request: Request, name: str) -> Response:
         """Create a queue in the pool."""
         pool = self._pool(name)
-        queue = work_services.work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
+        queue = work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
         return Response(
             WorkQueueSerializer(selectors.work_queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED
         )
@@ -285,7 +294,7 @@ class WorkPoolViewSet(OrionViewSet):
     def update_queue(self, request: Request, name: str, queue_name: str) -> Response:
         """Update a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
-        work_services.work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
+        work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_work_pool_queue", summary="Delete Work Queue", responses={204: None})
@@ -293,7 +302,7 @@ class WorkPoolViewSet(OrionViewSet):
     def delete_queue(self, request: Request, name: str, queue_name: str) -> Response:
         """Delete a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
-        work_services.work_queue_delete(queue_id=queue.id)
+        work_queue_delete(queue_id=queue.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("worker_heartbeat", detail=True, post="workers/heartbeat", request=HeartbeatRequest, responses={204: None})
@@ -301,7 +310,7 @@ class WorkPoolViewSet(OrionViewSet):
         """Record a worker's heartbeat (204)."""
         pool = self._pool(name)
         data = self.body(HeartbeatRequest)
-        work_services.worker_heartbeat(
+        worker_heartbeat(
             work_pool=pool, name=data["name"], heartbeat_interval_seconds=data.get("heartbeat_interval_seconds")
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -329,7 +338,7 @@ class WorkPoolViewSet(OrionViewSet):
     )
     def delete_worker(self, request: Request, name: str, worker_name: str) -> Response:
         """Forget a worker of the pool."""
-        if not work_services.worker_delete(work_pool=self._pool(name), name=worker_name):
+        if not worker_delete(work_pool=self._pool(name), name=worker_name):
             raise RouteNotFound("Worker not found.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

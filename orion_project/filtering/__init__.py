@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Q, QuerySet
 
@@ -47,7 +47,10 @@ def combine(conditions: Sequence[Condition], operator: str) -> Condition:
     return result
 
 
-def narrowed(queryset: QuerySet[Any], conditions: Sequence[Condition]) -> QuerySet[Any]:
+QuerySetT = TypeVar("QuerySetT", bound=QuerySet[Any])
+
+
+def narrowed(queryset: QuerySetT, conditions: Sequence[Condition]) -> QuerySetT:
     """``queryset`` narrowed by the AND of ``conditions`` (unchanged when all are TRUE)."""
     condition = combine(conditions, "and_")
     return queryset if condition is None else queryset.filter(condition)

@@ -8,7 +8,7 @@ The state filter uses ``ix_fr_state_expected``, flow and deployment their
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from flows_app.models import Flow
-from runs_app.states import StateName
+from runs_app.models import FlowRunQuerySet
 
 WINDOWS = {
     "1h": ("Last hour", dt.timedelta(hours=1)),
@@ -47,7 +47,7 @@ class ExpectedStartWindowFilter(admin.SimpleListFilter):
 
 
 class LateFilter(admin.SimpleListFilter):
-    """Runs the late-runs service renamed "Late" (only SCHEDULED states carry that name)."""
+    """Late runs (``FlowRunQuerySet.late``)."""
 
     title = "lateness"
     parameter_name = "late"
@@ -57,7 +57,7 @@ class LateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
-            return queryset.filter(state_name=StateName.LATE)
+            return cast(FlowRunQuerySet, queryset).late()
         return queryset
 
 

@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
-from runs_app import services, services_220
+from runs_app.background.slots import sweep_stale_slots
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -21,8 +21,9 @@ from runs_app.models import (
     GlobalConcurrencyLimit,
     Log,
 )
-from runs_app.selectors import concurrency_limit_holders
-from runs_app.slots import sweep_stale_slots
+from runs_app.selectors.concurrency_limits import concurrency_limit_holders
+from runs_app.services.artifacts import artifact_delete
+from runs_app.services.concurrency_limits import concurrency_limit_reset
 
 
 @admin.register(Log)
@@ -93,7 +94,7 @@ class ConcurrencyLimitAdmin(OrionModelAdmin):
 
     @admin.action(description="Release every slot of the selected limits")
     def release_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
-        released = sum(services.concurrency_limit_reset(tag=tag) for tag in queryset.values_list("tag", flat=True))
+        released = sum(concurrency_limit_reset(tag=tag) for tag in queryset.values_list("tag", flat=True))
         self.message_user(request, f"Released the slots of {released} limit(s).", messages.SUCCESS)
 
 
@@ -117,7 +118,7 @@ class ArtifactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected artifacts")
     def delete_through_service(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
-        deleted = sum(services_220.artifact_delete(artifact_id=pk) for pk in queryset.values_list("pk", flat=True))
+        deleted = sum(artifact_delete(artifact_id=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"Deleted {deleted} artifact(s).")
 
 

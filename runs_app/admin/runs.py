@@ -17,17 +17,20 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
-from runs_app import admin_operations, page_selectors, services
-from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
-from runs_app.admin_operations import RunActionForm
-from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
-from runs_app.run_actions import (
+from runs_app.admin import operations as admin_operations
+from runs_app.admin import page_selectors
+from runs_app.admin.actions import (
     ACTION_LABELS,
     FLOW_RUN_ACTIONS,
     TASK_RUN_ACTIONS,
     RunAction,
     run_action_apply,
 )
+from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
+from runs_app.admin.operations import RunActionForm
+from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
+from runs_app.services.purge import task_runs_delete
+from runs_app.services.runs import flow_run_update, task_run_delete, task_run_update
 
 LOG_LEVELS = ((40, "ERROR", "error"), (30, "WARNING", "warning"), (20, "INFO", "info"), (10, "DEBUG", "debug"))
 
@@ -265,9 +268,7 @@ class FlowRunAdmin(RunAdminBase):
         return [dashboard, prune, *super().get_urls()]
 
     def save_model(self, request: HttpRequest, obj: FlowRun, form: forms.ModelForm, change: bool) -> None:
-        services.flow_run_update(
-            flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data}
-        )
+        flow_run_update(flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
 
     def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
         admin_operations.delete_runs([obj.pk])
@@ -373,15 +374,13 @@ class TaskRunAdmin(RunAdminBase):
         return lookup == "flow_run_id" or super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request: HttpRequest, obj: TaskRun, form: forms.ModelForm, change: bool) -> None:
-        services.task_run_update(
-            task_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data}
-        )
+        task_run_update(task_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
 
     def delete_model(self, request: HttpRequest, obj: TaskRun) -> None:
-        services.task_run_delete(task_run_id=obj.pk)
+        task_run_delete(task_run_id=obj.pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
-        services.task_runs_delete(runs=queryset)
+        task_runs_delete(runs=queryset)
 
     def run_page_context(self, run: TaskRun) -> dict[str, Any]:
         page = page_selectors.task_run_page(task_run=run)

@@ -18,15 +18,21 @@ from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import AnyJSONField, PatternNameField, StrField, StrictSerializer, UUIDField
 from orion_project.api.filtering import paginate, request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
-from runs_app import selectors_220, services_220
-from runs_app.filters import RELATED_RUN_FILTERS
-from runs_app.filters_220 import (
+from runs_app.filters import (
     ARTIFACT_COLLECTION_FILTER,
     ARTIFACT_COLLECTION_SORT,
     ARTIFACT_FILTER,
     ARTIFACT_SORT,
+    RELATED_RUN_FILTERS,
 )
 from runs_app.models import Artifact, ArtifactCollection
+from runs_app.selectors.artifacts import (
+    artifact_collections_matching,
+    artifact_get,
+    artifact_latest,
+    artifacts_matching,
+)
+from runs_app.services.artifacts import artifact_create, artifact_delete, artifact_update
 
 ARTIFACT_NOT_FOUND = "Artifact not found."
 ARTIFACT_FILTERS = {"artifacts": ARTIFACT_FILTER, **RELATED_RUN_FILTERS}
@@ -178,13 +184,13 @@ class ArtifactViewSet(OrionViewSet):
     @route("create_artifact", request=ArtifactCreateSerializer, responses={201: ArtifactSerializer})
     def create(self, request: Request) -> Response:
         """Store an artifact; one with a key becomes the latest of its key."""
-        artifact = services_220.artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
+        artifact = artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
         return self.read(artifact, status.HTTP_201_CREATED)
 
     @route("read_artifact", responses={200: ArtifactSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
         """Get an artifact by id."""
-        artifact = selectors_220.artifact_get(artifact_id=self.object_id())
+        artifact = artifact_get(artifact_id=self.object_id())
         if artifact is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return self.read(artifact)
@@ -195,14 +201,14 @@ class ArtifactViewSet(OrionViewSet):
         the latest artifact of a key answers 204; others are changed but answer 404."""
         artifact_id = self.object_id()
         changes = _columns(self.body(ArtifactUpdateSerializer))
-        if not services_220.artifact_update(artifact_id=artifact_id, changes=changes):
+        if not artifact_update(artifact_id=artifact_id, changes=changes):
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     destroy = delete_route(
         "delete_artifact",
         "Delete an artifact; the next newest of its key becomes the latest.",
-        services_220.artifact_delete,
+        artifact_delete,
     )
 
     @route(
@@ -214,7 +220,7 @@ class ArtifactViewSet(OrionViewSet):
     )
     def latest(self, request: Request, id: str) -> Response:
         """The latest artifact of a key."""
-        collection = selectors_220.artifact_latest(key=id)
+        collection = artifact_latest(key=id)
         if collection is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(LatestArtifactSerializer(collection).data)
@@ -226,7 +232,7 @@ class ArtifactViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Artifact]:
-        return selectors_220.artifacts_matching(filters=data)
+        return artifacts_matching(filters=data)
 
     count = count_route("count_artifacts", "Count artifacts matching the filters.", ArtifactsCountRequest)
 
@@ -239,7 +245,7 @@ class ArtifactViewSet(OrionViewSet):
     def latest_filter(self, request: Request) -> Response:
         """The latest artifact of each key matching the filters, sorted (default ID_DESC) and paginated."""
         data = self.body(LatestArtifactsFilterRequest)
-        rows = selectors_220.artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data)
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
         offset = data.get("offset") or 0
         return Response(
@@ -255,5 +261,5 @@ class ArtifactViewSet(OrionViewSet):
     def latest_count(self, request: Request) -> Response:
         """Count the keys whose latest artifact matches the filters."""
         data = self.body(LatestArtifactsCountRequest)
-        rows = selectors_220.artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data)
         return Response(rows.count())

@@ -20,7 +20,6 @@ from orion_project.api.fields import IntField, JSONObjectField, LenientBodySeria
 from orion_project.api.filtering import request_serializer
 from orion_project.api.schema import ARRAY_OF_OBJECTS, NULLABLE_NUMBER
 from orion_project.api.viewsets import OrionViewSet
-from runs_app import selectors, services
 from runs_app.api.common import (
     ORCHESTRATION_ANSWERS,
     HistoryRequest,
@@ -40,7 +39,16 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
-from runs_app.selectors import FLOW_RUN_JOINS
+from runs_app.selectors.graph import flow_run_graph_task_runs
+from runs_app.selectors.history import average_lateness, flow_run_history
+from runs_app.selectors.runs import flow_run_count, flow_run_page, flow_runs_matching
+from runs_app.services.runs import (
+    flow_run_create,
+    flow_run_delete,
+    flow_run_resume,
+    flow_run_set_state,
+    flow_run_update,
+)
 
 FLOW_RUN_NOT_FOUND = "Flow run not found"
 
@@ -67,7 +75,7 @@ class FlowRunViewSet(OrionViewSet):
     """Flow runs: create (idempotent), read, edit, delete, filter, count, history and the
     orchestration routes ``set_state`` and ``resume``."""
 
-    queryset = FlowRun.objects.select_related(*FLOW_RUN_JOINS)
+    queryset = FlowRun.objects.for_response()
     serializer_class = FlowRunSerializer
     not_found_detail = FLOW_RUN_NOT_FOUND
     object_filter = FLOW_RUN_FILTER
@@ -83,9 +91,7 @@ class FlowRunViewSet(OrionViewSet):
         unchanged (200)."""
         data = self.body(FlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = services.flow_run_create(
-            data=data, initial_state=initial_state, api_version=api_version(request)
-        )
+        run, created = flow_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -100,22 +106,20 @@ class FlowRunViewSet(OrionViewSet):
         "update_flow_run",
         "Update a flow run's name, version, parameters, policy, tags or infrastructure pid.",
         FlowRunUpdateSerializer,
-        services.flow_run_update,
+        flow_run_update,
     )
 
-    destroy = delete_route(
-        "delete_flow_run", "Delete a flow run with its states and task runs.", services.flow_run_delete
-    )
+    destroy = delete_route("delete_flow_run", "Delete a flow run with its states and task runs.", flow_run_delete)
 
     filter = filter_route(
         "read_flow_runs",
         "Query for flow runs matching the filters, sorted and paginated.",
         FlowRunsFilterRequest,
-        page=selectors.flow_run_page,
+        page=flow_run_page,
     )
 
     count = count_route(
-        "count_flow_runs", "Count flow runs matching the filters.", FlowRunsCountRequest, count=selectors.flow_run_count
+        "count_flow_runs", "Count flow runs matching the filters.", FlowRunsCountRequest, count=flow_run_count
     )
 
     @route(
@@ -127,14 +131,14 @@ class FlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs bucketed by expected start time into intervals of
         `history_interval_seconds`, aggregated per state type and name."""
-        return history_response(request, selectors.flow_run_history)
+        return history_response(request, flow_run_history)
 
     @route("average_flow_run_lateness", post="lateness", request=FlowRunsCountRequest, responses={200: NULLABLE_NUMBER})
     def lateness(self, request: Request) -> Response:
         """Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20)."""
         data = self.body(FlowRunsCountRequest)
-        runs = selectors.flow_runs_matching(filters=data)
-        return Response(selectors.average_lateness(runs, now=timezone.now()))
+        runs = flow_runs_matching(filters=data)
+        return Response(average_lateness(runs, now=timezone.now()))
 
     @route(
         "set_flow_run_state", detail=True, post="set_state", request=SetStateSerializer, responses=ORCHESTRATION_ANSWERS
@@ -144,7 +148,7 @@ class FlowRunViewSet(OrionViewSet):
         201 when a state was written, 200 otherwise."""
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = services.flow_run_set_state(
+        result = flow_run_set_state(
             flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -158,7 +162,7 @@ class FlowRunViewSet(OrionViewSet):
         # The 2.7 client sends no body at all.
         has_body = request.content_type.startswith("application/json") and bool(request.body)
         data = self.body(ResumeFlowRunSerializer) if has_body else {}
-        result = services.flow_run_resume(
+        result = flow_run_resume(
             flow_run_id=flow_run_id, run_input=data.get("run_input"), api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -167,7 +171,7 @@ class FlowRunViewSet(OrionViewSet):
     def graph(self, request: Request, id: str) -> Response:
         """The task runs of a flow run with their upstream task-run dependencies."""
         now = timezone.now()
-        task_runs = selectors.flow_run_graph_task_runs(self.object_id())
+        task_runs = flow_run_graph_task_runs(self.object_id())
         return Response([graph_node_json(task_run, now) for task_run in task_runs])
 
 
@@ -181,7 +185,7 @@ class UIFlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000)."""
         data = self.body(UIFlowRunHistoryRequest)
-        runs = selectors.flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
         offset = data["offset"]
         now = timezone.now()

@@ -28,9 +28,20 @@ from orion_project.api.fields import (
 )
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
-from runs_app import global_concurrency as services
-from runs_app import selectors_220
 from runs_app.models import GlobalConcurrencyLimit
+from runs_app.selectors.global_concurrency import global_limit_get
+from runs_app.services.global_concurrency import (
+    CONCURRENCY,
+    MODES,
+    NoDecayForRateLimitError,
+    SlotsDenied,
+    SlotsExceedLimitError,
+    global_limit_create,
+    global_limit_delete,
+    global_limit_update,
+    global_slots_decrement,
+    global_slots_increment,
+)
 
 GLOBAL_LIMIT_NOT_FOUND = "Concurrency Limit not found"
 
@@ -125,10 +136,10 @@ class ModeField(EnumField):
     """``concurrency`` or ``rate_limit`` (a ``Literal``: pydantic's ``value_error.const``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(services.MODES, **kwargs)
+        super().__init__(MODES, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        if data not in services.MODES:
+        if data not in MODES:
             raise serializers.ValidationError(
                 serializers.ErrorDetail(
                     "unexpected value; permitted: 'concurrency', 'rate_limit'", code="value_error.const"
@@ -143,7 +154,7 @@ class SlotsIncrementSerializer(LenientBodySerializer):
 
     slots = PositiveIntField(required=True, allow_null=False)
     names = NamesField(child=StrField(allow_null=False), required=True, allow_null=False)
-    mode = ModeField(default=services.CONCURRENCY)
+    mode = ModeField(default=CONCURRENCY)
 
 
 class SlotsDecrementSerializer(LenientBodySerializer):
@@ -195,13 +206,13 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         """Create a global concurrency limit; names are unique (409)."""
-        limit = services.global_limit_create(data=self.body(GlobalConcurrencyLimitCreateSerializer))
+        limit = global_limit_create(data=self.body(GlobalConcurrencyLimitCreateSerializer))
         return Response(GlobalConcurrencyLimitCreatedSerializer(limit).data, status=status.HTTP_201_CREATED)
 
     @route("read_concurrency_limit_v2", responses={200: GlobalConcurrencyLimitSerializer})
     def retrieve(self, request: Request, id_or_name: str) -> Response:
         """Get a limit by id or by name."""
-        limit = selectors_220.global_limit_get(**_id_or_name(id_or_name))
+        limit = global_limit_get(**_id_or_name(id_or_name))
         if limit is None:
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return self.read(limit)
@@ -210,14 +221,14 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     def partial_update(self, request: Request, id_or_name: str) -> Response:
         """Change a limit found by id or by name."""
         changes = self.body(GlobalConcurrencyLimitUpdateSerializer)
-        if not services.global_limit_update(changes=changes, **_id_or_name(id_or_name)):
+        if not global_limit_update(changes=changes, **_id_or_name(id_or_name)):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_concurrency_limit_v2", responses={204: None})
     def destroy(self, request: Request, id_or_name: str) -> Response:
         """Delete a limit found by id or by name."""
-        if not services.global_limit_delete(**_id_or_name(id_or_name)):
+        if not global_limit_delete(**_id_or_name(id_or_name)):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -237,10 +248,10 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
         they are held. Unknown names become inactive limits."""
         data = self.body(SlotsIncrementSerializer)
         try:
-            limits = services.global_slots_increment(names=data["names"], slots=data["slots"], mode=data["mode"])
-        except (services.SlotsExceedLimitError, services.NoDecayForRateLimitError) as error:
+            limits = global_slots_increment(names=data["names"], slots=data["slots"], mode=data["mode"])
+        except (SlotsExceedLimitError, NoDecayForRateLimitError) as error:
             raise DetailError(str(error), status.HTTP_422_UNPROCESSABLE_ENTITY) from None
-        except services.SlotsDenied as denied:
+        except SlotsDenied as denied:
             return Response(
                 {"detail": "Locked"}, status=status.HTTP_423_LOCKED, headers={"Retry-After": str(denied.retry_after)}
             )
@@ -255,7 +266,7 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     def decrement(self, request: Request) -> Response:
         """Give back `slots` on every named active limit, recording how long they were held."""
         data = self.body(SlotsDecrementSerializer)
-        limits = services.global_slots_decrement(
+        limits = global_slots_decrement(
             names=data["names"], slots=data["slots"], occupancy_seconds=data.get("occupancy_seconds")
         )
         return Response(_minimal(limits))

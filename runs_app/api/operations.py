@@ -17,10 +17,11 @@ from orion_project.api.errors import DetailError
 from orion_project.api.fields import BoolField, IntField, ListField, StrField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionViewSet
-from runs_app import bulk, liveness, retention
 from runs_app.api.serializers import FlowRunSerializer, StateCreateSerializer
+from runs_app.background import liveness, retention
 from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun
+from runs_app.services import bulk
 
 
 def _limit() -> IntField:

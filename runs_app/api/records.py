@@ -14,23 +14,66 @@ from rest_framework.response import Response
 
 from orion_project.api.actions import filter_route, read_route, route
 from orion_project.api.errors import RequestValidationError, RouteNotFound, pydantic_errors
-from orion_project.api.fields import EmbeddedBodySerializer, ListField, UUIDField
-from orion_project.api.filtering import request_serializer
-from orion_project.api.viewsets import OrionViewSet, parse_path_uuid
-from runs_app import services
-from runs_app.api.serializers import (
-    ConcurrencyLimitCreateSerializer,
-    ConcurrencyLimitSerializer,
-    LogCreateSerializer,
-    LogSerializer,
-    StateSerializer,
-    state_json,
+from orion_project.api.fields import (
+    SMALLINT_MAX,
+    SMALLINT_MIN,
+    DateTimeField,
+    EmbeddedBodySerializer,
+    IntField,
+    ListField,
+    StrField,
+    StrictSerializer,
+    UUIDField,
 )
+from orion_project.api.filtering import request_serializer
+from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet, parse_path_uuid
+from runs_app.api.serializers import StateSerializer, state_json
 from runs_app.filters import LOG_FILTER, LOG_SORT
 from runs_app.models import ConcurrencyLimit, FlowRunState, Log, TaskRunState
+from runs_app.services.concurrency_limits import (
+    concurrency_limit_delete,
+    concurrency_limit_reset,
+    concurrency_limit_upsert,
+)
+from runs_app.services.runs import logs_create
 
 LogsFilterRequest = request_serializer("LogsFilterRequest", {"logs": LOG_FILTER}, sort=LOG_SORT, paginated=True)
 PageRequest = request_serializer("PageRequest", {}, paginated=True)
+
+
+class LogCreateSerializer(StrictSerializer):
+    """One item of the ``POST /logs/`` array."""
+
+    name = StrField(required=True, allow_null=False)
+    # Stored in a ``smallint`` column.
+    level = IntField(required=True, allow_null=False, min_value=SMALLINT_MIN, max_value=SMALLINT_MAX)
+    message = StrField(required=True, allow_null=False)
+    timestamp = DateTimeField(required=True, allow_null=False)
+    flow_run_id = UUIDField()
+    task_run_id = UUIDField()
+
+
+class LogSerializer(OrionModelSerializer):
+    """A stored log line."""
+
+    class Meta:
+        model = Log
+        fields = ["id", "created", "updated", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"]
+
+
+class ConcurrencyLimitCreateSerializer(StrictSerializer):
+    """Body of ``POST /concurrency_limits/``."""
+
+    tag = StrField(required=True, allow_null=False)
+    concurrency_limit = IntField(required=True, allow_null=False, min_value=0)
+
+
+class ConcurrencyLimitSerializer(OrionModelSerializer):
+    """A tag concurrency limit with the task runs holding its slots."""
+
+    class Meta:
+        model = ConcurrencyLimit
+        fields = ["id", "created", "updated", "tag", "concurrency_limit", "active_slots"]
 
 
 class ResetConcurrencyLimitSerializer(EmbeddedBodySerializer):
@@ -136,7 +179,7 @@ class LogViewSet(OrionViewSet):
                 errors.extend(pydantic_errors(detail, ("body", index)))
         if errors:
             raise RequestValidationError(errors, body)
-        services.logs_create(logs=logs)
+        logs_create(logs=logs)
         return Response(None, status=status.HTTP_201_CREATED)
 
     filter = filter_route(
@@ -166,7 +209,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         """Create the limit of a tag, or change the value of its existing limit (always 200)."""
         data = self.body(ConcurrencyLimitCreateSerializer)
-        return self.read(services.concurrency_limit_upsert(**data))
+        return self.read(concurrency_limit_upsert(**data))
 
     retrieve = read_route(
         "read_concurrency_limit", "Get a limit by id, with the task runs holding its slots.", ConcurrencyLimitSerializer
@@ -175,7 +218,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     @route("delete_concurrency_limit", responses={200: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a limit by id (answers 200 with `null`, as the reference does)."""
-        if not services.concurrency_limit_delete(limit_id=self.object_id()):
+        if not concurrency_limit_delete(limit_id=self.object_id()):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
@@ -196,7 +239,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     @by_tag.mapping.delete
     def delete_by_tag(self, request: Request, tag: str) -> Response:
         """Delete the limit of a tag (200 with `null`)."""
-        if not services.concurrency_limit_delete(tag=tag):
+        if not concurrency_limit_delete(tag=tag):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
@@ -209,6 +252,6 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     def reset(self, request: Request, tag: str) -> Response:
         """Release every slot of a tag's limit, or replace them with `slot_override`."""
         data = self.body(ResetConcurrencyLimitSerializer)
-        if not services.concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
+        if not concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)

@@ -4,8 +4,8 @@ from rest_framework.routers import SimpleRouter
 
 from runs_app.api.artifacts import ArtifactViewSet
 from runs_app.api.flow_runs import FlowRunViewSet, UIFlowRunViewSet
-from runs_app.api.flow_runs_220 import FlowRunGraphViewSet, FlowRunInputViewSet, UIDashboardViewSet
 from runs_app.api.global_concurrency import GlobalConcurrencyLimitViewSet
+from runs_app.api.graph import FlowRunGraphViewSet
 from runs_app.api.operations import FlowRunOperationsViewSet
 from runs_app.api.records import (
     ConcurrencyLimitViewSet,
@@ -13,7 +13,8 @@ from runs_app.api.records import (
     LogViewSet,
     TaskRunStateViewSet,
 )
-from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
+from runs_app.api.run_input import FlowRunInputViewSet
+from runs_app.api.task_runs import TaskRunViewSet, UIDashboardViewSet, UITaskRunViewSet
 
 
 def register(router: SimpleRouter) -> None:

@@ -2,8 +2,7 @@
 ``ENUM_NAME_OVERRIDES`` in settings), so component names are the reference's
 (``FlowRunSort``, ``StateType`` ...) however many request bodies use them."""
 
-from runs_app.filters import FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
-from runs_app.filters_220 import ARTIFACT_SORT
+from runs_app.filters import ARTIFACT_SORT, FLOW_RUN_SORT, LOG_SORT, TASK_RUN_SORT
 from runs_app.orchestration.context import SetStateStatus
 from runs_app.states import StateType
 

@@ -14,8 +14,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orion_project.api.fields import (
-    SMALLINT_MAX,
-    SMALLINT_MIN,
     AnyJSONField,
     BoolField,
     DateTimeField,
@@ -34,7 +32,7 @@ from orion_project.api.fields import (
 )
 from orion_project.api.viewsets import OrionModelSerializer
 from orion_project.clock import DurationRangeError, duration_from_seconds
-from runs_app.models import ConcurrencyLimit, FlowRun, Log, TaskRun
+from runs_app.models import FlowRun, TaskRun
 from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
 from runs_app.states import StateType
 
@@ -424,41 +422,6 @@ class TaskRunUpdateSerializer(StrictSerializer):
     """Body of ``PATCH /task_runs/{id}``: only ``name``."""
 
     name = StrField(allow_null=False)
-
-
-class LogCreateSerializer(StrictSerializer):
-    """One item of the ``POST /logs/`` array."""
-
-    name = StrField(required=True, allow_null=False)
-    # Stored in a ``smallint`` column.
-    level = IntField(required=True, allow_null=False, min_value=SMALLINT_MIN, max_value=SMALLINT_MAX)
-    message = StrField(required=True, allow_null=False)
-    timestamp = DateTimeField(required=True, allow_null=False)
-    flow_run_id = UUIDField()
-    task_run_id = UUIDField()
-
-
-class LogSerializer(OrionModelSerializer):
-    """A stored log line."""
-
-    class Meta:
-        model = Log
-        fields = ["id", "created", "updated", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"]
-
-
-class ConcurrencyLimitCreateSerializer(StrictSerializer):
-    """Body of ``POST /concurrency_limits/``."""
-
-    tag = StrField(required=True, allow_null=False)
-    concurrency_limit = IntField(required=True, allow_null=False, min_value=0)
-
-
-class ConcurrencyLimitSerializer(OrionModelSerializer):
-    """A tag concurrency limit with the task runs holding its slots."""
-
-    class Meta:
-        model = ConcurrencyLimit
-        fields = ["id", "created", "updated", "tag", "concurrency_limit", "active_slots"]
 
 
 # ----------------------------------------------------------------------------- history

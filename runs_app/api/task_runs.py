@@ -1,15 +1,18 @@
-"""Task-run routes (reference §A.1 "Task Runs", §F.4)."""
+"""Task-run routes (reference §A.1 "Task Runs", §F.4) and the 2.20 UI dashboard's task-run
+counts (``/ui/task_runs/dashboard/counts``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from orion_project.api.actions import (
     count_route,
     delete_route,
@@ -19,9 +22,9 @@ from orion_project.api.actions import (
     route,
     update_route,
 )
-from orion_project.api.filtering import request_serializer
+from orion_project.api.errors import DetailError
+from orion_project.api.filtering import filter_serializer, request_serializer
 from orion_project.api.viewsets import OrionViewSet
-from runs_app import selectors, services
 from runs_app.api.common import (
     ORCHESTRATION_ANSWERS,
     HistoryRequest,
@@ -40,6 +43,9 @@ from runs_app.api.serializers import (
 )
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
+from runs_app.selectors.history import count_by_state_type, dashboard_task_run_counts, task_run_history
+from runs_app.selectors.runs import task_run_page, task_runs_matching
+from runs_app.services.runs import task_run_create, task_run_delete, task_run_set_state, task_run_update
 
 TASK_RUN_NOT_FOUND = "Task not found"
 
@@ -53,7 +59,7 @@ class TaskRunViewSet(OrionViewSet):
     """Task runs: create (idempotent on flow run + task key + dynamic key), read, rename,
     delete, filter, count, history and ``set_state``."""
 
-    queryset = TaskRun.objects.select_related("state")
+    queryset = TaskRun.objects.for_response()
     serializer_class = TaskRunSerializer
     not_found_detail = TASK_RUN_NOT_FOUND
     object_filter = TASK_RUN_FILTER
@@ -68,9 +74,7 @@ class TaskRunViewSet(OrionViewSet):
         the existing run with the same flow run, task key and dynamic key (200)."""
         data = self.body(TaskRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = services.task_run_create(
-            data=data, initial_state=initial_state, api_version=api_version(request)
-        )
+        run, created = task_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -85,22 +89,22 @@ class TaskRunViewSet(OrionViewSet):
         "update_task_run",
         "Rename a task run (the only writable field).",
         TaskRunUpdateSerializer,
-        services.task_run_update,
+        task_run_update,
     )
 
-    destroy = delete_route("delete_task_run", "Delete a task run with its states.", services.task_run_delete)
+    destroy = delete_route("delete_task_run", "Delete a task run with its states.", task_run_delete)
 
     filter = filter_route(
         "read_task_runs",
         "Query for task runs matching the filters, sorted and paginated.",
         TaskRunsFilterRequest,
-        page=selectors.task_run_page,
+        page=task_run_page,
     )
 
     count = count_route("count_task_runs", "Count task runs matching the filters.", TaskRunsCountRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
-        return selectors.task_runs_matching(filters=data)
+        return task_runs_matching(filters=data)
 
     @route(
         "task_run_history",
@@ -110,7 +114,7 @@ class TaskRunViewSet(OrionViewSet):
     )
     def history(self, request: Request) -> Response:
         """Task runs bucketed by expected start time, aggregated per state."""
-        return history_response(request, selectors.task_run_history)
+        return history_response(request, task_run_history)
 
     @route(
         "set_task_run_state", detail=True, post="set_state", request=SetStateSerializer, responses=ORCHESTRATION_ANSWERS
@@ -119,7 +123,7 @@ class TaskRunViewSet(OrionViewSet):
         """Propose a new task-run state; the task orchestration rules decide."""
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
-        result = services.task_run_set_state(
+        result = task_run_set_state(
             task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
         )
         return orchestration_response(result)
@@ -140,5 +144,34 @@ class UITaskRunViewSet(OrionViewSet):
     def count(self, request: Request) -> Response:
         """How many matching task runs are in each state type."""
         data = self.body(TaskRunsCountRequest)
-        runs = selectors.task_runs_matching(filters=data)
-        return Response(selectors.count_by_state_type(runs))
+        runs = task_runs_matching(filters=data)
+        return Response(count_by_state_type(runs))
+
+
+DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
+DashboardCountsRequest = request_serializer(
+    "DashboardTaskRunCountsRequest",
+    DASHBOARD_FILTERS,
+    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
+)
+
+
+class UIDashboardViewSet(OrionViewSet):
+    """``POST /ui/task_runs/dashboard/counts``: the 2.20 dashboard's task-run bars."""
+
+    queryset = TaskRun.objects.all()
+    schema_tags = ("UI",)
+
+    @route(
+        "read_dashboard_task_run_counts",
+        post="dashboard/counts",
+        request=DashboardCountsRequest,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def dashboard_counts(self, request: Request) -> Response:
+        """Finished task runs (completed, failed) in 20 time buckets from `task_runs.start_time.after_`."""
+        data = self.body(DashboardCountsRequest)
+        if (data["task_runs"].get("start_time") or {}).get("after_") is None:
+            raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
+        counts = dashboard_task_run_counts(filters=data, now=timezone.now())
+        return Response(counts)

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 def backfill(apps, schema_editor):
     """Sum the existing flow runs into the new table (later writes keep it up to date)."""
-    from runs_app.history_rollup import flow_run_history_rebuild
+    from runs_app.rollup.writes import flow_run_history_rebuild
 
     flow_run_history_rebuild(run_model=apps.get_model("runs_app", "FlowRun"))
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from runs_app.history_rollup import flow_run_history_record, run_values
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import OrchestrationContext, ProposedState
+from runs_app.rollup.writes import flow_run_history_record, run_values
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
-from runs_app.states import default_state_name
+from runs_app.states import StateType, default_state_name
 
 # Every key of ``StateDetails`` (2.7.12 and 2.20) with its default; responses show all.
 STATE_DETAIL_DEFAULTS: dict[str, Any] = {
@@ -80,7 +80,7 @@ class ProposedState:
         """A state with the reference's defaults: the name is the capitalised type, and a
         SCHEDULED state without a scheduled time is scheduled for now."""
         details = dict(state_details or {})
-        if type == "SCHEDULED" and not details.get("scheduled_time"):
+        if type == StateType.SCHEDULED and not details.get("scheduled_time"):
             details["scheduled_time"] = timestamp.isoformat()
         return cls(
             type=type,

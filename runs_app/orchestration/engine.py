@@ -1,6 +1,6 @@
 """The set_state pipeline (reference §F.1): lock the run, apply the policy, write, report.
 
-The public doors are ``runs_app.services.flow_run_set_state`` / ``task_run_set_state``
+The public doors are ``runs_app.services.runs.flow_run_set_state`` / ``task_run_set_state``
 (and run creation there); routes, admin actions, commands and services call those, never
 this module, so there is one way a state is written.
 
@@ -30,6 +30,7 @@ from runs_app.orchestration.context import (
 )
 from runs_app.orchestration.policies import policy_for
 from runs_app.orchestration.rules import Rule
+from runs_app.states import StateName, StateType
 
 logger = logging.getLogger("orion.orchestration")
 
@@ -184,6 +185,8 @@ def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tup
 def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | None) -> None:
     """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
     now = timezone.now()
-    for task_run in TaskRun.objects.select_for_update().filter(flow_run=run, state_type__in=["FAILED", "CRASHED"]):
-        retry = ProposedState.make(type="SCHEDULED", name="AwaitingRetry", timestamp=now)
+    for task_run in TaskRun.objects.select_for_update().filter(
+        flow_run=run, state_type__in=[StateType.FAILED, StateType.CRASHED]
+    ):
+        retry = ProposedState.make(type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, timestamp=now)
         orchestrate(task_run, retry, force=True, api_version=api_version)

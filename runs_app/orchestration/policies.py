@@ -5,7 +5,7 @@ bookkeeping of ``bookkeeping.py`` runs either way.
 
 The order of the reference's rules is kept as in 2.7.12 (core_policy.py). The one rule it
 does not have, ``ReleaseSlotsOfFinishedFlowRuns``, comes last and only acts after a flow
-run's final state is written (see ``runs_app.slots``).
+run's final state is written (see ``runs_app.services.slots``).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from orion_project.clock import add_seconds_clamped
-from runs_app import slots
 from runs_app.models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunState, TaskRunStateCache
 from runs_app.orchestration.context import OrchestrationContext, ProposedState, parse_detail_time
+from runs_app.services import slots
 from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
 ALL_STATES: frozenset[str | None] = frozenset([*StateType.values, None])
@@ -345,7 +345,7 @@ class PreventRunningTasksFromStoppedFlows(Rule):
 
 class SecureTaskConcurrencySlots(Rule):
     """→ RUNNING takes a slot of every tag limit on the task, after freeing stale slots
-    (``runs_app.slots``); full → WAIT 30 s, 0 → ABORT."""
+    (``runs_app.services.slots``); full → WAIT 30 s, 0 → ABORT."""
 
     to_states = frozenset({StateType.RUNNING})
     WAIT_SECONDS = 30

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flows_app.models import WorkPool, WorkQueue
 from orion_project.registry import Service
 from orion_project.service_loop import run_once
-from runs_app.metrics import run_counts_refresh
+from runs_app.background.metrics import run_counts_refresh
 from runs_app.models import FlowRun
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient

@@ -13,7 +13,7 @@ import pytest
 
 from bench import load, report
 from bench.compare import Pooled
-from bench.seed import _copy_text
+from runs_app.seeding.write import copy_text
 
 
 class FakeClient:
@@ -106,7 +106,7 @@ def test_sections_are_replaced_and_serving_is_left_alone(tmp_path: Path) -> None
 
 
 def test_copy_text_escapes_what_copy_would_misread() -> None:
-    assert _copy_text(None) == "\\N"
-    assert _copy_text("a\tb\nc\\") == "a\\tb\\nc\\\\"
-    assert _copy_text(dt.timedelta(seconds=90)) == "90.000000 seconds"
-    assert _copy_text(["prod", "etl"]) == '["prod","etl"]'
+    assert copy_text(None) == "\\N"
+    assert copy_text("a\tb\nc\\") == "a\\tb\\nc\\\\"
+    assert copy_text(dt.timedelta(seconds=90)) == "90.000000 seconds"
+    assert copy_text(["prod", "etl"]) == '["prod","etl"]'

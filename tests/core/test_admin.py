@@ -57,7 +57,7 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
 
     from runs_app.models import FlowRun
     from runs_app.orchestration.context import ProposedState
-    from runs_app.services import flow_run_set_state
+    from runs_app.services.runs import flow_run_set_state
     from tests.factories import FlowRunFactory
 
     running = FlowRunFactory()

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from flows_app.scheduler import schedule_deployments
-from runs_app.late_runs import mark_late_runs
+from flows_app.background.scheduler import schedule_deployments
+from runs_app.background.late_runs import mark_late_runs
 from runs_app.models import FlowRun
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient, make_flow_run

@@ -161,7 +161,7 @@ def _scheduled_runs(deployment_id: Any) -> int:
 
 
 def test_admin_lists_schedules_in_words_without_a_bypassing_editor(admin_client: Any) -> None:
-    from flows_app.admin_deployments import DeploymentAdmin, describe_schedule
+    from flows_app.admin.deployments import DeploymentAdmin, describe_schedule
     from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
 
     deployment = ScheduledDeploymentFactory(name="hourly")
@@ -179,8 +179,8 @@ def test_admin_lists_schedules_in_words_without_a_bypassing_editor(admin_client:
 
 
 def test_admin_actions_go_through_the_services(api: ApiClient, admin_client: Any) -> None:
-    from flows_app.deployment_services import deployment_schedule_runs
     from flows_app.models import Deployment
+    from flows_app.services.deployments import deployment_schedule_runs
 
     created = make_deployment(api, schedule=INTERVAL, work_queue_name="wq-admin")
     deployment = Deployment.objects.get(pk=created["id"])
@@ -212,8 +212,8 @@ def test_admin_actions_go_through_the_services(api: ApiClient, admin_client: Any
 
 
 def test_admin_form_edits_schedule_through_the_service(api: ApiClient, admin_client: Any) -> None:
-    from flows_app.deployment_services import deployment_schedule_runs
     from flows_app.models import Deployment
+    from flows_app.services.deployments import deployment_schedule_runs
 
     created = make_deployment(api, schedule=INTERVAL, tags=["a"], parameters={"x": 1})
     deployment = Deployment.objects.get(pk=created["id"])

@@ -24,10 +24,10 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
-from flows_app.deployment_services import deployment_schedule_runs
+from flows_app.background.scheduler import _claim, schedule_deployments
 from flows_app.models import Deployment
-from flows_app.scheduler import _claim, schedule_deployments
-from runs_app.late_runs import mark_late_runs
+from flows_app.services.deployments import deployment_schedule_runs
+from runs_app.background.late_runs import mark_late_runs
 from runs_app.models import FlowRun
 from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
 from tests.helpers import MANAGE, api_healthy, free_port, kill_process_group, orion_start

@@ -15,7 +15,7 @@ from django.db import connections
 
 from runs_app.models import FlowRun, FlowRunState, Log
 from runs_app.orchestration.context import ProposedState
-from runs_app.services import flow_run_set_state
+from runs_app.services.runs import flow_run_set_state
 from runs_app.states import StateType
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient

@@ -10,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from runs_app.models import FlowRun, FlowRunHistoryBucket
-from runs_app.selectors import flow_runs_matching, rollup_scope
+from runs_app.rollup.reads import rollup_scope
+from runs_app.selectors.runs import flow_runs_matching
 from tests.factories import FlowFactory
-from tests.runs.test_history_rollup import make_runs
+from tests.runs.rollup_helpers import make_runs
 
 ROLLUP = FlowRunHistoryBucket._meta.db_table
 
@@ -73,19 +74,19 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
 def test_a_body_is_compiled_once_and_its_answer_stays_live(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The count's SQL is kept per body; the answer is not: runs written after the first
     request are counted by the next one, and another body gets its own statement."""
-    from runs_app import selectors
+    from runs_app.selectors import runs as run_selectors
 
     flow_id = str(FlowFactory().id)
     body = {"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": ["PENDING"]}}}}
     assert api.post("/flow_runs/count", body).json() == 0
     calls = []
-    build = selectors._flow_run_count.build
+    build = run_selectors._flow_run_count.build
 
     def counting(filters: Any) -> Any:
         calls.append(filters)
         return build(filters)
 
-    monkeypatch.setattr(selectors._flow_run_count, "build", counting)
+    monkeypatch.setattr(run_selectors._flow_run_count, "build", counting)
     for expected in (1, 2):
         assert api.post("/flow_runs/", {"flow_id": flow_id, "state": {"type": "PENDING"}}).status_code == 201
         assert api.post("/flow_runs/count", body).json() == expected

@@ -19,7 +19,7 @@ from django.test import Client
 
 from runs_app.models import Artifact, ArtifactCollection, FlowRun, FlowRunInput, Log, TaskRun
 from tests.helpers import ApiClient
-from tests.runs.test_retention import NOW, dangling_rows, finished_run
+from tests.runs.retention_helpers import NOW, dangling_rows, finished_run
 
 
 @pytest.fixture

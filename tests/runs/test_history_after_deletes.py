@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from runs_app.models import FlowRun, FlowRunHistoryBucket
 from tests.helpers import ApiClient
-from tests.runs.test_history_rollup import assert_same
+from tests.runs.rollup_helpers import assert_same
 
 TABLE = FlowRunHistoryBucket._meta.db_table
 PLANS = [

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from flows_app.models import Deployment
-from runs_app.liveness import liveness_service, stuck_flow_runs_find
+from runs_app.background.liveness import liveness_service, stuck_flow_runs_find
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, TaskRun
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient
@@ -148,7 +148,7 @@ def test_stuck_route(api: ApiClient, dry_run: bool) -> None:
 def test_a_run_heard_from_after_the_first_look_is_left_alone(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """The verdict is checked again with the row locked: a log line arriving between the
     service's first look and its transition keeps the run RUNNING."""
-    from runs_app import liveness
+    from runs_app.background import liveness
 
     run = deployed_run(api, "RUNNING")
     found = liveness.stuck_flow_runs_find()

@@ -217,7 +217,7 @@ def test_changelist_filters_and_prefix_search(api: ApiClient, operator: Client) 
 
 
 def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator: Client) -> None:
-    from runs_app.late_runs import mark_late_runs
+    from runs_app.background.late_runs import mark_late_runs
 
     done = make_run(api)
     set_state(api, done["id"], "RUNNING")
@@ -225,6 +225,8 @@ def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator
     past = (timezone.now() - dt.timedelta(minutes=10)).isoformat()
     late = make_run(api, name="waiting-run", state={"type": "SCHEDULED", "state_details": {"scheduled_time": past}})
     mark_late_runs(now=timezone.now())
+    # A client may name any state "Late": only a SCHEDULED one makes the run late.
+    make_run(api, name="named-late-but-failed", state={"type": "FAILED", "name": "Late"})
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 2})
 
     page = operator.get("/admin/runs_app/flowrun/dashboard/").content.decode()
@@ -234,7 +236,8 @@ def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator
     assert f'href="/admin/runs_app/flowrun/{late["id"]}/change/">waiting-run</a>' in page
     assert ">default</a>" in page  # the default work queue of the default pool
     assert '<a href="/admin/runs_app/flowrun/?tag=db">db</a>' in page
-    assert "waiting-run" in operator.get("/admin/runs_app/flowrun/?late=yes").content.decode()
+    late_list = operator.get("/admin/runs_app/flowrun/?late=yes").content.decode()
+    assert "waiting-run" in late_list and "named-late-but-failed" not in late_list
     assert "/admin/runs_app/flowrun/dashboard/" in operator.get("/admin/").content.decode()
 
 
@@ -252,7 +255,7 @@ def test_changelist_counts_without_a_count_per_filter(
 def test_task_runs_and_sub_flow_runs_are_linked_both_ways(
     api: ApiClient, operator: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runs_app import page_selectors
+    from runs_app.admin import page_selectors
 
     parent = make_run(api, name="parent-run")
     set_state(api, parent["id"], "RUNNING")

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from django.core.management import CommandError, call_command
 
-from bench.seed import FINAL_STATES, TaskShape
 from runs_app.models import FlowRun, FlowRunState, TaskRun
+from runs_app.seeding.generate import FINAL_STATES, TaskShape
 
 ANCHOR = "2024-03-01T12:00:00Z"
 

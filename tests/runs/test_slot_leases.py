@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from runs_app.background.slots import sweep_stale_slots
 from runs_app.models import ConcurrencyLimit, FlowRun
-from runs_app.slots import sweep_stale_slots
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient
 

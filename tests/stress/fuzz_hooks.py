@@ -26,7 +26,7 @@ import schemathesis
 from hypothesis import strategies as st
 
 from tests.stress import hostile
-from tests.stress.hostile_phase import Client, readback_problems
+from tests.stress.readback import Client, readback_problems
 
 # Schemathesis encodes and decodes bodies in this process: let it handle the deepest.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * hostile.MAX_DEPTH))

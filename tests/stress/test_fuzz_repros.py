@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import ApiClient
 from tests.stress import hostile
 from tests.stress.harness import Server
-from tests.stress.hostile_phase import POSITION, Client, first_difference
+from tests.stress.readback import POSITION, Client, first_difference
 
 
 @pytest.fixture

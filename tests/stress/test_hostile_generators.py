@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.stress import hostile
 from tests.stress.fuzz import GATE_CHECKS
-from tests.stress.hostile_phase import first_difference
+from tests.stress.readback import first_difference
 
 SAMPLES = 200
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from flows_app.scheduler import schedule_deployments
+from flows_app.background.scheduler import schedule_deployments
 
 
 class Command(BaseCommand):

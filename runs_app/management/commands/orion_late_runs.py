@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from runs_app.late_runs import mark_late_runs
+from runs_app.background.late_runs import mark_late_runs
 
 
 class Command(BaseCommand):

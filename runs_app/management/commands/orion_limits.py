@@ -7,9 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from runs_app.background.slots import sweep_stale_slots
 from runs_app.models import ConcurrencyLimit
-from runs_app.selectors import concurrency_limit_holders
-from runs_app.slots import sweep_stale_slots
+from runs_app.selectors.concurrency_limits import concurrency_limit_holders
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orion_project.exceptions import InvalidRequestError
-from runs_app.retention import (
+from runs_app.background.retention import (
     DEFAULT_BATCH_SIZE,
     PrunePolicy,
     PruneResult,

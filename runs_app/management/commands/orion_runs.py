@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from orion_project.exceptions import InvalidRequestError
-from runs_app import bulk
-from runs_app.retention import parse_age
+from runs_app.background.retention import parse_age
+from runs_app.services import bulk
 from runs_app.states import StateName, StateType
 
 # ``--state LATE`` names a state name the server gives, ``--state RUNNING`` a state type.

@@ -2,8 +2,8 @@
 
     manage.py orion_seed --runs 1000000 --task-runs 5000000
 
-The rows are those of ``bench.seed`` (one generator for the benchmark's data set and this
-one): the same flows, the same shares of final states, tags and expected start times over
+The rows are those of ``runs_app.seeding`` (one generator for this command and the
+benchmark's data set): the same flows, the same shares of final states, tags and expected start times over
 the 30 days before ``--anchor``, and run columns computed by replaying each run's states
 through the bookkeeping rules. Runs already stored are skipped, so running it again with
 a larger ``--runs`` tops the data set up. On PostgreSQL rows go in with ``COPY``.
@@ -17,7 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
-from bench.seed import TaskShape, seed
+from runs_app.seeding.generate import TaskShape
+from runs_app.seeding.write import seed
 
 
 def parse_anchor(value: str | None) -> dt.datetime:

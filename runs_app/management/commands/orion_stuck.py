@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from runs_app.liveness import stuck_flow_runs_resolve
+from runs_app.background.liveness import stuck_flow_runs_resolve
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Writes of blocks_app, one module per sub-domain: blocks (types, schemas, documents) and variables."""

@@ -1,0 +1,99 @@
+"""Admin for flows, deployments, work pools and queues, saved searches and notification policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
+from flows_app.services.flows import flow_delete
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    """Flows: browse by name, edit tags; ids and timestamps are read-only."""
+
+    list_display = ("name", "tag_list", "created", "updated")
+    search_fields = ("name",)
+    ordering = ("name",)
+    readonly_fields = ("id", "created", "updated")
+    fields = ("id", "name", "tags", "created", "updated")
+    date_hierarchy = "created"
+
+    @admin.display(description="Tags")
+    def tag_list(self, flow: Flow) -> str:
+        return ", ".join(str(tag) for tag in flow.tags or [])
+
+    # Through the service: a flow's runs leave by the one delete path (logs, rollup).
+    def delete_model(self, request: HttpRequest, obj: Flow) -> None:
+        flow_delete(flow_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        for flow_id in list(queryset.values_list("pk", flat=True)):
+            flow_delete(flow_id=flow_id)
+
+
+def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:
+    updated = queryset.update(is_paused=paused, updated=timezone.now())
+    model_admin.message_user(request, f"{'Paused' if paused else 'Resumed'} {updated} row(s).", messages.SUCCESS)
+
+
+@admin.register(WorkPool)
+class WorkPoolAdmin(admin.ModelAdmin):
+    """Work pools with pause and resume actions."""
+
+    list_display = ("name", "type", "is_paused", "concurrency_limit", "created")
+    search_fields = ("name",)
+    readonly_fields = ("id", "created", "updated")
+    raw_id_fields = ("default_queue",)
+    actions = ("pause", "resume")
+
+    @admin.action(description="Pause the selected pools")
+    def pause(self, request: HttpRequest, queryset: QuerySet[WorkPool]) -> None:
+        _set_paused(self, request, queryset, True)
+
+    @admin.action(description="Resume the selected pools")
+    def resume(self, request: HttpRequest, queryset: QuerySet[WorkPool]) -> None:
+        _set_paused(self, request, queryset, False)
+
+
+@admin.register(WorkQueue)
+class WorkQueueAdmin(admin.ModelAdmin):
+    """Work queues with pause and resume actions."""
+
+    list_display = ("name", "work_pool", "priority", "is_paused", "concurrency_limit", "last_polled")
+    list_filter = ("is_paused", "work_pool")
+    list_select_related = ("work_pool",)
+    search_fields = ("name",)
+    readonly_fields = ("id", "created", "updated", "last_polled")
+    actions = ("pause", "resume")
+
+    @admin.action(description="Pause the selected queues")
+    def pause(self, request: HttpRequest, queryset: QuerySet[WorkQueue]) -> None:
+        _set_paused(self, request, queryset, True)
+
+    @admin.action(description="Resume the selected queues")
+    def resume(self, request: HttpRequest, queryset: QuerySet[WorkQueue]) -> None:
+        _set_paused(self, request, queryset, False)
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(admin.ModelAdmin):
+    """Saved UI searches."""
+
+    list_display = ("name", "updated")
+    search_fields = ("name",)
+    readonly_fields = ("id", "created", "updated")
+
+
+@admin.register(FlowRunNotificationPolicy)
+class FlowRunNotificationPolicyAdmin(admin.ModelAdmin):
+    """Flow-run notification policies."""
+
+    list_display = ("id", "is_active", "state_names", "tags", "block_document_id")
+    list_filter = ("is_active",)
+    readonly_fields = ("id", "created", "updated")

@@ -1,0 +1,1 @@
+"""The background loops of flows_app, registered by ``FlowsAppConfig.ready()``."""

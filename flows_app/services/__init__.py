@@ -1,0 +1,1 @@
+"""Writes of flows_app, one module per sub-domain: flows, deployments, work pools and queues."""

@@ -1,0 +1,1 @@
+"""The background loops of runs_app, registered by ``RunsAppConfig.ready()``."""

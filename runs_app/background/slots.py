@@ -1,0 +1,20 @@
+"""The slots service: free the tag concurrency slots whose holder is gone (see ``runs_app.services.slots``)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from runs_app.models import ConcurrencyLimit
+from runs_app.services.slots import free_stale_slots
+
+
+def sweep_stale_slots() -> int:
+    """The services' pass: free every stale slot of every limit in use; how many were freed.
+
+    Limits are locked in tag order, as the orchestration rules lock them, so a sweep and an
+    acquisition never deadlock.
+    """
+    with transaction.atomic():
+        limits = [limit for limit in ConcurrencyLimit.objects.select_for_update().order_by("tag") if limit.active_slots]
+        return free_stale_slots(limits, timezone.now())

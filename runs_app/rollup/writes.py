@@ -1,0 +1,187 @@
+"""The flow-run history rollup: what each run adds to ``FlowRunHistoryBucket``.
+
+A run contributes to two bucket rows of its hour of expected start, state type and state
+name: its flow's row and the all-flows row (``flow_id`` = the nil UUID), each with one
+run, its run time, when it entered RUNNING (if it is RUNNING), its lateness if it started,
+its expected start if it has not started and is not finished. The all-flows rows keep
+an unfiltered 30-day history to a few thousand rows however many flows there are.
+
+Three writers keep it, each in the transaction of the write it follows:
+
+* a state write moves the run's contribution from its old state's rows to its new
+  state's (``flow_run_history_record``, one upsert statement);
+* the one delete path (``runs_app.services.purge``) takes deleted runs away, set-based per batch
+  (``flow_runs_history_forget``: one upsert for the batch, then the emptied rows go);
+* bulk loads that bypass orchestration add theirs (``flow_runs_history_add``).
+
+``flow_run_history_rebuild`` recomputes the table from the runs (the migration's backfill).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import connection
+
+from runs_app.models import FlowRun, FlowRunHistoryBucket
+from runs_app.states import TERMINAL_STATE_TYPES, StateType
+
+BUCKET = dt.timedelta(hours=1)
+ALL_FLOWS = uuid.UUID(int=0)
+KEY_FIELDS = ("flow_id", "bucket", "state_type", "state_name")
+SUM_FIELDS = (
+    "count_runs",
+    "run_time_sum",
+    "running_since_sum",
+    "started_lateness_sum",
+    "unstarted_count",
+    "unstarted_expected_sum",
+)
+# The run columns a contribution depends on.
+RUN_FIELDS = (
+    "flow_id",
+    "state_type",
+    "state_name",
+    "state_timestamp",
+    "expected_start_time",
+    "start_time",
+    "total_run_time",
+)
+
+Key = tuple[Any, ...]
+Sums = tuple[float, ...]
+
+
+def bucket_of(moment: dt.datetime) -> dt.datetime:
+    """The start of the hour ``moment`` is in (UTC)."""
+    moment = moment.astimezone(dt.UTC)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
+    """The flow's bucket key and the sums one run adds; ``None`` for a run without a state
+    or an expected start (history ignores those)."""
+    expected = run["expected_start_time"]
+    if expected is None or run["state_type"] is None:
+        return None
+    key = (run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
+    running = run["state_type"] == StateType.RUNNING and run["state_timestamp"] is not None
+    started = run["start_time"] is not None
+    unstarted = not started and run["state_type"] not in TERMINAL_STATE_TYPES
+    total = run["total_run_time"]
+    sums = (
+        1.0,
+        total.total_seconds() if total is not None else 0.0,
+        run["state_timestamp"].timestamp() if running else 0.0,
+        max((run["start_time"] - expected).total_seconds(), 0.0) if started else 0.0,
+        1.0 if unstarted else 0.0,
+        expected.timestamp() if unstarted else 0.0,
+    )
+    return key, sums
+
+
+def run_values(run: FlowRun) -> dict[str, Any]:
+    return {name: getattr(run, name) for name in RUN_FIELDS}
+
+
+def _add(deltas: dict[Key, list[float]], item: tuple[Key, Sums] | None, sign: float) -> None:
+    """Add ``item`` (times ``sign``) to its flow's row and to the all-flows row."""
+    if item is None:
+        return
+    key, sums = item
+    for row_key in (key, (ALL_FLOWS, *key[1:])):
+        row = deltas.setdefault(row_key, [0.0] * len(SUM_FIELDS))
+        for index, value in enumerate(sums):
+            row[index] += sign * value
+
+
+UPSERT_ROWS = 1_000  # rows per statement: 10,000 parameters, under every database's limit
+
+
+def _upsert(deltas: Mapping[Key, list[float]]) -> None:
+    """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
+    to ``UPSERT_ROWS`` rows (a state write changes four at most)."""
+    rows = [(key, sums) for key, sums in deltas.items() if any(sums)]
+    for start in range(0, len(rows), UPSERT_ROWS):
+        _upsert_rows(rows[start : start + UPSERT_ROWS])
+
+
+def _upsert_rows(rows: list[tuple[Key, list[float]]]) -> None:
+    table = FlowRunHistoryBucket._meta.db_table
+    columns = (*KEY_FIELDS, *SUM_FIELDS)
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in SUM_FIELDS)
+    params: list[Any] = []
+    for (flow_id, bucket, state_type, state_name), sums in rows:
+        params += [
+            _uuid_param(flow_id),
+            connection.ops.adapt_datetimefield_value(bucket),
+            str(state_type),
+            state_name,
+            round(sums[0]),
+            sums[1],
+            sums[2],
+            sums[3],
+            round(sums[4]),
+            sums[5],
+        ]  # fmt: skip
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
+        f"ON CONFLICT ({', '.join(KEY_FIELDS)}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _uuid_param(value: Any) -> Any:
+    """UUIDs as the column stores them: native on PostgreSQL, 32 hex digits on SQLite."""
+    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return value if connection.vendor == "postgresql" else value.hex
+
+
+def flow_run_history_record(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """Move a run's contribution from its values ``before`` a state write to ``after``
+    (one upsert; nothing when the contribution did not change)."""
+    deltas: dict[Key, list[float]] = {}
+    _add(deltas, contribution(before), -1.0)
+    _add(deltas, contribution(after), 1.0)
+    _upsert(deltas)
+
+
+def flow_runs_history_forget(runs: Iterable[Mapping[str, Any]]) -> None:
+    """Take away the contributions of runs about to be deleted: one upsert for all of
+    them, then the rows left with no run are deleted (a deleted flow leaves none)."""
+    deltas: dict[Key, list[float]] = {}
+    for run in runs:
+        _add(deltas, contribution(run), -1.0)
+    if not deltas:
+        return
+    _upsert(deltas)
+    flows = {key[0] for key in deltas}
+    buckets = {key[1] for key in deltas}
+    FlowRunHistoryBucket.objects.filter(flow_id__in=flows, bucket__in=buckets, count_runs__lte=0).delete()
+
+
+def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:
+    """Add the contributions of runs inserted in bulk, without orchestration (one upsert)."""
+    deltas: dict[Key, list[float]] = {}
+    for run in runs:
+        _add(deltas, contribution(run), 1.0)
+    _upsert(deltas)
+
+
+def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -> int:
+    """Recompute every bucket row from the flow runs; the number of rows written.
+
+    ``run_model``: a migration passes its historical ``FlowRun``."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {FlowRunHistoryBucket._meta.db_table}")
+    deltas: dict[Key, list[float]] = {}
+    rows = run_model.objects.filter(expected_start_time__isnull=False).values(*RUN_FIELDS)
+    for run in rows.iterator(chunk_size=batch):
+        _add(deltas, contribution(run), 1.0)
+    _upsert(deltas)
+    return len(deltas)

@@ -1,0 +1,349 @@
+"""Run history: runs per interval and state with their run time and lateness (``/flow_runs/history``, ``/task_runs/history``), read from the runs or, for flow runs, mostly from the hourly rollup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Floor, Greatest
+
+from orion_project.clock import add_clamped
+from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
+from runs_app.models import FlowRun
+from runs_app.rollup.reads import RollupScope, rollup_rows, rollup_scope
+from runs_app.rollup.writes import BUCKET, bucket_of
+from runs_app.selectors.runs import flow_runs_matching, task_runs_matching, work_queue_condition
+from runs_app.states import TERMINAL_STATE_TYPES, StateType
+
+MAX_HISTORY_INTERVALS = 500
+
+
+def estimated_run_time_seconds(now: dt.datetime) -> Any:
+    """SQL for ``Run.estimated_run_time_at(now)``: stored run time plus the current
+    RUNNING stretch, in seconds."""
+    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    return DurationSeconds(F("total_run_time")) + Case(
+        When(
+            state_type=StateType.RUNNING,
+            state_timestamp__isnull=False,
+            then=Greatest(now_epoch - EpochSeconds(F("state_timestamp")), Value(0.0)),
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+def lateness_seconds(now: dt.datetime) -> Any:
+    """SQL for ``Run.lateness_at(now)`` (``estimated_start_time_delta``), in seconds."""
+    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    expected = EpochSeconds(F("expected_start_time"))
+    return Case(
+        When(start_time__isnull=False, then=Greatest(EpochSeconds(F("start_time")) - expected, Value(0.0))),
+        When(
+            Q(expected_start_time__lt=now) & ~Q(state_type__in=list(TERMINAL_STATE_TYPES)),
+            then=now_epoch - expected,
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+def average_lateness(queryset: QuerySet[FlowRun], *, now: dt.datetime) -> float | None:
+    """Mean ``estimated_start_time_delta`` of the runs, in seconds (one aggregate query)."""
+    value = queryset.aggregate(average=Avg(lateness_seconds(now)))["average"]
+    return None if value is None else float(value)
+
+
+def count_by_state_type(queryset: QuerySet[Any]) -> dict[str, int]:
+    """How many of the runs are in each state type; every type is present (one query)."""
+    counts = dict.fromkeys(StateType.values, 0)
+    for row in queryset.order_by().values("state_type").annotate(count=Count("id")):
+        if row["state_type"] in counts:
+            counts[row["state_type"]] = row["count"]
+    return counts
+
+
+def _interval_bounds(
+    start: dt.datetime, end: dt.datetime, interval: dt.timedelta
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    bounds: list[tuple[dt.datetime, dt.datetime]] = []
+    cursor = start
+    while cursor < end and len(bounds) < MAX_HISTORY_INTERVALS:
+        upper = add_clamped(cursor, interval)
+        bounds.append((cursor, upper))
+        if upper == cursor:  # the calendar ended: no further interval exists
+            break
+        cursor = upper
+    return bounds
+
+
+HistorySums = dict[tuple[int, str, str], list[float]]  # (interval, state type, name) → count, run time, lateness
+
+
+def _scanned_history(
+    queryset: QuerySet[Any],
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+    taken_from: Any = None,
+) -> HistorySums:
+    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
+
+    ``taken_from``: an SQL expression giving, for rows the rollup already counted in
+    another interval, that interval's index (else NULL); their sums are taken away from it.
+    """
+    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
+    expected = EpochSeconds(F("expected_start_time"))
+    rows = queryset.annotate(
+        bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+        run_time=estimated_run_time_seconds(now),
+        lateness=lateness_seconds(now),
+    )
+    if taken_from is None:
+        rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
+    keys = ["bucket", "state_type", "state_name"] + (["taken_from"] if taken_from is not None else [])
+    grouped = (
+        rows.annotate(**({"taken_from": taken_from} if taken_from is not None else {}))
+        .values(*keys)
+        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
+        .order_by()
+    )
+    sums: HistorySums = {}
+    for row in grouped:
+        values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
+        targets = [(int(row["bucket"]), 1)]
+        if row.get("taken_from") is not None:
+            targets.append((int(row["taken_from"]), -1))
+        for index, sign in targets:
+            if 0 <= index < len(bounds):
+                total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
+                for position, value in enumerate(values):
+                    total[position] += sign * value
+    return sums
+
+
+def _history_answer(bounds: list[tuple[dt.datetime, dt.datetime]], sums: HistorySums) -> list[dict[str, Any]]:
+    states: dict[int, list[dict[str, Any]]] = {}
+    for (index, state_type, state_name), (count, run_time, lateness) in sorted(sums.items()):
+        if count <= 0:
+            continue
+        states.setdefault(index, []).append(
+            {
+                "state_type": state_type,
+                "state_name": state_name,
+                "count_runs": int(count),
+                "sum_estimated_run_time": max(run_time, 0.0),
+                "sum_estimated_lateness": max(lateness, 0.0),
+            }
+        )
+    return [
+        {"interval_start": lower, "interval_end": upper, "states": states.get(index, [])}
+        for index, (lower, upper) in enumerate(bounds)
+    ]
+
+
+def run_history(
+    queryset: QuerySet[Any],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    interval: dt.timedelta,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Runs bucketed by ``expected_start_time`` into intervals from ``start`` (§G.5).
+
+    One aggregate query groups by (interval index, state type, state name); the Python
+    side only lays the rows into the interval list, so the query count does not grow
+    with the number of intervals.
+    """
+    bounds = _interval_bounds(start, end, interval)
+    if not bounds:
+        return []
+    return _history_answer(bounds, _scanned_history(queryset, start=start, bounds=bounds, now=now))
+
+
+def task_run_history(
+    *, start: dt.datetime, end: dt.datetime, interval: dt.timedelta, now: dt.datetime, filters: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``POST /task_runs/history``: the matching task runs, read and bucketed."""
+    return run_history(task_runs_matching(filters=filters), start=start, end=end, interval=interval, now=now)
+
+
+def flow_run_history(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    interval: dt.timedelta,
+    now: dt.datetime,
+    filters: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """``POST /flow_runs/history``: from the hourly rollup where it can answer, else by
+    reading the runs.
+
+    Each interval takes from the rollup the hours whose middle it holds (hours ended
+    before ``now`` only: lateness of a run not started yet depends on whether ``now``
+    passed its expected start). Of an hour an interval bound cuts, the interval with
+    the larger part takes the whole hour, and the smaller part is read from the runs:
+    added to its own interval and taken away from the one that took the hour. What no
+    taken hour covers (the current hour) is read from the runs too. So the runs read
+    are a sliver around each bound, not whole hours. Filters the rollup has no columns
+    for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
+    request to ``run_history``.
+    """
+    scope = rollup_scope(filters)
+    queryset = flow_runs_matching(filters=filters)
+    bounds = _interval_bounds(start, end, interval)
+    if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
+        return run_history(queryset, start=start, end=end, interval=interval, now=now)
+    plan = _HistoryPlan.of(bounds, now)
+    sums: HistorySums = {}
+    if plan.read:
+        taken_from = RangeLabel("expected_start_time", [(index, *sliver) for index, sliver in plan.slivers])
+        sums = _scanned_history(
+            queryset.filter(WithinRanges("expected_start_time", plan.read)),
+            start=start,
+            bounds=bounds,
+            now=now,
+            taken_from=taken_from if plan.slivers else None,
+        )
+    if plan.taken:
+        _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now)
+    return _history_answer(bounds, sums)
+
+
+def _ceil_hour(moment: dt.datetime) -> dt.datetime:
+    """The first rollup hour starting at or after ``moment``."""
+    floor = bucket_of(moment)
+    return floor if floor == moment else add_clamped(floor, BUCKET)
+
+
+# An hour is taken by the interval holding its middle only when the middle is this far
+# from the interval's bounds, so float rounding of epoch seconds in SQL cannot put it in
+# the neighbouring interval; an hour cut nearer its middle is read from the runs.
+_MIDDLE_MARGIN = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class _HistoryPlan:
+    """How a history request splits between the rollup and the runs.
+
+    ``taken``: per interval, the range of whole hours it takes from the rollup;
+    ``read``: the merged ranges of expected start read from the runs;
+    ``slivers``: (interval, range) pairs, parts of an interval's taken hours that lie
+    outside it: read from the runs and taken away from that interval.
+    """
+
+    taken: list[tuple[dt.datetime, dt.datetime]]
+    read: list[tuple[dt.datetime, dt.datetime]]
+    slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]]
+
+    @classmethod
+    def of(cls, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> _HistoryPlan:
+        half = BUCKET / 2
+        taken: list[tuple[dt.datetime, dt.datetime]] = []
+        pieces: list[tuple[dt.datetime, dt.datetime]] = []
+        slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]] = []
+        for index, (lower, upper) in enumerate(bounds):
+            # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
+            # Clamped: an interval that starts in the first half hour of year 1 would step
+            # before the calendar.
+            first = _ceil_hour(add_clamped(lower, _MIDDLE_MARGIN - half))
+            last = min(_ceil_hour(add_clamped(upper, -_MIDDLE_MARGIN - half)), bucket_of(now))
+            if first >= last:
+                pieces.append((lower, upper))
+                continue
+            taken.append((first, last))
+            pieces += [(lower, first), (last, upper)]
+            for sliver in ((first, lower), (upper, last)):
+                if sliver[0] < sliver[1]:
+                    slivers.append((index, sliver))
+                    pieces.append(sliver)  # inside a neighbour's part, or outside the window
+        read: list[tuple[dt.datetime, dt.datetime]] = []
+        for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
+            if read and read[-1][1] >= lower:
+                read[-1] = (read[-1][0], max(read[-1][1], upper))
+            else:
+                read.append((lower, upper))
+        return cls(taken, read, slivers)
+
+
+def _add_rollup_hours(
+    sums: HistorySums,
+    scope: RollupScope,
+    taken: list[tuple[dt.datetime, dt.datetime]],
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+) -> None:
+    """Add the rollup's sums of the ``taken`` hours to ``sums``, grouped per interval in
+    the database (one row per interval and state, not one per hour): an hour belongs to
+    the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
+    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
+    middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
+    rows = (
+        rollup_rows(scope)
+        .filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1])
+        .annotate(interval=Floor((middle - Value(start.timestamp())) / Value(seconds)))
+        .values("interval", "state_type", "state_name")
+        .annotate(
+            count=Sum("count_runs"),
+            run_time=Sum("run_time_sum"),
+            running_since=Sum("running_since_sum"),
+            started_lateness=Sum("started_lateness_sum"),
+            unstarted=Sum("unstarted_count"),
+            unstarted_expected=Sum("unstarted_expected_sum"),
+        )
+        .order_by()
+    )
+    now_epoch = now.timestamp()
+    for row in rows:
+        index = int(row["interval"])
+        if not 0 <= index < len(bounds):
+            continue
+        running = row["count"] if row["state_type"] == StateType.RUNNING else 0
+        total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
+        total[0] += row["count"]
+        total[1] += row["run_time"] + running * now_epoch - row["running_since"]
+        total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
+
+
+DASHBOARD_BUCKETS = 20
+FAILED_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
+
+
+def dashboard_task_run_counts(*, filters: Mapping[str, Any], now: dt.datetime) -> list[dict[str, int]]:
+    """Finished task runs per 20 equal time buckets (completed vs. failed/crashed) between
+    ``task_runs.start_time.after_`` (to the minute) and its ``before_`` or now (end of minute)."""
+    task_runs = filters["task_runs"]
+    window = task_runs["start_time"]
+    start = window["after_"].replace(second=0, microsecond=0)
+    end = (window.get("before_") or now).replace(second=59, microsecond=999999)
+    width = (end - start).total_seconds() / DASHBOARD_BUCKETS
+    terminal = {**task_runs, "state": {"type": {"any_": sorted(TERMINAL_STATE_TYPES)}}}
+    runs = task_runs_matching(filters={**filters, "task_runs": terminal})
+    queue_condition = work_queue_condition(filters.get("work_pools"), filters.get("work_queues"), "flow_run__")
+    if queue_condition is not None:
+        runs = runs.filter(queue_condition)
+    buckets = [{"completed": 0, "failed": 0} for _ in range(DASHBOARD_BUCKETS)]
+    for started, state_type in runs.values_list("start_time", "state_type").iterator():
+        index = math.floor((started - start).total_seconds() / width) if width > 0 else 0
+        if 0 <= index < DASHBOARD_BUCKETS:
+            buckets[index]["failed" if state_type in FAILED_STATE_TYPES else "completed"] += 1
+    return buckets

@@ -1,0 +1,182 @@
+"""Reads of flow runs and task runs, combining filters across resources (reference §C.1).
+
+Filters on resources a run points to (its flow, its deployment, its flow run) become
+joins through a column prefix; filters on resources that point at the run (its task
+runs) become correlated ``EXISTS`` sub-queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+
+from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from orion_project.db import RowsCount, RowsSum
+from orion_project.filtering import Condition, FilterBody, combine, narrowed
+from orion_project.prepared import PageByBody, ValueByBody
+from runs_app.filters import (
+    FLOW_RUN_FILTER,
+    FLOW_RUN_SORT,
+    RELATED_RUN_AND_WORK_FILTERS,
+    TASK_RUN_FILTER,
+    TASK_RUN_SORT,
+)
+from runs_app.models import FlowRun, FlowRunQuerySet, TaskRun, TaskRunQuerySet
+from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope
+
+
+def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
+    """Runs whose deployment matches; runs without a deployment never match."""
+    if deployments is None:
+        return None
+    joined = Q(**{f"{prefix}deployment__isnull": False})
+    return combine([joined, DEPLOYMENT_FILTER.to_q(deployments, f"{prefix}deployment__")], "and_")
+
+
+def work_queue_condition(work_pools: FilterBody, work_pool_queues: FilterBody, prefix: str) -> Condition:
+    """Rows whose work queue (``{prefix}work_queue``) and its pool match; rows without a
+    work queue never match when either filter is given."""
+    if work_pools is None and work_pool_queues is None:
+        return None
+    return combine(
+        [
+            Q(**{f"{prefix}work_queue__isnull": False}),
+            WORK_QUEUE_FILTER.to_q(work_pool_queues, f"{prefix}work_queue__"),
+            WORK_POOL_FILTER.to_q(work_pools, f"{prefix}work_queue__work_pool__"),
+        ],
+        "and_",
+    )
+
+
+def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) -> Condition:
+    """``EXISTS`` a flow run whose ``link`` column is the outer row and that matches
+    ``flow_runs`` and (if given) has a task run matching ``task_runs``."""
+    if flow_runs is None and task_runs is None:
+        return None
+    runs = FLOW_RUN_FILTER.apply(FlowRun.objects.filter(**{link: OuterRef("pk")}), flow_runs)
+    if task_runs is not None:
+        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), task_runs)
+        runs = runs.filter(Exists(tasks))
+    return Q(Exists(runs))
+
+
+def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
+    """Flow runs matching every filter key of a validated query body (reference §C.1).
+
+    ``filters`` is the body of ``/flow_runs/filter``, ``/count``, ``/history``, lateness and
+    the UI routes (keys of :data:`runs_app.filters.RELATED_RUN_AND_WORK_FILTERS`; other keys,
+    such as ``sort`` or ``limit``, are not read here), so every route that filters flow runs
+    reads the same conditions and a count can never drift from its list.
+    """
+    body = filters or {}
+    conditions: list[Condition] = [
+        FLOW_RUN_FILTER.to_q(body.get("flow_runs")),
+        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
+        _deployment_condition(body.get("deployments"), ""),
+        work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
+    ]
+    if body.get("task_runs") is not None:
+        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), body["task_runs"])
+        conditions.append(Q(Exists(tasks)))
+    return narrowed(FlowRun.objects.all(), conditions)
+
+
+def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
+    """Task runs matching every filter key of a validated query body; the flow, flow-run
+    and deployment filters apply to the task's flow run (a task run without one never
+    matches them)."""
+    body = filters or {}
+    flows, flow_runs = body.get("flows"), body.get("flow_runs")
+    conditions: list[Condition] = [
+        TASK_RUN_FILTER.to_q(body.get("task_runs")),
+        FLOW_RUN_FILTER.to_q(flow_runs, "flow_run__"),
+        FLOW_FILTER.to_q(flows, "flow_run__flow__"),
+        _deployment_condition(body.get("deployments"), "flow_run__"),
+    ]
+    if flow_runs is not None or flows is not None:
+        conditions.append(Q(flow_run__isnull=False))
+    return narrowed(TaskRun.objects.all(), conditions)
+
+
+# ------------------------------------------------------------- statements compiled by body
+# Each builder reads nothing but its body (``orion_project.prepared``; a test enforces it).
+
+
+@PageByBody
+def _flow_run_page(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
+    runs = flow_runs_matching(filters=body).for_response()
+    offset = body.get("offset") or 0
+    return runs.order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+
+
+@PageByBody
+def _task_run_page(body: Mapping[str, Any]) -> QuerySet[TaskRun]:
+    runs = task_runs_matching(filters=body).for_response()
+    offset = body.get("offset") or 0
+    return runs.order_by(*TASK_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+
+
+def flow_run_page(*, filters: Mapping[str, Any], limit: int) -> list[FlowRun]:
+    """``POST /flow_runs/filter``: a sorted page of the matching runs, their state, work
+    queue and pool joined; the SQL compiled once per distinct body."""
+    return _flow_run_page.rows({**filters, "limit": limit})
+
+
+def task_run_page(*, filters: Mapping[str, Any], limit: int) -> list[TaskRun]:
+    """``POST /task_runs/filter``: as :func:`flow_run_page`, with the task runs' state."""
+    return _task_run_page.rows({**filters, "limit": limit})
+
+
+def flow_run_count(*, filters: Mapping[str, Any]) -> int:
+    """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
+    thousand rows however many runs there are), else by counting the matching runs.
+    Either way one statement (the rollup's sum and the count of the runs outside it are
+    added up in the database), compiled once per distinct body."""
+    body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
+    return int(_flow_run_count.value(body, empty=0) or 0)
+
+
+@ValueByBody
+def _flow_run_count(body: Mapping[str, Any]) -> QuerySet[Any]:
+    runs = flow_runs_matching(filters=body).order_by()
+    scope = rollup_scope(body)
+    if scope is None:
+        return runs.annotate(total=RowsCount("id")).values("total")
+    outside = outside_rollup(runs).annotate(total=RowsCount("id")).values("total")
+    summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
+    return rollup_rows(scope).order_by().annotate(total=summed + Subquery(outside)).values("total")
+
+
+def flow_run_counts_by_state() -> dict[tuple[str, str], int]:
+    """Flow runs per (state type, state name), live: the rollup's all-flows rows plus
+    the runs outside the rollup (``/api/metrics``)."""
+    summed = (
+        rollup_rows(RollupScope(flow_ids=None, states=None))
+        .values_list("state_type", "state_name")
+        .annotate(total=Sum("count_runs"))
+        .order_by()
+    )
+    outside = (
+        outside_rollup(FlowRun.objects.all())
+        .filter(state_type__isnull=False)
+        .values_list("state_type", "state_name")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for state_type, state_name, total in [*summed, *outside]:
+        key = (state_type, state_name or "")
+        counts[key] = counts.get(key, 0) + int(total)
+    return {key: total for key, total in counts.items() if total > 0}

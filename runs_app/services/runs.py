@@ -1,0 +1,249 @@
+"""Writes to runs, logs and concurrency limits. Each function is one transaction.
+
+``flow_run_set_state`` and ``task_run_set_state`` are the one door into orchestration:
+every route, admin action, management command and background service that changes a
+run's state calls them (run creation writes the initial state here too), so the policy
+rules and the bookkeeping always run.
+
+``flow_runs_delete`` and ``task_runs_delete`` (from ``runs_app.services.purge``) are the one door out:
+every deletion of runs goes through them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flows_app.models import Deployment, Flow
+from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
+from runs_app.models import (
+    Artifact,
+    ArtifactCollection,
+    ConcurrencyLimit,
+    FlowRun,
+    FlowRunHistoryBucket,
+    Log,
+    TaskRun,
+    TaskRunStateCache,
+)
+from runs_app.names import random_run_name
+from runs_app.orchestration.context import OrchestrationResult, ProposedState, SetStateStatus
+from runs_app.orchestration.engine import lock_run, orchestrate
+from runs_app.services.purge import flow_runs_delete as flow_runs_delete  # re-exported: the one delete path
+from runs_app.services.purge import task_runs_delete as task_runs_delete
+from runs_app.services.run_input import run_input_rejection, run_input_store
+from runs_app.states import StateName, StateType
+
+ApiVersion = tuple[int, int, int] | None
+
+
+def _require_references(*references: tuple[type[Any], uuid.UUID | None]) -> None:
+    """Refuse (409, like a foreign-key violation) a run that points at missing rows.
+
+    Checked up front rather than left to the deferred foreign keys, so the answer does
+    not depend on when the transaction commits.
+    """
+    for model, pk in references:
+        if pk is not None and not model.objects.filter(pk=pk).exists():
+            raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
+
+
+def flow_run_set_state(
+    *,
+    flow_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: ApiVersion = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a flow run; the flow policy decides."""
+    return _set_state(FlowRun, flow_run_id, "Flow run", state, force, api_version)
+
+
+def task_run_set_state(
+    *,
+    task_run_id: uuid.UUID,
+    state: ProposedState,
+    force: bool = False,
+    api_version: ApiVersion = None,
+) -> OrchestrationResult:
+    """Propose ``state`` for a task run; the task policy decides."""
+    return _set_state(TaskRun, task_run_id, "Task run", state, force, api_version)
+
+
+def _set_state(
+    model: type[FlowRun] | type[TaskRun],
+    run_id: uuid.UUID,
+    kind: str,
+    state: ProposedState,
+    force: bool,
+    api_version: ApiVersion,
+) -> OrchestrationResult:
+    """One transaction with the run row locked, so concurrent proposals for one run are
+    decided one after the other and each sees the state the other wrote."""
+    with transaction.atomic():
+        run = lock_run(model, run_id)
+        if run is None:
+            raise ObjectNotFoundError(f"{kind} with id {run_id} not found")
+        return orchestrate(run, state, force=force, api_version=api_version)
+
+
+def _pending_now() -> ProposedState:
+    """The state a new run starts in when none is given."""
+    return ProposedState.make(type=StateType.PENDING, timestamp=timezone.now())
+
+
+def flow_run_create(
+    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+) -> tuple[FlowRun, bool]:
+    """Create a flow run with its initial state (PENDING if none) written with force.
+
+    With an ``idempotency_key``, an existing run of the same flow with that key is
+    returned unchanged instead (``created`` is then ``False``), also when two requests
+    race: the unique constraint decides and the loser reads the winner's run.
+    """
+    fields = dict(data)
+    key = fields.get("idempotency_key")
+    if key is not None:
+        existing = _existing_flow_run(fields["flow_id"], key)
+        if existing is not None:
+            return existing, False
+    _require_references(
+        (Flow, fields["flow_id"]),
+        (Deployment, fields.get("deployment_id")),
+        (TaskRun, fields.get("parent_task_run_id")),
+    )
+    fields["name"] = fields.get("name") or random_run_name()
+    try:
+        with transaction.atomic():
+            # One round of inserts: the engine writes the state row, then inserts the run
+            # with its state columns already set (the foreign keys between the two are
+            # checked at commit). The returned run is complete; nothing is read back.
+            run = FlowRun(**fields)
+            orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
+    except IntegrityError:
+        existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
+    runs = FlowRun.objects.for_response()
+    return next(iter(runs.filter(flow_id=flow_id, idempotency_key=key)), None)
+
+
+def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a flow run; ``False`` if it does not exist."""
+    return FlowRun.objects.filter(pk=flow_run_id).update(**changes, updated=timezone.now()) > 0
+
+
+def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
+    """Delete a flow run with everything that points at it; ``False`` if there is none."""
+    return flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id))[FlowRun._meta.label] > 0
+
+
+def flow_run_resume(
+    *, flow_run_id: uuid.UUID, run_input: Mapping[str, Any] | None = None, api_version: ApiVersion = None
+) -> OrchestrationResult:
+    """Resume a PAUSED flow run: RUNNING, or SCHEDULED "Resuming" if the pause reschedules.
+
+    A run paused for input (2.20 ``pause_flow_run(wait_for_input=...)``) is resumed only
+    with a ``run_input`` valid for the schema it stored; the input is then stored for it.
+    """
+    run = FlowRun.objects.select_related("state").filter(pk=flow_run_id).first()
+    if run is None:
+        raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+    if run.state is None or run.state.type != StateType.PAUSED:
+        return OrchestrationResult(
+            status=SetStateStatus.ABORT,
+            state=None,
+            reason="Cannot resume a flow run that is not paused.",
+        )
+    details = run.state.state_details or {}
+    keyset = details.get("run_input_keyset")
+    if keyset:
+        run_input = run_input or {}
+        reason = run_input_rejection(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+        if reason is not None:
+            return OrchestrationResult(status=SetStateStatus.REJECT, state=run.state, reason=reason)
+    now = timezone.now()
+    if details.get("pause_reschedule"):
+        proposal = ProposedState.make(type=StateType.SCHEDULED, name=StateName.RESUMING, timestamp=now)
+    else:
+        proposal = ProposedState.make(type=StateType.RUNNING, timestamp=now)
+    with transaction.atomic():
+        result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+        if keyset and run_input and result.status == SetStateStatus.ACCEPT:
+            run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+    return result
+
+
+def task_run_create(
+    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+) -> tuple[TaskRun, bool]:
+    """Create a task run (initial state, PENDING if none, forced), or return the existing
+    one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``).
+
+    A new task run is the common case, so it is inserted straight away and the unique
+    constraints find the existing one (no look-up before every insert).
+    """
+    fields = dict(data)
+    if fields.get("id") is None:
+        fields.pop("id", None)
+    _require_references((FlowRun, fields.get("flow_run_id")))
+    fields["name"] = fields.get("name") or random_run_name()
+    try:
+        with transaction.atomic():
+            # One round of inserts, as in flow_run_create.
+            run = TaskRun(**fields)
+            orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
+    except IntegrityError:
+        existing = _existing_task_run(fields)
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
+    runs = TaskRun.objects.for_response()
+    if fields.get("id") is not None:
+        found = runs.filter(pk=fields["id"]).first()
+        if found is not None:
+            return found
+    if fields.get("flow_run_id") is None:
+        return None
+    return runs.filter(
+        flow_run_id=fields["flow_run_id"], task_key=fields["task_key"], dynamic_key=fields["dynamic_key"]
+    ).first()
+
+
+def task_run_update(*, task_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a task run; ``False`` if it does not exist."""
+    return TaskRun.objects.filter(pk=task_run_id).update(**changes, updated=timezone.now()) > 0
+
+
+def task_run_delete(*, task_run_id: uuid.UUID) -> bool:
+    """Delete a task run with its states, cache rows and logs; ``False`` if there is none."""
+    return task_runs_delete(runs=TaskRun.objects.filter(pk=task_run_id))[TaskRun._meta.label] > 0
+
+
+def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
+    """Insert a batch of log lines with one statement per 500 rows."""
+    rows = [Log(**log) for log in logs]
+    with transaction.atomic():
+        Log.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def runs_reset() -> None:
+    """Delete every run (through the one delete path) and the other rows of this app."""
+    flow_runs_delete(runs=FlowRun.objects.all())
+    task_runs_delete(runs=TaskRun.objects.all())
+    for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection, FlowRunHistoryBucket):
+        model.objects.all().delete()
