@@ -46,13 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from tests.compat.run import client_python
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 REFERENCE_VERSION = "2.7.12"
-REFERENCE_REQUIREMENTS = ROOT.parent / "shared" / "compat" / "requirements-2.7.txt"
-SHARED_REFERENCE_VENV = Path("/work/venvs/prefect-2.7")
-LOCAL_REFERENCE_VENV = ROOT / ".bench-venvs" / "prefect-2.7"
 SCENARIOS = (
     "read one run",
     "recent runs page",
@@ -127,23 +125,11 @@ def pinned(command: list[str], cpu: str | None) -> list[str]:
 
 
 def reference_python(explicit: str | None) -> Path:
-    """The reference's venv: ``--reference-venv``, the shared one, or one made here."""
+    """The reference's venv: ``--reference-venv``, else the compatibility suite's 2.7 client
+    venv (made once from the repository's pins; the client package carries the server)."""
     if explicit:
         return Path(explicit) / "bin" / "python"
-    if (SHARED_REFERENCE_VENV / "bin" / "prefect").exists():
-        return SHARED_REFERENCE_VENV / "bin" / "python"
-    python = LOCAL_REFERENCE_VENV / "bin" / "python"
-    if not (LOCAL_REFERENCE_VENV / "bin" / "prefect").exists():
-        if not REFERENCE_REQUIREMENTS.exists():
-            raise SystemExit(f"no reference venv and no {REFERENCE_REQUIREMENTS} to make one from")
-        log(f"installing Prefect {REFERENCE_VERSION} into {LOCAL_REFERENCE_VENV} (once)")
-        subprocess.run([sys.executable, "-m", "venv", str(LOCAL_REFERENCE_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(REFERENCE_REQUIREMENTS)],
-            check=True,
-        )  # fmt: skip
-    return python
+    return client_python("2.7")
 
 
 @dataclass
@@ -417,8 +403,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", action="store_true", help=f"side by side with Prefect {REFERENCE_VERSION}")
-    parser.add_argument("--reference-venv", help="a venv with prefect 2.7.12 (default: /work/venvs/prefect-2.7 "
-                        "if present, else .bench-venvs/prefect-2.7, made from ../shared/compat)")  # fmt: skip
+    parser.add_argument("--reference-venv", help="a venv with prefect 2.7.12 (default: .compat-venvs/prefect-2.7, "
+                        "made from tests/compat/requirements-2.7.txt)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=20_000, help="flow runs seeded (task runs: 10 %% × 5)")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per scenario, server, round")
     parser.add_argument("--warmup", type=float, default=2.0)

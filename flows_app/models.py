@@ -167,6 +167,7 @@ class SavedSearch(OrionModel):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "saved searches"
         constraints = [models.UniqueConstraint(fields=["name"], name="uq_saved_search_name")]
 
     def __str__(self) -> str:

@@ -32,9 +32,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 
 ORION_HOST = env_str("ORION_HOST", "127.0.0.1")
 ORION_PORT = env_int("ORION_PORT", 4200, minimum=1)
-# The Prefect package version this server answers on /api/admin/version, and the REST API
-# version it speaks (clients send it in X-PREFECT-API-VERSION).
-ORION_SERVER_VERSION = env_str("ORION_SERVER_VERSION", "2.7.12")
+# The Prefect server version answered on /api/admin/version: that of the 2.20 server, whose
+# route set this server serves and whose dashboard it ships by default (the UI's Settings
+# page shows it). Neither stock client reads it; both check only the REST API version below,
+# which they send in X-PREFECT-API-VERSION and which 2.7.12 and 2.20 share.
+ORION_SERVER_VERSION = env_str("ORION_SERVER_VERSION", "2.20.26")
 ORION_API_VERSION = "0.8.4"
 ORION_MIN_API_VERSION = "0.8.0"
 # The Prefect UI (``manage.py orion_ui install``) lives here and is served at ``/``; it

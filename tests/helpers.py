@@ -141,13 +141,17 @@ def api_healthy(port: int, seconds: float = 60) -> bool:
     return False
 
 
-def orion_start(env: dict[str, str], *args: str, errors: bool = False) -> subprocess.Popen[bytes]:
+def orion_start(
+    env: dict[str, str], *args: str, errors: bool = False, output: bool = False, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """``manage.py orion_start *args`` with ``env``, in a process group of its own (see
-    :func:`kill_process_group`); its stderr piped when ``errors``."""
+    :func:`kill_process_group`), started from ``cwd``; its stderr piped when ``errors``,
+    its stdout when ``output``."""
     return subprocess.Popen(
         [*MANAGE, "orion_start", *args],
         env=env,
-        stdout=subprocess.DEVNULL,
+        cwd=cwd,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
         stderr=subprocess.PIPE if errors else subprocess.DEVNULL,
         start_new_session=True,
     )

@@ -58,7 +58,9 @@ class ActionOutcome:
     def describe(self) -> str:
         if self.accepted:
             return f"The run is now {self.state_name} ({self.state_type})."
-        return f"Orchestration answered {self.status}: {self.reason or 'no reason given'}."
+        # The engine's reasons are sentences of their own, most ending in a period already.
+        reason = (self.reason or "no reason given").rstrip(".")
+        return f"Orchestration answered {self.status}: {reason}."
 
 
 def proposal_for(

@@ -4,6 +4,7 @@ made for operators, actions through the orchestration engine, and the runs dashb
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django import forms
@@ -52,7 +53,9 @@ def level_of(level: int) -> tuple[str, str]:
 
 
 def duration_text(seconds: float) -> str:
-    seconds = round(seconds)
+    """Whole seconds rounded up, as the Prefect dashboard shows a run's duration (its
+    ``estimated_run_time``), so both pages name the same figure for the same run."""
+    seconds = math.ceil(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -1,4 +1,4 @@
-"""Read ``../shared/reference/examples.md``: the reference server's recorded requests and answers.
+"""Read ``tests/reference/examples.md``: the reference server's recorded requests and answers.
 
 Each example is ``### NN. title``, an ``http`` block (request line, headers, JSON body)
 and ``Response: `HTTP/1.1 <status> ...``` followed by an optional ``json`` block.
@@ -12,16 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The shared reference sits beside the checkout (``/work/main``) or beside the folder of
-# worktrees (``/work/wt/<name>``): the nearest ancestor that has it.
-REFERENCE_DIR = next(
-    (
-        parent / "shared" / "reference"
-        for parent in Path(__file__).resolve().parents
-        if (parent / "shared" / "reference").is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "reference",
-)
+# The reference's documents, kept in the repository (tests/reference/README.md says where
+# each came from): a clone needs nothing beside it.
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 EXAMPLES_PATH = REFERENCE_DIR / "examples.md"
 HEADING = re.compile(r"^### (\d+)\. (.*)$")
 STATUS = re.compile(r"^Response: `HTTP/1\.1 (\d{3})")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from tests.api.reference_examples import Example, load_examples
 from tests.helpers import ApiClient
@@ -152,7 +153,13 @@ def _hidden_step(replay: Replay, example: Example) -> None:
         replay.ids[reference_id] = created["id"]
 
 
-CUSTOM_CHECKS: dict[int, Callable[[Replay, Example, Any], None]] = {14: _history_shape}
+def _server_version(replay: Replay, example: Example, ours: Any) -> None:
+    """#23 recorded 2.7.12's package version; this server reports the 2.20 server's (README)."""
+    if ours != settings.ORION_SERVER_VERSION or not str(ours).startswith("2."):
+        replay.problems.append(f"#23: version {ours!r}")
+
+
+CUSTOM_CHECKS: dict[int, Callable[[Replay, Example, Any], None]] = {14: _history_shape, 23: _server_version}
 
 
 @pytest.mark.django_db

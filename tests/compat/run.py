@@ -7,7 +7,7 @@ For each database it starts the server the way the README does (``manage.py migr
 ``manage.py orion_start``, with fast service intervals), then runs every scenario in
 ``scenarios/`` as its own process with the unmodified ``prefect`` package of each client
 line (2.7.12 and 2.20.26, installed once into ``.compat-venvs/`` from the pinned
-requirement files in ../shared/compat/). A scenario prints ``RESULT PASS ...`` or
+requirement files beside this runner). A scenario prints ``RESULT PASS ...`` or
 ``RESULT FAIL ...`` as its last line. The last line of this runner is
 ``compat: N passed, M failed``; the exit status is 0 only when nothing failed.
 
@@ -33,8 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-# The pinned client requirements; a worktree one level deeper than the checkout sets this.
-SHARED_COMPAT = Path(os.environ.get("COMPAT_SHARED_DIR", ROOT.parent / "shared" / "compat"))
+# The pinned client requirements (requirements-2.7.txt, requirements-2.20.txt) sit beside this file.
+PINS = Path(__file__).resolve().parent
 VENV_DIR = Path(os.environ.get("COMPAT_VENV_DIR", ROOT / ".compat-venvs"))
 CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
 SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "240"))
@@ -50,7 +50,7 @@ def client_python(version: str) -> Path:
     """The interpreter of the client venv, created on first use."""
     venv = VENV_DIR / f"prefect-{version}"
     python = venv / "bin" / "python"
-    requirements = SHARED_COMPAT / CLIENTS[version]
+    requirements = PINS / CLIENTS[version]
     marker = venv / ".installed"
     if marker.exists() and marker.read_text() == requirements.read_text():
         return python

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,7 @@ from django.test import Client
 from flows_app.background.scheduler import _claim, schedule_deployments
 from flows_app.models import Deployment
 from flows_app.services.deployments import deployment_schedule_runs
+from orion_project.granian_logging import WithoutThreadsAdvice
 from runs_app.background.late_runs import mark_late_runs
 from runs_app.models import FlowRun
 from tests.factories import DeploymentScheduleFactory, ScheduledDeploymentFactory
@@ -310,6 +312,33 @@ def test_orion_start_without_services_serves_only_the_api(tmp_path: Path) -> Non
     except BaseException:
         kill_process_group(process)
         raise
+
+
+@pytest.mark.slow
+def test_orion_start_does_not_print_granians_advice_on_threads(tmp_path: Path) -> None:
+    """granian warns when a worker's threads exceed twice the cores plus one; the thread
+    count is chosen by measurement (docs/performance.md), so the warning is left out."""
+    port = free_port()
+    threads = str(2 * (os.cpu_count() or 1) + 2)
+    process = orion_start(_command_env(tmp_path), "--no-services", "--port", str(port), "--workers", "1",
+                          "--threads", threads, errors=True, output=True, cwd=tmp_path)  # fmt: skip
+    try:
+        assert api_healthy(port)  # started from tmp_path: the log filter and the app still load
+        process.send_signal(signal.SIGTERM)
+        output, errors = process.communicate(timeout=30)
+    except BaseException:
+        kill_process_group(process)
+        raise
+    assert process.returncode == 0
+    assert b"Orion on Django at" in output
+    assert b"quite high" not in output + errors
+
+
+def test_granians_other_messages_pass_the_log_filter() -> None:
+    advice = logging.makeLogRecord({"msg": "Configuration allows spawning up to 9 Python threads, which "
+                                    "seems quite high compared to the number of CPU cores available. "})  # fmt: skip
+    other = logging.makeLogRecord({"msg": "Unexpected exit from worker-1"})
+    assert (WithoutThreadsAdvice().filter(advice), WithoutThreadsAdvice().filter(other)) == (False, True)
 
 
 @pytest.mark.slow

@@ -193,6 +193,28 @@ def test_orion_runs_command(api: ApiClient) -> None:
     assert list(FlowRun.objects.values_list("id", flat=True)) == [uuid.UUID(running[0])]
 
 
+def test_orion_runs_cancel_counts_only_runs_not_finished(api: ApiClient) -> None:
+    late(api, 2)
+    runs_of_flow(api, 1, {"type": "RUNNING"})
+    runs_of_flow(api, 3, {"type": "COMPLETED"})
+    runs_of_flow(api, 1, {"type": "CANCELLED"})
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == "3 flow run(s) match."
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", "--state", "RUNNING,COMPLETED", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == "1 flow run(s) match."
+    with pytest.raises(CommandError, match="A finished run cannot be cancelled: --state COMPLETED"):
+        call_command("orion_runs", "cancel", "--state", "COMPLETED", stdout=io.StringIO())
+    # The other actions still match finished runs.
+    out = io.StringIO()
+    call_command("orion_runs", "delete", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == "7 flow run(s) match."
+    out = io.StringIO()
+    call_command("orion_runs", "cancel", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "accepted 3, rejected 0, aborted 0, waited 0, missing 0"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_client_and_bulk_lose_or_double_nothing(client: Any) -> None:
     """A client starts runs (SCHEDULED → PENDING → RUNNING) while a bulk request cancels

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from tests.factories import FlowRunFactory
 from tests.helpers import ApiClient
 
 
@@ -143,10 +144,9 @@ def test_a_refusal_of_the_engine_is_reported_and_nothing_changes(api: ApiClient,
     set_state(api, run["id"], "RUNNING")
     set_state(api, run["id"], "COMPLETED")
     response = operator.post(f"/admin/runs_app/flowrun/{run['id']}/action/retry/", {}, follow=True)
-    assert (
-        "Orchestration answered ABORT: Cannot restart a run without an associated deployment."
-        in response.content.decode()
-    )
+    page = response.content.decode()
+    assert "Orchestration answered ABORT: Cannot restart a run without an associated deployment." in page
+    assert "deployment.." not in page
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
 
 
@@ -312,3 +312,11 @@ def test_task_run_page_has_single_line_inputs_json_editors_and_read_only_orchest
         assert f'name="{written_by_orchestration}"' not in page
     for action in ("cancel", "mark-crashed", "set-state"):
         assert f"/admin/runs_app/taskrun/{task['id']}/action/{action}/" in page
+
+
+def test_run_page_duration_is_the_dashboards_whole_seconds_rounded_up(api: ApiClient, operator: Client) -> None:
+    run = FlowRunFactory(state_type="COMPLETED", state_name="Completed", total_run_time=dt.timedelta(seconds=1.2))
+    assert api.get(f"/flow_runs/{run.id}").json()["estimated_run_time"] == pytest.approx(1.2)
+    page = operator.get(f"/admin/runs_app/flowrun/{run.id}/change/").content.decode()
+    # The dashboard shows 1.2 s as "2s" (it rounds the seconds up); the admin says the same.
+    assert "<dt>Duration</dt><dd>2s</dd>" in page

@@ -136,6 +136,13 @@ def test_a_slot_is_kept_while_its_holder_runs(api: ApiClient, limit: dict[str, A
     assert slots() == []
 
 
+@pytest.mark.django_db
+def test_orion_limits_says_when_there_is_no_limit() -> None:
+    out = io.StringIO()
+    call_command("orion_limits", stdout=out)
+    assert out.getvalue() == "No tag concurrency limits are set.\n"
+
+
 def test_orion_limits_shows_who_holds_what_since_when(api: ApiClient, limit: dict[str, Any]) -> None:
     flow_run = running_flow_run(api)
     holder = task_run(api, flow_run, "query", ["db"])

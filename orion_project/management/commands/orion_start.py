@@ -22,6 +22,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+# granian's logging, less its warning about threads per worker (see the module beside it).
+GRANIAN_LOG_CONFIG = Path(__file__).resolve().parents[2] / "granian_logging.json"
+
 
 class Command(BaseCommand):
     help = "Serve the API with granian and run the background services."
@@ -134,7 +137,9 @@ def api_server_command(python: str, *, host: str, port: int, workers: int, threa
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--blocking-threads", str(threads), "--http", "1", "--no-ws",
         "--respawn-failed-workers", "--workers-kill-timeout", "15",
-        "--log-level", "warning",
+        "--log-level", "warning", "--log-config", str(GRANIAN_LOG_CONFIG),
+        # The main process imports the log filter from here as the workers the application.
+        "--working-dir", str(settings.BASE_DIR),
     ]  # fmt: skip
     if keepalive:
         command += ["--http1-header-read-timeout", str(min(keepalive, 60) * 1000)]

@@ -26,7 +26,10 @@ class Command(BaseCommand):
         if free_stale:
             self.stdout.write(f"Freed {sweep_stale_slots()} stale slot(s).")
         now = timezone.now()
-        for limit in ConcurrencyLimit.objects.order_by("tag"):
+        limits = list(ConcurrencyLimit.objects.order_by("tag"))
+        if not limits:
+            self.stdout.write("No tag concurrency limits are set.")
+        for limit in limits:
             hold = f", max hold {limit.max_hold_seconds} s" if limit.max_hold_seconds is not None else ""
             used = len(limit.active_slots or [])
             self.stdout.write(f"{limit.tag}: {used}/{limit.concurrency_limit} slots in use{hold}")

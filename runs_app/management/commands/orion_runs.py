@@ -15,7 +15,7 @@ from django.utils import timezone
 from orion_project.exceptions import InvalidRequestError
 from runs_app.background.retention import parse_age
 from runs_app.services import bulk
-from runs_app.states import StateName, StateType
+from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
 # ``--state LATE`` names a state name the server gives, ``--state RUNNING`` a state type.
 _STATE_NAMES = {value.upper(): value for key, value in vars(StateName).items() if key.isupper()}
@@ -40,7 +40,8 @@ def state_filter(value: str) -> dict[str, Any]:
 class Command(BaseCommand):
     help = (
         "Cancel, delete or set the state of the flow runs matching --state/--flow/--older-than "
-        "(age by expected start time), through the same services as the bulk API routes."
+        "(age by expected start time), through the same services as the bulk API routes. "
+        "cancel matches only runs not finished yet: the engine keeps a finished run as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -57,11 +58,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="Print the count and the first 20; change nothing.")
 
-    def filters(self, *, state: str, flow: list[str], older_than: str) -> dict[str, Any]:
-        """The ``/flow_runs/filter`` body the options stand for."""
+    def filters(self, *, state: str, flow: list[str], older_than: str, unfinished: bool = False) -> dict[str, Any]:
+        """The ``/flow_runs/filter`` body the options stand for; with ``unfinished``, only
+        runs not in a final state (those a cancel can move), so a count says what it does."""
         runs: dict[str, Any] = {}
-        if state:
-            runs["state"] = state_filter(state)
+        states = state_filter(state) if state else {}
+        if unfinished:
+            types = states.get("type", {}).get("any_", StateType.values)
+            states["type"] = {"any_": [kind for kind in types if kind not in TERMINAL_STATE_TYPES]}
+            if not states["type"]["any_"]:
+                raise CommandError(f"A finished run cannot be cancelled: --state {state} names only final states.")
+        if states:
+            runs["state"] = states
         if older_than:
             try:
                 age = parse_age(older_than)
@@ -74,7 +82,12 @@ class Command(BaseCommand):
         return filters
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        filters = self.filters(state=options["state"], flow=options["flow"], older_than=options["older_than"])
+        filters = self.filters(
+            state=options["state"],
+            flow=options["flow"],
+            older_than=options["older_than"],
+            unfinished=action == "cancel",
+        )
         limit = options["limit"]
         target = StateType.CANCELLED.value if action == "cancel" else options["to"].upper()
         if action == "set-state" and target not in StateType.values:
@@ -87,20 +100,20 @@ class Command(BaseCommand):
             )
         if options["dry_run"] or not count:
             return
-        try:
-            self.act(
-                action,
-                filters=filters,
-                target=target,
-                message=options["message"],
-                force=options["force"],
-                limit=limit,
-                all_runs=options["all_runs"],
-            )
-        except bulk.UnfilteredBulkActionError:
-            raise CommandError(
-                f"No --state, --flow or --older-than given: pass --all to {action} every flow run."
-            ) from None
+        # Asked of the options, not of the filter: cancel narrows to unfinished runs by
+        # itself, which must not make "every run" implicit.
+        chosen = options["state"] or options["flow"] or options["older_than"]
+        if not chosen and not options["all_runs"]:
+            raise CommandError(f"No --state, --flow or --older-than given: pass --all to {action} every flow run.")
+        self.act(
+            action,
+            filters=filters,
+            target=target,
+            message=options["message"],
+            force=options["force"],
+            limit=limit,
+            all_runs=options["all_runs"],
+        )
 
     def act(
         self,

@@ -8,7 +8,7 @@ import threading
 import time
 
 from _support import RUN_ID, check, client, run
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency, rate_limit
 
@@ -30,6 +30,17 @@ def guarded(index):
 
 @flow(name=f"compat-c16-{RUN_ID}")
 def fan_out():
+    # The 2.20 client can deadlock itself here, whatever the server answers. Its background
+    # services (the API log worker, the concurrency-slot service) are made under one lock
+    # shared by all of them; a task thread that makes the slot service holds that lock
+    # while it waits for the client's event-loop thread to start it, and that loop thread,
+    # busy logging the task runs it creates, waits for the same lock in its log handler.
+    # So the flow makes both services itself, while the loop thread is idle waiting for
+    # this body: a log line (the log worker), then one pass through the limit (the slot
+    # service, keyed by the limit's name). The guarded tasks then only look them up.
+    get_run_logger().info("fanning out 4 guarded tasks")
+    with concurrency(LIMIT, occupy=1):
+        pass
     futures = [guarded.submit(i) for i in range(4)]
     return [future.result() for future in futures]
 
