@@ -210,8 +210,11 @@ def test_orion_runs_cancel_counts_only_runs_not_finished(api: ApiClient) -> None
     out = io.StringIO()
     call_command("orion_runs", "delete", "--dry-run", stdout=out)
     assert out.getvalue().splitlines()[0] == "7 flow run(s) match."
+    # Narrowing to unfinished runs is no filter of the caller's: every run needs --all.
+    with pytest.raises(CommandError, match="pass --all to cancel every flow run"):
+        call_command("orion_runs", "cancel", stdout=io.StringIO())
     out = io.StringIO()
-    call_command("orion_runs", "cancel", stdout=out)
+    call_command("orion_runs", "cancel", "--all", stdout=out)
     assert out.getvalue().splitlines()[-1] == "accepted 3, rejected 0, aborted 0, waited 0, missing 0"
 
 
