@@ -14,7 +14,7 @@ from runs_app.api.records import (
     TaskRunStateViewSet,
 )
 from runs_app.api.run_input import FlowRunInputViewSet
-from runs_app.api.task_runs import TaskRunViewSet, UIDashboardViewSet, UITaskRunViewSet
+from runs_app.api.task_runs import TaskRunViewSet, UITaskRunViewSet
 
 
 def register(router: SimpleRouter) -> None:
@@ -33,4 +33,3 @@ def register(router: SimpleRouter) -> None:
     router.register("artifacts", ArtifactViewSet, basename="artifacts")
     router.register("flow_runs", FlowRunInputViewSet, basename="flow_run_inputs")
     router.register("flow_runs", FlowRunGraphViewSet, basename="flow_run_graph_v2")
-    router.register("ui/task_runs", UIDashboardViewSet, basename="ui_task_run_dashboard")

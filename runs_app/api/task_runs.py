@@ -129,8 +129,16 @@ class TaskRunViewSet(OrionViewSet):
         return orchestration_response(result)
 
 
+DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
+DashboardCountsRequest = request_serializer(
+    "DashboardTaskRunCountsRequest",
+    DASHBOARD_FILTERS,
+    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
+)
+
+
 class UITaskRunViewSet(OrionViewSet):
-    """``/ui/task_runs``: task-run counts for the UI (2.20)."""
+    """``/ui/task_runs``: task-run counts for the UI and the 2.20 dashboard's task-run bars."""
 
     queryset = TaskRun.objects.all()
     schema_tags = ("UI",)
@@ -146,21 +154,6 @@ class UITaskRunViewSet(OrionViewSet):
         data = self.body(TaskRunsCountRequest)
         runs = task_runs_matching(filters=data)
         return Response(count_by_state_type(runs))
-
-
-DASHBOARD_FILTERS = {**RELATED_RUN_FILTERS, "work_pools": WORK_POOL_FILTER, "work_queues": WORK_QUEUE_FILTER}
-DashboardCountsRequest = request_serializer(
-    "DashboardTaskRunCountsRequest",
-    DASHBOARD_FILTERS,
-    extra={"task_runs": filter_serializer(TASK_RUN_FILTER, required=True, allow_null=False)},
-)
-
-
-class UIDashboardViewSet(OrionViewSet):
-    """``POST /ui/task_runs/dashboard/counts``: the 2.20 dashboard's task-run bars."""
-
-    queryset = TaskRun.objects.all()
-    schema_tags = ("UI",)
 
     @route(
         "read_dashboard_task_run_counts",
