@@ -33,7 +33,7 @@ from orion_project.api.fields import (
 from orion_project.api.viewsets import OrionModelSerializer
 from orion_project.clock import DurationRangeError, duration_from_seconds
 from runs_app.models import FlowRun, TaskRun
-from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
+from runs_app.orchestration.context import FLOW_RUN_POLICY_DEFAULTS, STATE_DETAIL_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
 from runs_app.states import StateType
 
 # ------------------------------------------------------------------------------ states
@@ -118,23 +118,6 @@ def _copy_deprecated_retry_fields(policy: dict[str, Any]) -> dict[str, Any]:
     if not policy.get("retry_delay") and policy.get("retry_delay_seconds"):
         policy["retry_delay"] = policy["retry_delay_seconds"]
     return policy
-
-
-FLOW_RUN_POLICY_DEFAULTS: dict[str, Any] = {
-    "max_retries": 0,
-    "retry_delay_seconds": 0,
-    "retries": None,
-    "retry_delay": None,
-    "pause_keys": [],
-    "resuming": False,
-}
-TASK_RUN_POLICY_DEFAULTS: dict[str, Any] = {
-    "max_retries": 0,
-    "retry_delay_seconds": 0,
-    "retries": None,
-    "retry_delay": None,
-    "retry_jitter_factor": None,
-}
 
 
 class FlowRunPolicySerializer(serializers.Serializer):

@@ -6,10 +6,9 @@ row is inserted: the run's denormalised state columns, its timing fields and cou
 
 from __future__ import annotations
 
-import datetime as dt
-
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import OrchestrationContext, ProposedState
+from runs_app.orchestration.timing import advance_run_timing
 from runs_app.rollup.writes import flow_run_history_record, run_values
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -22,36 +21,15 @@ def apply_bookkeeping(ctx: OrchestrationContext, state: ProposedState) -> None:
     initial_type = initial.type if initial is not None else None
     before = run_values(run) if isinstance(run, FlowRun) else None
 
-    # SetRunStateType / SetRunStateName / SetRunStateTimestamp
-    run.state_type = state.type
-    run.state_name = state.name
-    run.state_timestamp = state.timestamp
-
-    # SetStartTime: first entry into RUNNING
-    if state.type == StateType.RUNNING and run.start_time is None:
-        run.start_time = state.timestamp
-
-    # SetEndTime: cleared when leaving a terminal state, set on entering one after a start
-    if initial_type in TERMINAL_STATE_TYPES and state.type not in TERMINAL_STATE_TYPES:
-        run.end_time = None
-    if state.type in TERMINAL_STATE_TYPES and run.start_time is not None and run.end_time is None:
-        run.end_time = state.timestamp
-
-    # IncrementRunTime: leaving RUNNING adds the time spent running
-    if initial is not None and initial_type == StateType.RUNNING:
-        run.total_run_time = (run.total_run_time or dt.timedelta(0)) + (state.timestamp - initial.timestamp)
-
-    # SetExpectedStartTime: once, from the first state
-    if run.expected_start_time is None:
-        run.expected_start_time = (
-            state.scheduled_time() if state.type == StateType.SCHEDULED else None
-        ) or state.timestamp
-
-    # SetNextScheduledStartTime
-    if state.type == StateType.SCHEDULED:
-        run.next_scheduled_start_time = state.scheduled_time()
-    elif initial_type == StateType.SCHEDULED:
-        run.next_scheduled_start_time = None
+    advance_run_timing(
+        run,
+        initial_type=initial_type,
+        initial_timestamp=initial.timestamp if initial is not None else None,
+        state_type=state.type,
+        state_name=state.name,
+        state_timestamp=state.timestamp,
+        scheduled_time=state.scheduled_time() if state.type == StateType.SCHEDULED else None,
+    )
 
     # UpdateStateDetails
     if isinstance(run, FlowRun):

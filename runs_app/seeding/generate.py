@@ -29,7 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType, default_state_name
+from runs_app.orchestration.context import FLOW_RUN_POLICY_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
+from runs_app.orchestration.timing import advance_run_timing
+from runs_app.states import StateName, StateType, default_state_name
 
 CHUNK = 5_000
 DAYS = 30
@@ -50,15 +52,6 @@ FINAL_STATES = (
 STARTED_SHARE = 0.54 + 0.14 + 0.03 + 0.06  # COMPLETED, FAILED, RUNNING, CRASHED
 TASK_RUN_SHARE = 0.10
 TASKS_PER_RUN = 5
-FLOW_POLICY: dict[str, Any] = {
-    "max_retries": 0,
-    "retry_delay_seconds": 0,
-    "retries": None,
-    "retry_delay": None,
-    "pause_keys": [],
-    "resuming": False,
-}
-TASK_POLICY: dict[str, Any] = {"max_retries": 0, "retry_delay_seconds": 0, "retries": None, "retry_delay": None}
 ZERO = dt.timedelta(0)
 FLOW_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -88,28 +81,20 @@ class Bookkeeping:
 
 
 def replay(states: Sequence[State]) -> Bookkeeping:
-    """Apply ``runs_app.orchestration.bookkeeping`` rules to a sequence of states."""
+    """The columns the engine's bookkeeping leaves on a run after ``states`` (the shared
+    timing rules, and the run count a task run gains on entering RUNNING)."""
     run = Bookkeeping()
     initial: State | None = None
     for state in states:
-        initial_type = initial.type if initial is not None else None
-        run.state_type, run.state_name, run.state_timestamp = state.type, state.name, state.timestamp
-        if state.type == StateType.RUNNING and run.start_time is None:
-            run.start_time = state.timestamp
-        if initial_type in TERMINAL_STATE_TYPES and state.type not in TERMINAL_STATE_TYPES:
-            run.end_time = None
-        if state.type in TERMINAL_STATE_TYPES and run.start_time is not None and run.end_time is None:
-            run.end_time = state.timestamp
-        if initial is not None and initial_type == StateType.RUNNING:
-            run.total_run_time += state.timestamp - initial.timestamp
-        if run.expected_start_time is None:
-            run.expected_start_time = (
-                state.scheduled_time if state.type == StateType.SCHEDULED else None
-            ) or state.timestamp
-        if state.type == StateType.SCHEDULED:
-            run.next_scheduled_start_time = state.scheduled_time
-        elif initial_type == StateType.SCHEDULED:
-            run.next_scheduled_start_time = None
+        advance_run_timing(
+            run,
+            initial_type=initial.type if initial is not None else None,
+            initial_timestamp=initial.timestamp if initial is not None else None,
+            state_type=state.type,
+            state_name=state.name,
+            state_timestamp=state.timestamp,
+            scheduled_time=state.scheduled_time,
+        )
         if state.type == StateType.RUNNING:
             run.run_count += 1
         initial = state
@@ -294,7 +279,7 @@ def generate_chunk(
         out.run_ids.append(run_id)
         out.flow_runs.append(
             (
-                run_id, created, updated, name, FLOW_POLICY, tags,
+                run_id, created, updated, name, FLOW_RUN_POLICY_DEFAULTS, tags,
                 book.state_type, book.state_name, book.state_timestamp, book.run_count,
                 book.expected_start_time, book.next_scheduled_start_time, book.start_time, book.end_time,
                 book.total_run_time, {"n": rng.randrange(100)}, {}, False, "1.0", flow.id, states[-1].id,
@@ -311,7 +296,7 @@ def generate_chunk(
             task_book = replay([State(state_type, state_type.capitalize(), at, None, state_id)])
             out.task_runs.append(
                 (
-                    task_id, at, at, f"{flow.kind}-task-{position}-0", TASK_POLICY, tags,
+                    task_id, at, at, f"{flow.kind}-task-{position}-0", TASK_RUN_POLICY_DEFAULTS, tags,
                     task_book.state_type, task_book.state_name, task_book.state_timestamp, task_book.run_count,
                     task_book.expected_start_time, task_book.start_time, task_book.end_time,
                     task_book.total_run_time, f"{flow.kind}-task-{position}", "0", {}, 1, run_id, state_id,
