@@ -32,8 +32,9 @@ from orion_project.api.fields import (
 )
 from orion_project.api.viewsets import OrionModelSerializer
 from orion_project.clock import DurationRangeError, duration_from_seconds
+from runs_app.empirical_policy import FLOW_RUN_POLICY_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
 from runs_app.models import FlowRun, TaskRun
-from runs_app.orchestration.context import FLOW_RUN_POLICY_DEFAULTS, STATE_DETAIL_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
+from runs_app.orchestration.context import STATE_DETAIL_DEFAULTS
 from runs_app.states import StateType
 
 # ------------------------------------------------------------------------------ states

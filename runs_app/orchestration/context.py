@@ -11,23 +11,6 @@ from typing import Any
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.states import StateType, default_state_name
 
-# Every key of a run's ``empirical_policy`` with its default; answers show all.
-FLOW_RUN_POLICY_DEFAULTS: dict[str, Any] = {
-    "max_retries": 0,
-    "retry_delay_seconds": 0,
-    "retries": None,
-    "retry_delay": None,
-    "pause_keys": [],
-    "resuming": False,
-}
-TASK_RUN_POLICY_DEFAULTS: dict[str, Any] = {
-    "max_retries": 0,
-    "retry_delay_seconds": 0,
-    "retries": None,
-    "retry_delay": None,
-    "retry_jitter_factor": None,
-}
-
 # Every key of ``StateDetails`` (2.7.12 and 2.20) with its default; responses show all.
 STATE_DETAIL_DEFAULTS: dict[str, Any] = {
     "flow_run_id": None,

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runs_app.orchestration.context import FLOW_RUN_POLICY_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
+from runs_app.empirical_policy import FLOW_RUN_POLICY_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
 from runs_app.orchestration.timing import advance_run_timing
 from runs_app.states import StateName, StateType, default_state_name
 

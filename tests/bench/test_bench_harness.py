@@ -110,3 +110,18 @@ def test_copy_text_escapes_what_copy_would_misread() -> None:
     assert copy_text("a\tb\nc\\") == "a\\tb\\nc\\\\"
     assert copy_text(dt.timedelta(seconds=90)) == "90.000000 seconds"
     assert copy_text(["prod", "etl"]) == '["prod","etl"]'
+
+
+def test_the_seeder_starts_before_django_is_set_up() -> None:
+    """``bench.seed`` (what ``make bench-compare`` seeds with) sets Django up only after it
+    has generated its rows, so nothing it imports at module level may load a model."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.seed", "--help"], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
