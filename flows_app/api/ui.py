@@ -4,14 +4,13 @@ and ``/collections/views/{view}`` (answered as the 2.20 server answers offline).
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flows_app import schema_checks
 from flows_app.models import Flow
+from orion_project.api.actions import route
 from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
 from orion_project.api.fields import JSONObjectField, LenientBodySerializer
 from orion_project.api.viewsets import OrionViewSet
@@ -30,14 +29,13 @@ class UISchemaViewSet(OrionViewSet):
     queryset = Flow.objects.none()
     schema_tags = ("UI",)
 
-    @extend_schema(
-        operation_id="validate_obj",
-        summary="Validate Obj",
-        description="Check `values` against the JSON `schema`; errors are nested like the values.",
+    @route(
+        "validate_obj",
+        "Check `values` against the JSON `schema`; errors are nested like the values.",
+        post="validate",
         request=SchemaValidateSerializer,
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="validate")
     def validate(self, request: Request) -> Response:
         data = self.body(SchemaValidateSerializer)
         try:
@@ -52,14 +50,13 @@ class TemplateViewSet(OrionViewSet):
     queryset = Flow.objects.none()
     schema_tags = ("Automations",)
 
-    @extend_schema(
-        operation_id="validate_template",
-        summary="Validate Template",
-        description="204 when the Jinja template parses; 422 with the line and message when not.",
+    @route(
+        "validate_template",
+        "204 when the Jinja template parses; 422 with the line and message when not.",
+        post="validate",
         request=OpenApiTypes.STR,
         responses={204: None, 422: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="validate")
     def validate(self, request: Request) -> Response:
         has_body = request.content_type.startswith("application/json") and bool(request.body)
         template = request.data if has_body else ""
@@ -79,16 +76,13 @@ class CollectionViewSet(OrionViewSet):
     queryset = Flow.objects.none()
     schema_tags = ("Collections",)
 
-    @extend_schema(
-        operation_id="read_view_content",
-        summary="Read View Content",
-        description=(
-            "A view of the integrations registry. This server does not fetch the registry: it answers "
-            "the worker metadata of the types its clients ship with, and 404 for the other views."
-        ),
+    @route(
+        "read_view_content",
+        "A view of the integrations registry. This server does not fetch the registry: it answers "
+        "the worker metadata of the types its clients ship with, and 404 for the other views.",
+        get=r"views/(?P<view>[^/]+)",
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["get"], url_path=r"views/(?P<view>[^/]+)")
     def view(self, request: Request, view: str) -> Response:
         if view in schema_checks.OFFLINE_VIEWS:
             return Response(schema_checks.OFFLINE_VIEWS[view])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import route
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors
 from orion_project.api.fields import (
     UUID_PATH_PATTERN,
@@ -28,16 +28,16 @@ class FlowRunGraphViewSet(OrionViewSet):
     lookup_value_regex = UUID_PATH_PATTERN
     schema_tags = ("Flow Runs",)
 
-    @extend_schema(
-        operation_id="read_flow_run_graph_v2",
-        summary="Read Flow Run Graph V2",
-        description="Task runs and sub-flow runs of a flow run as nodes with their edges, artifacts and states.",
+    @route(
+        "read_flow_run_graph_v2",
+        "Task runs and sub-flow runs of a flow run as nodes with their edges, artifacts and states.",
+        detail=True,
+        get="graph-v2",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only nodes that end after this time.")
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=True, methods=["get"], url_path="graph-v2")
     def graph_v2(self, request: Request, id: str) -> Response:
         since = dt.datetime.min.replace(tzinfo=dt.UTC)
         if "since" in request.query_params:

@@ -7,12 +7,11 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orion_project.api.actions import route
 from orion_project.api.errors import RouteNotFound
 from orion_project.api.fields import (
     IntField,
@@ -87,14 +86,14 @@ class FlowRunInputViewSet(OrionViewSet):
     queryset = FlowRun.objects.all()
     schema_tags = ("Flow Runs",)
 
-    @extend_schema(
-        operation_id="create_flow_run_input",
-        summary="Create Flow Run Input",
-        description="Store a value for the flow run under a key; a key is written once (409).",
+    @route(
+        "create_flow_run_input",
+        "Store a value for the flow run under a key; a key is written once (409).",
+        detail=True,
+        post="input",
         request=FlowRunInputCreateSerializer,
         responses={201: None},
     )
-    @action(detail=True, methods=["post"], url_path="input")
     def create_input(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputCreateSerializer)
@@ -104,14 +103,14 @@ class FlowRunInputViewSet(OrionViewSet):
             raise RouteNotFound(error.message) from None
         return Response(None, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="filter_flow_run_input",
-        summary="Filter Flow Run Input",
-        description="The flow run's inputs whose key starts with `prefix`, oldest first.",
+    @route(
+        "filter_flow_run_input",
+        "The flow run's inputs whose key starts with `prefix`, oldest first.",
+        detail=True,
+        post="input/filter",
         request=FlowRunInputFilterSerializer,
         responses={200: FlowRunInputSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="input/filter")
     def filter_input(self, request: Request, id: str) -> Response:
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputFilterSerializer)
@@ -120,23 +119,22 @@ class FlowRunInputViewSet(OrionViewSet):
         )
         return Response(FlowRunInputSerializer(rows, many=True).data)
 
-    @extend_schema(
-        operation_id="read_flow_run_input",
-        summary="Read Flow Run Input",
-        description="The value stored under a key, as the plain text that was sent.",
+    @route(
+        "read_flow_run_input",
+        "The value stored under a key, as the plain text that was sent.",
+        detail=True,
+        get=r"input/(?P<key>[^/]+)",
         responses={(200, "text/plain"): OpenApiTypes.STR},
     )
-    @action(detail=True, methods=["get"], url_path=r"input/(?P<key>[^/]+)")
     def read_input(self, request: Request, id: str, key: str) -> HttpResponse:
         stored = flow_run_input_get(flow_run_id=self.object_id(), key=key)
         if stored is None:
             raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
         return HttpResponse(stored.value, content_type="text/plain; charset=utf-8")
 
-    @extend_schema(
-        operation_id="delete_flow_run_input",
-        summary="Delete Flow Run Input",
-        description="Delete the value stored under a key.",
+    @route(
+        "delete_flow_run_input",
+        "Delete the value stored under a key.",
         responses={204: None},
     )
     @read_input.mapping.delete
