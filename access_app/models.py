@@ -1,10 +1,42 @@
-"""API keys, stored only as a hash of the secret."""
+"""Who may do what in which workspace: roles, memberships of users, API keys (stored
+only as a hash of the secret)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
-from orion_project.models import OrionModel
+from orion_project.models import OrionModel, Workspace
+
+
+class Role(models.TextChoices):
+    """What a key or a user may do in one workspace; each role includes the ones
+    before it (``ROLE_RANK``). Which requests each role may send is defined once, in
+    ``access_app.roles``."""
+
+    VIEWER = "viewer", "viewer: reads"
+    RUNNER = "runner", "runner: what flow processes, agents and workers send"
+    DEVELOPER = "developer", "developer: every Orion route of the workspace"
+    ADMIN = "admin", "admin: also the workspace's keys, members and /api/admin"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.RUNNER: 1, Role.DEVELOPER: 2, Role.ADMIN: 3}
+
+
+class Membership(models.Model):
+    """A user's role in one workspace: what they may do in its signed-in dashboard and
+    which of its records they see and change in the admin (superusers see all)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        ordering = ["workspace", "user"]
+        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="uq_membership_user_workspace")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace}: {self.role}"
 
 
 class Scope(models.TextChoices):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from orion_project.models import OrionModel
+from orion_project.models import OrionModel, TenantModel
 
 
 class BlockType(OrionModel):
@@ -55,7 +55,7 @@ class BlockSchema(OrionModel):
         return f"{self.block_type_id} {self.version} {self.checksum[:16]}"
 
 
-class BlockDocument(OrionModel):
+class BlockDocument(TenantModel):
     """Values for a block schema; named uniquely per block type unless anonymous (anonymous
     documents get a generated ``anonymous-<uuid>`` name and are hidden from listings)."""
 
@@ -67,14 +67,14 @@ class BlockDocument(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["block_type", "name"], name="uq_block_document_type_name")]
-        indexes = [models.Index(fields=["is_anonymous", "name"], name="ix_block_document_listing")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "block_type", "name"], name="uq_block_document_ws_type_name")]
+        indexes = [models.Index(fields=["workspace", "is_anonymous", "name"], name="ix_block_document_ws_listing")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Variable(OrionModel):
+class Variable(TenantModel):
     """A named string value flows read at run time (``Variable.get("name")``), beside blocks
     in the configuration store. Names are lowercase letters, digits and underscores."""
 
@@ -87,7 +87,7 @@ class Variable(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["name"], name="uq_variable_name")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uq_variable_workspace_name")]
 
     def __str__(self) -> str:
         return self.name

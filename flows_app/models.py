@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from orion_project.models import OrionModel
+from orion_project.models import TenantModel
 
 
-class Flow(OrionModel):
+class Flow(TenantModel):
     """A named workflow. Names are unique; ``POST /flows/`` is get-or-create on the name.
 
     Deleting a flow deletes its flow runs and deployments (database cascade).
@@ -18,18 +18,18 @@ class Flow(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["name"], name="uq_flow_name")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uq_flow_workspace_name")]
         indexes = [
             # Sort orders of POST /flows/filter (NAME_* is served by the unique index).
-            models.Index(fields=["-created"], name="ix_flow_created_desc"),
-            models.Index(fields=["-updated"], name="ix_flow_updated_desc"),
+            models.Index(fields=["workspace", "-created"], name="ix_flow_ws_created_desc"),
+            models.Index(fields=["workspace", "-updated"], name="ix_flow_ws_updated_desc"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Deployment(OrionModel):
+class Deployment(TenantModel):
     """A flow packaged to run on infrastructure, optionally on a schedule.
 
     Unique per ``(flow, name)``; ``POST /deployments/`` upserts on that pair.
@@ -70,17 +70,17 @@ class Deployment(OrionModel):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["flow", "name"], name="uq_deployment_flow_name")]
         indexes = [
-            models.Index(fields=["name"], name="ix_deployment_name"),
-            models.Index(fields=["-created"], name="ix_deployment_created_desc"),
-            models.Index(fields=["-updated"], name="ix_deployment_updated_desc"),
-            models.Index(fields=["work_queue_name"], name="ix_deployment_work_queue_name"),
+            models.Index(fields=["workspace", "name"], name="ix_deployment_ws_name"),
+            models.Index(fields=["workspace", "-created"], name="ix_deployment_ws_created_desc"),
+            models.Index(fields=["workspace", "-updated"], name="ix_deployment_ws_updated_desc"),
+            models.Index(fields=["workspace", "work_queue_name"], name="ix_deployment_ws_queue_name"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class DeploymentSchedule(OrionModel):
+class DeploymentSchedule(TenantModel):
     """One of a deployment's schedules (2.20 ``schedules``; 2.7's single ``schedule`` is
     kept on the deployment and mirrored here so the scheduler reads one place)."""
 
@@ -99,7 +99,7 @@ class DeploymentSchedule(OrionModel):
         return f"{self.deployment_id}: {self.schedule}"
 
 
-class WorkPool(OrionModel):
+class WorkPool(TenantModel):
     """A pool of infrastructure that workers (and, in 2.7, agents) take runs from.
 
     The database is seeded with ``default-agent-pool`` and its queue ``default``;
@@ -116,13 +116,13 @@ class WorkPool(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["name"], name="uq_work_pool_name")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uq_work_pool_workspace_name")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class WorkQueue(OrionModel):
+class WorkQueue(TenantModel):
     """A queue agents and workers poll for scheduled runs; unique by name within a pool."""
 
     name = models.TextField()
@@ -143,7 +143,7 @@ class WorkQueue(OrionModel):
         return self.name
 
 
-class Worker(OrionModel):
+class Worker(TenantModel):
     """A worker process of a pool, known from its heartbeats."""
 
     name = models.TextField()
@@ -159,7 +159,7 @@ class Worker(OrionModel):
         return self.name
 
 
-class SavedSearch(OrionModel):
+class SavedSearch(TenantModel):
     """A named set of UI filters; ``PUT /saved_searches/`` upserts by name."""
 
     name = models.TextField()
@@ -168,13 +168,13 @@ class SavedSearch(OrionModel):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "saved searches"
-        constraints = [models.UniqueConstraint(fields=["name"], name="uq_saved_search_name")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uq_saved_search_workspace_name")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class FlowRunNotificationPolicy(OrionModel):
+class FlowRunNotificationPolicy(TenantModel):
     """Send a message through a notification block when matching flow runs change state."""
 
     is_active = models.BooleanField(default=True)

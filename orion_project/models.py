@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -18,6 +19,54 @@ class OrionModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+DEFAULT_WORKSPACE_ID = 1
+DEFAULT_WORKSPACE_SLUG = "default"
+# A slug is a URL path segment (``/api/workspaces/<slug>/``): lowercase letters, digits
+# and hyphens, at most 40 characters.
+WORKSPACE_SLUG_PATTERN = r"[a-z0-9-]{1,40}"
+
+
+class Workspace(models.Model):
+    """One team's space on the server: every flow, run, block, limit and key belongs to
+    exactly one workspace, and nothing is read or written across two.
+
+    The integer key keeps the ``workspace_id`` column that leads the big tables' indexes
+    small. The workspace ``default`` (id 1) is created by the migration that introduced
+    workspaces; it owns every row written before, answers the un-prefixed ``/api/...``
+    URLs, and can be neither renamed nor deleted.
+    """
+
+    id = models.AutoField(primary_key=True)
+    slug = models.CharField(max_length=40, validators=[RegexValidator(f"^{WORKSPACE_SLUG_PATTERN}$")])
+    name = models.TextField(blank=True, default="")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [models.UniqueConstraint(fields=["slug"], name="uq_workspace_slug")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_default(self) -> bool:
+        return self.pk == DEFAULT_WORKSPACE_ID
+
+
+class TenantModel(OrionModel):
+    """A record of one workspace (:class:`Workspace`).
+
+    The column has no default on purpose: a write that forgets its workspace fails
+    instead of landing in ``default``. It has no index of its own either; the tables'
+    indexes lead with it where a query filters by it.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         abstract = True

@@ -42,8 +42,18 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 # Any fixed id serves to compile the query; its position among the parameters is then
-# replaced by the real one.
+# replaced by the real one. The same for the workspace of a workspace's record.
 _PLACEHOLDER = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
+_WORKSPACE_PLACEHOLDER = -0xC0DE
+
+
+def is_tenant_model(model: type[Model]) -> bool:
+    """Whether ``model``'s rows belong to a workspace (a ``workspace_id`` column): every
+    read of them must say which workspace it reads."""
+    try:
+        return model._meta.get_field("workspace").attname == "workspace_id"
+    except Exception:
+        return False
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,9 @@ class CompiledQuery(Generic[M]):
 
 
 class ByPrimaryKey(Generic[M]):
-    """``queryset.filter(pk=...)`` for one object, with the SQL compiled once.
+    """``queryset.filter(pk=...)`` for one object, with the SQL compiled once; for a
+    workspace's record, ``queryset.filter(pk=..., workspace_id=...)``, so an id of another
+    workspace is not found, exactly as an unknown one.
 
     The queryset must be a plain model query (:meth:`CompiledQuery.supports`): what most
     read routes use.
@@ -144,26 +156,43 @@ class ByPrimaryKey(Generic[M]):
     def __init__(self, queryset: QuerySet[M]) -> None:
         assert CompiledQuery.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         self._queryset = queryset
-        self._compiled: dict[str, tuple[CompiledQuery[M], int]] = {}
+        self._tenant = is_tenant_model(queryset.model)
+        self._compiled: dict[str, tuple[CompiledQuery[M], int, int | None]] = {}
 
-    def _compile(self, alias: str) -> tuple[CompiledQuery[M], int]:
-        """The query for the placeholder id, and where the id sits among its parameters."""
-        compiled = CompiledQuery.of(self._queryset.filter(pk=_PLACEHOLDER), alias)
+    def _compile(self, alias: str) -> tuple[CompiledQuery[M], int, int | None]:
+        """The query for the placeholder id (and workspace), and where each sits among
+        its parameters."""
+        queryset = self._queryset.filter(pk=_PLACEHOLDER)
+        if self._tenant:
+            queryset = queryset.filter(workspace_id=_WORKSPACE_PLACEHOLDER)
+        compiled = CompiledQuery.of(queryset, alias)
         assert compiled is not None
         placeholder = self._queryset.model._meta.pk.get_db_prep_value(_PLACEHOLDER, connections[alias])
         positions = [index for index, value in enumerate(compiled.params) if value == placeholder]
         assert len(positions) == 1, "the id must appear once among the query's parameters"
-        return compiled, positions[0]
+        workspace_position = None
+        if self._tenant:
+            found = [index for index, value in enumerate(compiled.params) if value == _WORKSPACE_PLACEHOLDER]
+            assert len(found) == 1, "the workspace must appear once among the query's parameters"
+            workspace_position = found[0]
+        return compiled, positions[0], workspace_position
 
-    def get(self, pk: uuid.UUID) -> M | None:
-        """The object with this primary key, or ``None``."""
+    def get(self, pk: uuid.UUID, *, workspace_id: int | None = None) -> M | None:
+        """The object with this primary key (in this workspace, for a workspace's
+        record: then ``workspace_id`` is required), or ``None``."""
         alias = self._queryset.db
         entry = self._compiled.get(alias)
         if entry is None:
             entry = self._compiled[alias] = self._compile(alias)
-        compiled, id_position = entry
+        compiled, id_position, workspace_position = entry
         params = list(compiled.params)
         params[id_position] = self._queryset.model._meta.pk.get_db_prep_value(pk, connections[alias])
+        if workspace_position is not None:
+            if workspace_id is None:
+                raise TypeError(f"reading a {self._queryset.model.__name__} needs its workspace_id")
+            params[workspace_position] = workspace_id
+        elif workspace_id is not None:
+            raise TypeError(f"a {self._queryset.model.__name__} belongs to no workspace")
         found = compiled.instances(params)
         return found[0] if found else None
 
@@ -274,8 +303,9 @@ _BY_BODY: StatementsByBody[Any] = StatementsByBody()
 
 
 class ByBody(Generic[T]):
-    """A statement built by ``build`` from a validated filter body alone, compiled once per
-    distinct body and kept in the one :class:`StatementsByBody` cache.
+    """A statement built by ``build`` from a validated filter body and the workspace it
+    reads, compiled once per distinct (workspace, body) and kept in the one
+    :class:`StatementsByBody` cache.
 
     ``build`` must read no clock and no database (see the module docstring); every
     instance is listed in :attr:`registered`, which the test of that rule goes through.
@@ -283,37 +313,37 @@ class ByBody(Generic[T]):
 
     registered: list[ByBody[Any]] = []
 
-    def __init__(self, build: Callable[[Mapping[str, Any]], QuerySet[Any]]) -> None:
+    def __init__(self, build: Callable[[Mapping[str, Any], int], QuerySet[Any]]) -> None:
         self.build = build
         self.name = f"{build.__module__}.{build.__qualname__}"
         ByBody.registered.append(self)
 
-    def compile(self, body: Mapping[str, Any], alias: str) -> T:
+    def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> T:
         """The statement for ``body``, compiled now (the cache calls this once per body)."""
         raise NotImplementedError
 
-    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
         """The SQL and parameters for ``body`` (``None``: matches nothing), built now."""
         raise NotImplementedError
 
-    def _cached(self, body: Mapping[str, Any]) -> T:
+    def _cached(self, body: Mapping[str, Any], workspace_id: int) -> T:
         alias = connection.alias
-        return _BY_BODY.get(alias, (self.name, body), lambda: self.compile(body, alias))
+        return _BY_BODY.get(alias, (self.name, workspace_id, body), lambda: self.compile(body, alias, workspace_id))
 
 
 class PageByBody(ByBody[CompiledQuery[M] | None]):
     """A page of model rows (``build`` returns the sorted, sliced queryset)."""
 
-    def compile(self, body: Mapping[str, Any], alias: str) -> CompiledQuery[M] | None:
-        return CompiledQuery.of(self.build(body), alias)
+    def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledQuery[M] | None:
+        return CompiledQuery.of(self.build(body, workspace_id), alias)
 
-    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
-        compiled = self.compile(body, alias)
+    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
+        compiled = self.compile(body, alias, workspace_id)
         return None if compiled is None else (compiled.sql, compiled.params)
 
-    def rows(self, body: Mapping[str, Any]) -> list[M]:
-        """The page's rows for ``body``, read now."""
-        compiled = self._cached(body)
+    def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[M]:
+        """The page's rows for ``body`` in the workspace, read now."""
+        compiled = self._cached(body, workspace_id)
         return compiled.instances() if compiled is not None else []
 
 
@@ -321,19 +351,20 @@ class ValueByBody(ByBody[tuple[str, tuple[Any, ...]] | None]):
     """One value (``build`` returns a queryset of one row and one column, such as a
     count)."""
 
-    def compile(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
-        return self.statement(body, alias)
+    def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
+        return self.statement(body, alias, workspace_id)
 
-    def statement(self, body: Mapping[str, Any], alias: str) -> tuple[str, tuple[Any, ...]] | None:
+    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
         try:
-            sql, params = self.build(body).query.get_compiler(using=alias).as_sql()
+            sql, params = self.build(body, workspace_id).query.get_compiler(using=alias).as_sql()
         except EmptyResultSet:
             return None
         return sql, tuple(params)
 
-    def value(self, body: Mapping[str, Any], empty: Any = None) -> Any:
-        """The value for ``body``, read now; ``empty`` when the body can match nothing."""
-        statement = self._cached(body)
+    def value(self, body: Mapping[str, Any], *, workspace_id: int, empty: Any = None) -> Any:
+        """The value for ``body`` in the workspace, read now; ``empty`` when the body can
+        match nothing."""
+        statement = self._cached(body, workspace_id)
         if statement is None:
             return empty
         with connections[connection.alias].cursor() as cursor:

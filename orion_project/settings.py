@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so a request's latency includes every other middleware.
     "orion_project.metrics.RequestMetricsMiddleware",
+    # Which workspace an /api request is for (/api/workspaces/<slug>/... or default).
+    "orion_project.workspaces.WorkspaceDoorMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "access_app.middleware.ApiAccessMiddleware",

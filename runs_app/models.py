@@ -17,11 +17,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from orion_project.models import OrionModel
+from orion_project.models import TenantModel
 from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
 
-class RunState(OrionModel):
+class RunState(TenantModel):
     """Fields shared by flow-run and task-run state rows."""
 
     type = models.CharField(max_length=16, choices=StateType.choices)
@@ -38,7 +38,7 @@ class RunState(OrionModel):
         return f"{self.name} ({self.type}) at {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
 
-class Run(OrionModel):
+class Run(TenantModel):
     """Fields shared by flow runs and task runs: identity, policy and orchestration output."""
 
     name = models.TextField()
@@ -151,27 +151,28 @@ class FlowRun(Run):
         constraints = [models.UniqueConstraint(fields=["flow", "idempotency_key"], name="uq_flow_run_flow_idempotency")]
         indexes = [
             # Recent-runs pages and the history buckets (sort/filter on expected start).
-            models.Index(fields=["-expected_start_time"], name="ix_fr_expected_start"),
+            models.Index(fields=["workspace", "-expected_start_time"], name="ix_fr_ws_expected_start"),
             # "Runs by state" lists, counts by state and per-state history.
-            models.Index(fields=["state_type", "expected_start_time"], name="ix_fr_state_expected"),
-            models.Index(fields=["state_name"], name="ix_fr_state_name"),
+            models.Index(fields=["workspace", "state_type", "expected_start_time"], name="ix_fr_ws_state_expected"),
+            models.Index(fields=["workspace", "state_name"], name="ix_fr_ws_state_name"),
             # Runs of one flow, newest first.
             models.Index(fields=["flow", "-expected_start_time"], name="ix_fr_flow_expected"),
             # START_TIME_* sort: COALESCE(start_time, expected_start_time).
             models.Index(
+                F("workspace"),
                 Coalesce(F("start_time"), F("expected_start_time")).desc(),
-                name="ix_fr_start_or_expected",
+                name="ix_fr_ws_start_or_expected",
             ),
-            models.Index(fields=["-end_time"], name="ix_fr_end_time"),
-            models.Index(fields=["name"], name="ix_fr_name"),
+            models.Index(fields=["workspace", "-end_time"], name="ix_fr_ws_end_time"),
+            models.Index(fields=["workspace", "name"], name="ix_fr_ws_name"),
             # Agents poll scheduled runs in next-scheduled order.
             models.Index(
-                fields=["next_scheduled_start_time"],
-                name="ix_fr_next_scheduled",
+                fields=["workspace", "next_scheduled_start_time"],
+                name="ix_fr_ws_next_scheduled",
                 condition=Q(state_type=StateType.SCHEDULED),
             ),
             models.Index(fields=["deployment", "-expected_start_time"], name="ix_fr_deployment"),
-            models.Index(fields=["work_queue_name"], name="ix_fr_work_queue_name"),
+            models.Index(fields=["workspace", "work_queue_name"], name="ix_fr_ws_work_queue_name"),
             # Agent and worker polls: a queue's scheduled runs in next-scheduled order.
             models.Index(
                 fields=["work_queue", "next_scheduled_start_time"],
@@ -199,6 +200,7 @@ class FlowRunHistoryBucket(models.Model):
     live, per-hour history of flow runs by their expected start.
     """
 
+    workspace_id = models.IntegerField()
     flow_id = models.UUIDField()
     bucket = models.DateTimeField()
     state_type = models.CharField(max_length=16, choices=StateType.choices)
@@ -215,7 +217,7 @@ class FlowRunHistoryBucket(models.Model):
             # The upsert's conflict target; flow first, so one flow's (or the all-flows)
             # hours are one index range.
             models.UniqueConstraint(
-                fields=["flow_id", "bucket", "state_type", "state_name"], name="uq_fr_history_bucket"
+                fields=["workspace_id", "flow_id", "bucket", "state_type", "state_name"], name="uq_fr_history_ws_bucket"
             )
         ]
 
@@ -257,13 +259,13 @@ class TaskRun(Run):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow_run", "task_key", "dynamic_key"], name="uq_task_run_key")]
         indexes = [
-            models.Index(fields=["-expected_start_time"], name="ix_tr_expected_start"),
-            models.Index(fields=["state_type", "expected_start_time"], name="ix_tr_state_expected"),
-            models.Index(fields=["-end_time"], name="ix_tr_end_time"),
-            models.Index(fields=["name"], name="ix_tr_name"),
+            models.Index(fields=["workspace", "-expected_start_time"], name="ix_tr_ws_expected_start"),
+            models.Index(fields=["workspace", "state_type", "expected_start_time"], name="ix_tr_ws_state_expected"),
+            models.Index(fields=["workspace", "-end_time"], name="ix_tr_ws_end_time"),
+            models.Index(fields=["workspace", "name"], name="ix_tr_ws_name"),
             models.Index(
-                fields=["next_scheduled_start_time"],
-                name="ix_tr_next_scheduled",
+                fields=["workspace", "next_scheduled_start_time"],
+                name="ix_tr_ws_next_scheduled",
                 condition=Q(state_type=StateType.SCHEDULED),
             ),
         ]
@@ -278,7 +280,7 @@ class TaskRunState(RunState):
         indexes = [models.Index(fields=["task_run", "timestamp"], name="ix_trs_run_timestamp")]
 
 
-class TaskRunStateCache(OrionModel):
+class TaskRunStateCache(TenantModel):
     """A cached COMPLETED task state, found again by ``cache_key`` until it expires."""
 
     cache_key = models.TextField()
@@ -286,13 +288,13 @@ class TaskRunStateCache(OrionModel):
     task_run_state = models.ForeignKey(TaskRunState, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["cache_key", "-created"], name="ix_cache_key_created")]
+        indexes = [models.Index(fields=["workspace", "cache_key", "-created"], name="ix_cache_ws_key_created")]
 
     def __str__(self) -> str:
         return self.cache_key
 
 
-class Log(OrionModel):
+class Log(TenantModel):
     """A log line sent by a flow or task run. Not linked by foreign key (as the reference)."""
 
     name = models.TextField()
@@ -306,14 +308,14 @@ class Log(OrionModel):
         indexes = [
             models.Index(fields=["flow_run_id", "timestamp"], name="ix_log_flow_run_timestamp"),
             models.Index(fields=["task_run_id", "timestamp"], name="ix_log_task_run_timestamp"),
-            models.Index(fields=["timestamp"], name="ix_log_timestamp"),
+            models.Index(fields=["workspace", "timestamp"], name="ix_log_ws_timestamp"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message[:60]}"
 
 
-class ConcurrencyLimit(OrionModel):
+class ConcurrencyLimit(TenantModel):
     """A limit on how many task runs with ``tag`` may be RUNNING at once.
 
     ``active_slots`` lists the ids of the task runs holding a slot; it is only changed
@@ -331,7 +333,7 @@ class ConcurrencyLimit(OrionModel):
 
     class Meta:
         ordering = ["tag"]
-        constraints = [models.UniqueConstraint(fields=["tag"], name="uq_concurrency_limit_tag")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "tag"], name="uq_concurrency_limit_ws_tag")]
 
     def __str__(self) -> str:
         return f"{self.tag} ≤ {self.concurrency_limit}"
@@ -340,7 +342,7 @@ class ConcurrencyLimit(OrionModel):
 # ------------------------------------------------------------------ 2.20 additions
 
 
-class Artifact(OrionModel):
+class Artifact(TenantModel):
     """Something a run produced for people to read: a table, markdown, a link, a result.
 
     ``flow_run_id`` / ``task_run_id`` are plain columns, not foreign keys: the reference
@@ -358,7 +360,7 @@ class Artifact(OrionModel):
     class Meta:
         indexes = [
             # read_latest after a delete, and ``key.any_`` filters
-            models.Index(fields=["key", "-created"], name="ix_artifact_key_created"),
+            models.Index(fields=["workspace", "key", "-created"], name="ix_artifact_ws_key_created"),
             models.Index(fields=["flow_run_id"], name="ix_artifact_flow_run"),
             models.Index(fields=["task_run_id"], name="ix_artifact_task_run"),
         ]
@@ -367,7 +369,7 @@ class Artifact(OrionModel):
         return f"{self.key or self.id} ({self.type})"
 
 
-class ArtifactCollection(OrionModel):
+class ArtifactCollection(TenantModel):
     """The latest artifact of each key, with a copy of its columns (``/artifacts/latest/...``).
 
     Its own ``id`` and ``created`` outlive the artifacts it points to; ``latest_id`` moves
@@ -384,13 +386,13 @@ class ArtifactCollection(OrionModel):
     task_run_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key"], name="uq_artifact_collection_key")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="uq_artifact_collection_ws_key")]
 
     def __str__(self) -> str:
         return self.key
 
 
-class FlowRunInput(OrionModel):
+class FlowRunInput(TenantModel):
     """A value sent to a flow run under a key (``pause_flow_run(wait_for_input=...)``,
     ``send_input``); ``value`` is the JSON text exactly as sent."""
 
@@ -406,7 +408,7 @@ class FlowRunInput(OrionModel):
         return f"{self.flow_run_id}/{self.key}"
 
 
-class GlobalConcurrencyLimit(OrionModel):
+class GlobalConcurrencyLimit(TenantModel):
     """A named limit on slots held across processes (``/v2/concurrency_limits/``).
 
     ``active_slots`` counts held slots; with ``slot_decay_per_second`` > 0 they drain by
@@ -425,7 +427,7 @@ class GlobalConcurrencyLimit(OrionModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["name"], name="uq_global_concurrency_limit_name")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uq_global_limit_ws_name")]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.active_slots}/{self.limit}"
@@ -441,13 +443,14 @@ class RunStateCount(models.Model):
         FLOW_RUN = "flow_run"
         TASK_RUN = "task_run"
 
+    workspace_id = models.IntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     state_type = models.CharField(max_length=16, choices=StateType.choices)
     count = models.BigIntegerField(default=0)
     computed = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "state_type"], name="uq_run_state_count")]
+        constraints = [models.UniqueConstraint(fields=["workspace_id", "kind", "state_type"], name="uq_run_state_count_ws")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state_type}: {self.count}"

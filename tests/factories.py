@@ -15,6 +15,7 @@ import factory
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkQueue
 from flows_app.schedules import parse_schedule
 from flows_app.services.work import default_agent_pool
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRun, TaskRun
 from runs_app.rollup.writes import flow_runs_history_add, run_values
 
@@ -23,6 +24,8 @@ class FlowFactory(factory.django.DjangoModelFactory[Flow]):
     class Meta:
         model = Flow
 
+    workspace_id = DEFAULT_WORKSPACE_ID
+
     name = factory.Sequence(lambda n: f"flow-{n}")
     tags = factory.LazyFunction(list)
 
@@ -30,6 +33,8 @@ class FlowFactory(factory.django.DjangoModelFactory[Flow]):
 class DeploymentFactory(factory.django.DjangoModelFactory[Deployment]):
     class Meta:
         model = Deployment
+
+    workspace_id = DEFAULT_WORKSPACE_ID
 
     name = factory.Sequence(lambda n: f"deployment-{n}")
     flow = factory.SubFactory(FlowFactory)
@@ -42,6 +47,8 @@ class FlowRunFactory(factory.django.DjangoModelFactory[FlowRun]):
 
     class Meta:
         model = FlowRun
+
+    workspace_id = DEFAULT_WORKSPACE_ID
 
     name = factory.Sequence(lambda n: f"flow-run-{n}")
     flow = factory.SubFactory(FlowFactory)
@@ -57,6 +64,8 @@ class FlowRunFactory(factory.django.DjangoModelFactory[FlowRun]):
 class TaskRunFactory(factory.django.DjangoModelFactory[TaskRun]):
     class Meta:
         model = TaskRun
+
+    workspace_id = DEFAULT_WORKSPACE_ID
 
     name = factory.Sequence(lambda n: f"task-run-{n}")
     flow_run = factory.SubFactory(FlowRunFactory)
@@ -78,6 +87,8 @@ class WorkQueueFactory(factory.django.DjangoModelFactory[WorkQueue]):
     class Meta:
         model = WorkQueue
 
+    workspace_id = DEFAULT_WORKSPACE_ID
+
     name = factory.Sequence(lambda n: f"queue-{n}")
     work_pool = factory.LazyFunction(default_agent_pool)
     priority = factory.Sequence(lambda n: n + 10)
@@ -86,6 +97,8 @@ class WorkQueueFactory(factory.django.DjangoModelFactory[WorkQueue]):
 class DeploymentScheduleFactory(factory.django.DjangoModelFactory[DeploymentSchedule]):
     class Meta:
         model = DeploymentSchedule
+
+    workspace_id = DEFAULT_WORKSPACE_ID
 
     deployment = factory.SubFactory(DeploymentFactory)
     schedule = factory.LazyFunction(lambda: dict(HOURLY))
@@ -116,4 +129,4 @@ class ScheduledDeploymentFactory(DeploymentFactory):
     @factory.post_generation
     def schedule_row(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and self.schedule is not None:
-            DeploymentSchedule.objects.create(deployment=self, schedule=self.schedule)
+            DeploymentSchedule.objects.create(deployment=self, schedule=self.schedule, workspace_id=self.workspace_id)

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers, status, viewsets
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,7 +24,7 @@ from orion_project.api.filtering import (
     validate_body,
 )
 from orion_project.filtering import ObjectFilter, SortSpec
-from orion_project.prepared import by_id_like
+from orion_project.prepared import by_id_like, is_tenant_model
 
 
 class OrionModelSerializer(serializers.ModelSerializer):
@@ -62,6 +61,11 @@ class OrionViewSet(viewsets.GenericViewSet):
 
     Subclasses set ``queryset``, ``not_found_detail`` (the 404 text of item routes) and,
     for filterable resources, ``object_filter`` and ``sort_spec``.
+
+    Every request is for one workspace (``request.workspace``, set at the door by
+    ``orion_project.workspaces``): :attr:`workspace_id` is what handlers pass to selectors
+    and services, and :meth:`get_queryset` / :meth:`get_object` read only that
+    workspace's rows, so an id of another workspace is a 404 like an unknown one.
     """
 
     lookup_field = "pk"
@@ -100,6 +104,18 @@ class OrionViewSet(viewsets.GenericViewSet):
         renderer = self.renderer_classes[0]()
         return renderer, renderer.media_type
 
+    @property
+    def workspace_id(self) -> int:
+        """The id of the workspace this request is for."""
+        return self.request.workspace.id  # type: ignore[no-any-return]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        """The class's ``queryset``, only this workspace's rows of a workspace's model."""
+        queryset = super().get_queryset()
+        if is_tenant_model(queryset.model):
+            queryset = queryset.filter(workspace_id=self.workspace_id)
+        return queryset
+
     def body(self, serializer_class: type[StrictSerializer]) -> dict[str, Any]:
         """The request body validated by ``serializer_class`` (422 on any error)."""
         return validate_body(serializer_class, self.request.data)
@@ -116,10 +132,11 @@ class OrionViewSet(viewsets.GenericViewSet):
         object_id = self.object_id()
         queryset = self.queryset
         prepared = None
-        if isinstance(queryset, QuerySet) and type(self).get_queryset is GenericAPIView.get_queryset:
+        if isinstance(queryset, QuerySet) and type(self).get_queryset is OrionViewSet.get_queryset:
             prepared = by_id_like(queryset)
         if prepared is not None:
-            instance = prepared.get(object_id)
+            workspace_id = self.workspace_id if is_tenant_model(queryset.model) else None
+            instance = prepared.get(object_id, workspace_id=workspace_id)
         else:
             # Not ``.first()``: its ORDER BY pk costs compile time and the pk is unique anyway.
             instance = next(iter(self.get_queryset().filter(pk=object_id)), None)
