@@ -1,6 +1,6 @@
 """This server alone (``make bench``) or side by side with Prefect 2.7.12 (``make bench-compare``).
 
-    .venv/bin/python -m bench.compare [--reference] [--seconds 8] [--rounds 2] [--runs 20000]
+    .venv/bin/python -m bench.compare [--reference] [--baseline REV] [--seconds 8] [--rounds 2] [--runs 20000]
 
 One throwaway PostgreSQL cluster (``scripts/pg_throwaway.sh``: ``jit = off``, no fsync)
 holds one database per server. Both are seeded with the same rows from the same generator
@@ -19,6 +19,11 @@ server's answers are checked against its database (``check_answers``), and durin
 p50, p99, errors and server CPU ms per request, the rate ratio per scenario and the
 geometric mean of the ratios; it is printed and written into ``docs/performance.md``
 (the section this target owns; other sections are left as they are).
+
+``--baseline REV`` adds this server as it was at the git revision ``REV`` (checked out
+into a temporary worktree, migrated and seeded by its own code into its own database)
+as one more server in the same A B (C) rounds, and a second table: this tree against
+that revision, the "before and after" of a change measured in one run.
 
 Bounded: ``--seconds`` (+ ``--warmup``) per measurement, 10 scenarios, 2 servers,
 ``--rounds``; with the defaults about 12 minutes including set-up.
@@ -144,6 +149,7 @@ class Server:
     version: str = ""
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    root: Path = ROOT
 
     @property
     def base_url(self) -> str:
@@ -157,7 +163,7 @@ class Server:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=ROOT,
+                cwd=self.root,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -185,12 +191,20 @@ class Server:
             self.process.wait()
 
 
-def ours(url: str, port: int, workers: int | None = None, threads: int | None = None) -> Server:
+def ours(
+    url: str,
+    port: int,
+    workers: int | None = None,
+    threads: int | None = None,
+    root: Path = ROOT,
+    name: str = "orion-on-django",
+) -> Server:
     """This server as documented (``orion_start --no-services``) against the database at
-    ``url``, migrated first (a no-op on a current schema)."""
+    ``url``, migrated first (a no-op on a current schema); ``root``: the checkout it runs
+    from (another revision's worktree for ``--baseline``)."""
     env = {**os.environ, "DATABASE_URL": url, "ORION_LOG_LEVEL": "WARNING"}
     env.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 50)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=root, check=True)
     command = [PY, "manage.py", "orion_start", "--no-services", "--host", "127.0.0.1", "--port", str(port)]
     if workers:
         command += ["--workers", str(workers)]
@@ -198,7 +212,37 @@ def ours(url: str, port: int, workers: int | None = None, threads: int | None = 
         command += ["--threads", str(threads)]
     import django
 
-    return Server("orion-on-django", port, "orion", command, env, version=f"Django {django.get_version()}")
+    database = url.rsplit("/", 1)[-1]
+    version = f"Django {django.get_version()}" if root == ROOT else f"revision {_short_revision(root)}"
+    return Server(name, port, database, command, env, version=version, root=root)
+
+
+def _short_revision(root: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def baseline(
+    cluster: Cluster, revision: str, port: int, workdir: Path, args: argparse.Namespace, anchor: dt.datetime
+) -> Server:
+    """This server at ``revision``: a detached worktree, its own database migrated and
+    seeded by that revision's own ``bench.seed`` (the same generator and seed)."""
+    tree = workdir / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), revision], cwd=ROOT, check=True)
+    cluster.sql("postgres", "CREATE DATABASE baseline")
+    url = cluster.url("baseline")
+    server = ours(url, port, args.workers, args.threads, root=tree, name=f"before ({revision})")
+    subprocess.run(
+        [PY, "-m", "bench.seed", "--runs", str(args.runs), "--anchor", anchor.isoformat()],
+        env={**server.env, "DATABASE_URL": url}, cwd=tree, check=True, capture_output=True,
+    )  # fmt: skip
+    return server
+
+
+def remove_baseline(workdir: Path) -> None:
+    tree = workdir / "baseline"
+    if tree.exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
 def reference(cluster: Cluster, port: int, python: Path, workdir: Path) -> Server:
@@ -228,7 +272,7 @@ def check_answers(server: Server, cluster: Cluster) -> list[str]:
     """Compare the scenarios' answers with what the server's database holds; the problems."""
     from bench.load import COUNT_BODY, Client, history_body
 
-    prefix = "runs_app_" if server.database == "orion" else ""
+    prefix = "" if server.database == "reference" else "runs_app_"
     flow_runs, task_runs = f"{prefix}flowrun" if prefix else "flow_run", f"{prefix}taskrun" if prefix else "task_run"
 
     def db(statement: str) -> Any:
@@ -365,11 +409,16 @@ def run(args: argparse.Namespace) -> int:
                 cluster.url("reference"), flows=100, runs=args.runs, seed_value=20230208, anchor=anchor,
                 tasks=TaskShape.for_total(args.runs, None),
             )  # fmt: skip
-        a.start(server_cpu, workdir)
+        if args.baseline:
+            log(f"preparing this server at {args.baseline} (worktree, migrations, seed)")
+            servers.append(baseline(cluster, args.baseline, args.baseline_port, workdir, args, anchor))
+        for server in servers:
+            if server.process is None:
+                server.start(server_cpu, workdir)
         problems = []
         for server in servers:
             problems += [f"{server.name}: {problem}" for problem in check_answers(server, cluster)]
-        if args.reference and nested_ids(servers[0]) != nested_ids(servers[1]):
+        if len(servers) > 1 and any(nested_ids(servers[0]) != nested_ids(other) for other in servers[1:]):
             problems.append("nested filter: the servers answer different runs")
         for problem in problems:
             log(f"WRONG ANSWER {problem}")
@@ -382,7 +431,10 @@ def run(args: argparse.Namespace) -> int:
                     pooled[(server.name, name)].add(row)
                     log(f"{name:<20} round {round_index + 1} {server.name:<18} {row['rate']:8.1f}/s "
                         f"p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}")  # fmt: skip
-        table = report.comparison_table(servers, scenarios, pooled) if args.reference else None
+        table = report.comparison_table(servers[:2], scenarios, pooled) if args.reference else None
+        if args.baseline:
+            before = report.comparison_table([servers[0], servers[-1]], scenarios, pooled, other="before")
+            table = (table + "\n" if table else "") + before
         alone = report.alone_table(servers[0], scenarios, pooled)
         settings = report.settings_text(args, cluster, servers, anchor, problems)
         print(settings)
@@ -396,6 +448,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for server in servers:
             server.stop()
+        remove_baseline(workdir)
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -413,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated scenarios (default: all)")
     parser.add_argument("--port", type=int, default=4420, help="this server's port")
     parser.add_argument("--reference-port", type=int, default=4425)
+    parser.add_argument("--baseline", help="also this server at a git revision (before/after in one run)")
+    parser.add_argument("--baseline-port", type=int, default=4430)
     parser.add_argument("--workers", type=int, help="orion_start --workers (default: its own)")
     parser.add_argument("--threads", type=int, help="orion_start --threads (default: its own)")
     parser.add_argument("--server-cpu", default="0", help="CPU for the servers and PostgreSQL")

@@ -125,11 +125,15 @@ def alone_table(server: Any, scenarios: Sequence[str], pooled: dict[tuple[str, s
     )
 
 
-def comparison_table(servers: Sequence[Any], scenarios: Sequence[str], pooled: dict[tuple[str, str], Any]) -> str:
+def comparison_table(
+    servers: Sequence[Any], scenarios: Sequence[str], pooled: dict[tuple[str, str], Any], other: str = "ref"
+) -> str:
+    """This server (``servers[0]``) against another (the reference, or this server at
+    another revision: ``other`` names it in the headings)."""
     a, b = servers
     rows = [
-        "| scenario | ratio (req/s) | this req/s | ref req/s | this p50 / p99 ms | ref p50 / p99 ms "
-        "| this / ref CPU ms/req | errors (this / ref) |",
+        f"| scenario | ratio (req/s) | this req/s | {other} req/s | this p50 / p99 ms | {other} p50 / p99 ms "
+        f"| this / {other} CPU ms/req | errors (this / {other}) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = []
@@ -148,6 +152,6 @@ def comparison_table(servers: Sequence[Any], scenarios: Sequence[str], pooled: d
     rows.append(f"| **geometric mean** | **{'—' if mean is None else f'{mean:.2f}'}** | | | | | | |")
     return (
         "\n".join(rows)
-        + "\n\nratio = this server's requests per second / the reference's, both at one core, measured in the "
+        + f"\n\nratio = this server's requests per second / {b.name}'s, both at one core, measured in the "
         "same run. A wrong answer is an error, not a request. Lifecycles count whole lifecycles.\n"
     )
