@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 from blocks_app.checksums import schema_checksum
@@ -76,9 +76,11 @@ def block_type_delete(*, block_type_id: uuid.UUID, workspace_id: int) -> bool:
             return False
         if block_type.is_protected:
             raise ForbiddenError("Protected block types cannot be deleted.")
-        _delete_with_own_documents(
-            block_type, BlockDocument.objects.filter(block_type_id=block_type_id), BLOCK_TYPE_IN_USE, workspace_id
+        # A document names its type and its schema; either may lead to this type.
+        documents = BlockDocument.objects.filter(
+            Q(block_type_id=block_type_id) | Q(block_schema__block_type_id=block_type_id)
         )
+        _delete_with_own_documents(block_type, documents, BLOCK_TYPE_IN_USE, workspace_id)
     return True
 
 

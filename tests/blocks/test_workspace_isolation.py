@@ -81,6 +81,13 @@ def assert_like_unknown(door: Door, method: str, path: str, known_id: str, body:
     assert (known.status_code, known.content) == (unknown.status_code, unknown.content)
 
 
+def assert_item_routes_like_unknown(door: Door, item_path: str, known_id: str, changes: dict[str, Any]) -> None:
+    """``GET``, ``PATCH`` (with ``changes``) and ``DELETE`` of ``item_path`` answer for
+    another workspace's id as for an unknown one."""
+    for method, body in (("get", None), ("patch", changes), ("delete", None)):
+        assert_like_unknown(door, method, item_path, known_id, body)
+
+
 def catalogue(door: Door, slug: str = "team-creds") -> tuple[dict[str, Any], dict[str, Any]]:
     """A block type and a schema with a secret field (shared: either door may register)."""
     block_type = door.created("/block_types/", {"name": slug.title(), "slug": slug})
@@ -187,12 +194,7 @@ def test_block_types_and_schemas_are_shared_and_a_delete_never_reaches_another_w
 def test_variables_are_per_workspace(doors: tuple[Door, Door]) -> None:
     a, b = doors
     mine = a.created("/variables/", {"name": "x", "value": "from-a", "tags": ["t"]})
-    for method, path, body in [
-        ("get", "/variables/{id}", None),
-        ("patch", "/variables/{id}", {"value": "changed"}),
-        ("delete", "/variables/{id}", None),
-    ]:
-        assert_like_unknown(b, method, path, mine["id"], body)
+    assert_item_routes_like_unknown(b, "/variables/{id}", mine["id"], {"value": "changed"})
     assert b.get("/variables/name/x").status_code == 404
     assert b.patch("/variables/name/x", {"value": "changed"}).status_code == 404
     assert b.delete("/variables/name/x").status_code == 404
@@ -211,12 +213,7 @@ def test_artifacts_and_their_keys_are_per_workspace(doors: tuple[Door, Door]) ->
     a, b = doors
     run_in_a = run_in("a")
     mine = a.created("/artifacts/", {"key": "report", "data": "a-1", "flow_run_id": str(run_in_a.pk)})
-    for method, path, body in [
-        ("get", "/artifacts/{id}", None),
-        ("patch", "/artifacts/{id}", {"data": "changed"}),
-        ("delete", "/artifacts/{id}", None),
-    ]:
-        assert_like_unknown(b, method, path, mine["id"], body)
+    assert_item_routes_like_unknown(b, "/artifacts/{id}", mine["id"], {"data": "changed"})
     assert b.get("/artifacts/report/latest").status_code == 404
     for path in ("/artifacts/filter", "/artifacts/latest/filter"):
         assert b.post(path, {}).json() == []
@@ -259,12 +256,7 @@ def test_a_global_limit_of_one_workspace_does_not_limit_another(doors: tuple[Doo
     assert a.post("/v2/concurrency_limits/increment", take).status_code == 200
     assert a.post("/v2/concurrency_limits/increment", take).status_code == 423
 
-    for method, path, body in [
-        ("get", "/v2/concurrency_limits/{id}", None),
-        ("patch", "/v2/concurrency_limits/{id}", {"limit": 100}),
-        ("delete", "/v2/concurrency_limits/{id}", None),
-    ]:
-        assert_like_unknown(b, method, path, mine["id"], body)
+    assert_item_routes_like_unknown(b, "/v2/concurrency_limits/{id}", mine["id"], {"limit": 100})
     assert b.get("/v2/concurrency_limits/x").status_code == 404
     assert b.post("/v2/concurrency_limits/filter", {}).json() == []
 
