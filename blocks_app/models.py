@@ -4,6 +4,12 @@ A block *type* (``local-file-system``) has versioned *schemas* identified by a c
 their JSON schema, and *documents* holding values that follow a schema. The client
 computes the checksum itself and looks schemas up by it, so the server must compute it
 the same way (``blocks_app.checksums``).
+
+Types and schemas are one catalogue shared by every workspace; documents (secrets among
+them) and variables belong to one workspace. A document's type and schema are
+``PROTECT``: deleting a catalogue entry never cascades into documents
+(``blocks_app.services.blocks`` deletes the deleting workspace's own documents first and
+refuses while another workspace has any).
 """
 
 from __future__ import annotations
@@ -56,18 +62,21 @@ class BlockSchema(OrionModel):
 
 
 class BlockDocument(TenantModel):
-    """Values for a block schema; named uniquely per block type unless anonymous (anonymous
-    documents get a generated ``anonymous-<uuid>`` name and are hidden from listings)."""
+    """Values for a block schema; named uniquely per workspace and block type unless
+    anonymous (anonymous documents get a generated ``anonymous-<uuid>`` name and are
+    hidden from listings)."""
 
     name = models.TextField()
     data = models.JSONField(default=dict, blank=True)
-    block_schema = models.ForeignKey(BlockSchema, on_delete=models.CASCADE, related_name="documents")
-    block_type = models.ForeignKey(BlockType, on_delete=models.CASCADE, related_name="documents")
+    block_schema = models.ForeignKey(BlockSchema, on_delete=models.PROTECT, related_name="documents")
+    block_type = models.ForeignKey(BlockType, on_delete=models.PROTECT, related_name="documents")
     is_anonymous = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["workspace", "block_type", "name"], name="uq_block_document_ws_type_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "block_type", "name"], name="uq_block_document_ws_type_name")
+        ]
         indexes = [models.Index(fields=["workspace", "is_anonymous", "name"], name="ix_block_document_ws_listing")]
 
     def __str__(self) -> str:

@@ -95,38 +95,40 @@ class VariableViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         """Create a variable; names are unique (409)."""
         data = self.body(VariableCreateSerializer)
-        variable = variable_create(name=data["name"], value=data["value"], tags=data.get("tags"))
+        variable = variable_create(
+            name=data["name"], value=data["value"], tags=data.get("tags"), workspace_id=self.workspace_id
+        )
         return self.read(variable, status.HTTP_201_CREATED)
 
     @route("read_variable", responses={200: VariableSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
         """Get a variable by id."""
-        return self._found(variable_get(variable_id=uuid.UUID(id)))
+        return self._found(variable_get(variable_id=uuid.UUID(id), workspace_id=self.workspace_id))
 
     @route("update_variable", request=VariableUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
         """Change a variable's name, value or tags."""
-        if not variable_update(changes=self._changes(), variable_id=uuid.UUID(id)):
+        if not variable_update(changes=self._changes(), variable_id=uuid.UUID(id), workspace_id=self.workspace_id):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_variable", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a variable by id."""
-        if not variable_delete(variable_id=uuid.UUID(id)):
+        if not variable_delete(variable_id=uuid.UUID(id), workspace_id=self.workspace_id):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("read_variable_by_name", get=r"name/(?P<name>[^/]+)", responses={200: VariableSerializer})
     def by_name(self, request: Request, name: str) -> Response:
         """Get a variable by name."""
-        return self._found(variable_get(name=name))
+        return self._found(variable_get(name=name, workspace_id=self.workspace_id))
 
     @route("update_variable_by_name", request=VariableUpdateSerializer, responses={204: None})
     @by_name.mapping.patch
     def update_by_name(self, request: Request, name: str) -> Response:
         """Change a variable found by name."""
-        if not variable_update(changes=self._changes(), name=name):
+        if not variable_update(changes=self._changes(), name=name, workspace_id=self.workspace_id):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -134,7 +136,7 @@ class VariableViewSet(OrionViewSet):
     @by_name.mapping.delete
     def delete_by_name(self, request: Request, name: str) -> Response:
         """Delete a variable found by name."""
-        if not variable_delete(name=name):
+        if not variable_delete(name=name, workspace_id=self.workspace_id):
             raise RouteNotFound(VARIABLE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -145,6 +147,6 @@ class VariableViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Variable]:
-        return variables_matching(filters=data)
+        return variables_matching(filters=data, workspace_id=self.workspace_id)
 
     count = count_route("count_variables", "Count variables matching the filter.", VariablesCountRequest)

@@ -26,6 +26,7 @@ from blocks_app.models import BlockSchema, BlockType
 from blocks_app.selectors.blocks import (
     block_capabilities,
     block_document_by_type_slug_and_name,
+    block_document_get,
     block_documents_matching,
     block_documents_with_schema,
     block_schema_by_checksum,
@@ -152,7 +153,7 @@ class BlockTypeViewSet(OrionViewSet):
     def documents(self, request: Request, slug: str) -> Response:
         """The named (non-anonymous) documents of a block type."""
         block_type = self._by_slug(slug)
-        documents = named_block_documents_of_type(block_type)
+        documents = named_block_documents_of_type(block_type, workspace_id=self.workspace_id)
         context = {"include_secrets": include_secrets(request)}
         return Response(BlockDocumentSerializer(documents, many=True, context=context).data)
 
@@ -164,7 +165,7 @@ class BlockTypeViewSet(OrionViewSet):
     )
     def document_by_name(self, request: Request, slug: str, block_document_name: str) -> Response:
         """A block document by its type's slug and its name."""
-        document = block_document_by_type_slug_and_name(slug, block_document_name)
+        document = block_document_by_type_slug_and_name(slug, block_document_name, workspace_id=self.workspace_id)
         if document is None:
             raise RouteNotFound(BLOCK_DOCUMENT_NOT_FOUND)
         context = {"include_secrets": include_secrets(request)}
@@ -235,8 +236,9 @@ class BlockDocumentViewSet(OrionViewSet):
     @route("create_block_document", request=BlockDocumentCreateSerializer, responses={201: BlockDocumentSerializer})
     def create(self, request: Request) -> Response:
         """Create a block document (anonymous ones get a generated name)."""
-        document = block_document_create(data=self.body(BlockDocumentCreateSerializer))
-        document = block_documents_with_schema().get(pk=document.pk)
+        created = block_document_create(data=self.body(BlockDocumentCreateSerializer), workspace_id=self.workspace_id)
+        # Read back with the schema and type the answer embeds.
+        document = block_document_get(block_document_id=created.pk, workspace_id=self.workspace_id)
         return Response(BlockDocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @route("read_block_document_by_id", parameters=[INCLUDE_SECRETS], responses={200: BlockDocumentSerializer})
@@ -263,7 +265,7 @@ class BlockDocumentViewSet(OrionViewSet):
     def filter(self, request: Request) -> Response:
         """Block documents matching the filters, by name (anonymous ones hidden by default)."""
         data = self.body(BlockDocumentsFilterRequest)
-        documents = block_documents_matching(filters=data).order_by("name")
+        documents = block_documents_matching(filters=data, workspace_id=self.workspace_id).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
         context = {"include_secrets": data.get("include_secrets", False)}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
@@ -271,7 +273,8 @@ class BlockDocumentViewSet(OrionViewSet):
     @route("count_block_documents", post="count", request=BlockDocumentsCountRequest, responses={200: OpenApiTypes.INT})
     def count(self, request: Request) -> Response:
         """Count block documents matching the filters (2.20)."""
-        return Response(block_documents_matching(filters=self.body(BlockDocumentsCountRequest)).count())
+        body = self.body(BlockDocumentsCountRequest)
+        return Response(block_documents_matching(filters=body, workspace_id=self.workspace_id).count())
 
 
 class BlockCapabilityViewSet(OrionViewSet):

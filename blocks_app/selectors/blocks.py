@@ -1,6 +1,12 @@
-"""Reads of block types, schemas and documents, combining their filters (reference §C.1)."""
+"""Reads of block types, schemas and documents, combining their filters (reference §C.1).
+
+Types and schemas are shared by every workspace; every read of documents takes the
+workspace it reads.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -51,19 +57,25 @@ def block_capabilities() -> list[str]:
 
 
 def block_documents_with_schema() -> QuerySet[BlockDocument]:
-    """Block documents with their schema and type joined (the response embeds both)."""
+    """Block documents with their schema and type joined (the response embeds both); of
+    every workspace, so callers narrow it (the viewset's ``get_queryset`` does)."""
     return BlockDocument.objects.select_related("block_schema__block_type", "block_type")
 
 
-def block_documents_matching(*, filters: FilterBody) -> QuerySet[BlockDocument]:
-    """Documents matching their own filter (anonymous hidden unless the filter says
-    otherwise, the reference's default) and their type's and schema's filters."""
+def block_document_get(*, block_document_id: uuid.UUID, workspace_id: int) -> BlockDocument | None:
+    """One document of the workspace with its schema and type."""
+    return block_documents_with_schema().filter(pk=block_document_id, workspace_id=workspace_id).first()
+
+
+def block_documents_matching(*, filters: FilterBody, workspace_id: int) -> QuerySet[BlockDocument]:
+    """The workspace's documents matching their own filter (anonymous hidden unless the
+    filter says otherwise, the reference's default) and their type's and schema's filters."""
     body = filters or {}
     documents = body.get("block_documents")
     if documents is None:
         documents = BLOCK_DOCUMENT_FILTER.defaults
     return narrowed(
-        block_documents_with_schema(),
+        block_documents_with_schema().filter(workspace_id=workspace_id),
         [
             BLOCK_DOCUMENT_FILTER.to_q(documents),
             BLOCK_TYPE_FILTER.to_q(body.get("block_types"), "block_type__"),
@@ -72,10 +84,15 @@ def block_documents_matching(*, filters: FilterBody) -> QuerySet[BlockDocument]:
     )
 
 
-def named_block_documents_of_type(block_type: BlockType) -> QuerySet[BlockDocument]:
-    """The named (non-anonymous) documents of a block type, by name."""
-    return block_documents_with_schema().filter(block_type=block_type, is_anonymous=False).order_by("name")
+def named_block_documents_of_type(block_type: BlockType, *, workspace_id: int) -> QuerySet[BlockDocument]:
+    """The workspace's named (non-anonymous) documents of a block type, by name."""
+    return (
+        block_documents_with_schema()
+        .filter(workspace_id=workspace_id, block_type=block_type, is_anonymous=False)
+        .order_by("name")
+    )
 
 
-def block_document_by_type_slug_and_name(slug: str, name: str) -> BlockDocument | None:
-    return block_documents_with_schema().filter(block_type__slug=slug, name=name).first()
+def block_document_by_type_slug_and_name(slug: str, name: str, *, workspace_id: int) -> BlockDocument | None:
+    """The workspace's document of the type ``slug`` called ``name``."""
+    return block_documents_with_schema().filter(workspace_id=workspace_id, block_type__slug=slug, name=name).first()

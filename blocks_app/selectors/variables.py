@@ -12,13 +12,23 @@ from blocks_app.filters import VARIABLE_FILTER
 from blocks_app.models import Variable
 
 
-def variables_matching(*, filters: Mapping[str, Any] | None) -> QuerySet[Variable]:
-    """Variables matching the ``variables`` key of a validated body (``/variables/filter``
-    and ``/count`` read the same condition)."""
-    return VARIABLE_FILTER.apply(Variable.objects.all(), (filters or {}).get("variables"))
+def variables_matching(*, filters: Mapping[str, Any] | None, workspace_id: int) -> QuerySet[Variable]:
+    """The workspace's variables matching the ``variables`` key of a validated body
+    (``/variables/filter`` and ``/count`` read the same condition)."""
+    return VARIABLE_FILTER.apply(Variable.objects.filter(workspace_id=workspace_id), (filters or {}).get("variables"))
 
 
-def variable_get(*, variable_id: uuid.UUID | None = None, name: str | None = None) -> Variable | None:
-    """One variable by id or by name."""
-    rows = Variable.objects.filter(pk=variable_id) if variable_id is not None else Variable.objects.filter(name=name)
-    return rows.first()
+def variables_by_id_or_name(
+    *, workspace_id: int, variable_id: uuid.UUID | None = None, name: str | None = None
+) -> QuerySet[Variable]:
+    """The workspace's variable with this id, or else with this name (the one lookup of the
+    by-id and by-name routes, for reads and writes alike)."""
+    rows = Variable.objects.filter(workspace_id=workspace_id)
+    return rows.filter(pk=variable_id) if variable_id is not None else rows.filter(name=name)
+
+
+def variable_get(
+    *, workspace_id: int, variable_id: uuid.UUID | None = None, name: str | None = None
+) -> Variable | None:
+    """One variable of the workspace by id or by name."""
+    return variables_by_id_or_name(workspace_id=workspace_id, variable_id=variable_id, name=name).first()

@@ -1,4 +1,13 @@
-"""Writes to block types, schemas and documents. Each function is one transaction."""
+"""Writes to block types, schemas and documents. Each function is one transaction.
+
+Block types and schemas are one catalogue shared by every workspace (the clients register
+the types and schemas they use on start); block documents belong to one workspace. So a
+developer of any workspace may register and describe types and schemas, but deleting a
+type or schema takes only the deleting workspace's documents of it with it, and is refused
+(409) while another workspace holds documents of it: no workspace's delete ever reaches
+another's documents (the documents' foreign keys are ``PROTECT`` as a second guard).
+A single-workspace server keeps the reference's behaviour (the documents go too).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 from blocks_app.checksums import schema_checksum
@@ -22,6 +32,8 @@ from orion_project.exceptions import (
 )
 
 RESERVED_PREFIX = "prefect"
+BLOCK_TYPE_IN_USE = "Block type has block documents in another workspace; it cannot be deleted."
+BLOCK_SCHEMA_IN_USE = "Block schema has block documents in another workspace; it cannot be deleted."
 
 
 def install_system_block_types(block_types: Any = BlockType) -> int:
@@ -54,16 +66,40 @@ def block_type_update(*, block_type_id: uuid.UUID, changes: Mapping[str, Any]) -
     return BlockType.objects.filter(pk=block_type_id).update(**changes, updated=timezone.now()) > 0
 
 
-def block_type_delete(*, block_type_id: uuid.UUID) -> bool:
-    """Delete a block type with its schemas and documents; protected types refuse (403)."""
+def block_type_delete(*, block_type_id: uuid.UUID, workspace_id: int) -> bool:
+    """Delete a block type with its schemas and this workspace's documents of it;
+    protected types refuse (403), and so does a type another workspace has documents of
+    (409, see the module docstring)."""
     with transaction.atomic():
         block_type = BlockType.objects.select_for_update().filter(pk=block_type_id).first()
         if block_type is None:
             return False
         if block_type.is_protected:
             raise ForbiddenError("Protected block types cannot be deleted.")
-        block_type.delete()
+        # A document names its type and its schema; either may lead to this type.
+        documents = BlockDocument.objects.filter(
+            Q(block_type_id=block_type_id) | Q(block_schema__block_type_id=block_type_id)
+        )
+        _delete_with_own_documents(block_type, documents, BLOCK_TYPE_IN_USE, workspace_id)
     return True
+
+
+def _delete_with_own_documents(
+    catalogue_entry: BlockType | BlockSchema, documents: QuerySet[BlockDocument], in_use: str, workspace_id: int
+) -> None:
+    """Delete a locked type or schema after the workspace's own ``documents`` of it; 409
+    if any other workspace has documents of it.
+
+    The entry's row is locked: on PostgreSQL a document written meanwhile waits on that
+    lock for its foreign-key check (and then fails), SQLite serialises the writers.
+    """
+    if documents.exclude(workspace_id=workspace_id).exists():
+        raise ConflictError(in_use)
+    documents.filter(workspace_id=workspace_id).delete()
+    try:
+        catalogue_entry.delete()
+    except ProtectedError:
+        raise ConflictError(in_use) from None
 
 
 def block_schema_create(*, data: Mapping[str, Any]) -> tuple[BlockSchema, bool]:
@@ -82,46 +118,75 @@ def block_schema_create(*, data: Mapping[str, Any]) -> tuple[BlockSchema, bool]:
         return BlockSchema.objects.get(checksum=checksum, version=data["version"]), False
 
 
-def block_schema_delete(*, block_schema_id: uuid.UUID) -> bool:
-    """Delete a block schema; schemas of protected types refuse (403)."""
+def block_schema_delete(*, block_schema_id: uuid.UUID, workspace_id: int) -> bool:
+    """Delete a block schema with this workspace's documents of it; schemas of protected
+    types refuse (403), and so does a schema another workspace has documents of (409)."""
     with transaction.atomic():
-        schema = BlockSchema.objects.select_related("block_type").filter(pk=block_schema_id).first()
+        schema = (
+            BlockSchema.objects.select_for_update(of=("self",))
+            .select_related("block_type")
+            .filter(pk=block_schema_id)
+            .first()
+        )
         if schema is None:
             return False
         if schema.block_type.is_protected:
             raise ForbiddenError("Block schemas for protected block types cannot be deleted.")
-        schema.delete()
+        _delete_with_own_documents(
+            schema, BlockDocument.objects.filter(block_schema_id=block_schema_id), BLOCK_SCHEMA_IN_USE, workspace_id
+        )
     return True
 
 
-def block_document_create(*, data: Mapping[str, Any]) -> BlockDocument:
-    """Create a block document; anonymous ones are named ``anonymous-<uuid>``."""
+def block_document_create(*, data: Mapping[str, Any], workspace_id: int) -> BlockDocument:
+    """Create a block document in the workspace; anonymous ones are named ``anonymous-<uuid>``."""
     fields = dict(data)
     if fields.get("is_anonymous") and not fields.get("name"):
         fields["name"] = f"anonymous-{uuid.uuid4()}"
     schema = BlockSchema.objects.filter(pk=fields["block_schema_id"]).first()
     if schema is None or not BlockType.objects.filter(pk=fields["block_type_id"]).exists():
         raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
+    _check_references(fields.get("data") or {}, workspace_id=workspace_id)
     try:
         with transaction.atomic():
-            return BlockDocument.objects.create(**fields)
+            return BlockDocument.objects.create(**fields, workspace_id=workspace_id)
     except IntegrityError:
         raise ConflictError(f'Block already exists: "{fields["name"]}"') from None
 
 
-def block_document_update(*, block_document_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+def _check_references(data: Mapping[str, Any], *, workspace_id: int) -> None:
+    """Every reference to another block document in ``data`` (a top-level value
+    ``{"$ref": {"block_document_id": ...}}``, what the clients send for a nested saved
+    block) names a document of this workspace; else the reference's answer to a broken
+    foreign key (409). A document of another workspace is refused exactly as an unknown id.
+    """
+    ids: set[uuid.UUID] = set()
+    for value in data.values():
+        reference = value.get("$ref") if isinstance(value, Mapping) else None
+        if not isinstance(reference, Mapping) or "block_document_id" not in reference:
+            continue
+        try:
+            ids.add(uuid.UUID(str(reference["block_document_id"])))
+        except ValueError:
+            raise ConflictError(INTEGRITY_CONFLICT_DETAIL) from None
+    if ids and BlockDocument.objects.filter(workspace_id=workspace_id, pk__in=ids).count() != len(ids):
+        raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
+
+
+def block_document_update(*, block_document_id: uuid.UUID, changes: Mapping[str, Any], workspace_id: int) -> bool:
     """Merge (or replace, with ``merge_existing_data: false``) a document's data and/or
-    move it to another schema of its type; ``False`` if there is no such document."""
+    move it to another schema of its type; ``False`` if the workspace has no such document."""
     with transaction.atomic():
         document = (
             BlockDocument.objects.select_for_update(of=("self",))
             .select_related("block_schema")
-            .filter(pk=block_document_id)
+            .filter(pk=block_document_id, workspace_id=workspace_id)
             .first()
         )
         if document is None:
             return False
         if changes.get("data") is not None:
+            _check_references(changes["data"], workspace_id=workspace_id)
             secret_fields = (document.block_schema.fields or {}).get("secret_fields") or []
             data = keep_masked_secrets(changes["data"], document.data or {}, secret_fields)
             if changes.get("merge_existing_data", True):
@@ -139,14 +204,16 @@ def block_document_update(*, block_document_id: uuid.UUID, changes: Mapping[str,
     return True
 
 
-def block_document_delete(*, block_document_id: uuid.UUID) -> bool:
-    """Delete a block document."""
+def block_document_delete(*, block_document_id: uuid.UUID, workspace_id: int) -> bool:
+    """Delete a block document of the workspace."""
     with transaction.atomic():
-        deleted, _ = BlockDocument.objects.filter(pk=block_document_id).delete()
+        deleted, _ = BlockDocument.objects.filter(pk=block_document_id, workspace_id=workspace_id).delete()
     return deleted > 0
 
 
 def blocks_reset() -> None:
-    """Delete every block type (with its schemas and documents) and re-seed the system types."""
+    """Delete every block document, block type and schema (of every workspace: a reset of
+    the whole database) and re-seed the system types."""
+    BlockDocument.objects.all().delete()
     BlockType.objects.all().delete()
     install_system_block_types()

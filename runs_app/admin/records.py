@@ -118,7 +118,8 @@ class ArtifactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected artifacts")
     def delete_through_service(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
-        deleted = sum(artifact_delete(artifact_id=pk) for pk in queryset.values_list("pk", flat=True))
+        rows = queryset.values_list("pk", "workspace_id")
+        deleted = sum(artifact_delete(artifact_id=pk, workspace_id=workspace_id) for pk, workspace_id in rows)
         self.message_user(request, f"Deleted {deleted} artifact(s).")
 
 

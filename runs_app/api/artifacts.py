@@ -184,13 +184,13 @@ class ArtifactViewSet(OrionViewSet):
     @route("create_artifact", request=ArtifactCreateSerializer, responses={201: ArtifactSerializer})
     def create(self, request: Request) -> Response:
         """Store an artifact; one with a key becomes the latest of its key."""
-        artifact = artifact_create(data=_columns(self.body(ArtifactCreateSerializer)))
+        artifact = artifact_create(data=_columns(self.body(ArtifactCreateSerializer)), workspace_id=self.workspace_id)
         return self.read(artifact, status.HTTP_201_CREATED)
 
     @route("read_artifact", responses={200: ArtifactSerializer})
     def retrieve(self, request: Request, id: str) -> Response:
         """Get an artifact by id."""
-        artifact = artifact_get(artifact_id=self.object_id())
+        artifact = artifact_get(artifact_id=self.object_id(), workspace_id=self.workspace_id)
         if artifact is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return self.read(artifact)
@@ -201,7 +201,7 @@ class ArtifactViewSet(OrionViewSet):
         the latest artifact of a key answers 204; others are changed but answer 404."""
         artifact_id = self.object_id()
         changes = _columns(self.body(ArtifactUpdateSerializer))
-        if not artifact_update(artifact_id=artifact_id, changes=changes):
+        if not artifact_update(artifact_id=artifact_id, changes=changes, workspace_id=self.workspace_id):
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -220,7 +220,7 @@ class ArtifactViewSet(OrionViewSet):
     )
     def latest(self, request: Request, id: str) -> Response:
         """The latest artifact of a key."""
-        collection = artifact_latest(key=id)
+        collection = artifact_latest(key=id, workspace_id=self.workspace_id)
         if collection is None:
             raise RouteNotFound(ARTIFACT_NOT_FOUND)
         return Response(LatestArtifactSerializer(collection).data)
@@ -232,7 +232,7 @@ class ArtifactViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Artifact]:
-        return artifacts_matching(filters=data)
+        return artifacts_matching(filters=data, workspace_id=self.workspace_id)
 
     count = count_route("count_artifacts", "Count artifacts matching the filters.", ArtifactsCountRequest)
 
@@ -245,7 +245,7 @@ class ArtifactViewSet(OrionViewSet):
     def latest_filter(self, request: Request) -> Response:
         """The latest artifact of each key matching the filters, sorted (default ID_DESC) and paginated."""
         data = self.body(LatestArtifactsFilterRequest)
-        rows = artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data, workspace_id=self.workspace_id)
         rows = rows.order_by(*ARTIFACT_COLLECTION_SORT.order_by(data.get("sort")))
         offset = data.get("offset") or 0
         return Response(
@@ -261,5 +261,5 @@ class ArtifactViewSet(OrionViewSet):
     def latest_count(self, request: Request) -> Response:
         """Count the keys whose latest artifact matches the filters."""
         data = self.body(LatestArtifactsCountRequest)
-        rows = artifact_collections_matching(filters=data)
+        rows = artifact_collections_matching(filters=data, workspace_id=self.workspace_id)
         return Response(rows.count())

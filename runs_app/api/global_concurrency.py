@@ -29,7 +29,7 @@ from orion_project.api.fields import (
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from runs_app.models import GlobalConcurrencyLimit
-from runs_app.selectors.global_concurrency import global_limit_get
+from runs_app.selectors.global_concurrency import global_limit_get, global_limits_by_name
 from runs_app.services.global_concurrency import (
     CONCURRENCY,
     MODES,
@@ -206,13 +206,15 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     )
     def create(self, request: Request) -> Response:
         """Create a global concurrency limit; names are unique (409)."""
-        limit = global_limit_create(data=self.body(GlobalConcurrencyLimitCreateSerializer))
+        limit = global_limit_create(
+            data=self.body(GlobalConcurrencyLimitCreateSerializer), workspace_id=self.workspace_id
+        )
         return Response(GlobalConcurrencyLimitCreatedSerializer(limit).data, status=status.HTTP_201_CREATED)
 
     @route("read_concurrency_limit_v2", responses={200: GlobalConcurrencyLimitSerializer})
     def retrieve(self, request: Request, id_or_name: str) -> Response:
         """Get a limit by id or by name."""
-        limit = global_limit_get(**_id_or_name(id_or_name))
+        limit = global_limit_get(**_id_or_name(id_or_name), workspace_id=self.workspace_id)
         if limit is None:
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return self.read(limit)
@@ -221,21 +223,21 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
     def partial_update(self, request: Request, id_or_name: str) -> Response:
         """Change a limit found by id or by name."""
         changes = self.body(GlobalConcurrencyLimitUpdateSerializer)
-        if not global_limit_update(changes=changes, **_id_or_name(id_or_name)):
+        if not global_limit_update(changes=changes, **_id_or_name(id_or_name), workspace_id=self.workspace_id):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_concurrency_limit_v2", responses={204: None})
     def destroy(self, request: Request, id_or_name: str) -> Response:
         """Delete a limit found by id or by name."""
-        if not global_limit_delete(**_id_or_name(id_or_name)):
+        if not global_limit_delete(**_id_or_name(id_or_name), workspace_id=self.workspace_id):
             raise RouteNotFound(GLOBAL_LIMIT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     filter = filter_route("read_all_concurrency_limits_v2", "List limits ordered by name.", GlobalLimitsPageRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[GlobalConcurrencyLimit]:
-        return GlobalConcurrencyLimit.objects.order_by("name")
+        return global_limits_by_name(workspace_id=self.workspace_id)
 
     @route(
         "bulk_increment_active_slots",
@@ -248,7 +250,9 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
         they are held. Unknown names become inactive limits."""
         data = self.body(SlotsIncrementSerializer)
         try:
-            limits = global_slots_increment(names=data["names"], slots=data["slots"], mode=data["mode"])
+            limits = global_slots_increment(
+                names=data["names"], slots=data["slots"], mode=data["mode"], workspace_id=self.workspace_id
+            )
         except (SlotsExceedLimitError, NoDecayForRateLimitError) as error:
             raise DetailError(str(error), status.HTTP_422_UNPROCESSABLE_ENTITY) from None
         except SlotsDenied as denied:
@@ -267,6 +271,9 @@ class GlobalConcurrencyLimitViewSet(OrionViewSet):
         """Give back `slots` on every named active limit, recording how long they were held."""
         data = self.body(SlotsDecrementSerializer)
         limits = global_slots_decrement(
-            names=data["names"], slots=data["slots"], occupancy_seconds=data.get("occupancy_seconds")
+            names=data["names"],
+            slots=data["slots"],
+            occupancy_seconds=data.get("occupancy_seconds"),
+            workspace_id=self.workspace_id,
         )
         return Response(_minimal(limits))

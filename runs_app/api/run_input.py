@@ -98,7 +98,7 @@ class FlowRunInputViewSet(OrionViewSet):
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputCreateSerializer)
         try:
-            flow_run_input_create(flow_run_id=flow_run_id, **data)
+            flow_run_input_create(flow_run_id=flow_run_id, **data, workspace_id=self.workspace_id)
         except ObjectNotFoundError as error:
             raise RouteNotFound(error.message) from None
         return Response(None, status=status.HTTP_201_CREATED)
@@ -115,7 +115,11 @@ class FlowRunInputViewSet(OrionViewSet):
         flow_run_id = self.object_id()
         data = self.body(FlowRunInputFilterSerializer)
         rows = flow_run_inputs_with_prefix(
-            flow_run_id=flow_run_id, prefix=data["prefix"], limit=data["limit"], exclude_keys=data["exclude_keys"]
+            flow_run_id=flow_run_id,
+            prefix=data["prefix"],
+            limit=data["limit"],
+            exclude_keys=data["exclude_keys"],
+            workspace_id=self.workspace_id,
         )
         return Response(FlowRunInputSerializer(rows, many=True).data)
 
@@ -127,7 +131,7 @@ class FlowRunInputViewSet(OrionViewSet):
         responses={(200, "text/plain"): OpenApiTypes.STR},
     )
     def read_input(self, request: Request, id: str, key: str) -> HttpResponse:
-        stored = flow_run_input_get(flow_run_id=self.object_id(), key=key)
+        stored = flow_run_input_get(flow_run_id=self.object_id(), key=key, workspace_id=self.workspace_id)
         if stored is None:
             raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
         return HttpResponse(stored.value, content_type="text/plain; charset=utf-8")
@@ -139,6 +143,6 @@ class FlowRunInputViewSet(OrionViewSet):
     )
     @read_input.mapping.delete
     def delete_input(self, request: Request, id: str, key: str) -> Response:
-        if not flow_run_input_delete(flow_run_id=self.object_id(), key=key):
+        if not flow_run_input_delete(flow_run_id=self.object_id(), key=key, workspace_id=self.workspace_id):
             raise RouteNotFound(FLOW_RUN_INPUT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,15 +12,17 @@ from runs_app.models import (
 )
 
 
-def flow_run_input_get(*, flow_run_id: uuid.UUID, key: str) -> FlowRunInput | None:
-    return FlowRunInput.objects.filter(flow_run_id=flow_run_id, key=key).first()
+def flow_run_input_get(*, flow_run_id: uuid.UUID, key: str, workspace_id: int) -> FlowRunInput | None:
+    """The input of a flow run of the workspace stored under ``key``."""
+    return FlowRunInput.objects.filter(workspace_id=workspace_id, flow_run_id=flow_run_id, key=key).first()
 
 
 def flow_run_inputs_with_prefix(
-    *, flow_run_id: uuid.UUID, prefix: str, limit: int, exclude_keys: Sequence[str] = ()
+    *, flow_run_id: uuid.UUID, prefix: str, limit: int, exclude_keys: Sequence[str] = (), workspace_id: int
 ) -> QuerySet[FlowRunInput]:
-    """A flow run's inputs whose key starts with ``prefix``, oldest first (``receive_input``)."""
-    rows = FlowRunInput.objects.filter(flow_run_id=flow_run_id, key__startswith=prefix)
+    """The inputs of a flow run of the workspace whose key starts with ``prefix``, oldest
+    first (``receive_input``)."""
+    rows = FlowRunInput.objects.filter(workspace_id=workspace_id, flow_run_id=flow_run_id, key__startswith=prefix)
     if exclude_keys:
         rows = rows.exclude(key__in=list(exclude_keys))
     return rows.order_by("created")[:limit]

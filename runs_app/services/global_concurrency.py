@@ -1,4 +1,5 @@
-"""Global (v2) concurrency limits: named slot counters shared by every process.
+"""Global (v2) concurrency limits: named slot counters shared by every process of a
+workspace. Names are per workspace: a limit ``x`` of one workspace never limits another's.
 
 ``increment`` takes ``slots`` on every named limit or on none (all-or-nothing), and
 ``decrement`` gives them back. Both lock the limits' rows (in name order, so two callers
@@ -27,11 +28,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError
 from runs_app.models import GlobalConcurrencyLimit
+from runs_app.selectors.global_concurrency import global_limits_by_id_or_name
 
 OCCUPANCY_SAMPLES_MULTIPLIER = 2
 MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1
@@ -65,36 +66,31 @@ class SlotsDenied(Exception):
         self.retry_after = retry_after
 
 
-def _rows(*, limit_id: uuid.UUID | None = None, name: str | None = None) -> QuerySet[GlobalConcurrencyLimit]:
-    if limit_id is not None:
-        return GlobalConcurrencyLimit.objects.filter(pk=limit_id)
-    return GlobalConcurrencyLimit.objects.filter(name=name)
-
-
-def global_limit_create(*, data: Mapping[str, Any]) -> GlobalConcurrencyLimit:
-    """Create a limit; a taken name is the reference's generic 409."""
+def global_limit_create(*, data: Mapping[str, Any], workspace_id: int) -> GlobalConcurrencyLimit:
+    """Create a limit in the workspace; a name taken there is the reference's generic 409."""
     try:
         with transaction.atomic():
-            return GlobalConcurrencyLimit.objects.create(**data)
+            return GlobalConcurrencyLimit.objects.create(**data, workspace_id=workspace_id)
     except IntegrityError:
         raise ConflictError(INTEGRITY_CONFLICT_DETAIL) from None
 
 
 def global_limit_update(
-    *, changes: Mapping[str, Any], limit_id: uuid.UUID | None = None, name: str | None = None
+    *, changes: Mapping[str, Any], workspace_id: int, limit_id: uuid.UUID | None = None, name: str | None = None
 ) -> bool:
-    """Change a limit found by id or by name; ``False`` if there is none."""
+    """Change a limit of the workspace found by id or by name; ``False`` if there is none."""
+    rows = global_limits_by_id_or_name(workspace_id=workspace_id, limit_id=limit_id, name=name)
     try:
         with transaction.atomic():
-            return _rows(limit_id=limit_id, name=name).update(**changes, updated=timezone.now()) > 0
+            return rows.update(**changes, updated=timezone.now()) > 0
     except IntegrityError:
         raise ConflictError(INTEGRITY_CONFLICT_DETAIL) from None
 
 
-def global_limit_delete(*, limit_id: uuid.UUID | None = None, name: str | None = None) -> bool:
-    """Delete a limit by id or by name; ``False`` if there is none."""
+def global_limit_delete(*, workspace_id: int, limit_id: uuid.UUID | None = None, name: str | None = None) -> bool:
+    """Delete a limit of the workspace by id or by name; ``False`` if there is none."""
     with transaction.atomic():
-        deleted, _ = _rows(limit_id=limit_id, name=name).delete()
+        deleted, _ = global_limits_by_id_or_name(workspace_id=workspace_id, limit_id=limit_id, name=name).delete()
     return deleted > 0
 
 
@@ -116,28 +112,29 @@ def denied_slots_now(limit: GlobalConcurrencyLimit, now: dt.datetime) -> int:
     return max(0, limit.denied_slots - math.floor(rate * _elapsed(limit, now)))
 
 
-def _locked_or_created(names: Sequence[str]) -> list[GlobalConcurrencyLimit]:
-    """The limits of ``names`` with their rows locked, unknown names created inactive.
+def _locked_or_created(names: Sequence[str], workspace_id: int) -> list[GlobalConcurrencyLimit]:
+    """The workspace's limits of ``names`` with their rows locked, unknown names created
+    inactive.
 
     Must run inside a transaction. Two callers creating the same name race on the unique
     constraint; the loser reads the winner's row.
     """
     unique = list(dict.fromkeys(names))
-    existing = {
-        limit.name: limit
-        for limit in GlobalConcurrencyLimit.objects.select_for_update().filter(name__in=unique).order_by("name")
-    }
+    rows = GlobalConcurrencyLimit.objects.select_for_update().filter(workspace_id=workspace_id)
+    existing = {limit.name: limit for limit in rows.filter(name__in=unique).order_by("name")}
     for name in sorted(set(unique) - set(existing)):
         try:
             with transaction.atomic():
-                existing[name] = GlobalConcurrencyLimit.objects.create(name=name, limit=1, active=False)
+                existing[name] = GlobalConcurrencyLimit.objects.create(
+                    name=name, limit=1, active=False, workspace_id=workspace_id
+                )
         except IntegrityError:
-            existing[name] = GlobalConcurrencyLimit.objects.select_for_update().get(name=name)
+            existing[name] = rows.get(name=name)
     return [existing[name] for name in unique]
 
 
 def global_slots_increment(
-    *, names: Sequence[str], slots: int, mode: str = CONCURRENCY
+    *, names: Sequence[str], slots: int, mode: str = CONCURRENCY, workspace_id: int
 ) -> list[GlobalConcurrencyLimit]:
     """Take ``slots`` on every active limit of ``names``, or on none.
 
@@ -146,7 +143,7 @@ def global_slots_increment(
     denied slots) when the slots are taken now.
     """
     with transaction.atomic():
-        limits = _locked_or_created(names)
+        limits = _locked_or_created(names, workspace_id)
         active = [limit for limit in limits if limit.active]
         if any(limit.limit < slots for limit in active):
             transaction.set_rollback(True)
@@ -195,12 +192,12 @@ def _retry_after(active: Sequence[GlobalConcurrencyLimit], slots: int) -> float:
 
 
 def global_slots_decrement(
-    *, names: Sequence[str], slots: int, occupancy_seconds: float | None = None
+    *, names: Sequence[str], slots: int, occupancy_seconds: float | None = None, workspace_id: int
 ) -> list[GlobalConcurrencyLimit]:
-    """Give back ``slots`` on every active limit of ``names`` (never below zero) and fold
-    ``occupancy_seconds`` into each limit's average occupancy per slot."""
+    """Give back ``slots`` on every active limit of ``names`` in the workspace (never below
+    zero) and fold ``occupancy_seconds`` into each limit's average occupancy per slot."""
     with transaction.atomic():
-        limits = _locked_or_created(names)
+        limits = _locked_or_created(names, workspace_id)
         now = timezone.now()
         for limit in limits:
             if not limit.active:

@@ -168,7 +168,9 @@ def flow_run_resume(
     keyset = details.get("run_input_keyset")
     if keyset:
         run_input = run_input or {}
-        reason = run_input_rejection(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+        reason = run_input_rejection(
+            flow_run_id=flow_run_id, keyset=keyset, run_input=run_input, workspace_id=run.workspace_id
+        )
         if reason is not None:
             return OrchestrationResult(status=SetStateStatus.REJECT, state=run.state, reason=reason)
     now = timezone.now()
@@ -179,7 +181,7 @@ def flow_run_resume(
     with transaction.atomic():
         result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
         if keyset and run_input and result.status == SetStateStatus.ACCEPT:
-            run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
+            run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input, workspace_id=run.workspace_id)
     return result
 
 
