@@ -97,25 +97,24 @@ def read_route(operation_id: str, description: str, response: Any, **schema: Any
 
 def _id_keyword(service: Callable[..., Any]) -> str:
     """The keyword a service takes the object's id by: its one keyword-only parameter
-    besides ``changes`` and ``workspace_id`` (``flow_delete(*, flow_id, workspace_id)``,
-    ``flow_run_update(*, flow_run_id, workspace_id, changes)``)."""
+    besides ``changes`` (``flow_delete(*, flow_id)``, ``flow_run_update(*, flow_run_id, changes)``)."""
     names = [
         name
         for name, parameter in inspect.signature(service).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("changes", "workspace_id")
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "changes"
     ]
     assert len(names) == 1, f"{service.__qualname__} must take the id as its one keyword-only argument"
     return names[0]
 
 
 def delete_route(operation_id: str, description: str, delete: Callable[..., bool]) -> Callable[..., Response]:
-    """``DELETE /x/{id}``: ``delete(<its id keyword>=id, workspace_id=)``; 204, or the
-    view's 404 when it deleted nothing."""
+    """``DELETE /x/{id}``: ``delete(<its id keyword>=id)``; 204, or the view's 404 when it
+    deleted nothing."""
     id_keyword = _id_keyword(delete)
 
     @route(operation_id, description, responses={204: None})
     def destroy(self: Any, request: Request, id: str) -> Response:
-        if not delete(**{id_keyword: self.object_id()}, workspace_id=self.workspace_id):
+        if not delete(**{id_keyword: self.object_id()}):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -188,14 +187,14 @@ def count_route(
 def update_route(
     operation_id: str, description: str, body: type[StrictSerializer], update: Callable[..., bool]
 ) -> Callable[..., Response]:
-    """``PATCH /x/{id}``: ``update(<its id keyword>=id, workspace_id=, changes=<validated
-    body>)``; 204, or the view's 404 when nothing was updated."""
+    """``PATCH /x/{id}``: ``update(<its id keyword>=id, changes=<validated body>)``; 204,
+    or the view's 404 when nothing was updated."""
     id_keyword = _id_keyword(update)
 
     @route(operation_id, description, request=body, responses={204: None})
     def partial_update(self: Any, request: Request, id: str) -> Response:
         object_id = self.object_id()
-        if not update(**{id_keyword: object_id}, workspace_id=self.workspace_id, changes=self.body(body)):
+        if not update(**{id_keyword: object_id}, changes=self.body(body)):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
