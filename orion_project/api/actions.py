@@ -97,24 +97,34 @@ def read_route(operation_id: str, description: str, response: Any, **schema: Any
 
 def _id_keyword(service: Callable[..., Any]) -> str:
     """The keyword a service takes the object's id by: its one keyword-only parameter
-    besides ``changes`` (``flow_delete(*, flow_id)``, ``flow_run_update(*, flow_run_id, changes)``)."""
+    besides ``changes`` and ``workspace_id`` (``flow_delete(*, flow_id, workspace_id)``,
+    ``flow_run_update(*, flow_run_id, changes, workspace_id)``)."""
     names = [
         name
         for name, parameter in inspect.signature(service).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "changes"
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("changes", "workspace_id")
     ]
     assert len(names) == 1, f"{service.__qualname__} must take the id as its one keyword-only argument"
     return names[0]
+
+
+def _scope(service: Callable[..., Any]) -> Callable[[Any], dict[str, int]]:
+    """The keywords that give ``service`` the request's workspace: ``workspace_id=`` for a
+    service of a workspace's records, nothing for one of shared records."""
+    if "workspace_id" in inspect.signature(service).parameters:
+        return lambda view: {"workspace_id": view.workspace_id}
+    return lambda view: {}
 
 
 def delete_route(operation_id: str, description: str, delete: Callable[..., bool]) -> Callable[..., Response]:
     """``DELETE /x/{id}``: ``delete(<its id keyword>=id)``; 204, or the view's 404 when it
     deleted nothing."""
     id_keyword = _id_keyword(delete)
+    scope = _scope(delete)
 
     @route(operation_id, description, responses={204: None})
     def destroy(self: Any, request: Request, id: str) -> Response:
-        if not delete(**{id_keyword: self.object_id()}):
+        if not delete(**{id_keyword: self.object_id()}, **scope(self)):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -190,11 +200,12 @@ def update_route(
     """``PATCH /x/{id}``: ``update(<its id keyword>=id, changes=<validated body>)``; 204,
     or the view's 404 when nothing was updated."""
     id_keyword = _id_keyword(update)
+    scope = _scope(update)
 
     @route(operation_id, description, request=body, responses={204: None})
     def partial_update(self: Any, request: Request, id: str) -> Response:
         object_id = self.object_id()
-        if not update(**{id_keyword: object_id}, changes=self.body(body)):
+        if not update(**{id_keyword: object_id}, changes=self.body(body), **scope(self)):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
