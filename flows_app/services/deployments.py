@@ -126,7 +126,7 @@ def delete_auto_scheduled_runs(*, workspace_id: int, deployment_id: uuid.UUID) -
     runs = FlowRun.objects.filter(
         workspace_id=workspace_id, deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED
     )
-    return flow_runs_delete(runs=runs)[FlowRun._meta.label]
+    return flow_runs_delete(runs=runs, workspace_id=workspace_id)[FlowRun._meta.label]
 
 
 def deployment_schedules_add(
@@ -267,11 +267,8 @@ def deployment_update(*, workspace_id: int, deployment_id: uuid.UUID, changes: M
 def deployment_delete(*, workspace_id: int, deployment_id: uuid.UUID) -> bool:
     """Delete a deployment and its runs that are still SCHEDULED."""
     with transaction.atomic():
-        flow_runs_delete(
-            runs=FlowRun.objects.filter(
-                workspace_id=workspace_id, deployment_id=deployment_id, state_type=StateType.SCHEDULED
-            )
-        )
+        scheduled = FlowRun.objects.filter(deployment_id=deployment_id, state_type=StateType.SCHEDULED)
+        flow_runs_delete(runs=scheduled, workspace_id=workspace_id)
         deleted, _ = Deployment.objects.filter(workspace_id=workspace_id, pk=deployment_id).delete()
     return deleted > 0
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool
 from flows_app.services.work import default_agent_pool
-from orion_project.models import DEFAULT_WORKSPACE_ID
+from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
 from runs_app.models import FlowRun
 from runs_app.services.runs import flow_runs_delete
 
@@ -48,7 +48,7 @@ def flow_delete(*, workspace_id: int, flow_id: uuid.UUID) -> bool:
     """Delete a flow with its flow runs (through the one delete path, so their logs and
     artifacts go too) and deployments; ``False`` if the workspace has no such flow."""
     with transaction.atomic():
-        flow_runs_delete(runs=FlowRun.objects.filter(workspace_id=workspace_id, flow_id=flow_id))
+        flow_runs_delete(runs=FlowRun.objects.filter(flow_id=flow_id), workspace_id=workspace_id)
         deleted, _ = Flow.objects.filter(workspace_id=workspace_id, pk=flow_id).delete()
     return deleted > 0
 
@@ -91,7 +91,8 @@ def flows_reset() -> None:
     """Delete flows (with their deployments and runs), pools, saved searches and
     notification policies of every workspace, and re-create the default agent pool with
     its queue in ``default`` (the other workspaces get theirs again when they need it)."""
-    flow_runs_delete(runs=FlowRun.objects.all())
+    for workspace_id in Workspace.objects.values_list("id", flat=True):
+        flow_runs_delete(runs=FlowRun.objects.all(), workspace_id=workspace_id)
     for model in (Flow, WorkPool, SavedSearch, FlowRunNotificationPolicy):
         model.objects.all().delete()
     default_agent_pool(workspace_id=DEFAULT_WORKSPACE_ID)
