@@ -1,4 +1,8 @@
-"""Reads of flows and deployments, combining filters across resources (reference §C.1)."""
+"""Reads of flows and deployments, combining filters across resources (reference §C.1).
+
+Every read is of one workspace (``workspace_id``): the rows a filter, count, list or
+poll may return are that workspace's only.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,13 @@ from flows_app.filters import (
     WORK_QUEUE_FILTER,
     WORKER_FILTER,
 )
-from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, Worker, WorkPool, WorkQueue
+from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, SavedSearch, Worker, WorkPool, WorkQueue
 from orion_project.filtering import Condition, FilterBody, narrowed
 from runs_app.models import FlowRun
 from runs_app.selectors.runs import flow_run_exists, work_queue_condition
 
 
-def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
+def flows_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[Flow]:
     """Flows matching ``flows`` that have a matching flow run (with a matching task run)
     and a matching deployment, for each of those keys the validated body gives."""
     body = filters or {}
@@ -31,10 +35,10 @@ def flows_matching(*, filters: FilterBody) -> QuerySet[Flow]:
     if body.get("deployments") is not None:
         matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), body["deployments"])
         conditions.append(Q(Exists(matching)))
-    return narrowed(Flow.objects.all(), conditions)
+    return narrowed(Flow.objects.filter(workspace_id=workspace_id), conditions)
 
 
-def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
+def deployments_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[Deployment]:
     """Deployments matching ``deployments`` whose flow matches ``flows``, in a matching work
     pool/queue, and that have a matching flow run (with a matching task run), for each key
     the validated body gives."""
@@ -45,16 +49,16 @@ def deployments_matching(*, filters: FilterBody) -> QuerySet[Deployment]:
         flow_run_exists(link="deployment_id", flow_runs=body.get("flow_runs"), task_runs=body.get("task_runs")),
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
-    return narrowed(Deployment.objects.all(), conditions)
+    return narrowed(Deployment.objects.filter(workspace_id=workspace_id), conditions)
 
 
-def legacy_work_queues_for_deployment(deployment: Deployment) -> list[WorkQueue]:
-    """Tag-filtered (pre-pool) work queues that would pick up ``deployment``: every tag
-    of the queue's legacy filter is on the deployment, and its deployment ids (if any)
-    name it."""
+def legacy_work_queues_for_deployment(*, workspace_id: int, deployment: Deployment) -> list[WorkQueue]:
+    """Tag-filtered (pre-pool) work queues of the workspace that would pick up
+    ``deployment``: every tag of the queue's legacy filter is on the deployment, and its
+    deployment ids (if any) name it."""
     tags = set(deployment.tags or [])
     matching = []
-    for queue in WorkQueue.objects.select_related("work_pool").exclude(filter__isnull=True):
+    for queue in work_queues_with_pool(workspace_id=workspace_id).exclude(filter__isnull=True):
         legacy = queue.filter or {}
         queue_tags = set(legacy.get("tags") or [])
         deployment_ids = {str(value) for value in legacy.get("deployment_ids") or []}
@@ -71,22 +75,34 @@ QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL = 60
 WORKER_ONLINE_SECONDS = 90
 
 
-def work_queues_with_pool() -> QuerySet[WorkQueue]:
-    """Work queues with their pool joined (the response names it)."""
-    return WorkQueue.objects.select_related("work_pool")
+# Work queues with their pool joined (the response names it): the class-level queryset
+# of the queue routes, which the viewset narrows to the request's workspace.
+WORK_QUEUES_WITH_POOL = WorkQueue.objects.select_related("work_pool")
 
 
-def work_queues_matching(*, filters: FilterBody, work_pool: WorkPool | None = None) -> QuerySet[WorkQueue]:
-    """Queues matching the body's ``work_queues`` filter, optionally of one pool."""
-    queues = work_queues_with_pool()
+def work_queues_with_pool(*, workspace_id: int) -> QuerySet[WorkQueue]:
+    """The workspace's work queues with their pool joined."""
+    return WORK_QUEUES_WITH_POOL.filter(workspace_id=workspace_id)
+
+
+def work_queue_by_name(*, workspace_id: int, name: str, work_pool: WorkPool) -> WorkQueue | None:
+    """The queue ``name`` of a pool of the workspace, or ``None``."""
+    return work_queues_with_pool(workspace_id=workspace_id).filter(work_pool=work_pool, name=name).first()
+
+
+def work_queues_matching(
+    *, workspace_id: int, filters: FilterBody, work_pool: WorkPool | None = None
+) -> QuerySet[WorkQueue]:
+    """The workspace's queues matching the body's ``work_queues`` filter, optionally of one pool."""
+    queues = work_queues_with_pool(workspace_id=workspace_id)
     if work_pool is not None:
         queues = queues.filter(work_pool=work_pool)
     return WORK_QUEUE_FILTER.apply(queues, (filters or {}).get("work_queues"))
 
 
-def work_queue_status(queue: WorkQueue, *, now: dt.datetime) -> dict[str, object]:
+def work_queue_status(*, workspace_id: int, queue: WorkQueue, now: dt.datetime) -> dict[str, object]:
     """The queue's health: no late runs and polled within the last minute (one count)."""
-    late = FlowRun.objects.filter(work_queue=queue).late().count()
+    late = FlowRun.objects.filter(workspace_id=workspace_id, work_queue=queue).late().count()
     polled = queue.last_polled is not None and now - queue.last_polled < dt.timedelta(
         seconds=QUEUE_HEALTH_MAX_SECONDS_SINCE_POLL
     )
@@ -101,23 +117,35 @@ def work_queue_status(queue: WorkQueue, *, now: dt.datetime) -> dict[str, object
     }
 
 
-def work_pools_with_workers_online(*, now: dt.datetime) -> QuerySet[WorkPool]:
-    """Work pools annotated with how many workers sent a heartbeat recently."""
+def work_pools_with_workers_online(*, workspace_id: int, now: dt.datetime) -> QuerySet[WorkPool]:
+    """The workspace's work pools annotated with how many workers sent a heartbeat recently."""
     recent = now - dt.timedelta(seconds=WORKER_ONLINE_SECONDS)
-    return WorkPool.objects.annotate(
+    return WorkPool.objects.filter(workspace_id=workspace_id).annotate(
         online_workers=Count("workers", filter=Q(workers__last_heartbeat_time__gte=recent))
     )
 
 
-def work_pools_matching(*, filters: FilterBody, now: dt.datetime) -> QuerySet[WorkPool]:
-    return WORK_POOL_FILTER.apply(work_pools_with_workers_online(now=now), (filters or {}).get("work_pools"))
+def work_pools_matching(*, workspace_id: int, filters: FilterBody, now: dt.datetime) -> QuerySet[WorkPool]:
+    pools = work_pools_with_workers_online(workspace_id=workspace_id, now=now)
+    return WORK_POOL_FILTER.apply(pools, (filters or {}).get("work_pools"))
 
 
-def workers_matching(*, work_pool: WorkPool, filters: FilterBody) -> QuerySet[Worker]:
-    return WORKER_FILTER.apply(Worker.objects.filter(work_pool=work_pool), (filters or {}).get("workers"))
+def workers_matching(*, workspace_id: int, work_pool: WorkPool, filters: FilterBody) -> QuerySet[Worker]:
+    workers = Worker.objects.filter(workspace_id=workspace_id, work_pool=work_pool)
+    return WORKER_FILTER.apply(workers, (filters or {}).get("workers"))
 
 
-def notification_policies_matching(*, filters: FilterBody) -> QuerySet[FlowRunNotificationPolicy]:
-    """Policies matching ``flow_run_notification_policy_filter`` (inactive ones by default)."""
+# ------------------------------------------------------- saved searches and notifications
+
+
+def saved_searches(*, workspace_id: int) -> QuerySet[SavedSearch]:
+    """The workspace's saved searches, by name."""
+    return SavedSearch.objects.filter(workspace_id=workspace_id).order_by("name")
+
+
+def notification_policies_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[FlowRunNotificationPolicy]:
+    """The workspace's policies matching ``flow_run_notification_policy_filter`` (inactive
+    ones by default)."""
     body = (filters or {}).get("flow_run_notification_policy_filter")
-    return NOTIFICATION_POLICY_FILTER.apply(FlowRunNotificationPolicy.objects.all(), body)
+    policies = FlowRunNotificationPolicy.objects.filter(workspace_id=workspace_id)
+    return NOTIFICATION_POLICY_FILTER.apply(policies, body)

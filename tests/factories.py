@@ -90,7 +90,7 @@ class WorkQueueFactory(factory.django.DjangoModelFactory[WorkQueue]):
     workspace_id = DEFAULT_WORKSPACE_ID
 
     name = factory.Sequence(lambda n: f"queue-{n}")
-    work_pool = factory.LazyFunction(default_agent_pool)
+    work_pool = factory.LazyFunction(lambda: default_agent_pool(workspace_id=DEFAULT_WORKSPACE_ID))
     priority = factory.Sequence(lambda n: n + 10)
 
 

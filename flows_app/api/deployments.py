@@ -69,17 +69,17 @@ DeploymentsScheduledRunsRequest = request_serializer(
 )
 
 
-def deployments_with_queue() -> QuerySet[Deployment]:
-    """Deployments with what their response shows joined (queue, pool, schedules)."""
-    return Deployment.objects.select_related("work_queue__work_pool").prefetch_related("schedules")
+def with_response_joins(deployments: QuerySet[Deployment]) -> QuerySet[Deployment]:
+    """``deployments`` with what their response shows joined (queue, pool, schedules)."""
+    return deployments.select_related("work_queue__work_pool").prefetch_related("schedules")
 
 
 def _flag_route(operation_id: str, description: str, setter: Callable[..., bool], **flag: bool) -> Any:
-    """``POST /deployments/{id}/<operation_id>``: ``setter(deployment_id=id, **flag)``;
-    ``null``, or 404 for a missing deployment."""
+    """``POST /deployments/{id}/<operation_id>``: ``setter(workspace_id=, deployment_id=id,
+    **flag)``; ``null``, or 404 for a deployment missing in the workspace."""
 
     def handler(self: OrionViewSet, request: Request, id: str) -> Response:
-        if not setter(deployment_id=self.object_id(), **flag):
+        if not setter(workspace_id=self.workspace_id, deployment_id=self.object_id(), **flag):
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return Response(None)
 
@@ -92,7 +92,7 @@ def _flag_route(operation_id: str, description: str, setter: Callable[..., bool]
 class DeploymentViewSet(OrionViewSet):
     """Deployments: upsert, read, update, delete, filter, count, runs and schedules."""
 
-    queryset = deployments_with_queue()
+    queryset = with_response_joins(Deployment.objects.all())
     serializer_class = DeploymentSerializer
     not_found_detail = DEPLOYMENT_NOT_FOUND
     object_filter = DEPLOYMENT_FILTER
@@ -101,8 +101,7 @@ class DeploymentViewSet(OrionViewSet):
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Deployment]:
         """The one place filter bodies become a queryset (filter and count share it)."""
-        matching = selectors.deployments_matching(filters=data)
-        return matching.select_related("work_queue__work_pool").prefetch_related("schedules")
+        return with_response_joins(selectors.deployments_matching(workspace_id=self.workspace_id, filters=data))
 
     def _deployment(self) -> Deployment:
         return self.get_object()  # type: ignore[no-any-return]
@@ -118,11 +117,11 @@ class DeploymentViewSet(OrionViewSet):
         drops the deployment's auto-scheduled runs that have not started."""
         data = self.body(DeploymentCreateSerializer)
         try:
-            deployment, created = deployment_upsert(data=data)
+            deployment, created = deployment_upsert(workspace_id=self.workspace_id, data=data)
         except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return self.read(deployments_with_queue().get(pk=deployment.pk), code)
+        return self.read(self.get_queryset().get(pk=deployment.pk), code)
 
     list = list_route(
         "list_deployments",
@@ -141,7 +140,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment_id = self.object_id()
         changes = self.body(DeploymentUpdateSerializer)
         try:
-            found = deployment_update(deployment_id=deployment_id, changes=changes)
+            found = deployment_update(workspace_id=self.workspace_id, deployment_id=deployment_id, changes=changes)
         except WorkPoolNotFoundError as error:
             raise RouteNotFound(error.message) from None
         if not found:
@@ -167,7 +166,7 @@ class DeploymentViewSet(OrionViewSet):
     )
     def by_name(self, request: Request, flow_name: str, deployment_name: str) -> Response:
         """Get a deployment by its flow's name and its own name."""
-        deployment = deployments_with_queue().filter(flow__name=flow_name, name=deployment_name).first()
+        deployment = self.get_queryset().filter(flow__name=flow_name, name=deployment_name).first()
         if deployment is None:
             raise RouteNotFound(DEPLOYMENT_NOT_FOUND)
         return self.read(deployment)
@@ -185,19 +184,24 @@ class DeploymentViewSet(OrionViewSet):
         data = self.body(DeploymentFlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
         run, created = deployment_create_flow_run(
-            deployment=deployment, data=data, initial_state=initial_state, api_version=api_version(request)
+            workspace_id=self.workspace_id,
+            deployment=deployment,
+            data=data,
+            initial_state=initial_state,
+            api_version=api_version(request),
         )
-        run = FlowRun.objects.for_response().get(pk=run.pk)
+        run = FlowRun.objects.for_response().get(workspace_id=self.workspace_id, pk=run.pk)
         return Response(FlowRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @route("schedule_deployment", detail=True, post="schedule", request=ScheduleRunsSerializer, responses={200: None})
     def schedule(self, request: Request, id: str) -> Response:
         """Create the deployment's next scheduled runs now (nothing if its schedule is inactive). Answers `null`."""
-        deployment = Deployment.objects.filter(pk=self.object_id()).first()
+        deployment = Deployment.objects.filter(workspace_id=self.workspace_id, pk=self.object_id()).first()
         data = self.body(ScheduleRunsSerializer)
         if deployment is not None:
             min_time = data.get("min_time")
             deployment_schedule_runs(
+                workspace_id=self.workspace_id,
                 deployment=deployment,
                 start_time=data.get("start_time"),
                 end_time=data.get("end_time"),
@@ -236,10 +240,10 @@ class DeploymentViewSet(OrionViewSet):
     def work_queue_check(self, request: Request, id: str) -> Response:
         """Deprecated: legacy tag-filtered work queues that would pick up this deployment."""
         deployment_id = self.object_id()
-        deployment = Deployment.objects.filter(pk=deployment_id).first()
+        deployment = Deployment.objects.filter(workspace_id=self.workspace_id, pk=deployment_id).first()
         if deployment is None:
             raise ObjectNotFoundError(f"Deployment {deployment_id} not found")
-        matching = selectors.legacy_work_queues_for_deployment(deployment)
+        matching = selectors.legacy_work_queues_for_deployment(workspace_id=self.workspace_id, deployment=deployment)
         return Response(WorkQueueSerializer(matching, many=True).data)
 
     @route(
@@ -252,6 +256,7 @@ class DeploymentViewSet(OrionViewSet):
         """Due SCHEDULED runs of the given deployments (2.20)."""
         data = self.body(DeploymentsScheduledRunsRequest)
         runs = deployments_poll_scheduled_runs(
+            workspace_id=self.workspace_id,
             deployment_ids=data["deployment_ids"],
             scheduled_before=data.get("scheduled_before"),
             limit=checked_limit(data.get("limit")),
@@ -279,7 +284,7 @@ class DeploymentViewSet(OrionViewSet):
         deployment = self._deployment()
         body = request.data if isinstance(request.data, list) else [request.data]
         rows = [validate_body(DeploymentScheduleCreateSerializer, item) for item in body]
-        created = deployment_schedules_add(deployment=deployment, rows=rows)
+        created = deployment_schedules_add(workspace_id=self.workspace_id, deployment=deployment, rows=rows)
         return Response(DeploymentScheduleSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
     @route(
@@ -293,6 +298,7 @@ class DeploymentViewSet(OrionViewSet):
         """Update one schedule of a deployment (2.20)."""
         deployment = self._deployment()
         found = deployment_schedule_update(
+            workspace_id=self.workspace_id,
             deployment_id=deployment.id,
             schedule_id=parse_path_uuid(schedule_id, "schedule_id"),
             changes=self.body(DeploymentScheduleUpdateSerializer),
@@ -307,7 +313,9 @@ class DeploymentViewSet(OrionViewSet):
         """Delete one schedule of a deployment (2.20)."""
         deployment = self._deployment()
         found = deployment_schedule_delete(
-            deployment_id=deployment.id, schedule_id=parse_path_uuid(schedule_id, "schedule_id")
+            workspace_id=self.workspace_id,
+            deployment_id=deployment.id,
+            schedule_id=parse_path_uuid(schedule_id, "schedule_id"),
         )
         if not found:
             raise RouteNotFound("Schedule not found.")

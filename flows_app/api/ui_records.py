@@ -137,7 +137,9 @@ class SavedSearchViewSet(OrionViewSet):
     def upsert(self, request: Request) -> Response:
         """Create a saved search, or replace the filters of the one with this name (200)."""
         data = self.body(SavedSearchCreateSerializer)
-        search, created = saved_search_upsert(name=data["name"], filters=data["filters"])
+        search, created = saved_search_upsert(
+            workspace_id=self.workspace_id, name=data["name"], filters=data["filters"]
+        )
         return self.read(search, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     retrieve = read_route("read_saved_search", "Get a saved search by id.", SavedSearchSerializer)
@@ -145,14 +147,14 @@ class SavedSearchViewSet(OrionViewSet):
     @route("delete_saved_search", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a saved search."""
-        if not saved_search_delete(saved_search_id=self.object_id()):
+        if not saved_search_delete(workspace_id=self.workspace_id, saved_search_id=self.object_id()):
             raise RouteNotFound("Saved search not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     filter = filter_route("read_saved_searches", "Saved searches by name.", PageRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[SavedSearch]:
-        return SavedSearch.objects.order_by("name")
+        return selectors.saved_searches(workspace_id=self.workspace_id)
 
 
 class NotificationPolicyViewSet(OrionViewSet):
@@ -166,7 +168,7 @@ class NotificationPolicyViewSet(OrionViewSet):
     @route("create_flow_run_notification_policy", request=PolicyCreateSerializer, responses={201: PolicySerializer})
     def create(self, request: Request) -> Response:
         """Create a notification policy."""
-        policy = notification_policy_create(data=self.body(PolicyCreateSerializer))
+        policy = notification_policy_create(workspace_id=self.workspace_id, data=self.body(PolicyCreateSerializer))
         return self.read(policy, status.HTTP_201_CREATED)
 
     retrieve = read_route("read_flow_run_notification_policy", "Get a notification policy by id.", PolicySerializer)
@@ -176,14 +178,14 @@ class NotificationPolicyViewSet(OrionViewSet):
         """Update the fields sent."""
         policy_id = self.object_id()
         changes = self.body(PolicyUpdateSerializer)
-        if not notification_policy_update(policy_id=policy_id, changes=changes):
+        if not notification_policy_update(workspace_id=self.workspace_id, policy_id=policy_id, changes=changes):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_flow_run_notification_policy", responses={204: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a notification policy."""
-        if not notification_policy_delete(policy_id=self.object_id()):
+        if not notification_policy_delete(workspace_id=self.workspace_id, policy_id=self.object_id()):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -194,4 +196,4 @@ class NotificationPolicyViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[FlowRunNotificationPolicy]:
-        return selectors.notification_policies_matching(filters=data).order_by("id")
+        return selectors.notification_policies_matching(workspace_id=self.workspace_id, filters=data).order_by("id")

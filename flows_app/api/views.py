@@ -45,14 +45,14 @@ class FlowViewSet(OrionViewSet):
 
     def matching(self, data: dict[str, Any]) -> Any:
         """The one place flow filter bodies become a queryset (used by filter and count)."""
-        return selectors.flows_matching(filters=data)
+        return selectors.flows_matching(workspace_id=self.workspace_id, filters=data)
 
     @route("create_flow", request=FlowCreateSerializer, responses={200: FlowSerializer, 201: FlowSerializer})
     def create(self, request: Request) -> Response:
         """Gracefully create a flow: if a flow with the same name exists it is returned
         unchanged (200), otherwise it is created (201)."""
         data = self.body(FlowCreateSerializer)
-        flow, created = flow_get_or_create(name=data["name"], tags=data["tags"])
+        flow, created = flow_get_or_create(workspace_id=self.workspace_id, name=data["name"], tags=data["tags"])
         return self.read(flow, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -72,7 +72,7 @@ class FlowViewSet(OrionViewSet):
         """Update a flow's tags (the only writable field)."""
         flow_id = self.object_id()
         data = self.body(FlowUpdateSerializer)
-        if not flow_update(flow_id=flow_id, tags=data.get("tags")):
+        if not flow_update(workspace_id=self.workspace_id, flow_id=flow_id, tags=data.get("tags")):
             raise RouteNotFound(FLOW_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -87,7 +87,7 @@ class FlowViewSet(OrionViewSet):
     @route("read_flow_by_name", get=r"name/(?P<name>[^/]+)", responses={200: FlowSerializer})
     def by_name(self, request: Request, name: str) -> Response:
         """Get a flow by its exact name."""
-        flow = Flow.objects.filter(name=name).first()
+        flow = self.get_queryset().filter(name=name).first()
         if flow is None:
             raise RouteNotFound(FLOW_NOT_FOUND)
         return self.read(flow)

@@ -26,7 +26,7 @@ from flows_app.api.work_serializers import (
 from flows_app.filters import WORK_POOL_FILTER, WORK_QUEUE_FILTER, WORKER_FILTER
 from flows_app.models import WorkPool, WorkQueue
 from flows_app.services.work import (
-    DEFAULT_AGENT_POOL,
+    default_agent_pool,
     work_pool_create,
     work_pool_delete,
     work_pool_poll,
@@ -81,7 +81,7 @@ ScheduledFlowRunsRequest = request_serializer(
 class WorkQueueViewSet(OrionViewSet):
     """Work queues (of ``default-agent-pool`` when created here) and the agent poll."""
 
-    queryset = selectors.work_queues_with_pool()
+    queryset = selectors.WORK_QUEUES_WITH_POOL
     serializer_class = WorkQueueSerializer
     not_found_detail = WORK_QUEUE_NOT_FOUND
     schema_tags = ("Work Queues",)
@@ -89,7 +89,7 @@ class WorkQueueViewSet(OrionViewSet):
     def _queue_or_exception(self) -> WorkQueue:
         """The queue of the path, or the model layer's 404 (``exception_message``)."""
         queue_id = self.object_id()
-        queue = selectors.work_queues_with_pool().filter(pk=queue_id).first()
+        queue = self.get_queryset().filter(pk=queue_id).first()
         if queue is None:
             raise ObjectNotFoundError(f"Work queue {queue_id} not found")
         return queue
@@ -97,8 +97,8 @@ class WorkQueueViewSet(OrionViewSet):
     @route("create_work_queue", request=WorkQueueCreateSerializer, responses={201: WorkQueueSerializer})
     def create(self, request: Request) -> Response:
         """Create a work queue in default-agent-pool (409 if the name is taken)."""
-        queue = work_queue_create(**self.body(WorkQueueCreateSerializer))
-        return self.read(selectors.work_queues_with_pool().get(pk=queue.pk), status.HTTP_201_CREATED)
+        queue = work_queue_create(workspace_id=self.workspace_id, **self.body(WorkQueueCreateSerializer))
+        return self.read(self.get_queryset().get(pk=queue.pk), status.HTTP_201_CREATED)
 
     retrieve = read_route("read_work_queue", "Get a work queue by id.", WorkQueueSerializer)
 
@@ -106,7 +106,8 @@ class WorkQueueViewSet(OrionViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         """Update a work queue (pause, limits, priority, name)."""
         queue_id = self.object_id()
-        if not work_queue_update(queue_id=queue_id, changes=self.body(WorkQueueUpdateSerializer)):
+        changes = self.body(WorkQueueUpdateSerializer)
+        if not work_queue_update(workspace_id=self.workspace_id, queue_id=queue_id, changes=changes):
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -115,7 +116,8 @@ class WorkQueueViewSet(OrionViewSet):
     @route("read_work_queue_by_name", get=r"name/(?P<name>[^/]+)", responses={200: WorkQueueSerializer})
     def by_name(self, request: Request, name: str) -> Response:
         """Get a queue of default-agent-pool by name."""
-        queue = selectors.work_queues_with_pool().filter(name=name, work_pool__name=DEFAULT_AGENT_POOL).first()
+        pool = default_agent_pool(workspace_id=self.workspace_id)
+        queue = selectors.work_queue_by_name(workspace_id=self.workspace_id, name=name, work_pool=pool)
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return self.read(queue)
@@ -123,7 +125,7 @@ class WorkQueueViewSet(OrionViewSet):
     filter = filter_route("read_work_queues", "Work queues matching the filter, by name.", WorkQueuesFilterRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Any]:
-        return selectors.work_queues_matching(filters=data).order_by("name")
+        return selectors.work_queues_matching(workspace_id=self.workspace_id, filters=data).order_by("name")
 
     @route(
         "read_work_queue_runs",
@@ -141,6 +143,7 @@ class WorkQueueViewSet(OrionViewSet):
         data = self.body(GetRunsRequest)
         limit = checked_limit(data.get("limit"))
         runs = work_queue_poll(
+            workspace_id=self.workspace_id,
             queue=queue,
             limit=limit,
             scheduled_before=data.get("scheduled_before"),
@@ -151,7 +154,8 @@ class WorkQueueViewSet(OrionViewSet):
     @route("read_work_queue_status", detail=True, get="status", responses={200: OpenApiTypes.OBJECT})
     def status(self, request: Request, id: str) -> Response:
         """Healthy when the queue has no late runs and was polled in the last 60 seconds."""
-        return Response(selectors.work_queue_status(self._queue_or_exception(), now=timezone.now()))
+        queue = self._queue_or_exception()
+        return Response(selectors.work_queue_status(workspace_id=self.workspace_id, queue=queue, now=timezone.now()))
 
 
 class WorkPoolViewSet(OrionViewSet):
@@ -173,7 +177,7 @@ class WorkPoolViewSet(OrionViewSet):
     }
 
     def get_queryset(self) -> QuerySet[WorkPool]:
-        return selectors.work_pools_with_workers_online(now=timezone.now())
+        return selectors.work_pools_with_workers_online(workspace_id=self.workspace_id, now=timezone.now())
 
     def _pool(self, name: str) -> WorkPool:
         pool = self.get_queryset().filter(name=name).first()
@@ -182,7 +186,7 @@ class WorkPoolViewSet(OrionViewSet):
         return pool
 
     def _queue(self, pool: WorkPool, queue_name: str) -> WorkQueue:
-        queue = selectors.work_queues_with_pool().filter(work_pool=pool, name=queue_name).first()
+        queue = selectors.work_queue_by_name(workspace_id=self.workspace_id, name=queue_name, work_pool=pool)
         if queue is None:
             raise RouteNotFound(WORK_QUEUE_NOT_FOUND)
         return queue
@@ -190,7 +194,7 @@ class WorkPoolViewSet(OrionViewSet):
     @route("create_work_pool", request=WorkPoolCreateSerializer, responses={201: WorkPoolSerializer})
     def create(self, request: Request) -> Response:
         """Create a work pool with a `default` queue."""
-        pool = work_pool_create(**self.body(WorkPoolCreateSerializer))
+        pool = work_pool_create(workspace_id=self.workspace_id, **self.body(WorkPoolCreateSerializer))
         return self.read(self._pool(pool.name), status.HTTP_201_CREATED)
 
     @route("read_work_pool", responses={200: WorkPoolSerializer})
@@ -201,21 +205,24 @@ class WorkPoolViewSet(OrionViewSet):
     @route("update_work_pool", request=WorkPoolUpdateSerializer, responses={204: None})
     def partial_update(self, request: Request, name: str) -> Response:
         """Update a work pool."""
-        if not work_pool_update(name=name, changes=self.body(WorkPoolUpdateSerializer)):
+        changes = self.body(WorkPoolUpdateSerializer)
+        if not work_pool_update(workspace_id=self.workspace_id, name=name, changes=changes):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_work_pool", responses={204: None})
     def destroy(self, request: Request, name: str) -> Response:
         """Delete a work pool with its queues and workers."""
-        if not work_pool_delete(name=name):
+        if not work_pool_delete(workspace_id=self.workspace_id, name=name):
             raise RouteNotFound(WORK_POOL_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     filter = filter_route("read_work_pools", "Work pools matching the filter, by name.", WorkPoolsFilterRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[WorkPool]:
-        return selectors.work_pools_matching(filters=data, now=timezone.now()).order_by("name")
+        return selectors.work_pools_matching(workspace_id=self.workspace_id, filters=data, now=timezone.now()).order_by(
+            "name"
+        )
 
     count = count_route("count_work_pools", "Count work pools matching the filter.", WorkPoolsCountRequest)
 
@@ -231,6 +238,7 @@ class WorkPoolViewSet(OrionViewSet):
         pool = self._pool(name)
         data = self.body(ScheduledFlowRunsRequest)
         picked = work_pool_poll(
+            workspace_id=self.workspace_id,
             work_pool=pool,
             work_queue_names=data.get("work_queue_names"),
             limit=checked_limit(data.get("limit")),
@@ -255,10 +263,11 @@ class WorkPoolViewSet(OrionViewSet):
     def queues(self, request: Request, name: str) -> Response:
         """Create a queue in the pool."""
         pool = self._pool(name)
-        queue = work_queue_create(work_pool=pool, **self.body(WorkQueueCreateSerializer))
-        return Response(
-            WorkQueueSerializer(selectors.work_queues_with_pool().get(pk=queue.pk)).data, status=status.HTTP_201_CREATED
+        queue = work_queue_create(
+            workspace_id=self.workspace_id, work_pool=pool, **self.body(WorkQueueCreateSerializer)
         )
+        queue = selectors.work_queues_with_pool(workspace_id=self.workspace_id).get(pk=queue.pk)
+        return Response(WorkQueueSerializer(queue).data, status=status.HTTP_201_CREATED)
 
     @route(
         "read_work_pool_queues",
@@ -272,7 +281,7 @@ class WorkPoolViewSet(OrionViewSet):
         """The pool's queues matching the filter, by priority."""
         pool = self._pool(name)
         data = self.body(WorkQueuesFilterRequest)
-        queues = selectors.work_queues_matching(filters=data, work_pool=pool)
+        queues = selectors.work_queues_matching(workspace_id=self.workspace_id, filters=data, work_pool=pool)
         rows = queues.order_by("priority", "name")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkQueueSerializer(rows, many=True).data)
 
@@ -294,7 +303,9 @@ class WorkPoolViewSet(OrionViewSet):
     def update_queue(self, request: Request, name: str, queue_name: str) -> Response:
         """Update a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
-        work_queue_update(queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer))
+        work_queue_update(
+            workspace_id=self.workspace_id, queue_id=queue.id, changes=self.body(WorkQueueUpdateSerializer)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("delete_work_pool_queue", summary="Delete Work Queue", responses={204: None})
@@ -302,7 +313,7 @@ class WorkPoolViewSet(OrionViewSet):
     def delete_queue(self, request: Request, name: str, queue_name: str) -> Response:
         """Delete a queue of the pool."""
         queue = self._queue(self._pool(name), queue_name)
-        work_queue_delete(queue_id=queue.id)
+        work_queue_delete(workspace_id=self.workspace_id, queue_id=queue.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @route("worker_heartbeat", detail=True, post="workers/heartbeat", request=HeartbeatRequest, responses={204: None})
@@ -311,7 +322,10 @@ class WorkPoolViewSet(OrionViewSet):
         pool = self._pool(name)
         data = self.body(HeartbeatRequest)
         worker_heartbeat(
-            work_pool=pool, name=data["name"], heartbeat_interval_seconds=data.get("heartbeat_interval_seconds")
+            workspace_id=self.workspace_id,
+            work_pool=pool,
+            name=data["name"],
+            heartbeat_interval_seconds=data.get("heartbeat_interval_seconds"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -326,7 +340,7 @@ class WorkPoolViewSet(OrionViewSet):
         """The pool's workers, most recent heartbeat first."""
         pool = self._pool(name)
         data = self.body(WorkersFilterRequest)
-        workers = selectors.workers_matching(work_pool=pool, filters=data)
+        workers = selectors.workers_matching(workspace_id=self.workspace_id, work_pool=pool, filters=data)
         rows = workers.order_by("-last_heartbeat_time")[data.get("offset") or 0 :][: checked_limit(data.get("limit"))]
         return Response(WorkerSerializer(rows, many=True).data)
 
@@ -338,7 +352,7 @@ class WorkPoolViewSet(OrionViewSet):
     )
     def delete_worker(self, request: Request, name: str, worker_name: str) -> Response:
         """Forget a worker of the pool."""
-        if not worker_delete(work_pool=self._pool(name), name=worker_name):
+        if not worker_delete(workspace_id=self.workspace_id, work_pool=self._pool(name), name=worker_name):
             raise RouteNotFound("Worker not found.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

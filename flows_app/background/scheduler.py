@@ -12,9 +12,13 @@ deployments in id order, one batch at a time:
    skipped, not waited for. ``NO KEY`` because the runs created from a deployment take
    a ``KEY SHARE`` lock on it (their foreign key); a plain ``FOR UPDATE`` would make
    ``POST /deployments/{id}/create_flow_run`` wait for the whole batch;
-3. create the missing runs. Their idempotency keys (``scheduled <deployment id>
-   <time>``), unique per flow in the database, are the final guarantee that overlapping
-   passes never duplicate a run.
+3. create the missing runs, each in its deployment's workspace. Their idempotency keys
+   (``scheduled <deployment id> <time>``), unique per flow in the database, are the
+   final guarantee that overlapping passes never duplicate a run.
+
+The service serves every workspace in one pass, but never acts across two: a
+deployment's runs, schedules and queue are all of the deployment's workspace, and the
+counts of step 1 are per deployment.
 
 SQLite has no row locks; its IMMEDIATE transactions run the batches one after another.
 """
@@ -104,7 +108,10 @@ def schedule_deployments(*, batch_size: int | None = None, now: dt.datetime | No
         if needy:
             with transaction.atomic():
                 for deployment in _claim(needy):
-                    created += len(deployment_schedule_runs(deployment=deployment, start_time=start))
+                    runs = deployment_schedule_runs(
+                        workspace_id=deployment.workspace_id, deployment=deployment, start_time=start
+                    )
+                    created += len(runs)
         if len(ids) < size:
             break
     if created:

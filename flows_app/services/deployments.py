@@ -65,26 +65,29 @@ def _schedule_switch(fields: dict[str, Any]) -> None:
     fields["is_schedule_active"], fields["paused"] = active, not active
 
 
-def _check_block_documents(fields: Mapping[str, Any]) -> None:
-    """Storage and infrastructure blocks must exist (409, as a foreign-key violation)."""
+def _check_block_documents(fields: Mapping[str, Any], workspace_id: int) -> None:
+    """Storage and infrastructure blocks must exist in the workspace (409, as a
+    foreign-key violation; another workspace's block is unknown here)."""
     from blocks_app.models import BlockDocument
 
     for key in ("storage_document_id", "infrastructure_document_id"):
-        if fields.get(key) is not None and not BlockDocument.objects.filter(pk=fields[key]).exists():
+        if fields.get(key) is None:
+            continue
+        if not BlockDocument.objects.filter(workspace_id=workspace_id, pk=fields[key]).exists():
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
-def _place(fields: dict[str, Any], work_pool_name: str | None) -> None:
+def _place(fields: dict[str, Any], work_pool_name: str | None, workspace_id: int) -> None:
     """Link the deployment's work queue: the named queue (created in its pool if missing),
-    or the pool's default queue."""
+    or the pool's default queue; pools and queues are the workspace's."""
     pool = None
     if work_pool_name and work_pool_name != DEFAULT_AGENT_POOL:
-        pool = WorkPool.objects.filter(name=work_pool_name).first()
+        pool = WorkPool.objects.filter(workspace_id=workspace_id, name=work_pool_name).first()
         if pool is None:
             raise WorkPoolNotFoundError(f'Work pool "{work_pool_name}" not found.')
     queue_name = fields.get("work_queue_name")
     if queue_name:
-        fields["work_queue"], _ = work_queue_get_or_create(name=queue_name, work_pool=pool)
+        fields["work_queue"], _ = work_queue_get_or_create(workspace_id=workspace_id, name=queue_name, work_pool=pool)
     elif pool is not None and pool.default_queue is not None:
         fields["work_queue"] = pool.default_queue
         fields["work_queue_name"] = pool.default_queue.name
@@ -96,90 +99,116 @@ def _set_schedules(
     deployment: Deployment, schedule: dict[str, Any] | None, schedules: list[dict[str, Any]] | None
 ) -> None:
     """Replace the deployment's schedule rows: the 2.20 list, or the 2.7 single schedule."""
-    DeploymentSchedule.objects.filter(deployment=deployment).delete()
+    DeploymentSchedule.objects.filter(workspace_id=deployment.workspace_id, deployment=deployment).delete()
     rows = list(schedules or [])
     if not rows and schedule is not None:
         rows = [{"schedule": schedule, "active": True}]
-    DeploymentSchedule.objects.bulk_create(DeploymentSchedule(deployment=deployment, **row) for row in rows)
+    DeploymentSchedule.objects.bulk_create(_schedule_rows(deployment, rows))
     if deployment.schedule is None and rows:
         deployment.schedule = rows[0]["schedule"]
         deployment.save(update_fields=["schedule"])
 
 
-def delete_auto_scheduled_runs(*, deployment_id: uuid.UUID) -> int:
+def _require_workspace(deployment: Deployment, workspace_id: int) -> None:
+    """A deployment handed in as an object must be of the workspace the call is for:
+    anything it creates lands in ``workspace_id``, so a mismatch is refused as unknown."""
+    if deployment.workspace_id != workspace_id:
+        raise ObjectNotFoundError(f"Deployment {deployment.id} not found")
+
+
+def _schedule_rows(deployment: Deployment, rows: Sequence[Mapping[str, Any]]) -> list[DeploymentSchedule]:
+    """Schedule rows of ``deployment``, in its workspace."""
+    return [DeploymentSchedule(workspace_id=deployment.workspace_id, deployment=deployment, **row) for row in rows]
+
+
+def delete_auto_scheduled_runs(*, workspace_id: int, deployment_id: uuid.UUID) -> int:
     """Remove the scheduler's runs of a deployment that have not started (SCHEDULED)."""
-    runs = FlowRun.objects.filter(deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED)
-    return flow_runs_delete(runs=runs)[FlowRun._meta.label]
+    runs = FlowRun.objects.filter(
+        workspace_id=workspace_id, deployment_id=deployment_id, auto_scheduled=True, state_type=StateType.SCHEDULED
+    )
+    return flow_runs_delete(runs=runs, workspace_id=workspace_id)[FlowRun._meta.label]
 
 
-def deployment_schedules_add(*, deployment: Deployment, rows: Sequence[Mapping[str, Any]]) -> list[DeploymentSchedule]:
-    """Add schedules to a deployment (2.20); its not-yet-started auto-scheduled runs go,
-    so the scheduler plans again from the new set."""
+def deployment_schedules_add(
+    *, workspace_id: int, deployment: Deployment, rows: Sequence[Mapping[str, Any]]
+) -> list[DeploymentSchedule]:
+    """Add schedules to a deployment (2.20) of the workspace; its not-yet-started
+    auto-scheduled runs go, so the scheduler plans again from the new set."""
+    _require_workspace(deployment, workspace_id)
     with transaction.atomic():
-        created = DeploymentSchedule.objects.bulk_create(
-            DeploymentSchedule(deployment=deployment, **row) for row in rows
-        )
-        delete_auto_scheduled_runs(deployment_id=deployment.id)
+        created = DeploymentSchedule.objects.bulk_create(_schedule_rows(deployment, rows))
+        delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment.id)
     return created
 
 
-def deployment_schedule_update(*, deployment_id: uuid.UUID, schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+def deployment_schedule_update(
+    *, workspace_id: int, deployment_id: uuid.UUID, schedule_id: uuid.UUID, changes: Mapping[str, Any]
+) -> bool:
     """Change one schedule of a deployment; ``False`` when the deployment has no such schedule."""
     with transaction.atomic():
-        rows = DeploymentSchedule.objects.filter(deployment_id=deployment_id, pk=schedule_id)
+        rows = DeploymentSchedule.objects.filter(workspace_id=workspace_id, deployment_id=deployment_id, pk=schedule_id)
         if not rows.update(**changes, updated=timezone.now()):
             return False
-        delete_auto_scheduled_runs(deployment_id=deployment_id)
+        delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment_id)
     return True
 
 
-def deployment_schedule_delete(*, deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> bool:
+def deployment_schedule_delete(*, workspace_id: int, deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> bool:
     """Delete one schedule of a deployment; ``False`` when the deployment has no such schedule."""
     with transaction.atomic():
-        deleted, _ = DeploymentSchedule.objects.filter(deployment_id=deployment_id, pk=schedule_id).delete()
+        rows = DeploymentSchedule.objects.filter(workspace_id=workspace_id, deployment_id=deployment_id, pk=schedule_id)
+        deleted, _ = rows.delete()
         if not deleted:
             return False
-        delete_auto_scheduled_runs(deployment_id=deployment_id)
+        delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment_id)
     return True
 
 
 def deployments_poll_scheduled_runs(
-    *, deployment_ids: list[uuid.UUID], scheduled_before: dt.datetime | None, limit: int
+    *, workspace_id: int, deployment_ids: list[uuid.UUID], scheduled_before: dt.datetime | None, limit: int
 ) -> list[FlowRun]:
-    """Due SCHEDULED runs of the given deployments for a 2.20 runner, which counts as a poll:
-    the deployments are stamped ``last_polled`` (their status reads READY)."""
-    runs = FlowRun.objects.filter(deployment_id__in=deployment_ids, state_type=StateType.SCHEDULED)
+    """Due SCHEDULED runs of the given deployments of the workspace for a 2.20 runner,
+    which counts as a poll: the deployments are stamped ``last_polled`` (their status
+    reads READY)."""
+    runs = FlowRun.objects.filter(
+        workspace_id=workspace_id, deployment_id__in=deployment_ids, state_type=StateType.SCHEDULED
+    )
     if scheduled_before is not None:
         runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
     picked = list(runs.for_response().order_by("next_scheduled_start_time", "id")[:limit])
-    Deployment.objects.filter(pk__in=deployment_ids).update(last_polled=timezone.now())
+    Deployment.objects.filter(workspace_id=workspace_id, pk__in=deployment_ids).update(last_polled=timezone.now())
     return picked
 
 
-def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
+def deployment_upsert(*, workspace_id: int, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
     """Create the deployment ``(flow_id, name)`` or overwrite every field of the existing
     one (omitted fields revert to their defaults; id and created are kept), then drop its
-    auto-scheduled runs that have not started."""
+    auto-scheduled runs that have not started.
+
+    The flow, work pool, queue and blocks it names are the workspace's: another
+    workspace's flow or block is refused exactly as an unknown one."""
     fields = dict(data)
     work_pool_name = fields.pop("work_pool_name", None)
     schedules = fields.pop("schedules", None)
     job_variables = fields.pop("job_variables", None)
     if job_variables is not None and not fields.get("infra_overrides"):
         fields["infra_overrides"] = job_variables
-    if not Flow.objects.filter(pk=fields["flow_id"]).exists():
+    if not Flow.objects.filter(workspace_id=workspace_id, pk=fields["flow_id"]).exists():
         raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
-    _check_block_documents(fields)
+    _check_block_documents(fields, workspace_id)
     fields.setdefault("is_schedule_active", UPSERT_DEFAULTS["is_schedule_active"])
     _schedule_switch(fields)
     with transaction.atomic():
-        _place(fields, work_pool_name)
-        same = Deployment.objects.select_for_update().filter(flow_id=fields["flow_id"], name=fields["name"])
+        _place(fields, work_pool_name, workspace_id)
+        same = Deployment.objects.select_for_update().filter(
+            workspace_id=workspace_id, flow_id=fields["flow_id"], name=fields["name"]
+        )
         existing = same.first()
         created = False
         if existing is None:
             try:
                 with transaction.atomic():
-                    deployment = Deployment.objects.create(**fields)
+                    deployment = Deployment.objects.create(workspace_id=workspace_id, **fields)
                 created = True
             except IntegrityError:
                 # Another request inserted the same (flow, name) between our read and our
@@ -195,22 +224,21 @@ def deployment_upsert(*, data: Mapping[str, Any]) -> tuple[Deployment, bool]:
             existing.save()
             deployment = existing
         _set_schedules(deployment, fields.get("schedule"), schedules)
-        delete_auto_scheduled_runs(deployment_id=deployment.id)
+        delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment.id)
     return deployment, created
 
 
-def deployment_set_liveness_silence(*, deployment_id: uuid.UUID, seconds: int | None) -> bool:
+def deployment_set_liveness_silence(*, workspace_id: int, deployment_id: uuid.UUID, seconds: int | None) -> bool:
     """Set how long a RUNNING run of the deployment may stay silent (``runs_app.background.liveness``).
 
     Not a Prefect field, so unlike :func:`deployment_update` it leaves the scheduled runs alone.
     """
-    return (
-        Deployment.objects.filter(pk=deployment_id).update(liveness_silence_seconds=seconds, updated=timezone.now()) > 0
-    )
+    deployments = Deployment.objects.filter(workspace_id=workspace_id, pk=deployment_id)
+    return deployments.update(liveness_silence_seconds=seconds, updated=timezone.now()) > 0
 
 
-def deployment_update(*, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
-    """Write the fields sent; ``False`` if there is no such deployment."""
+def deployment_update(*, workspace_id: int, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
+    """Write the fields sent; ``False`` if the workspace has no such deployment."""
     fields = dict(changes)
     work_pool_name = fields.pop("work_pool_name", None)
     schedules = fields.pop("schedules", None)
@@ -218,72 +246,76 @@ def deployment_update(*, deployment_id: uuid.UUID, changes: Mapping[str, Any]) -
         job_variables = fields.pop("job_variables")
         if job_variables is not None:
             fields["infra_overrides"] = job_variables
-    _check_block_documents(fields)
+    _check_block_documents(fields, workspace_id)
     _schedule_switch(fields)
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        deployment = Deployment.objects.select_for_update().filter(workspace_id=workspace_id, pk=deployment_id).first()
         if deployment is None:
             return False
         if "work_queue_name" in fields or work_pool_name:
             fields.setdefault("work_queue_name", deployment.work_queue_name)
-            _place(fields, work_pool_name)
+            _place(fields, work_pool_name, workspace_id)
         for key, value in fields.items():
             setattr(deployment, key, value)
         deployment.save()
         if "schedule" in fields or schedules is not None:
             _set_schedules(deployment, fields.get("schedule", deployment.schedule), schedules)
-        delete_auto_scheduled_runs(deployment_id=deployment.id)
+        delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment.id)
     return True
 
 
-def deployment_delete(*, deployment_id: uuid.UUID) -> bool:
+def deployment_delete(*, workspace_id: int, deployment_id: uuid.UUID) -> bool:
     """Delete a deployment and its runs that are still SCHEDULED."""
     with transaction.atomic():
-        flow_runs_delete(runs=FlowRun.objects.filter(deployment_id=deployment_id, state_type=StateType.SCHEDULED))
-        deleted, _ = Deployment.objects.filter(pk=deployment_id).delete()
+        scheduled = FlowRun.objects.filter(deployment_id=deployment_id, state_type=StateType.SCHEDULED)
+        flow_runs_delete(runs=scheduled, workspace_id=workspace_id)
+        deleted, _ = Deployment.objects.filter(workspace_id=workspace_id, pk=deployment_id).delete()
     return deleted > 0
 
 
-def deployment_set_schedule_active(*, deployment_id: uuid.UUID, active: bool) -> bool:
+def deployment_set_schedule_active(*, workspace_id: int, deployment_id: uuid.UUID, active: bool) -> bool:
     """Turn the deployment's schedule on or off (``paused`` follows); off also drops its
     pending auto-scheduled runs."""
     with transaction.atomic():
-        updated = Deployment.objects.filter(pk=deployment_id).update(
+        updated = Deployment.objects.filter(workspace_id=workspace_id, pk=deployment_id).update(
             is_schedule_active=active, paused=not active, updated=timezone.now()
         )
         if updated and not active:
-            delete_auto_scheduled_runs(deployment_id=deployment_id)
+            delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment_id)
     return updated > 0
 
 
-def deployment_set_paused(*, deployment_id: uuid.UUID, paused: bool) -> bool:
+def deployment_set_paused(*, workspace_id: int, deployment_id: uuid.UUID, paused: bool) -> bool:
     """Pause or resume a deployment (2.20; ``is_schedule_active`` follows); pausing drops
     its pending auto-scheduled runs."""
     with transaction.atomic():
-        updated = Deployment.objects.filter(pk=deployment_id).update(
+        updated = Deployment.objects.filter(workspace_id=workspace_id, pk=deployment_id).update(
             paused=paused, is_schedule_active=not paused, updated=timezone.now()
         )
         if updated and paused:
-            delete_auto_scheduled_runs(deployment_id=deployment_id)
+            delete_auto_scheduled_runs(workspace_id=workspace_id, deployment_id=deployment_id)
     return updated > 0
 
 
 def deployment_create_flow_run(
     *,
+    workspace_id: int,
     deployment: Deployment,
     data: Mapping[str, Any],
     initial_state: ProposedState | None = None,
     api_version: tuple[int, int, int] | None = None,
 ) -> tuple[FlowRun, bool]:
-    """A run of the deployment: its parameters overlaid with the body's, tags united, its
-    work queue and infrastructure copied; idempotent on ``idempotency_key``."""
+    """A run of the deployment, in the deployment's workspace: its parameters overlaid
+    with the body's, tags united, its work queue and infrastructure copied; idempotent on
+    ``idempotency_key``."""
+    _require_workspace(deployment, workspace_id)
     fields = dict(data)
     fields.pop("enforce_parameter_schema", None)
     queue = deployment.work_queue
     queue_name = fields.pop("work_queue_name", None)
     if queue_name:
         pool = queue.work_pool if queue is not None else None
-        queue, _ = work_queue_get_or_create(name=queue_name, work_pool=pool)
+        queue, _ = work_queue_get_or_create(workspace_id=workspace_id, name=queue_name, work_pool=pool)
     run_fields: dict[str, Any] = {
         **fields,
         "flow_id": deployment.flow_id,
@@ -297,11 +329,14 @@ def deployment_create_flow_run(
     }
     if fields.get("job_variables") is None:
         run_fields.pop("job_variables", None)
-    return flow_run_create(data=run_fields, initial_state=initial_state, api_version=api_version)
+    return flow_run_create(
+        workspace_id=workspace_id, data=run_fields, initial_state=initial_state, api_version=api_version
+    )
 
 
 def deployment_schedule_runs(
     *,
+    workspace_id: int,
     deployment: Deployment,
     start_time: dt.datetime | None = None,
     end_time: dt.datetime | None = None,
@@ -313,15 +348,17 @@ def deployment_schedule_runs(
 
     Nothing happens for a deployment whose schedule is inactive or that is paused. Each run
     carries the idempotency key ``scheduled <deployment id> <time>``, so calling this
-    again, or from another process at the same moment, never duplicates a run.
+    again, or from another process at the same moment, never duplicates a run. The runs
+    are the deployment's workspace's (``workspace_id``).
     """
+    _require_workspace(deployment, workspace_id)
     if not deployment.is_schedule_active or deployment.paused:
         return []
     now = timezone.now()
     start = start_time or now
     end = end_time or add_clamped(start, dt.timedelta(seconds=settings.ORION_SCHEDULER_MAX_SCHEDULED_SECONDS))
     wanted: set[dt.datetime] = set()
-    for row in DeploymentSchedule.objects.filter(deployment=deployment, active=True):
+    for row in DeploymentSchedule.objects.filter(workspace_id=workspace_id, deployment=deployment, active=True):
         wanted.update(
             scheduled_times(
                 parse_schedule(row.schedule),
@@ -342,9 +379,9 @@ def deployment_schedule_runs(
     # another process are still caught by flow_run_create's idempotency check.
     keys = {when: scheduled_run_key(deployment.id, when) for when in wanted}
     existing = set(
-        FlowRun.objects.filter(flow_id=deployment.flow_id, idempotency_key__in=list(keys.values())).values_list(
-            "idempotency_key", flat=True
-        )
+        FlowRun.objects.filter(
+            workspace_id=workspace_id, flow_id=deployment.flow_id, idempotency_key__in=list(keys.values())
+        ).values_list("idempotency_key", flat=True)
     )
     created: list[FlowRun] = []
     for when in sorted(wanted):
@@ -370,6 +407,7 @@ def _schedule_one(deployment: Deployment, when: dt.datetime) -> tuple[FlowRun, b
         state_details={"scheduled_time": when.isoformat()},
     )
     return flow_run_create(
+        workspace_id=deployment.workspace_id,
         data={
             "flow_id": deployment.flow_id,
             "deployment_id": deployment.id,

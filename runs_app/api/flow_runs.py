@@ -91,7 +91,9 @@ class FlowRunViewSet(OrionViewSet):
         unchanged (200)."""
         data = self.body(FlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = flow_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
+        run, created = flow_run_create(
+            workspace_id=self.workspace_id, data=data, initial_state=initial_state, api_version=api_version(request)
+        )
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(

@@ -188,6 +188,7 @@ def _runs_delete(
 def flow_runs_delete(
     *,
     runs: QuerySet[FlowRun],
+    workspace_id: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_runs: int | None = None,
     next_batch: Batcher | None = None,
@@ -202,6 +203,7 @@ def flow_runs_delete(
     Sub-flow runs of a deleted run are kept; their link to the deleted parent task run is
     cleared.
     """
+    runs = runs.filter(workspace_id=workspace_id)
     return _runs_delete(runs, batch_size=batch_size, max_runs=max_runs, next_batch=next_batch, on_batch=on_batch)
 
 

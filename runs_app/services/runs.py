@@ -97,7 +97,11 @@ def _pending_now() -> ProposedState:
 
 
 def flow_run_create(
-    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+    *,
+    workspace_id: int,
+    data: Mapping[str, Any],
+    api_version: ApiVersion = None,
+    initial_state: ProposedState | None = None,
 ) -> tuple[FlowRun, bool]:
     """Create a flow run with its initial state (PENDING if none) written with force.
 
@@ -105,7 +109,7 @@ def flow_run_create(
     returned unchanged instead (``created`` is then ``False``), also when two requests
     race: the unique constraint decides and the loser reads the winner's run.
     """
-    fields = dict(data)
+    fields = {**data, "workspace_id": workspace_id}
     key = fields.get("idempotency_key")
     if key is not None:
         existing = _existing_flow_run(fields["flow_id"], key)

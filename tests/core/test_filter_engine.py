@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from flows_app import selectors as flow_selectors
 from orion_project.filtering import combine
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.filters import FLOW_RUN_FILTER, TASK_RUN_FILTER
 from runs_app.models import FlowRun
 from runs_app.selectors.runs import flow_runs_matching, task_runs_matching
@@ -95,8 +96,13 @@ def test_flows_matching_needs_a_matching_run_when_runs_are_filtered() -> None:
     busy, idle = FlowFactory(name="busy"), FlowFactory(name="idle")
     FlowRunFactory(flow=busy, state_type="RUNNING", state_name="Running")
     body = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
-    assert [flow.name for flow in flow_selectors.flows_matching(filters=body)] == ["busy"]
-    assert {flow.name for flow in flow_selectors.flows_matching(filters={})} == {busy.name, idle.name}
+    assert [flow.name for flow in flow_selectors.flows_matching(workspace_id=DEFAULT_WORKSPACE_ID, filters=body)] == [
+        "busy"
+    ]
+    assert {flow.name for flow in flow_selectors.flows_matching(workspace_id=DEFAULT_WORKSPACE_ID, filters={})} == {
+        busy.name,
+        idle.name,
+    }
 
 
 def test_time_bounds_are_inclusive() -> None:

@@ -184,7 +184,7 @@ def test_admin_actions_go_through_the_services(api: ApiClient, admin_client: Any
 
     created = make_deployment(api, schedule=INTERVAL, work_queue_name="wq-admin")
     deployment = Deployment.objects.get(pk=created["id"])
-    deployment_schedule_runs(deployment=deployment)
+    deployment_schedule_runs(workspace_id=deployment.workspace_id, deployment=deployment)
     assert _scheduled_runs(deployment.pk) == 3
 
     def act(action: str) -> str:
@@ -217,7 +217,7 @@ def test_admin_form_edits_schedule_through_the_service(api: ApiClient, admin_cli
 
     created = make_deployment(api, schedule=INTERVAL, tags=["a"], parameters={"x": 1})
     deployment = Deployment.objects.get(pk=created["id"])
-    deployment_schedule_runs(deployment=deployment)
+    deployment_schedule_runs(workspace_id=deployment.workspace_id, deployment=deployment)
     url = f"/admin/flows_app/deployment/{deployment.pk}/change/"
     form = {
         "description": "",
@@ -242,7 +242,7 @@ def test_admin_form_edits_schedule_through_the_service(api: ApiClient, admin_cli
     assert (deployment.parameters, deployment.tags) == ({"x": 2}, ["a", "b"])
     assert _scheduled_runs(deployment.pk) == 0  # the old schedule's runs are gone
 
-    deployment_schedule_runs(deployment=deployment)
+    deployment_schedule_runs(workspace_id=deployment.workspace_id, deployment=deployment)
     admin_client.post(f"/admin/flows_app/deployment/{deployment.pk}/delete/", {"post": "yes"})
     assert not Deployment.objects.filter(pk=deployment.pk).exists()
     assert not FlowRun.objects.filter(state_type="SCHEDULED").exists()

@@ -191,7 +191,7 @@ def test_late_marking_never_overrides_runs_an_agent_is_starting() -> None:
     now = dt.datetime.now(dt.UTC)
     deployment = scheduled_deployment(schedule={"interval": 900, "anchor_date": ANCHOR})
     runs = deployment_schedule_runs(
-        deployment=deployment, start_time=now - dt.timedelta(hours=6), end_time=now - dt.timedelta(minutes=1),
+        workspace_id=deployment.workspace_id, deployment=deployment, start_time=now - dt.timedelta(hours=6), end_time=now - dt.timedelta(minutes=1),
         min_runs=100, max_runs=100,
     )  # fmt: skip
     run_ids = [str(run.pk) for run in runs]
