@@ -97,24 +97,25 @@ def read_route(operation_id: str, description: str, response: Any, **schema: Any
 
 def _id_keyword(service: Callable[..., Any]) -> str:
     """The keyword a service takes the object's id by: its one keyword-only parameter
-    besides ``changes`` (``flow_delete(*, flow_id)``, ``flow_run_update(*, flow_run_id, changes)``)."""
+    besides ``changes`` and ``workspace_id`` (``flow_delete(*, flow_id, workspace_id)``,
+    ``flow_run_update(*, flow_run_id, workspace_id, changes)``)."""
     names = [
         name
         for name, parameter in inspect.signature(service).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "changes"
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("changes", "workspace_id")
     ]
     assert len(names) == 1, f"{service.__qualname__} must take the id as its one keyword-only argument"
     return names[0]
 
 
 def delete_route(operation_id: str, description: str, delete: Callable[..., bool]) -> Callable[..., Response]:
-    """``DELETE /x/{id}``: ``delete(<its id keyword>=id)``; 204, or the view's 404 when it
-    deleted nothing."""
+    """``DELETE /x/{id}``: ``delete(<its id keyword>=id, workspace_id=)``; 204, or the
+    view's 404 when it deleted nothing."""
     id_keyword = _id_keyword(delete)
 
     @route(operation_id, description, responses={204: None})
     def destroy(self: Any, request: Request, id: str) -> Response:
-        if not delete(**{id_keyword: self.object_id()}):
+        if not delete(**{id_keyword: self.object_id()}, workspace_id=self.workspace_id):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -145,12 +146,13 @@ def filter_route(
 ) -> Any:
     """``POST /x/filter``: the validated ``body``, then the view's ``matching(body)``
     sorted and paginated, or a selector's ready ``page(filters=body, limit=)`` (a page
-    compiled once per body); the rows in the shape of the view's ``serializer_class``."""
+    compiled once per body), with the request's ``workspace_id``; the rows in the shape of the view's ``serializer_class``."""
 
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
         if page is not None:
-            return self.rows(page(filters=data, limit=checked_limit(data.get("limit"))))  # type: ignore[no-any-return]
+            rows = page(filters=data, limit=checked_limit(data.get("limit")), workspace_id=self.workspace_id)
+            return self.rows(rows)  # type: ignore[no-any-return]
         return self.page(self.matching(data), data)  # type: ignore[no-any-return]
 
     def build(viewset: type[Any]) -> Callable[..., Response]:
@@ -172,11 +174,14 @@ def count_route(
     summary: str | None = None,
 ) -> Callable[..., Response]:
     """``POST /x/count``: how many rows the view's ``matching(body)`` holds (the queryset
-    its filter route pages, so the two cannot drift), or a selector's ``count(filters=body)``."""
+    its filter route pages, so the two cannot drift), or a selector's
+    ``count(filters=body, workspace_id=)``."""
 
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
-        return Response(count(filters=data) if count is not None else self.matching(data).count())
+        if count is not None:
+            return Response(count(filters=data, workspace_id=self.workspace_id))
+        return Response(self.matching(data).count())
 
     documented = route(
         operation_id, description, summary=summary, post=path, request=body, responses={200: OpenApiTypes.INT}
@@ -187,14 +192,14 @@ def count_route(
 def update_route(
     operation_id: str, description: str, body: type[StrictSerializer], update: Callable[..., bool]
 ) -> Callable[..., Response]:
-    """``PATCH /x/{id}``: ``update(<its id keyword>=id, changes=<validated body>)``; 204,
-    or the view's 404 when nothing was updated."""
+    """``PATCH /x/{id}``: ``update(<its id keyword>=id, workspace_id=, changes=<validated
+    body>)``; 204, or the view's 404 when nothing was updated."""
     id_keyword = _id_keyword(update)
 
     @route(operation_id, description, request=body, responses={204: None})
     def partial_update(self: Any, request: Request, id: str) -> Response:
         object_id = self.object_id()
-        if not update(**{id_keyword: object_id}, changes=self.body(body)):
+        if not update(**{id_keyword: object_id}, workspace_id=self.workspace_id, changes=self.body(body)):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

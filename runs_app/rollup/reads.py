@@ -58,9 +58,9 @@ def rollup_scope(filters: Mapping[str, Any]) -> RollupScope | None:
     return RollupScope(flow_ids, FLOW_RUN_FILTER.to_q(flow_runs))
 
 
-def rollup_rows(scope: RollupScope) -> QuerySet[Any]:
-    """The rollup rows in ``scope``: the all-flows rows, or the given flows' rows."""
-    rows = FlowRunHistoryBucket.objects.all()
+def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
+    """The workspace's rollup rows in ``scope``: its all-flows rows, or the given flows' rows."""
+    rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id)
     if scope.flow_ids is None:
         rows = rows.filter(flow_id=ALL_FLOWS)
     else:  # the nil UUID names the all-flows rows, never a flow a client may ask for

@@ -16,6 +16,7 @@ from runs_app.states import StateType
 def scheduled_runs_for_queues(
     queues: list[Any],
     *,
+    workspace_id: int,
     limit: int,
     scheduled_before: dt.datetime | None = None,
     scheduled_after: dt.datetime | None = None,
@@ -26,13 +27,16 @@ def scheduled_runs_for_queues(
     nothing; a queue with a concurrency limit gives at most its free slots (limit minus
     its PENDING/RUNNING/CANCELLING runs). Runs come in next-scheduled order, then id.
     One query counts the busy runs of every queue, then one query per non-empty queue.
+    The queues are of the workspace, and so are the runs read.
     """
     from runs_app.states import ACTIVE_STATE_TYPES
 
     open_queues = [queue for queue in queues if not queue.is_paused]
     busy = (
         dict(
-            FlowRun.objects.filter(work_queue__in=open_queues, state_type__in=list(ACTIVE_STATE_TYPES))
+            FlowRun.objects.filter(
+                workspace_id=workspace_id, work_queue__in=open_queues, state_type__in=list(ACTIVE_STATE_TYPES)
+            )
             .order_by()
             .values_list("work_queue_id")
             .annotate(count=Count("id"))
@@ -47,7 +51,7 @@ def scheduled_runs_for_queues(
             room = min(room, queue.concurrency_limit - busy.get(queue.id, 0))
         if room <= 0:
             continue
-        runs = FlowRun.objects.filter(work_queue=queue, state_type=StateType.SCHEDULED)
+        runs = FlowRun.objects.filter(workspace_id=workspace_id, work_queue=queue, state_type=StateType.SCHEDULED)
         if scheduled_before is not None:
             runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
         if scheduled_after is not None:

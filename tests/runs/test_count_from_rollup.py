@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRun, FlowRunHistoryBucket
 from runs_app.rollup.reads import rollup_scope
 from runs_app.selectors.runs import flow_runs_matching
@@ -63,7 +64,7 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
     body = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
     with CaptureQueriesContext(connection) as queries:
         answer = api.post("/flow_runs/count", body).json()
-    assert answer == flow_runs_matching(filters=body).count() == 6
+    assert answer == flow_runs_matching(filters=body, workspace_id=DEFAULT_WORKSPACE_ID).count() == 6
     statements = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert len(statements) == 1
     # The sum of the rollup rows plus the runs the rollup does not hold.
@@ -82,9 +83,9 @@ def test_a_body_is_compiled_once_and_its_answer_stays_live(api, monkeypatch) -> 
     calls = []
     build = run_selectors._flow_run_count.build
 
-    def counting(filters: Any) -> Any:
+    def counting(filters: Any, workspace_id: int) -> Any:
         calls.append(filters)
-        return build(filters)
+        return build(filters, workspace_id)
 
     monkeypatch.setattr(run_selectors._flow_run_count, "build", counting)
     for expected in (1, 2):
