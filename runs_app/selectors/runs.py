@@ -77,8 +77,8 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     ``task_runs``."""
     if flow_runs is None and task_runs is None:
         return None
-    runs = FlowRun.objects.filter(**{link: OuterRef("pk")}, workspace_id=OuterRef("workspace_id"))
-    runs = FLOW_RUN_FILTER.apply(runs, flow_runs)
+    of_outer = FlowRun.objects.filter(**{link: OuterRef("pk")}, workspace_id=OuterRef("workspace_id"))
+    runs = FLOW_RUN_FILTER.apply(of_outer, flow_runs)
     if task_runs is not None:
         runs = runs.filter(_task_runs_of_outer_flow_run(task_runs))
     return Q(Exists(runs))
@@ -164,10 +164,10 @@ def flow_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
 @ValueByBody
 def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
     runs = flow_runs_matching(filters=body, workspace_id=workspace_id).order_by()
-    scope = rollup_scope(body)
+    scope = rollup_scope(body, workspace_id=workspace_id)
     if scope is None:
         return runs.annotate(total=RowsCount("id")).values("total")
-    outside = outside_rollup(runs).annotate(total=RowsCount("id")).values("total")
+    outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
     rows = rollup_rows(scope, workspace_id=workspace_id)
     return rows.order_by().annotate(total=summed + Subquery(outside)).values("total")
@@ -183,7 +183,7 @@ def flow_run_counts_by_state(*, workspace_id: int) -> dict[tuple[str, str], int]
         .order_by()
     )
     outside = (
-        outside_rollup(FlowRun.objects.filter(workspace_id=workspace_id))
+        outside_rollup(FlowRun.objects.all(), workspace_id=workspace_id)
         .filter(state_type__isnull=False)
         .values_list("state_type", "state_name")
         .annotate(total=Count("id"))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
@@ -43,6 +44,7 @@ from runs_app.services.run_input import run_input_rejection, run_input_store
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
+RunModel = TypeVar("RunModel", FlowRun, TaskRun)
 
 
 def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspace_id: int) -> None:
@@ -156,18 +158,21 @@ def _existing_flow_run(flow_id: uuid.UUID, key: str, workspace_id: int) -> FlowR
     return next(iter(runs.filter(workspace_id=workspace_id, flow_id=flow_id, idempotency_key=key)), None)
 
 
+def _the_run(model: type[RunModel], run_id: uuid.UUID, workspace_id: int) -> QuerySet[RunModel]:
+    """The workspace's run with this id (none for an id of another workspace)."""
+    return model.objects.filter(pk=run_id, workspace_id=workspace_id)
+
+
 def flow_run_update(*, flow_run_id: uuid.UUID, workspace_id: int, changes: Mapping[str, Any]) -> bool:
     """Write the given writable fields of a flow run; ``False`` if the workspace has none
     with this id."""
-    runs = FlowRun.objects.filter(pk=flow_run_id, workspace_id=workspace_id)
-    return runs.update(**changes, updated=timezone.now()) > 0
+    return _the_run(FlowRun, flow_run_id, workspace_id).update(**changes, updated=timezone.now()) > 0
 
 
 def flow_run_delete(*, flow_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a flow run with everything that points at it; ``False`` if the workspace
     has none with this id."""
-    runs = FlowRun.objects.filter(pk=flow_run_id, workspace_id=workspace_id)
-    return flow_runs_delete(runs=runs)[FlowRun._meta.label] > 0
+    return flow_runs_delete(runs=_the_run(FlowRun, flow_run_id, workspace_id))[FlowRun._meta.label] > 0
 
 
 def flow_run_resume(
@@ -262,15 +267,13 @@ def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
 def task_run_update(*, task_run_id: uuid.UUID, workspace_id: int, changes: Mapping[str, Any]) -> bool:
     """Write the given writable fields of a task run; ``False`` if the workspace has none
     with this id."""
-    runs = TaskRun.objects.filter(pk=task_run_id, workspace_id=workspace_id)
-    return runs.update(**changes, updated=timezone.now()) > 0
+    return _the_run(TaskRun, task_run_id, workspace_id).update(**changes, updated=timezone.now()) > 0
 
 
 def task_run_delete(*, task_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a task run with its states, cache rows and logs; ``False`` if the workspace
     has none with this id."""
-    runs = TaskRun.objects.filter(pk=task_run_id, workspace_id=workspace_id)
-    return task_runs_delete(runs=runs)[TaskRun._meta.label] > 0
+    return task_runs_delete(runs=_the_run(TaskRun, task_run_id, workspace_id))[TaskRun._meta.label] > 0
 
 
 def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:

@@ -42,7 +42,7 @@ def test_count_equals_counting_the_runs_for_every_filter(api) -> None:  # type: 
     assert api.delete(f"/flow_runs/{ids[4]}").status_code == 204
     # A run without a state (none of the API's doors makes one; a bulk import might) is
     # outside the rollup and still counted.
-    FlowRun.objects.create(flow=FlowFactory(), name="stateless")
+    FlowRun.objects.create(flow=FlowFactory(), name="stateless", workspace_id=DEFAULT_WORKSPACE_ID)
     flow_id = api.get(f"/flow_runs/{ids[0]}").json()["flow_id"]
     for body in bodies(flow_id):
         expected = api.post("/flow_runs/filter", {**body, "limit": 200}).json()
@@ -52,7 +52,7 @@ def test_count_equals_counting_the_runs_for_every_filter(api) -> None:  # type: 
         assert answer.json() == len(expected), body
         from_rollup = any(ROLLUP in q["sql"] for q in queries.captured_queries)
         validated = {key: body.get(key) for key in ("flows", "flow_runs", "deployments")}
-        scope = rollup_scope(validated)
+        scope = rollup_scope(validated, workspace_id=DEFAULT_WORKSPACE_ID)
         # An empty list of flows matches nothing without a statement.
         assert from_rollup == (scope is not None and scope.flow_ids != []), body
     assert api.post("/flow_runs/count", {}).json() == FlowRun.objects.count() == 36

@@ -95,7 +95,11 @@ def test_a_flow_run_of_a_is_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> No
     by_id = {"flow_runs": {"id": {"any_": [run["id"]]}}}
     assert b.post("/flow_runs/filter", by_id).json() == []
     assert b.post("/flow_runs/count", by_id).json() == 0
-    assert b.post("/flow_runs/count", {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}).json() == 0
+    # Counts the rollup answers: the workspace's all-flows rows, and a flow's rows.
+    running = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
+    of_flow = {"flows": {"id": {"any_": [run["flow_id"]]}}}
+    assert (a.post("/flow_runs/count", running).json(), a.post("/flow_runs/count", of_flow).json()) == (1, 1)
+    assert (b.post("/flow_runs/count", running).json(), b.post("/flow_runs/count", of_flow).json()) == (0, 0)
     assert b.get("/flow_runs/?tags__all=t").json() == []
     assert b.post("/ui/flow_runs/history", {}).json() == []
     assert b.post("/flow_runs/lateness", by_id).json() is None
