@@ -138,19 +138,17 @@ def test_a_flow_run_in_b_cannot_point_at_rows_of_a(a: WorkspaceApi, b: Workspace
 
 
 def test_the_same_flow_name_and_idempotency_key_in_both(a: WorkspaceApi, b: WorkspaceApi) -> None:
-    flow_a = a.post("/flows/", {"name": "etl"})
-    flow_b = b.post("/flows/", {"name": "etl"})
-    assert (flow_a.status_code, flow_b.status_code) == (201, 201)
-    assert flow_a.json()["id"] != flow_b.json()["id"]
+    flow_a = str(FlowFactory(workspace_id=a.workspace.id, name="etl").id)
+    flow_b = str(FlowFactory(workspace_id=b.workspace.id, name="etl").id)
 
-    first = a.post("/flow_runs/", {"flow_id": flow_a.json()["id"], "idempotency_key": "nightly"})
-    other = b.post("/flow_runs/", {"flow_id": flow_b.json()["id"], "idempotency_key": "nightly"})
-    again = a.post("/flow_runs/", {"flow_id": flow_a.json()["id"], "idempotency_key": "nightly"})
+    first = a.post("/flow_runs/", {"flow_id": flow_a, "idempotency_key": "nightly"})
+    other = b.post("/flow_runs/", {"flow_id": flow_b, "idempotency_key": "nightly"})
+    again = a.post("/flow_runs/", {"flow_id": flow_a, "idempotency_key": "nightly"})
     assert (first.status_code, other.status_code, again.status_code) == (201, 201, 200)
     assert again.json()["id"] == first.json()["id"] != other.json()["id"]
     assert [run["id"] for run in b.post("/flow_runs/filter", {}).json()] == [other.json()["id"]]
-    # A's flow named in B's workspace is as unknown as any other id.
-    refused = b.post("/flow_runs/", {"flow_id": flow_a.json()["id"], "idempotency_key": "nightly"})
+    # A's flow named in B's workspace is as unknown as any other id, its key too.
+    refused = b.post("/flow_runs/", {"flow_id": flow_a, "idempotency_key": "nightly"})
     assert refused.status_code == 409
 
 
