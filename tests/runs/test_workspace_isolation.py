@@ -17,6 +17,7 @@ import pytest
 from django.test import Client
 
 from orion_project.models import Workspace
+from orion_project.prepared import CompiledQuery
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 from tests.factories import DeploymentFactory, FlowFactory
 from tests.helpers import ApiClient
@@ -313,3 +314,27 @@ def test_a_workspace_costs_the_hot_path_one_statement_at_the_door(
         assert a.propose("task_runs", task["id"], {"type": "RUNNING"}).json()["status"] == "ACCEPT"
     with django_assert_num_queries(1 + 3):
         assert a.post("/logs/", [_log(f"m{i}", run["id"]) for i in range(50)]).status_code == 201
+
+
+def test_a_page_statement_is_compiled_per_workspace(
+    a: WorkspaceApi, b: WorkspaceApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same body read in two workspaces is two statements, each with its workspace
+    condition; read again, neither is compiled anew."""
+    compiled: list[str] = []
+    compile_query = CompiledQuery.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[CompiledQuery[Any]], queryset: Any, alias: str | None = None) -> Any:
+        statement = compile_query(cls, queryset, alias)
+        compiled.append(statement.sql)
+        return statement
+
+    monkeypatch.setattr(CompiledQuery, "of", classmethod(counting))
+    runs = {workspace.workspace.slug: workspace.flow_run("RUNNING")["id"] for workspace in (a, b)}
+    body = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}, "sort": "EXPECTED_START_TIME_DESC"}
+    for _ in range(2):
+        for workspace in (a, b):
+            listed = workspace.post("/flow_runs/filter", body).json()
+            assert [run["id"] for run in listed] == [runs[workspace.workspace.slug]]
+    assert len(compiled) == 2
+    assert all("workspace_id" in sql for sql in compiled)
