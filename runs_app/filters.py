@@ -49,8 +49,12 @@ def _run_state_filter(prefix: str) -> NestedFilter:
 
 
 def _is_subflow_parent(column: str, exists: bool) -> Condition:
-    """``subflow_runs.exists_``: the task run stands for a sub-flow run (or not)."""
-    subflows = Exists(FlowRun.objects.filter(parent_task_run_id=OuterRef(column)))
+    """``subflow_runs.exists_``: the task run stands for a sub-flow run (or not) of its
+    own workspace (``column`` is the task run's ``id``, its ``workspace_id`` beside it)."""
+    workspace_column = f"{column.removesuffix('id')}workspace_id"
+    subflows = Exists(
+        FlowRun.objects.filter(parent_task_run_id=OuterRef(column), workspace_id=OuterRef(workspace_column))
+    )
     return Q(subflows) if exists else ~Q(subflows)
 
 

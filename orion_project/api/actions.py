@@ -117,8 +117,8 @@ def _scope(service: Callable[..., Any]) -> Callable[[Any], dict[str, int]]:
 
 
 def delete_route(operation_id: str, description: str, delete: Callable[..., bool]) -> Callable[..., Response]:
-    """``DELETE /x/{id}``: ``delete(<its id keyword>=id)``; 204, or the view's 404 when it
-    deleted nothing."""
+    """``DELETE /x/{id}``: ``delete(<its id keyword>=id, workspace_id=)``; 204, or the
+    view's 404 when it deleted nothing."""
     id_keyword = _id_keyword(delete)
     scope = _scope(delete)
 
@@ -155,12 +155,13 @@ def filter_route(
 ) -> Any:
     """``POST /x/filter``: the validated ``body``, then the view's ``matching(body)``
     sorted and paginated, or a selector's ready ``page(filters=body, limit=)`` (a page
-    compiled once per body); the rows in the shape of the view's ``serializer_class``."""
+    compiled once per body), with the request's ``workspace_id``; the rows in the shape of the view's ``serializer_class``."""
 
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
         if page is not None:
-            return self.rows(page(filters=data, limit=checked_limit(data.get("limit"))))  # type: ignore[no-any-return]
+            rows = page(filters=data, limit=checked_limit(data.get("limit")), workspace_id=self.workspace_id)
+            return self.rows(rows)  # type: ignore[no-any-return]
         return self.page(self.matching(data), data)  # type: ignore[no-any-return]
 
     def build(viewset: type[Any]) -> Callable[..., Response]:
@@ -182,11 +183,14 @@ def count_route(
     summary: str | None = None,
 ) -> Callable[..., Response]:
     """``POST /x/count``: how many rows the view's ``matching(body)`` holds (the queryset
-    its filter route pages, so the two cannot drift), or a selector's ``count(filters=body)``."""
+    its filter route pages, so the two cannot drift), or a selector's
+    ``count(filters=body, workspace_id=)``."""
 
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
-        return Response(count(filters=data) if count is not None else self.matching(data).count())
+        if count is not None:
+            return Response(count(filters=data, workspace_id=self.workspace_id))
+        return Response(self.matching(data).count())
 
     documented = route(
         operation_id, description, summary=summary, post=path, request=body, responses={200: OpenApiTypes.INT}
@@ -197,8 +201,8 @@ def count_route(
 def update_route(
     operation_id: str, description: str, body: type[StrictSerializer], update: Callable[..., bool]
 ) -> Callable[..., Response]:
-    """``PATCH /x/{id}``: ``update(<its id keyword>=id, changes=<validated body>)``; 204,
-    or the view's 404 when nothing was updated."""
+    """``PATCH /x/{id}``: ``update(<its id keyword>=id, workspace_id=, changes=<validated
+    body>)``; 204, or the view's 404 when nothing was updated."""
     id_keyword = _id_keyword(update)
     scope = _scope(update)
 

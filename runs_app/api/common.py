@@ -78,8 +78,8 @@ def orchestration_response(result: OrchestrationResult) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if result.state_written else status.HTTP_200_OK)
 
 
-def history_response(request: Request, history_for: Any) -> Response:
-    """``POST /x/history``: validate the body, bucket the matching runs
+def history_response(request: Request, history_for: Any, *, workspace_id: int) -> Response:
+    """``POST /x/history``: validate the body, bucket the workspace's matching runs
     (``history_for``: ``selectors.flow_run_history`` or ``task_run_history``)."""
     data = validate_body(HistoryRequest, request.data)
     seconds = data["history_interval_seconds"]
@@ -91,6 +91,7 @@ def history_response(request: Request, history_for: Any) -> Response:
         end=data["history_end"],
         interval=dt.timedelta(seconds=seconds),
         now=timezone.now(),
+        workspace_id=workspace_id,
     )
     # The selector's rows are already in wire form (``HistoryIntervalSerializer`` documents
     # them); running them through the serializer cost a tenth of the request.

@@ -133,13 +133,13 @@ class FlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs bucketed by expected start time into intervals of
         `history_interval_seconds`, aggregated per state type and name."""
-        return history_response(request, flow_run_history)
+        return history_response(request, flow_run_history, workspace_id=self.workspace_id)
 
     @route("average_flow_run_lateness", post="lateness", request=FlowRunsCountRequest, responses={200: NULLABLE_NUMBER})
     def lateness(self, request: Request) -> Response:
         """Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20)."""
         data = self.body(FlowRunsCountRequest)
-        runs = flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data, workspace_id=self.workspace_id)
         return Response(average_lateness(runs, now=timezone.now()))
 
     @route(
@@ -151,7 +151,11 @@ class FlowRunViewSet(OrionViewSet):
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
         result = flow_run_set_state(
-            flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
+            flow_run_id=flow_run_id,
+            workspace_id=self.workspace_id,
+            state=proposal,
+            force=force,
+            api_version=api_version(request),
         )
         return orchestration_response(result)
 
@@ -165,7 +169,10 @@ class FlowRunViewSet(OrionViewSet):
         has_body = request.content_type.startswith("application/json") and bool(request.body)
         data = self.body(ResumeFlowRunSerializer) if has_body else {}
         result = flow_run_resume(
-            flow_run_id=flow_run_id, run_input=data.get("run_input"), api_version=api_version(request)
+            flow_run_id=flow_run_id,
+            workspace_id=self.workspace_id,
+            run_input=data.get("run_input"),
+            api_version=api_version(request),
         )
         return orchestration_response(result)
 
@@ -173,7 +180,7 @@ class FlowRunViewSet(OrionViewSet):
     def graph(self, request: Request, id: str) -> Response:
         """The task runs of a flow run with their upstream task-run dependencies."""
         now = timezone.now()
-        task_runs = flow_run_graph_task_runs(self.object_id())
+        task_runs = flow_run_graph_task_runs(self.object_id(), workspace_id=self.workspace_id)
         return Response([graph_node_json(task_run, now) for task_run in task_runs])
 
 
@@ -187,7 +194,7 @@ class UIFlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000)."""
         data = self.body(UIFlowRunHistoryRequest)
-        runs = flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data, workspace_id=self.workspace_id)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
         offset = data["offset"]
         now = timezone.now()

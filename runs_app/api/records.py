@@ -179,7 +179,7 @@ class LogViewSet(OrionViewSet):
                 errors.extend(pydantic_errors(detail, ("body", index)))
         if errors:
             raise RequestValidationError(errors, body)
-        logs_create(logs=logs)
+        logs_create(logs=logs, workspace_id=self.workspace_id)
         return Response(None, status=status.HTTP_201_CREATED)
 
     filter = filter_route(
@@ -187,7 +187,7 @@ class LogViewSet(OrionViewSet):
     )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Log]:
-        return LOG_FILTER.apply(Log.objects.all(), data.get("logs"))
+        return LOG_FILTER.apply(self.get_queryset(), data.get("logs"))
 
 
 CONCURRENCY_LIMIT_NOT_FOUND = "Concurrency limit not found"
@@ -209,7 +209,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     def create(self, request: Request) -> Response:
         """Create the limit of a tag, or change the value of its existing limit (always 200)."""
         data = self.body(ConcurrencyLimitCreateSerializer)
-        return self.read(concurrency_limit_upsert(**data))
+        return self.read(concurrency_limit_upsert(**data, workspace_id=self.workspace_id))
 
     retrieve = read_route(
         "read_concurrency_limit", "Get a limit by id, with the task runs holding its slots.", ConcurrencyLimitSerializer
@@ -218,19 +218,19 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     @route("delete_concurrency_limit", responses={200: None})
     def destroy(self, request: Request, id: str) -> Response:
         """Delete a limit by id (answers 200 with `null`, as the reference does)."""
-        if not concurrency_limit_delete(limit_id=self.object_id()):
+        if not concurrency_limit_delete(limit_id=self.object_id(), workspace_id=self.workspace_id):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
     filter = filter_route("read_concurrency_limits", "List limits ordered by tag.", PageRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[ConcurrencyLimit]:
-        return ConcurrencyLimit.objects.order_by("tag")
+        return self.get_queryset().order_by("tag")
 
     @route("read_concurrency_limit_by_tag", get=r"tag/(?P<tag>[^/]+)", responses={200: ConcurrencyLimitSerializer})
     def by_tag(self, request: Request, tag: str) -> Response:
         """Get the limit of a tag."""
-        limit = ConcurrencyLimit.objects.filter(tag=tag).first()
+        limit = self.get_queryset().filter(tag=tag).first()
         if limit is None:
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return self.read(limit)
@@ -239,7 +239,7 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     @by_tag.mapping.delete
     def delete_by_tag(self, request: Request, tag: str) -> Response:
         """Delete the limit of a tag (200 with `null`)."""
-        if not concurrency_limit_delete(tag=tag):
+        if not concurrency_limit_delete(tag=tag, workspace_id=self.workspace_id):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)
 
@@ -252,6 +252,8 @@ class ConcurrencyLimitViewSet(OrionViewSet):
     def reset(self, request: Request, tag: str) -> Response:
         """Release every slot of a tag's limit, or replace them with `slot_override`."""
         data = self.body(ResetConcurrencyLimitSerializer)
-        if not concurrency_limit_reset(tag=tag, slot_override=data.get("slot_override")):
+        if not concurrency_limit_reset(
+            tag=tag, workspace_id=self.workspace_id, slot_override=data.get("slot_override")
+        ):
             raise RouteNotFound(CONCURRENCY_LIMIT_NOT_FOUND)
         return Response(None)

@@ -135,7 +135,9 @@ class OrchestrationContext:
         """
         if not isinstance(self.run, TaskRun) or self.run.flow_run_id is None:
             return None
-        runs = FlowRun.objects.only("id", "state_type", "run_count").filter(pk=self.run.flow_run_id)
+        runs = FlowRun.objects.only("id", "state_type", "run_count").filter(
+            pk=self.run.flow_run_id, workspace_id=self.run.workspace_id
+        )
         return next(iter(runs), None)
 
     @property

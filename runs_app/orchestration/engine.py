@@ -35,20 +35,21 @@ from runs_app.states import StateName, StateType
 logger = logging.getLogger("orion.orchestration")
 
 
-def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
-    """The run row (``None`` if missing), locked for the rest of the transaction.
+def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID, *, workspace_id: int) -> Any:
+    """The run row of the workspace (``None`` if missing there), locked for the rest of
+    the transaction.
 
     The current state is read by a second statement on purpose: on PostgreSQL a row
     fetched after waiting for the lock is the newest version, but rows joined to it in
     the same statement come from the statement's older snapshot, which would hide the
     state the previous lock holder just wrote.
     """
-    run = by_id(model, locked=True).get(run_id)
+    run = by_id(model, locked=True).get(run_id, workspace_id=workspace_id)
     if run is not None and run.state_id is not None:
         # Read by a compiled statement and cached on the run, so ``run.state`` costs no
         # queryset compile either.
         state_model: Any = model._meta.get_field("state").related_model
-        state = by_id(state_model).get(run.state_id)
+        state = by_id(state_model).get(run.state_id, workspace_id=workspace_id)
         if state is not None:
             run.state = state
     return run
@@ -66,6 +67,10 @@ def orchestrate(
     ``run`` may also be a new run not inserted yet (run creation): its state row is
     written first and the run is then inserted by ``run.save()`` with its state columns
     set, so creating a run is one round of inserts and no update.
+
+    Everything it reads and writes is of the run's workspace (``run.workspace_id``): the
+    rules look up limits, cache entries and the enclosing flow run there, and every row
+    written carries it.
     """
     is_task = isinstance(run, TaskRun)
     ctx = OrchestrationContext(
@@ -142,10 +147,12 @@ def _run_after_hooks(ctx: OrchestrationContext, entered: list[tuple[Rule, str | 
 
 
 def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState | TaskRunState:
-    """Apply the global bookkeeping and insert the state row; the run points at it."""
+    """Apply the global bookkeeping and insert the state row (of the run's workspace);
+    the run points at it."""
     apply_bookkeeping(ctx, state)
     fields = {
         "id": state.id,
+        "workspace_id": ctx.run.workspace_id,
         "type": state.type,
         "name": state.name,
         "timestamp": state.timestamp,
@@ -164,7 +171,7 @@ def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunStat
 
 def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:
     """A sub-flow's new state is copied, forced, onto the task run standing for it."""
-    parent = lock_run(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
+    parent = lock_run(TaskRun, run.parent_task_run_id, workspace_id=run.workspace_id)  # type: ignore[arg-type]
     if parent is None:
         return
     details = {
@@ -186,7 +193,7 @@ def _reset_failed_task_runs(run: FlowRun, api_version: tuple[int, int, int] | No
     """Clients older than API 0.8.3 expect a retried flow's failed tasks to be reset."""
     now = timezone.now()
     for task_run in TaskRun.objects.select_for_update().filter(
-        flow_run=run, state_type__in=[StateType.FAILED, StateType.CRASHED]
+        workspace_id=run.workspace_id, flow_run=run, state_type__in=[StateType.FAILED, StateType.CRASHED]
     ):
         retry = ProposedState.make(type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, timestamp=now)
         orchestrate(task_run, retry, force=True, api_version=api_version)

@@ -1,5 +1,9 @@
 """The core orchestration rules (reference §F.3, §F.4), one small class each.
 
+Rules that read other rows (tag limits, cache entries, the enclosing flow run) read them
+in the run's workspace only, and rows they write carry it: a tag, a cache key or a pause
+of one workspace never acts on another.
+
 A rule governs transitions whose *initial* state type is in ``from_states`` and whose
 *proposed* type is in ``to_states`` (``None`` stands for "no state"). ``before`` runs
 before the state is written and may reject, abort, delay or rename; ``after`` runs once
@@ -273,7 +277,7 @@ class CacheRetrieval(Rule):
         from django.db.models import Q
 
         entry = (
-            TaskRunStateCache.objects.filter(cache_key=key)
+            TaskRunStateCache.objects.filter(workspace_id=ctx.run.workspace_id, cache_key=key)
             .filter(Q(cache_expiration__isnull=True) | Q(cache_expiration__gt=ctx.now))
             .select_related("task_run_state")
             .order_by("-created")
@@ -352,9 +356,7 @@ class SecureTaskConcurrencySlots(Rule):
 
     def before(self, ctx: OrchestrationContext) -> None:
         run_id = str(ctx.run.id)
-        limits = list(
-            ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
-        )
+        limits = list(slots.tag_limits_locked(ctx.run.tags, workspace_id=ctx.run.workspace_id))
         # With the limits locked, so no other transaction takes or frees these slots meanwhile.
         slots.free_stale_slots(limits, ctx.now, keep=run_id)
         taken: list[ConcurrencyLimit] = []
@@ -453,6 +455,7 @@ class CacheInsertion(Rule):
         key = (state.state_details or {}).get("cache_key")
         if key:
             TaskRunStateCache.objects.create(
+                workspace_id=state.workspace_id,
                 cache_key=key,
                 cache_expiration=parse_detail_time((state.state_details or {}).get("cache_expiration")),
                 task_run_state=state,
@@ -470,9 +473,7 @@ class ReleaseTaskConcurrencySlots(Rule):
         if ctx.initial is None:  # a run being created holds no slot: no statement for it
             return
         run_id = str(ctx.run.id)
-        for limit in (
-            ConcurrencyLimit.objects.select_for_update().filter(tag__in=list(ctx.run.tags or [])).order_by("tag")
-        ):
+        for limit in slots.tag_limits_locked(ctx.run.tags, workspace_id=ctx.run.workspace_id):
             slots.release_slots(limit, [run_id])
 
 
@@ -484,4 +485,4 @@ class ReleaseSlotsOfFinishedFlowRuns(Rule):
 
     def after(self, ctx: OrchestrationContext) -> None:
         if ctx.validated is not None and ctx.validated.type in TERMINAL and isinstance(ctx.run, FlowRun):
-            slots.release_slots_of_flow_run(flow_run_id=ctx.run.id)
+            slots.release_slots_of_flow_run(flow_run_id=ctx.run.id, workspace_id=ctx.run.workspace_id)

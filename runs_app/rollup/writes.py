@@ -31,7 +31,7 @@ from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 BUCKET = dt.timedelta(hours=1)
 ALL_FLOWS = uuid.UUID(int=0)
-KEY_FIELDS = ("flow_id", "bucket", "state_type", "state_name")
+KEY_FIELDS = ("workspace_id", "flow_id", "bucket", "state_type", "state_name")
 SUM_FIELDS = (
     "count_runs",
     "run_time_sum",
@@ -42,6 +42,7 @@ SUM_FIELDS = (
 )
 # The run columns a contribution depends on.
 RUN_FIELDS = (
+    "workspace_id",
     "flow_id",
     "state_type",
     "state_name",
@@ -67,7 +68,7 @@ def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
     expected = run["expected_start_time"]
     if expected is None or run["state_type"] is None:
         return None
-    key = (run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
+    key = (run.get("workspace_id"), run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
     running = run["state_type"] == StateType.RUNNING and run["state_timestamp"] is not None
     started = run["start_time"] is not None
     unstarted = not started and run["state_type"] not in TERMINAL_STATE_TYPES
@@ -88,11 +89,11 @@ def run_values(run: FlowRun) -> dict[str, Any]:
 
 
 def _add(deltas: dict[Key, list[float]], item: tuple[Key, Sums] | None, sign: float) -> None:
-    """Add ``item`` (times ``sign``) to its flow's row and to the all-flows row."""
+    """Add ``item`` (times ``sign``) to its flow's row and to its workspace's all-flows row."""
     if item is None:
         return
     key, sums = item
-    for row_key in (key, (ALL_FLOWS, *key[1:])):
+    for row_key in (key, (key[0], ALL_FLOWS, *key[2:])):
         row = deltas.setdefault(row_key, [0.0] * len(SUM_FIELDS))
         for index, value in enumerate(sums):
             row[index] += sign * value
@@ -111,12 +112,17 @@ def _upsert(deltas: Mapping[Key, list[float]]) -> None:
 
 def _upsert_rows(rows: list[tuple[Key, list[float]]]) -> None:
     table = FlowRunHistoryBucket._meta.db_table
-    columns = (*KEY_FIELDS, *SUM_FIELDS)
+    # Rows without a workspace come from the backfill of a migration older than
+    # workspaces, into the table as it was then (without the column).
+    legacy = rows[0][0][0] is None
+    key_fields = KEY_FIELDS[1:] if legacy else KEY_FIELDS
+    columns = (*key_fields, *SUM_FIELDS)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in SUM_FIELDS)
     params: list[Any] = []
-    for (flow_id, bucket, state_type, state_name), sums in rows:
+    for (workspace_id, flow_id, bucket, state_type, state_name), sums in rows:
         params += [
+            *(() if legacy else (workspace_id,)),
             _uuid_param(flow_id),
             connection.ops.adapt_datetimefield_value(bucket),
             str(state_type),
@@ -130,7 +136,7 @@ def _upsert_rows(rows: list[tuple[Key, list[float]]]) -> None:
         ]  # fmt: skip
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
-        f"ON CONFLICT ({', '.join(KEY_FIELDS)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(key_fields)}) DO UPDATE SET {updates}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -160,9 +166,12 @@ def flow_runs_history_forget(runs: Iterable[Mapping[str, Any]]) -> None:
     if not deltas:
         return
     _upsert(deltas)
-    flows = {key[0] for key in deltas}
-    buckets = {key[1] for key in deltas}
-    FlowRunHistoryBucket.objects.filter(flow_id__in=flows, bucket__in=buckets, count_runs__lte=0).delete()
+    workspaces = {key[0] for key in deltas}
+    flows = {key[1] for key in deltas}
+    buckets = {key[2] for key in deltas}
+    FlowRunHistoryBucket.objects.filter(
+        workspace_id__in=workspaces, flow_id__in=flows, bucket__in=buckets, count_runs__lte=0
+    ).delete()
 
 
 def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:
@@ -180,7 +189,9 @@ def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {FlowRunHistoryBucket._meta.db_table}")
     deltas: dict[Key, list[float]] = {}
-    rows = run_model.objects.filter(expected_start_time__isnull=False).values(*RUN_FIELDS)
+    has_workspace = any(field.attname == "workspace_id" for field in run_model._meta.concrete_fields)
+    fields = [name for name in RUN_FIELDS if has_workspace or name != "workspace_id"]
+    rows = run_model.objects.filter(expected_start_time__isnull=False).values(*fields)
     for run in rows.iterator(chunk_size=batch):
         _add(deltas, contribution(run), 1.0)
     _upsert(deltas)

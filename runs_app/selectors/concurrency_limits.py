@@ -27,11 +27,12 @@ class SlotHolder:
 
 
 def concurrency_limit_holders(*, limit: ConcurrencyLimit) -> list[SlotHolder]:
-    """The holders of ``limit``'s slots in the order they took them (one query)."""
+    """The holders of ``limit``'s slots in the order they took them (one query); only
+    task runs of the limit's workspace hold its slots."""
     holder_ids = [slot for slot in limit.active_slots or [] if _is_uuid(slot)]
     rows = {
         str(row["id"]): row
-        for row in TaskRun.objects.filter(id__in=holder_ids).values(
+        for row in TaskRun.objects.filter(workspace_id=limit.workspace_id, id__in=holder_ids).values(
             "id", "name", "state_type", "flow_run_id", "flow_run__state_type"
         )
     }

@@ -27,6 +27,7 @@ def scheduled_runs_for_queues(
     nothing; a queue with a concurrency limit gives at most its free slots (limit minus
     its PENDING/RUNNING/CANCELLING runs). Runs come in next-scheduled order, then id.
     One query counts the busy runs of every queue, then one query per non-empty queue.
+    The queues are of the workspace, and so are the runs read.
     """
     from runs_app.states import ACTIVE_STATE_TYPES
 

@@ -3,6 +3,11 @@
 Filters on resources a run points to (its flow, its deployment, its flow run) become
 joins through a column prefix; filters on resources that point at the run (its task
 runs) become correlated ``EXISTS`` sub-queries.
+
+Every read is of one workspace: the runs' own ``workspace_id`` condition (which leads the
+listing indexes ``ix_fr_ws_*`` / ``ix_tr_ws_*``) keeps the joined rows in it too, since a
+run points only at rows of its workspace, and each ``EXISTS`` sub-query repeats the
+outer row's workspace.
 """
 
 from __future__ import annotations
@@ -60,25 +65,33 @@ def work_queue_condition(work_pools: FilterBody, work_pool_queues: FilterBody, p
     )
 
 
+def _task_runs_of_outer_flow_run(task_runs: FilterBody) -> Exists:
+    """``EXISTS`` a task run of the outer flow run (in its workspace) matching ``task_runs``."""
+    tasks = TaskRun.objects.filter(flow_run_id=OuterRef("pk"), workspace_id=OuterRef("workspace_id"))
+    return Exists(TASK_RUN_FILTER.apply(tasks, task_runs))
+
+
 def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) -> Condition:
-    """``EXISTS`` a flow run whose ``link`` column is the outer row and that matches
-    ``flow_runs`` and (if given) has a task run matching ``task_runs``."""
+    """``EXISTS`` a flow run of the outer row's workspace whose ``link`` column is the
+    outer row and that matches ``flow_runs`` and (if given) has a task run matching
+    ``task_runs``."""
     if flow_runs is None and task_runs is None:
         return None
-    runs = FLOW_RUN_FILTER.apply(FlowRun.objects.filter(**{link: OuterRef("pk")}), flow_runs)
+    of_outer = FlowRun.objects.filter(**{link: OuterRef("pk")}, workspace_id=OuterRef("workspace_id"))
+    runs = FLOW_RUN_FILTER.apply(of_outer, flow_runs)
     if task_runs is not None:
-        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), task_runs)
-        runs = runs.filter(Exists(tasks))
+        runs = runs.filter(_task_runs_of_outer_flow_run(task_runs))
     return Q(Exists(runs))
 
 
-def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
+def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
     ``filters`` is the body of ``/flow_runs/filter``, ``/count``, ``/history``, lateness and
     the UI routes (keys of :data:`runs_app.filters.RELATED_RUN_AND_WORK_FILTERS`; other keys,
     such as ``sort`` or ``limit``, are not read here), so every route that filters flow runs
-    reads the same conditions and a count can never drift from its list.
+    reads the same conditions and a count can never drift from its list. Only the
+    workspace's runs match.
     """
     body = filters or {}
     conditions: list[Condition] = [
@@ -88,15 +101,14 @@ def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
     if body.get("task_runs") is not None:
-        tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), body["task_runs"])
-        conditions.append(Q(Exists(tasks)))
-    return narrowed(FlowRun.objects.all(), conditions)
+        conditions.append(Q(_task_runs_of_outer_flow_run(body["task_runs"])))
+    return narrowed(FlowRun.objects.filter(workspace_id=workspace_id), conditions)
 
 
-def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
-    """Task runs matching every filter key of a validated query body; the flow, flow-run
-    and deployment filters apply to the task's flow run (a task run without one never
-    matches them)."""
+def task_runs_matching(*, filters: FilterBody, workspace_id: int) -> TaskRunQuerySet:
+    """The workspace's task runs matching every filter key of a validated query body;
+    the flow, flow-run and deployment filters apply to the task's flow run (a task run
+    without one never matches them)."""
     body = filters or {}
     flows, flow_runs = body.get("flows"), body.get("flow_runs")
     conditions: list[Condition] = [
@@ -107,69 +119,71 @@ def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
     ]
     if flow_runs is not None or flows is not None:
         conditions.append(Q(flow_run__isnull=False))
-    return narrowed(TaskRun.objects.all(), conditions)
+    return narrowed(TaskRun.objects.filter(workspace_id=workspace_id), conditions)
 
 
 # ------------------------------------------------------------- statements compiled by body
-# Each builder reads nothing but its body (``orion_project.prepared``; a test enforces it).
+# Each builder reads nothing but its body and workspace (``orion_project.prepared``; a
+# test enforces it).
 
 
 @PageByBody
-def _flow_run_page(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
-    runs = flow_runs_matching(filters=body).for_response()
+def _flow_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
+    runs = flow_runs_matching(filters=body, workspace_id=workspace_id).for_response()
     offset = body.get("offset") or 0
     return runs.order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
 
 
 @PageByBody
-def _task_run_page(body: Mapping[str, Any]) -> QuerySet[TaskRun]:
-    runs = task_runs_matching(filters=body).for_response()
+def _task_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[TaskRun]:
+    runs = task_runs_matching(filters=body, workspace_id=workspace_id).for_response()
     offset = body.get("offset") or 0
     return runs.order_by(*TASK_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
 
 
-def flow_run_page(*, filters: Mapping[str, Any], limit: int) -> list[FlowRun]:
-    """``POST /flow_runs/filter``: a sorted page of the matching runs, their state, work
-    queue and pool joined; the SQL compiled once per distinct body."""
-    return _flow_run_page.rows({**filters, "limit": limit})
+def flow_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[FlowRun]:
+    """``POST /flow_runs/filter``: a sorted page of the workspace's matching runs, their
+    state, work queue and pool joined; the SQL compiled once per distinct body."""
+    return _flow_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
-def task_run_page(*, filters: Mapping[str, Any], limit: int) -> list[TaskRun]:
+def task_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[TaskRun]:
     """``POST /task_runs/filter``: as :func:`flow_run_page`, with the task runs' state."""
-    return _task_run_page.rows({**filters, "limit": limit})
+    return _task_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
-def flow_run_count(*, filters: Mapping[str, Any]) -> int:
+def flow_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
     """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
     thousand rows however many runs there are), else by counting the matching runs.
     Either way one statement (the rollup's sum and the count of the runs outside it are
     added up in the database), compiled once per distinct body."""
     body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
-    return int(_flow_run_count.value(body, empty=0) or 0)
+    return int(_flow_run_count.value(body, workspace_id=workspace_id, empty=0) or 0)
 
 
 @ValueByBody
-def _flow_run_count(body: Mapping[str, Any]) -> QuerySet[Any]:
-    runs = flow_runs_matching(filters=body).order_by()
-    scope = rollup_scope(body)
+def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    runs = flow_runs_matching(filters=body, workspace_id=workspace_id).order_by()
+    scope = rollup_scope(body, workspace_id=workspace_id)
     if scope is None:
         return runs.annotate(total=RowsCount("id")).values("total")
-    outside = outside_rollup(runs).annotate(total=RowsCount("id")).values("total")
+    outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
-    return rollup_rows(scope).order_by().annotate(total=summed + Subquery(outside)).values("total")
+    rows = rollup_rows(scope, workspace_id=workspace_id)
+    return rows.order_by().annotate(total=summed + Subquery(outside)).values("total")
 
 
-def flow_run_counts_by_state() -> dict[tuple[str, str], int]:
-    """Flow runs per (state type, state name), live: the rollup's all-flows rows plus
-    the runs outside the rollup (``/api/metrics``)."""
+def flow_run_counts_by_state(*, workspace_id: int) -> dict[tuple[str, str], int]:
+    """The workspace's flow runs per (state type, state name), live: the rollup's
+    all-flows rows plus the runs outside the rollup (``/api/metrics``)."""
     summed = (
-        rollup_rows(RollupScope(flow_ids=None, states=None))
+        rollup_rows(RollupScope(flow_ids=None, states=None), workspace_id=workspace_id)
         .values_list("state_type", "state_name")
         .annotate(total=Sum("count_runs"))
         .order_by()
     )
     outside = (
-        outside_rollup(FlowRun.objects.all())
+        outside_rollup(FlowRun.objects.all(), workspace_id=workspace_id)
         .filter(state_type__isnull=False)
         .values_list("state_type", "state_name")
         .annotate(total=Count("id"))

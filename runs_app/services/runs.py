@@ -7,15 +7,20 @@ rules and the bookkeeping always run.
 
 ``flow_runs_delete`` and ``task_runs_delete`` (from ``runs_app.services.purge``) are the one door out:
 every deletion of runs goes through them.
+
+Every function acts in one workspace (``workspace_id``): a run of another workspace is
+not found, exactly as an unknown id, references in a body (flow, deployment, work queue,
+parent task run, flow run) resolve only there, and every row written carries it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
@@ -39,44 +44,49 @@ from runs_app.services.run_input import run_input_rejection, run_input_store
 from runs_app.states import StateName, StateType
 
 ApiVersion = tuple[int, int, int] | None
+RunModel = TypeVar("RunModel", FlowRun, TaskRun)
 
 
-def _require_references(*references: tuple[type[Any], uuid.UUID | None]) -> None:
-    """Refuse (409, like a foreign-key violation) a run that points at missing rows.
+def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspace_id: int) -> None:
+    """Refuse (409, like a foreign-key violation) a run that points at rows missing from
+    its workspace (a row of another workspace is missing, whatever the foreign key says).
 
     Checked up front rather than left to the deferred foreign keys, so the answer does
     not depend on when the transaction commits.
     """
     for model, pk in references:
-        if pk is not None and not model.objects.filter(pk=pk).exists():
+        if pk is not None and not model.objects.filter(pk=pk, workspace_id=workspace_id).exists():
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
 def flow_run_set_state(
     *,
     flow_run_id: uuid.UUID,
+    workspace_id: int,
     state: ProposedState,
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
-    """Propose ``state`` for a flow run; the flow policy decides."""
-    return _set_state(FlowRun, flow_run_id, "Flow run", state, force, api_version)
+    """Propose ``state`` for a flow run of the workspace; the flow policy decides."""
+    return _set_state(FlowRun, flow_run_id, workspace_id, "Flow run", state, force, api_version)
 
 
 def task_run_set_state(
     *,
     task_run_id: uuid.UUID,
+    workspace_id: int,
     state: ProposedState,
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
-    """Propose ``state`` for a task run; the task policy decides."""
-    return _set_state(TaskRun, task_run_id, "Task run", state, force, api_version)
+    """Propose ``state`` for a task run of the workspace; the task policy decides."""
+    return _set_state(TaskRun, task_run_id, workspace_id, "Task run", state, force, api_version)
 
 
 def _set_state(
     model: type[FlowRun] | type[TaskRun],
     run_id: uuid.UUID,
+    workspace_id: int,
     kind: str,
     state: ProposedState,
     force: bool,
@@ -85,7 +95,7 @@ def _set_state(
     """One transaction with the run row locked, so concurrent proposals for one run are
     decided one after the other and each sees the state the other wrote."""
     with transaction.atomic():
-        run = lock_run(model, run_id)
+        run = lock_run(model, run_id, workspace_id=workspace_id)
         if run is None:
             raise ObjectNotFoundError(f"{kind} with id {run_id} not found")
         return orchestrate(run, state, force=force, api_version=api_version)
@@ -103,22 +113,29 @@ def flow_run_create(
     api_version: ApiVersion = None,
     initial_state: ProposedState | None = None,
 ) -> tuple[FlowRun, bool]:
-    """Create a flow run with its initial state (PENDING if none) written with force.
+    """Create a flow run in the workspace with its initial state (PENDING if none)
+    written with force.
 
     With an ``idempotency_key``, an existing run of the same flow with that key is
     returned unchanged instead (``created`` is then ``False``), also when two requests
-    race: the unique constraint decides and the loser reads the winner's run.
+    race: the unique constraint decides and the loser reads the winner's run. Flows are
+    of one workspace, so keys are per workspace too.
+
+    The flow, deployment and parent task run must be of the workspace (a client names
+    them). A work queue is never named by a client here: the deployment services pass
+    the one they resolved in the workspace, so it costs no look-up.
     """
     fields = {**data, "workspace_id": workspace_id}
     key = fields.get("idempotency_key")
     if key is not None:
-        existing = _existing_flow_run(fields["flow_id"], key)
+        existing = _existing_flow_run(fields["flow_id"], key, workspace_id)
         if existing is not None:
             return existing, False
     _require_references(
         (Flow, fields["flow_id"]),
         (Deployment, fields.get("deployment_id")),
         (TaskRun, fields.get("parent_task_run_id")),
+        workspace_id=workspace_id,
     )
     fields["name"] = fields.get("name") or random_run_name()
     try:
@@ -129,37 +146,48 @@ def flow_run_create(
             run = FlowRun(**fields)
             orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
-        existing = _existing_flow_run(fields["flow_id"], key) if key is not None else None
+        existing = _existing_flow_run(fields["flow_id"], key, workspace_id) if key is not None else None
         if existing is None:
             raise
         return existing, False
     return run, True
 
 
-def _existing_flow_run(flow_id: uuid.UUID, key: str) -> FlowRun | None:
+def _existing_flow_run(flow_id: uuid.UUID, key: str, workspace_id: int) -> FlowRun | None:
     runs = FlowRun.objects.for_response()
-    return next(iter(runs.filter(flow_id=flow_id, idempotency_key=key)), None)
+    return next(iter(runs.filter(workspace_id=workspace_id, flow_id=flow_id, idempotency_key=key)), None)
 
 
-def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
-    """Write the given writable fields of a flow run; ``False`` if it does not exist."""
-    return FlowRun.objects.filter(pk=flow_run_id).update(**changes, updated=timezone.now()) > 0
+def _the_run(model: type[RunModel], run_id: uuid.UUID, workspace_id: int) -> QuerySet[RunModel]:
+    """The workspace's run with this id (none for an id of another workspace)."""
+    return model.objects.filter(pk=run_id, workspace_id=workspace_id)
 
 
-def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
-    """Delete a flow run with everything that points at it; ``False`` if there is none."""
-    return flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id))[FlowRun._meta.label] > 0
+def flow_run_update(*, flow_run_id: uuid.UUID, workspace_id: int, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a flow run; ``False`` if the workspace has none
+    with this id."""
+    return _the_run(FlowRun, flow_run_id, workspace_id).update(**changes, updated=timezone.now()) > 0
+
+
+def flow_run_delete(*, flow_run_id: uuid.UUID, workspace_id: int) -> bool:
+    """Delete a flow run with everything that points at it; ``False`` if the workspace
+    has none with this id."""
+    return flow_runs_delete(runs=_the_run(FlowRun, flow_run_id, workspace_id))[FlowRun._meta.label] > 0
 
 
 def flow_run_resume(
-    *, flow_run_id: uuid.UUID, run_input: Mapping[str, Any] | None = None, api_version: ApiVersion = None
+    *,
+    flow_run_id: uuid.UUID,
+    workspace_id: int,
+    run_input: Mapping[str, Any] | None = None,
+    api_version: ApiVersion = None,
 ) -> OrchestrationResult:
     """Resume a PAUSED flow run: RUNNING, or SCHEDULED "Resuming" if the pause reschedules.
 
     A run paused for input (2.20 ``pause_flow_run(wait_for_input=...)``) is resumed only
     with a ``run_input`` valid for the schema it stored; the input is then stored for it.
     """
-    run = FlowRun.objects.select_related("state").filter(pk=flow_run_id).first()
+    run = FlowRun.objects.select_related("state").filter(pk=flow_run_id, workspace_id=workspace_id).first()
     if run is None:
         raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
     if run.state is None or run.state.type != StateType.PAUSED:
@@ -173,7 +201,7 @@ def flow_run_resume(
     if keyset:
         run_input = run_input or {}
         reason = run_input_rejection(
-            flow_run_id=flow_run_id, keyset=keyset, run_input=run_input, workspace_id=run.workspace_id
+            flow_run_id=flow_run_id, workspace_id=workspace_id, keyset=keyset, run_input=run_input
         )
         if reason is not None:
             return OrchestrationResult(status=SetStateStatus.REJECT, state=run.state, reason=reason)
@@ -183,25 +211,32 @@ def flow_run_resume(
     else:
         proposal = ProposedState.make(type=StateType.RUNNING, timestamp=now)
     with transaction.atomic():
-        result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+        result = flow_run_set_state(
+            flow_run_id=flow_run_id, workspace_id=workspace_id, state=proposal, api_version=api_version
+        )
         if keyset and run_input and result.status == SetStateStatus.ACCEPT:
-            run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input, workspace_id=run.workspace_id)
+            run_input_store(flow_run_id=flow_run_id, workspace_id=workspace_id, keyset=keyset, run_input=run_input)
     return result
 
 
 def task_run_create(
-    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+    *,
+    workspace_id: int,
+    data: Mapping[str, Any],
+    api_version: ApiVersion = None,
+    initial_state: ProposedState | None = None,
 ) -> tuple[TaskRun, bool]:
-    """Create a task run (initial state, PENDING if none, forced), or return the existing
-    one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``).
+    """Create a task run in the workspace (initial state, PENDING if none, forced), or
+    return the workspace's existing one with the same ``(flow_run_id, task_key,
+    dynamic_key)`` (or client-chosen ``id``).
 
     A new task run is the common case, so it is inserted straight away and the unique
     constraints find the existing one (no look-up before every insert).
     """
-    fields = dict(data)
+    fields = {**data, "workspace_id": workspace_id}
     if fields.get("id") is None:
         fields.pop("id", None)
-    _require_references((FlowRun, fields.get("flow_run_id")))
+    _require_references((FlowRun, fields.get("flow_run_id")), workspace_id=workspace_id)
     fields["name"] = fields.get("name") or random_run_name()
     try:
         with transaction.atomic():
@@ -217,7 +252,7 @@ def task_run_create(
 
 
 def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
-    runs = TaskRun.objects.for_response()
+    runs = TaskRun.objects.for_response().filter(workspace_id=fields["workspace_id"])
     if fields.get("id") is not None:
         found = runs.filter(pk=fields["id"]).first()
         if found is not None:
@@ -229,26 +264,33 @@ def _existing_task_run(fields: Mapping[str, Any]) -> TaskRun | None:
     ).first()
 
 
-def task_run_update(*, task_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bool:
-    """Write the given writable fields of a task run; ``False`` if it does not exist."""
-    return TaskRun.objects.filter(pk=task_run_id).update(**changes, updated=timezone.now()) > 0
+def task_run_update(*, task_run_id: uuid.UUID, workspace_id: int, changes: Mapping[str, Any]) -> bool:
+    """Write the given writable fields of a task run; ``False`` if the workspace has none
+    with this id."""
+    return _the_run(TaskRun, task_run_id, workspace_id).update(**changes, updated=timezone.now()) > 0
 
 
-def task_run_delete(*, task_run_id: uuid.UUID) -> bool:
-    """Delete a task run with its states, cache rows and logs; ``False`` if there is none."""
-    return task_runs_delete(runs=TaskRun.objects.filter(pk=task_run_id))[TaskRun._meta.label] > 0
+def task_run_delete(*, task_run_id: uuid.UUID, workspace_id: int) -> bool:
+    """Delete a task run with its states, cache rows and logs; ``False`` if the workspace
+    has none with this id."""
+    return task_runs_delete(runs=_the_run(TaskRun, task_run_id, workspace_id))[TaskRun._meta.label] > 0
 
 
-def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
-    """Insert a batch of log lines with one statement per 500 rows."""
-    rows = [Log(**log) for log in logs]
+def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
+    """Insert a batch of log lines of the workspace with one statement per 500 rows.
+
+    The run ids a line names are not checked (as the reference; logs may arrive before
+    their run): a line naming another workspace's run is stored in this one and is only
+    ever read here."""
+    rows = [Log(**log, workspace_id=workspace_id) for log in logs]
     with transaction.atomic():
         Log.objects.bulk_create(rows, batch_size=500)
     return len(rows)
 
 
 def runs_reset() -> None:
-    """Delete every run (through the one delete path) and the other rows of this app."""
+    """Delete every run of every workspace (through the one delete path) and the other
+    rows of this app."""
     flow_runs_delete(runs=FlowRun.objects.all())
     task_runs_delete(runs=TaskRun.objects.all())
     for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection, FlowRunHistoryBucket):

@@ -13,6 +13,10 @@ first (inside the orchestration transaction, with those rows locked, so nothing 
 it), a flow run entering a final state releases its task runs' slots at once, and the
 slots service sweeps the rest (``runs_app.background.slots``). ``slot_acquired`` records since when each
 slot is held (ISO timestamps by task-run id).
+
+A limit and the task runs holding its slots are of one workspace: a limit counts only
+task runs of its own workspace as holders (a slot naming another workspace's run is a
+holder that does not exist), and a run takes slots only of its workspace's limits.
 """
 
 from __future__ import annotations
@@ -21,12 +25,23 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from runs_app.models import ConcurrencyLimit, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 HOLDING_STATE_TYPES = frozenset({StateType.RUNNING, StateType.CANCELLING})
+
+
+def tag_limits_locked(tags: Iterable[str] | None, *, workspace_id: int) -> QuerySet[ConcurrencyLimit]:
+    """The workspace's limits on ``tags``, locked in tag order (every writer of slots
+    locks them in this order, so two never deadlock)."""
+    return (
+        ConcurrencyLimit.objects.select_for_update()
+        .filter(workspace_id=workspace_id, tag__in=list(tags or []))
+        .order_by("tag")
+    )
 
 
 def take_slot(limit: ConcurrencyLimit, run_id: str, now: datetime) -> None:
@@ -54,23 +69,27 @@ def acquired_at(limit: ConcurrencyLimit, run_id: str) -> datetime | None:
     return parse_datetime(stamp) if isinstance(stamp, str) else None
 
 
-def _holder_states(run_ids: set[str]) -> dict[str, tuple[str | None, str | None]]:
-    """``run id → (task run state type, flow run state type)`` for the holders that exist."""
+Holder = tuple[str | None, str | None]
+
+
+def _holder_states(run_ids: Iterable[str], *, workspace_ids: Iterable[int]) -> dict[tuple[int, str], Holder]:
+    """``(workspace id, run id) → (task run state type, flow run state type)`` for the
+    holders that exist in those workspaces (one query)."""
     valid: list[uuid.UUID] = []
-    for run_id in run_ids:
+    for run_id in set(run_ids):
         try:
             valid.append(uuid.UUID(run_id))
         except ValueError:
             continue  # a slot_override may name anything; such a holder does not exist
     if not valid:
         return {}
-    rows = TaskRun.objects.filter(id__in=valid).values_list("id", "state_type", "flow_run__state_type")
-    return {str(run_id): (state, flow_state) for run_id, state, flow_state in rows}
+    rows = TaskRun.objects.filter(workspace_id__in=sorted(set(workspace_ids)), id__in=valid).values_list(
+        "workspace_id", "id", "state_type", "flow_run__state_type"
+    )
+    return {(workspace_id, str(run_id)): (state, flow_state) for workspace_id, run_id, state, flow_state in rows}
 
 
-def stale_reason(
-    limit: ConcurrencyLimit, run_id: str, holder: tuple[str | None, str | None] | None, now: datetime
-) -> str | None:
+def stale_reason(limit: ConcurrencyLimit, run_id: str, holder: Holder | None, now: datetime) -> str | None:
     """Why the slot of ``run_id`` in ``limit`` is stale, or ``None`` while it is held."""
     if holder is None:
         return "task run deleted"
@@ -87,7 +106,8 @@ def stale_reason(
 
 
 def free_stale_slots(limits: Sequence[ConcurrencyLimit], now: datetime, *, keep: str | None = None) -> int:
-    """Release the stale slots of ``limits`` (locked by the caller); how many were freed.
+    """Release the stale slots of ``limits`` (locked by the caller; of one workspace or
+    several, each read against its own workspace's runs); how many were freed.
 
     One query reads the state of every holder. ``keep`` is the run asking for a slot now,
     never stale to itself.
@@ -95,30 +115,32 @@ def free_stale_slots(limits: Sequence[ConcurrencyLimit], now: datetime, *, keep:
     held = {slot for limit in limits for slot in limit.active_slots or [] if slot != keep}
     if not held:
         return 0
-    holders = _holder_states(held)
+    holders = _holder_states(held, workspace_ids={limit.workspace_id for limit in limits})
     freed = 0
     for limit in limits:
         stale = [
             slot
             for slot in limit.active_slots or []
-            if slot != keep and stale_reason(limit, slot, holders.get(slot), now) is not None
+            if slot != keep and stale_reason(limit, slot, holders.get((limit.workspace_id, slot)), now) is not None
         ]
         if stale and release_slots(limit, stale):
             freed += len(stale)
     return freed
 
 
-def release_slots_of_flow_run(*, flow_run_id: uuid.UUID) -> int:
+def release_slots_of_flow_run(*, flow_run_id: uuid.UUID, workspace_id: int) -> int:
     """A flow run reached a final state: free the slots its still-RUNNING task runs hold."""
     holders = list(
-        TaskRun.objects.filter(flow_run_id=flow_run_id, state_type__in=HOLDING_STATE_TYPES).values_list("id", "tags")
+        TaskRun.objects.filter(
+            workspace_id=workspace_id, flow_run_id=flow_run_id, state_type__in=HOLDING_STATE_TYPES
+        ).values_list("id", "tags")
     )
     tags = sorted({tag for _, run_tags in holders for tag in run_tags or []})
     if not tags:
         return 0
     ids = {str(run_id) for run_id, _ in holders}
     freed = 0
-    for limit in ConcurrencyLimit.objects.select_for_update().filter(tag__in=tags).order_by("tag"):
+    for limit in tag_limits_locked(tags, workspace_id=workspace_id):
         before = len(limit.active_slots or [])
         if release_slots(limit, ids):
             freed += before - len(limit.active_slots)

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from tests.factories import FlowFactory
 
 
@@ -61,9 +62,17 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
     from tests.factories import FlowRunFactory
 
     running = FlowRunFactory()
-    flow_run_set_state(flow_run_id=running.pk, state=ProposedState.make(type="RUNNING", timestamp=timezone.now()))
+    flow_run_set_state(
+        flow_run_id=running.pk,
+        workspace_id=DEFAULT_WORKSPACE_ID,
+        state=ProposedState.make(type="RUNNING", timestamp=timezone.now()),
+    )
     finished = FlowRunFactory()
-    flow_run_set_state(flow_run_id=finished.pk, state=ProposedState.make(type="COMPLETED", timestamp=timezone.now()))
+    flow_run_set_state(
+        flow_run_id=finished.pk,
+        workspace_id=DEFAULT_WORKSPACE_ID,
+        state=ProposedState.make(type="COMPLETED", timestamp=timezone.now()),
+    )
     selected = {"action": "cancel_runs", "_selected_action": [str(running.pk), str(finished.pk)]}
     # The first post asks to confirm and changes nothing.
     asked = admin_client_logged_in.post("/admin/runs_app/flowrun/", selected)

@@ -78,8 +78,8 @@ def test_flow_runs_matching_joins_related_filters() -> None:
         "task_runs": {"name": {"any_": ["step"]}},
         "sort": "NAME_ASC",  # keys that are not filters are not read by the selector
     }
-    assert [run.name for run in flow_runs_matching(filters=body)] == ["wanted"]
-    assert flow_runs_matching(filters=None).count() == 3
+    assert [run.name for run in flow_runs_matching(filters=body, workspace_id=DEFAULT_WORKSPACE_ID)] == ["wanted"]
+    assert flow_runs_matching(filters=None, workspace_id=DEFAULT_WORKSPACE_ID).count() == 3
 
 
 def test_task_runs_matching_applies_flow_filters_to_their_flow_run() -> None:
@@ -88,7 +88,7 @@ def test_task_runs_matching_applies_flow_filters_to_their_flow_run() -> None:
     TaskRunFactory(flow_run=run, name="inside")
     TaskRunFactory(flow_run=FlowRunFactory(), name="elsewhere")
     body = {"flows": {"name": {"any_": ["etl"]}}}
-    assert [task.name for task in task_runs_matching(filters=body)] == ["inside"]
+    assert [task.name for task in task_runs_matching(filters=body, workspace_id=DEFAULT_WORKSPACE_ID)] == ["inside"]
     assert TASK_RUN_FILTER.to_q({"name": {"any_": ["inside"]}}) is not None
 
 

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from orion_project.api.filtering import validate_body
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.prepared import ByBody, PageByBody, by_id, by_id_like
 from runs_app.api.flow_runs import FlowRunsCountRequest, FlowRunsFilterRequest
 from runs_app.api.task_runs import TaskRunsFilterRequest
@@ -82,7 +83,7 @@ def _database_shut() -> Iterator[None]:
 def _built_at(statement: ByBody[Any], body: Mapping[str, Any], now: dt.datetime, monkeypatch: Any) -> Any:
     monkeypatch.setattr(timezone, "now", lambda: now)
     with _database_shut():
-        return statement.statement(body, connection.alias)
+        return statement.statement(body, connection.alias, DEFAULT_WORKSPACE_ID)
 
 
 def _check_rule(statement: ByBody[Any], bodies: list[dict[str, Any]], monkeypatch: Any) -> None:
@@ -105,10 +106,10 @@ def test_a_statement_is_built_from_its_body_alone(name: str, monkeypatch: pytest
 def test_the_check_catches_a_clock_and_a_database_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ByBody, "registered", [])
 
-    def started_lately(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
+    def started_lately(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
         return FlowRun.objects.filter(start_time__gte=timezone.now() - dt.timedelta(days=1))
 
-    def of_known_flows(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
+    def of_known_flows(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
         return FlowRun.objects.filter(flow_id__in=list(FlowRun.objects.values_list("flow_id", flat=True)))
 
     with pytest.raises(AssertionError, match="depends on the clock"):

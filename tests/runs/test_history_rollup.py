@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
 from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
 from runs_app.selectors.history import flow_run_history, run_history
@@ -29,7 +30,7 @@ NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": Non
 
 
 def scanned(now: dt.datetime, filters: dict[str, Any], **window: Any) -> list[dict[str, Any]]:
-    return run_history(flow_runs_matching(filters=filters), now=now, **window)
+    return run_history(flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=now, **window)
 
 
 def windows(now: dt.datetime) -> list[dict[str, Any]]:
