@@ -97,11 +97,12 @@ def read_route(operation_id: str, description: str, response: Any, **schema: Any
 
 def _id_keyword(service: Callable[..., Any]) -> str:
     """The keyword a service takes the object's id by: its one keyword-only parameter
-    besides ``changes`` (``flow_delete(*, flow_id)``, ``flow_run_update(*, flow_run_id, changes)``)."""
+    besides ``changes`` and ``workspace_id`` (``flow_delete(*, flow_id)``,
+    ``flow_run_update(*, flow_run_id, changes)``)."""
     names = [
         name
         for name, parameter in inspect.signature(service).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "changes"
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in {"changes", "workspace_id"}
     ]
     assert len(names) == 1, f"{service.__qualname__} must take the id as its one keyword-only argument"
     return names[0]
@@ -111,10 +112,12 @@ def delete_route(operation_id: str, description: str, delete: Callable[..., bool
     """``DELETE /x/{id}``: ``delete(<its id keyword>=id)``; 204, or the view's 404 when it
     deleted nothing."""
     id_keyword = _id_keyword(delete)
+    in_workspace = "workspace_id" in inspect.signature(delete).parameters
 
     @route(operation_id, description, responses={204: None})
     def destroy(self: Any, request: Request, id: str) -> Response:
-        if not delete(**{id_keyword: self.object_id()}):
+        scope = {"workspace_id": self.workspace_id} if in_workspace else {}
+        if not delete(**{id_keyword: self.object_id()}, **scope):
             raise RouteNotFound(self.not_found_detail)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -150,7 +153,7 @@ def filter_route(
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
         if page is not None:
-            return self.rows(page(filters=data, limit=checked_limit(data.get("limit"))))  # type: ignore[no-any-return]
+            return self.rows(page(filters=data, limit=checked_limit(data.get("limit")), workspace_id=self.workspace_id))  # type: ignore[no-any-return]
         return self.page(self.matching(data), data)  # type: ignore[no-any-return]
 
     def build(viewset: type[Any]) -> Callable[..., Response]:
@@ -176,7 +179,9 @@ def count_route(
 
     def handler(self: Any, request: Request) -> Response:
         data = self.body(body)
-        return Response(count(filters=data) if count is not None else self.matching(data).count())
+        return Response(
+            count(filters=data, workspace_id=self.workspace_id) if count is not None else self.matching(data).count()
+        )
 
     documented = route(
         operation_id, description, summary=summary, post=path, request=body, responses={200: OpenApiTypes.INT}

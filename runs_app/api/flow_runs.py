@@ -91,7 +91,9 @@ class FlowRunViewSet(OrionViewSet):
         unchanged (200)."""
         data = self.body(FlowRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = flow_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
+        run, created = flow_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request), workspace_id=self.workspace_id
+        )
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -137,7 +139,7 @@ class FlowRunViewSet(OrionViewSet):
     def lateness(self, request: Request) -> Response:
         """Mean lateness (estimated start time delta) of the matching flow runs, in seconds (2.20)."""
         data = self.body(FlowRunsCountRequest)
-        runs = flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data, workspace_id=self.workspace_id)
         return Response(average_lateness(runs, now=timezone.now()))
 
     @route(
@@ -149,7 +151,11 @@ class FlowRunViewSet(OrionViewSet):
         flow_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
         result = flow_run_set_state(
-            flow_run_id=flow_run_id, state=proposal, force=force, api_version=api_version(request)
+            flow_run_id=flow_run_id,
+            state=proposal,
+            force=force,
+            api_version=api_version(request),
+            workspace_id=self.workspace_id,
         )
         return orchestration_response(result)
 
@@ -171,7 +177,7 @@ class FlowRunViewSet(OrionViewSet):
     def graph(self, request: Request, id: str) -> Response:
         """The task runs of a flow run with their upstream task-run dependencies."""
         now = timezone.now()
-        task_runs = flow_run_graph_task_runs(self.object_id())
+        task_runs = flow_run_graph_task_runs(self.object_id(), workspace_id=self.workspace_id)
         return Response([graph_node_json(task_run, now) for task_run in task_runs])
 
 
@@ -185,7 +191,7 @@ class UIFlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000)."""
         data = self.body(UIFlowRunHistoryRequest)
-        runs = flow_runs_matching(filters=data)
+        runs = flow_runs_matching(filters=data, workspace_id=self.workspace_id)
         runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
         offset = data["offset"]
         now = timezone.now()

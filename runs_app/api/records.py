@@ -179,7 +179,7 @@ class LogViewSet(OrionViewSet):
                 errors.extend(pydantic_errors(detail, ("body", index)))
         if errors:
             raise RequestValidationError(errors, body)
-        logs_create(logs=logs)
+        logs_create(logs=logs, workspace_id=self.workspace_id)
         return Response(None, status=status.HTTP_201_CREATED)
 
     filter = filter_route(

@@ -74,7 +74,9 @@ class TaskRunViewSet(OrionViewSet):
         the existing run with the same flow run, task key and dynamic key (200)."""
         data = self.body(TaskRunCreateSerializer)
         initial_state = proposal_from_body(data.pop("state", None))
-        run, created = task_run_create(data=data, initial_state=initial_state, api_version=api_version(request))
+        run, created = task_run_create(
+            data=data, initial_state=initial_state, api_version=api_version(request), workspace_id=self.workspace_id
+        )
         return self.read(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     list = list_route(
@@ -104,7 +106,7 @@ class TaskRunViewSet(OrionViewSet):
     count = count_route("count_task_runs", "Count task runs matching the filters.", TaskRunsCountRequest)
 
     def matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
-        return task_runs_matching(filters=data)
+        return task_runs_matching(filters=data, workspace_id=self.workspace_id)
 
     @route(
         "task_run_history",
@@ -124,7 +126,11 @@ class TaskRunViewSet(OrionViewSet):
         task_run_id = self.object_id()
         proposal, force = proposal_from_request(request)
         result = task_run_set_state(
-            task_run_id=task_run_id, state=proposal, force=force, api_version=api_version(request)
+            task_run_id=task_run_id,
+            state=proposal,
+            force=force,
+            api_version=api_version(request),
+            workspace_id=self.workspace_id,
         )
         return orchestration_response(result)
 
@@ -152,7 +158,7 @@ class UITaskRunViewSet(OrionViewSet):
     def count(self, request: Request) -> Response:
         """How many matching task runs are in each state type."""
         data = self.body(TaskRunsCountRequest)
-        runs = task_runs_matching(filters=data)
+        runs = task_runs_matching(filters=data, workspace_id=self.workspace_id)
         return Response(count_by_state_type(runs))
 
     @route(
@@ -166,5 +172,5 @@ class UITaskRunViewSet(OrionViewSet):
         data = self.body(DashboardCountsRequest)
         if (data["task_runs"].get("start_time") or {}).get("after_") is None:
             raise DetailError("task_runs.start_time.after_ is required", status.HTTP_422_UNPROCESSABLE_ENTITY)
-        counts = dashboard_task_run_counts(filters=data, now=timezone.now())
+        counts = dashboard_task_run_counts(filters=data, now=timezone.now(), workspace_id=self.workspace_id)
         return Response(counts)

@@ -35,7 +35,7 @@ from runs_app.states import StateName, StateType
 logger = logging.getLogger("orion.orchestration")
 
 
-def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
+def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID, *, workspace_id: int) -> Any:
     """The run row (``None`` if missing), locked for the rest of the transaction.
 
     The current state is read by a second statement on purpose: on PostgreSQL a row
@@ -43,12 +43,12 @@ def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID) -> Any:
     the same statement come from the statement's older snapshot, which would hide the
     state the previous lock holder just wrote.
     """
-    run = by_id(model, locked=True).get(run_id)
+    run = by_id(model, locked=True).get(run_id, workspace_id=workspace_id)
     if run is not None and run.state_id is not None:
         # Read by a compiled statement and cached on the run, so ``run.state`` costs no
         # queryset compile either.
         state_model: Any = model._meta.get_field("state").related_model
-        state = by_id(state_model).get(run.state_id)
+        state = by_id(state_model).get(run.state_id, workspace_id=workspace_id)
         if state is not None:
             run.state = state
     return run
@@ -155,16 +155,16 @@ def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunStat
     }
     row: FlowRunState | TaskRunState
     if isinstance(ctx.run, FlowRun):
-        row = FlowRunState.objects.create(flow_run=ctx.run, **fields)
+        row = FlowRunState.objects.create(flow_run=ctx.run, workspace_id=ctx.run.workspace_id, **fields)
     else:
-        row = TaskRunState.objects.create(task_run=ctx.run, **fields)
+        row = TaskRunState.objects.create(task_run=ctx.run, workspace_id=ctx.run.workspace_id, **fields)
     ctx.run.state = row  # type: ignore[assignment]
     return row
 
 
 def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:
     """A sub-flow's new state is copied, forced, onto the task run standing for it."""
-    parent = lock_run(TaskRun, run.parent_task_run_id)  # type: ignore[arg-type]
+    parent = lock_run(TaskRun, run.parent_task_run_id, workspace_id=run.workspace_id)  # type: ignore[arg-type]
     if parent is None:
         return
     details = {

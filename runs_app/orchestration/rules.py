@@ -453,6 +453,7 @@ class CacheInsertion(Rule):
         key = (state.state_details or {}).get("cache_key")
         if key:
             TaskRunStateCache.objects.create(
+                workspace_id=state.workspace_id,
                 cache_key=key,
                 cache_expiration=parse_detail_time((state.state_details or {}).get("cache_expiration")),
                 task_run_state=state,

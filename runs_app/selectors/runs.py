@@ -72,7 +72,7 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
-def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
+def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
     ``filters`` is the body of ``/flow_runs/filter``, ``/count``, ``/history``, lateness and
@@ -90,10 +90,10 @@ def flow_runs_matching(*, filters: FilterBody) -> FlowRunQuerySet:
     if body.get("task_runs") is not None:
         tasks = TASK_RUN_FILTER.apply(TaskRun.objects.filter(flow_run_id=OuterRef("pk")), body["task_runs"])
         conditions.append(Q(Exists(tasks)))
-    return narrowed(FlowRun.objects.all(), conditions)
+    return narrowed(FlowRun.objects.filter(workspace_id=workspace_id), conditions)
 
 
-def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
+def task_runs_matching(*, filters: FilterBody, workspace_id: int) -> TaskRunQuerySet:
     """Task runs matching every filter key of a validated query body; the flow, flow-run
     and deployment filters apply to the task's flow run (a task run without one never
     matches them)."""
@@ -107,7 +107,7 @@ def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
     ]
     if flow_runs is not None or flows is not None:
         conditions.append(Q(flow_run__isnull=False))
-    return narrowed(TaskRun.objects.all(), conditions)
+    return narrowed(TaskRun.objects.filter(workspace_id=workspace_id), conditions)
 
 
 # ------------------------------------------------------------- statements compiled by body
@@ -115,61 +115,66 @@ def task_runs_matching(*, filters: FilterBody) -> TaskRunQuerySet:
 
 
 @PageByBody
-def _flow_run_page(body: Mapping[str, Any]) -> QuerySet[FlowRun]:
-    runs = flow_runs_matching(filters=body).for_response()
+def _flow_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
+    runs = flow_runs_matching(filters=body, workspace_id=workspace_id).for_response()
     offset = body.get("offset") or 0
     return runs.order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
 
 
 @PageByBody
-def _task_run_page(body: Mapping[str, Any]) -> QuerySet[TaskRun]:
-    runs = task_runs_matching(filters=body).for_response()
+def _task_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[TaskRun]:
+    runs = task_runs_matching(filters=body, workspace_id=workspace_id).for_response()
     offset = body.get("offset") or 0
     return runs.order_by(*TASK_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
 
 
-def flow_run_page(*, filters: Mapping[str, Any], limit: int) -> list[FlowRun]:
+def flow_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[FlowRun]:
     """``POST /flow_runs/filter``: a sorted page of the matching runs, their state, work
     queue and pool joined; the SQL compiled once per distinct body."""
-    return _flow_run_page.rows({**filters, "limit": limit})
+    return _flow_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
-def task_run_page(*, filters: Mapping[str, Any], limit: int) -> list[TaskRun]:
+def task_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[TaskRun]:
     """``POST /task_runs/filter``: as :func:`flow_run_page`, with the task runs' state."""
-    return _task_run_page.rows({**filters, "limit": limit})
+    return _task_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
-def flow_run_count(*, filters: Mapping[str, Any]) -> int:
+def flow_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
     """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
     thousand rows however many runs there are), else by counting the matching runs.
     Either way one statement (the rollup's sum and the count of the runs outside it are
     added up in the database), compiled once per distinct body."""
     body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
-    return int(_flow_run_count.value(body, empty=0) or 0)
+    return int(_flow_run_count.value(body, workspace_id=workspace_id, empty=0) or 0)
 
 
 @ValueByBody
-def _flow_run_count(body: Mapping[str, Any]) -> QuerySet[Any]:
-    runs = flow_runs_matching(filters=body).order_by()
-    scope = rollup_scope(body)
+def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    runs = flow_runs_matching(filters=body, workspace_id=workspace_id).order_by()
+    scope = rollup_scope(body, workspace_id=workspace_id)
     if scope is None:
         return runs.annotate(total=RowsCount("id")).values("total")
-    outside = outside_rollup(runs).annotate(total=RowsCount("id")).values("total")
+    outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
-    return rollup_rows(scope).order_by().annotate(total=summed + Subquery(outside)).values("total")
+    return (
+        rollup_rows(scope, workspace_id=workspace_id)
+        .order_by()
+        .annotate(total=summed + Subquery(outside))
+        .values("total")
+    )
 
 
-def flow_run_counts_by_state() -> dict[tuple[str, str], int]:
+def flow_run_counts_by_state(*, workspace_id: int) -> dict[tuple[str, str], int]:
     """Flow runs per (state type, state name), live: the rollup's all-flows rows plus
     the runs outside the rollup (``/api/metrics``)."""
     summed = (
-        rollup_rows(RollupScope(flow_ids=None, states=None))
+        rollup_rows(RollupScope(flow_ids=None, states=None), workspace_id=workspace_id)
         .values_list("state_type", "state_name")
         .annotate(total=Sum("count_runs"))
         .order_by()
     )
     outside = (
-        outside_rollup(FlowRun.objects.all())
+        outside_rollup(FlowRun.objects.all(), workspace_id=workspace_id)
         .filter(state_type__isnull=False)
         .values_list("state_type", "state_name")
         .annotate(total=Count("id"))

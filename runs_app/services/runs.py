@@ -56,22 +56,24 @@ def flow_run_set_state(
     *,
     flow_run_id: uuid.UUID,
     state: ProposedState,
+    workspace_id: int,
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
     """Propose ``state`` for a flow run; the flow policy decides."""
-    return _set_state(FlowRun, flow_run_id, "Flow run", state, force, api_version)
+    return _set_state(FlowRun, flow_run_id, "Flow run", state, force, api_version, workspace_id)
 
 
 def task_run_set_state(
     *,
     task_run_id: uuid.UUID,
     state: ProposedState,
+    workspace_id: int,
     force: bool = False,
     api_version: ApiVersion = None,
 ) -> OrchestrationResult:
     """Propose ``state`` for a task run; the task policy decides."""
-    return _set_state(TaskRun, task_run_id, "Task run", state, force, api_version)
+    return _set_state(TaskRun, task_run_id, "Task run", state, force, api_version, workspace_id)
 
 
 def _set_state(
@@ -81,11 +83,12 @@ def _set_state(
     state: ProposedState,
     force: bool,
     api_version: ApiVersion,
+    workspace_id: int,
 ) -> OrchestrationResult:
     """One transaction with the run row locked, so concurrent proposals for one run are
     decided one after the other and each sees the state the other wrote."""
     with transaction.atomic():
-        run = lock_run(model, run_id)
+        run = lock_run(model, run_id, workspace_id=workspace_id)
         if run is None:
             raise ObjectNotFoundError(f"{kind} with id {run_id} not found")
         return orchestrate(run, state, force=force, api_version=api_version)
@@ -97,7 +100,11 @@ def _pending_now() -> ProposedState:
 
 
 def flow_run_create(
-    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+    *,
+    data: Mapping[str, Any],
+    workspace_id: int,
+    api_version: ApiVersion = None,
+    initial_state: ProposedState | None = None,
 ) -> tuple[FlowRun, bool]:
     """Create a flow run with its initial state (PENDING if none) written with force.
 
@@ -105,7 +112,7 @@ def flow_run_create(
     returned unchanged instead (``created`` is then ``False``), also when two requests
     race: the unique constraint decides and the loser reads the winner's run.
     """
-    fields = dict(data)
+    fields = {**data, "workspace_id": workspace_id}
     key = fields.get("idempotency_key")
     if key is not None:
         existing = _existing_flow_run(fields["flow_id"], key)
@@ -142,9 +149,10 @@ def flow_run_update(*, flow_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bo
     return FlowRun.objects.filter(pk=flow_run_id).update(**changes, updated=timezone.now()) > 0
 
 
-def flow_run_delete(*, flow_run_id: uuid.UUID) -> bool:
+def flow_run_delete(*, flow_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a flow run with everything that points at it; ``False`` if there is none."""
-    return flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id))[FlowRun._meta.label] > 0
+    deleted = flow_runs_delete(runs=FlowRun.objects.filter(pk=flow_run_id), workspace_id=workspace_id)
+    return deleted[FlowRun._meta.label] > 0
 
 
 def flow_run_resume(
@@ -184,7 +192,11 @@ def flow_run_resume(
 
 
 def task_run_create(
-    *, data: Mapping[str, Any], api_version: ApiVersion = None, initial_state: ProposedState | None = None
+    *,
+    data: Mapping[str, Any],
+    workspace_id: int,
+    api_version: ApiVersion = None,
+    initial_state: ProposedState | None = None,
 ) -> tuple[TaskRun, bool]:
     """Create a task run (initial state, PENDING if none, forced), or return the existing
     one with the same ``(flow_run_id, task_key, dynamic_key)`` (or client-chosen ``id``).
@@ -192,7 +204,7 @@ def task_run_create(
     A new task run is the common case, so it is inserted straight away and the unique
     constraints find the existing one (no look-up before every insert).
     """
-    fields = dict(data)
+    fields = {**data, "workspace_id": workspace_id}
     if fields.get("id") is None:
         fields.pop("id", None)
     _require_references((FlowRun, fields.get("flow_run_id")))
@@ -228,14 +240,15 @@ def task_run_update(*, task_run_id: uuid.UUID, changes: Mapping[str, Any]) -> bo
     return TaskRun.objects.filter(pk=task_run_id).update(**changes, updated=timezone.now()) > 0
 
 
-def task_run_delete(*, task_run_id: uuid.UUID) -> bool:
+def task_run_delete(*, task_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a task run with its states, cache rows and logs; ``False`` if there is none."""
-    return task_runs_delete(runs=TaskRun.objects.filter(pk=task_run_id))[TaskRun._meta.label] > 0
+    deleted = task_runs_delete(runs=TaskRun.objects.filter(pk=task_run_id), workspace_id=workspace_id)
+    return deleted[TaskRun._meta.label] > 0
 
 
-def logs_create(*, logs: Iterable[Mapping[str, Any]]) -> int:
+def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
     """Insert a batch of log lines with one statement per 500 rows."""
-    rows = [Log(**log) for log in logs]
+    rows = [Log(**log, workspace_id=workspace_id) for log in logs]
     with transaction.atomic():
         Log.objects.bulk_create(rows, batch_size=500)
     return len(rows)

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRun, FlowRunState, Log
 from runs_app.orchestration.context import ProposedState
 from runs_app.services.runs import flow_run_set_state
@@ -234,7 +235,9 @@ def test_concurrent_client_and_bulk_lose_or_double_nothing(client: Any) -> None:
             for run_id in ids:
                 for state_type in (StateType.PENDING, StateType.RUNNING):
                     proposal = ProposedState.make(type=state_type, timestamp=dt.datetime.now(dt.UTC))
-                    if flow_run_set_state(flow_run_id=uuid.UUID(run_id), state=proposal).state_written:
+                    if flow_run_set_state(
+                        flow_run_id=uuid.UUID(run_id), state=proposal, workspace_id=DEFAULT_WORKSPACE_ID
+                    ).state_written:
                         accepted += 1
         finally:
             connections.close_all()

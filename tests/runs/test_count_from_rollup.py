@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRun, FlowRunHistoryBucket
 from runs_app.rollup.reads import rollup_scope
 from runs_app.selectors.runs import flow_runs_matching
@@ -41,7 +42,7 @@ def test_count_equals_counting_the_runs_for_every_filter(api) -> None:  # type: 
     assert api.delete(f"/flow_runs/{ids[4]}").status_code == 204
     # A run without a state (none of the API's doors makes one; a bulk import might) is
     # outside the rollup and still counted.
-    FlowRun.objects.create(flow=FlowFactory(), name="stateless")
+    FlowRun.objects.create(flow=FlowFactory(), name="stateless", workspace_id=DEFAULT_WORKSPACE_ID)
     flow_id = api.get(f"/flow_runs/{ids[0]}").json()["flow_id"]
     for body in bodies(flow_id):
         expected = api.post("/flow_runs/filter", {**body, "limit": 200}).json()
@@ -51,7 +52,7 @@ def test_count_equals_counting_the_runs_for_every_filter(api) -> None:  # type: 
         assert answer.json() == len(expected), body
         from_rollup = any(ROLLUP in q["sql"] for q in queries.captured_queries)
         validated = {key: body.get(key) for key in ("flows", "flow_runs", "deployments")}
-        scope = rollup_scope(validated)
+        scope = rollup_scope(validated, workspace_id=DEFAULT_WORKSPACE_ID)
         # An empty list of flows matches nothing without a statement.
         assert from_rollup == (scope is not None and scope.flow_ids != []), body
     assert api.post("/flow_runs/count", {}).json() == FlowRun.objects.count() == 36
@@ -63,7 +64,7 @@ def test_a_count_by_state_is_one_statement_over_the_rollup(api) -> None:  # type
     body = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
     with CaptureQueriesContext(connection) as queries:
         answer = api.post("/flow_runs/count", body).json()
-    assert answer == flow_runs_matching(filters=body).count() == 6
+    assert answer == flow_runs_matching(filters=body, workspace_id=DEFAULT_WORKSPACE_ID).count() == 6
     statements = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert len(statements) == 1
     # The sum of the rollup rows plus the runs the rollup does not hold.
@@ -82,9 +83,9 @@ def test_a_body_is_compiled_once_and_its_answer_stays_live(api, monkeypatch) -> 
     calls = []
     build = run_selectors._flow_run_count.build
 
-    def counting(filters: Any) -> Any:
+    def counting(filters: Any, workspace_id: int) -> Any:
         calls.append(filters)
-        return build(filters)
+        return build(filters, workspace_id)
 
     monkeypatch.setattr(run_selectors._flow_run_count, "build", counting)
     for expected in (1, 2):

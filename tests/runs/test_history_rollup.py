@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
 from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
 from runs_app.selectors.history import flow_run_history, run_history
@@ -29,7 +30,7 @@ NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": Non
 
 
 def scanned(now: dt.datetime, filters: dict[str, Any], **window: Any) -> list[dict[str, Any]]:
-    return run_history(flow_runs_matching(filters=filters), now=now, **window)
+    return run_history(flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=now, **window)
 
 
 def windows(now: dt.datetime) -> list[dict[str, Any]]:
@@ -87,7 +88,10 @@ def test_history_from_the_rollup_equals_reading_every_run(api) -> None:  # type:
             {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["RUNNING", "SCHEDULED"]}}}},
             {**NO_FILTERS, "flows": {"id": {"any_": [flow_id]}}, "flow_runs": states},
         ):
-            assert_same(flow_run_history(now=now, filters=filters, **window), scanned(now, filters, **window))
+            assert_same(
+                flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+                scanned(now, filters, **window),
+            )
     # The route answers the same, and answers through the rollup.
     body = {
         "history_start": (now - dt.timedelta(days=3)).isoformat(),
@@ -108,7 +112,7 @@ def test_filters_the_rollup_has_no_column_for_read_the_runs(api) -> None:  # typ
     states = {"type": {"any_": ["COMPLETED", "FAILED"]}}
     filters = {**NO_FILTERS, "flow_runs": {"state": states, "tags": {"all_": ["nowhere"]}}}
     with CaptureQueriesContext(connection) as queries:
-        answer = flow_run_history(now=now, filters=filters, **window)
+        answer = flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window)
     assert not any(FlowRunHistoryBucket._meta.db_table in q["sql"] for q in queries.captured_queries)
     assert_same(answer, scanned(now, filters, **window))
     assert not any(interval["states"] for interval in answer)
@@ -143,4 +147,7 @@ def test_rebuild_and_bulk_seed_agree_with_the_state_writes(api) -> None:  # type
         "end": now,
         "interval": dt.timedelta(days=1),
     }
-    assert_same(flow_run_history(now=now, filters=NO_FILTERS, **window), scanned(now, NO_FILTERS, **window))
+    assert_same(
+        flow_run_history(now=now, filters=NO_FILTERS, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+        scanned(now, NO_FILTERS, **window),
+    )
