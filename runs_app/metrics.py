@@ -29,14 +29,12 @@ from django.utils import timezone
 from prometheus_client.core import Metric
 
 from flows_app.models import WorkQueue
-from orion_project.metrics import gauge
+from orion_project.metrics import WORKSPACE_LABEL, gauge
 from orion_project.models import Workspace
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunHistoryBucket, RunStateCount, TaskRun
 from runs_app.rollup.reads import NOT_IN_ROLLUP
 from runs_app.rollup.writes import ALL_FLOWS
 from runs_app.states import StateName, StateType
-
-WORKSPACE = "workspace"
 
 
 def _flow_run_counts() -> dict[tuple[int, str, str], int]:
@@ -93,7 +91,7 @@ def run_metrics() -> Iterable[Metric]:
     now = timezone.now()
     workspaces = dict(Workspace.objects.order_by("id").values_list("id", "slug"))
     by_state = _flow_run_counts()
-    flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", [WORKSPACE, "state_type"])
+    flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", [WORKSPACE_LABEL, "state_type"])
     per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in StateType.values}
     late = dict.fromkeys(workspaces, 0)
     for (workspace_id, state_type, state_name), count in by_state.items():
@@ -104,11 +102,11 @@ def run_metrics() -> Iterable[Metric]:
         if workspace_id in workspaces:
             flow_runs.add_metric([workspaces[workspace_id], state_type], count)
 
-    task_runs = gauge("orion_task_runs", "Task runs per state type.", [WORKSPACE, "state_type"])
+    task_runs = gauge("orion_task_runs", "Task runs per state type.", [WORKSPACE_LABEL, "state_type"])
     computed = gauge(
         "orion_run_counts_computed_timestamp",
         "Unix time the per-state run counts were computed (flow runs: live; task runs: by the metrics service).",
-        [WORKSPACE, "kind"],
+        [WORKSPACE_LABEL, "kind"],
     )
     for workspace_id, (task_counts, computed_at) in sorted(_task_run_state_counts(workspaces).items()):
         slug = workspaces[workspace_id]
@@ -119,9 +117,11 @@ def run_metrics() -> Iterable[Metric]:
             [slug, RunStateCount.Kind.TASK_RUN], computed_at if computed_at is not None else now.timestamp()
         )
 
-    late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.", [WORKSPACE])
+    late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.", [WORKSPACE_LABEL])
     oldest_late = gauge(
-        "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none).", [WORKSPACE]
+        "orion_oldest_late_flow_run_seconds",
+        "How late the oldest Late flow run is, in seconds (0: none).",
+        [WORKSPACE_LABEL],
     )
     oldest = dict(
         FlowRun.objects.late().values_list("workspace_id").annotate(oldest=Min("next_scheduled_start_time")).order_by()
@@ -149,7 +149,7 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
         .values_list("work_queue_id")
         .annotate(count=Count("id"))
     )
-    labels = [WORKSPACE, "work_pool", "work_queue"]
+    labels = [WORKSPACE_LABEL, "work_pool", "work_queue"]
     runs = gauge("orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", labels)
     polled = gauge(
         "orion_work_queue_last_polled_seconds",
@@ -166,7 +166,7 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
 
 
 def _concurrency_metrics(workspaces: dict[int, str]) -> list[Metric]:
-    labels = [WORKSPACE, "tag"]
+    labels = [WORKSPACE_LABEL, "tag"]
     used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", labels)
     limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", labels)
     for row in ConcurrencyLimit.objects.order_by("workspace_id", "tag"):

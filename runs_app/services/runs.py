@@ -185,7 +185,9 @@ def flow_run_resume(
     else:
         proposal = ProposedState.make(type=StateType.RUNNING, timestamp=now)
     with transaction.atomic():
-        result = flow_run_set_state(flow_run_id=flow_run_id, state=proposal, api_version=api_version)
+        result = flow_run_set_state(
+            flow_run_id=flow_run_id, state=proposal, api_version=api_version, workspace_id=run.workspace_id
+        )
         if keyset and run_input and result.status == SetStateStatus.ACCEPT:
             run_input_store(flow_run_id=flow_run_id, keyset=keyset, run_input=run_input)
     return result
@@ -256,7 +258,9 @@ def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
 
 def runs_reset() -> None:
     """Delete every run (through the one delete path) and the other rows of this app."""
-    flow_runs_delete(runs=FlowRun.objects.all())
-    task_runs_delete(runs=TaskRun.objects.all())
+    for workspace_id in FlowRun.objects.values_list("workspace_id", flat=True).distinct().order_by():
+        flow_runs_delete(runs=FlowRun.objects.all(), workspace_id=workspace_id)
+    for workspace_id in TaskRun.objects.values_list("workspace_id", flat=True).distinct().order_by():
+        task_runs_delete(runs=TaskRun.objects.all(), workspace_id=workspace_id)
     for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection, FlowRunHistoryBucket):
         model.objects.all().delete()

@@ -254,9 +254,9 @@ def test_metrics_carry_a_workspace_label(spaces: tuple[WorkspaceApi, WorkspaceAp
                 assert current[("orion_task_runs", labels)] == expected, (slug, state_type)
             assert current[("orion_late_flow_runs", (("workspace", slug),))] == 0
     # Every gauge about stored rows carries the label.
-    for (name, labels), _ in scrape(client).items():
+    for name, sample_labels in scrape(client):
         if name.startswith("orion_") and not name.startswith(("orion_service_", "orion_http_")):
-            assert "workspace" in dict(labels), name
+            assert "workspace" in dict(sample_labels), name
 
 
 def test_purging_a_workspaces_runs_leaves_the_others(spaces: tuple[WorkspaceApi, WorkspaceApi]) -> None:
