@@ -150,10 +150,12 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     root: Path = ROOT
+    # The API measured: ``/api`` (the workspace ``default``) or ``/api/workspaces/<slug>``.
+    api_path: str = "/api"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
+        return f"http://127.0.0.1:{self.port}{self.api_path}"
 
     def start(self, cpu: str | None, workdir: Path, timeout: float = 180.0) -> None:
         self.log_path = workdir / f"{self.name}.log"

@@ -12,6 +12,9 @@ count, 30-day history, the metrics scrape) at each ``--concurrency``: 1 in fligh
 the latency of one request, more in flight the latency under load (on one core a request
 then also waits for the others). ``bench.load`` checks every answer (a wrong one is an
 error). The table is printed and written into ``docs/performance.md``.
+
+``--workspace SLUG`` measures one workspace's API (``/api/workspaces/SLUG``) of a data
+set spread over several (``orion_seed --workspaces 10``): the budgets hold per workspace.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ BUDGETS_MS = {
 }
 
 
-def database_cluster(url: str) -> tuple[Cluster, int, int]:
+def database_cluster(url: str, workspace: str | None = None) -> tuple[Cluster, int, int]:
     """The running cluster behind ``url`` (its port and postmaster pid, from its data
-    directory), and how many flow runs and (estimated) task runs the database holds."""
+    directory), and how many flow runs (of ``workspace``, if given) and (estimated) task
+    runs the database holds."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
@@ -51,7 +55,15 @@ def database_cluster(url: str) -> tuple[Cluster, int, int]:
             name: connection.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
             for name in ("shared_buffers", "jit")
         }
-        runs = connection.execute("SELECT count(*) FROM runs_app_flowrun").fetchone()[0]  # type: ignore[index]
+        if workspace is None:
+            counted = connection.execute("SELECT count(*) FROM runs_app_flowrun")
+        else:
+            counted = connection.execute(
+                "SELECT count(*) FROM runs_app_flowrun WHERE workspace_id = "
+                "(SELECT id FROM orion_project_workspace WHERE slug = %s)",
+                [workspace],
+            )
+        runs = counted.fetchone()[0]  # type: ignore[index]
         tasks = connection.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'runs_app_taskrun'")
         task_runs = tasks.fetchone()[0]  # type: ignore[index]
     cluster = Cluster(Path(os.devnull))
@@ -63,8 +75,10 @@ def database_cluster(url: str) -> tuple[Cluster, int, int]:
 
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="orion-scale-"))
-    cluster, runs, task_runs = database_cluster(args.database_url)
+    cluster, runs, task_runs = database_cluster(args.database_url, args.workspace)
     server = ours(args.database_url, args.port)
+    if args.workspace:
+        server.api_path = f"/api/workspaces/{args.workspace}"
     server_cpu = None if args.no_pin else args.server_cpu
     if server_cpu is not None:
         pin(cluster.postmaster, server_cpu)
@@ -99,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
         [
             f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at commit {report.commit()}.",
             f"- Machine: {report.machine()}.",
-            f"- PostgreSQL {cluster.version}; {runs:,} flow runs, about {task_runs:,} task runs.",
+            f"- PostgreSQL {cluster.version}; {runs:,} flow runs"
+            + (f" in the measured workspace {args.workspace}" if args.workspace else "")
+            + f", about {task_runs:,} task runs in all.",
             f"- `orion_start --no-services` (its defaults) and the PostgreSQL postmaster on CPU {server_cpu}, "
             f"`bench.load` on CPU {args.load_cpu}; {args.seconds:g} s measured after {args.warmup:g} s warm-up "
             "per line; every answer checked.",
@@ -132,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--load-cpu", default="1")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--docs", default="docs/performance.md", help="file to update ('' = none)")
+    parser.add_argument("--workspace", help="measure this workspace's API, /api/workspaces/SLUG (default: /api)")
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgresql"):
         parser.error("--database-url (or DATABASE_URL) must name the seeded PostgreSQL database")

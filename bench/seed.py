@@ -11,9 +11,21 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from runs_app.seeding.generate import CHUNK, FLOW_CREATED, TABLES, Chunk, TaskShape, flow_specs, generate_chunk
-from runs_app.seeding.write import copy_rows, seed
+from runs_app.seeding.generate import (
+    CHUNK,
+    DEFAULT_WORKSPACE_ID,
+    FLOW_CREATED,
+    TABLES,
+    WORKSPACE_COLUMN,
+    Chunk,
+    SeedWorkspace,
+    TaskShape,
+    flow_specs,
+    generate_chunk,
+)
+from runs_app.seeding.write import copy_rows, seed, seed_workspaces
 
 # The reference server (Prefect 2.7.12) on PostgreSQL names the same columns the same way.
 REFERENCE_TABLES = {
@@ -39,11 +51,13 @@ def seed_reference(
     Its schema has the columns this one has under other table names; its run → state
     foreign keys are not deferrable, so the triggers that check them are off while the
     rows go in (``session_replication_role``), which needs a superuser (the throwaway
-    cluster's). The rows are consistent by construction, as in our own tables.
+    cluster's). The rows are consistent by construction, as in our own tables: those of
+    the workspace ``default``, without the workspace column the reference has not.
     """
     import psycopg
 
     specs = flow_specs(flows, seed_value)
+    workspaces = [SeedWorkspace(DEFAULT_WORKSPACE_ID, specs)]
     counts = dict.fromkeys(("flow_runs", "flow_run_states", "task_runs", "task_run_states"), 0)
     with psycopg.connect(dsn) as connection:
         with connection.cursor() as cursor:
@@ -56,20 +70,28 @@ def seed_reference(
             for chunk_index in range((runs + CHUNK - 1) // CHUNK):
                 size = min(CHUNK, runs - chunk_index * CHUNK)
                 pending.append(
-                    generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor, tasks=tasks)
+                    generate_chunk(
+                        chunk_index, size, seed=seed_value, workspaces=workspaces, anchor=anchor, tasks=tasks
+                    )
                 )
                 if sum(len(chunk.flow_runs) for chunk in pending) >= batch or chunk_index == (runs - 1) // CHUNK:
                     for label, attr, columns in TABLES:
                         table = REFERENCE_TABLES[label]
-                        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        names = _without_workspace(columns)
+                        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                             for chunk in pending:
-                                copy.write(copy_rows(getattr(chunk, attr)))
+                                copy.write(copy_rows(_without_workspace(row) for row in getattr(chunk, attr)))
                                 counts[attr] += len(getattr(chunk, attr))
                     connection.commit()
                     pending = []
         connection.autocommit = True
         connection.execute("VACUUM (ANALYZE) flow, flow_run, flow_run_state, task_run, task_run_state")
     return counts
+
+
+def _without_workspace(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row (or the column names) of ``TABLES`` as the reference stores it: no workspace."""
+    return (*row[:WORKSPACE_COLUMN], *row[WORKSPACE_COLUMN + 1 :])
 
 
 # ---------------------------------------------------------------------------- driver
@@ -87,9 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
     parser.add_argument("--database-url", help="sets DATABASE_URL (default: the environment's, or SQLite)")
     parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
+    parser.add_argument(
+        "--workspaces", type=int, default=0, help="spread the runs over ws-1 ... ws-N (default: all in default)"
+    )
     args = parser.parse_args(argv)
-    if args.flows < 1 or args.runs < 0 or args.batch < 1:
-        parser.error("--flows must be ≥ 1, --runs ≥ 0, --batch ≥ 1")
+    if args.flows < 1 or args.runs < 0 or args.batch < 1 or args.workspaces < 0:
+        parser.error("--flows must be ≥ 1, --runs ≥ 0, --batch ≥ 1, --workspaces ≥ 0")
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orion_project.settings")
@@ -113,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch=args.batch,
         vacuum=not args.no_vacuum,
         log=lambda line: print(line, flush=True),
+        workspace_ids=seed_workspaces(args.workspaces),
         tasks=TaskShape.for_total(args.runs, args.task_runs),
     )
     return 0

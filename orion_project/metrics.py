@@ -8,7 +8,9 @@ the library shares them through files in it, which the scrape then sums (see
 docs/operations.md). Everything else comes from the database, so any API process
 answers the same: apps register a collector function with :func:`register_collector`
 (as they register their routes), and the services loop records its passes in
-:class:`~orion_project.models.ServiceHeartbeat`.
+:class:`~orion_project.models.ServiceHeartbeat`. A gauge about a workspace's rows carries
+the label :data:`WORKSPACE_LABEL` (the workspace's slug); the service and request metrics
+here belong to no workspace.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=None,
 )
+
+# The label that names the workspace of a gauge's sample.
+WORKSPACE_LABEL = "workspace"
 
 CollectorFunction = Callable[[], Iterable[Metric]]
 _collectors: list[CollectorFunction] = []

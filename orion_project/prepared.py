@@ -24,6 +24,7 @@ their ``select_related`` objects) the way ``django.db.models.query.ModelIterable
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 import weakref
@@ -47,13 +48,11 @@ _PLACEHOLDER = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
 _WORKSPACE_PLACEHOLDER = -0xC0DE
 
 
+@functools.cache
 def is_tenant_model(model: type[Model]) -> bool:
     """Whether ``model``'s rows belong to a workspace (a ``workspace_id`` column): every
     read of them must say which workspace it reads."""
-    try:
-        return model._meta.get_field("workspace").attname == "workspace_id"
-    except Exception:
-        return False
+    return any(field.attname == "workspace_id" for field in model._meta.concrete_fields)
 
 
 @dataclass(frozen=True)
@@ -156,14 +155,14 @@ class ByPrimaryKey(Generic[M]):
     def __init__(self, queryset: QuerySet[M]) -> None:
         assert CompiledQuery.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         self._queryset = queryset
-        self._tenant = is_tenant_model(queryset.model)
+        self.tenant = is_tenant_model(queryset.model)
         self._compiled: dict[str, tuple[CompiledQuery[M], int, int | None]] = {}
 
     def _compile(self, alias: str) -> tuple[CompiledQuery[M], int, int | None]:
         """The query for the placeholder id (and workspace), and where each sits among
         its parameters."""
         queryset = self._queryset.filter(pk=_PLACEHOLDER)
-        if self._tenant:
+        if self.tenant:
             queryset = queryset.filter(workspace_id=_WORKSPACE_PLACEHOLDER)
         compiled = CompiledQuery.of(queryset, alias)
         assert compiled is not None
@@ -171,7 +170,7 @@ class ByPrimaryKey(Generic[M]):
         positions = [index for index, value in enumerate(compiled.params) if value == placeholder]
         assert len(positions) == 1, "the id must appear once among the query's parameters"
         workspace_position = None
-        if self._tenant:
+        if self.tenant:
             found = [index for index, value in enumerate(compiled.params) if value == _WORKSPACE_PLACEHOLDER]
             assert len(found) == 1, "the workspace must appear once among the query's parameters"
             workspace_position = found[0]

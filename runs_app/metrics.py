@@ -1,16 +1,22 @@
 """What ``/api/metrics`` reports about runs, queues and concurrency limits.
 
+Every gauge about stored rows carries a ``workspace`` label (the workspace's slug): one
+scrape reports each workspace's runs, queues and limits apart, and no sample sums two
+workspaces. Each query reads every workspace at once, grouped by workspace, so a scrape
+costs the same number of statements however many workspaces there are.
+
 Every query here is sized for a database of millions of runs:
 
 * flow runs per state (and so the Late ones) are live sums of the history rollup's
-  all-flows rows (:func:`runs_app.selectors.runs.flow_run_counts_by_state`), a few thousand
-  rows however many runs there are;
+  all-flows rows, a few thousand rows per workspace however many runs there are, plus
+  the few runs outside the rollup;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
-  of rows the ``metrics`` service refreshes (one grouped count per pass), with a live
-  count only when the service has never run;
-* the oldest Late run is read through the ``ix_fr_next_scheduled`` index;
+  of rows per workspace the ``metrics`` service refreshes (one grouped count per pass),
+  with a live count for a workspace only when the service has not counted it yet;
+* the oldest Late run of each workspace is read through the ``ix_fr_ws_next_scheduled``
+  index;
 * scheduled runs per queue through the partial ``ix_fr_queue_next_scheduled`` index;
-* queues and concurrency limits are small tables.
+* workspaces, queues and concurrency limits are small tables.
 """
 
 from __future__ import annotations
@@ -18,100 +24,159 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 from prometheus_client.core import Metric
 
 from flows_app.models import WorkQueue
-from orion_project.metrics import gauge
-from runs_app.models import ConcurrencyLimit, FlowRun, RunStateCount, TaskRun
-from runs_app.selectors.history import count_by_state_type
-from runs_app.selectors.runs import flow_run_counts_by_state
+from orion_project.metrics import WORKSPACE_LABEL, gauge
+from orion_project.models import Workspace
+from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunHistoryBucket, RunStateCount, TaskRun
+from runs_app.rollup.reads import NOT_IN_ROLLUP
+from runs_app.rollup.writes import ALL_FLOWS
 from runs_app.states import StateName, StateType
 
 
-def _task_run_state_counts() -> tuple[dict[str, int], float | None]:
-    """Task runs per state type from the snapshot (or live, if there is none yet) and
-    when they were computed (``None``: live)."""
-    stored = list(RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN))
-    if not stored:
-        return count_by_state_type(TaskRun.objects.all()), None
-    counts = dict.fromkeys(StateType.values, 0)
-    counts.update({row.state_type: row.count for row in stored})
-    return counts, min(row.computed for row in stored).timestamp()
+def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
+    """Flow runs per (workspace, state type, state name), live: each workspace's all-flows
+    rows of the rollup plus its runs outside the rollup (two grouped statements; the
+    workspaces named, so each reads through the indexes led by the workspace)."""
+    ids = list(workspaces)
+    summed = (
+        FlowRunHistoryBucket.objects.filter(workspace_id__in=ids, flow_id=ALL_FLOWS)
+        .values_list("workspace_id", "state_type", "state_name")
+        .annotate(total=Sum("count_runs"))
+        .order_by()
+    )
+    outside = (
+        FlowRun.objects.filter(NOT_IN_ROLLUP, workspace_id__in=ids, state_type__isnull=False)
+        .values_list("workspace_id", "state_type", "state_name")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    counts: dict[tuple[int, str, str], int] = {}
+    for workspace_id, state_type, state_name, total in [*summed, *outside]:
+        key = (workspace_id, state_type, state_name or "")
+        counts[key] = counts.get(key, 0) + int(total)
+    return counts
+
+
+def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float | None]]:
+    """Per workspace, task runs per state type from the snapshot (or live, for a workspace
+    the service has not counted yet) and when they were computed (``None``: live)."""
+    stored: dict[int, list[RunStateCount]] = {}
+    for row in RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=list(workspaces)):
+        stored.setdefault(row.workspace_id, []).append(row)
+    answer: dict[int, tuple[dict[str, int], float | None]] = {}
+    for workspace_id, rows in stored.items():
+        counts = dict.fromkeys(StateType.values, 0)
+        counts.update({row.state_type: row.count for row in rows})
+        answer[workspace_id] = counts, min(row.computed for row in rows).timestamp()
+    uncounted = [workspace_id for workspace_id in workspaces if workspace_id not in answer]
+    if uncounted:
+        for workspace_id in uncounted:
+            answer[workspace_id] = dict.fromkeys(StateType.values, 0), None
+        live = (
+            TaskRun.objects.filter(workspace_id__in=uncounted)
+            .values_list("workspace_id", "state_type")
+            .annotate(total=Count("id"))
+            .order_by()
+        )
+        for workspace_id, state_type, total in live:
+            if state_type in answer[workspace_id][0]:
+                answer[workspace_id][0][state_type] = total
+    return answer
 
 
 def run_metrics() -> Iterable[Metric]:
-    """The run, queue and concurrency-limit gauges of ``/api/metrics``."""
+    """The run, queue and concurrency-limit gauges of ``/api/metrics``, per workspace."""
     now = timezone.now()
-    by_state = flow_run_counts_by_state()
-    flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", ["state_type"])
-    per_type = dict.fromkeys(StateType.values, 0)
-    for (state_type, _), count in by_state.items():
-        per_type[state_type] = per_type.get(state_type, 0) + count
-    for state_type, count in per_type.items():
-        flow_runs.add_metric([state_type], count)
+    workspaces = dict(Workspace.objects.order_by("id").values_list("id", "slug"))
+    by_state = _flow_run_counts(workspaces)
+    flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", [WORKSPACE_LABEL, "state_type"])
+    per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in StateType.values}
+    late = dict.fromkeys(workspaces, 0)
+    for (workspace_id, state_type, state_name), count in by_state.items():
+        per_type[workspace_id, state_type] = per_type.get((workspace_id, state_type), 0) + count
+        if (state_type, state_name) == (StateType.SCHEDULED, StateName.LATE):
+            late[workspace_id] = late.get(workspace_id, 0) + count
+    for (workspace_id, state_type), count in per_type.items():
+        if workspace_id in workspaces:
+            flow_runs.add_metric([workspaces[workspace_id], state_type], count)
 
-    task_counts, computed_at = _task_run_state_counts()
-    task_runs = gauge("orion_task_runs", "Task runs per state type.", ["state_type"])
-    for state_type, count in task_counts.items():
-        task_runs.add_metric([state_type], count)
+    task_runs = gauge("orion_task_runs", "Task runs per state type.", [WORKSPACE_LABEL, "state_type"])
     computed = gauge(
         "orion_run_counts_computed_timestamp",
         "Unix time the per-state run counts were computed (flow runs: live; task runs: by the metrics service).",
-        ["kind"],
+        [WORKSPACE_LABEL, "kind"],
     )
-    computed.add_metric([RunStateCount.Kind.FLOW_RUN], now.timestamp())
-    computed.add_metric([RunStateCount.Kind.TASK_RUN], computed_at if computed_at is not None else now.timestamp())
+    for workspace_id, (task_counts, computed_at) in sorted(_task_run_state_counts(workspaces).items()):
+        slug = workspaces[workspace_id]
+        for state_type, count in task_counts.items():
+            task_runs.add_metric([slug, state_type], count)
+        computed.add_metric([slug, RunStateCount.Kind.FLOW_RUN], now.timestamp())
+        computed.add_metric(
+            [slug, RunStateCount.Kind.TASK_RUN], computed_at if computed_at is not None else now.timestamp()
+        )
 
-    late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.")
-    late_count.add_metric([], by_state.get((StateType.SCHEDULED, StateName.LATE), 0))
-    oldest = (
-        FlowRun.objects.late().order_by("next_scheduled_start_time").values_list("next_scheduled_start_time", flat=True)
-    )
-    oldest_time = oldest.first()
+    late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.", [WORKSPACE_LABEL])
     oldest_late = gauge(
-        "orion_oldest_late_flow_run_seconds", "How late the oldest Late flow run is, in seconds (0: none)."
+        "orion_oldest_late_flow_run_seconds",
+        "How late the oldest Late flow run is, in seconds (0: none).",
+        [WORKSPACE_LABEL],
     )
-    oldest_late.add_metric([], max((now - oldest_time).total_seconds(), 0.0) if oldest_time is not None else 0.0)
+    oldest = dict(
+        FlowRun.objects.late()
+        .filter(workspace_id__in=list(workspaces))
+        .values_list("workspace_id")
+        .annotate(oldest=Min("next_scheduled_start_time"))
+        .order_by()
+    )
+    for workspace_id, slug in workspaces.items():
+        late_count.add_metric([slug], late.get(workspace_id, 0))
+        oldest_time = oldest.get(workspace_id)
+        seconds = max((now - oldest_time).total_seconds(), 0.0) if oldest_time is not None else 0.0
+        oldest_late.add_metric([slug], seconds)
     return [
         flow_runs,
         task_runs,
         computed,
         late_count,
         oldest_late,
-        *_work_queue_metrics(now),
-        *_concurrency_metrics(),
+        *_work_queue_metrics(now, workspaces),
+        *_concurrency_metrics(workspaces),
     ]
 
 
-def _work_queue_metrics(now: dt.datetime) -> list[Metric]:
+def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
     scheduled = dict(
         FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue__isnull=False)
         .order_by()
         .values_list("work_queue_id")
         .annotate(count=Count("id"))
     )
-    runs = gauge(
-        "orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", ["work_pool", "work_queue"]
-    )
+    labels = [WORKSPACE_LABEL, "work_pool", "work_queue"]
+    runs = gauge("orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", labels)
     polled = gauge(
         "orion_work_queue_last_polled_seconds",
         "Seconds since an agent or worker last polled the queue (absent: never polled).",
-        ["work_pool", "work_queue"],
+        labels,
     )
-    for queue in WorkQueue.objects.select_related("work_pool").order_by("work_pool__name", "name"):
-        labels = [queue.work_pool.name, queue.name]
-        runs.add_metric(labels, scheduled.get(queue.id, 0))
+    queues = WorkQueue.objects.select_related("work_pool").order_by("workspace_id", "work_pool__name", "name")
+    for queue in queues:
+        values = [workspaces.get(queue.workspace_id, ""), queue.work_pool.name, queue.name]
+        runs.add_metric(values, scheduled.get(queue.id, 0))
         if queue.last_polled is not None:
-            polled.add_metric(labels, max((now - queue.last_polled).total_seconds(), 0.0))
+            polled.add_metric(values, max((now - queue.last_polled).total_seconds(), 0.0))
     return [runs, polled]
 
 
-def _concurrency_metrics() -> list[Metric]:
-    used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", ["tag"])
-    limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", ["tag"])
-    for row in ConcurrencyLimit.objects.order_by("tag"):
-        used.add_metric([row.tag], len(row.active_slots or []))
-        limit.add_metric([row.tag], row.concurrency_limit)
+def _concurrency_metrics(workspaces: dict[int, str]) -> list[Metric]:
+    labels = [WORKSPACE_LABEL, "tag"]
+    used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", labels)
+    limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", labels)
+    for row in ConcurrencyLimit.objects.order_by("workspace_id", "tag"):
+        values = [workspaces.get(row.workspace_id, ""), row.tag]
+        used.add_metric(values, len(row.active_slots or []))
+        limit.add_metric(values, row.concurrency_limit)
     return [used, limit]

@@ -450,7 +450,9 @@ class RunStateCount(models.Model):
     computed = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace_id", "kind", "state_type"], name="uq_run_state_count_ws")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace_id", "kind", "state_type"], name="uq_run_state_count_ws")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state_type}: {self.count}"

@@ -18,16 +18,3 @@ def api(db: None, client: Client) -> ApiClient:
 
 # The browser suite starts a real server and Chromium: ``make browser-test`` runs it.
 collect_ignore = [] if os.environ.get("ORION_BROWSER_TESTS") else ["browser"]
-
-
-@pytest.fixture(autouse=True)
-def _default_workspace_after_flush(request: pytest.FixtureRequest) -> None:
-    """A transactional test ends by emptying every table, the workspace ``default`` its
-    migration created included: the next one gets it back, as every row's owner."""
-    marker = request.node.get_closest_marker("django_db")
-    if not (marker is not None and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
-        return
-    request.getfixturevalue("transactional_db")
-    from orion_project.models import DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_SLUG, Workspace
-
-    Workspace.objects.get_or_create(id=DEFAULT_WORKSPACE_ID, defaults={"slug": DEFAULT_WORKSPACE_SLUG})

@@ -135,8 +135,7 @@ class OrionViewSet(viewsets.GenericViewSet):
         if isinstance(queryset, QuerySet) and type(self).get_queryset is OrionViewSet.get_queryset:
             prepared = by_id_like(queryset)
         if prepared is not None:
-            workspace_id = self.workspace_id if is_tenant_model(queryset.model) else None
-            instance = prepared.get(object_id, workspace_id=workspace_id)
+            instance = prepared.get(object_id, workspace_id=self.workspace_id if prepared.tenant else None)
         else:
             # Not ``.first()``: its ORDER BY pk costs compile time and the pk is unique anyway.
             instance = next(iter(self.get_queryset().filter(pk=object_id)), None)

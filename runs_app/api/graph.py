@@ -46,7 +46,7 @@ class FlowRunGraphViewSet(OrionViewSet):
             except serializers.ValidationError as error:
                 raise RequestValidationError(pydantic_errors(error.detail, ("query", "since"))) from None
         try:
-            graph = flow_run_graph_v2(flow_run_id=self.object_id(), since=since)
+            graph = flow_run_graph_v2(flow_run_id=self.object_id(), since=since, workspace_id=self.workspace_id)
         except FlowRunGraphTooLarge as error:
             raise DetailError(str(error), status.HTTP_400_BAD_REQUEST) from None
         return Response(graph)

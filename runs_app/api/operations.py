@@ -1,5 +1,6 @@
 """Operations routes over many flow runs: bulk state changes and deletes with a preview,
-retention (prune) and stuck-run detection. Each calls one service of ``runs_app``."""
+retention (prune) and stuck-run detection. Each calls one service of ``runs_app``, in the
+request's workspace: an operation never reads nor changes another workspace's runs."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class FlowRunOperationsViewSet(OrionViewSet):
     schema_tags = ("Operations",)
 
     def _preview(self, data: dict[str, Any]) -> Response:
-        count, sample = bulk.flow_runs_preview(filters=data, limit=data["limit"])
+        count, sample = bulk.flow_runs_preview(filters=data, limit=data["limit"], workspace_id=self.workspace_id)
         return Response({"count": count, "sample": FlowRunSerializer(sample, many=True).data})
 
     @route(
@@ -109,7 +110,12 @@ class FlowRunOperationsViewSet(OrionViewSet):
             return self._preview(data)
         with _refused_unfiltered():
             result = bulk.flow_runs_bulk_set_state(
-                filters=data, state=data["state"], force=data["force"], limit=data["limit"], all_runs=data["all"]
+                filters=data,
+                state=data["state"],
+                force=data["force"],
+                limit=data["limit"],
+                all_runs=data["all"],
+                workspace_id=self.workspace_id,
             )
         return Response(result.as_json())
 
@@ -129,7 +135,9 @@ class FlowRunOperationsViewSet(OrionViewSet):
         if data["dry_run"]:
             return self._preview(data)
         with _refused_unfiltered():
-            deleted = bulk.flow_runs_bulk_delete(filters=data, limit=data["limit"], all_runs=data["all"])
+            deleted = bulk.flow_runs_bulk_delete(
+                filters=data, limit=data["limit"], all_runs=data["all"], workspace_id=self.workspace_id
+            )
         return Response({"deleted": deleted})
 
     @route("prune_flow_runs", post="prune", request=FlowRunsPruneRequest, responses={200: OpenApiTypes.OBJECT})
@@ -145,8 +153,10 @@ class FlowRunOperationsViewSet(OrionViewSet):
             flow_names=tuple(data["flow_names"] or ()),
         )
         if data["dry_run"]:
-            return Response(retention.flow_runs_prune_plan(policy=policy).as_json())
-        result = retention.flow_runs_prune(policy=policy, batch_size=data["batch_size"], max_runs=data["limit"])
+            return Response(retention.flow_runs_prune_plan(policy=policy, workspace_id=self.workspace_id).as_json())
+        result = retention.flow_runs_prune(
+            policy=policy, batch_size=data["batch_size"], max_runs=data["limit"], workspace_id=self.workspace_id
+        )
         return Response(result.as_json())
 
     @route("resolve_stuck_flow_runs", post="stuck", request=FlowRunsStuckRequest, responses={200: OpenApiTypes.OBJECT})
@@ -155,5 +165,5 @@ class FlowRunOperationsViewSet(OrionViewSet):
         CRASHED, CANCELLING runs nothing will finish become CANCELLED. `dry_run` (the default)
         only lists them."""
         data = self.body(FlowRunsStuckRequest)
-        found = liveness.stuck_flow_runs_resolve(dry_run=data["dry_run"])
+        found = liveness.stuck_flow_runs_resolve(dry_run=data["dry_run"], workspace_id=self.workspace_id)
         return Response({"dry_run": data["dry_run"], "flow_runs": [stuck.as_json() for stuck in found]})

@@ -15,7 +15,8 @@ Each verdict is checked a second time with the run's row locked, in the transact
 proposes the new state through the orchestration engine, so a run that wrote a state or
 a log after the first look is left alone: a run that still shows signs of life is never
 crashed. Its unfinished task runs follow it to the same state type (through the engine,
-which gives back their concurrency slots).
+which gives back their concurrency slots). Every call looks at one workspace's runs;
+the service's pass serves each workspace in turn.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from runs_app.background import workspace_ids
 from runs_app.models import FlowRun, Log, TaskRun
 from runs_app.orchestration.context import ProposedState, SetStateStatus
 from runs_app.services.runs import flow_run_set_state, task_run_set_state
@@ -73,10 +75,11 @@ def active_since(run: FlowRun, since: dt.datetime) -> bool:
     log line (by its time or by when it arrived), or a task run that changed?"""
     if run.updated >= since or (run.state_timestamp is not None and run.state_timestamp >= since):
         return True
-    logged = Log.objects.filter(Q(timestamp__gte=since) | Q(created__gte=since), flow_run_id=run.id)
+    recent = Q(timestamp__gte=since) | Q(created__gte=since)
+    logged = Log.objects.filter(recent, flow_run_id=run.id, workspace_id=run.workspace_id)
     if logged.exists():
         return True
-    return TaskRun.objects.filter(flow_run_id=run.id, updated__gte=since).exists()
+    return TaskRun.objects.filter(flow_run_id=run.id, workspace_id=run.workspace_id, updated__gte=since).exists()
 
 
 def _verdict(run: FlowRun, now: dt.datetime) -> StuckRun | None:
@@ -101,54 +104,67 @@ def _verdict(run: FlowRun, now: dt.datetime) -> StuckRun | None:
     return None
 
 
-def stuck_candidates(runs: QuerySet[FlowRun] | None = None) -> QuerySet[FlowRun]:
-    """RUNNING and CANCELLING flow runs (of ``runs``, if given), with their deployment."""
+def stuck_candidates(runs: QuerySet[FlowRun] | None = None, *, workspace_id: int) -> QuerySet[FlowRun]:
+    """The workspace's RUNNING and CANCELLING flow runs (of ``runs``, if given), with
+    their deployment."""
     base = FlowRun.objects.all() if runs is None else runs
-    return base.filter(state_type__in=[StateType.RUNNING, StateType.CANCELLING]).select_related("deployment")
+    active = base.filter(workspace_id=workspace_id, state_type__in=[StateType.RUNNING, StateType.CANCELLING])
+    return active.select_related("deployment")
 
 
-def stuck_flow_runs_find(*, runs: QuerySet[FlowRun] | None = None, now: dt.datetime | None = None) -> list[StuckRun]:
-    """The stuck runs and what the service would do with each (reads only)."""
+def stuck_flow_runs_find(
+    *, workspace_id: int, runs: QuerySet[FlowRun] | None = None, now: dt.datetime | None = None
+) -> list[StuckRun]:
+    """The workspace's stuck runs and what the service would do with each (reads only)."""
     now = now or timezone.now()
-    found = (_verdict(run, now) for run in stuck_candidates(runs).order_by("state_timestamp"))
+    candidates = stuck_candidates(runs, workspace_id=workspace_id).order_by("state_timestamp")
+    found = (_verdict(run, now) for run in candidates)
     return [verdict for verdict in found if verdict is not None]
 
 
-def _finish(stuck: StuckRun, now: dt.datetime) -> StuckRun | None:
+def _finish(stuck: StuckRun, now: dt.datetime, workspace_id: int) -> StuckRun | None:
     """Apply one verdict if it still holds with the run locked; ``None`` if it no longer does."""
     with transaction.atomic():
-        run = stuck_candidates(FlowRun.objects.select_for_update(of=("self",))).filter(pk=stuck.flow_run_id).first()
+        locked = FlowRun.objects.select_for_update(of=("self",))
+        run = stuck_candidates(locked, workspace_id=workspace_id).filter(pk=stuck.flow_run_id).first()
         again = _verdict(run, timezone.now()) if run is not None else None
         if run is None or again is None or again.to_type != stuck.to_type:
             return None
         proposal = ProposedState.make(type=again.to_type, message=again.reason, timestamp=timezone.now())
-        result = flow_run_set_state(flow_run_id=run.id, state=proposal)
+        result = flow_run_set_state(flow_run_id=run.id, state=proposal, workspace_id=workspace_id)
         if result.status != SetStateStatus.ACCEPT:
             return None
-        unfinished = TaskRun.objects.filter(flow_run_id=run.id).exclude(state_type__in=list(TERMINAL_STATE_TYPES))
+        unfinished = TaskRun.objects.filter(flow_run_id=run.id, workspace_id=workspace_id).exclude(
+            state_type__in=list(TERMINAL_STATE_TYPES)
+        )
         for task_run_id in unfinished.values_list("pk", flat=True):
             task_state = ProposedState.make(
                 type=again.to_type, message=f"Its flow run was {again.to_type.lower()}.", timestamp=timezone.now()
             )
-            task_run_set_state(task_run_id=task_run_id, state=task_state, force=True)
+            task_run_set_state(task_run_id=task_run_id, state=task_state, force=True, workspace_id=workspace_id)
     return StuckRun(**{**again.__dict__, "applied": True})
 
 
 def stuck_flow_runs_resolve(
-    *, runs: QuerySet[FlowRun] | None = None, dry_run: bool = False, now: dt.datetime | None = None
+    *,
+    workspace_id: int,
+    runs: QuerySet[FlowRun] | None = None,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
 ) -> list[StuckRun]:
-    """Find the stuck runs and (unless ``dry_run``) finish each through the engine, one
-    transaction per run; answers what was (or would be) done."""
+    """Find the workspace's stuck runs and (unless ``dry_run``) finish each through the
+    engine, one transaction per run; answers what was (or would be) done."""
     now = now or timezone.now()
-    found = stuck_flow_runs_find(runs=runs, now=now)
+    found = stuck_flow_runs_find(workspace_id=workspace_id, runs=runs, now=now)
     if dry_run:
         return found
-    done = [applied for applied in (_finish(stuck, now) for stuck in found) if applied is not None]
+    finished = (_finish(stuck, now, workspace_id) for stuck in found)
+    done = [applied for applied in finished if applied is not None]
     if done:
         logger.info("Finished %d stuck flow run(s)", len(done))
     return done
 
 
 def liveness_service() -> int:
-    """One pass of the liveness service in the services loop."""
-    return len(stuck_flow_runs_resolve())
+    """One pass of the liveness service in the services loop, workspace by workspace."""
+    return sum(len(stuck_flow_runs_resolve(workspace_id=workspace_id)) for workspace_id in workspace_ids())

@@ -4,6 +4,8 @@ A finished run is one in a terminal state; its age is counted from its end time 
 for a run that never started and so has none, from its last state's time). Each batch
 is its own short transaction, so the API keeps answering while a prune runs and a
 prune that is stopped half-way simply continues where it stopped when run again.
+A prune deletes in one workspace; the daily pass prunes every workspace, each by its
+own runs, with the same setting.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 from orion_project.clock import MAX_DURATION_SECONDS, add_clamped, duration_from_seconds
 from orion_project.exceptions import InvalidRequestError
+from runs_app.background import workspace_ids
 from runs_app.models import FlowRun
 from runs_app.services.purge import flow_runs_delete_counts
 from runs_app.services.runs import flow_runs_delete
@@ -89,31 +92,33 @@ class PruneResult:
         }
 
 
-def prunable_flow_runs(policy: PrunePolicy, *, now: dt.datetime) -> QuerySet[FlowRun]:
-    """The finished flow runs ``policy`` deletes, oldest end first (uses ``ix_fr_end_time``)."""
+def prunable_flow_runs(policy: PrunePolicy, *, now: dt.datetime, workspace_id: int) -> QuerySet[FlowRun]:
+    """The workspace's finished flow runs ``policy`` deletes, oldest end first (uses
+    ``ix_fr_ws_end_time``); ``flow_names`` name the workspace's flows."""
     cutoff = add_clamped(now, -policy.older_than)  # an age past year 1 keeps every run
     aged = Q(end_time__lte=cutoff) | Q(end_time__isnull=True, state_timestamp__lte=cutoff)
-    runs = FlowRun.objects.filter(aged, state_type__in=sorted(policy.state_types))
+    runs = FlowRun.objects.filter(aged, workspace_id=workspace_id, state_type__in=sorted(policy.state_types))
     if policy.flow_names:
         runs = runs.filter(flow__name__in=list(policy.flow_names))
     return runs
 
 
-def flow_runs_prune_plan(*, policy: PrunePolicy, now: dt.datetime | None = None) -> PruneResult:
+def flow_runs_prune_plan(*, policy: PrunePolicy, workspace_id: int, now: dt.datetime | None = None) -> PruneResult:
     """Count, per table, what :func:`flow_runs_prune` would delete; deletes nothing."""
-    runs = prunable_flow_runs(policy, now=now or timezone.now())
-    return PruneResult(deleted=flow_runs_delete_counts(runs), dry_run=True)
+    runs = prunable_flow_runs(policy, now=now or timezone.now(), workspace_id=workspace_id)
+    return PruneResult(deleted=flow_runs_delete_counts(runs, workspace_id=workspace_id), dry_run=True)
 
 
 def flow_runs_prune(
     *,
     policy: PrunePolicy,
+    workspace_id: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_runs: int | None = None,
     now: dt.datetime | None = None,
     on_batch: Callable[[PruneResult], None] | None = None,
 ) -> PruneResult:
-    """Delete the runs ``policy`` selects with all their rows, ``batch_size`` runs per
+    """Delete the workspace's runs ``policy`` selects with all their rows, ``batch_size`` runs per
     transaction, until none is left (or ``max_runs`` are gone).
 
     The cut-off is fixed when the prune starts, so runs finishing meanwhile are left for
@@ -131,19 +136,26 @@ def flow_runs_prune(
 
     # The cut-off is fixed here: the query below is evaluated again for each batch.
     flow_runs_delete(
-        runs=prunable_flow_runs(policy, now=now or timezone.now()),
+        runs=prunable_flow_runs(policy, now=now or timezone.now(), workspace_id=workspace_id),
+        workspace_id=workspace_id,
         batch_size=batch_size,
         max_runs=max_runs,
         next_batch=_Cursor().next_batch,
         on_batch=progress,
     )
     if result.flow_runs:
-        logger.info("Pruned %d flow run(s) in %d batch(es): %s", result.flow_runs, result.batches, dict(result.deleted))
+        logger.info(
+            "Pruned %d flow run(s) of workspace %d in %d batch(es): %s",
+            result.flow_runs,
+            workspace_id,
+            result.batches,
+            dict(result.deleted),
+        )
     return result
 
 
 class _Cursor:
-    """Where the next batch starts: runs by end time first (keyset on ``ix_fr_end_time``, so
+    """Where the next batch starts: runs by end time first (keyset on ``ix_fr_ws_end_time``, so
     a batch does not step again over the index entries of the rows deleted before it), then
     the finished runs that never started and have no end time."""
 
@@ -174,8 +186,13 @@ def state_types_from(names: Iterable[str]) -> frozenset[str]:
 
 
 def retention_service() -> int:
-    """The daily retention pass of the services loop: ``ORION_RETENTION_DAYS`` (0 = off)."""
+    """The daily retention pass of the services loop: ``ORION_RETENTION_DAYS`` (0 = off),
+    the same age in every workspace, each pruned by its own runs."""
     days = settings.ORION_RETENTION_DAYS
     if not days:
         return 0
-    return flow_runs_prune(policy=PrunePolicy(older_than=dt.timedelta(days=days))).flow_runs
+    policy = PrunePolicy(older_than=dt.timedelta(days=days))
+    now = timezone.now()
+    return sum(
+        flow_runs_prune(policy=policy, workspace_id=workspace_id, now=now).flow_runs for workspace_id in workspace_ids()
+    )

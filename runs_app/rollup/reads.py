@@ -20,8 +20,8 @@ from runs_app.rollup.writes import ALL_FLOWS
 @dataclass(frozen=True)
 class RollupScope:
     """What of a filter body the history rollup can answer: the flows (``None``: every
-    flow, i.e. the all-flows rows) and a condition on ``state_type`` / ``state_name``,
-    columns the rollup rows share with the runs."""
+    flow, i.e. the workspace's all-flows rows) and a condition on ``state_type`` /
+    ``state_name``, columns the rollup rows share with the runs."""
 
     flow_ids: list[Any] | None
     states: Condition
@@ -33,7 +33,8 @@ def _given(body: Any) -> dict[str, Any]:
 
 def rollup_scope(filters: Mapping[str, Any], *, workspace_id: int) -> RollupScope | None:
     """The rollup's reading of a validated filter body, or ``None`` when it has no column
-    for one of its conditions (the runs must be read).
+    for one of its conditions (the runs must be read). The rollup of every workspace can
+    answer the same bodies; ``workspace_id`` is taken so every read names its workspace.
 
     It can answer no filter at all, ``flows: {id: {any_: [...]}}`` and ``flow_runs:
     {state: {type: {any_}, name: {any_}}}``, alone or together.
@@ -59,7 +60,8 @@ def rollup_scope(filters: Mapping[str, Any], *, workspace_id: int) -> RollupScop
 
 
 def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
-    """The workspace's rollup rows in ``scope``: its all-flows rows, or the given flows' rows."""
+    """The workspace's rollup rows in ``scope``: its all-flows rows, or the given flows'
+    rows (a flow id of another workspace has none here)."""
     rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id)
     if scope.flow_ids is None:
         rows = rows.filter(flow_id=ALL_FLOWS)
@@ -68,8 +70,12 @@ def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
     return narrowed(rows, [scope.states])
 
 
+# The runs the rollup does not hold.
+NOT_IN_ROLLUP = Q(expected_start_time__isnull=True) | Q(state_type__isnull=True)
+
+
 def outside_rollup(runs: QuerySet[FlowRun], *, workspace_id: int) -> QuerySet[FlowRun]:
     """Of ``runs``, those of the workspace the rollup does not hold (no state or no
     expected start: a run before its first state write); a few at most, found through
     two indexes."""
-    return runs.filter(Q(expected_start_time__isnull=True) | Q(state_type__isnull=True), workspace_id=workspace_id)
+    return runs.filter(NOT_IN_ROLLUP, workspace_id=workspace_id)

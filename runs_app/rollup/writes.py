@@ -1,10 +1,13 @@
 """The flow-run history rollup: what each run adds to ``FlowRunHistoryBucket``.
 
-A run contributes to two bucket rows of its hour of expected start, state type and state
-name: its flow's row and the all-flows row (``flow_id`` = the nil UUID), each with one
+A run contributes to two bucket rows of its workspace and its hour of expected start,
+state type and state name: its flow's row and its workspace's all-flows row (``flow_id``
+= the nil UUID), each with one
 run, its run time, when it entered RUNNING (if it is RUNNING), its lateness if it started,
 its expected start if it has not started and is not finished. The all-flows rows keep
-an unfiltered 30-day history to a few thousand rows however many flows there are.
+an unfiltered 30-day history to a few thousand rows per workspace however many flows
+there are. Every row belongs to one workspace (``workspace_id`` leads the key), so no
+read of one workspace's history sums another's runs.
 
 Three writers keep it, each in the transaction of the write it follows:
 
@@ -63,12 +66,12 @@ def bucket_of(moment: dt.datetime) -> dt.datetime:
 
 
 def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
-    """The flow's bucket key and the sums one run adds; ``None`` for a run without a state
-    or an expected start (history ignores those)."""
+    """The flow's bucket key (led by the run's workspace) and the sums one run adds;
+    ``None`` for a run without a state or an expected start (history ignores those)."""
     expected = run["expected_start_time"]
     if expected is None or run["state_type"] is None:
         return None
-    key = (run.get("workspace_id"), run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
+    key = (run["workspace_id"], run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
     running = run["state_type"] == StateType.RUNNING and run["state_timestamp"] is not None
     started = run["start_time"] is not None
     unstarted = not started and run["state_type"] not in TERMINAL_STATE_TYPES
@@ -85,6 +88,7 @@ def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
 
 
 def run_values(run: FlowRun) -> dict[str, Any]:
+    """The columns of ``run`` its contribution depends on (its workspace among them)."""
     return {name: getattr(run, name) for name in RUN_FIELDS}
 
 
@@ -102,27 +106,24 @@ def _add(deltas: dict[Key, list[float]], item: tuple[Key, Sums] | None, sign: fl
 UPSERT_ROWS = 1_000  # rows per statement: 10,000 parameters, under every database's limit
 
 
-def _upsert(deltas: Mapping[Key, list[float]]) -> None:
+def _upsert(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...] = KEY_FIELDS) -> None:
     """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
     to ``UPSERT_ROWS`` rows (a state write changes four at most)."""
     rows = [(key, sums) for key, sums in deltas.items() if any(sums)]
     for start in range(0, len(rows), UPSERT_ROWS):
-        _upsert_rows(rows[start : start + UPSERT_ROWS])
+        _upsert_rows(rows[start : start + UPSERT_ROWS], key_fields)
 
 
-def _upsert_rows(rows: list[tuple[Key, list[float]]]) -> None:
+def _upsert_rows(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...]) -> None:
     table = FlowRunHistoryBucket._meta.db_table
-    # Rows without a workspace come from the backfill of a migration older than
-    # workspaces, into the table as it was then (without the column).
-    legacy = rows[0][0][0] is None
-    key_fields = KEY_FIELDS[1:] if legacy else KEY_FIELDS
     columns = (*key_fields, *SUM_FIELDS)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in SUM_FIELDS)
     params: list[Any] = []
-    for (workspace_id, flow_id, bucket, state_type, state_name), sums in rows:
+    for key, sums in rows:
+        *workspace, flow_id, bucket, state_type, state_name = key
         params += [
-            *(() if legacy else (workspace_id,)),
+            *workspace,
             _uuid_param(flow_id),
             connection.ops.adapt_datetimefield_value(bucket),
             str(state_type),
@@ -166,12 +167,14 @@ def flow_runs_history_forget(runs: Iterable[Mapping[str, Any]]) -> None:
     if not deltas:
         return
     _upsert(deltas)
-    workspaces = {key[0] for key in deltas}
-    flows = {key[1] for key in deltas}
-    buckets = {key[2] for key in deltas}
-    FlowRunHistoryBucket.objects.filter(
-        workspace_id__in=workspaces, flow_id__in=flows, bucket__in=buckets, count_runs__lte=0
-    ).delete()
+    for workspace_id in {key[0] for key in deltas}:
+        keys = [key for key in deltas if key[0] == workspace_id]
+        FlowRunHistoryBucket.objects.filter(
+            workspace_id=workspace_id,
+            flow_id__in={key[1] for key in keys},
+            bucket__in={key[2] for key in keys},
+            count_runs__lte=0,
+        ).delete()
 
 
 def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:
@@ -185,14 +188,18 @@ def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:
 def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -> int:
     """Recompute every bucket row from the flow runs; the number of rows written.
 
-    ``run_model``: a migration passes its historical ``FlowRun``."""
+    ``run_model``: a migration passes its historical ``FlowRun``. One from before
+    workspaces has no ``workspace_id`` (nor has the table then): its rows are keyed
+    without it, and the migration that adds the column gives them all to ``default``."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {FlowRunHistoryBucket._meta.db_table}")
+    keyed = any(field.attname == "workspace_id" for field in run_model._meta.concrete_fields)
+    fields = RUN_FIELDS if keyed else RUN_FIELDS[1:]
     deltas: dict[Key, list[float]] = {}
-    has_workspace = any(field.attname == "workspace_id" for field in run_model._meta.concrete_fields)
-    fields = [name for name in RUN_FIELDS if has_workspace or name != "workspace_id"]
     rows = run_model.objects.filter(expected_start_time__isnull=False).values(*fields)
     for run in rows.iterator(chunk_size=batch):
-        _add(deltas, contribution(run), 1.0)
-    _upsert(deltas)
+        _add(deltas, contribution({"workspace_id": None, **run}), 1.0)
+    if not keyed:
+        deltas = {key[1:]: sums for key, sums in deltas.items()}
+    _upsert(deltas, KEY_FIELDS if keyed else KEY_FIELDS[1:])
     return len(deltas)

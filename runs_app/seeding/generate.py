@@ -34,6 +34,9 @@ from runs_app.orchestration.timing import advance_run_timing
 from runs_app.states import StateName, StateType, default_state_name
 
 CHUNK = 5_000
+# ``orion_project.models.DEFAULT_WORKSPACE_ID``, not imported: the generator also runs
+# without Django (``bench.seed.seed_reference``); a test keeps the two equal.
+DEFAULT_WORKSPACE_ID = 1
 DAYS = 30
 FLOW_KINDS = ("etl", "ingest", "report", "train", "sync")
 KIND_TAG = {"etl": "etl", "ingest": "ingest", "report": "reporting", "train": "ml", "sync": "sync"}
@@ -240,25 +243,48 @@ class TaskShape:
         return cls(min(STARTED_SHARE, task_runs / (runs * per_run)), per_run)
 
 
+@dataclass(frozen=True)
+class SeedWorkspace:
+    """A workspace the runs are spread over, with its copies of the flows (in the order
+    of :func:`flow_specs`)."""
+
+    id: int
+    flows: Sequence[FlowSpec]
+
+
+def workspace_flow_id(spec: FlowSpec, workspace_id: int) -> uuid.UUID:
+    """The id of a flow's copy in a workspace: the spec's own in ``default`` (the data set
+    as it always was), one derived from it in any other."""
+    return spec.id if workspace_id == DEFAULT_WORKSPACE_ID else uuid.uuid5(spec.id, f"workspace:{workspace_id}")
+
+
 def generate_chunk(
     chunk: int,
     count: int,
     *,
     seed: int,
-    flows: Sequence[FlowSpec],
+    workspaces: Sequence[SeedWorkspace],
     anchor: dt.datetime,
     tasks: TaskShape = TaskShape(),
 ) -> Chunk:
-    """The first ``count`` runs of chunk ``chunk`` (a prefix: independent of ``count``)."""
+    """The first ``count`` runs of chunk ``chunk`` (a prefix: independent of ``count``),
+    the run at position ``p`` of the data set in ``workspaces[p % len(workspaces)]``.
+
+    Seeded into ``default`` alone, the rows are those of the data set before workspaces;
+    spread over other workspaces, ids come from a stream of their own, so a spread data
+    set and the ``default`` one can be stored side by side."""
     from runs_app.names import ADJECTIVES, ANIMALS
 
-    rng = random.Random(f"{seed}:runs:{chunk}")
+    ids = [workspace.id for workspace in workspaces]
+    spread = "" if ids == [DEFAULT_WORKSPACE_ID] else ":workspaces:" + ",".join(map(str, ids))
+    rng = random.Random(f"{seed}:runs:{chunk}{spread}")
     out = Chunk()
     span = DAYS * 86_400.0
     task_share = tasks.share / STARTED_SHARE
-    for _ in range(count):
+    for position in range(chunk * CHUNK, chunk * CHUNK + count):
+        workspace = workspaces[position % len(workspaces)]
         run_id = _uuid(rng)
-        flow = flows[rng.randrange(len(flows))]
+        flow = workspace.flows[rng.randrange(len(workspace.flows))]
         final = _weighted(rng, FINAL_STATES)
         expected = anchor - dt.timedelta(seconds=rng.random() * span)
         tags = list(flow.tags)
@@ -274,12 +300,15 @@ def generate_chunk(
             if state.scheduled_time is not None:
                 details["scheduled_time"] = state.scheduled_time.isoformat()
             out.flow_run_states.append(
-                (state.id, state.timestamp, state.timestamp, state.type, state.name, state.timestamp, details, run_id)
-            )
+                (
+                    state.id, workspace.id, state.timestamp, state.timestamp, state.type, state.name, state.timestamp,
+                    details, run_id,
+                )
+            )  # fmt: skip
         out.run_ids.append(run_id)
         out.flow_runs.append(
             (
-                run_id, created, updated, name, FLOW_RUN_POLICY_DEFAULTS, tags,
+                run_id, workspace.id, created, updated, name, FLOW_RUN_POLICY_DEFAULTS, tags,
                 book.state_type, book.state_name, book.state_timestamp, book.run_count,
                 book.expected_start_time, book.next_scheduled_start_time, book.start_time, book.end_time,
                 book.total_run_time, {"n": rng.randrange(100)}, {}, False, "1.0", flow.id, states[-1].id,
@@ -289,37 +318,43 @@ def generate_chunk(
             continue
         finished = book.end_time or (book.start_time + dt.timedelta(seconds=60))
         step = (finished - book.start_time) / tasks.per_run
-        for position in range(tasks.per_run):
+        for index in range(tasks.per_run):
             task_id, state_id = _uuid(rng), _uuid(rng)
-            state_type = _task_state_type(final, position, tasks.per_run)
-            at = book.start_time + step * (position + 0.5)
+            state_type = _task_state_type(final, index, tasks.per_run)
+            at = book.start_time + step * (index + 0.5)
             task_book = replay([State(state_type, state_type.capitalize(), at, None, state_id)])
             out.task_runs.append(
                 (
-                    task_id, at, at, f"{flow.kind}-task-{position}-0", TASK_RUN_POLICY_DEFAULTS, tags,
+                    task_id, workspace.id, at, at, f"{flow.kind}-task-{index}-0", TASK_RUN_POLICY_DEFAULTS, tags,
                     task_book.state_type, task_book.state_name, task_book.state_timestamp, task_book.run_count,
                     task_book.expected_start_time, task_book.start_time, task_book.end_time,
-                    task_book.total_run_time, f"{flow.kind}-task-{position}", "0", {}, 1, run_id, state_id,
+                    task_book.total_run_time, f"{flow.kind}-task-{index}", "0", {}, 1, run_id, state_id,
                 )
             )  # fmt: skip
             details = {"flow_run_id": run_id_text, "task_run_id": str(task_id)}
-            out.task_run_states.append((state_id, at, at, state_type, state_type.capitalize(), at, details, task_id))
+            out.task_run_states.append(
+                (state_id, workspace.id, at, at, state_type, state_type.capitalize(), at, details, task_id)
+            )
     return out
 
 
+# ``workspace_id`` second in every table: ``WORKSPACE_COLUMN`` (a database without
+# workspaces, the reference's, takes the rows without it).
+WORKSPACE_COLUMN = 1
+
 FLOW_RUN_COLUMNS = (
-    "id", "created", "updated", "name", "empirical_policy", "tags",
+    "id", "workspace_id", "created", "updated", "name", "empirical_policy", "tags",
     "state_type", "state_name", "state_timestamp", "run_count",
     "expected_start_time", "next_scheduled_start_time", "start_time", "end_time",
     "total_run_time", "parameters", "context", "auto_scheduled", "flow_version", "flow_id", "state_id",
 )  # fmt: skip
 
 
-STATE_COLUMNS = ("id", "created", "updated", "type", "name", "timestamp", "state_details")
+STATE_COLUMNS = ("id", "workspace_id", "created", "updated", "type", "name", "timestamp", "state_details")
 
 
 TASK_RUN_COLUMNS = (
-    "id", "created", "updated", "name", "empirical_policy", "tags",
+    "id", "workspace_id", "created", "updated", "name", "empirical_policy", "tags",
     "state_type", "state_name", "state_timestamp", "run_count",
     "expected_start_time", "start_time", "end_time",
     "total_run_time", "task_key", "dynamic_key", "task_inputs", "flow_run_run_count", "flow_run_id", "state_id",

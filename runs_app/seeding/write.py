@@ -1,5 +1,6 @@
 """Writing the generated data set, topping up what is stored, with the runs' share of the
-history rollup.
+history rollup. Every row carries its workspace: the flows are created in each workspace
+the runs are spread over, and each run, its states and task runs are in its flow's.
 
 Writes: on PostgreSQL four ``COPY ... FROM STDIN`` per transaction of ``--batch`` runs
 (foreign keys stay enforced: they are deferred and checked at each commit), then
@@ -24,9 +25,11 @@ from runs_app.seeding.generate import (
     TABLES,
     Chunk,
     FlowSpec,
+    SeedWorkspace,
     TaskShape,
     flow_specs,
     generate_chunk,
+    workspace_flow_id,
 )
 
 
@@ -94,21 +97,44 @@ def add_to_history_rollup(chunks: Sequence[Chunk]) -> None:
     flow_runs_history_add(runs())
 
 
-def ensure_flows(specs: Sequence[FlowSpec]) -> list[FlowSpec]:
-    """Create the missing flows; return the specs with the stored rows' ids."""
+def ensure_flows(specs: Sequence[FlowSpec], *, workspace_id: int) -> list[FlowSpec]:
+    """Create the workspace's missing flows; return the specs with the ids of the
+    workspace's rows."""
     from django.db import transaction
 
     from flows_app.models import Flow
 
-    existing = dict(Flow.objects.filter(name__in=[spec.name for spec in specs]).values_list("name", "id"))
+    names = [spec.name for spec in specs]
+    existing = dict(Flow.objects.filter(workspace_id=workspace_id, name__in=names).values_list("name", "id"))
+    specs = [
+        FlowSpec(existing.get(spec.name, workspace_flow_id(spec, workspace_id)), spec.name, spec.kind, spec.tags)
+        for spec in specs
+    ]
     missing = [
-        Flow(id=spec.id, name=spec.name, tags=list(spec.tags), created=FLOW_CREATED, updated=FLOW_CREATED)
+        Flow(
+            id=spec.id,
+            workspace_id=workspace_id,
+            name=spec.name,
+            tags=list(spec.tags),
+            created=FLOW_CREATED,
+            updated=FLOW_CREATED,
+        )
         for spec in specs
         if spec.name not in existing
     ]
     with transaction.atomic():
         Flow.objects.bulk_create(missing)
-    return [FlowSpec(existing.get(spec.name, spec.id), spec.name, spec.kind, spec.tags) for spec in specs]
+    return specs
+
+
+def seed_workspaces(count: int) -> list[int]:
+    """The ids of the workspaces ``ws-1`` ... ``ws-{count}`` (created if missing), or of
+    ``default`` for 0: where ``--workspaces`` spreads the runs."""
+    from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
+
+    if not count:
+        return [DEFAULT_WORKSPACE_ID]
+    return [Workspace.objects.get_or_create(slug=f"ws-{index}")[0].id for index in range(1, count + 1)]
 
 
 def stored_ids(ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -129,15 +155,20 @@ def seed(
     batch: int,
     vacuum: bool,
     log: Callable[[str], None],
+    workspace_ids: Sequence[int],
     tasks: TaskShape = TaskShape(),
     progress: Callable[[int, int, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
-    """Insert the missing runs of the data set; ``progress(done, runs, counts)`` after
-    each chunk of 5,000 runs generated (``log`` gets a line per transaction instead)."""
+    """Insert the missing runs of the data set, spread evenly over ``workspace_ids`` (each
+    gets its own copies of the flows); ``progress(done, runs, counts)`` after each chunk
+    of 5,000 runs generated (``log`` gets a line per transaction instead)."""
     from django.db import connection, transaction
 
     started = time.monotonic()
-    specs = ensure_flows(flow_specs(flows, seed_value))
+    specs = flow_specs(flows, seed_value)
+    workspaces = [
+        SeedWorkspace(workspace_id, ensure_flows(specs, workspace_id=workspace_id)) for workspace_id in workspace_ids
+    ]
     postgres = connection.vendor == "postgresql"
     counts = dict.fromkeys(("flow_runs", "flow_run_states", "task_runs", "task_run_states"), 0)
     pending: list[Chunk] = []
@@ -161,7 +192,7 @@ def seed(
 
     for chunk_index in range((runs + CHUNK - 1) // CHUNK):
         size = min(CHUNK, runs - chunk_index * CHUNK)
-        chunk = generate_chunk(chunk_index, size, seed=seed_value, flows=specs, anchor=anchor, tasks=tasks)
+        chunk = generate_chunk(chunk_index, size, seed=seed_value, workspaces=workspaces, anchor=anchor, tasks=tasks)
         chunk.drop_runs(stored_ids(chunk.run_ids))
         done += size
         if chunk.flow_runs:

@@ -17,11 +17,13 @@ from runs_app.models import Artifact, ArtifactCollection, FlowRun, FlowRunState,
 from runs_app.states import StateType
 
 
-def flow_run_graph_task_runs(flow_run_id: uuid.UUID) -> QuerySet[TaskRun]:
-    """The task runs drawn in a flow run's graph (§G.6); 404 if the flow run is unknown."""
-    if not FlowRun.objects.filter(pk=flow_run_id).exists():
+def flow_run_graph_task_runs(flow_run_id: uuid.UUID, *, workspace_id: int) -> QuerySet[TaskRun]:
+    """The task runs drawn in a flow run's graph (§G.6); 404 if the flow run is unknown
+    in the workspace."""
+    if not FlowRun.objects.filter(pk=flow_run_id, workspace_id=workspace_id).exists():
         raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
-    return TaskRun.objects.filter(flow_run_id=flow_run_id).for_response().order_by("expected_start_time")
+    task_runs = TaskRun.objects.filter(flow_run_id=flow_run_id, workspace_id=workspace_id)
+    return task_runs.for_response().order_by("expected_start_time")
 
 
 MAX_GRAPH_NODES = 10000
@@ -32,14 +34,13 @@ class FlowRunGraphTooLarge(Exception):
     """More nodes than the graph may draw (400 ``detail``)."""
 
 
-def _graph_artifacts(flow_run_id: uuid.UUID) -> dict[uuid.UUID | None, list[dict[str, Any]]]:
+def _graph_artifacts(flow_run_id: uuid.UUID, *, workspace_id: int) -> dict[uuid.UUID | None, list[dict[str, Any]]]:
     """The flow run's non-result artifacts, oldest first, grouped by task run id."""
+    latest = ArtifactCollection.objects.filter(workspace_id=workspace_id, key=OuterRef("key"), latest_id=OuterRef("pk"))
     rows = (
-        Artifact.objects.filter(flow_run_id=flow_run_id)
+        Artifact.objects.filter(flow_run_id=flow_run_id, workspace_id=workspace_id)
         .exclude(type="result")
-        .annotate(
-            is_latest_row=Exists(ArtifactCollection.objects.filter(key=OuterRef("key"), latest_id=OuterRef("pk")))
-        )
+        .annotate(is_latest_row=Exists(latest))
         .order_by("created")[:MAX_GRAPH_ARTIFACTS]
     )
     grouped: dict[uuid.UUID | None, list[dict[str, Any]]] = {}
@@ -56,25 +57,32 @@ def _graph_artifacts(flow_run_id: uuid.UUID) -> dict[uuid.UUID | None, list[dict
     return grouped
 
 
-def flow_run_graph_v2(*, flow_run_id: uuid.UUID, since: dt.datetime) -> dict[str, Any]:
+def flow_run_graph_v2(*, flow_run_id: uuid.UUID, since: dt.datetime, workspace_id: int) -> dict[str, Any]:
     """The 2.20 UI's graph of a flow run: its task runs and sub-flow runs as nodes, edges from
     the task inputs, its artifacts and its state history.
 
     A task run shows when it has left PENDING and has a start (or expected start) time; a
     task run standing for a sub-flow run shows as that flow run. Nodes that ended before
-    ``since`` are left out.
+    ``since`` are left out. Every row read is the workspace's: a flow run of another
+    workspace is not found.
     """
-    run = FlowRun.objects.filter(pk=flow_run_id).values("start_time", "expected_start_time", "end_time").first()
+    run = (
+        FlowRun.objects.filter(pk=flow_run_id, workspace_id=workspace_id)
+        .values("start_time", "expected_start_time", "end_time")
+        .first()
+    )
     if run is None:
         raise ObjectNotFoundError(f"Flow run {flow_run_id} not found")
     subflows = {
         subflow.parent_task_run_id: subflow
-        for subflow in FlowRun.objects.filter(parent_task_run__flow_run_id=flow_run_id).select_related("flow")
+        for subflow in FlowRun.objects.filter(
+            parent_task_run__flow_run_id=flow_run_id, workspace_id=workspace_id
+        ).select_related("flow")
     }
     nodes: dict[uuid.UUID, dict[str, Any]] = {}
     upstream: dict[uuid.UUID, set[uuid.UUID]] = {}
     for task in (
-        TaskRun.objects.filter(flow_run_id=flow_run_id)
+        TaskRun.objects.filter(flow_run_id=flow_run_id, workspace_id=workspace_id)
         .exclude(state_type=StateType.PENDING)
         .exclude(state_type__isnull=True)
     ):
@@ -109,14 +117,14 @@ def flow_run_graph_v2(*, flow_run_id: uuid.UUID, since: dt.datetime) -> dict[str
     def by_start(ids: list[uuid.UUID]) -> list[dict[str, uuid.UUID]]:
         return [{"id": i} for i in sorted(ids, key=lambda i: nodes[i]["start_time"])]
 
-    artifacts = _graph_artifacts(flow_run_id)
+    artifacts = _graph_artifacts(flow_run_id, workspace_id=workspace_id)
     shown = sorted(
         (node for node in nodes.values() if node["end_time"] is None or node["end_time"] >= since),
         key=lambda node: (node["start_time"], node["end_time"] is None, node["end_time"] or node["start_time"]),
     )
     if len(shown) > MAX_GRAPH_NODES:
         raise FlowRunGraphTooLarge(f"The graph of flow run {flow_run_id} has more than {MAX_GRAPH_NODES} nodes.")
-    states = FlowRunState.objects.filter(flow_run_id=flow_run_id).order_by("timestamp")
+    states = FlowRunState.objects.filter(flow_run_id=flow_run_id, workspace_id=workspace_id).order_by("timestamp")
     return {
         "start_time": run["start_time"] or run["expected_start_time"],
         "end_time": run["end_time"],

@@ -179,10 +179,17 @@ def run_history(
 
 
 def task_run_history(
-    *, start: dt.datetime, end: dt.datetime, interval: dt.timedelta, now: dt.datetime, filters: Mapping[str, Any]
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    interval: dt.timedelta,
+    now: dt.datetime,
+    filters: Mapping[str, Any],
+    workspace_id: int,
 ) -> list[dict[str, Any]]:
-    """``POST /task_runs/history``: the matching task runs, read and bucketed."""
-    return run_history(task_runs_matching(filters=filters), start=start, end=end, interval=interval, now=now)
+    """``POST /task_runs/history``: the workspace's matching task runs, read and bucketed."""
+    runs = task_runs_matching(filters=filters, workspace_id=workspace_id)
+    return run_history(runs, start=start, end=end, interval=interval, now=now)
 
 
 def flow_run_history(
@@ -192,9 +199,10 @@ def flow_run_history(
     interval: dt.timedelta,
     now: dt.datetime,
     filters: Mapping[str, Any],
+    workspace_id: int,
 ) -> list[dict[str, Any]]:
-    """``POST /flow_runs/history``: from the hourly rollup where it can answer, else by
-    reading the runs.
+    """``POST /flow_runs/history``: from the workspace's hourly rollup where it can
+    answer, else by reading the workspace's runs.
 
     Each interval takes from the rollup the hours whose middle it holds (hours ended
     before ``now`` only: lateness of a run not started yet depends on whether ``now``
@@ -206,8 +214,8 @@ def flow_run_history(
     for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
     request to ``run_history``.
     """
-    scope = rollup_scope(filters)
-    queryset = flow_runs_matching(filters=filters)
+    scope = rollup_scope(filters, workspace_id=workspace_id)
+    queryset = flow_runs_matching(filters=filters, workspace_id=workspace_id)
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)
@@ -223,7 +231,7 @@ def flow_run_history(
             taken_from=taken_from if plan.slivers else None,
         )
     if plan.taken:
-        _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now)
+        _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now, workspace_id=workspace_id)
     return _history_answer(bounds, sums)
 
 
@@ -291,14 +299,15 @@ def _add_rollup_hours(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
+    workspace_id: int,
 ) -> None:
-    """Add the rollup's sums of the ``taken`` hours to ``sums``, grouped per interval in
+    """Add the workspace's rollup sums of the ``taken`` hours to ``sums``, grouped per interval in
     the database (one row per interval and state, not one per hour): an hour belongs to
     the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
     rows = (
-        rollup_rows(scope)
+        rollup_rows(scope, workspace_id=workspace_id)
         .filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1])
         .annotate(interval=Floor((middle - Value(start.timestamp())) / Value(seconds)))
         .values("interval", "state_type", "state_name")
@@ -328,7 +337,9 @@ DASHBOARD_BUCKETS = 20
 FAILED_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 
 
-def dashboard_task_run_counts(*, filters: Mapping[str, Any], now: dt.datetime) -> list[dict[str, int]]:
+def dashboard_task_run_counts(
+    *, filters: Mapping[str, Any], now: dt.datetime, workspace_id: int
+) -> list[dict[str, int]]:
     """Finished task runs per 20 equal time buckets (completed vs. failed/crashed) between
     ``task_runs.start_time.after_`` (to the minute) and its ``before_`` or now (end of minute)."""
     task_runs = filters["task_runs"]
@@ -337,7 +348,7 @@ def dashboard_task_run_counts(*, filters: Mapping[str, Any], now: dt.datetime) -
     end = (window.get("before_") or now).replace(second=59, microsecond=999999)
     width = (end - start).total_seconds() / DASHBOARD_BUCKETS
     terminal = {**task_runs, "state": {"type": {"any_": sorted(TERMINAL_STATE_TYPES)}}}
-    runs = task_runs_matching(filters={**filters, "task_runs": terminal})
+    runs = task_runs_matching(filters={**filters, "task_runs": terminal}, workspace_id=workspace_id)
     queue_condition = work_queue_condition(filters.get("work_pools"), filters.get("work_queues"), "flow_run__")
     if queue_condition is not None:
         runs = runs.filter(queue_condition)

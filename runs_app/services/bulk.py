@@ -10,7 +10,8 @@ run's row lock: every proposal is decided against the state the other wrote.
 A body whose filter keys constrain nothing matches every run, which is how an empty or
 lost body would read; so acting on every run must be asked for explicitly (``all_runs``,
 the API's ``"all": true``), and without it the action is refused before any run is chosen.
-A preview only reads, and answers for any filter.
+A preview only reads, and answers for any filter. Every bulk action reads and acts in
+one workspace (``workspace_id``): "every run" is every run of that workspace.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -69,16 +71,19 @@ class BulkResult:
         }
 
 
-def flow_runs_for_filters(filters: Mapping[str, Any]) -> FlowRunQuerySet:
-    """The runs a ``/flow_runs/filter`` body matches, in a stable order (oldest expected
-    start first, then id), so a preview's sample is the start of what the action does."""
-    matching = flow_runs_matching(filters=filters)
+def flow_runs_for_filters(filters: Mapping[str, Any], *, workspace_id: int) -> FlowRunQuerySet:
+    """The workspace's runs a ``/flow_runs/filter`` body matches, in a stable order (oldest
+    expected start first, then id), so a preview's sample is the start of what the action
+    does."""
+    matching = flow_runs_matching(filters=filters, workspace_id=workspace_id)
     return matching.order_by("expected_start_time", "id")
 
 
-def flow_runs_preview(*, filters: Mapping[str, Any], limit: int | None = None) -> tuple[int, QuerySet[FlowRun]]:
+def flow_runs_preview(
+    *, filters: Mapping[str, Any], workspace_id: int, limit: int | None = None
+) -> tuple[int, QuerySet[FlowRun]]:
     """How many runs a bulk action would touch (at most ``limit``) and the first 20."""
-    runs = flow_runs_for_filters(filters)
+    runs = flow_runs_for_filters(filters, workspace_id=workspace_id)
     count = runs.count()
     if limit is not None:
         count = min(count, limit)
@@ -86,11 +91,23 @@ def flow_runs_preview(*, filters: Mapping[str, Any], limit: int | None = None) -
     return count, runs.for_response()[:sample_size]
 
 
-def _planned_ids(filters: Mapping[str, Any], limit: int | None, all_runs: bool) -> list[uuid.UUID]:
+def _narrows(runs: QuerySet[FlowRun], workspace_id: int) -> bool:
+    """Whether ``runs`` are fewer than all of the workspace's by their query: a condition
+    besides the workspace's (one that matches nothing, too)."""
+    every_run = FlowRun.objects.filter(workspace_id=workspace_id).order_by("expected_start_time", "id")
+    try:
+        return str(runs.query) != str(every_run.query)
+    except EmptyResultSet:
+        return True
+
+
+def _planned_ids(filters: Mapping[str, Any], limit: int | None, all_runs: bool, workspace_id: int) -> list[uuid.UUID]:
     """The runs a bulk action will act on; refused (:class:`UnfilteredBulkActionError`) when
-    the filter constrains nothing and ``all_runs`` does not ask for every run."""
-    runs = flow_runs_for_filters(filters)
-    if not all_runs and not runs.query.has_filters():
+    the filter constrains nothing and ``all_runs`` does not ask for every run: the runs
+    chosen are all of the workspace's (the workspace's condition is not one the client
+    gave)."""
+    runs = flow_runs_for_filters(filters, workspace_id=workspace_id)
+    if not all_runs and not _narrows(runs, workspace_id):
         raise UnfilteredBulkActionError()
     return list(runs.values_list("pk", flat=True)[: limit or MAX_BULK_RUNS])
 
@@ -99,6 +116,7 @@ def flow_runs_bulk_set_state(
     *,
     filters: Mapping[str, Any],
     state: Mapping[str, Any],
+    workspace_id: int,
     force: bool = False,
     limit: int | None = None,
     all_runs: bool = False,
@@ -118,7 +136,13 @@ def flow_runs_bulk_set_state(
         return proposal, force
 
     return flow_runs_bulk_propose(
-        filters=filters, propose=propose, limit=limit, all_runs=all_runs, batch_size=batch_size, on_batch=on_batch
+        filters=filters,
+        propose=propose,
+        workspace_id=workspace_id,
+        limit=limit,
+        all_runs=all_runs,
+        batch_size=batch_size,
+        on_batch=on_batch,
     )
 
 
@@ -126,6 +150,7 @@ def flow_runs_bulk_propose(
     *,
     filters: Mapping[str, Any],
     propose: Callable[[uuid.UUID], tuple[ProposedState, bool]],
+    workspace_id: int,
     limit: int | None = None,
     all_runs: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -135,12 +160,12 @@ def flow_runs_bulk_propose(
     and whether it is forced), through the engine, one transaction per run; a run that
     ``propose`` or the engine cannot find (``ObjectNotFoundError``) counts as missing."""
     result = BulkResult()
-    ids = _planned_ids(filters, limit, all_runs)
+    ids = _planned_ids(filters, limit, all_runs, workspace_id)
     for start in range(0, len(ids), batch_size):
         for run_id in ids[start : start + batch_size]:
             try:
                 proposal, force = propose(run_id)
-                verdict = flow_run_set_state(flow_run_id=run_id, state=proposal, force=force)
+                verdict = flow_run_set_state(flow_run_id=run_id, state=proposal, force=force, workspace_id=workspace_id)
             except ObjectNotFoundError:
                 result.missing += 1
                 continue
@@ -161,6 +186,7 @@ def flow_runs_bulk_propose(
 def flow_runs_bulk_delete(
     *,
     filters: Mapping[str, Any],
+    workspace_id: int,
     limit: int | None = None,
     all_runs: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -168,7 +194,7 @@ def flow_runs_bulk_delete(
 ) -> int:
     """Delete every matching run (chosen once, up front: at most ``limit``) through the one
     delete path, ``batch_size`` runs per transaction; returns how many were deleted."""
-    ids = _planned_ids(filters, limit, all_runs)
+    ids = _planned_ids(filters, limit, all_runs, workspace_id)
     if not ids:
         return 0
     deleted = 0
@@ -179,5 +205,6 @@ def flow_runs_bulk_delete(
         if on_batch is not None:
             on_batch(deleted)
 
-    flow_runs_delete(runs=FlowRun.objects.filter(pk__in=ids), batch_size=batch_size, on_batch=progress)
+    runs = FlowRun.objects.filter(pk__in=ids)
+    flow_runs_delete(runs=runs, workspace_id=workspace_id, batch_size=batch_size, on_batch=progress)
     return deleted

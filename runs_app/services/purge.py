@@ -1,4 +1,5 @@
-"""The one way runs are deleted: :func:`flow_runs_delete` and :func:`task_runs_delete`.
+"""The one way runs are deleted: :func:`flow_runs_delete` and :func:`task_runs_delete`
+(and :func:`purge_workspace_runs`, every run of a workspace, built on them).
 
 Every door that removes runs (``DELETE /flow_runs/{id}`` and ``/task_runs/{id}``, flow and
 deployment deletes, bulk delete, retention, the admin's delete and delete action,
@@ -7,6 +8,9 @@ deployment deletes, bulk delete, retention, the admin's delete and delete action
 They lock the runs, take deleted flow runs out of the history rollup
 (``runs_app.rollup.writes``), then delete them with everything that points at them,
 batch by batch, each batch one transaction (or one savepoint of the caller's).
+Each call deletes within one workspace (``workspace_id``): runs of the given queryset in
+another workspace are left alone, whatever the queryset says, and so are the rows that
+name a deleted run by a bare column but belong to another workspace.
 
 Django's ``QuerySet.delete()`` collects every related row into memory first (the run's
 states, its task runs, theirs, ...): fine for one run, far too slow and memory-hungry for
@@ -35,7 +39,7 @@ from typing import Any, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from runs_app.models import Artifact, FlowRun, Log, TaskRun
+from runs_app.models import Artifact, FlowRun, FlowRunHistoryBucket, Log, RunStateCount, TaskRun
 from runs_app.rollup.writes import RUN_FIELDS as HISTORY_RUN_FIELDS
 from runs_app.rollup.writes import flow_runs_history_forget
 from runs_app.services.artifacts import artifact_collections_repair
@@ -65,7 +69,12 @@ def _label(model: type[models.Model]) -> str:
 
 
 def _walk(
-    queryset: QuerySet[Any], *, delete: bool, counts: Counter[str], doomed: dict[type[models.Model], QuerySet[Any]]
+    queryset: QuerySet[Any],
+    *,
+    delete: bool,
+    counts: Counter[str],
+    doomed: dict[type[models.Model], QuerySet[Any]],
+    workspace_id: int,
 ) -> None:
     """Count (or delete) ``queryset`` and, first, everything that cascades from it.
 
@@ -88,7 +97,7 @@ def _walk(
         )
         on_delete = relation.on_delete
         if on_delete is models.CASCADE:
-            _walk(related, delete=delete, counts=counts, doomed=doomed)
+            _walk(related, delete=delete, counts=counts, doomed=doomed, workspace_id=workspace_id)
         elif on_delete is models.SET_NULL:
             if related_model in doomed:
                 if (related_model, field.name) in OWN_STATE_LINKS:
@@ -103,7 +112,9 @@ def _walk(
             raise NotImplementedError(f"{relation} has on_delete={on_delete!r}; teach runs_app.services.purge about it")
     for soft_model, column, run_model in SOFT_LINKS:
         if run_model is model:
-            linked = soft_model._base_manager.filter(**{f"{column}__in": queryset.values("pk")})
+            linked = soft_model._base_manager.filter(
+                **{f"{column}__in": queryset.values("pk")}, workspace_id=workspace_id
+            )
             for other_model, other_column, other_run_model in SOFT_LINKS:
                 # A log of a task run also names the flow run: count it once.
                 if other_model is soft_model and other_column != column and other_run_model in doomed:
@@ -130,7 +141,7 @@ def _first_ids(runs: QuerySet[Any], size: int) -> list[Any]:
     return list(runs.order_by().values_list("pk", flat=True)[:size])
 
 
-def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any]) -> Counter[str]:
+def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any], workspace_id: int) -> Counter[str]:
     """Delete the runs of ``ids`` that still match ``runs``, with every row pointing at them.
 
     The rows are locked first (and the filter checked again under the lock), so a state
@@ -151,7 +162,8 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any]) -> Counter[str]:
         kept = list(locked.values_list("pk", flat=True))
     if not kept:
         return counts
-    _walk(model._base_manager.filter(pk__in=kept), delete=True, counts=counts, doomed={})
+    doomed = model._base_manager.filter(pk__in=kept)
+    _walk(doomed, delete=True, counts=counts, doomed={}, workspace_id=workspace_id)
     if counts[_label(Artifact)]:
         artifact_collections_repair()
     return counts
@@ -160,6 +172,7 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any]) -> Counter[str]:
 def _runs_delete(
     runs: QuerySet[RunT],
     *,
+    workspace_id: int,
     batch_size: int,
     max_runs: int | None,
     next_batch: Batcher | None,
@@ -167,6 +180,7 @@ def _runs_delete(
 ) -> Counter[str]:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    runs = runs.filter(workspace_id=workspace_id)
     label = _label(runs.model)
     picker = next_batch or _first_ids
     total: Counter[str] = Counter()
@@ -176,7 +190,7 @@ def _runs_delete(
             ids = picker(runs, size)
             if not ids:
                 break
-            counts = _delete_batch(runs, ids)
+            counts = _delete_batch(runs, ids, workspace_id)
         total.update(counts)
         if on_batch is not None:
             on_batch(counts)
@@ -194,7 +208,7 @@ def flow_runs_delete(
     next_batch: Batcher | None = None,
     on_batch: Callable[[Counter[str]], None] | None = None,
 ) -> Counter[str]:
-    """Delete ``runs`` with their states, task runs (and theirs), logs, cache rows, inputs
+    """Delete ``runs`` of the workspace with their states, task runs (and theirs), logs, cache rows, inputs
     and artifacts; rows deleted per model label.
 
     ``batch_size`` runs per transaction (a savepoint when the caller has one open), until
@@ -203,18 +217,41 @@ def flow_runs_delete(
     Sub-flow runs of a deleted run are kept; their link to the deleted parent task run is
     cleared.
     """
-    runs = runs.filter(workspace_id=workspace_id)
-    return _runs_delete(runs, batch_size=batch_size, max_runs=max_runs, next_batch=next_batch, on_batch=on_batch)
+    return _runs_delete(
+        runs,
+        workspace_id=workspace_id,
+        batch_size=batch_size,
+        max_runs=max_runs,
+        next_batch=next_batch,
+        on_batch=on_batch,
+    )
 
 
-def task_runs_delete(*, runs: QuerySet[TaskRun], batch_size: int = DEFAULT_BATCH_SIZE) -> Counter[str]:
-    """Delete task runs with their states, cache rows, logs and artifacts (sub-flow runs
-    they stand for are kept, unlinked); rows deleted per model label."""
-    return _runs_delete(runs, batch_size=batch_size, max_runs=None, next_batch=None, on_batch=None)
+def task_runs_delete(
+    *, runs: QuerySet[TaskRun], workspace_id: int, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Counter[str]:
+    """Delete task runs of the workspace with their states, cache rows, logs and artifacts
+    (sub-flow runs they stand for are kept, unlinked); rows deleted per model label."""
+    return _runs_delete(
+        runs, workspace_id=workspace_id, batch_size=batch_size, max_runs=None, next_batch=None, on_batch=None
+    )
 
 
-def flow_runs_delete_counts(runs: QuerySet[FlowRun]) -> Counter[str]:
+def flow_runs_delete_counts(runs: QuerySet[FlowRun], *, workspace_id: int) -> Counter[str]:
     """How many rows per model :func:`flow_runs_delete` would delete (reads only)."""
     counts: Counter[str] = Counter()
-    _walk(runs, delete=False, counts=counts, doomed={})
+    _walk(runs.filter(workspace_id=workspace_id), delete=False, counts=counts, doomed={}, workspace_id=workspace_id)
+    return counts
+
+
+def purge_workspace_runs(*, workspace_id: int, batch_size: int = DEFAULT_BATCH_SIZE) -> Counter[str]:
+    """Delete every run of a workspace (what deleting the workspace needs of this app):
+    its flow runs and task runs with everything pointing at them, the log lines that name
+    no run, and its rows of the history rollup and of the state counts; rows deleted per
+    model label. Other workspaces' rows are not read."""
+    counts = flow_runs_delete(runs=FlowRun.objects.all(), workspace_id=workspace_id, batch_size=batch_size)
+    counts.update(task_runs_delete(runs=TaskRun.objects.all(), workspace_id=workspace_id, batch_size=batch_size))
+    with transaction.atomic():
+        for model in (Log, FlowRunHistoryBucket, RunStateCount):
+            _count_or_delete(model._base_manager.filter(workspace_id=workspace_id), delete=True, counts=counts)
     return counts

@@ -172,7 +172,8 @@ def flow_run_update(*, flow_run_id: uuid.UUID, workspace_id: int, changes: Mappi
 def flow_run_delete(*, flow_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a flow run with everything that points at it; ``False`` if the workspace
     has none with this id."""
-    return flow_runs_delete(runs=_the_run(FlowRun, flow_run_id, workspace_id))[FlowRun._meta.label] > 0
+    deleted = flow_runs_delete(runs=_the_run(FlowRun, flow_run_id, workspace_id), workspace_id=workspace_id)
+    return deleted[FlowRun._meta.label] > 0
 
 
 def flow_run_resume(
@@ -273,7 +274,8 @@ def task_run_update(*, task_run_id: uuid.UUID, workspace_id: int, changes: Mappi
 def task_run_delete(*, task_run_id: uuid.UUID, workspace_id: int) -> bool:
     """Delete a task run with its states, cache rows and logs; ``False`` if the workspace
     has none with this id."""
-    return task_runs_delete(runs=_the_run(TaskRun, task_run_id, workspace_id))[TaskRun._meta.label] > 0
+    deleted = task_runs_delete(runs=_the_run(TaskRun, task_run_id, workspace_id), workspace_id=workspace_id)
+    return deleted[TaskRun._meta.label] > 0
 
 
 def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
@@ -291,7 +293,9 @@ def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
 def runs_reset() -> None:
     """Delete every run of every workspace (through the one delete path) and the other
     rows of this app."""
-    flow_runs_delete(runs=FlowRun.objects.all())
-    task_runs_delete(runs=TaskRun.objects.all())
+    for workspace_id in FlowRun.objects.values_list("workspace_id", flat=True).distinct().order_by():
+        flow_runs_delete(runs=FlowRun.objects.all(), workspace_id=workspace_id)
+    for workspace_id in TaskRun.objects.values_list("workspace_id", flat=True).distinct().order_by():
+        task_runs_delete(runs=TaskRun.objects.all(), workspace_id=workspace_id)
     for model in (TaskRunStateCache, Log, ConcurrencyLimit, Artifact, ArtifactCollection, FlowRunHistoryBucket):
         model.objects.all().delete()

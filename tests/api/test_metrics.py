@@ -10,6 +10,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from flows_app.models import WorkPool, WorkQueue
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.registry import Service
 from orion_project.service_loop import run_once
 from runs_app.background.metrics import run_counts_refresh
@@ -44,9 +45,11 @@ def test_metrics_report_runs_queues_limits_and_services(
     api: ApiClient, client: Client, django_assert_num_queries: Any
 ) -> None:
     flow_id = str(FlowFactory().id)
-    pool = WorkPool.objects.create(name="pool")
-    queue = WorkQueue.objects.create(name="q", work_pool=pool, last_polled=dt.datetime.now(dt.UTC))
-    WorkQueue.objects.create(name="idle", work_pool=pool)
+    pool = WorkPool.objects.create(name="pool", workspace_id=DEFAULT_WORKSPACE_ID)
+    queue = WorkQueue.objects.create(
+        name="q", work_pool=pool, last_polled=dt.datetime.now(dt.UTC), workspace_id=DEFAULT_WORKSPACE_ID
+    )
+    WorkQueue.objects.create(name="idle", work_pool=pool, workspace_id=DEFAULT_WORKSPACE_ID)
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
     queued = create_runs(api, flow_id, {"type": "SCHEDULED", "state_details": {"scheduled_time": soon}}, 3)
     FlowRun.objects.filter(pk__in=queued).update(work_queue=queue)  # as a deployment's runs are
@@ -56,24 +59,49 @@ def test_metrics_report_runs_queues_limits_and_services(
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 4})
     run_once(Service("metrics", run_counts_refresh, 15))
 
-    # Queries: flow runs per state from the rollup and outside it (live), the task-run
-    # snapshot, oldest late run, scheduled runs per queue, queues with pools, concurrency
-    # limits, service heartbeats.
-    with django_assert_num_queries(8):
+    # Queries: the workspaces (their slugs label every gauge), flow runs per state from
+    # the rollup and outside it (live), the task-run snapshot, oldest late run, scheduled
+    # runs per queue, queues with pools, concurrency limits, service heartbeats: each
+    # grouped by workspace, so their number does not grow with the workspaces.
+    with django_assert_num_queries(9):
         samples = scrape(client)
 
-    assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"),))] == 4
-    assert samples[("orion_flow_runs", (("state_type", "RUNNING"),))] == 2
-    assert samples[("orion_flow_runs", (("state_type", "COMPLETED"),))] == 0
-    assert samples[("orion_task_runs", (("state_type", "RUNNING"),))] == 0
-    assert samples[("orion_late_flow_runs", ())] == 1
-    assert 590 < samples[("orion_oldest_late_flow_run_seconds", ())] < 700
-    assert samples[("orion_work_queue_scheduled_runs", (("work_pool", "pool"), ("work_queue", "q")))] == 3
-    assert samples[("orion_work_queue_scheduled_runs", (("work_pool", "pool"), ("work_queue", "idle")))] == 0
-    assert samples[("orion_work_queue_last_polled_seconds", (("work_pool", "pool"), ("work_queue", "q")))] < 60
-    assert ("orion_work_queue_last_polled_seconds", (("work_pool", "pool"), ("work_queue", "idle"))) not in samples
-    assert samples[("orion_concurrency_slots_used", (("tag", "db"),))] == 0
-    assert samples[("orion_concurrency_slots_limit", (("tag", "db"),))] == 4
+    assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "default")))] == 4
+    assert samples[("orion_flow_runs", (("state_type", "RUNNING"), ("workspace", "default")))] == 2
+    assert samples[("orion_flow_runs", (("state_type", "COMPLETED"), ("workspace", "default")))] == 0
+    assert samples[("orion_task_runs", (("state_type", "RUNNING"), ("workspace", "default")))] == 0
+    assert samples[("orion_late_flow_runs", (("workspace", "default"),))] == 1
+    assert 590 < samples[("orion_oldest_late_flow_run_seconds", (("workspace", "default"),))] < 700
+    assert (
+        samples[
+            ("orion_work_queue_scheduled_runs", (("work_pool", "pool"), ("work_queue", "q"), ("workspace", "default")))
+        ]
+        == 3
+    )
+    assert (
+        samples[
+            (
+                "orion_work_queue_scheduled_runs",
+                (("work_pool", "pool"), ("work_queue", "idle"), ("workspace", "default")),
+            )
+        ]
+        == 0
+    )
+    assert (
+        samples[
+            (
+                "orion_work_queue_last_polled_seconds",
+                (("work_pool", "pool"), ("work_queue", "q"), ("workspace", "default")),
+            )
+        ]
+        < 60
+    )
+    assert (
+        "orion_work_queue_last_polled_seconds",
+        (("work_pool", "pool"), ("work_queue", "idle"), ("workspace", "default")),
+    ) not in samples
+    assert samples[("orion_concurrency_slots_used", (("tag", "db"), ("workspace", "default")))] == 0
+    assert samples[("orion_concurrency_slots_limit", (("tag", "db"), ("workspace", "default")))] == 4
     assert samples[("orion_service_loop_seconds", (("service", "metrics"),))] >= 0
     last_success = samples[("orion_service_last_success_timestamp", (("service", "metrics"),))]
     assert abs(last_success - dt.datetime.now(dt.UTC).timestamp()) < 60
@@ -87,7 +115,7 @@ def test_metrics_report_runs_queues_limits_and_services(
 
 def test_counts_are_live_until_the_metrics_service_has_run(api: ApiClient, client: Client) -> None:
     create_runs(api, str(FlowFactory().id), {"type": "COMPLETED"}, 2)
-    assert scrape(client)[("orion_flow_runs", (("state_type", "COMPLETED"),))] == 2
+    assert scrape(client)[("orion_flow_runs", (("state_type", "COMPLETED"), ("workspace", "default")))] == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -101,14 +129,14 @@ def test_flow_run_counts_stay_live_after_the_metrics_service_ran(api: ApiClient,
     overdue = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
     create_runs(api, flow_id, {"type": "SCHEDULED", "name": "Late", "state_details": {"scheduled_time": overdue}}, 2)
     samples = scrape(client)
-    assert samples[("orion_flow_runs", (("state_type", "RUNNING"),))] == 0
-    assert samples[("orion_flow_runs", (("state_type", "COMPLETED"),))] == 1
-    assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"),))] == 2
-    assert samples[("orion_late_flow_runs", ())] == 2
+    assert samples[("orion_flow_runs", (("state_type", "RUNNING"), ("workspace", "default")))] == 0
+    assert samples[("orion_flow_runs", (("state_type", "COMPLETED"), ("workspace", "default")))] == 1
+    assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "default")))] == 2
+    assert samples[("orion_late_flow_runs", (("workspace", "default"),))] == 2
     # What every gauge says equals what counting the runs says.
     for state_type in ("RUNNING", "COMPLETED", "SCHEDULED", "FAILED"):
         assert (
-            samples[("orion_flow_runs", (("state_type", state_type),))]
+            samples[("orion_flow_runs", (("state_type", state_type), ("workspace", "default")))]
             == FlowRun.objects.filter(state_type=state_type).count()
         )
 

@@ -88,7 +88,10 @@ def test_history_from_the_rollup_equals_reading_every_run(api) -> None:  # type:
             {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["RUNNING", "SCHEDULED"]}}}},
             {**NO_FILTERS, "flows": {"id": {"any_": [flow_id]}}, "flow_runs": states},
         ):
-            assert_same(flow_run_history(now=now, filters=filters, **window), scanned(now, filters, **window))
+            assert_same(
+                flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+                scanned(now, filters, **window),
+            )
     # The route answers the same, and answers through the rollup.
     body = {
         "history_start": (now - dt.timedelta(days=3)).isoformat(),
@@ -109,7 +112,7 @@ def test_filters_the_rollup_has_no_column_for_read_the_runs(api) -> None:  # typ
     states = {"type": {"any_": ["COMPLETED", "FAILED"]}}
     filters = {**NO_FILTERS, "flow_runs": {"state": states, "tags": {"all_": ["nowhere"]}}}
     with CaptureQueriesContext(connection) as queries:
-        answer = flow_run_history(now=now, filters=filters, **window)
+        answer = flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window)
     assert not any(FlowRunHistoryBucket._meta.db_table in q["sql"] for q in queries.captured_queries)
     assert_same(answer, scanned(now, filters, **window))
     assert not any(interval["states"] for interval in answer)
@@ -144,4 +147,7 @@ def test_rebuild_and_bulk_seed_agree_with_the_state_writes(api) -> None:  # type
         "end": now,
         "interval": dt.timedelta(days=1),
     }
-    assert_same(flow_run_history(now=now, filters=NO_FILTERS, **window), scanned(now, NO_FILTERS, **window))
+    assert_same(
+        flow_run_history(now=now, filters=NO_FILTERS, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+        scanned(now, NO_FILTERS, **window),
+    )

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from flows_app.models import Deployment
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.background.liveness import liveness_service, stuck_flow_runs_find
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, TaskRun
 from tests.factories import FlowFactory
@@ -25,7 +26,9 @@ def deployed_run(
 ) -> dict[str, Any]:
     """A run of a deployment whose silence is ``silence`` seconds, last heard of an hour ago."""
     flow = FlowFactory()
-    deployment = Deployment.objects.create(name="d", flow=flow, liveness_silence_seconds=silence)
+    deployment = Deployment.objects.create(
+        name="d", flow=flow, liveness_silence_seconds=silence, workspace_id=DEFAULT_WORKSPACE_ID
+    )
     body = {"flow_id": str(flow.id), "deployment_id": str(deployment.id), "state": {"type": state_type}}
     run = api.post("/flow_runs/", body).json()
     if infrastructure_pid is not None:
@@ -81,7 +84,7 @@ def test_run_that_still_logs_or_moves_tasks_is_never_crashed(api: ApiClient) -> 
     late_log_run = deployed_run(api, "RUNNING")
     api.post("/logs/", [{**line, "flow_run_id": late_log_run["id"], "timestamp": HOUR_AGO.isoformat()}])
 
-    assert stuck_flow_runs_find() == []
+    assert stuck_flow_runs_find(workspace_id=DEFAULT_WORKSPACE_ID) == []
     assert liveness_service() == 0
     for run in (logging_run, tasking_run, fresh_state_run, late_log_run):
         assert state_of(run["id"])[0] == "RUNNING"
@@ -95,7 +98,9 @@ def test_silence_is_per_deployment_and_off_without_one(api: ApiClient) -> None:
     go_quiet(loose["id"])
     assert liveness_service() == 0  # defaults: off
     with override_settings(ORION_STUCK_RUNNING_SECONDS=1800):
-        assert [stuck.flow_run_id for stuck in stuck_flow_runs_find()] == [FlowRun.objects.get(pk=default["id"]).id]
+        assert [stuck.flow_run_id for stuck in stuck_flow_runs_find(workspace_id=DEFAULT_WORKSPACE_ID)] == [
+            FlowRun.objects.get(pk=default["id"]).id
+        ]
     with override_settings(ORION_STUCK_RUNNING_NO_DEPLOYMENT_SECONDS=1800):
         assert liveness_service() == 1
     assert state_of(loose["id"])[0] == "CRASHED"
@@ -151,7 +156,7 @@ def test_a_run_heard_from_after_the_first_look_is_left_alone(api: ApiClient, mon
     from runs_app.background import liveness
 
     run = deployed_run(api, "RUNNING")
-    found = liveness.stuck_flow_runs_find()
+    found = liveness.stuck_flow_runs_find(workspace_id=DEFAULT_WORKSPACE_ID)
     assert len(found) == 1
     line = {"name": "x", "level": 20, "message": "still here", "flow_run_id": run["id"]}
     api.post("/logs/", [{**line, "timestamp": dt.datetime.now(dt.UTC).isoformat()}])

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.background.retention import PrunePolicy, flow_runs_prune, retention_service
 from runs_app.models import FlowRun, FlowRunState, Log, TaskRun, TaskRunState, TaskRunStateCache
 from tests.helpers import ApiClient, make_flow_run
@@ -35,7 +36,9 @@ def test_prune_deletes_old_finished_runs_with_every_row_pointing_at_them(api: Ap
     child = make_flow_run(api, "RUNNING", parent_task_run_id=str(parent_task.id))
     before = table_counts()
 
-    result = flow_runs_prune(policy=PrunePolicy(older_than=dt.timedelta(days=30)), batch_size=1)
+    result = flow_runs_prune(
+        policy=PrunePolicy(older_than=dt.timedelta(days=30)), batch_size=1, workspace_id=DEFAULT_WORKSPACE_ID
+    )
 
     assert result.flow_runs == 2 and result.batches == 2
     assert set(FlowRun.objects.values_list("id", flat=True)) == {
@@ -162,7 +165,9 @@ def test_runs_that_never_started_age_by_their_last_state(api: ApiClient) -> None
     assert move(api, recent["id"], "CANCELLED") == "ACCEPT"
     FlowRun.objects.filter(pk=never_started["id"]).update(state_timestamp=LONG_AGO)
     ended = finished_run(api)
-    result = flow_runs_prune(policy=PrunePolicy(older_than=dt.timedelta(days=30)), batch_size=1)
+    result = flow_runs_prune(
+        policy=PrunePolicy(older_than=dt.timedelta(days=30)), batch_size=1, workspace_id=DEFAULT_WORKSPACE_ID
+    )
     assert result.flow_runs == 2
     assert list(FlowRun.objects.values_list("id", flat=True)) == [uuid.UUID(recent["id"])]
     assert FlowRun.objects.filter(pk__in=[ended["id"], never_started["id"]]).count() == 0

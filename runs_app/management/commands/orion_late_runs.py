@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
-from runs_app.background.late_runs import mark_late_runs
+from runs_app.background.late_runs import workspace_late_runs_mark
+from runs_app.management.workspaces import add_workspace_option, each_workspace
 
 
 class Command(BaseCommand):
-    help = "Give overdue SCHEDULED flow runs a SCHEDULED state named Late (one pass)."
+    help = "Give overdue SCHEDULED flow runs a SCHEDULED state named Late (one pass; every workspace or --workspace)."
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(f"Marked {mark_late_runs()} flow run(s) late.")
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_workspace_option(parser)
+
+    def handle(self, *args: Any, workspace: str | None, **options: Any) -> None:
+        now = timezone.now()
+        for chosen in each_workspace(self.stdout, workspace):
+            marked = workspace_late_runs_mark(workspace_id=chosen.id, now=now)
+            self.stdout.write(f"Marked {marked} flow run(s) late.")

@@ -1,4 +1,5 @@
-"""``manage.py orion_limits [--free-stale]``: who holds which tag concurrency slot, since when."""
+"""``manage.py orion_limits [--free-stale] [--workspace SLUG]``: who holds which tag concurrency slot, since when
+(each workspace's limits, or one workspace's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from runs_app.background.slots import sweep_stale_slots
+from runs_app.background.slots import workspace_stale_slots_sweep
+from runs_app.management.workspaces import add_workspace_option, each_workspace
 from runs_app.models import ConcurrencyLimit
 from runs_app.selectors.concurrency_limits import concurrency_limit_holders
 
@@ -21,12 +23,18 @@ class Command(BaseCommand):
             action="store_true",
             help="First free slots whose holder is gone, finished or over the maximum hold time.",
         )
+        add_workspace_option(parser)
 
-    def handle(self, *args: Any, free_stale: bool, **options: Any) -> None:
+    def handle(self, *args: Any, free_stale: bool, workspace: str | None, **options: Any) -> None:
+        for chosen in each_workspace(self.stdout, workspace):
+            self.report(free_stale=free_stale, workspace_id=chosen.id)
+
+    def report(self, *, free_stale: bool, workspace_id: int) -> None:
+        """One workspace's limits and their holders (after freeing stale slots, if asked)."""
         if free_stale:
-            self.stdout.write(f"Freed {sweep_stale_slots()} stale slot(s).")
+            self.stdout.write(f"Freed {workspace_stale_slots_sweep(workspace_id=workspace_id)} stale slot(s).")
         now = timezone.now()
-        limits = list(ConcurrencyLimit.objects.order_by("tag"))
+        limits = list(ConcurrencyLimit.objects.filter(workspace_id=workspace_id).order_by("tag"))
         if not limits:
             self.stdout.write("No tag concurrency limits are set.")
         for limit in limits:

@@ -16,12 +16,14 @@ from runs_app.background.retention import (
     parse_age,
     state_types_from,
 )
+from runs_app.management.workspaces import add_workspace_option, each_workspace
 
 
 class Command(BaseCommand):
     help = (
         "Delete finished flow runs (with their task runs, states, logs, cache rows and artifacts) "
-        "whose end is older than --older-than, in short batches. Safe to stop and run again."
+        "whose end is older than --older-than, in short batches. Safe to stop and run again. "
+        "Every workspace by its own runs, or only --workspace."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,9 +32,18 @@ class Command(BaseCommand):
         parser.add_argument("--flow", action="append", default=[], help="Only runs of this flow (repeatable).")
         parser.add_argument("--dry-run", action="store_true", help="Print the rows per table; delete nothing.")
         parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE, help="Flow runs per transaction.")
+        add_workspace_option(parser)
 
     def handle(
-        self, *args: Any, older_than: str, state: str, flow: list[str], dry_run: bool, batch: int, **options: Any
+        self,
+        *args: Any,
+        older_than: str,
+        state: str,
+        flow: list[str],
+        dry_run: bool,
+        batch: int,
+        workspace: str | None,
+        **options: Any,
     ) -> None:
         try:
             policy = PrunePolicy(
@@ -40,12 +51,20 @@ class Command(BaseCommand):
             )
         except InvalidRequestError as error:
             raise CommandError(error.message) from None
-        plan = flow_runs_prune_plan(policy=policy)
+        for chosen in each_workspace(self.stdout, workspace):
+            self.prune(policy, dry_run=dry_run, batch=batch, workspace_id=chosen.id)
+
+    def prune(self, policy: PrunePolicy, *, dry_run: bool, batch: int, workspace_id: int) -> None:
+        """Prune (or plan to) one workspace's runs, printing the rows per table."""
+        plan = flow_runs_prune_plan(policy=policy, workspace_id=workspace_id)
         self.print_counts("Would delete" if dry_run else "Deleting", plan)
         if dry_run or not plan.flow_runs:
             return
         result = flow_runs_prune(
-            policy=policy, batch_size=batch, on_batch=lambda done: self.progress(done, plan.flow_runs)
+            policy=policy,
+            workspace_id=workspace_id,
+            batch_size=batch,
+            on_batch=lambda done: self.progress(done, plan.flow_runs),
         )
         if self.stdout.isatty():
             self.stdout.write("")

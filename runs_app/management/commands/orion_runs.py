@@ -2,6 +2,7 @@
 
 Without ``--state``, ``--flow`` or ``--older-than`` an action would reach every flow run,
 so it is refused unless ``--all`` asks for that (``--dry-run`` previews either way).
+Every workspace is served in turn, each by its own runs, or only ``--workspace``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from orion_project.exceptions import InvalidRequestError
 from runs_app.background.retention import parse_age
+from runs_app.management.workspaces import add_workspace_option, each_workspace
 from runs_app.services import bulk
 from runs_app.states import TERMINAL_STATE_TYPES, StateName, StateType
 
@@ -57,6 +59,7 @@ class Command(BaseCommand):
             "--all", action="store_true", dest="all_runs", help="Act on every flow run when no filter option is given."
         )
         parser.add_argument("--dry-run", action="store_true", help="Print the count and the first 20; change nothing.")
+        add_workspace_option(parser)
 
     def filters(self, *, state: str, flow: list[str], older_than: str, unfinished: bool = False) -> dict[str, Any]:
         """The ``/flow_runs/filter`` body the options stand for; with ``unfinished``, only
@@ -88,11 +91,18 @@ class Command(BaseCommand):
             older_than=options["older_than"],
             unfinished=action == "cancel",
         )
-        limit = options["limit"]
         target = StateType.CANCELLED.value if action == "cancel" else options["to"].upper()
         if action == "set-state" and target not in StateType.values:
             raise CommandError(f"--to must be one of {', '.join(StateType.values)}.")
-        count, sample = bulk.flow_runs_preview(filters=filters, limit=limit)
+        for workspace in each_workspace(self.stdout, options["workspace"]):
+            self.serve(action, filters=filters, target=target, workspace_id=workspace.id, options=options)
+
+    def serve(
+        self, action: str, *, filters: dict[str, Any], target: str, workspace_id: int, options: dict[str, Any]
+    ) -> None:
+        """Preview, then (unless a dry run) act in one workspace."""
+        limit = options["limit"]
+        count, sample = bulk.flow_runs_preview(filters=filters, limit=limit, workspace_id=workspace_id)
         self.stdout.write(f"{count} flow run(s) match.")
         for run in sample:
             self.stdout.write(
@@ -113,6 +123,7 @@ class Command(BaseCommand):
             force=options["force"],
             limit=limit,
             all_runs=options["all_runs"],
+            workspace_id=workspace_id,
         )
 
     def act(
@@ -125,15 +136,18 @@ class Command(BaseCommand):
         force: bool,
         limit: int | None,
         all_runs: bool,
+        workspace_id: int,
     ) -> None:
         """Carry out ``action`` on the runs ``filters`` match and print what it did."""
         if action == "delete":
-            deleted = bulk.flow_runs_bulk_delete(filters=filters, limit=limit, all_runs=all_runs)
+            deleted = bulk.flow_runs_bulk_delete(
+                filters=filters, limit=limit, all_runs=all_runs, workspace_id=workspace_id
+            )
             self.stdout.write(f"Deleted {deleted} flow run(s).")
             return
         state = {"type": target, "message": message or f"Set by manage.py orion_runs {action}."}
         result = bulk.flow_runs_bulk_set_state(
-            filters=filters, state=state, force=force, limit=limit, all_runs=all_runs
+            filters=filters, state=state, force=force, limit=limit, all_runs=all_runs, workspace_id=workspace_id
         )
         self.stdout.write(", ".join(f"{key} {value}" for key, value in result.as_json().items()))
 

@@ -7,6 +7,10 @@ benchmark's data set): the same flows, the same shares of final states, tags and
 the 30 days before ``--anchor``, and run columns computed by replaying each run's states
 through the bookkeeping rules. Runs already stored are skipped, so running it again with
 a larger ``--runs`` tops the data set up. On PostgreSQL rows go in with ``COPY``.
+
+The rows go to the workspace ``default``; ``--workspaces N`` spreads them evenly over the
+workspaces ``ws-1`` ... ``ws-N`` instead (created if missing), each with its own copies
+of the flows.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from runs_app.seeding.generate import TaskShape
-from runs_app.seeding.write import seed
+from runs_app.seeding.write import seed, seed_workspaces
 
 
 def parse_anchor(value: str | None) -> dt.datetime:
@@ -71,17 +75,26 @@ class Command(BaseCommand):
         parser.add_argument("--anchor", help="ISO time the 30 days of runs end at (default: now)")
         parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
         parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
+        parser.add_argument(
+            "--workspaces",
+            type=int,
+            default=0,
+            help="spread the runs over the workspaces ws-1 ... ws-N, created if missing (default: all in default)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         runs, task_runs = options["runs"], options["task_runs"]
         if options["flows"] < 1 or runs < 0 or options["batch"] < 1 or (task_runs is not None and task_runs < 0):
             raise CommandError("--flows and --batch must be ≥ 1, --runs and --task-runs ≥ 0")
+        if options["workspaces"] < 0:
+            raise CommandError("--workspaces must be ≥ 0")
         anchor = parse_anchor(options["anchor"])
         shape = TaskShape.for_total(runs, task_runs)
         self.stdout.write(
             f"seeding {runs:,} flow runs ({shape.share:.0%} of them with {shape.per_run} task runs each), "
             f"{options['flows']} flows, anchor {anchor.isoformat()}"
         )
+        workspace_ids = seed_workspaces(options["workspaces"])
         counts = seed(
             flows=options["flows"],
             runs=runs,
@@ -90,6 +103,7 @@ class Command(BaseCommand):
             batch=options["batch"],
             vacuum=not options["no_vacuum"],
             log=lambda line: self.stdout.write(line),
+            workspace_ids=workspace_ids,
             tasks=shape,
             progress=ProgressBar(self.stderr),
         )
