@@ -24,7 +24,6 @@ their ``select_related`` objects) the way ``django.db.models.query.ModelIterable
 
 from __future__ import annotations
 
-import functools
 import threading
 import uuid
 import weakref
@@ -48,11 +47,16 @@ _PLACEHOLDER = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
 _WORKSPACE_PLACEHOLDER = -0xC0DE
 
 
-@functools.cache
 def is_tenant_model(model: type[Model]) -> bool:
     """Whether ``model``'s rows belong to a workspace (a ``workspace_id`` column): every
     read of them must say which workspace it reads."""
-    return any(field.attname == "workspace_id" for field in model._meta.concrete_fields)
+    tenant = _TENANT_MODELS.get(model)
+    if tenant is None:
+        tenant = _TENANT_MODELS[model] = any(field.attname == "workspace_id" for field in model._meta.concrete_fields)
+    return tenant
+
+
+_TENANT_MODELS: dict[type[Model], bool] = {}
 
 
 @dataclass(frozen=True)
