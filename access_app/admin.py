@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from access_app import admin_audit  # noqa: F401  (registers the audit trail's admin)
 from access_app.models import ApiKey, Role
 from access_app.services import ApiKeyError, api_key_create, api_key_revoke
 

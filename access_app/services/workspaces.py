@@ -9,7 +9,8 @@ deleted first, through the one door out for runs (``runs_app.services.purge``), 
 the rollup and the artifact collections right; the other records follow, one
 ``DELETE ... WHERE workspace_id = %s`` per table, in the same transaction (foreign keys are
 deferred on both databases, so their order does not matter). The workspace's keys and
-memberships are access, not records: a clear keeps them, a delete removes them.
+memberships are access, not records: a clear keeps them, a delete removes them. The audit
+trail stays (its events keep the workspace's slug).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import Counter
 from django.apps import apps
 from django.db import IntegrityError, models, transaction
 
-from access_app.models import ApiKey, Membership
+from access_app.models import ApiKey, AuditEvent, Membership
 from access_app.selectors import clear_key_cache
 from orion_project.models import DEFAULT_WORKSPACE_ID, WORKSPACE_SLUG_PATTERN, TenantModel, Workspace
 from runs_app.models import FlowRun, TaskRun
@@ -30,6 +31,8 @@ _SLUG = re.compile(f"^{WORKSPACE_SLUG_PATTERN}$")
 # Kept by a clear, removed with the workspace.
 ACCESS_MODELS: tuple[type[models.Model], ...] = (ApiKey, Membership)
 RUN_MODELS: tuple[type[models.Model], ...] = (FlowRun, TaskRun)
+# The audit trail outlives the workspace: its events keep the slug.
+KEPT_MODELS: tuple[type[models.Model], ...] = (AuditEvent,)
 
 
 class WorkspaceError(ValueError):
@@ -86,8 +89,11 @@ def _record_models() -> list[type[models.Model]]:
     return [
         model
         for model in apps.get_models()
-        if issubclass(model, TenantModel)
-        or any(field.column == "workspace_id" for field in model._meta.concrete_fields)
+        if model not in KEPT_MODELS
+        and (
+            issubclass(model, TenantModel)
+            or any(field.column == "workspace_id" for field in model._meta.concrete_fields)
+        )
     ]
 
 
