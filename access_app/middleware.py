@@ -122,7 +122,9 @@ class ApiAccessMiddleware:
         request.principal = principal  # type: ignore[attr-defined]
         response = self.get_response(request)
         method = request.method or "GET"
-        if not is_read(method, path):
+        # A 503 is the database-outage answer: nothing was written, and the audit row
+        # could not be either (trying would only make the client wait a second time).
+        if response.status_code != 503 and not is_read(method, path):
             template = write_template(method, path)
             audit_api_write(request, response, principal=principal, workspace_slug=workspace.slug, template=template)
         return response
