@@ -12,19 +12,20 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from access_app.models import ApiKey, Scope
+from access_app import admin_audit  # noqa: F401  (registers the audit trail's admin)
+from access_app.models import ApiKey, Role
 from access_app.services import ApiKeyError, api_key_create, api_key_revoke
 
 NEW_KEY_ATTRIBUTE = "_orion_new_api_key"
-CHANGE_FIELDS = ["name", "prefix", "scope", "expires", "revoked", "last_used", "created"]
+CHANGE_FIELDS = ["name", "workspace", "prefix", "role", "expires", "revoked", "last_used", "created"]
 
 
 class ApiKeyCreateForm(forms.ModelForm):
-    """Name, scope and an optional expiry in the future."""
+    """Name, workspace, role and an optional expiry in the future."""
 
     class Meta:
         model = ApiKey
-        fields = ["name", "scope", "expires"]
+        fields = ["name", "workspace", "role", "expires"]
         widgets = {"name": forms.TextInput}
 
     def clean_expires(self) -> Any:
@@ -38,8 +39,8 @@ class ApiKeyCreateForm(forms.ModelForm):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created through the service; the secret is rendered once, never stored or messaged."""
 
-    list_display = ("name", "prefix", "scope", "expires", "revoked", "last_used", "created")
-    list_filter = ("scope",)
+    list_display = ("name", "workspace", "prefix", "role", "expires", "revoked", "last_used", "created")
+    list_filter = ("workspace", "role")
     search_fields = ("name", "prefix")
     actions = ["revoke"]
 
@@ -50,7 +51,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         if obj is None:
-            return ["name", "scope", "expires"]
+            return ["name", "workspace", "role", "expires"]
         return CHANGE_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
@@ -59,7 +60,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             return  # keys are not edited; revoke and create a new one instead
-        key, raw = api_key_create(name=obj.name, scope=Scope(obj.scope), expires=obj.expires)
+        key, raw = api_key_create(
+            name=obj.name, workspace_id=obj.workspace_id, role=Role(obj.role), expires=obj.expires
+        )
         obj.pk, obj.prefix, obj.key_hash, obj.created = key.pk, key.prefix, key.key_hash, key.created
         obj._state.adding = False
         setattr(request, NEW_KEY_ATTRIBUTE, raw)
@@ -84,7 +87,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         revoked = 0
         for key in queryset.filter(revoked__isnull=True):
             try:
-                api_key_revoke(name=key.name)
+                api_key_revoke(workspace_id=key.workspace_id, name=key.name)
                 revoked += 1
             except ApiKeyError as error:
                 self.message_user(request, str(error), messages.WARNING)

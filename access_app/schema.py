@@ -1,5 +1,5 @@
 """The API key in the OpenAPI document: with ``ORION_AUTH=api-key`` every operation but
-the open ones (``access_app.scopes.OPEN_PATHS``) declares the bearer scheme the
+the open ones (``access_app.roles.OPEN_PATHS``) declares the bearer scheme the
 middleware enforces, so generated clients send the key and fuzzers know to."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from access_app.middleware import AUTH_API_KEY
-from access_app.scopes import OPEN_PATHS
+from access_app.roles import OPEN_PATHS
 
 SCHEME = "APIKey"
 

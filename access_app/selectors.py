@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from access_app.models import ApiKey, Scope
+from access_app.models import ApiKey, AuditEvent, Role
+from orion_project.models import Workspace
 
 # last_used is written at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -32,7 +33,8 @@ class KeyInfo:
 
     id: UUID
     name: str
-    scope: Scope
+    workspace_id: int
+    role: Role
     expires: datetime | None
     revoked: datetime | None
 
@@ -73,14 +75,16 @@ def api_key_lookup(*, raw: str) -> KeyInfo | None:
     else:
         row = (
             ApiKey.objects.filter(key_hash=digest)
-            .values_list("id", "name", "scope", "expires", "revoked", "last_used")
+            .values_list("id", "name", "workspace_id", "role", "expires", "revoked", "last_used")
             .first()
         )
         info = None
         if row is not None:
-            info = KeyInfo(id=row[0], name=row[1], scope=Scope(row[2]), expires=row[3], revoked=row[4])
-            if row[5] is not None:
-                _last_used_written.setdefault(info.id, now - (timezone.now() - row[5]).total_seconds())
+            info = KeyInfo(
+                id=row[0], name=row[1], workspace_id=row[2], role=Role(row[3]), expires=row[4], revoked=row[5]
+            )
+            if row[6] is not None:
+                _last_used_written.setdefault(info.id, now - (timezone.now() - row[6]).total_seconds())
         if ttl > 0:
             with _lock:
                 if len(_cache) >= CACHE_MAX_ENTRIES:
@@ -104,6 +108,27 @@ def _touch(key_id: UUID, now: float) -> None:
     )
 
 
-def api_key_list() -> QuerySet[ApiKey]:
-    """Every key, by name (no secrets: only hashes are stored)."""
-    return ApiKey.objects.order_by("name")
+def api_key_list(*, workspace_id: int) -> QuerySet[ApiKey]:
+    """The workspace's keys, by name (no secrets: only hashes are stored)."""
+    return ApiKey.objects.filter(workspace_id=workspace_id).order_by("name")
+
+
+def audit_event_list(*, workspace_slug: str | None, since: datetime | None) -> QuerySet[AuditEvent]:
+    """Audit events, newest first: of one workspace (by slug, so a deleted workspace's
+    trail is found too) or of all, and from ``since`` on."""
+    events = AuditEvent.objects.all()
+    if workspace_slug is not None:
+        events = events.filter(workspace_slug=workspace_slug)
+    if since is not None:
+        events = events.filter(at__gte=since)
+    return events.order_by("-at", "-id")
+
+
+def workspace_find(*, slug: str) -> Workspace | None:
+    """The workspace with this slug, or ``None``."""
+    return Workspace.objects.filter(slug=slug).first()
+
+
+def workspace_list() -> QuerySet[Workspace]:
+    """Every workspace, by slug."""
+    return Workspace.objects.order_by("slug")

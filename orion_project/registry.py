@@ -1,4 +1,5 @@
-"""What the apps register for the shared base to run: background services and resets.
+"""What the apps register for the shared base to run: background services, resets, and
+the purge of one workspace's records.
 
 The base (the services loop, ``/api/admin/database/clear``) must not import the apps; each
 app registers its pieces from its ``AppConfig.ready()``, as it registers its routes in its
@@ -26,6 +27,8 @@ class Service:
 _service_factories: list[Callable[[], list[Service]]] = []
 # (order, reset): lower orders run first; apps whose rows others point at reset later.
 _resets: list[tuple[int, Callable[[], None]]] = []
+# The one delete path of a workspace's records (access_app registers it).
+_workspace_purge: list[Callable[[int], object]] = []
 
 
 def register_services(factory: Callable[[], list[Service]]) -> None:
@@ -48,3 +51,15 @@ def register_reset(reset: Callable[[], None], *, order: int) -> None:
 def registered_resets() -> list[Callable[[], None]]:
     """The registered resets, in the order they must run."""
     return [reset for _, reset in sorted(_resets, key=lambda pair: pair[0])]
+
+
+def register_workspace_purge(purge: Callable[[int], object]) -> None:
+    """Set the function that deletes every record of a workspace (given its id)."""
+    _workspace_purge[:] = [purge]
+
+
+def registered_workspace_purge() -> Callable[[int], object]:
+    """The registered workspace purge (``/api/.../admin/database/clear`` calls it)."""
+    if not _workspace_purge:
+        raise RuntimeError("No app registered a workspace purge.")
+    return _workspace_purge[0]

@@ -75,6 +75,9 @@ ORION_SLOTS_INTERVAL_SECONDS = env_int("ORION_SLOTS_INTERVAL_SECONDS", 10, minim
 # day by the services loop; 0 (the default) keeps everything.
 ORION_RETENTION_DAYS = env_int("ORION_RETENTION_DAYS", 0, minimum=0)
 ORION_RETENTION_INTERVAL_SECONDS = env_int("ORION_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# The audit trail (access_app.services.audit.audit_prune): events older than this many days
+# are pruned by the retention pass; 0 keeps them all.
+ORION_AUDIT_RETENTION_DAYS = env_int("ORION_AUDIT_RETENTION_DAYS", 365, minimum=0)
 # Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.background.liveness).
 ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
 ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)

@@ -1,4 +1,9 @@
-"""``/api/admin``: settings and database maintenance (reference §G.8)."""
+"""``/api/admin``: settings and database maintenance (reference §G.8).
+
+Under a workspace (``/api/workspaces/<slug>/admin/...``, or ``/api/admin/...`` for
+``default``), ``database/clear`` deletes that workspace's records only, through the one
+workspace delete path; ``database/drop`` and ``database/create`` act on the whole server
+and are answered under ``default`` only."""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from rest_framework.response import Response
 from orion_project.api.actions import route
 from orion_project.api.fields import BoolField
 from orion_project.api.filtering import request_serializer, validate_body
-from orion_project.registry import registered_resets
+from orion_project.models import DEFAULT_WORKSPACE_ID
+from orion_project.registry import registered_resets, registered_workspace_purge
 
 OBFUSCATED = "********"
 ConfirmRequest = request_serializer("ConfirmRequest", {}, extra={"confirm": BoolField(default=False)})
@@ -70,11 +76,23 @@ def read_settings(request: Request) -> Response:
     return Response(settings_snapshot())
 
 
+def _server_level(request: Request) -> Response | None:
+    """The refusal of a server-wide operation sent under a workspace other than ``default``."""
+    workspace = request.workspace  # type: ignore[attr-defined]
+    if workspace.id == DEFAULT_WORKSPACE_ID:
+        return None
+    return Response(
+        {"detail": f"This acts on the whole server; it is not available under the workspace {workspace.slug!r}."},
+        status=status.HTTP_403_FORBIDDEN,
+    )
+
+
 @route("clear_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
 @api_view(["POST"])
 def clear(request: Request) -> Response | HttpResponse:
     """Delete every row (body `{"confirm": true}` required, else 400)."""
-    return _once_confirmed(request, clear_database)
+    workspace_id = request.workspace.id  # type: ignore[attr-defined]
+    return _once_confirmed(request, lambda: registered_workspace_purge()(workspace_id))
 
 
 @route("drop_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
@@ -83,11 +101,15 @@ def drop(request: Request) -> Response | HttpResponse:
     """The schema belongs to Django's migrations, so dropping it through the API would
     leave a server that cannot answer; this empties every table instead (confirm
     required)."""
-    return _once_confirmed(request, clear_database)
+    refusal = _server_level(request)
+    return refusal if refusal is not None else _once_confirmed(request, clear_database)
 
 
 @route("create_database", request=ConfirmRequest, responses={204: None, 400: None}, tags=["Admin"])
 @api_view(["POST"])
 def create(request: Request) -> Response | HttpResponse:
     """Apply any pending migrations (confirm required)."""
+    refusal = _server_level(request)
+    if refusal is not None:
+        return refusal
     return _once_confirmed(request, lambda: call_command("migrate", interactive=False, verbosity=0))

@@ -1,4 +1,4 @@
-"""ORION_AUTH=api-key: Bearer keys as the Prefect clients send them, scopes, 401/403."""
+"""ORION_AUTH=api-key: Bearer keys as the Prefect clients send them, roles, 401/403."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from access_app.models import ApiKey, Scope
-from access_app.scopes import required_scope
+from access_app.models import ApiKey, Role
+from access_app.principal import Principal
 from access_app.services import api_key_revoke
 from flows_app.models import Flow
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from tests.access.conftest import bearer
+from tests.factories import FlowFactory
 from tests.helpers import ApiClient
 
-# Reads by name, but each records the poll (queue/pool/deployment "last polled").
-POLLS = frozenset({"read_work_queue_runs", "get_scheduled_flow_runs", "get_scheduled_flow_runs_for_deployments"})
 NOT_AUTHENTICATED = {"detail": "Not authenticated: send an API key as 'Authorization: Bearer <key>'."}
 
 
@@ -44,30 +43,33 @@ def test_wrong_or_malformed_key_is_401(api: ApiClient, keyed: Any, header: str) 
     assert set(response.json()) == {"detail"}
 
 
-def test_write_key_runs_flows_but_not_admin_routes(api: ApiClient, keyed: Any, make_key: Any) -> None:
-    key = bearer(make_key(Scope.WRITE))
-    flow = api.post("/flows/", {"name": "etl"}, **key)
-    assert flow.status_code == 201
-    run = api.post("/flow_runs/", {"flow_id": flow.json()["id"]}, **key)
-    assert run.status_code == 201
-    assert api.post("/flow_runs/count", {}, **key).json() == 1
+def test_developer_key_changes_flows_but_not_admin_routes(api: ApiClient, keyed: Any, make_key: Any) -> None:
+    key = bearer(make_key(Role.DEVELOPER))
+    flow = FlowFactory()
+    assert api.patch(f"/flows/{flow.id}", {"tags": ["etl"]}, **key).status_code == 204
+    assert api.post("/flows/count", {}, **key).json() == 1
     refused = api.get("/admin/settings", **key)
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "The API key 'key-0' has the write scope; GET /api/admin/settings needs admin."}
+    assert refused.json() == {
+        "detail": "The API key 'key-0' has the developer role in the workspace 'default'; "
+        "GET /api/admin/settings needs admin."
+    }
     assert api.post("/admin/database/clear", {"confirm": True}, **key).status_code == 403
-    assert Flow.objects.count() == 1
+    assert api.delete(f"/flows/{flow.id}", **key).status_code == 204
+    assert Flow.objects.count() == 0
 
 
-def test_read_key_reads_and_queries_but_cannot_write(api: ApiClient, keyed: Any, make_key: Any) -> None:
-    Flow.objects.create(name="etl")
-    key = bearer(make_key(Scope.READ))
+def test_viewer_key_reads_and_queries_but_cannot_write(api: ApiClient, keyed: Any, make_key: Any) -> None:
+    Flow.objects.create(name="etl", workspace_id=DEFAULT_WORKSPACE_ID)
+    key = bearer(make_key(Role.VIEWER))
     assert api.get("/flows/name/etl", **key).status_code == 200
     assert api.post("/flows/filter", {}, **key).status_code == 200
     assert api.post("/flows/count", {}, **key).json() == 1
     assert api.post("/flow_runs/history", _history(), **key).status_code == 200
     refused = api.post("/flows/", {"name": "new"}, **key)
     assert refused.status_code == 403
-    assert "needs write" in refused.json()["detail"]
+    assert refused.json()["detail"].endswith("POST /api/flows/ needs runner.")
+    assert api.patch(f"/flows/{Flow.objects.get().id}", {"tags": ["x"]}, **key).status_code == 403
     assert api.delete(f"/flows/{Flow.objects.get().id}", **key).status_code == 403
     assert Flow.objects.count() == 1
 
@@ -82,8 +84,8 @@ def _history() -> dict[str, Any]:
 
 
 def test_admin_key_may_clear_the_database(api: ApiClient, keyed: Any, make_key: Any) -> None:
-    Flow.objects.create(name="etl")
-    key = bearer(make_key(Scope.ADMIN))
+    Flow.objects.create(name="etl", workspace_id=DEFAULT_WORKSPACE_ID)
+    key = bearer(make_key(Role.ADMIN))
     assert api.get("/admin/settings", **key).status_code == 200
     assert api.post("/admin/database/clear", {"confirm": True}, **key).status_code == 204
     assert Flow.objects.count() == 0
@@ -92,7 +94,7 @@ def test_admin_key_may_clear_the_database(api: ApiClient, keyed: Any, make_key: 
 def test_revoked_and_expired_keys_are_403(api: ApiClient, keyed: Any, make_key: Any) -> None:
     revoked = make_key()
     assert api.get("/flows/", **bearer(revoked)).status_code == 200
-    api_key_revoke(name="key-0")
+    api_key_revoke(workspace_id=DEFAULT_WORKSPACE_ID, name="key-0")
     response = api.get("/flows/", **bearer(revoked))
     assert (response.status_code, response.json()) == (403, {"detail": "The API key 'key-0' has been revoked."})
 
@@ -119,11 +121,23 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_ttl(
     assert api.get("/flows/", **bearer(raw)).status_code == 403
 
 
-def test_a_logged_in_admin_session_is_not_an_api_credential(api: ApiClient, keyed: Any) -> None:
-    user = User.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
-    api.client.force_login(user)
+def test_without_a_key_the_session_decides(api: ApiClient, keyed: Any, monkeypatch: Any) -> None:
+    """The signed-in dashboard's session (access_app.sessions) is the other credential;
+    its principal's role applies as a key's does."""
+    asked: list[int] = []
+
+    def viewer_session(request: Any, *, workspace_id: int) -> Principal:
+        asked.append(workspace_id)
+        return Principal(kind="user", name="alice", role=Role.VIEWER, workspace_id=workspace_id, user_id=7)
+
+    monkeypatch.setattr("access_app.sessions.session_principal", viewer_session)
+    assert api.get("/flows/").status_code == 200
+    refused = api.patch(f"/flows/{FlowFactory().id}", {"tags": ["x"]})
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith("The user 'alice' has the viewer role in the workspace 'default';")
+    assert asked == [DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_ID]
+    monkeypatch.setattr("access_app.sessions.session_principal", lambda request, *, workspace_id: None)
     assert api.get("/flows/").status_code == 401
-    assert api.post("/admin/database/clear", {"confirm": True}).status_code == 401
 
 
 def test_keys_are_stored_only_as_a_hash(keyed: Any, make_key: Any) -> None:
@@ -163,43 +177,3 @@ def test_cached_key_costs_no_query(api: ApiClient, keyed: Any, make_key: Any) ->
     with CaptureQueriesContext(connection) as queries:
         assert api.get("/flows/", **bearer(raw)).status_code == 200
     assert not [query for query in queries if "access_app_apikey" in query["sql"]]
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "scope"),
-    [
-        ("GET", "/api/flows/", Scope.READ),
-        ("GET", "/api/flow_runs/0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11/graph", Scope.READ),
-        ("POST", "/api/flow_runs/filter", Scope.READ),
-        ("POST", "/api/task_runs/count", Scope.READ),
-        ("POST", "/api/ui/flow_runs/history", Scope.READ),
-        ("POST", "/api/flow_runs/lateness", Scope.READ),
-        ("POST", "/api/work_pools/p/queues/filter", Scope.READ),
-        ("POST", "/api/flow_runs/", Scope.WRITE),
-        ("POST", "/api/task_runs/0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11/set_state", Scope.WRITE),
-        ("POST", "/api/work_queues/0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11/get_runs", Scope.WRITE),
-        ("PATCH", "/api/deployments/0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11", Scope.WRITE),
-        ("DELETE", "/api/flows/0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11", Scope.WRITE),
-        ("POST", "/api/filter", Scope.WRITE),
-        ("GET", "/api/admin/settings", Scope.ADMIN),
-        ("POST", "/api/admin/database/clear", Scope.ADMIN),
-    ],
-)
-def test_the_one_definition_of_read_routes(method: str, path: str, scope: Scope) -> None:
-    assert required_scope(method, path) == scope
-
-
-def test_every_read_post_route_of_the_schema_is_read_scoped(api: ApiClient) -> None:
-    """Every POST route whose operation only queries (its id says read/count/history/lateness)
-    needs read; the ones that poll for work (and record the poll) need write."""
-    schema = api.client.get("/api/openapi.json", HTTP_ACCEPT="application/json").json()
-    for path, operations in schema["paths"].items():
-        operation = operations.get("post")
-        if operation is None:
-            continue
-        concrete = path.replace("{id}", "0b8c9b1e-5f7a-4c55-9d44-0a4f4e6b8a11").replace("{name}", "p")
-        op = operation["operationId"]
-        reads = op.startswith(("read_", "count_", "filter_")) or "history" in op or "lateness" in op
-        reads = reads and op not in POLLS
-        expected = Scope.ADMIN if path.startswith("/api/admin/") else Scope.READ if reads else Scope.WRITE
-        assert required_scope("POST", concrete) == expected, (path, operation["operationId"])

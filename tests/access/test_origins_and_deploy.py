@@ -13,8 +13,9 @@ import pytest
 from django.http import HttpResponse
 
 from access_app.middleware import ApiAccessMiddleware
-from access_app.models import Scope
+from access_app.models import Role
 from flows_app.models import Flow
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from tests.access.conftest import bearer
 from tests.helpers import ApiClient
 
@@ -33,7 +34,7 @@ def test_a_page_on_another_origin_cannot_drive_the_api(api: ApiClient) -> None:
 
 
 def test_the_servers_own_origin_is_allowed(api: ApiClient) -> None:
-    assert api.post("/flows/", {"name": "etl"}, HTTP_ORIGIN="http://testserver").status_code == 201
+    assert api.post("/logs/", [], HTTP_ORIGIN="http://testserver").status_code == 201
 
 
 def test_configured_origins_get_cors_headers_without_credentials(api: ApiClient, settings: Any) -> None:
@@ -57,23 +58,21 @@ def test_configured_origins_get_cors_headers_without_credentials(api: ApiClient,
 def test_with_api_keys_an_allowed_origin_still_needs_a_key(api: ApiClient, keyed: Any, make_key: Any) -> None:
     keyed.CORS_ALLOWED_ORIGINS = ["https://dashboard.example"]
     assert api.post("/flows/filter", {}, HTTP_ORIGIN="https://dashboard.example").status_code == 401
-    raw = make_key(Scope.READ)
+    raw = make_key(Role.VIEWER)
     ok = api.post("/flows/filter", {}, HTTP_ORIGIN="https://dashboard.example", **bearer(raw))
     assert ok.status_code == 200
 
 
 def test_clear_and_drop_are_403_without_debug_or_an_admin_key(api: ApiClient, settings: Any) -> None:
-    Flow.objects.create(name="etl")
+    Flow.objects.create(name="etl", workspace_id=DEFAULT_WORKSPACE_ID)
     settings.DEBUG = False
     for route in ("clear", "drop"):
         response = api.post(f"/admin/database/{route}", {"confirm": True})
         assert response.status_code == 403
-        assert response.json() == {
-            "detail": "Clearing the database needs DJANGO_DEBUG on or an API key with the admin scope."
-        }
+        assert response.json() == {"detail": "Clearing the database needs DJANGO_DEBUG on or an admin's API key."}
     assert Flow.objects.count() == 1
     settings.DEBUG = True
-    assert api.post("/admin/database/drop", {"confirm": True}).status_code == 204
+    assert api.post("/admin/database/clear", {"confirm": True}).status_code == 204
     assert Flow.objects.count() == 0
 
 

@@ -404,7 +404,7 @@ def test_logs_bulk_insert_and_filter(api: ApiClient, django_assert_num_queries: 
     with CaptureQueriesContext(connection) as captured:
         response = api.post("/logs/", logs)
     inserts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) == 1  # one multi-row INSERT for the whole batch
+    assert len(inserts) == 2  # one multi-row INSERT for the whole batch, one of its audit event
     assert (response.status_code, response.json()) == (201, None)
     assert Log.objects.count() == 10
     body = {"logs": {"flow_run_id": {"any_": [run_id]}, "level": {"ge_": 10}}, "sort": "TIMESTAMP_DESC", "limit": 3}

@@ -1,4 +1,5 @@
-"""Writes to API keys: create (the only time the secret exists), revoke."""
+"""Writes to API keys: create (the only time the secret exists), revoke. A key belongs to
+one workspace and acts there with its role."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from access_app.models import ApiKey, Scope
+from access_app.models import ApiKey, Role
 from access_app.selectors import clear_key_cache, hash_key
 
 KEY_PREFIX = "orion_"
@@ -30,8 +31,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def api_key_create(*, name: str, scope: Scope = Scope.WRITE, expires: datetime | None = None) -> tuple[ApiKey, str]:
-    """A new key named ``name``; returns the stored row and the secret, which is not kept."""
+def api_key_create(
+    *, name: str, workspace_id: int, role: Role = Role.DEVELOPER, expires: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key named ``name`` (unique within its workspace) acting as ``role`` in
+    ``workspace_id``; returns the stored row and the secret, which is not kept."""
     name = name.strip()
     if not name:
         raise ApiKeyError("A key needs a name.")
@@ -42,21 +46,24 @@ def api_key_create(*, name: str, scope: Scope = Scope.WRITE, expires: datetime |
         with transaction.atomic():
             key = ApiKey.objects.create(
                 name=name,
+                workspace_id=workspace_id,
                 prefix=raw[:SHOWN_PREFIX_LENGTH],
                 key_hash=hash_key(raw),
-                scope=scope,
+                role=role,
                 expires=expires,
             )
     except IntegrityError:
-        raise ApiKeyError(f"A key named {name!r} already exists.") from None
+        raise ApiKeyError(f"A key named {name!r} already exists in this workspace.") from None
     return key, raw
 
 
-def api_key_revoke(*, name: str) -> ApiKey:
-    """Revoke the key ``name``; other processes stop accepting it within the cache TTL."""
+def api_key_revoke(*, workspace_id: int, name: str) -> ApiKey:
+    """Revoke the workspace's key ``name``; other processes stop accepting it within the
+    cache TTL."""
     now = timezone.now()
-    updated = ApiKey.objects.filter(name=name, revoked__isnull=True).update(revoked=now, updated=now)
-    key = ApiKey.objects.filter(name=name).first()
+    keys = ApiKey.objects.filter(workspace_id=workspace_id, name=name)
+    updated = keys.filter(revoked__isnull=True).update(revoked=now, updated=now)
+    key = keys.first()
     if key is None:
         raise ApiKeyError(f"No key named {name!r}.")
     if not updated:
