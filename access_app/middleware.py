@@ -17,9 +17,10 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from access_app.models import SCOPE_RANK, Scope
+from access_app.models import SCOPE_RANK, Role, Scope
 from access_app.scopes import DESTRUCTIVE_PATHS, OPEN_PATHS, required_scope
 from access_app.selectors import KeyInfo, api_key_lookup
+from access_app.sessions import SessionRefused, session_principal
 
 logger = logging.getLogger("orion.access")
 
@@ -72,6 +73,10 @@ def bearer_key(request: HttpRequest) -> str | None:
     return key.strip()
 
 
+# The role a dashboard user needs for what a key needs a scope for.
+SESSION_ROLE = {Scope.READ: Role.VIEWER, Scope.WRITE: Role.DEVELOPER, Scope.ADMIN: Role.ADMIN}
+
+
 class ApiAccessMiddleware:
     """Enforce ``ORION_AUTH`` and the allowed origins on ``/api`` requests."""
 
@@ -105,7 +110,7 @@ class ApiAccessMiddleware:
         if settings.ORION_AUTH == AUTH_API_KEY:
             raw = bearer_key(request)
             if raw is None:
-                return _refuse(401, "Not authenticated: send an API key as 'Authorization: Bearer <key>'.")
+                return self.check_session(request, path)
             key = api_key_lookup(raw=raw)
             if key is None:
                 return _refuse(401, "Invalid API key.")
@@ -120,4 +125,21 @@ class ApiAccessMiddleware:
             request.orion_api_key = key  # type: ignore[attr-defined]
         if path in DESTRUCTIVE_PATHS and not settings.DEBUG and (key is None or key.scope != Scope.ADMIN):
             return _refuse(403, "Clearing the database needs DJANGO_DEBUG on or an API key with the admin scope.")
+        return None
+
+    @staticmethod
+    def check_session(request: HttpRequest, path: str) -> HttpResponse | None:
+        """A request without a key: the signed-in dashboard's session, with the user's role."""
+        try:
+            principal = session_principal(request, workspace_id=request.workspace.id)  # type: ignore[attr-defined]
+        except SessionRefused as refused:
+            return _refuse(refused.status, refused.detail)
+        if principal is None:
+            return _refuse(401, "Not authenticated: send an API key as 'Authorization: Bearer <key>'.")
+        needed = SESSION_ROLE[required_scope(request.method or "GET", path)]
+        if not principal.may(needed) or path in DESTRUCTIVE_PATHS:
+            return _refuse(
+                403, f"The user {principal.name!r} has the {principal.role} role; {request.method} {path} needs {needed}."
+            )
+        request.principal = principal  # type: ignore[attr-defined]
         return None
