@@ -139,7 +139,8 @@ class ApiAccessMiddleware:
         needed = SESSION_ROLE[required_scope(request.method or "GET", path)]
         if not principal.may(needed) or path in DESTRUCTIVE_PATHS:
             return _refuse(
-                403, f"The user {principal.name!r} has the {principal.role} role; {request.method} {path} needs {needed}."
+                403,
+                f"The user {principal.name!r} has the {principal.role} role; {request.method} {path} needs {needed}.",
             )
         request.principal = principal  # type: ignore[attr-defined]
         return None
