@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -95,7 +96,7 @@ def csrf_token(request: Request) -> Response:
         return Response({"detail": "CSRF protection is disabled."}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     client = request.query_params.get("client", "")
     if not client or len(client) > MAX_CLIENT_LENGTH:
-        error = {"loc": ["query", "client"], "msg": "field required", "type": "value_error.missing"}
+        error: dict[str, Any] = {"loc": ["query", "client"], "msg": "field required", "type": "value_error.missing"}
         if client:
             error = {
                 "loc": ["query", "client"],

@@ -174,7 +174,8 @@ def test_a_session_is_refused_outside_its_workspaces(
     assert browser.get("/api/workspaces/team-a/flows/", **VERSION).status_code == 200  # type: ignore[arg-type]
     refused = browser.get("/api/workspaces/team-b/flows/", **VERSION)  # type: ignore[arg-type]
     assert refused.status_code == 403 and "not a member" in refused.json()["detail"]
-    assert browser.get("/api/flows/", **VERSION).status_code == 403  # not a member of default either  # type: ignore[arg-type]
+    # Not a member of default either.
+    assert browser.get("/api/flows/", **VERSION).status_code == 403  # type: ignore[arg-type]
     page = browser.get("/workspace/team-b/flow-runs")
     assert page.status_code == 403 and b"Not a member of team-b" in page.content
     # Superusers see every workspace.
