@@ -10,17 +10,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from access_app.models import SCOPE_RANK, Role, Scope
 from access_app.scopes import DESTRUCTIVE_PATHS, OPEN_PATHS, required_scope
 from access_app.selectors import KeyInfo, api_key_lookup
-from access_app.sessions import SessionRefused, session_principal
+from access_app.sessions import SessionRefused, is_own_origin, session_principal
 
 logger = logging.getLogger("orion.access")
 
@@ -55,13 +53,7 @@ def _refuse(status: int, detail: str) -> JsonResponse:
 
 def origin_allowed(request: HttpRequest, origin: str) -> bool:
     """The server's own origin, or one listed in ``ORION_CORS_ORIGINS``."""
-    if origin in settings.CORS_ALLOWED_ORIGINS:
-        return True
-    try:
-        own = request.get_host()
-    except DisallowedHost:
-        return False
-    return urlsplit(origin).netloc.lower() == own.lower()
+    return origin in settings.CORS_ALLOWED_ORIGINS or is_own_origin(request, origin)
 
 
 def bearer_key(request: HttpRequest) -> str | None:

@@ -74,8 +74,11 @@ def same_origin(request: HttpRequest) -> bool:
     if fetch_site is not None and fetch_site not in SAME_SITE_FETCHES:
         return False
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True
+    return origin is None or is_own_origin(request, origin)
+
+
+def is_own_origin(request: HttpRequest, origin: str) -> bool:
+    """Whether ``origin`` is the host this request was sent to."""
     try:
         own = request.get_host()
     except DisallowedHost:
