@@ -216,3 +216,16 @@ def test_the_switcher_lists_the_users_workspaces_and_signs_out(
     assert signed_out.status_code == 302 and signed_out["Location"] == "/sign-in/"
     assert browser.get("/workspace/team-a/").status_code == 302
     assert browser.get("/api/workspaces/team-a/flows/", **VERSION).status_code == 401  # type: ignore[arg-type]
+
+
+def test_the_sign_in_page_locks_out_like_the_admin_login(
+    client: Client, keyed: Any, installed: Path, team_a: Workspace
+) -> None:
+    """django-axes guards both password logins: the right password is refused once
+    ``ORION_ADMIN_LOGIN_FAILURE_LIMIT`` wrong ones were sent for the user."""
+    member("ana", (team_a, Role.VIEWER))
+    for _ in range(keyed.AXES_FAILURE_LIMIT - 1):
+        assert client.post("/sign-in/", {"username": "ana", "password": "wrong"}).status_code == 200
+    assert client.post("/sign-in/", {"username": "ana", "password": "wrong"}).status_code == 429
+    assert client.post("/sign-in/", {"username": "ana", "password": PASSWORD}).status_code == 429
+    assert client.get("/workspace/team-a/").status_code == 302
