@@ -9,12 +9,12 @@ bundle, its stylesheet), made on the first request for that base and kept in mem
 gzipped, for as long as the install. Every other file is the same under every base and is
 served from disk (``orion_project.ui.middleware``).
 
-Why memory and not a copy per base on disk: a rendering costs about a quarter of a second
-(the 4.5 MB bundle, gzipped at level 9) and 1.5 MB of memory per base and process; the
-raw bytes are kept only once a client that refuses gzip asks. A copy per base written at
-install time would miss the workspaces created after the install. Only bases of existing
-workspaces are rendered (the middleware checks the slug first), so the cache is bounded
-by the number of workspaces.
+Renderings live in memory rather than as copies on disk written at install time, since a
+copy per base written then would miss the workspaces created after the install; only the
+gzipped bytes are kept (every browser accepts gzip), the raw bytes once a client that
+refuses gzip asks. Only bases of existing workspaces are rendered (the middleware checks
+the slug first), so what is kept is bounded by the number of workspaces. The cost of a
+rendering is in docs/performance.md ("The dashboard per workspace").
 """
 
 from __future__ import annotations
