@@ -32,7 +32,7 @@ urlpatterns = [
     # workspace's under its base, and every other path outside the server's own for ``default``.
     re_path(r"^workspace/(?P<slug>[a-z0-9-]{1,40})(?:/(?P<rest>.*))?$", dashboard_views.dashboard, name="dashboard"),
     re_path(
-        r"^(?!api/|api$|admin|static/|docs|redoc|ui-settings|workspace/|workspaces|sign-in|sign-out)(?P<rest>.+)$",
+        r"^(?!api/|api$|admin|static/|docs|redoc|ui-settings|workspace/)(?P<rest>.+)$",
         dashboard_views.dashboard,
         name="default-dashboard",
     ),

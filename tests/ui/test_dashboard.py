@@ -229,8 +229,3 @@ def test_the_sign_in_page_locks_out_like_the_admin_login(
     assert client.post("/sign-in/", {"username": "ana", "password": "wrong"}).status_code == 429
     assert client.post("/sign-in/", {"username": "ana", "password": PASSWORD}).status_code == 429
     assert client.get("/workspace/team-a/").status_code == 302
-
-
-def test_the_dashboard_pages_keep_their_slash_redirects(client: Client, installed: Path) -> None:
-    for path in ("/sign-in", "/workspaces", "/admin"):
-        assert client.get(path)["Location"] == f"{path}/"
