@@ -13,10 +13,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
@@ -69,13 +67,7 @@ class Refusal(Exception):
 
 def origin_allowed(request: HttpRequest, origin: str) -> bool:
     """The server's own origin, or one listed in ``ORION_CORS_ORIGINS``."""
-    if origin in settings.CORS_ALLOWED_ORIGINS:
-        return True
-    try:
-        own = request.get_host()
-    except DisallowedHost:
-        return False
-    return urlsplit(origin).netloc.lower() == own.lower()
+    return origin in settings.CORS_ALLOWED_ORIGINS or sessions.is_own_origin(request, origin)
 
 
 def bearer_key(request: HttpRequest) -> str | None:
@@ -85,6 +77,10 @@ def bearer_key(request: HttpRequest) -> str | None:
     if scheme.lower() != "bearer" or not key.strip():
         return None
     return key.strip()
+
+
+# The role a dashboard user needs for what a key needs a scope for.
+SESSION_ROLE = {Scope.READ: Role.VIEWER, Scope.WRITE: Role.DEVELOPER, Scope.ADMIN: Role.ADMIN}
 
 
 class ApiAccessMiddleware:
@@ -153,7 +149,10 @@ class ApiAccessMiddleware:
         """A Bearer key of this workspace, or else the session of a signed-in member."""
         raw = bearer_key(request)
         if raw is None:
-            principal = sessions.session_principal(request, workspace_id=workspace.id)
+            try:
+                principal = sessions.session_principal(request, workspace_id=workspace.id)
+            except sessions.SessionRefused as refused:
+                raise Refusal(refused.status, refused.detail, "session") from None
             if principal is None:
                 raise Refusal(
                     401, "Not authenticated: send an API key as 'Authorization: Bearer <key>'.", "no credentials"

@@ -232,7 +232,11 @@ if ORION_BEHIND_TLS and not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("ORION_HSTS_PRELOAD", False)
 SESSION_COOKIE_HTTPONLY = True
 
-# Admin login lockout (django-axes; README "Configuration"): after this many wrong passwords
+# The dashboard's sign-in page (access_app.views); after it, the workspace switcher.
+LOGIN_URL = "sign-in"
+LOGIN_REDIRECT_URL = "workspaces"
+# Login lockout (django-axes; README "Configuration"), on the admin's login and the
+# dashboard's sign-in page: after this many wrong passwords
 # for one username from one address, that pair is refused (429) for ORION_ADMIN_LOCKOUT_MINUTES
 # (0: until ``manage.py axes_reset``). The API's key authentication never goes through it.
 AUTHENTICATION_BACKENDS = [
@@ -245,7 +249,8 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=_lockout_minutes) if _lockout_minutes e
 # Username and address together: a stranger guessing cannot lock the owner out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_ONLY_ADMIN_SITE = True
+# Both password logins are guarded: the admin's and the dashboard's sign-in page.
+AXES_ONLY_ADMIN_SITE = False
 # Behind the TLS proxy every request comes from the proxy: the client is the address the
 # proxy appended to X-Forwarded-For.
 AXES_CLIENT_IP_CALLABLE = "orion_project.admin_login.login_client_address"

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orion_project.api.actions import route
+from orion_project.api.errors import validation_response
 from orion_project.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from orion_project.metrics import render_metrics
+from orion_project.session_csrf import MAX_CLIENT_LENGTH, issue_token
 
 logger = logging.getLogger("orion.api")
 
@@ -64,39 +68,48 @@ def api_version(request: Request) -> Response:
     return Response(settings.ORION_API_VERSION)
 
 
-@route("create_csrf_token", summary="Create CSRF Token", responses={422: OpenApiTypes.OBJECT}, tags=["Root"])
-@api_view(["GET"])
-def csrf_token(request: Request) -> Response:
-    """The 2.20 client asks for a CSRF token before its first write. The API does not use
-    cookies, so CSRF protection is disabled and the client is told so (422), which it
-    accepts."""
-    return Response(
-        {"detail": "CSRF protection is disabled."},
-        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-    )
-
-
-# The UI features the 2.20 reference switches on (its ``/ui-settings`` flags); the UI hides
-# the pages of a feature that is not listed.
-UI_FLAGS = (
-    "deployment_status",
-    "artifacts",
-    "states_on_flow_run_graph",
-    "artifacts_on_flow_run_graph",
-    "workspace_dashboard",
-    "enhanced_cancellation",
-    "work_queue_status",
-    "workers",
-    "work_pools",
+# The operation's description as published before the dashboard could sign in; the API's
+# clients (keys, or none) still get exactly that answer.
+CSRF_DESCRIPTION = (
+    "The 2.20 client asks for a CSRF token before its first write. The API does not use cookies, "
+    "so CSRF protection is disabled and the client is told so (422), which it accepts."
 )
 
 
-@extend_schema(exclude=True)
+@route(
+    "create_csrf_token",
+    CSRF_DESCRIPTION,
+    summary="Create CSRF Token",
+    responses={422: OpenApiTypes.OBJECT},
+    tags=["Root"],
+)
 @api_view(["GET"])
-def ui_settings(request: Request) -> Response:
-    """``GET /ui-settings`` (outside /api): where the UI served from here finds the API,
-    in the 2.20 reference's shape (its ``api_url`` is ``/api``, relative to the page)."""
-    return Response({"api_url": settings.ORION_UI_API_URL, "csrf_enabled": False, "flags": list(UI_FLAGS)})
+def csrf_token(request: Request) -> Response:
+    """A request of the signed-in dashboard (``request.principal`` of kind ``user``, set by
+    the access middleware from the session) gets a token for its session and ``client``
+    (``orion_project.session_csrf``), in the reference's ``CsrfToken`` shape; clients with a
+    key or none send no cookie, so for them protection is disabled (422, which they accept)."""
+    principal = getattr(request, "principal", None)
+    session = getattr(request._request, "session", None)
+    session_key = getattr(session, "session_key", None)
+    if getattr(principal, "kind", None) != "user" or not session_key:
+        return Response({"detail": "CSRF protection is disabled."}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    client = request.query_params.get("client", "")
+    if not client or len(client) > MAX_CLIENT_LENGTH:
+        error: dict[str, Any] = {"loc": ["query", "client"], "msg": "field required", "type": "value_error.missing"}
+        if client:
+            error = {
+                "loc": ["query", "client"],
+                "msg": f"ensure this value has at most {MAX_CLIENT_LENGTH} characters",
+                "type": "value_error.any_str.max_length",
+                "ctx": {"limit_value": MAX_CLIENT_LENGTH},
+            }
+        return validation_response([error], None)
+    token, expiration = issue_token(session_key=session_key, client=client)
+    now = timezone.now()
+    return Response(
+        {"id": uuid.uuid4(), "created": now, "updated": now, "token": token, "client": client, "expiration": expiration}
+    )
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -2,9 +2,9 @@
 
 Nothing but the static UI is kept: the wheel is downloaded without dependencies into a
 temporary directory, only the members under the UI folder are written, into
-``<ORION_DATA_DIR>/ui``. Like the reference server, the base-path placeholder baked into
-the built files is replaced by the base the UI is served under (``/``: the empty string).
-The new tree is built beside the old one and swapped in by renames, so a running server
+``<ORION_DATA_DIR>/ui``. The base-path placeholder baked into the built files is kept: the
+server replaces it per base the UI is served under (``/`` and ``/workspace/<slug>``, see
+``orion_project.ui.bases``), so the stamp lists the files that hold it. The new tree is built beside the old one and swapped in by renames, so a running server
 never serves half an install.
 """
 
@@ -81,6 +81,7 @@ def extract_ui(*, wheel: Path, target: Path, version: str) -> InstalledUi:
         with zipfile.ZipFile(wheel) as archive:
             folder = ui_folder_of(archive)
             count = 0
+            templated: list[str] = []
             for member in archive.infolist():
                 if member.is_dir() or not member.filename.startswith(folder):
                     continue
@@ -88,14 +89,20 @@ def extract_ui(*, wheel: Path, target: Path, version: str) -> InstalledUi:
                 if relative.is_absolute() or ".." in relative.parts:
                     raise UiInstallError(f"Refusing a wheel member outside the UI folder: {member.filename}")
                 data = archive.read(member)
-                if relative.suffix in TEXT_SUFFIXES:
-                    data = data.replace(BASE_PLACEHOLDER, b"")
+                if relative.suffix in TEXT_SUFFIXES and BASE_PLACEHOLDER in data:
+                    templated.append(f"/{relative}")
                 destination = staging.joinpath(*relative.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(data)
                 count += 1
-        _precompress(staging)
-        stamp = {"version": version, "folder": folder, "files": count, "installed": timezone.now().isoformat()}
+        _precompress(staging, skip=frozenset(templated))
+        stamp = {
+            "version": version,
+            "folder": folder,
+            "files": count,
+            "templated": sorted(templated),
+            "installed": timezone.now().isoformat(),
+        }
         (staging / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n")
         _swap_in(staging, target)
     except BaseException:
@@ -104,11 +111,14 @@ def extract_ui(*, wheel: Path, target: Path, version: str) -> InstalledUi:
     return InstalledUi(version=version, folder=folder, files=count, path=target)
 
 
-def _precompress(root: Path) -> None:
+def _precompress(root: Path, *, skip: frozenset[str]) -> None:
     """Write ``.gz`` (and ``.br`` when brotli is installed) beside each compressible file,
-    which the static file server then sends to clients that accept them."""
+    which the static file server then sends to clients that accept them. The ``skip``
+    files (holding the base placeholder) are never sent as they are stored."""
     compressor = Compressor(quiet=True)
     for path in sorted(root.rglob("*")):
+        if f"/{path.relative_to(root).as_posix()}" in skip:
+            continue
         if path.is_file() and compressor.should_compress(path.name):
             for _ in compressor.compress(str(path)):
                 pass
@@ -134,8 +144,11 @@ def install_ui(*, version: str, target: Path, wheel: Path | None = None, find_li
 
 
 def installed_ui(target: Path) -> dict[str, object] | None:
-    """What is installed at ``target`` (the stamp), or ``None``."""
+    """What is installed at ``target`` (the stamp), or ``None``. An install from before
+    per-workspace serving (no ``templated`` list: its placeholder was replaced) counts as
+    none, so ``orion_ui ensure`` installs it again."""
     try:
-        return dict(json.loads((target / STAMP_NAME).read_text()))
+        stamp = dict(json.loads((target / STAMP_NAME).read_text()))
     except (OSError, ValueError):
         return None
+    return stamp if isinstance(stamp.get("templated"), list) else None

@@ -140,6 +140,15 @@ def test_without_a_key_the_session_decides(api: ApiClient, keyed: Any, monkeypat
     assert api.get("/flows/").status_code == 401
 
 
+def test_a_signed_in_session_reads_but_needs_a_csrf_token_to_write(api: ApiClient, keyed: Any) -> None:
+    """The signed-in dashboard's session is a credential (tests/ui/test_dashboard.py), but
+    no write passes without the CSRF token, and clearing the database never does."""
+    user = User.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
+    api.client.force_login(user)
+    assert api.get("/flows/").status_code == 200
+    assert api.post("/admin/database/clear", {"confirm": True}).status_code == 403
+
+
 def test_keys_are_stored_only_as_a_hash(keyed: Any, make_key: Any) -> None:
     raw = make_key()
     key = ApiKey.objects.get()

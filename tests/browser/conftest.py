@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated server with an admin user, serving on a free loopback port."""
-    data = tmp_path_factory.mktemp("orion-data")
+def manage_command(env: dict[str, str], *args: str) -> None:
+    """Run ``manage.py <args>`` for the server of ``env``."""
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def running_server(data: Path, *, extra_env: dict[str, str] | None = None, setup: str = "") -> Iterator[str]:
+    """A migrated server with the admin user (``setup``: Python run by ``manage.py shell``
+    before it starts), serving on a free loopback port; its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -62,19 +68,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ORION_PORT": str(port),
         "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
         "ORION_LATE_RUNS_INTERVAL_SECONDS": "1",
+        **(extra_env or {}),
     }
     env.pop("DATABASE_URL", None)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", "ops@example.com"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    manage_command(env, "migrate", "--noinput")
+    manage_command(env, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", "ops@example.com")
+    if setup:
+        manage_command(env, "shell", "-c", setup)
     log = open(data / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
     process = subprocess.Popen(
-        [*manage, "orion_start", "--workers", "1", "--threads", "8"], env=env, stdout=log, stderr=log
+        [sys.executable, str(ROOT / "manage.py"), "orion_start", "--workers", "1", "--threads", "8"],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -92,6 +98,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated server with an admin user, serving on a free loopback port."""
+    with running_server(tmp_path_factory.mktemp("orion-data")) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import zipfile
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 
 INDEX_HTML = (
@@ -39,3 +42,19 @@ def ui_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
     target = tmp_path / "data" / "ui"
     with override_settings(ORION_UI_DIR=target):
         yield target
+
+
+@pytest.fixture
+def installed(tmp_path: Path, ui_dir: Path, db: None) -> Path:
+    """The fake wheel's UI installed in this test's ``ORION_UI_DIR``."""
+    call_command("orion_ui", "install", "--wheel", str(build_fake_wheel(tmp_path)), stdout=StringIO())
+    return ui_dir
+
+
+def served_at(base: str, path: Path) -> bytes:
+    """An installed file as served under ``base``: its placeholder replaced by the base."""
+    return path.read_bytes().replace(b"/PREFECT_UI_SERVE_BASE_REPLACE_PLACEHOLDER", base.encode())
+
+
+def body(response: Any) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else bytes(response.content)

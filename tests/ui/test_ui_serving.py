@@ -9,17 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tests.ui.conftest import build_fake_wheel
-
-
-@pytest.fixture
-def installed(tmp_path: Path, ui_dir: Path) -> Path:
-    call_command("orion_ui", "install", "--wheel", str(build_fake_wheel(tmp_path)), stdout=StringIO())
-    return ui_dir
-
-
-def body(response) -> bytes:  # type: ignore[no-untyped-def]
-    return b"".join(response.streaming_content) if response.streaming else response.content
+from tests.ui.conftest import body, build_fake_wheel, served_at
 
 
 def test_without_a_ui_the_root_is_a_landing_page(client: Client, ui_dir: Path) -> None:
@@ -38,14 +28,14 @@ def test_the_root_serves_the_ui_index_revalidated(client: Client, installed: Pat
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert response["Cache-Control"] == "no-cache"
-    assert body(response) == (installed / "index.html").read_bytes()
+    assert body(response) == served_at("", installed / "index.html")
 
 
 def test_a_deep_link_gets_the_index_page(client: Client, installed: Path) -> None:
     """The run link the client prints opens the UI, whose router shows the run."""
     response = client.get("/flow-runs/flow-run/8f8d0c55-1f37-4f5a-9c51-43a4b0a3b0f4")
     assert response.status_code == 200
-    assert body(response) == (installed / "index.html").read_bytes()
+    assert body(response) == served_at("", installed / "index.html")
     assert client.get("/deployments?tab=Runs").status_code == 200
 
 
@@ -57,14 +47,14 @@ def test_hashed_assets_are_cached_for_good_and_sent_compressed(client: Client, i
     assert response["Content-Type"].startswith("text/javascript")
     plain = client.get("/assets/index-AbCd1234.js")
     assert "Content-Encoding" not in plain
-    assert body(plain) == (installed / "assets/index-AbCd1234.js").read_bytes()
+    assert body(plain) == served_at("", installed / "assets/index-AbCd1234.js")
     assert client.get("/ico/favicon-32x32.png")["Cache-Control"] == "no-cache"
 
 
 def test_a_missing_asset_is_a_404_not_the_index(client: Client, installed: Path) -> None:
     assert client.get("/assets/index-Gone0000.js").status_code == 404
     # Other missing files get the index page, as from the reference server.
-    assert body(client.get("/ico/undefined.svg")) == (installed / "index.html").read_bytes()
+    assert body(client.get("/ico/undefined.svg")) == served_at("", installed / "index.html")
 
 
 def test_server_paths_are_never_the_ui(client: Client, installed: Path, db: None) -> None:
@@ -76,13 +66,13 @@ def test_server_paths_are_never_the_ui(client: Client, installed: Path, db: None
     assert client.post("/flow-runs/flow-run/x").status_code == 404
 
 
-def test_a_new_install_is_served_without_a_restart(client: Client, tmp_path: Path, ui_dir: Path) -> None:
+def test_a_new_install_is_served_without_a_restart(client: Client, tmp_path: Path, ui_dir: Path, db: None) -> None:
     assert b"orion_ui install" in client.get("/").content
     call_command("orion_ui", "install", "--wheel", str(build_fake_wheel(tmp_path)), stdout=StringIO())
-    assert body(client.get("/")) == (ui_dir / "index.html").read_bytes()
+    assert body(client.get("/")) == served_at("", ui_dir / "index.html")
 
 
-def test_ui_settings_answer_as_the_2_20_reference(client: Client) -> None:
+def test_ui_settings_answer_as_the_2_20_reference(client: Client, db: None) -> None:
     """The 2.20 server answers ``/ui-settings`` with a relative ``/api`` and its feature flags."""
     assert client.get("/ui-settings").json() == {
         "api_url": "/api",
