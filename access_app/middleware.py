@@ -79,10 +79,6 @@ def bearer_key(request: HttpRequest) -> str | None:
     return key.strip()
 
 
-# The role a dashboard user needs for what a key needs a scope for.
-SESSION_ROLE = {Scope.READ: Role.VIEWER, Scope.WRITE: Role.DEVELOPER, Scope.ADMIN: Role.ADMIN}
-
-
 class ApiAccessMiddleware:
     """Enforce ``ORION_AUTH``, the roles and the allowed origins on ``/api`` requests, and
     keep the audit trail of what they write."""
