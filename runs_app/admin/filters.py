@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access_app.admin_scope import admin_reach, within
 from flows_app.models import Flow
 from runs_app.models import FlowRunQuerySet
 
@@ -62,15 +63,16 @@ class LateFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    """Runs carrying a tag; the choices are the flows' tags (a small table), any tag can be
-    given in the URL (``?tag=nightly``)."""
+    """Runs carrying a tag; the choices are the tags of the flows the user sees (a small
+    table), any tag can be given in the URL (``?tag=nightly``)."""
 
     title = "tag"
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         tags: set[str] = set()
-        for flow_tags in Flow.objects.values_list("tags", flat=True)[:1000]:
+        flows = within(Flow.objects.all(), admin_reach(request).viewable)
+        for flow_tags in flows.values_list("tags", flat=True)[:1000]:
             tags.update(str(tag) for tag in flow_tags or [])
         value = self.value()
         if value:
