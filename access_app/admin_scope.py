@@ -21,7 +21,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -188,7 +188,7 @@ class TenantModelForm(forms.ModelForm):
     workspace (a member of two workspaces could otherwise link them)."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         chosen = cleaned.get("workspace")
         workspace_id = chosen.pk if isinstance(chosen, Workspace) else self.instance.workspace_id
         if workspace_id is None:
@@ -287,10 +287,9 @@ class TenantAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_change(request, obj, super().has_change_permission)
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return self._may_change(
-            request, None, lambda request, obj: super(TenantAdmin, self).has_add_permission(request)
-        )
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        reach = admin_reach(request)
+        return super().has_add_permission(request) if reach.superuser else reach.changes_any
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_change(request, obj, super().has_delete_permission)
@@ -304,18 +303,19 @@ class TenantAdmin(admin.ModelAdmin):
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         if not admin_reach(request).changes_any:
             return {}
+        offered: dict[str, Any] = dict(super().get_actions(request) or {})
         return {
             name: (_changeable_only(function), action_name, description)
-            for name, (function, action_name, description) in super().get_actions(request).items()
+            for name, (function, action_name, description) in offered.items()
         }
 
 
 def _is_required_foreign_key(model: type[models.Model], name: str) -> bool:
     try:
         field = model._meta.get_field(name)
-    except (LookupError, ObjectDoesNotExist, Exception):
+    except FieldDoesNotExist:  # a method or an admin display
         return False
-    return bool(getattr(field, "many_to_one", False)) and not getattr(field, "null", True)
+    return isinstance(field, models.ForeignKey) and not field.null
 
 
 class SharedCatalogueAdmin(admin.ModelAdmin):

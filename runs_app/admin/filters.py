@@ -1,8 +1,9 @@
 """Changelist filters for runs, each answered by an index of ``runs_app.models``.
 
-The state filter uses ``ix_fr_state_expected``, flow and deployment their
-``(fk, -expected_start_time)`` indexes, the window ``ix_fr_expected_start``, "late" the
-``state_name`` index, and tags the GIN index on PostgreSQL (``tags_all`` lookup).
+The run lists show one workspace at a time (``access_app.admin_scope``), so the state
+filter uses ``ix_fr_ws_state_expected``, the window ``ix_fr_ws_expected_start``, "late"
+``ix_fr_ws_state_name``, flow and deployment their ``(fk, -expected_start_time)`` indexes,
+and tags the GIN index on PostgreSQL (``tags_all`` lookup).
 """
 
 from __future__ import annotations

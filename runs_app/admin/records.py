@@ -94,7 +94,9 @@ class ConcurrencyLimitAdmin(TenantAdmin, OrionModelAdmin):
     def free_stale_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
         # The sweep covers every limit of the selected limits' workspaces.
         limits = list(queryset)
-        freed = sum(sweep_stale_slots(workspace_id=ws) for ws in sorted({limit.workspace_id for limit in limits}))
+        freed = 0
+        for workspace_id in sorted({limit.workspace_id for limit in limits}):
+            freed += sweep_stale_slots(workspace_id=workspace_id)
         for limit in limits:
             self.log_change(request, limit, "Freed the stale slots from the admin.")
         self.message_user(request, f"Freed {freed} stale slot(s).", messages.SUCCESS)
