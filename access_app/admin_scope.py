@@ -30,6 +30,7 @@ from access_app.models import ROLE_RANK, Membership, Role
 from orion_project.models import TenantModel, Workspace
 
 REACH_ATTRIBUTE = "_orion_admin_reach"
+CHOSEN_ATTRIBUTE = "_orion_admin_workspace"
 ModelT = TypeVar("ModelT", bound=models.Model)
 
 
@@ -118,6 +119,13 @@ def by_workspace(rows: Iterable[tuple[Any, ...]]) -> dict[int, list[Any]]:
     return dict(grouped)
 
 
+def workspaces_shown(request: HttpRequest) -> list[int] | None:
+    """The workspaces a changelist shows: the one its workspace filter chose, where the
+    list shows one at a time, or all the user sees (``None``: every workspace)."""
+    chosen = getattr(request, CHOSEN_ATTRIBUTE, None)
+    return [chosen] if chosen is not None else admin_reach(request).viewable
+
+
 def _is_tenant(model: Any) -> bool:
     return isinstance(model, type) and issubclass(model, TenantModel)
 
@@ -152,10 +160,12 @@ class OneWorkspaceListFilter(WorkspaceListFilter):
 
     def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
         super().__init__(request, params, model, model_admin)
-        if self.value() in (None, ""):
-            first = workspaces_reached(request).values_list("pk", flat=True).first()
-            if first is not None:
-                self.used_parameters[self.parameter_name] = str(first)
+        if self.value() in (None, "") and self.lookup_choices:
+            self.used_parameters[self.parameter_name] = self.lookup_choices[0][0]
+        # The filters after this one offer the chosen workspace's records only.
+        chosen = self.chosen_id()
+        if chosen is not None and admin_reach(request).may_view(chosen):
+            setattr(request, CHOSEN_ATTRIBUTE, chosen)
 
     def choices(self, changelist: ChangeList) -> Any:
         # No "All": the choices are the workspaces alone.
@@ -174,12 +184,12 @@ class OneWorkspaceListFilter(WorkspaceListFilter):
 
 class WorkspaceRelatedFilter(admin.RelatedFieldListFilter):
     """A filter by a related tenant record (a run's flow, a queue's pool) offering only
-    the records of the workspaces the user sees."""
+    the records of the workspace the list shows, or of those the user sees."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
         ordering = self.field_admin_ordering(field, request, model_admin)
-        viewable = admin_reach(request).viewable
-        limit = {} if viewable is None else {"workspace_id__in": viewable}
+        shown = workspaces_shown(request)
+        limit = {} if shown is None else {"workspace_id__in": shown}
         return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit)
 
 

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access_app.admin_scope import admin_reach, within
+from access_app.admin_scope import within, workspaces_shown
 from flows_app.models import Flow
 from runs_app.models import FlowRunQuerySet
 
@@ -64,15 +64,15 @@ class LateFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    """Runs carrying a tag; the choices are the tags of the flows the user sees (a small
-    table), any tag can be given in the URL (``?tag=nightly``)."""
+    """Runs carrying a tag; the choices are the tags of the listed workspace's flows (a
+    small table), any tag can be given in the URL (``?tag=nightly``)."""
 
     title = "tag"
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         tags: set[str] = set()
-        flows = within(Flow.objects.all(), admin_reach(request).viewable)
+        flows = within(Flow.objects.all(), workspaces_shown(request))
         for flow_tags in flows.values_list("tags", flat=True)[:1000]:
             tags.update(str(tag) for tag in flow_tags or [])
         value = self.value()

@@ -99,12 +99,12 @@ def running(run: FlowRun) -> bool:
 
 def test_a_developer_lists_only_a_runs_and_flows(developer: Client, a: Team, b: Team) -> None:
     runs = page(developer, RUNS)
-    assert "run-of-a" in runs and "run-of-b" not in runs
+    assert "run-of-a" in runs and "run-of-b" not in runs and "etl-b" not in runs
     # The workspace column and filter, offering A alone.
     assert f'href="?workspace={a.workspace.pk}"' in runs and f"?workspace={b.workspace.pk}" not in runs
     assert '<th class="column-workspace">' in runs or "column-workspace" in runs
     # Asking for B's rows by the filter shows nothing of B.
-    assert "run-of-b" not in page(developer, f"{RUNS}?workspace={b.workspace.pk}")
+    assert "etl-b" not in page(developer, f"{RUNS}?workspace={b.workspace.pk}")
     flows = page(developer, FLOWS)
     assert "etl-a" in flows and "etl-b" not in flows
     # A search or a filter by B's flow finds nothing either.
@@ -229,7 +229,10 @@ def test_a_superuser_sees_every_workspace_and_filters_by_one(superuser: Client, 
     runs = page(superuser, RUNS)
     assert "run-of-a" in runs and "run-of-b" not in runs
     assert f"?workspace={DEFAULT_WORKSPACE_ID}" in runs
-    assert "run-of-b" in page(superuser, f"{RUNS}?workspace={b.workspace.pk}")
+    # The flow filter offers the listed workspace's flows.
+    assert "etl-b" not in runs
+    runs_of_b = page(superuser, f"{RUNS}?workspace={b.workspace.pk}")
+    assert "run-of-b" in runs_of_b and "etl-a" not in runs_of_b
     assert "run-of-b" in page(superuser, f"{RUNS}{b.run.pk}/change/")
     assert "Runs dashboard: b" in page(superuser, f"{RUNS}dashboard/?workspace={b.workspace.pk}")
 

@@ -248,8 +248,8 @@ def test_changelist_counts_without_a_count_per_filter(
     for i in range(3):
         make_run(api, name=f"run-{i}")
     # session, user, the workspace filter's workspaces, the page's count, the page, the
-    # flow and deployment filter choices, the tag filter's flows (no per-filter-choice
-    # counts, no full-table count).
+    # flow and deployment filter choices of that workspace, the tag filter's flows (no
+    # per-filter-choice counts, no full-table count).
     with django_assert_max_num_queries(9):
         assert operator.get("/admin/runs_app/flowrun/").status_code == 200
 
