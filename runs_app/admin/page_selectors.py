@@ -124,8 +124,8 @@ def runs_dashboard(*, now: dt.datetime, workspace_id: int, late_shown: int = 10)
     windows = {"24h": now - dt.timedelta(hours=24), "7d": now - dt.timedelta(days=7)}
     by_state = {label: _counts_by_state(runs, since) for label, since in windows.items()}
     late = runs.late()
-    # Two grouped counts, each served by an index (the partial scheduled-runs index, the
-    # state index), rather than one join of every queue with all its runs.
+    # Two grouped counts, each served by an index (the partial scheduled-runs-by-queue
+    # index, the workspace's state index), rather than one join of every queue with all its runs.
     ready = _count_by_queue(runs.filter(state_type=StateType.SCHEDULED, next_scheduled_start_time__lte=now))
     active = _count_by_queue(runs.filter(state_type__in=ACTIVE_STATE_TYPES))
     queues = sorted(

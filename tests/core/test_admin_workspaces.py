@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from access_app.models import Membership, Role
@@ -269,3 +271,30 @@ def inline_empty() -> dict[str, str]:
     """The management form of the workspace page's (empty) membership inline."""
     prefix = "memberships"
     return {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+def test_run_pages_read_the_run_table_by_indexes_led_by_the_workspace(developer: Client, a: Team) -> None:
+    """Every read of the flow-run table by the run list and the dashboard can be served
+    by an ``ix_fr_ws_*`` index (sequential scans off: on a few rows the
+    planner would rightly scan the table)."""
+    urls = (RUNS, f"{RUNS}?state_type__exact=RUNNING", f"{RUNS}?late=yes", f"{RUNS}dashboard/")
+    with CaptureQueriesContext(connection) as reads:
+        for url in urls:
+            page(developer, url)
+    statements = [
+        query["sql"]
+        for query in reads.captured_queries
+        if 'FROM "runs_app_flowrun"' in query["sql"] and not query["sql"].startswith("EXPLAIN")
+    ]
+    assert statements
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for sql in statements:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                # Or the scheduled-runs-by-queue index: a queue is of one workspace.
+                assert "ix_fr_ws_" in plan or "ix_fr_queue_next_scheduled" in plan, (sql, plan)
+        finally:
+            cursor.execute("SET enable_seqscan = on")
