@@ -203,6 +203,18 @@ def test_actions_skip_rows_of_a_workspace_the_user_only_reads(a: Team, b: Team) 
     assert running(b.run) and not LogEntry.objects.filter(object_id=str(b.run.pk)).exists()
 
 
+def test_a_member_of_two_workspaces_cannot_link_their_records(a: Team, b: Team) -> None:
+    client = member("dev-both", a, Role.DEVELOPER)
+    Membership.objects.create(user=User.objects.get(username="dev-both"), workspace=b.workspace, role=Role.DEVELOPER)
+    form = {"name": "queue-a", "work_pool": str(b.pool.pk), "priority": "1", "concurrency_limit": ""}
+    answer = client.post(f"/admin/flows_app/workqueue/{a.queue.pk}/change/", form)
+    assert answer.status_code == 200 and "Choose a record of the same workspace." in answer.content.decode()
+    assert WorkQueue.objects.get(pk=a.queue.pk).work_pool_id == a.pool.pk
+    # Either workspace may be chosen for a new record; the superuser's too.
+    add_form = page(client, f"{FLOWS}add/")
+    assert f'<option value="{a.workspace.pk}"' in add_form and f'<option value="{b.workspace.pk}"' in add_form
+
+
 def page_post(client: Client, url: str, data: Mapping[str, Any], follow: bool = False) -> str:
     response = client.post(url, data, follow=follow)
     assert response.status_code == 200, response.status_code
