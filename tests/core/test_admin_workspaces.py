@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import User
 from django.db import connection
@@ -19,9 +20,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access_app.admin_scope import TenantAdmin
 from access_app.models import Membership, Role
 from flows_app.models import Flow, WorkPool, WorkQueue
-from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
+from orion_project.models import DEFAULT_WORKSPACE_ID, TenantModel, Workspace
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import ProposedState
 from runs_app.services.runs import flow_run_set_state
@@ -97,6 +99,16 @@ def page(client: Client, url: str) -> str:
 
 def running(run: FlowRun) -> bool:
     return FlowRun.objects.get(pk=run.pk).state_type == "RUNNING"
+
+
+def test_every_admin_of_a_tenant_model_is_scoped_by_workspace() -> None:
+    """A new tenant model's admin that forgets the workspace fails here."""
+    unscoped = sorted(
+        model.__name__
+        for model, model_admin in admin.site._registry.items()
+        if issubclass(model, TenantModel) and not isinstance(model_admin, TenantAdmin)
+    )
+    assert unscoped == []
 
 
 def test_a_developer_lists_only_a_runs_and_flows(developer: Client, a: Team, b: Team) -> None:
