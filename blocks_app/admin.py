@@ -7,13 +7,14 @@ from typing import Any
 
 from django.contrib import admin
 
+from access_app.admin_scope import SharedCatalogueAdmin, TenantAdmin
 from blocks_app.models import BlockDocument, BlockSchema, BlockType, Variable
 from blocks_app.secrets import obfuscate
 
 
 @admin.register(BlockType)
-class BlockTypeAdmin(admin.ModelAdmin):
-    """Block types."""
+class BlockTypeAdmin(SharedCatalogueAdmin):
+    """Block types (shared by every workspace)."""
 
     list_display = ("name", "slug", "is_protected", "created")
     search_fields = ("name", "slug")
@@ -21,8 +22,8 @@ class BlockTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(BlockSchema)
-class BlockSchemaAdmin(admin.ModelAdmin):
-    """Block schemas are written by clients; read-only here."""
+class BlockSchemaAdmin(SharedCatalogueAdmin):
+    """Block schemas are written by clients (shared by every workspace); read-only here."""
 
     list_display = ("block_type", "version", "checksum", "created")
     list_select_related = ("block_type",)
@@ -34,7 +35,7 @@ class BlockSchemaAdmin(admin.ModelAdmin):
 
 
 @admin.register(BlockDocument)
-class BlockDocumentAdmin(admin.ModelAdmin):
+class BlockDocumentAdmin(TenantAdmin):
     """Block documents with their secret values masked."""
 
     list_display = ("name", "block_type", "is_anonymous", "created")
@@ -52,7 +53,7 @@ class BlockDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variable)
-class VariableAdmin(admin.ModelAdmin):
+class VariableAdmin(TenantAdmin):
     """Variables flows read at run time; names follow the API's rule (lowercase, digits, ``_``)."""
 
     list_display = ("name", "value", "tags", "updated")

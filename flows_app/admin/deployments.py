@@ -17,6 +17,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access_app.admin_scope import TenantAdmin, TenantModelForm
 from flows_app.models import Deployment, DeploymentSchedule
 from flows_app.schedules import ScheduleError, parse_schedule
 from flows_app.services.deployments import (
@@ -93,7 +94,7 @@ class DeploymentScheduleInline(admin.TabularInline):
         return describe_schedule(row.schedule)
 
 
-class DeploymentAdminForm(forms.ModelForm):
+class DeploymentAdminForm(TenantModelForm):
     """The editable fields, validated as the API validates them."""
 
     class Meta:
@@ -129,7 +130,7 @@ class DeploymentAdminForm(forms.ModelForm):
         return value
 
 
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(TenantAdmin):
     """Deployments: schedules in words, an active toggle and "run now", all through services."""
 
     form = DeploymentAdminForm
@@ -215,17 +216,19 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Deployment, form: forms.ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        workspace_id = obj.workspace_id
         if "liveness_silence_seconds" in changes:
-            deployment_set_liveness_silence(deployment_id=obj.pk, seconds=changes.pop("liveness_silence_seconds"))
+            seconds = changes.pop("liveness_silence_seconds")
+            deployment_set_liveness_silence(deployment_id=obj.pk, seconds=seconds, workspace_id=workspace_id)
         if changes:
-            deployment_update(deployment_id=obj.pk, changes=changes)
+            deployment_update(deployment_id=obj.pk, changes=changes, workspace_id=workspace_id)
 
     def delete_model(self, request: HttpRequest, obj: Deployment) -> None:
-        deployment_delete(deployment_id=obj.pk)
+        deployment_delete(deployment_id=obj.pk, workspace_id=obj.workspace_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        for deployment_id in list(queryset.values_list("pk", flat=True)):
-            deployment_delete(deployment_id=deployment_id)
+        for deployment_id, workspace_id in list(queryset.values_list("pk", "workspace_id")):
+            deployment_delete(deployment_id=deployment_id, workspace_id=workspace_id)
 
     @admin.action(description="Run now (scheduled for now; agents and workers pick it up)")
     def run_now(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
@@ -233,13 +236,15 @@ class DeploymentAdmin(admin.ModelAdmin):
         # is never offered to agents or workers, which only poll for scheduled runs.
         created = 0
         for deployment in queryset.select_related("work_queue"):
-            deployment_create_flow_run(
+            run, _ = deployment_create_flow_run(
                 deployment=deployment,
                 data={},
                 initial_state=ProposedState.make(
                     type=StateType.SCHEDULED, timestamp=timezone.now(), message=RUN_NOW_MESSAGE
                 ),
+                workspace_id=deployment.workspace_id,
             )
+            self.log_change(request, deployment, f"Run now from the admin: flow run {run.name} ({run.pk}).")
             created += 1
         self.message_user(request, f"Created {created} flow run(s).", messages.SUCCESS)
 
@@ -262,10 +267,11 @@ class DeploymentAdmin(admin.ModelAdmin):
     def _each(
         self, request: HttpRequest, queryset: QuerySet[Deployment], service: Any, verb: str, **kwargs: Any
     ) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        for deployment_id in ids:
-            service(deployment_id=deployment_id, **kwargs)
-        self.message_user(request, f"{verb} {len(ids)} deployment(s).", messages.SUCCESS)
+        deployments = list(queryset)
+        for deployment in deployments:
+            service(deployment_id=deployment.pk, workspace_id=deployment.workspace_id, **kwargs)
+            self.log_change(request, deployment, f"{verb} from the admin.")
+        self.message_user(request, f"{verb} {len(deployments)} deployment(s).", messages.SUCCESS)
 
 
 admin.site.register(Deployment, DeploymentAdmin)

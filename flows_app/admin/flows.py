@@ -9,12 +9,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access_app.admin_scope import TenantAdmin, WorkspaceRelatedFilter
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
 from flows_app.services.flows import flow_delete
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(TenantAdmin):
     """Flows: browse by name, edit tags; ids and timestamps are read-only."""
 
     list_display = ("name", "tag_list", "created", "updated")
@@ -30,20 +31,24 @@ class FlowAdmin(admin.ModelAdmin):
 
     # Through the service: a flow's runs leave by the one delete path (logs, rollup).
     def delete_model(self, request: HttpRequest, obj: Flow) -> None:
-        flow_delete(flow_id=obj.pk)
+        flow_delete(flow_id=obj.pk, workspace_id=obj.workspace_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
-        for flow_id in list(queryset.values_list("pk", flat=True)):
-            flow_delete(flow_id=flow_id)
+        for flow_id, workspace_id in list(queryset.values_list("pk", "workspace_id")):
+            flow_delete(flow_id=flow_id, workspace_id=workspace_id)
 
 
 def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:
-    updated = queryset.update(is_paused=paused, updated=timezone.now())
-    model_admin.message_user(request, f"{'Paused' if paused else 'Resumed'} {updated} row(s).", messages.SUCCESS)
+    verb = "Paused" if paused else "Resumed"
+    rows = list(queryset.exclude(is_paused=paused))
+    queryset.filter(pk__in=[row.pk for row in rows]).update(is_paused=paused, updated=timezone.now())
+    for row in rows:
+        model_admin.log_change(request, row, f"{verb} from the admin.")
+    model_admin.message_user(request, f"{verb} {len(rows)} row(s).", messages.SUCCESS)
 
 
 @admin.register(WorkPool)
-class WorkPoolAdmin(admin.ModelAdmin):
+class WorkPoolAdmin(TenantAdmin):
     """Work pools with pause and resume actions."""
 
     list_display = ("name", "type", "is_paused", "concurrency_limit", "created")
@@ -62,11 +67,12 @@ class WorkPoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkQueue)
-class WorkQueueAdmin(admin.ModelAdmin):
-    """Work queues with pause and resume actions."""
+class WorkQueueAdmin(TenantAdmin):
+    """Work queues with pause and resume actions; the pool is chosen by name (autocomplete)."""
 
     list_display = ("name", "work_pool", "priority", "is_paused", "concurrency_limit", "last_polled")
-    list_filter = ("is_paused", "work_pool")
+    list_filter = ("is_paused", ("work_pool", WorkspaceRelatedFilter))
+    autocomplete_fields = ("work_pool",)
     list_select_related = ("work_pool",)
     search_fields = ("name",)
     readonly_fields = ("id", "created", "updated", "last_polled")
@@ -82,7 +88,7 @@ class WorkQueueAdmin(admin.ModelAdmin):
 
 
 @admin.register(SavedSearch)
-class SavedSearchAdmin(admin.ModelAdmin):
+class SavedSearchAdmin(TenantAdmin):
     """Saved UI searches."""
 
     list_display = ("name", "updated")
@@ -91,7 +97,7 @@ class SavedSearchAdmin(admin.ModelAdmin):
 
 
 @admin.register(FlowRunNotificationPolicy)
-class FlowRunNotificationPolicyAdmin(admin.ModelAdmin):
+class FlowRunNotificationPolicyAdmin(TenantAdmin):
     """Flow-run notification policies."""
 
     list_display = ("id", "is_active", "state_names", "tags", "block_document_id")

@@ -117,8 +117,8 @@ def run_action_apply(
 def _set_state(run: FlowRun | TaskRun, proposal: ProposedState, force: bool) -> OrchestrationResult:
     run_id: uuid.UUID = run.pk
     if isinstance(run, TaskRun):
-        return task_run_set_state(task_run_id=run_id, state=proposal, force=force)
-    return flow_run_set_state(flow_run_id=run_id, state=proposal, force=force)
+        return task_run_set_state(task_run_id=run_id, state=proposal, force=force, workspace_id=run.workspace_id)
+    return flow_run_set_state(flow_run_id=run_id, state=proposal, force=force, workspace_id=run.workspace_id)
 
 
 def flow_runs_bulk_action(
@@ -128,15 +128,17 @@ def flow_runs_bulk_action(
     reason: str,
     state_type: str | None = None,
     state_name: str | None = None,
+    workspace_id: int,
 ) -> BulkResult:
-    """Carry out ``action`` on every flow run ``filters`` matches (a ``/flow_runs/filter``
-    body), each run's proposal made as for one run and judged by the engine through the
-    bulk service, one transaction per run."""
+    """Carry out ``action`` on every flow run of the workspace ``filters`` matches (a
+    ``/flow_runs/filter`` body), each run's proposal made as for one run and judged by
+    the engine through the bulk service, one transaction per run."""
 
     def propose(run_id: uuid.UUID) -> tuple[ProposedState, bool]:
-        run = FlowRun.objects.filter(pk=run_id).only("id", "state_type", "deployment_id").first()
+        runs = FlowRun.objects.filter(pk=run_id, workspace_id=workspace_id)
+        run = runs.only("id", "workspace_id", "state_type", "deployment_id").first()
         if run is None:
             raise ObjectNotFoundError("Flow run not found.")
         return proposal_for(run=run, action=action, reason=reason, state_type=state_type, state_name=state_name)
 
-    return bulk.flow_runs_bulk_propose(filters=filters, propose=propose)
+    return bulk.flow_runs_bulk_propose(filters=filters, propose=propose, workspace_id=workspace_id)

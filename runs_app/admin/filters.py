@@ -1,8 +1,9 @@
 """Changelist filters for runs, each answered by an index of ``runs_app.models``.
 
-The state filter uses ``ix_fr_state_expected``, flow and deployment their
-``(fk, -expected_start_time)`` indexes, the window ``ix_fr_expected_start``, "late" the
-``state_name`` index, and tags the GIN index on PostgreSQL (``tags_all`` lookup).
+The run lists show one workspace at a time (``access_app.admin_scope``), so the state
+filter uses ``ix_fr_ws_state_expected``, the window ``ix_fr_ws_expected_start``, "late"
+``ix_fr_ws_state_name``, flow and deployment their ``(fk, -expected_start_time)`` indexes,
+and tags the GIN index on PostgreSQL (``tags_all`` lookup).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access_app.admin_scope import within, workspaces_shown
 from flows_app.models import Flow
 from runs_app.models import FlowRunQuerySet
 
@@ -62,15 +64,16 @@ class LateFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    """Runs carrying a tag; the choices are the flows' tags (a small table), any tag can be
-    given in the URL (``?tag=nightly``)."""
+    """Runs carrying a tag; the choices are the tags of the listed workspace's flows (a
+    small table), any tag can be given in the URL (``?tag=nightly``)."""
 
     title = "tag"
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         tags: set[str] = set()
-        for flow_tags in Flow.objects.values_list("tags", flat=True)[:1000]:
+        flows = within(Flow.objects.all(), workspaces_shown(request))
+        for flow_tags in flows.values_list("tags", flat=True)[:1000]:
             tags.update(str(tag) for tag in flow_tags or [])
         value = self.value()
         if value:

@@ -3,28 +3,32 @@ action on runs (the count, a sample, then the bulk service), stuck runs and prun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
+from access_app.admin_scope import admin_reach, by_workspace, workspaces_reached
 from orion_project.exceptions import InvalidRequestError
+from orion_project.models import Workspace
 from runs_app.admin import actions as run_actions
 from runs_app.admin.actions import ACTION_LABELS, RunAction
 from runs_app.background import liveness, retention
-from runs_app.models import FlowRun
+from runs_app.models import FlowRun, TaskRun
 from runs_app.services import bulk
 from runs_app.services.runs import task_run_delete
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
-def _id_filter(ids: list[Any]) -> dict[str, Any]:
+def id_filter(ids: list[Any]) -> dict[str, Any]:
     """The ``/flow_runs/filter`` body of an admin selection (the one filter engine)."""
     return {"flow_runs": {"id": {"any_": [str(pk) for pk in ids]}}}
 
@@ -62,51 +66,86 @@ class RunActionForm(forms.Form):
         return self.cleaned_data.get("reason") or f"{label} from the admin by {user}."
 
 
+# The runs an admin bulk action acts on: (id, workspace id, state id) of each, as the
+# changelist selected them within the workspaces where the user may change.
+Selected = list[tuple[Any, int, Any]]
+
+
 @dataclass(frozen=True)
 class BulkOperation:
     """A bulk admin action: its label on the confirmation page, the state action it
     carries out on each run (``None`` for the others), and how it is applied to the
-    confirmed runs (their ids, the form) once confirmed; it answers the message."""
+    confirmed runs once confirmed (recording what it changed in the admin's log); it
+    answers the message."""
 
     label: str
     action: RunAction | None
-    apply: Callable[[list[Any], RunActionForm, HttpRequest], tuple[str, bool]]
+    apply: Callable[[admin.ModelAdmin, HttpRequest, RunActionForm, Selected], tuple[str, bool]]
     permissions: tuple[str, ...] = ()
     description: str = ""
 
 
-def _apply_run_action(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
+def _apply_run_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, form: RunActionForm, rows: Selected
+) -> tuple[str, bool]:
     assert form.action is not None
-    result = run_actions.flow_runs_bulk_action(
-        filters=_id_filter(ids),
-        action=form.action,
-        reason=form.reason_or_default(request),
-        state_type=form.cleaned_data.get("state_type"),
-        state_name=form.cleaned_data.get("state_name"),
-    )
-    refused = result.rejected + result.aborted + result.waited + result.missing
     label = ACTION_LABELS[form.action]
-    return f"{label}: {result.accepted} run(s) accepted; {refused} refused by orchestration.", not refused
+    accepted = refused = 0
+    for workspace_id, ids in by_workspace(rows).items():
+        result = run_actions.flow_runs_bulk_action(
+            filters=id_filter(ids),
+            action=form.action,
+            reason=form.reason_or_default(request),
+            state_type=form.cleaned_data.get("state_type"),
+            state_name=form.cleaned_data.get("state_name"),
+            workspace_id=workspace_id,
+        )
+        accepted += result.accepted
+        refused += result.rejected + result.aborted + result.waited + result.missing
+    # A run the engine accepted the proposal for has a new current state.
+    before = {pk: state_id for pk, _, state_id in rows}
+    for run in FlowRun.objects.filter(pk__in=list(before)).select_related("state"):
+        if run.state_id != before[run.pk]:
+            modeladmin.log_change(request, run, f"{label} from the admin: now {run.state_name} ({run.state_type}).")
+    return f"{label}: {accepted} run(s) accepted; {refused} refused by orchestration.", not refused
 
 
-def delete_runs(ids: list[Any]) -> int:
+def delete_runs(modeladmin: admin.ModelAdmin, request: HttpRequest, rows: Iterable[tuple[Any, ...]]) -> int:
     """Delete runs with every row that points at them (Django's own delete leaves the
-    logs, which have no foreign key, behind)."""
-    return bulk.flow_runs_bulk_delete(filters=_id_filter(ids), limit=max(len(ids), 1))
+    logs, which have no foreign key, behind), each recorded in the admin's log first."""
+    deleted = 0
+    for workspace_id, ids in by_workspace(rows).items():
+        modeladmin.log_deletions(request, FlowRun.objects.filter(workspace_id=workspace_id, pk__in=ids))
+        deleted += bulk.flow_runs_bulk_delete(filters=id_filter(ids), limit=len(ids), workspace_id=workspace_id)
+    return deleted
 
 
-def _apply_flow_run_delete(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
-    deleted = delete_runs(ids)
+def _apply_flow_run_delete(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, form: RunActionForm, rows: Selected
+) -> tuple[str, bool]:
+    deleted = delete_runs(modeladmin, request, rows)
     return f"Deleted {deleted} flow run(s) with their task runs, states and logs.", True
 
 
-def _apply_task_run_delete(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
-    deleted = sum(task_run_delete(task_run_id=pk) for pk in ids)
+def _apply_task_run_delete(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, form: RunActionForm, rows: Selected
+) -> tuple[str, bool]:
+    deleted = 0
+    for workspace_id, ids in by_workspace(rows).items():
+        modeladmin.log_deletions(request, TaskRun.objects.filter(workspace_id=workspace_id, pk__in=ids))
+        deleted += sum(task_run_delete(task_run_id=pk, workspace_id=workspace_id) for pk in ids)
     return f"Deleted {deleted} task run(s).", True
 
 
-def _apply_finish_stuck(ids: list[Any], form: RunActionForm, request: HttpRequest) -> tuple[str, bool]:
-    done = liveness.stuck_flow_runs_resolve(runs=FlowRun.objects.filter(pk__in=ids))
+def _apply_finish_stuck(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, form: RunActionForm, rows: Selected
+) -> tuple[str, bool]:
+    done = []
+    for workspace_id, ids in by_workspace(rows).items():
+        done += liveness.stuck_flow_runs_resolve(runs=FlowRun.objects.filter(workspace_id=workspace_id, pk__in=ids))
+    reasons = {stuck.flow_run_id: stuck.reason for stuck in done}
+    for run in FlowRun.objects.filter(pk__in=list(reasons)):
+        modeladmin.log_change(request, run, f"Finished as stuck from the admin: {reasons[run.pk]}")
     return f"{len(done)} stuck flow run(s) finished.", True
 
 
@@ -150,15 +189,18 @@ def bulk_confirm(
 ) -> HttpResponse | None:
     """The one confirmation of every bulk action on runs: first a page with how many runs
     the selection holds and the first 20 (and the reason and state to give them), then,
-    once confirmed, the operation over at most ``MAX_BULK_RUNS`` of them."""
+    once confirmed, the operation over at most ``MAX_BULK_RUNS`` of them, workspace by
+    workspace (the selection holds only runs of workspaces where the user may change)."""
     chosen = BULK_OPERATIONS[operation]
-    ids = list(queryset.order_by("expected_start_time", "pk").values_list("pk", flat=True)[: bulk.MAX_BULK_RUNS + 1])
-    truncated = len(ids) > bulk.MAX_BULK_RUNS
-    ids = ids[: bulk.MAX_BULK_RUNS]
+    ordered = queryset.order_by("expected_start_time", "pk")
+    rows: Selected = list(ordered.values_list("pk", "workspace_id", "state_id")[: bulk.MAX_BULK_RUNS + 1])
+    truncated = len(rows) > bulk.MAX_BULK_RUNS
+    rows = rows[: bulk.MAX_BULK_RUNS]
+    ids = [row[0] for row in rows]
     confirmed = request.POST.get("confirm") == "yes"
     form = RunActionForm(request.POST if confirmed else None, action=chosen.action)
     if confirmed and form.is_valid():
-        message, clean = chosen.apply(ids, form, request)
+        message, clean = chosen.apply(modeladmin, request, form, rows)
         modeladmin.message_user(request, message, messages.SUCCESS if clean else messages.WARNING)
         return None
     opts = modeladmin.model._meta
@@ -180,8 +222,9 @@ def bulk_confirm(
 
 
 class PruneForm(forms.Form):
-    """The prune page's choices (the same as ``manage.py orion_prune``)."""
+    """The prune page's choices (the same as ``manage.py orion_prune``), in one workspace."""
 
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.none(), empty_label=None)
     older_than = forms.CharField(initial="30d", help_text="Age by end time: 30d, 12h; 0d = every finished run.")
     state_types = forms.MultipleChoiceField(
         choices=[(value, value) for value in sorted(TERMINAL_STATE_TYPES)],
@@ -189,6 +232,11 @@ class PruneForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     flow_name = forms.CharField(required=False, help_text="Only runs of this flow.")
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A count only reads; the same page deletes, so it offers where the user may change.
+        self.fields["workspace"].queryset = workspaces_reached(request, changing=True)  # type: ignore[attr-defined]
 
     def policy(self) -> retention.PrunePolicy:
         data = self.cleaned_data
@@ -203,20 +251,30 @@ class PruneForm(forms.Form):
 
 
 def prune_view(modeladmin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    """``/admin/runs_app/flowrun/prune/``: count first, then delete (bounded per click)."""
-    form = PruneForm(request.POST or None)
+    """``/admin/runs_app/flowrun/prune/``: count first, then delete (bounded per click),
+    in one workspace where the user may change; each deleted run is recorded first."""
+    if not admin_reach(request).changes_any:
+        raise PermissionDenied
+    form = PruneForm(request.POST or None, request=request)
     plan = None
     if request.method == "POST" and form.is_valid():
+        workspace_id = form.cleaned_data["workspace"].pk
         try:
             policy = form.policy()
         except forms.ValidationError as error:
             form.add_error("older_than", error)
         else:
             if "prune" in request.POST:
-                plan = retention.flow_runs_prune(policy=policy, max_runs=bulk.MAX_BULK_RUNS)
+                # One cut-off for the record and the delete: the runs recorded are the ones deleted.
+                now = timezone.now()
+                doomed = retention.prunable_flow_runs(policy, now=now, workspace_id=workspace_id)
+                modeladmin.log_deletions(request, doomed.order_by("end_time", "pk")[: bulk.MAX_BULK_RUNS])
+                plan = retention.flow_runs_prune(
+                    policy=policy, max_runs=bulk.MAX_BULK_RUNS, now=now, workspace_id=workspace_id
+                )
                 modeladmin.message_user(request, f"Deleted {plan.flow_runs} flow run(s).", messages.SUCCESS)
             else:
-                plan = retention.flow_runs_prune_plan(policy=policy)
+                plan = retention.flow_runs_prune_plan(policy=policy, workspace_id=workspace_id)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": "Prune old flow runs",

@@ -1,7 +1,8 @@
 """Reads for the operator pages of the admin: a run's page and the runs dashboard.
 
 Every query here is bounded (a page of rows, or an aggregate served by an index of
-``runs_app.models``), so the pages stay quick on a table of a million runs.
+``runs_app.models``), so the pages stay quick on a table of a million runs, and reads one
+workspace (``workspace_id``, leading the indexes of the run tables).
 """
 
 from __future__ import annotations
@@ -35,25 +36,28 @@ class RunPage:
     parent_flow_run: FlowRun | None = None
 
 
-def _log_tail(**run: uuid.UUID) -> tuple[list[Log], int]:
+def _log_tail(workspace_id: int, **run: uuid.UUID) -> tuple[list[Log], int]:
     """The last ``LOG_TAIL`` lines in time order, and how many there are up to one more
     than that (enough to say whether a link to the rest is needed)."""
-    recent = Log.objects.filter(**run).order_by("-timestamp")
+    recent = Log.objects.filter(workspace_id=workspace_id, **run).order_by("-timestamp")
     newest_first = list(recent[: LOG_TAIL + 1])
     return list(reversed(newest_first[:LOG_TAIL])), len(newest_first)
 
 
-def flow_run_page(*, flow_run: FlowRun) -> RunPage:
+def flow_run_page(*, flow_run: FlowRun, workspace_id: int) -> RunPage:
     """A flow run's state history, task runs, sub-flow runs and log tail."""
-    logs, log_count = _log_tail(flow_run_id=flow_run.pk)
-    task_runs = TaskRun.objects.filter(flow_run=flow_run).order_by("expected_start_time", "created")
+    logs, log_count = _log_tail(workspace_id, flow_run_id=flow_run.pk)
+    task_runs = TaskRun.objects.filter(workspace_id=workspace_id, flow_run=flow_run).order_by(
+        "expected_start_time", "created"
+    )
     subflows = (
-        FlowRun.objects.filter(parent_task_run__flow_run=flow_run)
+        FlowRun.objects.filter(workspace_id=workspace_id, parent_task_run__flow_run=flow_run)
         .select_related("flow")
         .order_by("expected_start_time")
     )
+    states = FlowRunState.objects.filter(workspace_id=workspace_id, flow_run=flow_run)
     return RunPage(
-        states=list(FlowRunState.objects.filter(flow_run=flow_run).order_by("timestamp")),
+        states=list(states.order_by("timestamp")),
         logs=logs,
         log_count_capped=log_count,
         task_runs=list(task_runs[:RELATED_RUNS_SHOWN]),
@@ -62,14 +66,16 @@ def flow_run_page(*, flow_run: FlowRun) -> RunPage:
     )
 
 
-def task_run_page(*, task_run: TaskRun) -> RunPage:
+def task_run_page(*, task_run: TaskRun, workspace_id: int) -> RunPage:
     """A task run's state history, its log tail and the sub-flow run it stands for."""
-    logs, log_count = _log_tail(task_run_id=task_run.pk)
+    logs, log_count = _log_tail(workspace_id, task_run_id=task_run.pk)
+    states = TaskRunState.objects.filter(workspace_id=workspace_id, task_run=task_run)
+    subflows = FlowRun.objects.filter(workspace_id=workspace_id, parent_task_run=task_run)
     return RunPage(
-        states=list(TaskRunState.objects.filter(task_run=task_run).order_by("timestamp")),
+        states=list(states.order_by("timestamp")),
         logs=logs,
         log_count_capped=log_count,
-        subflow_runs=list(FlowRun.objects.filter(parent_task_run=task_run).select_related("flow")),
+        subflow_runs=list(subflows.select_related("flow")),
     )
 
 
@@ -82,8 +88,9 @@ class QueueBacklog:
 
 @dataclass
 class Dashboard:
-    """The admin's runs dashboard."""
+    """The admin's runs dashboard of one workspace."""
 
+    workspace_id: int
     now: dt.datetime
     by_state: dict[str, dict[str, int]]
     late_count: int
@@ -93,11 +100,11 @@ class Dashboard:
     windows: dict[str, dt.datetime]
 
 
-def _counts_by_state(since: dt.datetime) -> dict[str, int]:
-    # Naming every state type lets PostgreSQL answer from the (state_type,
+def _counts_by_state(runs: QuerySet[FlowRun], since: dt.datetime) -> dict[str, int]:
+    # Naming every state type lets PostgreSQL answer from the (workspace, state_type,
     # expected_start_time) index alone, one range per type, instead of reading each row.
     rows = (
-        FlowRun.objects.filter(state_type__in=list(StateType), expected_start_time__gte=since)
+        runs.filter(state_type__in=list(StateType), expected_start_time__gte=since)
         .values("state_type")
         .annotate(n=Count("*"))
         .order_by()
@@ -110,29 +117,34 @@ def _count_by_queue(runs: QuerySet[FlowRun]) -> dict[uuid.UUID, int]:
     return {row["work_queue"]: row["n"] for row in rows}
 
 
-def runs_dashboard(*, now: dt.datetime, late_shown: int = 10) -> Dashboard:
-    """Runs by state over 24 hours and 7 days, late runs, queue backlogs and slots used."""
+def runs_dashboard(*, now: dt.datetime, workspace_id: int, late_shown: int = 10) -> Dashboard:
+    """Runs by state over 24 hours and 7 days, late runs, queue backlogs and slots used,
+    in one workspace."""
+    runs = FlowRun.objects.filter(workspace_id=workspace_id)
     windows = {"24h": now - dt.timedelta(hours=24), "7d": now - dt.timedelta(days=7)}
-    by_state = {label: _counts_by_state(since) for label, since in windows.items()}
-    late = FlowRun.objects.late()
+    by_state = {label: _counts_by_state(runs, since) for label, since in windows.items()}
+    late = runs.late()
     # Two grouped counts, each served by an index (the partial scheduled-runs-by-queue
-    # index, the state index), rather than one join of every queue with all its runs.
-    ready = _count_by_queue(FlowRun.objects.filter(state_type=StateType.SCHEDULED, next_scheduled_start_time__lte=now))
-    active = _count_by_queue(FlowRun.objects.filter(state_type__in=ACTIVE_STATE_TYPES))
+    # index, the workspace's state index), rather than one join of every queue with all its runs.
+    ready = _count_by_queue(runs.filter(state_type=StateType.SCHEDULED, next_scheduled_start_time__lte=now))
+    active = _count_by_queue(runs.filter(state_type__in=ACTIVE_STATE_TYPES))
     queues = sorted(
         (
             QueueBacklog(queue=queue, ready=ready.get(queue.pk, 0), active=active.get(queue.pk, 0))
-            for queue in WorkQueue.objects.select_related("work_pool").order_by("name")[:200]
+            for queue in WorkQueue.objects.filter(workspace_id=workspace_id)
+            .select_related("work_pool")
+            .order_by("name")[:200]
         ),
         key=lambda row: (-row.ready, -row.active, row.queue.name),
     )
     return Dashboard(
+        workspace_id=workspace_id,
         now=now,
         by_state=by_state,
         late_count=late.count(),
         late_runs=list(late.select_related("flow").order_by("expected_start_time")[:late_shown]),
         queues=queues,
-        limits=list(ConcurrencyLimit.objects.order_by("tag")[:100]),
+        limits=list(ConcurrencyLimit.objects.filter(workspace_id=workspace_id).order_by("tag")[:100]),
         windows=windows,
     )
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from access_app.admin_scope import TenantAdmin, by_workspace
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
 from runs_app.background.slots import sweep_stale_slots
 from runs_app.models import (
@@ -27,9 +28,10 @@ from runs_app.services.concurrency_limits import concurrency_limit_reset
 
 
 @admin.register(Log)
-class LogAdmin(OrionModelAdmin):
+class LogAdmin(TenantAdmin, OrionModelAdmin):
     """Logs are append-only: browse and search, never edit. A run's page links here with
-    ``?flow_run_id=`` or ``?task_run_id=`` (served by the log indexes)."""
+    ``?flow_run_id=`` or ``?task_run_id=`` (served by the log indexes); one workspace at a
+    time, read from the index led by the workspace."""
 
     list_display = ("timestamp", "level", "name", "message", "flow_run_id", "task_run_id")
     list_filter = ("level",)
@@ -37,6 +39,7 @@ class LogAdmin(OrionModelAdmin):
     ordering = ("-timestamp",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+    one_workspace_at_a_time = True
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         return lookup in ("flow_run_id", "task_run_id") or super().lookup_allowed(lookup, value, request)
@@ -49,7 +52,7 @@ class LogAdmin(OrionModelAdmin):
 
 
 @admin.register(ConcurrencyLimit)
-class ConcurrencyLimitAdmin(OrionModelAdmin):
+class ConcurrencyLimitAdmin(TenantAdmin, OrionModelAdmin):
     """Tag concurrency limits with the task runs holding their slots."""
 
     list_display = ("tag", "concurrency_limit", "max_hold_seconds", "slots_in_use", "holders")
@@ -68,7 +71,7 @@ class ConcurrencyLimitAdmin(OrionModelAdmin):
 
     @admin.display(description="Held by (task run, state, since)")
     def holders_since(self, limit: ConcurrencyLimit) -> str:
-        rows = concurrency_limit_holders(limit=limit)
+        rows = concurrency_limit_holders(limit=limit, workspace_id=limit.workspace_id)
         if not rows:
             return "—"
         return format_html_join(
@@ -89,17 +92,27 @@ class ConcurrencyLimitAdmin(OrionModelAdmin):
 
     @admin.action(description="Free the stale slots (holder gone, finished or over its maximum hold)")
     def free_stale_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
-        freed = sweep_stale_slots()
+        # The sweep covers every limit of the selected limits' workspaces.
+        limits = list(queryset)
+        freed = 0
+        for workspace_id in sorted({limit.workspace_id for limit in limits}):
+            freed += sweep_stale_slots(workspace_id=workspace_id)
+        for limit in limits:
+            self.log_change(request, limit, "Freed the stale slots from the admin.")
         self.message_user(request, f"Freed {freed} stale slot(s).", messages.SUCCESS)
 
     @admin.action(description="Release every slot of the selected limits")
     def release_slots(self, request: HttpRequest, queryset: QuerySet[ConcurrencyLimit]) -> None:
-        released = sum(concurrency_limit_reset(tag=tag) for tag in queryset.values_list("tag", flat=True))
+        released = 0
+        for limit in queryset:
+            if concurrency_limit_reset(tag=limit.tag, workspace_id=limit.workspace_id):
+                self.log_change(request, limit, "Released every slot from the admin.")
+                released += 1
         self.message_user(request, f"Released the slots of {released} limit(s).", messages.SUCCESS)
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(TenantAdmin):
     """Artifacts are written by runs; read-only here (deleting goes through the service so
     the latest-per-key collection follows)."""
 
@@ -118,13 +131,18 @@ class ArtifactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected artifacts")
     def delete_through_service(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
-        rows = queryset.values_list("pk", "workspace_id")
-        deleted = sum(artifact_delete(artifact_id=pk, workspace_id=workspace_id) for pk, workspace_id in rows)
+        rows = list(queryset.values_list("pk", "workspace_id"))
+        self.log_deletions(request, queryset)
+        deleted = sum(
+            artifact_delete(artifact_id=pk, workspace_id=workspace_id)
+            for workspace_id, ids in by_workspace(rows).items()
+            for pk in ids
+        )
         self.message_user(request, f"Deleted {deleted} artifact(s).")
 
 
 @admin.register(ArtifactCollection)
-class ArtifactCollectionAdmin(admin.ModelAdmin):
+class ArtifactCollectionAdmin(TenantAdmin):
     """The latest artifact of each key (maintained by the artifact services)."""
 
     list_display = ("key", "type", "latest_id", "updated")
@@ -136,7 +154,7 @@ class ArtifactCollectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(FlowRunInput)
-class FlowRunInputAdmin(admin.ModelAdmin):
+class FlowRunInputAdmin(TenantAdmin):
     """Values sent to flow runs (run input); read-only."""
 
     list_display = ("flow_run", "key", "sender", "created")
@@ -149,7 +167,7 @@ class FlowRunInputAdmin(admin.ModelAdmin):
 
 
 @admin.register(GlobalConcurrencyLimit)
-class GlobalConcurrencyLimitAdmin(admin.ModelAdmin):
+class GlobalConcurrencyLimitAdmin(TenantAdmin):
     """Global (v2) concurrency limits; slot counters are changed by the increment/decrement
     routes under row locks, so they are read-only here."""
 

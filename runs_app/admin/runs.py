@@ -17,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from access_app.admin_scope import TenantAdmin, WorkspaceRelatedFilter, workspaces_reached
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
 from runs_app.admin import operations as admin_operations
 from runs_app.admin import page_selectors
@@ -30,7 +31,6 @@ from runs_app.admin.actions import (
 from runs_app.admin.filters import ExpectedStartWindowFilter, LateFilter, TagFilter
 from runs_app.admin.operations import RunActionForm
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
-from runs_app.services.purge import task_runs_delete
 from runs_app.services.runs import flow_run_update, task_run_delete, task_run_update
 
 LOG_LEVELS = ((40, "ERROR", "error"), (30, "WARNING", "warning"), (20, "INFO", "info"), (10, "DEBUG", "debug"))
@@ -63,8 +63,9 @@ def duration_text(seconds: float) -> str:
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
-class RunAdminBase(OrionModelAdmin):
-    """What flow-run and task-run admins share: the run page, its actions, fast lists."""
+class RunAdminBase(TenantAdmin, OrionModelAdmin):
+    """What flow-run and task-run admins share: the run page, its actions, fast lists
+    (one workspace at a time: every page is read from an index led by the workspace)."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -72,6 +73,7 @@ class RunAdminBase(OrionModelAdmin):
     search_help_text = "A run name prefix, or an id prefix (hex digits)."
     change_form_template = "admin/runs_app/run_change_form.html"
     run_actions: tuple[RunAction, ...] = ()
+    one_workspace_at_a_time = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Runs are created by the Prefect client, deployments and the scheduler.
@@ -138,6 +140,8 @@ class RunAdminBase(OrionModelAdmin):
                 state_type=form.cleaned_data.get("state_type"),
                 state_name=form.cleaned_data.get("state_name"),
             )
+            if outcome.accepted:
+                self.log_change(request, run, f"{ACTION_LABELS[chosen]} from the admin: {outcome.describe()}")
             self.message_user(request, outcome.describe(), messages.SUCCESS if outcome.accepted else messages.WARNING)
             info = self.opts.app_label, self.opts.model_name
             return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[run.pk]))
@@ -216,8 +220,8 @@ class FlowRunAdmin(RunAdminBase):
         "state_type",
         ExpectedStartWindowFilter,
         LateFilter,
-        ("flow", admin.RelatedFieldListFilter),
-        ("deployment", admin.RelatedFieldListFilter),
+        ("flow", WorkspaceRelatedFilter),
+        ("deployment", WorkspaceRelatedFilter),
         TagFilter,
     )
     list_select_related = ("flow",)
@@ -271,13 +275,17 @@ class FlowRunAdmin(RunAdminBase):
         return [dashboard, prune, *super().get_urls()]
 
     def save_model(self, request: HttpRequest, obj: FlowRun, form: forms.ModelForm, change: bool) -> None:
-        flow_run_update(flow_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        flow_run_update(flow_run_id=obj.pk, changes=changes, workspace_id=obj.workspace_id)
 
     def delete_model(self, request: HttpRequest, obj: FlowRun) -> None:
-        admin_operations.delete_runs([obj.pk])
+        # Django's delete view has recorded the deletion already.
+        admin_operations.bulk.flow_runs_bulk_delete(
+            filters=admin_operations.id_filter([obj.pk]), limit=1, workspace_id=obj.workspace_id
+        )
 
     def run_page_context(self, run: FlowRun) -> dict[str, Any]:
-        page = page_selectors.flow_run_page(flow_run=run)
+        page = page_selectors.flow_run_page(flow_run=run, workspace_id=run.workspace_id)
         return {
             **self.page_common(run, page),
             "kind": "flow run",
@@ -285,19 +293,27 @@ class FlowRunAdmin(RunAdminBase):
                 {"run": task, "badge": state_badge(task.state_type, task.state_name)} for task in page.task_runs
             ],
             "task_run_count": page.task_run_count,
-            "log_filter": f"flow_run_id={run.pk}",
+            "log_filter": f"workspace={run.workspace_id}&flow_run_id={run.pk}",
         }
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
-        """Runs by state over 24 hours and 7 days, late runs, queue backlogs, slots used."""
+        """Runs by state over 24 hours and 7 days, late runs, queue backlogs, slots used, of
+        one workspace (``?workspace=<id>``, the user's first by default)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        board = page_selectors.runs_dashboard(now=timezone.now())
-        changelist = reverse("admin:runs_app_flowrun_changelist")
+        workspaces = list(workspaces_reached(request))
+        chosen = request.GET.get("workspace", "")
+        workspace = next((ws for ws in workspaces if str(ws.pk) == chosen), workspaces[0] if workspaces else None)
+        if workspace is None or (chosen and str(workspace.pk) != chosen):
+            raise Http404("No such workspace.")
+        board = page_selectors.runs_dashboard(now=timezone.now(), workspace_id=workspace.pk)
+        changelist = f"{reverse('admin:runs_app_flowrun_changelist')}?workspace={workspace.pk}"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Runs dashboard",
+            "title": f"Runs dashboard: {workspace.slug}",
+            "workspace": workspace,
+            "workspaces": workspaces,
             "board": board,
             "state_rows": [
                 {**row, "badge": state_badge(row["type"], row["type"].capitalize())}
@@ -377,14 +393,13 @@ class TaskRunAdmin(RunAdminBase):
         return lookup == "flow_run_id" or super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request: HttpRequest, obj: TaskRun, form: forms.ModelForm, change: bool) -> None:
-        task_run_update(task_run_id=obj.pk, changes={name: form.cleaned_data[name] for name in form.changed_data})
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        task_run_update(task_run_id=obj.pk, changes=changes, workspace_id=obj.workspace_id)
 
     def delete_model(self, request: HttpRequest, obj: TaskRun) -> None:
-        task_run_delete(task_run_id=obj.pk)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
-        task_runs_delete(runs=queryset)
+        task_run_delete(task_run_id=obj.pk, workspace_id=obj.workspace_id)
 
     def run_page_context(self, run: TaskRun) -> dict[str, Any]:
-        page = page_selectors.task_run_page(task_run=run)
-        return {**self.page_common(run, page), "kind": "task run", "log_filter": f"task_run_id={run.pk}"}
+        page = page_selectors.task_run_page(task_run=run, workspace_id=run.workspace_id)
+        log_filter = f"workspace={run.workspace_id}&task_run_id={run.pk}"
+        return {**self.page_common(run, page), "kind": "task run", "log_filter": log_filter}

@@ -55,7 +55,7 @@ def test_prune_page_counts_then_deletes(api: ApiClient, admin: Client) -> None:
     done = runs(api, "COMPLETED", 2)
     runs(api, "RUNNING", 1)
     assert "Prune old runs" in admin.get("/admin/runs_app/flowrun/").content.decode()
-    form = {"older_than": "0d", "state_types": ["COMPLETED", "FAILED"]}
+    form = {"workspace": "1", "older_than": "0d", "state_types": ["COMPLETED", "FAILED"]}
     preview = admin.post("/admin/runs_app/flowrun/prune/", {**form, "preview": "1"}).content.decode()
     assert "Would delete" in preview and 'value="Delete 2 flow run(s)"' in preview
     assert FlowRun.objects.filter(pk__in=done).count() == 2

@@ -72,7 +72,7 @@ def test_run_page_shows_summary_timeline_task_runs_and_logs(api: ApiClient, oper
     assert f'href="/admin/runs_app/taskrun/{task["id"]}/change/">extract-0</a>' in page
     assert '<div class="orion-log orion-log-error">' in page and "it broke" in page
     assert '<div class="orion-log orion-log-info">' in page
-    assert f'href="/admin/runs_app/log/?flow_run_id={run["id"]}"' in page
+    assert f'href="/admin/runs_app/log/?workspace=1&amp;flow_run_id={run["id"]}"' in page
     for action in ("retry", "cancel", "mark-crashed", "set-state"):
         assert f"/admin/runs_app/flowrun/{run['id']}/action/{action}/" in page
     # Short text is a single-line input; JSON is the JSON editor, pretty-printed.
@@ -230,12 +230,13 @@ def test_dashboard_counts_by_state_late_runs_and_queues(api: ApiClient, operator
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 2})
 
     page = operator.get("/admin/runs_app/flowrun/dashboard/").content.decode()
-    assert '<a href="/admin/runs_app/flowrun/?state_type__exact=COMPLETED&amp;window=24h">1</a>' in page
-    assert '<a href="/admin/runs_app/flowrun/?state_type__exact=SCHEDULED&amp;window=7d">1</a>' in page
-    assert 'Late runs: <a href="/admin/runs_app/flowrun/?late=yes">1</a>' in page
+    listed = "/admin/runs_app/flowrun/?workspace=1&amp;"
+    assert f'<a href="{listed}state_type__exact=COMPLETED&amp;window=24h">1</a>' in page
+    assert f'<a href="{listed}state_type__exact=SCHEDULED&amp;window=7d">1</a>' in page
+    assert f'Late runs: <a href="{listed}late=yes">1</a>' in page
     assert f'href="/admin/runs_app/flowrun/{late["id"]}/change/">waiting-run</a>' in page
     assert ">default</a>" in page  # the default work queue of the default pool
-    assert '<a href="/admin/runs_app/flowrun/?tag=db">db</a>' in page
+    assert f'<a href="{listed}tag=db">db</a>' in page
     late_list = operator.get("/admin/runs_app/flowrun/?late=yes").content.decode()
     assert "waiting-run" in late_list and "named-late-but-failed" not in late_list
     assert "/admin/runs_app/flowrun/dashboard/" in operator.get("/admin/").content.decode()
@@ -246,9 +247,10 @@ def test_changelist_counts_without_a_count_per_filter(
 ) -> None:
     for i in range(3):
         make_run(api, name=f"run-{i}")
-    # session, user, the page's count, the page, the flow and deployment filter choices,
-    # the tag filter's flows (no per-filter-choice counts, no full-table count).
-    with django_assert_max_num_queries(8):
+    # session, user, the workspace filter's workspaces, the page's count, the page, the
+    # flow and deployment filter choices of that workspace, the tag filter's flows (no
+    # per-filter-choice counts, no full-table count).
+    with django_assert_max_num_queries(9):
         assert operator.get("/admin/runs_app/flowrun/").status_code == 200
 
 
@@ -280,8 +282,8 @@ def test_task_runs_and_sub_flow_runs_are_linked_both_ways(
     assert "Task runs (3)" in page
     assert f'href="/admin/runs_app/flowrun/{child["id"]}/change/">child-run</a>' in page
     assert 'class="orion-state orion-state-running">Running</span>' in page.split("<h2>Sub-flow runs</h2>")[1]
-    link = f"/admin/runs_app/taskrun/?flow_run_id={parent['id']}"
-    assert f'href="{link}">All 3 task runs</a>' in page
+    link = f"/admin/runs_app/taskrun/?workspace=1&flow_run_id={parent['id']}"
+    assert f'href="{link.replace("&", "&amp;")}">All 3 task runs</a>' in page
     listing = operator.get(link).content.decode()
     assert all(f"load-{i}" in listing for i in range(3)) and "foreign-0" not in listing
 
