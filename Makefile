@@ -24,7 +24,7 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 # COMPAT_WORKSPACE_ARGS picks the scenarios run in a workspace with runner/developer keys
 # (both clients, SQLite and PostgreSQL); the k* and w* checks always run. Empty runs them all.
-COMPAT_WORKSPACE_ARGS ?= --only c01,c07,c10,c11,c12,c14
+COMPAT_WORKSPACE_ARGS ?= --only c01,c10,c11
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace check fmt createsuperuser \
 	bench bench-compare bench-memory bench-scale bench-prune clean fuzz fuzz-ci soak crash-test

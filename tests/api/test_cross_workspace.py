@@ -20,8 +20,8 @@ way a client creates them). Three kinds:
 - ``zero``: a count, history or dashboard number; a 2xx answer whose numbers are all 0.
 
 Every probe that can write (any method but GET, other than the filter/count/history
-routes) is also checked by re-reading A's records through A before and after: they must
-be unchanged. Each probe runs in a savepoint that is rolled back, so one probe's damage
+routes) and was carried out (a status below 400) is also checked by re-reading A's
+records through A before and after: they must be unchanged. Each probe runs in a savepoint that is rolled back, so one probe's damage
 never hides another's; all failures are collected and listed together.
 
 ``ORION_XWS_AUTH=api-key`` runs the probes with ``ORION_AUTH=api-key`` and an admin key
@@ -47,7 +47,9 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
+from django.urls import URLPattern
 
+from orion_project import urls as project_urls
 from orion_project.api import urls as api_urls
 from orion_project.models import Workspace
 
@@ -79,22 +81,31 @@ def _route_text(regex: str) -> str:
     return "".join(out)
 
 
+def api_patterns() -> Iterator[tuple[str, Any]]:
+    """``(route, pattern)`` of every path under ``/api/`` (so under ``/api/workspaces/<slug>/``
+    too): the API's URL configuration, and the project's own ``api/...`` paths."""
+    for pattern in api_urls.urlpatterns:
+        yield _route_text(str(pattern.pattern)), pattern
+    for pattern in project_urls.urlpatterns:
+        route = str(pattern.pattern)
+        if route.startswith("api/") and isinstance(pattern, URLPattern):
+            yield _route_text(route).removeprefix("api/"), pattern
+
+
 def api_operations() -> set[tuple[str, str]]:
     """Every ``(METHOD, route)`` the API serves, from the URL configuration."""
     operations: set[tuple[str, str]] = set()
-    for pattern in api_urls.urlpatterns:
+    for route, pattern in api_patterns():
         view = pattern.callback
-        route = _route_text(str(pattern.pattern))
         actions = getattr(view, "actions", None)
         if actions is not None:
             methods = set(actions)
         else:
-            cls = getattr(view, "cls", None)
-            if cls is None:  # a plain Django function view: whatever it answers
-                methods = {"get"}
-            else:
-                methods = {m for m in cls.http_method_names if m not in ("options", "head") and hasattr(cls, m)}
-        operations |= {(method.upper(), route) for method in methods}
+            cls = getattr(view, "cls", None)  # None: a plain Django view, which answers GET
+            methods = {"get"} if cls is None else {m for m in cls.http_method_names if hasattr(cls, m)}
+        # HEAD is GET without the body (DRF adds it to a viewset's map on first use), OPTIONS
+        # describes the route: neither reads or writes more than the route's GET.
+        operations |= {(method.upper(), route) for method in methods - {"head", "options"}}
     return operations
 
 
@@ -170,6 +181,9 @@ NOT_WORKSPACE_DATA: dict[tuple[str, str], str] = {
     ("GET", "version"): "the API version the server speaks",
     ("GET", "admin/version"): "the server's version",
     ("GET", "csrf-token"): "a CSRF token for a browser client, bound to the client, not to records",
+    ("GET", "openapi.json"): "the API's description, the same for every workspace",
+    ("GET", "openapi.yaml"): "the API's description, the same for every workspace",
+    ("GET", "docs"): "the API's documentation page, the same for every workspace",
     ("GET", "metrics"): "the server's Prometheus gauges, every workspace labelled by its slug",
     ("GET", "admin/settings"): "the server's settings (secrets masked), one set for every workspace",
     ("POST", "admin/database/clear"): "server administration of the whole database, not a workspace route",
@@ -784,7 +798,9 @@ def run_probe(
                 problems.append(f"{label}: {name} request raised {type(error).__name__}: {error}")
                 continue
             answers[name] = (response, names, json.dumps([path, body]))
-            if name == "attack" and probe_writes(route[1], probe):
+            # A refused request writes nothing (a rule of every route), so A's records are
+            # re-read after the writes that were carried out.
+            if name == "attack" and probe_writes(route[1], probe) and response.status_code < 400:
                 after = snapshot(a, refs)
                 changed = sorted(read for read in before if before[read] != after[read])
                 if changed:
