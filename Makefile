@@ -22,8 +22,11 @@ SERVE_CMD ?= $(PY) manage.py orion_start
 
 # COMPAT_KEYS_ARGS picks the scenarios run with keys (both clients); empty runs them all.
 COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
+# COMPAT_WORKSPACE_ARGS picks the scenarios run in a workspace with runner/developer keys
+# (both clients, SQLite and PostgreSQL); the k* and w* checks always run. Empty runs them all.
+COMPAT_WORKSPACE_ARGS ?= --only c01,c10,c11
 
-.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys check fmt createsuperuser \
+.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace check fmt createsuperuser \
 	bench bench-compare bench-memory bench-scale bench-prune clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
@@ -77,6 +80,16 @@ compat: venv
 compat-keys: venv
 	@echo "== compatibility suite with API keys (ORION_AUTH=api-key)"
 	$(PY) -m tests.compat.run --db sqlite --auth api-key $(COMPAT_KEYS_ARGS)
+
+# The same clients in the workspace team-a of a shared server (PREFECT_API_URL=.../api/workspaces/team-a,
+# ORION_AUTH=api-key): flows, agents and workers with a runner key, deployments and limits made
+# with a developer key; a runner's delete and another workspace's key must get 403.
+compat-workspace: venv
+	@echo "== compatibility suite in a workspace with runner and developer keys"
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.compat.run --db both --database-url "$${url#DATABASE_URL=}" --workspace team-a $(COMPAT_WORKSPACE_ARGS)
 
 # Schema fuzzing (tests/stress/fuzz.py): schemathesis against the server's own OpenAPI
 # document on a throwaway server (loopback, port 4471), with hostile values, then the

@@ -1,7 +1,7 @@
 """Run the stock-client compatibility scenarios against a live server.
 
     python -m tests.compat.run [--db sqlite|postgres|both] [--clients 2.7,2.20] [--only c01,c05]
-                               [--auth api-key]
+                               [--auth api-key] [--workspace team-a]
 
 For each database it starts the server the way the README does (``manage.py migrate`` then
 ``manage.py orion_start``, with fast service intervals), then runs every scenario in
@@ -14,6 +14,17 @@ requirement files beside this runner). A scenario prints ``RESULT PASS ...`` or
 With ``--auth api-key`` the server runs with ``ORION_AUTH=api-key``, a key is created with
 ``manage.py orion_api_key create`` (read from the last line it prints) and handed to every
 scenario as ``PREFECT_API_KEY``; the ``k*`` scenarios then run without it and expect 401.
+
+With ``--workspace SLUG`` (which implies ``--auth api-key``) the clients work in one
+workspace of a shared server with least-privilege keys: ``manage.py orion_workspace
+create`` makes SLUG and a second workspace, ``manage.py orion_api_key create NAME
+--workspace SLUG --role ROLE`` a ``runner`` and a ``developer`` key of SLUG and a
+``runner`` key of the other one, and every scenario gets
+``PREFECT_API_URL=http://HOST:PORT/api/workspaces/SLUG``. The flow processes, agents and
+workers run with the ``runner`` key; what a deployment's author does (create deployments,
+pools, limits, queues; delete them) runs with the ``developer`` key, which the scenarios
+find in ``COMPAT_DEVELOPER_KEY`` (``_support.as_developer``). The ``w*`` scenarios check
+the refusals: a runner key may not delete, another workspace's key gets 403.
 """
 
 from __future__ import annotations
@@ -40,6 +51,12 @@ CLIENTS = {"2.7": "requirements-2.7.txt", "2.20": "requirements-2.20.txt"}
 SCENARIO_TIMEOUT = int(os.environ.get("COMPAT_TIMEOUT", "240"))
 # A failed scenario runs again this many times (see run_scenario); 0 in a hunt for flakes.
 RETRIES = int(os.environ.get("COMPAT_RETRIES", "1"))
+# Under --workspace: scenarios whose every request is a developer's, not a flow process's:
+# c12 creates and deletes every kind of record, c15's flow writes a variable (a runner
+# only reads variables).
+DEVELOPER_SCENARIOS = frozenset({"c12", "c15"})
+# Under --workspace: the workspace whose runner key must get 403 under SLUG.
+OTHER_WORKSPACES = ("team-b", "team-c")
 
 
 def log(message: str) -> None:
@@ -89,10 +106,14 @@ def free_port() -> int:
 class Server:
     """The server under test, started as the README starts it."""
 
-    def __init__(self, database_url: str | None, auth: str = "none") -> None:
+    def __init__(self, database_url: str | None, auth: str = "none", workspace: str | None = None) -> None:
         self.port = free_port()
-        self.auth = auth
+        self.auth = "api-key" if workspace else auth
+        self.workspace = workspace
         self.api_key: str | None = None
+        # Under --workspace: SLUG's developer key and the other workspace's runner key.
+        self.developer_key: str | None = None
+        self.other_key: str | None = None
         self.data_dir = tempfile.mkdtemp(prefix="orion-compat-")
         self.env = {
             **os.environ,
@@ -101,7 +122,7 @@ class Server:
             "ORION_SCHEDULER_INTERVAL_SECONDS": "2",
             "ORION_LATE_RUNS_INTERVAL_SECONDS": "2",
             "DJANGO_SECRET_KEY": "compat-suite-" + uuid.uuid4().hex,
-            "ORION_AUTH": auth,
+            "ORION_AUTH": self.auth,
         }
         self.env.pop("DATABASE_URL", None)
         if database_url:
@@ -113,19 +134,49 @@ class Server:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
+    @property
+    def client_api_url(self) -> str:
+        """What the clients get as ``PREFECT_API_URL``: the workspace's API under --workspace."""
+        return f"{self.api_url}/workspaces/{self.workspace}" if self.workspace else self.api_url
+
+    def manage(self, *args: str) -> str:
+        """``manage.py *args`` against this server's database; the last line it prints."""
+        python = ROOT / ".venv" / "bin" / "python"
+        done = subprocess.run([str(python), "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done.stdout.strip().splitlines()[-1]
+
+    def create_keys(self) -> None:
+        """The keys the scenarios use: one of the whole API, or per workspace and role."""
+        suffix = uuid.uuid4().hex[:6]
+        if self.workspace is None:
+            self.api_key = self.manage("orion_api_key", "create", f"compat-{suffix}")
+            return
+        other = next(slug for slug in OTHER_WORKSPACES if slug != self.workspace)
+        for slug in (self.workspace, other):
+            self.manage("orion_workspace", "create", slug)
+        self.api_key = self.manage(
+            "orion_api_key", "create", f"compat-runner-{suffix}", "--workspace", self.workspace, "--role", "runner"
+        )
+        self.developer_key = self.manage(
+            "orion_api_key",
+            "create",
+            f"compat-developer-{suffix}",
+            "--workspace",
+            self.workspace,
+            "--role",
+            "developer",
+        )
+        self.other_key = self.manage(
+            "orion_api_key", "create", f"compat-other-{suffix}", "--workspace", other, "--role", "runner"
+        )
+
     def __enter__(self) -> Server:
         python = ROOT / ".venv" / "bin" / "python"
         subprocess.run([str(python), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
         if self.auth == "api-key":
-            created = subprocess.run(
-                [str(python), "manage.py", "orion_api_key", "create", f"compat-{uuid.uuid4().hex[:6]}"],
-                cwd=ROOT,
-                env=self.env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            self.api_key = created.stdout.splitlines()[-1]
+            self.create_keys()
         self.log_file = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [str(python), "manage.py", "orion_start", "--workers", "2", "--threads", "8"],
@@ -179,7 +230,11 @@ def run_scenario(python: Path, scenario: Path, server: Server, log_dir: Path) ->
 
 
 def _run_once(python: Path, scenario: Path, server: Server, log_path: Path) -> tuple[bool, str]:
-    """Run one scenario file; the ``k*`` scenarios check refusals, so they get no key."""
+    """Run one scenario file; the ``k*`` scenarios check refusals, so they get no key.
+
+    Under --workspace a scenario gets the runner key, or the developer key when it is
+    one of :data:`DEVELOPER_SCENARIOS`, and always the developer key and the other
+    workspace's key in ``COMPAT_DEVELOPER_KEY`` / ``COMPAT_OTHER_WORKSPACE_KEY``."""
     home = tempfile.mkdtemp(prefix="prefect-home-")
     env = {
         key: value
@@ -187,7 +242,7 @@ def _run_once(python: Path, scenario: Path, server: Server, log_path: Path) -> t
         if not key.startswith(("PREFECT_", "DJANGO_", "ORION_", "DATABASE_URL"))
     }
     env.update(
-        PREFECT_API_URL=server.api_url,
+        PREFECT_API_URL=server.client_api_url,
         PREFECT_HOME=home,
         COMPAT_RUN_ID=uuid.uuid4().hex[:8],
         PYTHONUNBUFFERED="1",
@@ -195,6 +250,10 @@ def _run_once(python: Path, scenario: Path, server: Server, log_path: Path) -> t
     )
     if server.api_key and not scenario.stem.startswith("k"):
         env["PREFECT_API_KEY"] = server.api_key
+    if server.developer_key and server.other_key and not scenario.stem.startswith("k"):
+        env.update(COMPAT_DEVELOPER_KEY=server.developer_key, COMPAT_OTHER_WORKSPACE_KEY=server.other_key)
+        if scenario.stem.split("_")[0] in DEVELOPER_SCENARIOS:
+            env["PREFECT_API_KEY"] = server.developer_key
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log_path.open("w") as output:
@@ -232,6 +291,12 @@ def main() -> int:
         help="api-key: the server requires keys, the scenarios send one, k* scenarios check 401",
     )
     parser.add_argument(
+        "--workspace",
+        default=None,
+        help="run the clients in this workspace (/api/workspaces/SLUG) with runner and developer keys; "
+        "implies --auth api-key and adds the w* scenarios",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=int(os.environ.get("COMPAT_JOBS", "4")),
@@ -241,8 +306,10 @@ def main() -> int:
 
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     scenarios = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
-    if args.auth == "api-key":
+    if args.auth == "api-key" or args.workspace:
         scenarios += sorted(SCENARIOS.glob("k*.py"))
+    if args.workspace:
+        scenarios += sorted(SCENARIOS.glob("w*.py"))
     pythons = {version: client_python(version) for version in args.clients.split(",")}
     databases: list[tuple[str, str | None]] = []
     if args.db in ("sqlite", "both"):
@@ -255,7 +322,7 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="orion-compat-logs-"))
     passed = failed = 0
     for db_name, url in databases:
-        with Server(url, auth=args.auth) as server:
+        with Server(url, auth=args.auth, workspace=args.workspace) as server:
             jobs = [
                 (version, python, scenario)
                 for version, python in pythons.items()

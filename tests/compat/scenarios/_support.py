@@ -55,6 +55,25 @@ def client() -> Any:
     return get_client()
 
 
+# Under a workspace with least-privilege keys (run.py --workspace) the flow processes,
+# agents and workers hold a ``runner`` key; the steps a deployment's author takes hold this
+# ``developer`` key. Unset otherwise: then everything runs with the one key (or none).
+DEVELOPER_KEY = os.environ.get("COMPAT_DEVELOPER_KEY")
+
+
+@contextlib.contextmanager
+def as_developer() -> Any:
+    """Send the requests made inside with the developer key: creating deployments, work
+    pools, queues, limits and variables, and deleting what the scenario made."""
+    if not DEVELOPER_KEY:
+        yield
+        return
+    from prefect.settings import PREFECT_API_KEY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_KEY: DEVELOPER_KEY}):
+        yield
+
+
 async def flow_run(flow_run_id: Any) -> Any:
     async with get_client() as api:
         return await api.read_flow_run(flow_run_id)

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from _support import RUN_ID, check, client, run, state_type, task_runs_of
+from _support import RUN_ID, as_developer, check, client, run, state_type, task_runs_of
 from prefect import flow, task
 
 TAG = f"compat-c07-{RUN_ID}"
@@ -33,17 +33,19 @@ def zero():
 
 
 async def set_limits():
-    async with client() as api:
-        await api.create_concurrency_limit(tag=TAG, concurrency_limit=1)
-        await api.create_concurrency_limit(tag=BLOCKED, concurrency_limit=0)
+    with as_developer():
+        async with client() as api:
+            await api.create_concurrency_limit(tag=TAG, concurrency_limit=1)
+            await api.create_concurrency_limit(tag=BLOCKED, concurrency_limit=0)
 
 
 async def cleanup():
-    async with client() as api:
-        slots = (await api.read_concurrency_limit_by_tag(TAG)).active_slots
-        await api.delete_concurrency_limit_by_tag(TAG)
-        await api.delete_concurrency_limit_by_tag(BLOCKED)
-        return slots
+    with as_developer():
+        async with client() as api:
+            slots = (await api.read_concurrency_limit_by_tag(TAG)).active_slots
+            await api.delete_concurrency_limit_by_tag(TAG)
+            await api.delete_concurrency_limit_by_tag(BLOCKED)
+            return slots
 
 
 def main():

@@ -9,7 +9,18 @@ import sys
 import tempfile
 import warnings
 
-from _support import RUN_ID, check, client, filters, run, start_background, state_type, stop_background, wait_for
+from _support import (
+    RUN_ID,
+    as_developer,
+    check,
+    client,
+    filters,
+    run,
+    start_background,
+    state_type,
+    stop_background,
+    wait_for,
+)
 
 QUEUE = f"compat-c10-{RUN_ID}"
 FLOW_NAME = f"compat-c10-{RUN_ID}"
@@ -59,14 +70,16 @@ async def completed_run(deployment_id):
 
 
 async def stop_schedule(deployment_id):
-    async with client() as api:
-        await api._client.post(f"/deployments/{deployment_id}/set_schedule_inactive")
+    with as_developer():
+        async with client() as api:
+            await api._client.post(f"/deployments/{deployment_id}/set_schedule_inactive")
 
 
 def main():
     warnings.simplefilter("ignore")
     workdir = tempfile.mkdtemp(prefix="compat-c10-")
-    deployment_id = apply_deployment(workdir)
+    with as_developer():
+        deployment_id = apply_deployment(workdir)
     runs = asyncio.run(wait_for(lambda: scheduled_runs(deployment_id), timeout=30))
     check(runs, "the scheduler created no runs")
     check(all(r.auto_scheduled and "auto-scheduled" in r.tags for r in runs), "runs not marked auto-scheduled")

@@ -6,7 +6,18 @@ import os
 import tempfile
 import warnings
 
-from _support import RUN_ID, check, client, filters, run, start_background, state_type, stop_background, wait_for
+from _support import (
+    RUN_ID,
+    as_developer,
+    check,
+    client,
+    filters,
+    run,
+    start_background,
+    state_type,
+    stop_background,
+    wait_for,
+)
 
 POOL = f"compat-c11-{RUN_ID}"
 FLOW_NAME = f"compat-c11-{RUN_ID}"
@@ -23,10 +34,13 @@ async def create_pool():
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.workers.process import ProcessWorker
 
-    async with client() as api:
-        await api.create_work_pool(
-            WorkPoolCreate(name=POOL, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
-        )
+    with as_developer():
+        async with client() as api:
+            await api.create_work_pool(
+                WorkPoolCreate(
+                    name=POOL, type="process", base_job_template=ProcessWorker.get_default_base_job_template()
+                )
+            )
 
 
 async def runs_of(deployment_id):
@@ -50,9 +64,10 @@ def main():
         handle.write(SOURCE)
     asyncio.run(create_pool())
     remote = flow.from_source(source=workdir, entrypoint="c11_flow.py:every_minute")
-    deployment_id = remote.deploy(
-        name="cron", work_pool_name=POOL, cron="* * * * *", build=False, push=False, print_next_steps=False
-    )
+    with as_developer():
+        deployment_id = remote.deploy(
+            name="cron", work_pool_name=POOL, cron="* * * * *", build=False, push=False, print_next_steps=False
+        )
     runs = asyncio.run(wait_for(lambda: runs_of(deployment_id), timeout=30))
     check(runs, "the scheduler created no runs")
     minutes = [(r.next_scheduled_start_time or r.expected_start_time) for r in runs]

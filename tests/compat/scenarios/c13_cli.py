@@ -2,7 +2,7 @@
 
 import asyncio
 
-from _support import RUN_ID, check, client, flow_run, prefect_cli, run
+from _support import RUN_ID, as_developer, check, client, flow_run, prefect_cli, run
 from prefect import flow
 
 NAME = f"compat-c13-{RUN_ID}"
@@ -14,9 +14,10 @@ def listed():
 
 
 async def prepare():
-    async with client() as api:
-        await api.create_concurrency_limit(tag=NAME, concurrency_limit=2)
-        await api.create_work_queue(name=NAME)
+    with as_developer():
+        async with client() as api:
+            await api.create_concurrency_limit(tag=NAME, concurrency_limit=2)
+            await api.create_work_queue(name=NAME)
 
 
 def main():

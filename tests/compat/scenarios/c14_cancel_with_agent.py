@@ -8,7 +8,7 @@ import sys
 import tempfile
 import warnings
 
-from _support import RUN_ID, check, client, run, start_background, state_type, stop_background, wait_for
+from _support import RUN_ID, as_developer, check, client, run, start_background, state_type, stop_background, wait_for
 
 QUEUE = f"compat-c14-{RUN_ID}"
 FLOW_NAME = f"compat-c14-{RUN_ID}"
@@ -43,7 +43,8 @@ def main():
     from prefect.states import State
 
     workdir = tempfile.mkdtemp(prefix="compat-c14-")
-    deployment_id = apply_deployment(workdir)
+    with as_developer():
+        deployment_id = apply_deployment(workdir)
 
     async def create():
         async with client() as api:

@@ -7,7 +7,7 @@ import itertools
 import threading
 import time
 
-from _support import RUN_ID, check, client, run
+from _support import RUN_ID, as_developer, check, client, run
 from prefect import flow, get_run_logger, task
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency, rate_limit
@@ -55,14 +55,15 @@ def throttled():
 
 
 async def setup():
-    async with client() as api:
-        for name in (LIMIT, RATE):
-            with contextlib.suppress(Exception):  # left over from an earlier run
-                await api.delete_global_concurrency_limit_by_name(name)
-        await api.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LIMIT, limit=1))
-        await api.create_global_concurrency_limit(
-            GlobalConcurrencyLimitCreate(name=RATE, limit=1, slot_decay_per_second=2.0)
-        )
+    with as_developer():
+        async with client() as api:
+            for name in (LIMIT, RATE):
+                with contextlib.suppress(Exception):  # left over from an earlier run
+                    await api.delete_global_concurrency_limit_by_name(name)
+            await api.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LIMIT, limit=1))
+            await api.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=RATE, limit=1, slot_decay_per_second=2.0)
+            )
 
 
 async def limit_state(name):
