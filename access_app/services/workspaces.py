@@ -25,7 +25,7 @@ from access_app.models import ApiKey, AuditEvent, Membership
 from access_app.selectors import clear_key_cache
 from orion_project.models import DEFAULT_WORKSPACE_ID, WORKSPACE_SLUG_PATTERN, TenantModel, Workspace
 from runs_app.models import FlowRun, TaskRun
-from runs_app.services.purge import flow_runs_delete, task_runs_delete
+from runs_app.services.purge import purge_workspace_runs
 
 _SLUG = re.compile(f"^{WORKSPACE_SLUG_PATTERN}$")
 # Kept by a clear, removed with the workspace.
@@ -112,9 +112,9 @@ def workspace_purge(*, workspace_id: int) -> Counter[str]:
     path; the workspace itself, its keys and memberships stay. Rows deleted per model."""
     deleted: Counter[str] = Counter()
     with transaction.atomic():
-        # The purge service scopes by the runs it is given (all of this workspace).
-        deleted.update(flow_runs_delete(runs=FlowRun.objects.filter(workspace_id=workspace_id)))
-        deleted.update(task_runs_delete(runs=TaskRun.objects.filter(workspace_id=workspace_id)))
+        # The runs' one delete path: runs with everything pointing at them, the logs that
+        # name no run, the workspace's rollup and state-count rows.
+        deleted.update(purge_workspace_runs(workspace_id=workspace_id))
         for model in _record_models():
             if model in ACCESS_MODELS or model in RUN_MODELS:
                 continue

@@ -142,7 +142,9 @@ def _apply_finish_stuck(
 ) -> tuple[str, bool]:
     done = []
     for workspace_id, ids in by_workspace(rows).items():
-        done += liveness.stuck_flow_runs_resolve(runs=FlowRun.objects.filter(workspace_id=workspace_id, pk__in=ids))
+        done += liveness.stuck_flow_runs_resolve(
+            workspace_id=workspace_id, runs=FlowRun.objects.filter(workspace_id=workspace_id, pk__in=ids)
+        )
     reasons = {stuck.flow_run_id: stuck.reason for stuck in done}
     for run in FlowRun.objects.filter(pk__in=list(reasons)):
         modeladmin.log_change(request, run, f"Finished as stuck from the admin: {reasons[run.pk]}")

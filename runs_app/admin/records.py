@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from access_app.admin_scope import TenantAdmin, by_workspace
 from orion_project.admin_tools import EstimatedCountPaginator, OrionModelAdmin
-from runs_app.background.slots import sweep_stale_slots
+from runs_app.background.slots import workspace_stale_slots_sweep
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -71,7 +71,7 @@ class ConcurrencyLimitAdmin(TenantAdmin, OrionModelAdmin):
 
     @admin.display(description="Held by (task run, state, since)")
     def holders_since(self, limit: ConcurrencyLimit) -> str:
-        rows = concurrency_limit_holders(limit=limit, workspace_id=limit.workspace_id)
+        rows = concurrency_limit_holders(limit=limit)
         if not rows:
             return "—"
         return format_html_join(
@@ -96,7 +96,7 @@ class ConcurrencyLimitAdmin(TenantAdmin, OrionModelAdmin):
         limits = list(queryset)
         freed = 0
         for workspace_id in sorted({limit.workspace_id for limit in limits}):
-            freed += sweep_stale_slots(workspace_id=workspace_id)
+            freed += workspace_stale_slots_sweep(workspace_id=workspace_id)
         for limit in limits:
             self.log_change(request, limit, "Freed the stale slots from the admin.")
         self.message_user(request, f"Freed {freed} stale slot(s).", messages.SUCCESS)
