@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access_app import admin_audit  # noqa: F401  (registers the audit trail's admin)
-from access_app.admin_scope import WorkspaceListFilter, admin_reach, within, workspaces_reached
+from access_app.admin_scope import TenantAdmin, WorkspaceListFilter, admin_reach, within, workspaces_reached
 from access_app.models import ApiKey, Membership, Role
 from access_app.services import ApiKeyError, api_key_create, api_key_revoke
 from orion_project.models import Workspace
@@ -39,29 +39,50 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(TenantAdmin):
     """Keys are created through the service; the secret is rendered once, never stored or
-    messaged. Superusers only: a key is not yet tied to one workspace here."""
+    messaged. A workspace's keys are its ``admin`` members' to see, create and revoke
+    (superusers: every workspace's)."""
 
     list_display = ("name", "workspace", "prefix", "role", "expires", "revoked", "last_used", "created")
-    list_filter = ("workspace", "role")
+    list_filter = ("role",)
     search_fields = ("name", "prefix")
     actions = ["revoke"]
 
+    @staticmethod
+    def _administered(request: HttpRequest) -> list[int] | None:
+        reach = admin_reach(request)
+        return None if reach.superuser else [ws for ws in reach.roles if reach.may_administer(ws)]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return within(admin.ModelAdmin.get_queryset(self, request), self._administered(request))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "workspace":
+            administered = self._administered(request)
+            kwargs["queryset"] = within(Workspace.objects.all(), administered, field="id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _may(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        administered = self._administered(request)
+        if administered is None:
+            return True
+        return bool(administered) if obj is None else obj.workspace_id in administered
+
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return admin_reach(request).superuser
+        return self._may(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_reach(request).superuser
+        return self._may(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return admin_reach(request).superuser
+        return self._may(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_reach(request).superuser
+        return self._may(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_reach(request).superuser
+        return self._may(request, obj)
 
     def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:

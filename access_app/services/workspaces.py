@@ -114,7 +114,9 @@ def workspace_purge(*, workspace_id: int) -> Counter[str]:
     with transaction.atomic():
         # The runs' one delete path: runs with everything pointing at them, the logs that
         # name no run, the workspace's rollup and state-count rows.
-        deleted.update(purge_workspace_runs(workspace_id=workspace_id))
+        deleted.update(
+            {label: count for label, count in purge_workspace_runs(workspace_id=workspace_id).items() if count}
+        )
         for model in _record_models():
             if model in ACCESS_MODELS or model in RUN_MODELS:
                 continue

@@ -87,7 +87,9 @@ def test_cancel_action_goes_through_orchestration(admin_client_logged_in: Client
 def test_release_slots_action(admin_client_logged_in: Client) -> None:
     from runs_app.models import ConcurrencyLimit
 
-    limit = ConcurrencyLimit.objects.create(tag="db", concurrency_limit=1, active_slots=["x"])
+    limit = ConcurrencyLimit.objects.create(
+        tag="db", concurrency_limit=1, active_slots=["x"], workspace_id=DEFAULT_WORKSPACE_ID
+    )
     admin_client_logged_in.post(
         "/admin/runs_app/concurrencylimit/", {"action": "release_slots", "_selected_action": [str(limit.pk)]}
     )

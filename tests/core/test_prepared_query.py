@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orion_project import prepared
+from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.prepared import ByPrimaryKey
 from runs_app.models import FlowRun
 from tests.helpers import ApiClient, make_flow_run, make_task_run
@@ -43,7 +44,7 @@ def test_the_prepared_read_returns_the_orm_object_with_its_joined_rows(api: ApiC
     prepared = ByPrimaryKey(queryset)
     for _ in range(2):  # compiled on the first call, reused on the second
         with CaptureQueriesContext(connection) as queries:
-            found = prepared.get(uuid.UUID(run["id"]))
+            found = prepared.get(uuid.UUID(run["id"]), workspace_id=DEFAULT_WORKSPACE_ID)
         assert len(queries) == 1
         assert found is not None and found.state is not None and found.work_queue is not None
         for field in FlowRun._meta.concrete_fields:
@@ -56,12 +57,17 @@ def test_the_prepared_read_returns_the_orm_object_with_its_joined_rows(api: ApiC
 
 
 def test_the_prepared_read_answers_none_for_an_unknown_id(api: ApiClient) -> None:
-    assert ByPrimaryKey(FlowRun.objects.select_related(*JOINS)).get(uuid.uuid4()) is None
+    assert (
+        ByPrimaryKey(FlowRun.objects.select_related(*JOINS)).get(uuid.uuid4(), workspace_id=DEFAULT_WORKSPACE_ID)
+        is None
+    )
 
 
 def test_a_run_without_a_queue_reads_with_empty_joins(api: ApiClient) -> None:
     run = make_flow_run(api, "PENDING")
-    found = ByPrimaryKey(FlowRun.objects.select_related(*JOINS)).get(uuid.UUID(run["id"]))
+    found = ByPrimaryKey(FlowRun.objects.select_related(*JOINS)).get(
+        uuid.UUID(run["id"]), workspace_id=DEFAULT_WORKSPACE_ID
+    )
     assert found is not None and found.work_queue is None
     assert found.state is not None and found.state.type == "PENDING"
 
