@@ -11,7 +11,7 @@ BEFORE = [("access_app", "0002_memberships")]
 AFTER = [("access_app", "0003_keys_per_workspace_and_audit")]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_scopes_become_roles_of_default() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
