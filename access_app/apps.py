@@ -13,15 +13,25 @@ class AccessAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
         from django.contrib.admin.models import LogEntry, LogEntryManager
         from django.db.models.signals import post_save
 
         from access_app import checks  # noqa: F401  (registers the checks)
-        from access_app.services.audit import record_bulk_admin_entries
+        from access_app.services.audit import audit_command_in, audit_retention_service, record_bulk_admin_entries
         from access_app.services.workspaces import workspace_purge
-        from orion_project.registry import register_workspace_purge
+        from orion_project.registry import (
+            Service,
+            register_command_auditor,
+            register_services,
+            register_workspace_purge,
+        )
 
         register_workspace_purge(lambda workspace_id: workspace_purge(workspace_id=workspace_id))
+        register_command_auditor(audit_command_in)
+        register_services(
+            lambda: [Service("audit_retention", audit_retention_service, settings.ORION_RETENTION_INTERVAL_SECONDS)]
+        )
         post_save.connect(_audit_log_entry, sender=LogEntry, dispatch_uid="access_app.audit_log_entry")
         record_bulk_admin_entries(LogEntryManager)
 

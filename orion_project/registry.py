@@ -1,5 +1,5 @@
-"""What the apps register for the shared base to run: background services, resets, and
-the purge of one workspace's records.
+"""What the apps register for the shared base to run: background services, resets, the
+purge of one workspace's records, and the audit record of a management command.
 
 The base (the services loop, ``/api/admin/database/clear``) must not import the apps; each
 app registers its pieces from its ``AppConfig.ready()``, as it registers its routes in its
@@ -9,7 +9,9 @@ sees the same list.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 
@@ -29,6 +31,8 @@ _service_factories: list[Callable[[], list[Service]]] = []
 _resets: list[tuple[int, Callable[[], None]]] = []
 # The one delete path of a workspace's records (access_app registers it).
 _workspace_purge: list[Callable[[int], object]] = []
+# What records a writing management command in the audit trail (access_app registers it).
+_command_auditor: list[Callable[[str, int | None], AbstractContextManager[object]]] = []
 
 
 def register_services(factory: Callable[[], list[Service]]) -> None:
@@ -63,3 +67,17 @@ def registered_workspace_purge() -> Callable[[int], object]:
     if not _workspace_purge:
         raise RuntimeError("No app registered a workspace purge.")
     return _workspace_purge[0]
+
+
+def register_command_auditor(auditor: Callable[[str, int | None], AbstractContextManager[object]]) -> None:
+    """Set what records a management command that writes: ``auditor(action, workspace_id)``
+    is a context manager around the command's work in one workspace."""
+    _command_auditor[:] = [auditor]
+
+
+def audited_command(action: str, *, workspace_id: int | None) -> AbstractContextManager[object]:
+    """The registered command auditor around ``action`` in the workspace (nothing when no
+    app registered one)."""
+    if not _command_auditor:
+        return contextlib.nullcontext()
+    return _command_auditor[0](action, workspace_id)

@@ -17,11 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponseBase
@@ -241,6 +242,13 @@ def audit_command(action: str, *, workspace: Workspace | None = None) -> Iterato
     _record_command(event, AuditOutcome.SUCCESS, detail=event.detail)
 
 
+def audit_command_in(action: str, workspace_id: int | None) -> AbstractContextManager[CommandEvent]:
+    """:func:`audit_command` for a command of another app, which knows the workspace by id
+    (``orion_project.registry.audited_command``)."""
+    workspace = None if workspace_id is None else Workspace.objects.filter(pk=workspace_id).first()
+    return audit_command(action, workspace=workspace)
+
+
 def _record_command(event: CommandEvent, outcome: str, *, detail: str) -> None:
     workspace = event.workspace
     # A workspace the command deleted is kept by slug only.
@@ -263,3 +271,13 @@ def audit_prune(*, before: datetime) -> int:
     with now minus ``ORION_AUDIT_RETENTION_DAYS``); how many were deleted."""
     deleted, _ = AuditEvent.objects.filter(at__lt=before).delete()
     return deleted
+
+
+def audit_retention_service() -> int:
+    """The services loop's pass over the audit trail: events older than
+    ``ORION_AUDIT_RETENTION_DAYS`` are deleted (0 keeps them all), on the retention
+    pass's interval."""
+    days = settings.ORION_AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    return audit_prune(before=timezone.now() - timedelta(days=days))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from orion_project.models import Workspace
+from orion_project.registry import audited_command
 from orion_project.workspaces import WorkspaceRef, workspace_by_slug
 
 
@@ -31,11 +32,17 @@ def chosen_workspaces(slug: str | None) -> list[WorkspaceRef]:
     return [workspace]
 
 
-def each_workspace(stdout: OutputWrapper, slug: str | None) -> Iterator[WorkspaceRef]:
+def each_workspace(stdout: OutputWrapper, slug: str | None, *, writes: str | None = None) -> Iterator[WorkspaceRef]:
     """The workspaces of :func:`chosen_workspaces`, one by one; when there are several,
-    ``Workspace SLUG:`` heads each one's output."""
+    ``Workspace SLUG:`` heads each one's output. ``writes``: the action a command that
+    changes data performs (its name and sub-command), recorded in the audit trail once
+    per workspace with its outcome; ``None`` for a read or a dry run."""
     workspaces = chosen_workspaces(slug)
     for workspace in workspaces:
         if len(workspaces) > 1:
             stdout.write(f"Workspace {workspace.slug}:")
-        yield workspace
+        if writes is None:
+            yield workspace
+            continue
+        with audited_command(writes, workspace_id=workspace.id):
+            yield workspace

@@ -16,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from access_app.models import ApiKey, AuditEvent, AuditOutcome, Role
-from access_app.services.audit import audit_prune
+from access_app.services.audit import audit_prune, audit_retention_service
 from orion_project.models import DEFAULT_WORKSPACE_ID
+from orion_project.registry import registered_services
 from tests.access.conftest import bearer, workspace
 from tests.factories import FlowFactory
 from tests.helpers import ApiClient
@@ -182,3 +183,33 @@ def test_audit_prune_deletes_what_is_older_than_the_cutoff(db: None) -> None:
         AuditEvent.objects.create(at=now - timedelta(days=days), channel="api", action="POST /logs/", outcome="success")
     assert audit_prune(before=now - timedelta(days=365)) == 1
     assert AuditEvent.objects.count() == 2
+
+
+def test_the_runs_commands_that_write_are_recorded_per_workspace(db: None) -> None:
+    """``orion_prune`` and the other runs commands go through ``each_workspace``: a pass
+    that writes is one command event per workspace, a dry run or a report none."""
+    orion("orion_workspace", "create", "team-a")
+    AuditEvent.objects.all().delete()
+    orion("orion_prune", "--older-than", "0d", "--dry-run")
+    orion("orion_limits")
+    assert not AuditEvent.objects.exists()
+    orion("orion_prune", "--older-than", "0d", "--workspace", "team-a")
+    orion("orion_stuck")
+    events = sorted(AuditEvent.objects.values_list("channel", "action", "workspace_slug", "outcome"))
+    assert events == [
+        ("command", "orion_prune", "team-a", "success"),
+        ("command", "orion_stuck", "default", "success"),
+        ("command", "orion_stuck", "team-a", "success"),
+    ]
+
+
+def test_the_services_loop_prunes_the_trail_by_its_setting(db: None, settings: Any) -> None:
+    now = timezone.now()
+    for days in (30, 1):
+        AuditEvent.objects.create(at=now - timedelta(days=days), channel="api", action="POST /logs/", outcome="success")
+    settings.ORION_AUDIT_RETENTION_DAYS = 0
+    assert audit_retention_service() == 0
+    settings.ORION_AUDIT_RETENTION_DAYS = 7
+    assert "audit_retention" in {service.name for service in registered_services()}
+    assert audit_retention_service() == 1
+    assert AuditEvent.objects.count() == 1

@@ -19,6 +19,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, workspace: str | None, **options: Any) -> None:
         now = timezone.now()
-        for chosen in each_workspace(self.stdout, workspace):
+        for chosen in each_workspace(self.stdout, workspace, writes="orion_late_runs"):
             marked = workspace_late_runs_mark(workspace_id=chosen.id, now=now)
             self.stdout.write(f"Marked {marked} flow run(s) late.")

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         add_workspace_option(parser)
 
     def handle(self, *args: Any, free_stale: bool, workspace: str | None, **options: Any) -> None:
-        for chosen in each_workspace(self.stdout, workspace):
+        writes = "orion_limits --free-stale" if free_stale else None
+        for chosen in each_workspace(self.stdout, workspace, writes=writes):
             self.report(free_stale=free_stale, workspace_id=chosen.id)
 
     def report(self, *, free_stale: bool, workspace_id: int) -> None:

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             )
         except InvalidRequestError as error:
             raise CommandError(error.message) from None
-        for chosen in each_workspace(self.stdout, workspace):
+        for chosen in each_workspace(self.stdout, workspace, writes=None if dry_run else "orion_prune"):
             self.prune(policy, dry_run=dry_run, batch=batch, workspace_id=chosen.id)
 
     def prune(self, policy: PrunePolicy, *, dry_run: bool, batch: int, workspace_id: int) -> None:

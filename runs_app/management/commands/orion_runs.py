@@ -94,7 +94,8 @@ class Command(BaseCommand):
         target = StateType.CANCELLED.value if action == "cancel" else options["to"].upper()
         if action == "set-state" and target not in StateType.values:
             raise CommandError(f"--to must be one of {', '.join(StateType.values)}.")
-        for workspace in each_workspace(self.stdout, options["workspace"]):
+        writes = None if options["dry_run"] else f"orion_runs {action}"
+        for workspace in each_workspace(self.stdout, options["workspace"], writes=writes):
             self.serve(action, filters=filters, target=target, workspace_id=workspace.id, options=options)
 
     def serve(

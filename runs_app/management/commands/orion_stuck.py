@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, dry_run: bool, workspace: str | None, **options: Any) -> None:
         verb = "would move" if dry_run else "moved"
-        for chosen in each_workspace(self.stdout, workspace):
+        for chosen in each_workspace(self.stdout, workspace, writes=None if dry_run else "orion_stuck"):
             found = stuck_flow_runs_resolve(dry_run=dry_run, workspace_id=chosen.id)
             for stuck in found:
                 self.stdout.write(
