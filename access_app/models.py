@@ -108,7 +108,11 @@ class AuditEvent(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The key's name, the user's username, "anonymous", or the command's name.
     actor = models.TextField(blank=True, default="")
-    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No constraint in the database, as a workspace's records (orion_project.models.TenantModel):
+    # one row is written per API write, and it must not lock the workspace's row.
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     workspace_slug = models.CharField(max_length=40, blank=True, default="")
     # "POST /flows/{id}/set_state", "admin change flows_app.flow", "orion_workspace delete".
     action = models.TextField()

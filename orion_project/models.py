@@ -64,9 +64,18 @@ class TenantModel(OrionModel):
     The column has no default on purpose: a write that forgets its workspace fails
     instead of landing in ``default``. It has no index of its own either; the tables'
     indexes lead with it where a query filters by it.
+
+    Nor a foreign-key constraint in the database: PostgreSQL would check it with a
+    trigger on every inserted row (a log batch, every state) and take a ``KEY SHARE`` lock
+    on the one row of the workspace in every writing transaction, which all of a busy
+    workspace's writers share. The value comes only from the request's door (or the
+    parent row); Django's ``PROTECT`` still refuses to delete a workspace that holds
+    records, and a workspace is emptied through its one delete path first.
     """
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+", db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
 
     class Meta:
         abstract = True

@@ -42,9 +42,8 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 # Any fixed id serves to compile the query; its position among the parameters is then
-# replaced by the real one. The same for the workspace of a workspace's record.
+# replaced by the real one.
 _PLACEHOLDER = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
-_WORKSPACE_PLACEHOLDER = -0xC0DE
 
 
 def is_tenant_model(model: type[Model]) -> bool:
@@ -149,8 +148,13 @@ class CompiledQuery(Generic[M]):
 
 class ByPrimaryKey(Generic[M]):
     """``queryset.filter(pk=...)`` for one object, with the SQL compiled once; for a
-    workspace's record, ``queryset.filter(pk=..., workspace_id=...)``, so an id of another
-    workspace is not found, exactly as an unknown one.
+    workspace's record, the object only when it is of the workspace asked for, so an id of
+    another workspace is not found, exactly as an unknown one.
+
+    The workspace is compared with the row read rather than put in the ``WHERE``: the
+    primary key finds one row either way, and a second condition would make PostgreSQL's
+    planner weigh every index that leads with ``workspace_id`` for each read (a custom
+    plan per execution, measured slower; ``docs/performance.md``).
 
     The queryset must be a plain model query (:meth:`CompiledQuery.supports`): what most
     read routes use.
@@ -160,44 +164,35 @@ class ByPrimaryKey(Generic[M]):
         assert CompiledQuery.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         self._queryset = queryset
         self.tenant = is_tenant_model(queryset.model)
-        self._compiled: dict[str, tuple[CompiledQuery[M], int, int | None]] = {}
+        self._compiled: dict[str, tuple[CompiledQuery[M], int]] = {}
 
-    def _compile(self, alias: str) -> tuple[CompiledQuery[M], int, int | None]:
-        """The query for the placeholder id (and workspace), and where each sits among
-        its parameters."""
-        queryset = self._queryset.filter(pk=_PLACEHOLDER)
-        if self.tenant:
-            queryset = queryset.filter(workspace_id=_WORKSPACE_PLACEHOLDER)
-        compiled = CompiledQuery.of(queryset, alias)
+    def _compile(self, alias: str) -> tuple[CompiledQuery[M], int]:
+        """The query for the placeholder id, and where the id sits among its parameters."""
+        compiled = CompiledQuery.of(self._queryset.filter(pk=_PLACEHOLDER), alias)
         assert compiled is not None
         placeholder = self._queryset.model._meta.pk.get_db_prep_value(_PLACEHOLDER, connections[alias])
         positions = [index for index, value in enumerate(compiled.params) if value == placeholder]
         assert len(positions) == 1, "the id must appear once among the query's parameters"
-        workspace_position = None
-        if self.tenant:
-            found = [index for index, value in enumerate(compiled.params) if value == _WORKSPACE_PLACEHOLDER]
-            assert len(found) == 1, "the workspace must appear once among the query's parameters"
-            workspace_position = found[0]
-        return compiled, positions[0], workspace_position
+        return compiled, positions[0]
 
     def get(self, pk: uuid.UUID, *, workspace_id: int | None = None) -> M | None:
         """The object with this primary key (in this workspace, for a workspace's
         record: then ``workspace_id`` is required), or ``None``."""
+        if self.tenant and workspace_id is None:
+            raise TypeError(f"reading a {self._queryset.model.__name__} needs its workspace_id")
+        if not self.tenant and workspace_id is not None:
+            raise TypeError(f"a {self._queryset.model.__name__} belongs to no workspace")
         alias = self._queryset.db
         entry = self._compiled.get(alias)
         if entry is None:
             entry = self._compiled[alias] = self._compile(alias)
-        compiled, id_position, workspace_position = entry
+        compiled, id_position = entry
         params = list(compiled.params)
         params[id_position] = self._queryset.model._meta.pk.get_db_prep_value(pk, connections[alias])
-        if workspace_position is not None:
-            if workspace_id is None:
-                raise TypeError(f"reading a {self._queryset.model.__name__} needs its workspace_id")
-            params[workspace_position] = workspace_id
-        elif workspace_id is not None:
-            raise TypeError(f"a {self._queryset.model.__name__} belongs to no workspace")
         found = compiled.instances(params)
-        return found[0] if found else None
+        if not found or (self.tenant and found[0].workspace_id != workspace_id):  # type: ignore[attr-defined]
+            return None
+        return found[0]
 
 
 class StatementsByBody(Generic[T]):

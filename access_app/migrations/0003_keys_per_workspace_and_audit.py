@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apikey',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddConstraint(
@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditevent',
             name='workspace',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='orion_project.workspace'),
         ),
         migrations.AddIndex(
             model_name='auditevent',

@@ -101,25 +101,25 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='artifact',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='artifactcollection',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='concurrencylimit',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='flowrun',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
@@ -131,25 +131,25 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='flowruninput',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='flowrunstate',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='globalconcurrencylimit',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='log',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
@@ -161,19 +161,19 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='taskrun',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='taskrunstate',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='taskrunstatecache',
             name='workspace',
-            field=models.ForeignKey(db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, default=1, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orion_project.workspace'),
             preserve_default=False,
         ),
         migrations.AddIndex(
