@@ -129,6 +129,7 @@ def test_service_commands(api: ApiClient) -> None:
         "liveness: 0",
         "metrics: 9",  # task runs per state type (flow runs are counted live)
         "retention: 0",
+        "audit_retention: 0",
     ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)
