@@ -60,6 +60,27 @@ class ApiClient:
         return self.request("delete", path, **headers)
 
 
+class WorkspaceApi(ApiClient):
+    """The JSON API client of one workspace: paths go under ``/api/workspaces/<slug>``."""
+
+    def __init__(self, client: Client, slug: str, workspace: Any = None) -> None:
+        super().__init__(client)
+        self.slug = slug
+        self._workspace = workspace
+
+    @property
+    def workspace(self) -> Any:
+        """The workspace's row (``orion_project.models.Workspace``), read once."""
+        if self._workspace is None:
+            from orion_project.models import Workspace
+
+            self._workspace = Workspace.objects.get(slug=self.slug)
+        return self._workspace
+
+    def request(self, method: str, path: str, body: Any = None, raw: str | None = None, **headers: str) -> Any:
+        return super().request(method, f"/workspaces/{self.slug}{path}", body, raw, **headers)
+
+
 def free_port() -> int:
     """A loopback port no one listens on, for a server a test starts."""
     with socket.socket() as probe:

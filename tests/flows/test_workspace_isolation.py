@@ -30,7 +30,7 @@ from flows_app.models import (
 )
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
 from runs_app.models import FlowRun
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
 
@@ -40,26 +40,16 @@ FILTER = {"object": "flow", "property": "name", "type": "string", "operation": "
 UNKNOWN = str(uuid.uuid4())
 
 
-class WorkspaceApi(ApiClient):
-    """The API of one workspace: ``/api/workspaces/<slug>/...``."""
-
-    def __init__(self, api: ApiClient, slug: str) -> None:
-        super().__init__(api.client)
-        self.slug = slug
-        self.workspace = Workspace.objects.create(slug=slug)
-
-    def request(self, method: str, path: str, body: Any = None, raw: str | None = None, **headers: str) -> Any:
-        return super().request(method, f"/workspaces/{self.slug}{path}", body, raw, **headers)
-
-
 @pytest.fixture
 def a(api: ApiClient) -> WorkspaceApi:
-    return WorkspaceApi(api, "a")
+    Workspace.objects.create(slug="a")
+    return WorkspaceApi(api.client, "a")
 
 
 @pytest.fixture
 def b(api: ApiClient) -> WorkspaceApi:
-    return WorkspaceApi(api, "b")
+    Workspace.objects.create(slug="b")
+    return WorkspaceApi(api.client, "b")
 
 
 def created(response: Any) -> dict[str, Any]:

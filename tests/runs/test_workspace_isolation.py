@@ -20,20 +20,16 @@ from orion_project.models import Workspace
 from orion_project.prepared import CompiledQuery
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 from tests.factories import DeploymentFactory, FlowFactory
-from tests.helpers import ApiClient
+from tests.helpers import WorkspaceApi
 
 pytestmark = pytest.mark.django_db
 
 
-class WorkspaceApi(ApiClient):
-    """The JSON API client of one workspace: paths go under ``/api/workspaces/<slug>``."""
+class RunsApi(WorkspaceApi):
+    """A workspace's API with the run helpers of these tests."""
 
     def __init__(self, client: Client, workspace: Workspace) -> None:
-        super().__init__(client)
-        self.workspace = workspace
-
-    def request(self, method: str, path: str, body: Any = None, raw: str | None = None, **headers: str) -> Any:
-        return super().request(method, f"/workspaces/{self.workspace.slug}{path}", body, raw, **headers)
+        super().__init__(client, workspace.slug, workspace)
 
     def flow_run(self, state_type: str | None = None, **fields: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"flow_id": str(FlowFactory(workspace_id=self.workspace.id).id), **fields}
@@ -60,20 +56,20 @@ def _workspace(slug: str) -> Workspace:
 
 
 @pytest.fixture
-def a(client: Client) -> WorkspaceApi:
-    return WorkspaceApi(client, _workspace("a"))
+def a(client: Client) -> RunsApi:
+    return RunsApi(client, _workspace("a"))
 
 
 @pytest.fixture
-def b(client: Client) -> WorkspaceApi:
-    return WorkspaceApi(client, _workspace("b"))
+def b(client: Client) -> RunsApi:
+    return RunsApi(client, _workspace("b"))
 
 
 def _answer(response: Any) -> tuple[int, Any]:
     return response.status_code, response.json() if response.content else None
 
 
-def _same_as_unknown(b: WorkspaceApi, method: str, path: str, foreign_id: str, body: Any = None) -> tuple[int, Any]:
+def _same_as_unknown(b: RunsApi, method: str, path: str, foreign_id: str, body: Any = None) -> tuple[int, Any]:
     """``b``'s answer for ``path`` with ``foreign_id``, checked equal to its answer for an
     id no workspace has (but for the id itself, which a message may repeat)."""
     unknown_id = str(uuid.uuid4())
@@ -86,7 +82,7 @@ def _same_as_unknown(b: WorkspaceApi, method: str, path: str, foreign_id: str, b
 # ---------------------------------------------------------------------------- flow runs
 
 
-def test_a_flow_run_of_a_is_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_flow_run_of_a_is_unknown_to_b(a: RunsApi, b: RunsApi) -> None:
     run = a.flow_run("RUNNING", tags=["t"])
     assert a.get(f"/flow_runs/{run['id']}").status_code == 200
     assert _same_as_unknown(b, "get", "/flow_runs/{}", run["id"])[0] == 404
@@ -106,7 +102,7 @@ def test_a_flow_run_of_a_is_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> No
     assert b.post("/flow_runs/lateness", by_id).json() is None
 
 
-def test_b_cannot_change_or_delete_a_flow_run_of_a(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_b_cannot_change_or_delete_a_flow_run_of_a(a: RunsApi, b: RunsApi) -> None:
     run = a.flow_run("RUNNING", name="mine")
     assert _same_as_unknown(b, "patch", "/flow_runs/{}", run["id"], {"name": "theirs"})[0] == 404
     assert _same_as_unknown(b, "delete", "/flow_runs/{}", run["id"])[0] == 404
@@ -121,7 +117,7 @@ def test_b_cannot_change_or_delete_a_flow_run_of_a(a: WorkspaceApi, b: Workspace
     assert a.propose("flow_runs", run["id"], {"type": "COMPLETED"}).status_code == 201
 
 
-def test_a_flow_run_in_b_cannot_point_at_rows_of_a(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_flow_run_in_b_cannot_point_at_rows_of_a(a: RunsApi, b: RunsApi) -> None:
     flow_a = FlowFactory(workspace_id=a.workspace.id)
     deployment_a = DeploymentFactory(workspace_id=a.workspace.id, flow=flow_a)
     parent_task = a.task_run(a.flow_run("RUNNING"))
@@ -138,7 +134,7 @@ def test_a_flow_run_in_b_cannot_point_at_rows_of_a(a: WorkspaceApi, b: Workspace
     assert not FlowRun.objects.filter(workspace_id=b.workspace.id).exists()
 
 
-def test_the_same_flow_name_and_idempotency_key_in_both(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_the_same_flow_name_and_idempotency_key_in_both(a: RunsApi, b: RunsApi) -> None:
     flow_a = str(FlowFactory(workspace_id=a.workspace.id, name="etl").id)
     flow_b = str(FlowFactory(workspace_id=b.workspace.id, name="etl").id)
 
@@ -156,7 +152,7 @@ def test_the_same_flow_name_and_idempotency_key_in_both(a: WorkspaceApi, b: Work
 # ---------------------------------------------------------------------------- task runs
 
 
-def test_a_task_run_of_a_is_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_task_run_of_a_is_unknown_to_b(a: RunsApi, b: RunsApi) -> None:
     flow_run = a.flow_run("RUNNING")
     task = a.task_run(flow_run, "RUNNING", name="t1")
     assert _same_as_unknown(b, "get", "/task_runs/{}", task["id"])[0] == 404
@@ -185,7 +181,7 @@ def test_a_task_run_of_a_is_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> No
 # ------------------------------------------------------------------------------- states
 
 
-def test_states_of_a_are_unknown_to_b(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_states_of_a_are_unknown_to_b(a: RunsApi, b: RunsApi) -> None:
     flow_run = a.flow_run("RUNNING")
     task = a.task_run(flow_run, "RUNNING")
     for kind, run in (("flow_run", flow_run), ("task_run", task)):
@@ -209,7 +205,7 @@ def _log(message: str, flow_run_id: str) -> dict[str, Any]:
     }
 
 
-def test_logs_are_read_in_their_workspace_only(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_logs_are_read_in_their_workspace_only(a: RunsApi, b: RunsApi) -> None:
     run = a.flow_run("RUNNING")
     assert a.post("/logs/", [_log("from a", run["id"])]).status_code == 201
     # ``b`` may name ``a``'s run: the line is ``b``'s and never shows in ``a``.
@@ -227,7 +223,7 @@ def test_logs_are_read_in_their_workspace_only(a: WorkspaceApi, b: WorkspaceApi)
 # --------------------------------------------------------------------- tag concurrency limits
 
 
-def test_a_tag_limit_of_a_is_unknown_to_b_and_unchanged_by_it(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_tag_limit_of_a_is_unknown_to_b_and_unchanged_by_it(a: RunsApi, b: RunsApi) -> None:
     limit = a.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 1}).json()
     assert _same_as_unknown(b, "get", "/concurrency_limits/{}", limit["id"])[0] == 404
     assert _same_as_unknown(b, "delete", "/concurrency_limits/{}", limit["id"])[0] == 404
@@ -245,7 +241,7 @@ def test_a_tag_limit_of_a_is_unknown_to_b_and_unchanged_by_it(a: WorkspaceApi, b
     assert ConcurrencyLimit.objects.get(pk=limit["id"]).concurrency_limit == 1
 
 
-def test_a_tag_limit_of_a_does_not_limit_task_runs_of_b(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_tag_limit_of_a_does_not_limit_task_runs_of_b(a: RunsApi, b: RunsApi) -> None:
     a.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 1})
     flow_run_a, flow_run_b = a.flow_run("RUNNING"), b.flow_run("RUNNING")
     holder = a.task_run(flow_run_a, tags=["db"])
@@ -260,7 +256,7 @@ def test_a_tag_limit_of_a_does_not_limit_task_runs_of_b(a: WorkspaceApi, b: Work
     assert a.get("/concurrency_limits/tag/db").json()["active_slots"] == [holder["id"]]
 
 
-def test_a_limit_of_b_does_not_count_a_slot_naming_a_task_run_of_a(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_limit_of_b_does_not_count_a_slot_naming_a_task_run_of_a(a: RunsApi, b: RunsApi) -> None:
     """A slot of ``b`` naming ``a``'s running task run is held by no one in ``b``: the
     next acquisition in ``b`` frees it as stale."""
     running_a = a.task_run(a.flow_run("RUNNING"), "RUNNING")
@@ -274,7 +270,7 @@ def test_a_limit_of_b_does_not_count_a_slot_naming_a_task_run_of_a(a: WorkspaceA
 # ------------------------------------------------------------------------------- cache
 
 
-def test_a_cached_state_of_a_is_not_reused_in_b(a: WorkspaceApi, b: WorkspaceApi) -> None:
+def test_a_cached_state_of_a_is_not_reused_in_b(a: RunsApi, b: RunsApi) -> None:
     flow_run_a, flow_run_b = a.flow_run("RUNNING"), b.flow_run("RUNNING")
     first = a.task_run(flow_run_a, "RUNNING")
     cached = {"type": "COMPLETED", "data": {"result": 42}, "state_details": {"cache_key": "ck"}}
@@ -292,9 +288,7 @@ def test_a_cached_state_of_a_is_not_reused_in_b(a: WorkspaceApi, b: WorkspaceApi
 # ---------------------------------------------------------------------- statements per request
 
 
-def test_a_workspace_costs_the_hot_path_one_statement_at_the_door(
-    a: WorkspaceApi, django_assert_num_queries: Any
-) -> None:
+def test_a_workspace_costs_the_hot_path_one_statement_at_the_door(a: RunsApi, django_assert_num_queries: Any) -> None:
     """The statements of ``tests/runs/test_hot_path_statements.py`` plus the one read of
     the workspace by its slug: the workspace condition is in the statements already there.
     (A write's count includes its audit row, as there.)"""
@@ -317,9 +311,7 @@ def test_a_workspace_costs_the_hot_path_one_statement_at_the_door(
         assert a.post("/logs/", [_log(f"m{i}", run["id"]) for i in range(50)]).status_code == 201
 
 
-def test_a_page_statement_is_compiled_per_workspace(
-    a: WorkspaceApi, b: WorkspaceApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_page_statement_is_compiled_per_workspace(a: RunsApi, b: RunsApi, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same body read in two workspaces is two statements, each with its workspace
     condition; read again, neither is compiled anew."""
     compiled: list[str] = []

@@ -27,24 +27,13 @@ from runs_app.models import FlowRun, FlowRunHistoryBucket, FlowRunState, Log, Ru
 from runs_app.rollup.writes import ALL_FLOWS
 from runs_app.services.purge import purge_workspace_runs
 from tests.factories import FlowFactory, FlowRunFactory, TaskRunFactory
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
 # The final states a run of the data below is given, in turn.
 FINALS = ("COMPLETED", "FAILED", "RUNNING", "SCHEDULED", "COMPLETED", "CANCELLED")
-
-
-class WorkspaceApi(ApiClient):
-    """The API of one workspace: ``/api/workspaces/<slug>/...``."""
-
-    def __init__(self, client: Client, slug: str) -> None:
-        super().__init__(client)
-        self.slug = slug
-
-    def request(self, method: str, path: str, body: Any = None, raw: str | None = None, **headers: str) -> Any:
-        return super().request(method, f"/workspaces/{self.slug}{path}", body, raw, **headers)
 
 
 def workspace(slug: str) -> Workspace:
