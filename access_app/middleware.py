@@ -116,7 +116,7 @@ class ApiAccessMiddleware:
         method = request.method or "GET"
         # A 503 is the database-outage answer: nothing was written, and the audit row
         # could not be either (trying would only make the client wait a second time).
-        if response.status_code != 503 and not is_read(method, path):
+        if settings.ORION_AUDIT_API_WRITES and response.status_code != 503 and not is_read(method, path):
             template = write_template(method, path)
             audit_api_write(request, response, principal=principal, workspace_slug=workspace.slug, template=template)
         return response

@@ -78,6 +78,10 @@ ORION_RETENTION_INTERVAL_SECONDS = env_int("ORION_RETENTION_INTERVAL_SECONDS", 2
 # The audit trail (access_app.services.audit.audit_prune): events older than this many days
 # are pruned by the retention pass; 0 keeps them all.
 ORION_AUDIT_RETENTION_DAYS = env_int("ORION_AUDIT_RETENTION_DAYS", 365, minimum=0)
+# Whether every API write gets its audit row (one INSERT after the answer; its cost is in
+# docs/performance.md). Off: the trail keeps the admin's and the commands' writes and the
+# refusals at the door, not the clients' writes.
+ORION_AUDIT_API_WRITES = env_bool("ORION_AUDIT_API_WRITES", True)
 # Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.background.liveness).
 ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
 ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)

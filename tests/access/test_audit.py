@@ -213,3 +213,14 @@ def test_the_services_loop_prunes_the_trail_by_its_setting(db: None, settings: A
     assert "audit_retention" in {service.name for service in registered_services()}
     assert audit_retention_service() == 1
     assert AuditEvent.objects.count() == 1
+
+
+def test_api_writes_can_be_left_out_of_the_trail(api: ApiClient, keyed: Any, make_key: Any, settings: Any) -> None:
+    """``ORION_AUDIT_API_WRITES=false``: the clients' writes get no row; refusals at the
+    door still do."""
+    settings.ORION_AUDIT_API_WRITES = False
+    key = bearer(make_key(Role.RUNNER))
+    assert api.post("/logs/", [], **key).status_code == 201
+    assert not AuditEvent.objects.exists()
+    assert api.delete(f"/flows/{FlowFactory().id}", **key).status_code == 403
+    assert list(AuditEvent.objects.values_list("channel", "detail")) == [("door", "role")]
