@@ -52,10 +52,16 @@ def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspa
     its workspace (a row of another workspace is missing, whatever the foreign key says).
 
     Checked up front rather than left to the deferred foreign keys, so the answer does
-    not depend on when the transaction commits.
+    not depend on when the transaction commits. The row is found by its primary key and
+    its workspace compared here, as ``orion_project.prepared.ByPrimaryKey`` does: a
+    ``workspace_id`` condition would make PostgreSQL plan the lookup against every index
+    that leads with it, on every run created.
     """
     for model, pk in references:
-        if pk is not None and not model.objects.filter(pk=pk, workspace_id=workspace_id).exists():
+        if pk is None:
+            continue
+        found = model.objects.filter(pk=pk).order_by().values_list("workspace_id", flat=True)[:1]
+        if list(found) != [workspace_id]:
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
