@@ -31,10 +31,10 @@ def _given(body: Any) -> dict[str, Any]:
     return {key: value for key, value in (body or {}).items() if value is not None}
 
 
-def rollup_scope(filters: Mapping[str, Any], *, workspace_id: int) -> RollupScope | None:
+def rollup_scope(filters: Mapping[str, Any]) -> RollupScope | None:
     """The rollup's reading of a validated filter body, or ``None`` when it has no column
-    for one of its conditions (the runs must be read). The rollup of every workspace can
-    answer the same bodies; ``workspace_id`` is taken so every read names its workspace.
+    for one of its conditions (the runs must be read). It reads nothing: the workspace is
+    given to :func:`rollup_rows`, which does.
 
     It can answer no filter at all, ``flows: {id: {any_: [...]}}`` and ``flow_runs:
     {state: {type: {any_}, name: {any_}}}``, alone or together.

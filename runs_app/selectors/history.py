@@ -214,7 +214,7 @@ def flow_run_history(
     for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
     request to ``run_history``.
     """
-    scope = rollup_scope(filters, workspace_id=workspace_id)
+    scope = rollup_scope(filters)
     queryset = flow_runs_matching(filters=filters, workspace_id=workspace_id)
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:

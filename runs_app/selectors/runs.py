@@ -164,7 +164,7 @@ def flow_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
 @ValueByBody
 def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
     runs = flow_runs_matching(filters=body, workspace_id=workspace_id).order_by()
-    scope = rollup_scope(body, workspace_id=workspace_id)
+    scope = rollup_scope(body)
     if scope is None:
         return runs.annotate(total=RowsCount("id")).values("total")
     outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")

@@ -52,7 +52,7 @@ def test_count_equals_counting_the_runs_for_every_filter(api) -> None:  # type: 
         assert answer.json() == len(expected), body
         from_rollup = any(ROLLUP in q["sql"] for q in queries.captured_queries)
         validated = {key: body.get(key) for key in ("flows", "flow_runs", "deployments")}
-        scope = rollup_scope(validated, workspace_id=DEFAULT_WORKSPACE_ID)
+        scope = rollup_scope(validated)
         # An empty list of flows matches nothing without a statement.
         assert from_rollup == (scope is not None and scope.flow_ids != []), body
     assert api.post("/flow_runs/count", {}).json() == FlowRun.objects.count() == 36
