@@ -251,7 +251,10 @@ def test_postgresql_stopped_under_orion_start_is_503_then_recovers() -> None:
         cluster.start()
         assert wait_until(lambda: live(base, "GET", "/ready")[0] == 200, 30)
         # Every pooled connection answers again (some may fail once more, with a 503).
+        # Each server thread holds its own connection, so a request on a thread that has not
+        # reconnected yet may still get that one 503: wait for the read as for the write.
         assert wait_until(lambda: live(base, "POST", "/flows/", {"name": "after-the-outage"})[0] in (200, 201), 15)
+        assert wait_until(lambda: live(base, "GET", f"/flows/{flow['id']}")[0] == 200, 15)
         status, _, read, _ = live(base, "GET", f"/flows/{flow['id']}")
         assert (status, read["name"]) == (200, "before-the-outage")
         assert server.processes["server"].poll() is None  # services and API both still up
