@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "runs_app",
     "blocks_app",
     "access_app",
+    "events_app",
+    "automations_app",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,89 @@
+"""The event log: one row per event, one row per resource an event names, and the cursors
+of the consumers that read the log in order.
+
+Events are the highest-volume table, written in the same transaction as the change they
+record (a state, a deployment's status). So every write is plain SQL of a fixed shape
+(:mod:`events_app.services.record`), and the table has no foreign-key constraint.
+
+Reading the log in order, exactly once, from several processes: ``seq`` is given at
+insert time, but on PostgreSQL transactions commit in another order than they take
+numbers, so a reader that saw ``seq`` 10 may later see 9 appear. Each row therefore
+also carries ``txid``, the id of the transaction that wrote it; a consumer reads only
+rows whose transaction is older than every transaction still running
+(``pg_snapshot_xmin``), in ``(txid, seq)`` order, and keeps its position in
+:class:`EventCursor`, so nothing is skipped and nothing is read twice. SQLite has one
+writer at a time, so there ``seq`` order is commit order and ``txid`` stays null.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orion_project.models import Workspace
+
+
+class Event(models.Model):
+    """One event as received: the API's ``ReceivedEvent`` (``id`` is :attr:`uuid`)."""
+
+    seq = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    # The event's id as clients send and read it; a second event with the same id is a
+    # duplicate delivery and is dropped.
+    uuid = models.UUIDField()
+    # The writing transaction (PostgreSQL), for readers that must see the log in commit order.
+    txid = models.BigIntegerField(null=True, blank=True)
+    occurred = models.DateTimeField()
+    event = models.CharField(max_length=1024)
+    resource_id = models.TextField()
+    resource = models.JSONField()
+    related = models.JSONField(default=list)
+    payload = models.JSONField(default=dict)
+    received = models.DateTimeField()
+    follows = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "uuid"], name="uq_event_workspace_uuid")]
+        indexes = [
+            models.Index(fields=["workspace", "-occurred"], name="ix_event_ws_occurred"),
+            models.Index(fields=["workspace", "event", "-occurred"], name="ix_event_ws_name_occurred"),
+            models.Index(fields=["workspace", "resource_id", "-occurred"], name="ix_event_ws_resource"),
+            models.Index(fields=["txid", "seq"], name="ix_event_txid_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.resource_id}"
+
+
+class EventResource(models.Model):
+    """A resource an event names: its primary resource (``role`` empty) and each related
+    one (``role`` from ``prefect.resource.role``). Filters by related resource and by
+    ``any_resource`` read this table through its index, newest first."""
+
+    seq = models.BigAutoField(primary_key=True)
+    workspace_id = models.IntegerField()
+    event_seq = models.BigIntegerField(db_index=True)
+    occurred = models.DateTimeField()
+    resource_id = models.TextField()
+    role = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace_id", "resource_id", "-occurred"], name="ix_evres_ws_resource")]
+
+    def __str__(self) -> str:
+        return f"{self.role or 'resource'} {self.resource_id}"
+
+
+class EventCursor(models.Model):
+    """How far one consumer (the trigger evaluator, ...) has read the log: the last
+    ``(txid, seq)`` it processed. Its row is locked while a pass runs, so with several
+    service replicas one of them reads at a time and each event is handled once."""
+
+    consumer = models.CharField(max_length=64, primary_key=True)
+    txid = models.BigIntegerField(default=0)
+    seq = models.BigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.consumer
