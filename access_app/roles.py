@@ -7,7 +7,7 @@ Roles include each other (``viewer < runner < developer < admin``, see
 ``viewer``
     Reads: ``GET``/``HEAD``/``OPTIONS``, and the routes that only query but take their
     body by POST (:data:`QUERY_POST_ROUTE`: ``.../filter``, ``/count``, ``/history``,
-    ``/lateness``, ``/validate``, ...).
+    ``/lateness``, ``/validate``, ``/events/count-by/...``).
 ``runner``
     Exactly the writes a flow process, an agent and a worker send (:data:`RUNNER_WRITES`).
     The list comes from the requests both stock clients (2.7.12 and 2.20) send in the
@@ -44,7 +44,9 @@ ADMIN_PREFIX = "/api/admin/"
 # un-prefixed twin needs.
 EXPERIMENTAL_PREFIX = "/api/experimental/"
 # POST routes that only read: the Orion API sends query bodies by POST.
-QUERY_POST_ROUTE = re.compile(r"^/api/(?:.+/)?(filter|count|counts|history|lateness|validate)$")
+QUERY_POST_ROUTE = re.compile(
+    r"^/api/(?:(?:.+/)?(filter|count|counts|history|lateness|validate)|events/count-by/[^/]+)$"
+)
 # Answered without credentials: liveness and version probes, and the API's own description
 # (the Swagger page at /docs loads it).
 OPEN_PATHS = frozenset({"/api/health", "/api/ready", "/api/version", "/api/openapi.json", "/api/docs"})
@@ -140,6 +142,8 @@ DEVELOPER_WRITES: tuple[tuple[str, str], ...] = (
     ("DELETE", "/variables/name/{name}"),
     ("PATCH", "/variables/{id}"),
     ("DELETE", "/variables/{id}"),
+    # The 2.20 client's events (its HTTP fallback; the websocket is /events/in).
+    ("POST", "/events"),
 )
 
 _PARAMETER = re.compile(r"\{[a-z_]+\}")

@@ -7,6 +7,7 @@ Each app contributes its viewsets through a ``register(router)`` function in its
 from django.urls import path
 
 from blocks_app.api.routes import register as register_blocks
+from events_app.api import routes as events_routes
 from flows_app.api.routes import register as register_flows
 from orion_project.api import admin_routes, root
 from orion_project.api.routers import OrionRouter
@@ -16,6 +17,7 @@ router = OrionRouter()
 register_flows(router)
 register_runs(router)
 register_blocks(router)
+events_routes.register(router)
 
 urlpatterns = [
     path("health", root.health, name="health"),
@@ -29,5 +31,6 @@ urlpatterns = [
     path("admin/database/clear", admin_routes.clear, name="admin-database-clear"),
     path("admin/database/drop", admin_routes.drop, name="admin-database-drop"),
     path("admin/database/create", admin_routes.create, name="admin-database-create"),
+    *events_routes.urlpatterns(),
     *router.urls,
 ]

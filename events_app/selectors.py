@@ -1,0 +1,453 @@
+"""Reads of the event log: the events an ``EventFilter`` matches, a page of them, and
+their counts by time bucket, name or resource.
+
+Every read takes the validated filter body (``filters``: the shape
+``events_app.api.serializers.EventFilterSerializer`` returns) and ``workspace_id``. The
+common shapes are answered through the indexes that lead with the workspace: the
+occurred window newest first, the event name (exact or by prefix), the primary resource
+id, and, through :class:`~events_app.models.EventResource`, the related resources and
+``any_resource``. Label filters (``!`` negates, a trailing ``*`` is a prefix) read the
+labels stored with the event, as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import BooleanField, Count, F, FloatField, Max, Min, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import RowNumber
+
+from events_app.models import Event, EventResource
+from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL
+
+# Time buckets are counted from this Monday, as the reference counts them, so the same
+# span of time falls in the same bucket whatever the window asked for.
+PIVOT = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+MAX_BUCKETS = 1000
+MIN_INTERVAL = 0.01
+TIME_UNITS = {"week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
+COUNTABLES = ("day", "time", "event", "resource")
+NAME_LABELS = ("prefect.resource.name", "prefect.name")
+
+
+Sql = tuple[str, list[Any]]
+
+
+class InvalidCountParameters(ValueError):
+    """A count-by request whose time buckets cannot be made (too many, too small)."""
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+@cache
+def _codepoint_order() -> bool:
+    """Whether text columns sort by code point (SQLite's BINARY, PostgreSQL's C
+    collations), so that a prefix is a range an index serves."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        (collation,) = cursor.fetchone()
+    return collation.split(".")[0] in ("C", "POSIX")
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix``."""
+    for index in range(len(prefix) - 1, -1, -1):
+        if ord(prefix[index]) < 0x10FFFF:
+            return prefix[:index] + chr(ord(prefix[index]) + 1)
+    return None
+
+
+def starts_with(field: str, prefix: str) -> Q:
+    """``field`` begins with ``prefix``, case-sensitively on both databases, as a range an
+    index serves where the text order allows it."""
+    if not prefix:
+        return Q()
+    if _codepoint_order():
+        upper = _successor(prefix)
+        return Q(**{f"{field}__gte": prefix}) & (Q(**{f"{field}__lt": upper}) if upper else Q())
+    return Q(**{f"{field}__startswith": prefix})
+
+
+def _any_prefix(field: str, prefixes: Sequence[str]) -> Q:
+    query = Q(pk__in=[])
+    for prefix in prefixes:
+        query |= starts_with(field, prefix)
+    return query
+
+
+@dataclass
+class _Labels:
+    """A label's wanted values split as the reference splits them: plain and ``*``
+    prefixes, each wanted or (``!``) unwanted."""
+
+    simple: list[str]
+    prefixes: list[str]
+    not_simple: list[str]
+    not_prefixes: list[str]
+
+    @classmethod
+    def of(cls, values: Sequence[str]) -> _Labels:
+        split = cls([], [], [], [])
+        for value in values:
+            negative = value.startswith("!")
+            value = value[1:] if negative else value
+            if value.endswith("*"):
+                (split.not_prefixes if negative else split.prefixes).append(value.rstrip("*"))
+            else:
+                (split.not_simple if negative else split.simple).append(value)
+        return split
+
+
+def _json_text(document: str, label: str) -> Sql:
+    """SQL of the text value of ``label`` in the JSON object ``document``."""
+    if connection.vendor == "postgresql":
+        return f"({document} ->> %s)", [label]
+    return f"json_extract({document}, %s)", ['$."' + label.replace('"', '\\"') + '"']
+
+
+def _prefix_sql(column: str, params: list[Any], prefix: str) -> Sql:
+    if connection.vendor == "postgresql":
+        return f"starts_with({column}, %s)", [*params, prefix]
+    return f"substr({column}, 1, %s) = %s", [*params, len(prefix), prefix]
+
+
+def _label_sql(document: str, spec: dict[str, list[str]], *, id_sql: Sql, role_sql: Sql | None) -> Sql:
+    """SQL that holds when the resource ``document`` (a JSON object) matches every label
+    of ``spec``; its id is the expression ``id_sql``, its role ``role_sql`` (``None``:
+    the primary resource, which has none)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for label, values in spec.items():
+        if label == RESOURCE_ROLE_LABEL and role_sql is not None:
+            parts.append(f"{role_sql[0]} IN ({', '.join(['%s'] * len(values))})" if values else "1 = 0")
+            params.extend([*role_sql[1], *values])
+            continue
+        column, column_params = id_sql if label == RESOURCE_ID_LABEL else _json_text(document, label)
+        split = _Labels.of(values)
+        if split.not_simple or split.not_prefixes:
+            # A resource without the label does not match a negated value.
+            parts.append(f"{column} IS NOT NULL")
+            params.extend(column_params)
+        for values_in, operator in ((split.simple, "IN"), (split.not_simple, "NOT IN")):
+            if values_in:
+                parts.append(f"{column} {operator} ({', '.join(['%s'] * len(values_in))})")
+                params.extend([*column_params, *values_in])
+        for prefix, negated in [(p, "") for p in split.prefixes] + [(p, "NOT ") for p in split.not_prefixes]:
+            sql, prefix_params = _prefix_sql(column, column_params, prefix)
+            parts.append(f"{negated}{sql}")
+            params.extend(prefix_params)
+    return " AND ".join(f"({part})" for part in parts) or "1 = 1", params
+
+
+def _table() -> str:
+    return connection.ops.quote_name(Event._meta.db_table)
+
+
+def _column(name: str) -> str:
+    return f"{_table()}.{connection.ops.quote_name(name)}"
+
+
+def _related_exists(spec: dict[str, list[str]]) -> Sql:
+    """SQL: one of the event's related resources matches ``spec``."""
+    if connection.vendor == "postgresql":
+        source = f"jsonb_array_elements({_column('related')}) AS element(value)"
+    else:
+        source = f"json_each({_column('related')}) AS element"
+    element = "element.value"
+    condition, params = _label_sql(
+        element,
+        spec,
+        id_sql=_json_text(element, RESOURCE_ID_LABEL),
+        role_sql=_json_text(element, RESOURCE_ROLE_LABEL),
+    )
+    return f"EXISTS (SELECT 1 FROM {source} WHERE {condition})", params
+
+
+def _resource_labels(spec: dict[str, list[str]]) -> tuple[str, list[Any]]:
+    """SQL: the event's primary resource matches ``spec``."""
+    return _label_sql(_column("resource"), spec, id_sql=(_column("resource_id"), []), role_sql=None)
+
+
+def _where(sql: str, params: list[Any]) -> Q:
+    return Q(RawSQL(sql, params, output_field=BooleanField()))
+
+
+def _resources(filters: dict[str, Any], workspace_id: int, condition: Q) -> QuerySet[Any]:
+    """The events (``event_seq``) naming a resource that meets ``condition``, within the
+    filter's window: read through the resource index."""
+    occurred = filters["occurred"]
+    return EventResource.objects.filter(
+        condition,
+        workspace_id=workspace_id,
+        occurred__gte=occurred["since"],
+        occurred__lte=occurred["until"],
+    ).values("event_seq")
+
+
+def events_matching(*, filters: dict[str, Any], workspace_id: int) -> QuerySet[Event]:
+    """The events of ``workspace_id`` that ``filters`` (an ``EventFilter``) matches."""
+    occurred = filters["occurred"]
+    query = Q(workspace_id=workspace_id, occurred__gte=occurred["since"], occurred__lte=occurred["until"])
+    if name := filters.get("event"):
+        if name.get("prefix"):
+            query &= _any_prefix("event", name["prefix"])
+        for prefix in name.get("exclude_prefix") or ():
+            query &= ~starts_with("event", prefix)
+        if name.get("name"):
+            query &= Q(event__in=name["name"])
+        if name.get("exclude_name"):
+            query &= ~Q(event__in=name["exclude_name"])
+    if resource := filters.get("resource"):
+        if resource.get("id"):
+            query &= Q(resource_id__in=resource["id"])
+        if resource.get("id_prefix"):
+            query &= _any_prefix("resource_id", resource["id_prefix"])
+        if resource.get("labels"):
+            query &= _where(*_resource_labels(resource["labels"]))
+    if related := filters.get("related"):
+        query &= _related_query(related, filters, workspace_id)
+    if any_resource := filters.get("any_resource"):
+        query &= _any_resource_query(any_resource, filters, workspace_id)
+    if ids := (filters.get("id") or {}).get("id"):
+        query &= Q(uuid__in=ids)
+    return Event.objects.filter(query)
+
+
+def _related_query(related: dict[str, Any], filters: dict[str, Any], workspace_id: int) -> Q:
+    """A related resource (never the primary one, unless roles are named) meets every
+    criterion given, the same resource for all of them."""
+    condition = Q()
+    if related.get("id"):
+        condition &= Q(resource_id__in=related["id"])
+    if related.get("role"):
+        condition &= Q(role__in=related["role"])
+    if pairs := related.get("resources_in_roles"):
+        either = Q(pk__in=[])
+        for resource_id, role in pairs:
+            either |= Q(resource_id=resource_id, role=role)
+        condition &= either
+    labels = related.get("labels")
+    if not condition and not labels:
+        return Q()
+    if not related.get("role"):
+        condition &= ~Q(role="")
+    query = Q(seq__in=_resources(filters, workspace_id, condition))
+    if labels:
+        spec = {**labels}
+        if related.get("id"):
+            spec[RESOURCE_ID_LABEL] = [*spec.get(RESOURCE_ID_LABEL, []), *related["id"]]
+        query &= _where(*_related_exists(spec))
+    return query
+
+
+def _any_resource_query(any_resource: dict[str, Any], filters: dict[str, Any], workspace_id: int) -> Q:
+    condition = Q()
+    if any_resource.get("id"):
+        condition &= Q(resource_id__in=any_resource["id"])
+    if any_resource.get("id_prefix"):
+        condition &= _any_prefix("resource_id", any_resource["id_prefix"])
+    query = Q(seq__in=_resources(filters, workspace_id, condition)) if condition else Q()
+    if labels := any_resource.get("labels"):
+        resource_sql, resource_params = _resource_labels(labels)
+        related_sql, related_params = _related_exists(labels)
+        query &= _where(f"(({resource_sql}) OR ({related_sql}))", [*resource_params, *related_params])
+    return query
+
+
+# ------------------------------------------------------------------------------ pages
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events, how many match in all, and where the next page starts
+    (``None``: this was the last)."""
+
+    events: list[Event]
+    total: int
+    next_position: dict[str, Any] | None
+
+
+def _ordered(queryset: QuerySet[Event], filters: dict[str, Any]) -> QuerySet[Event]:
+    descending = filters.get("order", "DESC") == "DESC"
+    order = ("-occurred", "-seq") if descending else ("occurred", "seq")
+    distinct = (filters.get("resource") or {}).get("distinct")
+    if distinct:
+        first = Window(RowNumber(), partition_by=[F("resource_id")], order_by=list(order))
+        queryset = queryset.annotate(resource_rank=first).filter(resource_rank=1)
+    return queryset.order_by(*order)
+
+
+def _total(queryset: QuerySet[Event], filters: dict[str, Any]) -> int:
+    if (filters.get("resource") or {}).get("distinct"):
+        return queryset.values("resource_id").distinct().count()
+    return queryset.count()
+
+
+def events_page(
+    *, filters: dict[str, Any], limit: int, workspace_id: int, position: dict[str, Any] | None = None
+) -> EventPage:
+    """The page of ``limit`` events ``filters`` matches, first (``position`` ``None``) or
+    from a previous page's ``next_position`` (which carries the total, counted once)."""
+    matching = events_matching(filters=filters, workspace_id=workspace_id)
+    total = _total(matching, filters) if position is None else position["total"]
+    offset = 0 if position is None else position["offset"]
+    ids = (filters.get("id") or {}).get("id")
+    if ids:
+        limit = min(limit, len(ids))
+    ordered = _ordered(matching, filters)
+    if position is not None and position.get("after") and not (filters.get("resource") or {}).get("distinct"):
+        # Keyset: the rows after the last one shown, so a deep page costs what the first does.
+        occurred, seq = dt.datetime.fromisoformat(position["after"][0]), position["after"][1]
+        if filters.get("order", "DESC") == "DESC":
+            beyond = Q(occurred__lt=occurred) | Q(occurred=occurred, seq__lt=seq)
+        else:
+            beyond = Q(occurred__gt=occurred) | Q(occurred=occurred, seq__gt=seq)
+        rows = list(ordered.filter(beyond)[:limit])
+    else:
+        rows = list(ordered[offset : offset + limit])
+    next_offset = offset + limit
+    following = None
+    if next_offset < total and rows:
+        last = rows[-1]
+        following = {"total": total, "offset": next_offset, "after": [last.occurred.isoformat(), last.seq]}
+    return EventPage(rows, total, following)
+
+
+# ----------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class EventCount:
+    """One group of the counted events: ``value`` to filter by, ``label`` to show."""
+
+    value: str
+    label: str
+    count: int
+    start_time: dt.datetime
+    end_time: dt.datetime
+
+
+def _bucket_sql(seconds: float) -> str:
+    """SQL of the index of an event's time bucket of ``seconds``, counted from :data:`PIVOT`
+    (both numbers are written into the statement: they are ours, not the client's text)."""
+    column = _column("occurred")
+    width = repr(float(seconds))
+    pivot = int(PIVOT.timestamp())
+    if connection.vendor == "postgresql":
+        return f"FLOOR((EXTRACT(EPOCH FROM {column}) - {pivot}) / {width})"
+    # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds exactly, then the fraction.
+    offset = f"((CAST(strftime('%%s', {column}) AS INTEGER) - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
+    whole = f"CAST({offset} AS INTEGER)"
+    return f"(CASE WHEN {offset} < 0 AND {offset} <> {whole} THEN {whole} - 1 ELSE {whole} END)"
+
+
+def _end_of(moment: dt.datetime, unit: str) -> dt.datetime:
+    """The last microsecond of the ``unit`` (week from Monday) that holds ``moment``."""
+    start = moment.replace(microsecond=0)
+    if unit in ("minute", "hour", "day", "week"):
+        start = start.replace(second=0)
+    if unit in ("hour", "day", "week"):
+        start = start.replace(minute=0)
+    if unit in ("day", "week"):
+        start = start.replace(hour=0)
+    if unit == "week":
+        start -= dt.timedelta(days=start.weekday())
+    length = dt.timedelta(seconds=TIME_UNITS[unit])
+    return start + length - dt.timedelta(microseconds=1)
+
+
+def time_spans(
+    since: dt.datetime, until: dt.datetime, unit: str, interval: float, now: dt.datetime
+) -> tuple[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """The buckets of ``interval`` ``unit``\\ s covering ``since`` .. ``until`` (cut at the
+    end of the current ``unit``): the index of the first, counted from :data:`PIVOT`, and
+    each one's first and last microsecond."""
+    if interval < MIN_INTERVAL:
+        raise InvalidCountParameters(f"The minimum interval is {MIN_INTERVAL}")
+    delta = dt.timedelta(seconds=TIME_UNITS[unit] * interval)
+    buckets = math.ceil((until - since) / delta)
+    if buckets > MAX_BUCKETS:
+        raise InvalidCountParameters(
+            f"The given interval would create {buckets} buckets, which is too many. Please increase the "
+            f"interval or reduce the time range to produce {MAX_BUCKETS} buckets or fewer."
+        )
+    end = min(until, _end_of(now, unit)) if until > now else until
+    first = math.floor((since - PIVOT) / delta)
+    spans = []
+    start = PIVOT + delta * first
+    while start < end:
+        following = start + delta
+        spans.append((start, following - dt.timedelta(microseconds=1)))
+        start = following
+    return first, spans
+
+
+def event_counts(
+    *,
+    filters: dict[str, Any],
+    countable: str,
+    workspace_id: int,
+    time_unit: str = "day",
+    time_interval: float = 1.0,
+    now: dt.datetime,
+) -> list[EventCount]:
+    """The events ``filters`` matches counted by ``countable``: by time bucket (``day``,
+    or ``time`` in ``time_interval`` ``time_unit``\\ s: every bucket of the window, empty
+    ones too, oldest first), by event name or by primary resource (most events first,
+    then by label)."""
+    matching = events_matching(filters=filters, workspace_id=workspace_id).order_by()
+    if countable in ("day", "time"):
+        unit, interval = ("day", 1.0) if countable == "day" else (time_unit, time_interval)
+        occurred = filters["occurred"]
+        first, spans = time_spans(occurred["since"], occurred["until"], unit, interval, now)
+        bucket = RawSQL(_bucket_sql(TIME_UNITS[unit] * interval), [], output_field=FloatField())
+        rows = matching.annotate(bucket=bucket).values("bucket").annotate(n=Count("seq"))
+        counts = [0] * len(spans)
+        for row in rows:
+            index = int(row["bucket"]) - first
+            if 0 <= index < len(counts):
+                counts[index] = row["n"]
+        return [
+            EventCount(str(index), start.isoformat(), counts[index], start, end)
+            for index, (start, end) in enumerate(spans)
+        ]
+    if countable == "event":
+        grouped = matching.values("event").annotate(n=Count("seq"), oldest=Min("occurred"), latest=Max("occurred"))
+        results = [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
+    else:
+        results = _resource_counts(matching)
+    results.sort(key=lambda count: (-count.count, count.label))
+    return results
+
+
+def _resource_counts(matching: QuerySet[Event]) -> list[EventCount]:
+    """Counts by primary resource, each labelled by the name its latest event gave it."""
+    names = [_json_text(_column("resource"), label) for label in NAME_LABELS]
+    label_sql = f"COALESCE({', '.join(sql for sql, _ in names)}, {_column('resource_id')})"
+    label_params = [param for _, params in names for param in params]
+    grouped = (
+        matching.annotate(name=RawSQL(label_sql, label_params))
+        .values("resource_id", "name")
+        .annotate(n=Count("seq"), oldest=Min("occurred"), latest=Max("occurred"))
+    )
+    merged: dict[str, list[Any]] = {}
+    for row in grouped:
+        entry = merged.get(row["resource_id"])
+        if entry is None:
+            merged[row["resource_id"]] = [row["name"], row["n"], row["oldest"], row["latest"]]
+            continue
+        if row["latest"] > entry[3]:
+            entry[0], entry[3] = row["name"], row["latest"]
+        entry[1] += row["n"]
+        entry[2] = min(entry[2], row["oldest"])
+    return [EventCount(value, *entry) for value, entry in merged.items()]
