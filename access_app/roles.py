@@ -83,6 +83,8 @@ RUNNER_WRITES: tuple[tuple[str, str], ...] = (
     # 2.20 concurrency() and rate_limit(): take and give back global-limit slots.
     ("POST", "/v2/concurrency_limits/increment"),
     ("POST", "/v2/concurrency_limits/decrement"),
+    # The 2.20 client's events (its HTTP fallback; the websocket is /events/in).
+    ("POST", "/events"),
 )
 
 # Every other write of the router: developer.
@@ -142,8 +144,6 @@ DEVELOPER_WRITES: tuple[tuple[str, str], ...] = (
     ("DELETE", "/variables/name/{name}"),
     ("PATCH", "/variables/{id}"),
     ("DELETE", "/variables/{id}"),
-    # The 2.20 client's events (its HTTP fallback; the websocket is /events/in).
-    ("POST", "/events"),
 )
 
 _PARAMETER = re.compile(r"\{[a-z_]+\}")

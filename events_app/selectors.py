@@ -346,7 +346,9 @@ def _bucket_sql(seconds: float) -> str:
     if connection.vendor == "postgresql":
         return f"FLOOR((EXTRACT(EPOCH FROM {column}) - {pivot}) / {width})"
     # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds exactly, then the fraction.
-    offset = f"((CAST(strftime('%%s', {column}) AS INTEGER) - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
+    # (strftime of the whole value would round it to the millisecond, into the next second.)
+    seconds = f"CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER)"
+    offset = f"(({seconds} - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
     whole = f"CAST({offset} AS INTEGER)"
     return f"(CASE WHEN {offset} < 0 AND {offset} <> {whole} THEN {whole} - 1 ELSE {whole} END)"
 

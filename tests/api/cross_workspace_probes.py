@@ -82,6 +82,8 @@ DOCUMENT = {
     "data": {"value": "xwsb"},
 }
 
+EVENT = {"event": "xwsb.happened", "resource": {"prefect.resource.id": "{event_resource}"}, "occurred": NOW.isoformat()}
+
 # Server-level routes: the process, its settings and its database, not a workspace's records.
 NOT_WORKSPACE_DATA: dict[tuple[str, str], str] = {
     ("GET", "health"): "liveness probe of the process",
@@ -408,4 +410,18 @@ TABLE: dict[tuple[str, str], list[Probe]] = {
     ("GET", "variables/{id}"): [item("GET", "/variables/{variable}")],
     ("PATCH", "variables/{id}"): [item("PATCH", "/variables/{variable}", {"value": "xwsb"})],
     ("DELETE", "variables/{id}"): [item("DELETE", "/variables/{variable}")],
+    # events
+    ("POST", "events"): [same("POST", "/events", [{**EVENT, "id": "{event}"}])],
+    ("POST", "events/filter"): [
+        absent("POST", "/events/filter", {}),
+        absent("POST", "/events/filter", {"filter": {"resource": {"id": ["{event_resource}"]}}}),
+        absent("POST", "/events/filter", {"filter": {"id": {"id": ["{event}"]}}}),
+    ],
+    # A's page token read through B: refused like a token that was never given.
+    ("GET", "events/filter/next"): [same("GET", "/events/filter/next?page-token={event_page_token}", status=403)],
+    ("POST", "events/count-by/{countable}"): [
+        zero("POST", "/events/count-by/day", {"filter": {}}),
+        absent("POST", "/events/count-by/event", {"filter": {}}),
+        absent("POST", "/events/count-by/resource", {"filter": {"resource": {"id": ["{event_resource}"]}}}),
+    ],
 }

@@ -152,6 +152,11 @@ def build_world(send: Caller) -> dict[str, str]:
         {"block_document_id": document["id"], "tags": ["xwsa-tag"], "state_names": ["Failed"]},
     )
     refs.update(policy=policy["id"])
+    event = {"event": "xwsa.happened", "resource": {"prefect.resource.id": "xwsa.widget"}, "occurred": NOW.isoformat()}
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert send("POST", "/events", [{**event, "id": first}, {**event, "id": second}]).status_code == 204
+    page = send.ok("POST", "/events/filter", {"limit": 1})
+    refs.update(event=first, event_resource="xwsa.widget", event_page_token=page["next_page"].split("page-token=")[1])
     return refs
 
 
@@ -210,6 +215,7 @@ SNAPSHOT_READS: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("POST", "/work_queues/filter", {}, ("work_queue", "work_queue_name", "pool_queue", "deployment")),
     ("POST", "/variables/count", {}, ("variable", "variable_name")),
     ("POST", "/block_documents/count", {}, ("block_document", "block_document_name")),
+    ("POST", "/events/filter", {}, ("event", "event_resource")),
 ]
 # Computed from the clock at each read, not stored: they differ between two reads (a
 # pool's, queue's, worker's or deployment's status turns NOT_READY/OFFLINE a minute after
