@@ -10,3 +10,13 @@ class EventsAppConfig(AppConfig):
     name = "events_app"
     verbose_name = "Events"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from events_app.services.retention import events_retention_service
+        from orion_project.registry import Service, register_services
+
+        register_services(
+            lambda: [Service("events_retention", events_retention_service, settings.ORION_RETENTION_INTERVAL_SECONDS)]
+        )

@@ -78,6 +78,9 @@ ORION_RETENTION_INTERVAL_SECONDS = env_int("ORION_RETENTION_INTERVAL_SECONDS", 2
 # The audit trail (access_app.services.audit.audit_prune): events older than this many days
 # are pruned by the retention pass; 0 keeps them all.
 ORION_AUDIT_RETENTION_DAYS = env_int("ORION_AUDIT_RETENTION_DAYS", 365, minimum=0)
+# The event log (events_app.services.retention): events that occurred more than this many
+# days ago are pruned by the retention pass (the reference keeps 7); 0 keeps them all.
+ORION_EVENTS_RETENTION_DAYS = env_int("ORION_EVENTS_RETENTION_DAYS", 7, minimum=0)
 # Whether every API write gets its audit row (one INSERT after the answer; its cost is in
 # docs/performance.md). Off: the trail keeps the admin's and the commands' writes and the
 # refusals at the door, not the clients' writes.
