@@ -347,8 +347,8 @@ def _bucket_sql(seconds: float) -> str:
         return f"FLOOR((EXTRACT(EPOCH FROM {column}) - {pivot}) / {width})"
     # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds exactly, then the fraction.
     # (strftime of the whole value would round it to the millisecond, into the next second.)
-    seconds = f"CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER)"
-    offset = f"(({seconds} - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
+    whole_seconds = f"CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER)"
+    offset = f"(({whole_seconds} - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
     whole = f"CAST({offset} AS INTEGER)"
     return f"(CASE WHEN {offset} < 0 AND {offset} <> {whole} THEN {whole} - 1 ELSE {whole} END)"
 
