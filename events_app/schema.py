@@ -25,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -42,6 +43,7 @@ MAX_EVENT_NAME_LENGTH: int = Event._meta.get_field("event").max_length  # type: 
 
 ROOT = "__root__"
 Loc = tuple[str | int, ...]
+T = TypeVar("T")
 
 
 class EventsInvalid(ValueError):
@@ -151,6 +153,19 @@ def _occurred(value: Any, loc: Loc, errors: list[dict[str, Any]]) -> dt.datetime
         return None
 
 
+def _required(
+    item: dict[str, Any], key: str, loc: Loc, errors: list[dict[str, Any]], parse: Callable[..., T | None]
+) -> T | None:
+    """A field with no default: missing and null are errors, else ``parse`` reads it."""
+    if key not in item:
+        errors.append(_missing((*loc, key)))
+    elif item[key] is None:
+        errors.append(_none((*loc, key)))
+    else:
+        return parse(item[key], (*loc, key), errors)
+    return None
+
+
 def _one(item: Any, loc: Loc, errors: list[dict[str, Any]]) -> NewEvent | None:
     """One event document, or ``None`` with its errors added (every field is checked, as
     pydantic reports all of an object's errors at once)."""
@@ -159,13 +174,7 @@ def _one(item: Any, loc: Loc, errors: list[dict[str, Any]]) -> NewEvent | None:
         return None
     before = len(errors)
 
-    occurred = None
-    if "occurred" not in item:
-        errors.append(_missing((*loc, "occurred")))
-    elif item["occurred"] is None:
-        errors.append(_none((*loc, "occurred")))
-    else:
-        occurred = _occurred(item["occurred"], (*loc, "occurred"), errors)
+    occurred = _required(item, "occurred", loc, errors, _occurred)
 
     name = None
     if "event" not in item:
@@ -208,13 +217,7 @@ def _one(item: Any, loc: Loc, errors: list[dict[str, Any]]) -> NewEvent | None:
     elif not isinstance(payload, dict):
         errors.append(_error((*loc, "payload"), "value is not a valid dict", "type_error.dict"))
 
-    event_id = None
-    if "id" not in item:
-        errors.append(_missing((*loc, "id")))
-    elif item["id"] is None:
-        errors.append(_none((*loc, "id")))
-    else:
-        event_id = _uuid(item["id"], (*loc, "id"), errors)
+    event_id = _required(item, "id", loc, errors, _uuid)
 
     follows = None
     if item.get("follows") is not None:

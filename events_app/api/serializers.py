@@ -20,6 +20,7 @@ from orion_project.api.fields import (
     IntField,
     LenientBodySerializer,
     ListField,
+    OptionalFieldMixin,
     StrField,
     StrictSerializer,
     UUIDField,
@@ -40,7 +41,7 @@ def _strings(**kwargs: Any) -> ListField:
         "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     }
 )
-class ResourceSpecificationField(serializers.Field):
+class ResourceSpecificationField(OptionalFieldMixin, serializers.Field):
     """Labels to match, each to one value or a list of them (``!`` negates, ``*`` ends a
     prefix); read as lists."""
 
@@ -48,11 +49,6 @@ class ResourceSpecificationField(serializers.Field):
         "type_error.dict": "value is not a valid dict",
         "type_error.str": "str type expected",
     }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, list[str]]:
         if not isinstance(data, Mapping):
@@ -74,18 +70,13 @@ class ResourceSpecificationField(serializers.Field):
 @extend_schema_field(
     {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}}}
 )
-class ResourceRolePairsField(serializers.Field):
+class ResourceRolePairsField(OptionalFieldMixin, serializers.Field):
     """``[[resource id, role], ...]``."""
 
     default_error_messages = {
         "type_error.list": "value is not a valid list",
         "type_error.tuple": "value is not a valid tuple",
     }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[tuple[str, str]]:
         if not isinstance(data, list):
