@@ -157,20 +157,17 @@ def _column(name: str) -> str:
     return f"{_table()}.{connection.ops.quote_name(name)}"
 
 
-def _related_exists(spec: dict[str, list[str]]) -> Sql:
-    """SQL: one of the event's related resources matches ``spec``."""
+def _related_exists(*specs: dict[str, list[str]]) -> Sql:
+    """SQL: one of the event's related resources matches every one of ``specs``."""
     if connection.vendor == "postgresql":
         source = f"jsonb_array_elements({_column('related')}) AS element(value)"
     else:
         source = f"json_each({_column('related')}) AS element"
     element = "element.value"
-    condition, params = _label_sql(
-        element,
-        spec,
-        id_sql=_json_text(element, RESOURCE_ID_LABEL),
-        role_sql=_json_text(element, RESOURCE_ROLE_LABEL),
-    )
-    return f"EXISTS (SELECT 1 FROM {source} WHERE {condition})", params
+    id_sql, role_sql = _json_text(element, RESOURCE_ID_LABEL), _json_text(element, RESOURCE_ROLE_LABEL)
+    conditions = [_label_sql(element, spec, id_sql=id_sql, role_sql=role_sql) for spec in specs]
+    condition = " AND ".join(sql for sql, _ in conditions)
+    return f"EXISTS (SELECT 1 FROM {source} WHERE {condition})", [param for _, params in conditions for param in params]
 
 
 def _resource_labels(spec: dict[str, list[str]]) -> tuple[str, list[Any]]:
@@ -237,16 +234,15 @@ def _related_query(related: dict[str, Any], filters: dict[str, Any], workspace_i
             either |= Q(resource_id=resource_id, role=role)
         condition &= either
     labels = related.get("labels")
-    if not condition and not labels:
-        return Q()
-    if not related.get("role"):
-        condition &= ~Q(role="")
-    query = Q(seq__in=_resources(filters, workspace_id, condition))
+    query = Q()
+    if condition:
+        if not related.get("role"):
+            condition &= ~Q(role="")
+        query &= Q(seq__in=_resources(filters, workspace_id, condition))
     if labels:
-        spec = {**labels}
-        if related.get("id"):
-            spec[RESOURCE_ID_LABEL] = [*spec.get(RESOURCE_ID_LABEL, []), *related["id"]]
-        query &= _where(*_related_exists(spec))
+        # The labels, the ids and the roles asked for hold of one and the same related resource.
+        named = {RESOURCE_ID_LABEL: related.get("id") or [], RESOURCE_ROLE_LABEL: related.get("role") or []}
+        query &= _where(*_related_exists(labels, {label: values for label, values in named.items() if values}))
     return query
 
 

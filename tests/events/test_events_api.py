@@ -182,3 +182,18 @@ def test_runners_record_events_and_viewers_read_them() -> None:
     assert required_role("POST", "/api/events/filter") == Role.VIEWER
     assert required_role("GET", "/api/events/filter/next") == Role.VIEWER
     assert required_role("POST", "/api/events/count-by/day") == Role.VIEWER
+
+
+def test_a_related_filter_holds_of_one_and_the_same_related_resource(api: ApiClient) -> None:
+    flow = {"prefect.resource.id": "prefect.flow.1", "prefect.resource.role": "flow", "team": "a"}
+    other = {"prefect.resource.id": "prefect.flow.2", "prefect.resource.role": "flow", "team": "b"}
+    sent = event(related=[flow, other])
+    record(api, sent)
+
+    def matching(related: dict[str, Any]) -> list[str]:
+        return ids(api.post("/events/filter", {"filter": {"related": related}}).json())
+
+    assert matching({"id": ["prefect.flow.1"], "labels": {"team": "a"}}) == [sent["id"]]
+    assert matching({"id": ["prefect.flow.1"], "labels": {"team": "b"}}) == []
+    assert matching({"role": ["flow"], "labels": {"team": "b"}}) == [sent["id"]]
+    assert matching({"role": ["tag"], "labels": {"team": "b"}}) == []
