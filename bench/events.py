@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from bench import report
 from bench.compare import ROOT, log, ours, pin
 
-TITLE = "Events at scale through HTTP (make bench-events)"
+TITLE = "{events} events through HTTP{beside} (make bench-events)"
 NAMES = (
     [f"prefect.flow-run.{state}" for state in ("Scheduled", "Pending", "Running", "Completed", "Failed", "Cancelled")]
     + [f"prefect.task-run.{state}" for state in ("Pending", "Running", "Completed", "Failed")]
@@ -269,8 +269,9 @@ def run(args: argparse.Namespace) -> int:
     print(settings)
     print(table)
     if args.docs:
-        report.update_section(ROOT / args.docs, TITLE, settings + "\n\n" + table)
-        log(f"wrote the section '{TITLE}' of {args.docs}")
+        title = TITLE.format(events=f"{stored:,}", beside=", beside the 2.20 reference" if args.reference else "")
+        report.update_section(ROOT / args.docs, title, settings + "\n\n" + table)
+        log(f"wrote the section '{title}' of {args.docs}")
     return 0
 
 
