@@ -10,3 +10,9 @@ class EventsAppConfig(AppConfig):
     name = "events_app"
     verbose_name = "Events"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from orion_project.registry import register_websocket
+
+        register_websocket("/api/events/in", "events_app.api.sockets.events_in")
+        register_websocket("/api/events/out", "events_app.api.sockets.events_out")
