@@ -107,8 +107,8 @@ async def _authorize(socket: Websocket, token: str | None) -> int | None:
     return None
 
 
-def _token(message: Mapping[str, Any]) -> str | None:
-    token = message.get("token")
+def _token(message: Any) -> str | None:
+    token = message.get("token") if isinstance(message, Mapping) else None
     return token if isinstance(token, str) and token else None
 
 

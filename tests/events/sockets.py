@@ -110,7 +110,7 @@ def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
 
 def received_events(connection_: ClientConnection, count: int, timeout: float = 15) -> list[dict[str, Any]]:
     """The next ``count`` events sent on an ``/events/out`` socket."""
-    events = []
+    events: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(events) < count:
         message = receive_json(connection_, timeout=max(deadline - time.monotonic(), 0.1))

@@ -14,25 +14,14 @@ from access_app.models import Role
 from access_app.services.keys import api_key_create
 from events_app.models import Event
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
-from tests.events.sockets import (
-    authenticated,
-    closed_with,
-    event_document,
-    eventually,
-    live_filter,
-    nothing_more,
-    send_json,
-    server,
-    socket,
-    subscriber,
-)
+from tests.events import sockets as ws
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def port(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with server(tmp_path_factory.mktemp("orion-data"), ORION_AUTH="api-key") as chosen:
+    with ws.server(tmp_path_factory.mktemp("orion-data"), ORION_AUTH="api-key") as chosen:
         yield chosen
 
 
@@ -42,9 +31,9 @@ def _key(role: Role, workspace_id: int = DEFAULT_WORKSPACE_ID) -> str:
 
 
 def test_events_in_without_a_key_is_closed_with_the_http_answer(port: int) -> None:
-    with socket(port, "/events/in") as connection:
-        send_json(connection, event_document())
-        assert closed_with(connection) == (
+    with ws.socket(port, "/events/in") as connection:
+        ws.send_json(connection, ws.event_document())
+        assert ws.closed_with(connection) == (
             1008,
             "Not authenticated: send an API key as 'Authorization: Bearer <key>'.",
         )
@@ -53,43 +42,43 @@ def test_events_in_without_a_key_is_closed_with_the_http_answer(port: int) -> No
 
 def test_events_in_takes_a_runner_key_from_the_header_or_an_auth_message(port: int) -> None:
     key = _key(Role.RUNNER)
-    with socket(port, "/events/in", additional_headers={"Authorization": f"Bearer {key}"}) as connection:
-        send_json(connection, event_document("test.by-header"))
+    with ws.socket(port, "/events/in", additional_headers={"Authorization": f"Bearer {key}"}) as connection:
+        ws.send_json(connection, ws.event_document("test.by-header"))
         connection.ping().wait(10)
-    with authenticated(socket(port, "/events/in"), key) as connection:
-        send_json(connection, event_document("test.by-message"))
+    with ws.authenticated(ws.socket(port, "/events/in"), key) as connection:
+        ws.send_json(connection, ws.event_document("test.by-message"))
         connection.ping().wait(10)
-    assert eventually(lambda: Event.objects.count() == 2)
+    assert ws.eventually(lambda: Event.objects.count() == 2)
 
 
 def test_events_in_needs_the_runner_role(port: int) -> None:
-    with socket(port, "/events/in") as connection:
-        send_json(connection, {"type": "auth", "token": _key(Role.VIEWER)})
-        code, reason = closed_with(connection)
+    with ws.socket(port, "/events/in") as connection:
+        ws.send_json(connection, {"type": "auth", "token": _key(Role.VIEWER)})
+        code, reason = ws.closed_with(connection)
     assert code == 1008
     assert reason.startswith("The API key 'key-viewer-1' has the viewer role in the workspace 'default'")
     assert reason.endswith("needs runner.")
 
 
 def test_events_out_refuses_an_unknown_key_and_takes_a_viewer_key(port: int) -> None:
-    with subscriber(port) as connection:
-        send_json(connection, {"type": "auth", "token": "not-a-key"})
-        assert closed_with(connection) == (1008, "Invalid API key.")
-    with subscriber(port) as connection:
-        send_json(connection, {"type": "auth", "token": None})
-        assert closed_with(connection)[0] == 1008
-    with authenticated(subscriber(port), _key(Role.VIEWER)) as connection:
-        send_json(connection, live_filter())
-        assert nothing_more(connection, 0.5)
+    with ws.subscriber(port) as connection:
+        ws.send_json(connection, {"type": "auth", "token": "not-a-key"})
+        assert ws.closed_with(connection) == (1008, "Invalid API key.")
+    with ws.subscriber(port) as connection:
+        ws.send_json(connection, {"type": "auth", "token": None})
+        assert ws.closed_with(connection)[0] == 1008
+    with ws.authenticated(ws.subscriber(port), _key(Role.VIEWER)) as connection:
+        ws.send_json(connection, ws.live_filter())
+        assert ws.nothing_more(connection, 0.5)
 
 
 def test_a_key_of_another_workspace_is_refused(port: int) -> None:
     team = Workspace.objects.create(slug="team-c", name="team-c")
-    with subscriber(port, "/workspaces/team-c/events/out") as connection:
-        send_json(connection, {"type": "auth", "token": _key(Role.ADMIN)})
-        assert closed_with(connection) == (
+    with ws.subscriber(port, "/workspaces/team-c/events/out") as connection:
+        ws.send_json(connection, {"type": "auth", "token": _key(Role.ADMIN)})
+        assert ws.closed_with(connection) == (
             1008,
             "The API key 'key-admin-1' belongs to another workspace than 'team-c'.",
         )
-    with authenticated(subscriber(port, "/workspaces/team-c/events/out"), _key(Role.VIEWER, team.id)):
+    with ws.authenticated(ws.subscriber(port, "/workspaces/team-c/events/out"), _key(Role.VIEWER, team.id)):
         pass
