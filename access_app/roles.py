@@ -50,6 +50,9 @@ QUERY_POST_ROUTE = re.compile(
 # Answered without credentials: liveness and version probes, and the API's own description
 # (the Swagger page at /docs loads it).
 OPEN_PATHS = frozenset({"/api/health", "/api/ready", "/api/version", "/api/openapi.json", "/api/docs"})
+# Websockets whose handshake (a GET) opens a stream of writes: the 2.20 client's events,
+# sent by flow processes as their other writes are.
+RUNNER_SOCKETS = frozenset({"/api/events/in"})
 # Routes that destroy every row of the workspace: 403 unless DJANGO_DEBUG is on or an
 # admin sends them.
 DESTRUCTIVE_PATHS = frozenset({"/api/admin/database/clear", "/api/admin/database/drop"})
@@ -202,6 +205,8 @@ def defined_role(method: str, path: str) -> Role | None:
     ``None`` when no rule names it."""
     if path.startswith(ADMIN_PREFIX):
         return Role.ADMIN
+    if path in RUNNER_SOCKETS:
+        return Role.RUNNER
     if is_read(method, path):
         return Role.VIEWER
     rule = _write_rule(method, path)

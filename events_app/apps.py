@@ -15,8 +15,10 @@ class EventsAppConfig(AppConfig):
         from django.conf import settings
 
         from events_app.services.retention import events_retention_service
-        from orion_project.registry import Service, register_services
+        from orion_project.registry import Service, register_services, register_websocket
 
         register_services(
             lambda: [Service("events_retention", events_retention_service, settings.ORION_RETENTION_INTERVAL_SECONDS)]
         )
+        register_websocket("/api/events/in", "events_app.api.sockets.events_in")
+        register_websocket("/api/events/out", "events_app.api.sockets.events_out")

@@ -36,6 +36,19 @@ def exit_with_parent() -> None:
 
 exit_with_parent()
 
+from django.conf import settings  # noqa: E402
+
+from orion_project.registry import registered_websocket  # noqa: E402
+from orion_project.serving import OrionServer  # noqa: E402
 from orion_project.wsgi import application  # noqa: E402
 
-__all__ = ["application"]
+# What orion_start serves (granian --interface asginl): HTTP through ``application`` on
+# ORION_WEB_THREADS threads, websockets through the handlers the apps registered.
+server = OrionServer(
+    application,
+    threads=settings.ORION_WEB_THREADS,
+    max_body_bytes=settings.ORION_MAX_REQUEST_BODY_BYTES,
+    websockets=registered_websocket,
+)
+
+__all__ = ["application", "server"]

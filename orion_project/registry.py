@@ -13,6 +13,9 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
+
+from django.utils.module_loading import import_string
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ _service_factories: list[Callable[[], list[Service]]] = []
 _resets: list[tuple[int, Callable[[], None]]] = []
 # The one delete path of a workspace's records (access_app registers it).
 _workspace_purge: list[Callable[[int], object]] = []
+# Websocket handlers by path (without the workspace prefix), served by orion_project.serving.
+_websockets: dict[str, Any] = {}
 # What records a writing management command in the audit trail (access_app registers it).
 _command_auditor: list[Callable[[str, int | None], AbstractContextManager[object]]] = []
 
@@ -81,3 +86,23 @@ def audited_command(action: str, *, workspace_id: int | None) -> AbstractContext
     if not _command_auditor:
         return contextlib.nullcontext()
     return _command_auditor[0](action, workspace_id)
+
+
+def register_websocket(path: str, handler: str) -> None:
+    """Serve the websocket ``path`` (under ``/api``, declared once: it is served per
+    workspace too) with ``handler``, the dotted path of an ``async`` function of one
+    :class:`orion_project.serving.Websocket` (imported when first used, so an app's
+    ``ready()`` need not import its ``api`` package)."""
+    _websockets[path] = handler
+
+
+def registered_websocket(path: str) -> Callable[..., Any] | None:
+    """The handler of a websocket path, with or without a ``/api/workspaces/<slug>`` prefix."""
+    if path.startswith("/api/workspaces/"):
+        path = "/api/" + path[len("/api/workspaces/") :].partition("/")[2]
+    handler = _websockets.get(path)
+    if handler is None:
+        return None
+    if isinstance(handler, str):
+        handler = _websockets[path] = import_string(handler)
+    return handler

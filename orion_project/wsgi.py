@@ -1,4 +1,5 @@
-"""WSGI entry point (granian --interface wsgi orion_project.wsgi:application).
+"""WSGI entry point: what ``orion_project.serving`` runs on its threads under
+``orion_start``, and what any WSGI server can serve (without the websockets).
 
 Django's application behind :class:`~orion_project.request_body.ChunkedBodyMiddleware`,
 so a body sent with ``Transfer-Encoding: chunked`` reaches the views whole.

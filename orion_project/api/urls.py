@@ -8,6 +8,7 @@ from django.urls import path
 
 from blocks_app.api.routes import register as register_blocks
 from events_app.api import routes as events_routes
+from events_app.api import sockets as events_sockets
 from flows_app.api.routes import register as register_flows
 from orion_project.api import admin_routes, root
 from orion_project.api.routers import OrionRouter
@@ -32,5 +33,6 @@ urlpatterns = [
     path("admin/database/drop", admin_routes.drop, name="admin-database-drop"),
     path("admin/database/create", admin_routes.create, name="admin-database-create"),
     *events_routes.urlpatterns(),
+    *events_sockets.urlpatterns(),
     *router.urls,
 ]

@@ -71,7 +71,7 @@ class Command(BaseCommand):
             # start and silently share the connections with the first one.
             self.stderr.write(f"{host}:{port} is in use ({in_use}); is another server running?")
             sys.exit(1)
-        api = api_server_command(python, host=host, port=port, workers=workers, threads=threads, access_log=access_log)
+        api = api_server_command(python, host=host, port=port, workers=workers, access_log=access_log)
         children: list[subprocess.Popen[bytes]] = []
         names: dict[int, str] = {}
         requested: list[int] = []  # the signal that asked us to stop, if one did
@@ -89,6 +89,8 @@ class Command(BaseCommand):
         # Request metrics are per process: with several API workers, prometheus-client
         # shares them through files in this directory (made here unless one is given).
         env = dict(os.environ)
+        # The worker sizes its thread pool from this (orion_project.granian_worker).
+        env["ORION_WEB_THREADS"] = str(threads)
         metrics_dir = None
         if workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics_dir = tempfile.mkdtemp(prefix="orion-metrics-")
@@ -123,9 +125,11 @@ class Command(BaseCommand):
         sys.exit(0 if requested else status)
 
 
-def api_server_command(python: str, *, host: str, port: int, workers: int, threads: int, access_log: bool) -> list[str]:
-    """granian serving ``orion_project.wsgi`` through :mod:`orion_project.granian_worker`
-    (why these settings: docs/performance.md, "Serving").
+def api_server_command(python: str, *, host: str, port: int, workers: int, access_log: bool) -> list[str]:
+    """granian serving :data:`orion_project.granian_worker.server` (the HTTP API and its
+    websockets on one port) through its ASGI interface, without lifespan events (why these
+    settings: docs/performance.md, "Serving"). The threads the WSGI application runs on are
+    the server's own (``ORION_WEB_THREADS``), not granian's blocking threads.
 
     Keep-alive: granian closes a connection that sends no request headers within its
     header-read timeout, which is what ends an idle kept-alive connection; 0 turns
@@ -133,9 +137,8 @@ def api_server_command(python: str, *, host: str, port: int, workers: int, threa
     """
     keepalive = settings.ORION_WEB_KEEPALIVE_SECONDS
     command = [
-        python, "-m", "granian", "--interface", "wsgi", "orion_project.granian_worker:application",
-        "--host", host, "--port", str(port), "--workers", str(workers),
-        "--blocking-threads", str(threads), "--http", "1", "--no-ws",
+        python, "-m", "granian", "--interface", "asginl", "orion_project.granian_worker:server",
+        "--host", host, "--port", str(port), "--workers", str(workers), "--http", "1",
         "--respawn-failed-workers", "--workers-kill-timeout", "15",
         "--log-level", "warning", "--log-config", str(GRANIAN_LOG_CONFIG),
         # The main process imports the log filter from here as the workers the application.
