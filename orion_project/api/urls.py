@@ -6,6 +6,7 @@ Each app contributes its viewsets through a ``register(router)`` function in its
 
 from django.urls import path
 
+from automations_app.api.routes import register as register_automations
 from blocks_app.api.routes import register as register_blocks
 from flows_app.api.routes import register as register_flows
 from orion_project.api import admin_routes, root
@@ -16,6 +17,7 @@ router = OrionRouter()
 register_flows(router)
 register_runs(router)
 register_blocks(router)
+register_automations(router)
 
 urlpatterns = [
     path("health", root.health, name="health"),
