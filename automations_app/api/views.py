@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from automations_app.filters import AUTOMATION_FILTER, AUTOMATION_SORT
 from automations_app.models import Automation
 from automations_app.schema import (
+    ACTION_NAMES,
     DocumentInvalid,
     TemplateProblem,
     check_template,
@@ -38,7 +39,7 @@ from automations_app.services.automations import (
 )
 from orion_project.api.actions import filter_route, route
 from orion_project.api.errors import RequestValidationError
-from orion_project.api.fields import UUID_PATH_PATTERN
+from orion_project.api.fields import UUID_PATH_PATTERN, AnyJSONField
 from orion_project.api.filtering import request_serializer
 from orion_project.api.viewsets import OrionModelSerializer, OrionViewSet
 from orion_project.exceptions import ObjectNotFoundError
@@ -52,8 +53,27 @@ def _document(name: str) -> dict[str, Any]:
     return {"application/json": {"$ref": f"#/components/schemas/{name}"}}
 
 
+def _refs(*names: str) -> dict[str, Any]:
+    return {"anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in names]}
+
+
+@extend_schema_field(_refs("EventTrigger", "CompoundTrigger", "SequenceTrigger"))
+class TriggerField(AnyJSONField):
+    """A stored trigger, answered as stored."""
+
+
+@extend_schema_field({"type": "array", "items": _refs(*ACTION_NAMES)})
+class ActionsField(AnyJSONField):
+    """A stored action list, answered as stored."""
+
+
 class AutomationSerializer(OrionModelSerializer):
     """An automation as the API returns it: the stored document, then id and times."""
+
+    trigger = TriggerField()
+    actions = ActionsField()
+    actions_on_trigger = ActionsField()
+    actions_on_resolve = ActionsField()
 
     class Meta:
         model = Automation
