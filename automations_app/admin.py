@@ -1,0 +1,62 @@
+"""Admin for automations: their documents shown read-only (they are written through the
+API, whose validation the admin does not repeat)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from access_app.admin_scope import TenantAdmin
+from automations_app.models import Automation
+
+
+def _pretty(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2))
+
+
+@admin.register(Automation)
+class AutomationAdmin(TenantAdmin):
+    """Automations: list, search, and each one's trigger and actions as JSON."""
+
+    list_display = ("name", "enabled", "trigger_type", "updated")
+    list_filter = ("enabled",)
+    search_fields = ("name", "description")
+    fields = (
+        "id",
+        "name",
+        "description",
+        "enabled",
+        "created",
+        "updated",
+        "trigger_json",
+        "actions_json",
+        "actions_on_trigger_json",
+        "actions_on_resolve_json",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    @admin.display(description="Trigger")
+    def trigger_type(self, automation: Automation) -> str:
+        return str((automation.trigger or {}).get("type", ""))
+
+    @admin.display(description="Trigger (JSON)")
+    def trigger_json(self, automation: Automation) -> str:
+        return _pretty(automation.trigger)
+
+    @admin.display(description="Actions")
+    def actions_json(self, automation: Automation) -> str:
+        return _pretty(automation.actions)
+
+    @admin.display(description="Actions on trigger")
+    def actions_on_trigger_json(self, automation: Automation) -> str:
+        return _pretty(automation.actions_on_trigger)
+
+    @admin.display(description="Actions on resolve")
+    def actions_on_resolve_json(self, automation: Automation) -> str:
+        return _pretty(automation.actions_on_resolve)
