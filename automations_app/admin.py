@@ -13,8 +13,14 @@ from access_app.admin_scope import TenantAdmin
 from automations_app.models import Automation
 
 
-def _pretty(value: Any) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2))
+def _json_display(field: str, description: str) -> Any:
+    """A read-only admin column showing a JSON field indented."""
+
+    @admin.display(description=description)
+    def shown(self: Any, automation: Automation) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(getattr(automation, field), indent=2))
+
+    return shown
 
 
 @admin.register(Automation)
@@ -45,18 +51,7 @@ class AutomationAdmin(TenantAdmin):
     def trigger_type(self, automation: Automation) -> str:
         return str((automation.trigger or {}).get("type", ""))
 
-    @admin.display(description="Trigger (JSON)")
-    def trigger_json(self, automation: Automation) -> str:
-        return _pretty(automation.trigger)
-
-    @admin.display(description="Actions")
-    def actions_json(self, automation: Automation) -> str:
-        return _pretty(automation.actions)
-
-    @admin.display(description="Actions on trigger")
-    def actions_on_trigger_json(self, automation: Automation) -> str:
-        return _pretty(automation.actions_on_trigger)
-
-    @admin.display(description="Actions on resolve")
-    def actions_on_resolve_json(self, automation: Automation) -> str:
-        return _pretty(automation.actions_on_resolve)
+    trigger_json = _json_display("trigger", "Trigger (JSON)")
+    actions_json = _json_display("actions", "Actions")
+    actions_on_trigger_json = _json_display("actions_on_trigger", "Actions on trigger")
+    actions_on_resolve_json = _json_display("actions_on_resolve", "Actions on resolve")

@@ -106,15 +106,15 @@ class AutomationViewSet(OrionViewSet):
     sort_spec = AUTOMATION_SORT
     schema_tags = ("Automations",)
 
-    def _rejected(self, invalid: DocumentInvalid, loc: str) -> RequestValidationError:
+    def _rejected(self, invalid: DocumentInvalid, loc: str, body: Any) -> RequestValidationError:
         errors = [{**problem, "loc": [loc, *problem["loc"]]} for problem in invalid.errors]
-        return RequestValidationError(errors, self.request.data)
+        return RequestValidationError(errors, body)
 
     def _parsed(self, parse: Any) -> Any:
         try:
             return parse(self.request.data)
         except DocumentInvalid as invalid:
-            raise self._rejected(invalid, "body") from None
+            raise self._rejected(invalid, "body", self.request.data) from None
 
     @route("create_automation", request=_document("AutomationCreate"), responses={201: AutomationSerializer})
     def create(self, request: Request) -> Response:
@@ -142,12 +142,14 @@ class AutomationViewSet(OrionViewSet):
     @route("patch_automation", request=_document("AutomationPartialUpdate"), responses={204: None})
     def partial_update(self, request: Request, id: str) -> Response:
         """Enable or disable an automation (refused if enabling makes it one that loops)."""
-        enabled = self._parsed(parse_automation_partial_update)["enabled"]
+        enabled = self._parsed(parse_automation_partial_update)
         try:
             found = automation_set_enabled(automation_id=uuid.UUID(id), enabled=enabled, workspace_id=self.workspace_id)
         except DocumentInvalid as invalid:
-            # The reference reports the whole automation's problems under "automation".
-            raise self._rejected(invalid, "automation") from None
+            # The reference reports the whole automation's problems under "automation",
+            # with the body as it read it (its default filled in).
+            body = {"enabled": True if enabled is None else enabled}
+            raise self._rejected(invalid, "automation", body) from None
         if not found:
             raise ObjectNotFoundError(AUTOMATION_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -118,9 +118,12 @@ def parse_automation_update(data: Any) -> dict[str, Any]:
     return _stored(values, data)
 
 
-def parse_automation_partial_update(data: Any) -> dict[str, Any]:
-    """The body of ``PATCH``: ``enabled`` only (true when not sent, as in the reference)."""
-    return AUTOMATION_PARTIAL_UPDATE(data, ())
+def parse_automation_partial_update(data: Any) -> bool | None:
+    """The body of ``PATCH``: ``enabled``, or ``None`` when the body does not name it
+    (nothing changes then, but the automation is checked as if enabled, as the reference
+    checks it with the field's default)."""
+    values = AUTOMATION_PARTIAL_UPDATE(data, ())
+    return values["enabled"] if "enabled" in data else None
 
 
 def check_automation(document: dict[str, Any]) -> None:

@@ -74,17 +74,18 @@ def automation_update(*, automation_id: uuid.UUID, changes: dict[str, Any], work
     return True
 
 
-def automation_set_enabled(*, automation_id: uuid.UUID, enabled: bool, workspace_id: int) -> bool:
-    """Enable or disable an automation; ``False`` if there is none. The whole document
-    is validated again as it would then be: enabling one that would loop is refused
-    (:class:`DocumentInvalid`)."""
+def automation_set_enabled(*, automation_id: uuid.UUID, enabled: bool | None, workspace_id: int) -> bool:
+    """Enable or disable an automation (``None``: leave it, only touch ``updated``);
+    ``False`` if there is none. The whole document is validated again as it would then
+    be: enabling one that would loop is refused (:class:`DocumentInvalid`)."""
     with transaction.atomic():
         automation = Automation.objects.select_for_update().filter(workspace_id=workspace_id, pk=automation_id).first()
         if automation is None:
             return False
         document = {key: getattr(automation, key) for key in DOCUMENT_FIELDS}
-        check_automation({**document, "enabled": enabled})
-        automation.enabled = enabled
+        check_automation({**document, "enabled": True if enabled is None else enabled})
+        if enabled is not None:
+            automation.enabled = enabled
         automation.updated = timezone.now()
         automation.save(update_fields=["enabled", "updated"])
     return True

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from orion_project.models import Workspace
-from tests.automations.conftest import DEPLOYMENT_ID, document
+from tests.automations.conftest import DEPLOYMENT_ID, REFERENCE_CREATES, document
 from tests.helpers import ApiClient, WorkspaceApi
 
 NOT_FOUND = {"exception_message": "Automation not found"}
@@ -42,18 +42,7 @@ def names(response: Any) -> list[str]:
 def test_read_and_unknown_ids(api: ApiClient) -> None:
     created = create(api, description="about")
     assert api.get(f"/automations/{created['id']}").json() == created
-    assert list(created) == [
-        "name",
-        "description",
-        "enabled",
-        "trigger",
-        "actions",
-        "actions_on_trigger",
-        "actions_on_resolve",
-        "id",
-        "created",
-        "updated",
-    ]
+    assert list(created) == [*REFERENCE_CREATES["minimal"]["answer"], "id", "created", "updated"]
     unknown = uuid.uuid4()
     for method in ("get", "delete"):
         response = getattr(api, method)(f"/automations/{unknown}")
@@ -95,9 +84,20 @@ def test_patch_enables_and_disables(api: ApiClient) -> None:
     created = create(api)
     assert api.patch(f"/automations/{created['id']}", {"enabled": False}).status_code == 204
     assert api.get(f"/automations/{created['id']}").json()["enabled"] is False
-    # An empty body means enabled: true, as in the reference.
+    # An empty body changes nothing but the update time, as in the reference ...
     assert api.patch(f"/automations/{created['id']}", {}).status_code == 204
+    after = api.get(f"/automations/{created['id']}").json()
+    assert after["enabled"] is False and after["updated"] > created["updated"]
+    assert api.patch(f"/automations/{created['id']}", {"enabled": True}).status_code == 204
     assert api.get(f"/automations/{created['id']}").json()["enabled"] is True
+
+
+def test_an_empty_patch_checks_the_automation_as_enabled(api: ApiClient) -> None:
+    """... whose check reads the body with its default, ``enabled: true``."""
+    looping = api.post("/automations/", {"name": "loopy", **LOOPING}).json()
+    response = api.patch(f"/automations/{looping['id']}", {})
+    assert (response.status_code, response.json()["request_body"]) == (422, {"enabled": True})
+    assert api.patch(f"/automations/{looping['id']}", {"enabled": False}).status_code == 204
 
 
 @pytest.mark.parametrize(
