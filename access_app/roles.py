@@ -21,7 +21,8 @@ Roles include each other (``viewer < runner < developer < admin``, see
     deployment, as ``run_deployment`` in a flow does.
 ``developer``
     Every other Orion route (:data:`DEVELOPER_WRITES`): deletes, deployments and their
-    schedules, pools and queues, limits, variables, blocks, saved searches, bulk actions.
+    schedules, pools and queues, limits, variables, blocks, saved searches, bulk actions,
+    automations.
 ``admin``
     Also the workspace's administration, ``/api/admin/*`` (:data:`ADMIN_PREFIX`).
 
@@ -147,6 +148,11 @@ DEVELOPER_WRITES: tuple[tuple[str, str], ...] = (
     ("DELETE", "/variables/name/{name}"),
     ("PATCH", "/variables/{id}"),
     ("DELETE", "/variables/{id}"),
+    ("POST", "/automations/"),
+    ("PUT", "/automations/{id}"),
+    ("PATCH", "/automations/{id}"),
+    ("DELETE", "/automations/{id}"),
+    ("DELETE", "/automations/owned-by/{resource_id}"),
 )
 
 _PARAMETER = re.compile(r"\{[a-z_]+\}")

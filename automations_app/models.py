@@ -39,9 +39,10 @@ class Automation(TenantModel):
 
 
 class AutomationRelatedResource(models.Model):
-    """A resource an automation is about (``prefect.resource.id`` in its trigger's
-    ``match``/``match_related``, or the owner given at creation): what
-    ``/automations/related-to/{id}`` and ``/automations/owned-by/{id}`` read."""
+    """A resource an automation is related to, as the reference relates them: each
+    deployment its run-deployment actions select (``prefect.deployment.<id>``), kept with
+    every write of the actions, and the owner given at creation (``owned_by_resource``):
+    what ``/automations/related-to/{id}`` and ``/automations/owned-by/{id}`` read."""
 
     workspace_id = models.IntegerField()
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="related_resources")

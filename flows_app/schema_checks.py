@@ -1,5 +1,5 @@
 """Checks the 2.20 UI asks the server for: a parameter or job-variable object against its
-JSON schema, a job template's Jinja syntax, and the worker types it may offer."""
+JSON schema, and the worker types it may offer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import jsonschema
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _VALIDATOR = jsonschema.Draft202012Validator
 
@@ -53,15 +51,6 @@ def _place(level: list[Any], path: list[Any], message: str) -> None:
         entry = {key: part, "errors": []}
         level.append(entry)
     _place(entry["errors"], rest, message)
-
-
-def template_syntax_error(template: str) -> dict[str, Any] | None:
-    """``None`` if the Jinja template parses in the sandbox, else where and why it does not."""
-    try:
-        ImmutableSandboxedEnvironment().parse(template)
-    except TemplateSyntaxError as error:
-        return {"line": error.lineno, "message": error.message, "source": template}
-    return None
 
 
 # What the 2.20 UI's "create work pool" page lists offline: the worker types this server's

@@ -312,6 +312,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "access_app.schema.declare_api_key_security",
+        "automations_app.api.openapi.add_automation_documents",
     ],
 }
 

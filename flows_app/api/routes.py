@@ -3,7 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from flows_app.api.deployments import DeploymentViewSet
-from flows_app.api.ui import CollectionViewSet, TemplateViewSet, UISchemaViewSet
+from flows_app.api.ui import CollectionViewSet, UISchemaViewSet
 from flows_app.api.ui_records import NotificationPolicyViewSet, SavedSearchViewSet
 from flows_app.api.views import FlowViewSet
 from flows_app.api.work import ExperimentalWorkPoolViewSet, WorkPoolViewSet, WorkQueueViewSet
@@ -21,5 +21,4 @@ def register(router: SimpleRouter) -> None:
     router.register("work_pools", WorkPoolViewSet, basename="work_pools")
     router.register("experimental/work_pools", ExperimentalWorkPoolViewSet, basename="experimental_work_pools")
     router.register("ui/schemas", UISchemaViewSet, basename="ui_schemas")
-    router.register("templates", TemplateViewSet, basename="templates")
     router.register("collections", CollectionViewSet, basename="collections")

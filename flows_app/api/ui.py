@@ -1,5 +1,5 @@
-"""What the 2.20 UI asks besides records: ``/ui/schemas/validate``, ``/templates/validate``
-and ``/collections/views/{view}`` (answered as the 2.20 server answers offline)."""
+"""What the 2.20 UI asks besides records: ``/ui/schemas/validate`` and
+``/collections/views/{view}`` (answered as the 2.20 server answers offline)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from flows_app import schema_checks
 from flows_app.models import Flow
 from orion_project.api.actions import route
-from orion_project.api.errors import DetailError, RequestValidationError, RouteNotFound
+from orion_project.api.errors import DetailError, RouteNotFound
 from orion_project.api.fields import JSONObjectField, LenientBodySerializer
 from orion_project.api.viewsets import OrionViewSet
 
@@ -42,32 +42,6 @@ class UISchemaViewSet(OrionViewSet):
             return Response(schema_checks.schema_errors(schema=data["schema"], values=data["values"]))
         except schema_checks.InvalidSchemaError as error:
             raise DetailError(str(error), status.HTTP_422_UNPROCESSABLE_ENTITY) from None
-
-
-class TemplateViewSet(OrionViewSet):
-    """``/templates/validate``: the body is the template, a JSON string."""
-
-    queryset = Flow.objects.none()
-    schema_tags = ("Automations",)
-
-    @route(
-        "validate_template",
-        "204 when the Jinja template parses; 422 with the line and message when not.",
-        post="validate",
-        request=OpenApiTypes.STR,
-        responses={204: None, 422: OpenApiTypes.OBJECT},
-    )
-    def validate(self, request: Request) -> Response:
-        has_body = request.content_type.startswith("application/json") and bool(request.body)
-        template = request.data if has_body else ""
-        if not isinstance(template, str):
-            raise RequestValidationError(
-                [{"loc": ["body"], "msg": "str type expected", "type": "type_error.str"}], template
-            )
-        error = schema_checks.template_syntax_error(template)
-        if error is not None:
-            return Response({"error": error}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CollectionViewSet(OrionViewSet):

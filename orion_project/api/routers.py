@@ -25,7 +25,7 @@ class OrionRouter(SimpleRouter):
         DynamicRoute(url=r"^{prefix}/{url_path}$", name="{basename}-{url_name}", detail=False, initkwargs={}),
         Route(
             url=r"^{prefix}/{lookup}$",
-            mapping={"get": "retrieve", "patch": "partial_update", "delete": "destroy"},
+            mapping={"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"},
             name="{basename}-detail",
             detail=True,
             initkwargs={"suffix": "Instance"},

@@ -6,6 +6,7 @@ Each app contributes its viewsets through a ``register(router)`` function in its
 
 from django.urls import path
 
+from automations_app.api.routes import register as register_automations
 from blocks_app.api.routes import register as register_blocks
 from events_app.api import routes as events_routes
 from events_app.api import sockets as events_sockets
@@ -19,6 +20,7 @@ register_flows(router)
 register_runs(router)
 register_blocks(router)
 events_routes.register(router)
+register_automations(router)
 
 urlpatterns = [
     path("health", root.health, name="health"),

@@ -10,8 +10,8 @@ from orion_project.models import DEFAULT_WORKSPACE_SLUG
 from orion_project.ui.install import DEFAULT_VERSION
 from orion_project.workspaces import workspace_by_slug
 
-# The UI features the 2.20 reference switches on (its ``/ui-settings`` flags); the UI hides
-# the pages of a feature that is not listed.
+# The UI features the 2.20 reference switches on (its ``/ui-settings`` flags, with events
+# and automations on); the UI hides the pages of a feature that is not listed.
 UI_FLAGS = (
     "deployment_status",
     "artifacts",
@@ -22,6 +22,7 @@ UI_FLAGS = (
     "work_queue_status",
     "workers",
     "work_pools",
+    "automations",
 )
 
 

@@ -59,6 +59,9 @@ def _b_flow(send: Callable[..., Any]) -> dict[str, str]:
     return {"b_flow": response.json()["id"]}
 
 
+AUTOMATION = {"name": "xwsb-automation", "trigger": {"posture": "Reactive"}, "actions": []}
+RUN_A_DEPLOYMENT = {"type": "run-deployment", "deployment_id": "{deployment}"}
+
 HOUR = 3600
 NOW = datetime.now(UTC)
 HISTORY = {
@@ -428,4 +431,23 @@ TABLE: dict[tuple[str, str], list[Probe]] = {
     # holds; their streams keep workspaces apart in tests/events/test_websockets.py.
     ("GET", "events/in"): [same("GET", "/events/in", status=404, compare=False)],
     ("GET", "events/out"): [same("GET", "/events/out", status=404, compare=False)],
+    # automations
+    ("POST", "automations/"): [
+        # A run-deployment action with job variables names a deployment that must exist.
+        same("POST", "/automations/", {**AUTOMATION, "actions": [{**RUN_A_DEPLOYMENT, "job_variables": {"a": 1}}]}),
+    ],
+    ("GET", "automations/{id}"): [item("GET", "/automations/{automation}")],
+    ("PUT", "automations/{id}"): [item("PUT", "/automations/{automation}", AUTOMATION)],
+    ("PATCH", "automations/{id}"): [item("PATCH", "/automations/{automation}", {"enabled": False})],
+    ("DELETE", "automations/{id}"): [item("DELETE", "/automations/{automation}")],
+    ("POST", "automations/filter"): [
+        absent("POST", "/automations/filter", {}),
+        absent("POST", "/automations/filter", {"automations": {"name": {"any_": ["xwsa-automation"]}}}),
+    ],
+    ("POST", "automations/count"): [zero("POST", "/automations/count", {})],
+    ("GET", "automations/related-to/{resource_id}"): [
+        absent("GET", "/automations/related-to/prefect.deployment.{deployment}"),
+        absent("GET", "/automations/related-to/{automation_owner}"),
+    ],
+    ("DELETE", "automations/owned-by/{resource_id}"): [same("DELETE", "/automations/owned-by/{automation_owner}")],
 }

@@ -137,6 +137,17 @@ def build_world(send: Caller) -> dict[str, str]:
     refs.update(block_document=document["id"], block_document_name=document["name"])
     variable = send.ok("POST", "/variables/", {"name": "xwsa_var", "value": "xwsa-value"})
     refs.update(variable=variable["id"], variable_name=variable["name"])
+    automation = send.ok(
+        "POST",
+        "/automations/",
+        {
+            "name": "xwsa-automation",
+            "owner_resource": "prefect.flow.xwsa-owner",
+            "trigger": {"posture": "Reactive", "expect": ["xwsa.event"]},
+            "actions": [{"type": "run-deployment", "deployment_id": refs["deployment"]}],
+        },
+    )
+    refs.update(automation=automation["id"], automation_owner="prefect.flow.xwsa-owner")
     send.ok("POST", "/artifacts/", {"key": "xwsa-art", "data": "xwsa-1", "flow_run_id": run["id"]})
     artifact = send.ok("POST", "/artifacts/", {"key": "xwsa-art", "data": "xwsa-2", "flow_run_id": run["id"]})
     refs.update(artifact=artifact["id"], artifact_key=artifact["key"])
@@ -204,6 +215,7 @@ SNAPSHOT_READS: list[tuple[str, str, Any, tuple[str, ...]]] = [
         ("block_document", "block_document_name", "shared_block_type", "shared_block_schema"),
     ),
     ("GET", "/variables/{variable}", None, ("variable", "variable_name")),
+    ("GET", "/automations/{automation}", None, ("automation", "automation_owner", "deployment")),
     ("POST", "/artifacts/filter", {}, ("artifact", "artifact_key", "flow_run")),
     ("GET", "/artifacts/{artifact_key}/latest", None, ("artifact", "artifact_key")),
     ("GET", "/concurrency_limits/{concurrency_limit}", None, ("concurrency_limit", "tag")),

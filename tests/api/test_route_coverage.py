@@ -61,9 +61,7 @@ def test_2_20_operations_the_client_uses_are_routed(operation: tuple[str, str]) 
     assert served(*operation)
 
 
-def test_every_2_20_operation_but_automations_is_routed() -> None:
-    # Automations are being built (issue #22).
-    out_of_scope = ("/api/automations",)
-    operations = {op for op in reference_operations("2.20.27") if not op[1].startswith(out_of_scope)}
+def test_every_2_20_operation_is_routed() -> None:
+    operations = set(reference_operations("2.20.27"))
     missing = sorted(op for op in operations if not served(*op))
     assert missing == []

@@ -1,4 +1,4 @@
-"""``/ui/schemas/validate``, ``/templates/validate``, ``/collections/views/{view}`` (2.20)."""
+"""``/ui/schemas/validate`` and ``/collections/views/{view}`` (2.20)."""
 
 from __future__ import annotations
 
@@ -30,22 +30,6 @@ def test_schema_validation_body_and_bad_schemas(api: ApiClient) -> None:
     bad = api.post("/ui/schemas/validate", {"schema": {"type": 5}, "values": {}})
     assert bad.status_code == 422
     assert bad.json()["detail"].startswith("Invalid schema: ")
-
-
-def test_template_validation(api: ApiClient) -> None:
-    assert api.post("/templates/validate", "hello {{ x }}").status_code == 204
-    assert api.post("/templates/validate").status_code == 204
-    response = api.post("/templates/validate", "hello {{ x ")
-    assert (response.status_code, response.json()) == (
-        422,
-        {
-            "error": {
-                "line": 1,
-                "message": "unexpected end of template, expected 'end of print statement'.",
-                "source": "hello {{ x ",
-            }
-        },
-    )
 
 
 def test_collection_views_offline(api: ApiClient) -> None:

@@ -73,21 +73,27 @@ def test_a_new_install_is_served_without_a_restart(client: Client, tmp_path: Pat
 
 
 def test_ui_settings_answer_as_the_2_20_reference(client: Client, db: None) -> None:
-    """The 2.20 server answers ``/ui-settings`` with a relative ``/api`` and its feature flags."""
-    assert client.get("/ui-settings").json() == {
+    """The 2.20 server answers ``/ui-settings`` with a relative ``/api`` and its feature flags
+    (with events on, ``automations`` too; it lists them from a set, in no fixed order)."""
+    answer = client.get("/ui-settings").json()
+    answer["flags"] = sorted(answer["flags"])
+    assert answer == {
         "api_url": "/api",
         "csrf_enabled": False,
-        "flags": [
-            "deployment_status",
-            "artifacts",
-            "states_on_flow_run_graph",
-            "artifacts_on_flow_run_graph",
-            "workspace_dashboard",
-            "enhanced_cancellation",
-            "work_queue_status",
-            "workers",
-            "work_pools",
-        ],
+        "flags": sorted(
+            [
+                "deployment_status",
+                "artifacts",
+                "states_on_flow_run_graph",
+                "artifacts_on_flow_run_graph",
+                "workspace_dashboard",
+                "enhanced_cancellation",
+                "work_queue_status",
+                "workers",
+                "work_pools",
+                "automations",
+            ]
+        ),
     }
 
 
