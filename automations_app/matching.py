@@ -54,7 +54,7 @@ def resource_matches(specification: Mapping[str, Any], resource: Labels) -> bool
 def specification_includes(specification: Mapping[str, Any] | Sequence[Any], resources: Iterable[Labels]) -> bool:
     """Whether ``specification`` is empty or one of ``resources`` satisfies it. A list of
     specifications (as later releases allow for ``match_related``) needs each one included."""
-    if isinstance(specification, Sequence) and not isinstance(specification, str):
+    if not isinstance(specification, Mapping):
         candidates = list(resources)
         return all(specification_includes(item, candidates) for item in specification)
     if not specification:

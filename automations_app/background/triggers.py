@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from itertools import groupby
 
 from django.conf import settings
@@ -86,7 +87,7 @@ def evaluate_proactive_triggers(*, now: dt.datetime | None = None, batch_size: i
         for automation in Automation.objects.filter(enabled=True).order_by("workspace_id", "created"):
             trigger = _trigger_of(automation)
             for proactive in proactive_triggers(trigger) if trigger else ():
-                _guarded(automation, lambda proactive=proactive: evaluation.proact(proactive, as_of))
+                _guarded(automation, partial(evaluation.proact, proactive, as_of))
         evaluation.commit()
     return evaluation.firings
 
@@ -145,7 +146,7 @@ def _react(evaluation: Evaluation, workspace_id: int, events: list[Event]) -> No
         if event.event in IGNORED_EVENTS:
             continue
         for automation, automation_triggers in triggers:
-            _guarded(automation, lambda triggers=automation_triggers, event=event: evaluation.react(triggers, event))
+            _guarded(automation, partial(evaluation.react, automation_triggers, event))
 
 
 def _trigger_of(automation: Automation) -> Trigger | None:
