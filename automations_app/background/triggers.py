@@ -105,8 +105,11 @@ def _log_has_news() -> bool:
 
 def _locked_cursor() -> EventCursor:
     """The evaluator's cursor row, locked until the transaction ends (created once)."""
-    EventCursor.objects.bulk_create([EventCursor(consumer=CONSUMER)], ignore_conflicts=True)
-    return EventCursor.objects.select_for_update().get(consumer=CONSUMER)
+    cursor = EventCursor.objects.select_for_update().filter(consumer=CONSUMER).first()
+    if cursor is None:
+        EventCursor.objects.bulk_create([EventCursor(consumer=CONSUMER)], ignore_conflicts=True)
+        cursor = EventCursor.objects.select_for_update().get(consumer=CONSUMER)
+    return cursor
 
 
 def _read_log(cursor: EventCursor, limit: int) -> list[Event]:
