@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fraction", type=float, default=0.1, help="share of events the automation matches")
     parser.add_argument("--backlog", type=int, default=50_000, help="events for the throughput run")
-    parser.add_argument("--cpu", default="1", help="core the services process is pinned to")
+    parser.add_argument("--cpu", default="1", help="core the services process is pinned to (empty: not pinned)")
     args = parser.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-triggers-"))
@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from automations_app.background.triggers import evaluate_triggers
     from automations_app.models import ActionRun, Automation, AutomationBucket
     from events_app.models import Event, EventCursor, EventResource
+    from orion_project.models import ServiceHeartbeat
 
     for model in (ActionRun, AutomationBucket, Automation, EventResource, Event, EventCursor):
         model.objects.all().delete()
@@ -129,14 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     connection.close()
 
     log(f"{connection.vendor}: {args.rate} events/s for {args.seconds:.0f} s, {args.fraction:.0%} matching")
+    started = dt.datetime.now(dt.UTC)
     services = subprocess.Popen(
-        pinned([*manage, "orion_services", "--only", "triggers"], args.cpu),
+        pinned([*manage, "orion_services", "--only", "triggers"], args.cpu or None),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2)
+        # Produce once the services process has finished a pass (its start-up is no lag).
+        deadline = time.monotonic() + 120
+        while not ServiceHeartbeat.objects.filter(name="triggers", last_success__gte=started).exists():
+            assert time.monotonic() < deadline and services.poll() is None, "the services process did not start"
+            time.sleep(0.2)
         produced: list[int] = []
         producer = threading.Thread(target=lambda: produced.append(_produce(args.rate, args.seconds, args.fraction)))
         producer.start()
