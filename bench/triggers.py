@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     connection.close()
 
     log(f"{connection.vendor}: {args.rate} events/s for {args.seconds:.0f} s, {args.fraction:.0%} matching")
-    started = dt.datetime.now(dt.UTC)
+    launched = dt.datetime.now(dt.UTC)
     services = subprocess.Popen(
         pinned([*manage, "orion_services", "--only", "triggers"], args.cpu or None),
         env=env,
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Produce once the services process has finished a pass (its start-up is no lag).
         deadline = time.monotonic() + 120
-        while not ServiceHeartbeat.objects.filter(name="triggers", last_success__gte=started).exists():
+        while not ServiceHeartbeat.objects.filter(name="triggers", last_success__gte=launched).exists():
             assert time.monotonic() < deadline and services.poll() is None, "the services process did not start"
             time.sleep(0.2)
         produced: list[int] = []
