@@ -96,18 +96,15 @@ def event_document(event: Event) -> dict[str, Any]:
     }
 
 
+# What a firing keeps of its automation (besides its id), as the API answers them.
+_AUTOMATION_FIELDS = (
+    "name", "description", "enabled", "trigger", "actions", "actions_on_trigger", "actions_on_resolve",
+)  # fmt: skip
+
+
 def automation_document(automation: Automation) -> dict[str, Any]:
     """The automation as a firing records it."""
-    return {
-        "id": str(automation.id),
-        "name": automation.name,
-        "description": automation.description,
-        "enabled": automation.enabled,
-        "trigger": automation.trigger,
-        "actions": automation.actions,
-        "actions_on_trigger": automation.actions_on_trigger,
-        "actions_on_resolve": automation.actions_on_resolve,
-    }
+    return {"id": str(automation.id)} | {name: getattr(automation, name) for name in _AUTOMATION_FIELDS}
 
 
 class Evaluation:
