@@ -27,7 +27,7 @@ COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 COMPAT_WORKSPACE_ARGS ?= --only c01,c10,c11
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace check fmt createsuperuser \
-	bench bench-compare bench-memory bench-scale bench-prune bench-events clean fuzz fuzz-ci soak crash-test
+	bench bench-compare bench-memory bench-scale bench-prune bench-events bench-triggers clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -182,6 +182,11 @@ bench-prune: venv
 # BENCH_ARGS="--events 1000000" (default 100,000); --reference URL measures a 2.20 server too.
 bench-events: venv
 	$(PY) -m bench.events --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
+
+# Trigger evaluation under a steady event rate: lag from occurrence to action (p99) and the
+# evaluator's events/s at one core (DATABASE_URL, else a temporary SQLite file).
+bench-triggers: venv
+	$(PY) -m bench.triggers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,13 @@ ORION_CANCELLING_GRACE_SECONDS = env_int("ORION_CANCELLING_GRACE_SECONDS", 60, m
 ORION_CANCELLING_TIMEOUT_SECONDS = env_int("ORION_CANCELLING_TIMEOUT_SECONDS", 3600, minimum=0)
 # Metrics: how often the services loop refreshes the run counts /api/metrics serves.
 ORION_METRICS_INTERVAL_SECONDS = env_int("ORION_METRICS_INTERVAL_SECONDS", 15, minimum=1)
+# Automations (docs/operations.md "Automations"): how often the evaluator reads new events
+# (milliseconds), how many it reads per transaction, how often proactive triggers are
+# judged, and how long an ended window's bucket is kept before it is dropped.
+ORION_TRIGGERS_INTERVAL_MS = env_int("ORION_TRIGGERS_INTERVAL_MS", 250, minimum=10)
+ORION_TRIGGERS_BATCH_SIZE = env_int("ORION_TRIGGERS_BATCH_SIZE", 500, minimum=1)
+ORION_TRIGGERS_PROACTIVE_INTERVAL_SECONDS = env_int("ORION_TRIGGERS_PROACTIVE_INTERVAL_SECONDS", 5, minimum=1)
+ORION_TRIGGERS_EXPIRED_BUCKET_BUFFER_SECONDS = env_int("ORION_TRIGGERS_EXPIRED_BUCKET_BUFFER_SECONDS", 60, minimum=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

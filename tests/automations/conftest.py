@@ -1,11 +1,15 @@
-"""Shared pieces of the automation tests: the reference's recorded answers and a small
-automation document."""
+"""Shared pieces of the automation tests: the reference's recorded answers, a small
+automation document, a second workspace."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from orion_project.models import Workspace
 
 # ``POST /automations/`` bodies and the 2.20 reference's answers to them (status, and the
 # body with the ids and timestamps it generates left out), recorded against the live
@@ -29,3 +33,9 @@ def generated_removed(value: Any) -> Any:
     if isinstance(value, list):
         return [generated_removed(item) for item in value]
     return value
+
+
+@pytest.fixture
+def second_workspace(db: None) -> int:
+    """The id of a workspace besides ``default``."""
+    return Workspace.objects.create(slug="second", name="second").id

@@ -131,6 +131,8 @@ def test_service_commands(api: ApiClient) -> None:
         "retention: 0",
         "audit_retention: 0",
         "events_retention: 0",
+        "triggers: 0",
+        "proactive_triggers: 0",
     ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)

@@ -1,0 +1,1 @@
+"""The background loops of automations_app, registered by ``AutomationsAppConfig.ready()``."""
