@@ -9,3 +9,13 @@ class AutomationsAppConfig(AppConfig):
     name = "automations_app"
     verbose_name = "Automations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from automations_app.actions import run_due_actions
+        from orion_project.registry import Service, register_services
+
+        register_services(
+            lambda: [Service("actions", lambda: run_due_actions(), settings.ORION_ACTIONS_INTERVAL_SECONDS)]
+        )

@@ -90,6 +90,12 @@ ORION_CANCELLING_GRACE_SECONDS = env_int("ORION_CANCELLING_GRACE_SECONDS", 60, m
 ORION_CANCELLING_TIMEOUT_SECONDS = env_int("ORION_CANCELLING_TIMEOUT_SECONDS", 3600, minimum=0)
 # Metrics: how often the services loop refreshes the run counts /api/metrics serves.
 ORION_METRICS_INTERVAL_SECONDS = env_int("ORION_METRICS_INTERVAL_SECONDS", 15, minimum=1)
+# The actions of automations (docs/operations.md "Automations' actions").
+ORION_ACTIONS_INTERVAL_SECONDS = env_int("ORION_ACTIONS_INTERVAL_SECONDS", 2, minimum=1)
+ORION_ACTIONS_MAX_ATTEMPTS = env_int("ORION_ACTIONS_MAX_ATTEMPTS", 3, minimum=1)
+ORION_ACTIONS_RETRY_SECONDS = env_int("ORION_ACTIONS_RETRY_SECONDS", 10, minimum=0)
+ORION_ACTIONS_HTTP_TIMEOUT_SECONDS = env_int("ORION_ACTIONS_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+ORION_ACTIONS_LEASE_SECONDS = env_int("ORION_ACTIONS_LEASE_SECONDS", 300, minimum=30)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
