@@ -229,7 +229,8 @@ def test_run_deployment_parameters_are_hydrated(api: ApiClient, fired: dict[str,
         "n": 5,
         "j": {"k": 1},
         "v": "eu",
-        "w": {"inner": "d"},
+        # A placeholder's value is not upgraded to a template (as in the reference).
+        "w": {"inner": "{{ deployment.name }}"},
     }
 
 
