@@ -43,44 +43,47 @@ _CLAIM_TRIES = 3
 
 
 def run_due_actions(*, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Run up to ``limit`` due actions of every workspace; how many ran."""
-    ran = 0
-    while ran < limit and run_next_action(now=now):
-        ran += 1
-    return ran
+    """Run up to ``limit`` due actions of every workspace, each at most once in this pass
+    (a retried one waits for a later pass); how many ran."""
+    ran: set[uuid.UUID] = set()
+    while len(ran) < limit and run_next_action(now=now, ran=ran):
+        pass
+    return len(ran)
 
 
-def run_next_action(*, now: dt.datetime | None = None) -> bool:
-    """Run the next due action, if any; whether there was one."""
+def run_next_action(*, now: dt.datetime | None = None, ran: set[uuid.UUID] | None = None) -> bool:
+    """Run the next due action not in ``ran``, if any (adding it there); whether there was one."""
     now = now or timezone.now()
+    ran = set() if ran is None else ran
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            run = _due(now).select_for_update(skip_locked=True).first()
+            run = _due(now, ran).select_for_update(skip_locked=True).first()
             if run is None:
                 return False
+            ran.add(run.pk)
             run.attempts += 1
             _run_and_record(run, lease=None)
         return True
-    claimed = _claim(now)
+    claimed = _claim(now, ran)
     if claimed is None:
         return False
     run, lease = claimed
+    ran.add(run.pk)
     _run_and_record(run, lease=lease)
     return True
 
 
-def _due(now: dt.datetime) -> QuerySet[ActionRun]:
-    return ActionRun.objects.filter(status=ActionRun.Status.PENDING, next_attempt_at__lte=now).order_by(
-        "next_attempt_at", "created"
-    )
+def _due(now: dt.datetime, ran: set[uuid.UUID]) -> QuerySet[ActionRun]:
+    due = ActionRun.objects.filter(status=ActionRun.Status.PENDING, next_attempt_at__lte=now)
+    return due.exclude(pk__in=ran).order_by("next_attempt_at", "created")
 
 
-def _claim(now: dt.datetime) -> tuple[ActionRun, dt.datetime] | None:
+def _claim(now: dt.datetime, ran: set[uuid.UUID]) -> tuple[ActionRun, dt.datetime] | None:
     """Take a due row for the length of a lease (see the module docstring); the row and
     the lease's end, which is the claim's token."""
     for _ in range(_CLAIM_TRIES):
         with transaction.atomic():
-            run = _due(now).first()
+            run = _due(now, ran).first()
             if run is None:
                 return None
             lease = timezone.now() + dt.timedelta(seconds=settings.ORION_ACTIONS_LEASE_SECONDS)
