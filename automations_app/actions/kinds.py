@@ -121,17 +121,55 @@ def run_deployment(invocation: Invocation) -> None:
     _succeeded(invocation, 201 if created else 200)
 
 
-def _deployment_paused(paused: bool) -> Callable[[Invocation], None]:
-    def act(invocation: Invocation) -> None:
-        deployment_id = _target(invocation, "prefect.deployment", "deployment_id", "deployment")
-        invocation.relate(f"prefect.deployment.{deployment_id}", "target")
-        done = deployment_set_paused(workspace_id=invocation.workspace_id, deployment_id=deployment_id, paused=paused)
-        if not done:
-            raise _unexpected(invocation, 404)
-        _succeeded(invocation, 200)
+def _switch(
+    kind: str, noun: str, write: Callable[[Invocation, uuid.UUID], bool], *, status: int, doc: str
+) -> Callable[[Invocation], None]:
+    """An action that turns one flag of its selected or inferred target (a deployment, a
+    work queue, an automation); ``status`` is what the reference's API call answers."""
+    field = f"{noun.replace(' ', '_')}_id"
 
-    act.__doc__ = f"{'Pause' if paused else 'Resume'} the deployment."
+    def act(invocation: Invocation) -> None:
+        target_id = _target(invocation, kind, field, noun)
+        invocation.relate(f"{kind}.{target_id}", "target")
+        if not _call(invocation, lambda: write(invocation, target_id)):
+            raise _unexpected(invocation, 404)
+        _succeeded(invocation, status)
+
+    act.__doc__ = doc
     return act
+
+
+def _deployment_paused(paused: bool) -> Callable[[Invocation], None]:
+    def write(invocation: Invocation, deployment_id: uuid.UUID) -> bool:
+        return deployment_set_paused(workspace_id=invocation.workspace_id, deployment_id=deployment_id, paused=paused)
+
+    return _switch(
+        "prefect.deployment", "deployment", write, status=200, doc=f"{'Pause' if paused else 'Resume'} the deployment."
+    )
+
+
+def _work_queue_paused(paused: bool) -> Callable[[Invocation], None]:
+    def write(invocation: Invocation, queue_id: uuid.UUID) -> bool:
+        changes = {"is_paused": paused}
+        return work_queue_update(workspace_id=invocation.workspace_id, queue_id=queue_id, changes=changes)
+
+    return _switch(
+        "prefect.work-queue", "work queue", write, status=204, doc=f"{'Pause' if paused else 'Resume'} the work queue."
+    )
+
+
+def _automation_enabled(enabled: bool) -> Callable[[Invocation], None]:
+    def write(invocation: Invocation, automation_id: uuid.UUID) -> bool:
+        automations = Automation.objects.filter(workspace_id=invocation.workspace_id, pk=automation_id)
+        return automations.update(enabled=enabled, updated=timezone.now()) > 0
+
+    return _switch(
+        "prefect.automation",
+        "automation",
+        write,
+        status=204,
+        doc=f"{'Resume' if enabled else 'Pause'} the automation (``enabled``).",
+    )
 
 
 # ------------------------------------------------------------------ flow runs
@@ -196,30 +234,11 @@ def resume_flow_run(invocation: Invocation) -> None:
     """Resume the paused flow run, as ``POST /flow_runs/{id}/resume`` does."""
     flow_run_id = _flow_run_to_change(invocation)
     invocation.relate(f"prefect.flow-run.{flow_run_id}", "target")
-    result = _call(
-        invocation, lambda: flow_run_resume(flow_run_id=flow_run_id, workspace_id=invocation.workspace_id)
-    )
+    result = _call(invocation, lambda: flow_run_resume(flow_run_id=flow_run_id, workspace_id=invocation.workspace_id))
     _orchestrated(invocation, result)
 
 
 # ------------------------------------------------------------------ work queues and pools
-
-
-def _work_queue_paused(paused: bool) -> Callable[[Invocation], None]:
-    def act(invocation: Invocation) -> None:
-        queue_id = _target(invocation, "prefect.work-queue", "work_queue_id", "work queue")
-        invocation.relate(f"prefect.work-queue.{queue_id}", "target")
-        changes = {"is_paused": paused}
-        done = _call(
-            invocation,
-            lambda: work_queue_update(workspace_id=invocation.workspace_id, queue_id=queue_id, changes=changes),
-        )
-        if not done:
-            raise _unexpected(invocation, 404)
-        _succeeded(invocation, 204)
-
-    act.__doc__ = f"{'Pause' if paused else 'Resume'} the work queue."
-    return act
 
 
 def _work_pool_paused(paused: bool) -> Callable[[Invocation], None]:
@@ -235,22 +254,6 @@ def _work_pool_paused(paused: bool) -> Callable[[Invocation], None]:
         _succeeded(invocation, 204)
 
     act.__doc__ = f"{'Pause' if paused else 'Resume'} the work pool."
-    return act
-
-
-# ------------------------------------------------------------------ automations
-
-
-def _automation_enabled(enabled: bool) -> Callable[[Invocation], None]:
-    def act(invocation: Invocation) -> None:
-        automation_id = _target(invocation, "prefect.automation", "automation_id", "automation")
-        invocation.relate(f"prefect.automation.{automation_id}", "target")
-        automations = Automation.objects.filter(workspace_id=invocation.workspace_id, pk=automation_id)
-        if not automations.update(enabled=enabled, updated=timezone.now()):
-            raise _unexpected(invocation, 404)
-        _succeeded(invocation, 204)
-
-    act.__doc__ = f"{'Resume' if enabled else 'Pause'} the automation (``enabled``)."
     return act
 
 

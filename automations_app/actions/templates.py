@@ -72,7 +72,9 @@ def maybe_template(value: str) -> bool:
 def _capped_range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_TEMPLATE_RANGE:
-        raise OverflowError(f"Range too big. The sandbox blocks ranges larger than MAX_TEMPLATE_RANGE={MAX_TEMPLATE_RANGE}.")
+        raise OverflowError(
+            f"Range too big. The sandbox blocks ranges larger than MAX_TEMPLATE_RANGE={MAX_TEMPLATE_RANGE}."
+        )
     return numbers
 
 

@@ -41,9 +41,7 @@ def automation(name: str = "when it fires", workspace_id: int = DEFAULT_WORKSPAC
     return Automation.objects.create(workspace_id=workspace_id, name=name, trigger=TRIGGER, **fields)
 
 
-def event(
-    resource_id: str, *related: tuple[str, str], name: str = "test.fire", **labels: str
-) -> dict[str, Any]:
+def event(resource_id: str, *related: tuple[str, str], name: str = "test.fire", **labels: str) -> dict[str, Any]:
     """A received event as ``/events/filter`` answers it, about ``resource_id`` with
     ``related`` ``(resource id, role)`` pairs."""
     now = timezone.now().isoformat()

@@ -5,12 +5,10 @@ recorded as the ``prefect.automation.action.*`` events."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -28,7 +26,7 @@ from tests.automations.actions_helpers import (
     overdue,
     recording_server,
 )
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, in_parallel
 
 RESOURCE = "prefect.resource.id"
 
@@ -151,22 +149,13 @@ def test_racing_runners_run_each_action_exactly_once() -> None:
         )
         for index in range(24)
     ]
-    barrier = threading.Barrier(4)
     service = Service("actions", lambda: run_due_actions(limit=3), 0)
 
-    def runner() -> None:
-        barrier.wait()
-        try:
-            while ActionRun.objects.filter(status=ActionRun.Status.PENDING).exists():
-                run_once(service)
-        finally:
-            connections.close_all()
+    def runner(client: Client) -> None:
+        while ActionRun.objects.filter(status=ActionRun.Status.PENDING).exists():
+            run_once(service)
 
-    threads = [threading.Thread(target=runner) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    in_parallel(runner, count=4)
     statuses = list(ActionRun.objects.values_list("status", "attempts"))
     assert statuses == [("done", 1)] * len(runs)
     assert api.post("/flow_runs/count", {}).json() == 12

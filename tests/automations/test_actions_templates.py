@@ -28,8 +28,7 @@ from tests.helpers import ApiClient
 pytestmark = pytest.mark.django_db
 
 FAILED_DIVISION = (
-    "Failed to render template due to the following error: ZeroDivisionError('division by zero')\n"
-    "Template source:\n"
+    "Failed to render template due to the following error: ZeroDivisionError('division by zero')\nTemplate source:\n"
 )
 
 
@@ -87,7 +86,9 @@ def test_a_webhook_payload_renders_what_the_reference_renders(
         "|FOR={% for label, value in event.resource %}{{ label }}{% endfor %}|F={{ flow.id }}"
     )
     hook = _webhook(api, server)
-    run = _run({"type": "call-webhook", "block_document_id": hook["id"], "payload": template}, triggering_event=the_event)
+    run = _run(
+        {"type": "call-webhook", "block_document_id": hook["id"], "payload": template}, triggering_event=the_event
+    )
     assert run.status == "done", run.last_error
     [request] = server.requests
     assert request["headers"]["X-Custom"] == "h1"
@@ -129,7 +130,10 @@ def test_a_template_that_fails_renders_the_reference_failure_text(
     hook = _webhook(api, server)
     payloads = ["Body {{ 1 / 0 }}", "{{ flow_run.__class__ }}|{{ automation.clear() }}", "{{ range(1000) }}"]
     for payload in payloads:
-        _run({"type": "call-webhook", "block_document_id": hook["id"], "payload": payload}, triggering_event=fired["event"])
+        _run(
+            {"type": "call-webhook", "block_document_id": hook["id"], "payload": payload},
+            triggering_event=fired["event"],
+        )
     division, sandboxed, capped = (json.loads(request["body"]) for request in server.requests)
     assert division == FAILED_DIVISION + "Body {{ 1 / 0 }}"
     assert sandboxed.startswith("Failed to render template due to the following error: SecurityError(")
