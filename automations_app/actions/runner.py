@@ -22,6 +22,7 @@ reference. The outcome is recorded as ``prefect.automation.action.triggered`` fo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -116,10 +117,17 @@ def _run_and_record(run: ActionRun, *, lease: dt.datetime | None) -> None:
 
 
 def _perform(invocation: Invocation) -> ActionFailed | None:
-    """Run the action; its failure, if it failed. Its writes are undone when it fails."""
+    """Run the action; its failure, if it failed.
+
+    On PostgreSQL it runs in a savepoint of the row's transaction, so a failed action's
+    writes are undone. On SQLite every transaction takes the database's one write lock
+    when it begins, so the action runs outside one (each service call it makes is its own
+    transaction) and a webhook's wait never holds the API's writers back.
+    """
     action = ACTIONS.get(str(invocation.action.get("type")))
+    scope = transaction.atomic() if connection.vendor == "postgresql" else contextlib.nullcontext()
     try:
-        with transaction.atomic():
+        with scope:
             if action is None:
                 raise ActionFailed(f"Unknown action type {invocation.action.get('type')!r}")
             action(invocation)
