@@ -14,6 +14,7 @@ import pytest
 
 from automations_app.actions import run_due_actions
 from automations_app.models import ActionRun
+from orion_project.models import Workspace
 from tests.automations.actions_helpers import (
     Recorder,
     action_run,
@@ -23,7 +24,7 @@ from tests.automations.actions_helpers import (
     outcome,
     recording_server,
 )
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
 
@@ -244,3 +245,22 @@ def test_run_deployment_fails_on_a_missing_variable(api: ApiClient, fired: dict[
     run = _run(action, triggering_event=fired["event"])
     assert run.last_error == "Unable to create flow run from deployment: WorkspaceVariableNotFound()"
     assert api.post("/flow_runs/count", {}).json() == 1
+
+
+def test_templates_read_only_the_actions_workspace(
+    api: ApiClient, client: Any, server: Recorder, fired: dict[str, Any]
+) -> None:
+    """An action of workspace B whose event names A's flow run, deployment and flow
+    renders them as nothing: objects are read in the action's workspace only."""
+    other = WorkspaceApi(client, "b", Workspace.objects.create(slug="b"))
+    hook = _webhook(other, server)
+    template = "[{{ flow_run.name }}|{{ deployment.name }}|{{ flow.name }}]"
+    run = action_run(
+        {"type": "call-webhook", "block_document_id": hook["id"], "payload": template},
+        triggering_event=fired["event"],
+        workspace_id=other.workspace.id,
+    )
+    run_due_actions()
+    run.refresh_from_db()
+    assert run.status == "done", run.last_error
+    assert [json.loads(request["body"]) for request in server.requests] == ["[||]"]
