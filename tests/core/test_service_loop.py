@@ -130,6 +130,7 @@ def test_service_commands(api: ApiClient) -> None:
         "metrics: 9",  # task runs per state type (flow runs are counted live)
         "retention: 0",
         "audit_retention: 0",
+        "actions: 0",
     ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)
