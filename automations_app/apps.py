@@ -13,6 +13,7 @@ class AutomationsAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from automations_app.actions import run_due_actions
         from automations_app.background.triggers import evaluate_proactive_triggers, evaluate_triggers
         from orion_project.registry import Service, register_services
 
@@ -24,5 +25,6 @@ class AutomationsAppConfig(AppConfig):
                     lambda: evaluate_proactive_triggers(),
                     settings.ORION_TRIGGERS_PROACTIVE_INTERVAL_SECONDS,
                 ),
+                Service("actions", lambda: run_due_actions(), settings.ORION_ACTIONS_INTERVAL_SECONDS),
             ]
         )

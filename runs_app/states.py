@@ -40,3 +40,5 @@ class StateName:
     RESUMING = "Resuming"
     NOT_READY = "NotReady"
     SCHEDULED = "Scheduled"
+    # A flow run an automation suspended (PAUSED, rescheduled when resumed).
+    SUSPENDED = "Suspended"

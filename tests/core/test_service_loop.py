@@ -133,6 +133,7 @@ def test_service_commands(api: ApiClient) -> None:
         "events_retention: 0",
         "triggers: 0",
         "proactive_triggers: 0",
+        "actions: 0",
     ]
     out = io.StringIO()
     call_command("orion_services", "--once", "--only", "late_runs", stdout=out)
