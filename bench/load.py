@@ -13,7 +13,11 @@ before the load. One row per workload: requests/s, p50 and p99 latency, errors.
 ``run lifecycle`` counts whole lifecycles (create SCHEDULED → PENDING → RUNNING →
 COMPLETED, four requests); ``task run lifecycle`` a task run inside a RUNNING flow run
 (create PENDING → RUNNING → COMPLETED, three requests); ``bulk log write`` one
-``POST /logs/`` of 100 lines.
+``POST /logs/`` of 100 lines. What users send (issue #23): ``history off the hour`` (30
+daily intervals from "now - 30 days", a new window each request), ``nested filter by
+name`` (the nested filter sorted by expected start), and the page loads of the stock
+dashboard (``dashboard page``, ``flow runs page``, ``flow page``, ``flow run page``: every
+call of the page, a wave at a time, six at once as a browser sends them; ``bench.pages``).
 
 With ``--server-pids`` (the API server's main process and the postmaster, on Linux) each row also
 shows the CPU milliseconds the server and its database spent per request and the share
