@@ -34,7 +34,6 @@ from django.db.models import (
     IntegerField,
     JSONField,
     Lookup,
-    Subquery,
     TextField,
 )
 from django.db.models.sql.compiler import SQLCompiler
@@ -241,36 +240,3 @@ def fast_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None
     connections whose time zone is UTC (the project's setting)."""
     if connection.vendor == "postgresql" and connection.timezone is dt.UTC:
         connection.connection.adapters.register_loader("timestamptz", utc_timestamptz_loader())
-
-
-class AmongRows(Expression):
-    """``column`` is one of the values ``queryset`` selects, the sub-query run once per
-    statement: ``= ANY(ARRAY(...))`` on PostgreSQL (an InitPlan, so the planner neither
-    joins its table per row nor plans around it), ``IN (...)`` elsewhere."""
-
-    output_field = BooleanField()
-    conditional = True
-
-    def __init__(self, column: str, queryset: Any) -> None:
-        super().__init__()
-        self.column: Any = F(column)
-        self.rows: Any = Subquery(queryset)
-
-    def get_source_expressions(self) -> list[Any]:
-        return [self.column, self.rows]
-
-    def set_source_expressions(self, expressions: Sequence[Any]) -> None:
-        self.column, self.rows = expressions
-
-    def _parts(self, compiler: SQLCompiler) -> tuple[str, str, list[Any]]:
-        column, column_params = compiler.compile(self.column)
-        rows, rows_params = compiler.compile(self.rows)
-        return column, rows, [*column_params, *rows_params]
-
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
-        column, rows, params = self._parts(compiler)
-        return f"{column} IN {rows}", params
-
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
-        column, rows, params = self._parts(compiler)
-        return f"{column} = ANY(ARRAY{rows})", params

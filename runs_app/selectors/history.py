@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
 from django.db.models import (
     Avg,
     Case,
     Count,
     F,
     FloatField,
-    IntegerField,
     Q,
     QuerySet,
     Sum,
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Floor, Greatest
 
 from orion_project.clock import add_clamped
-from orion_project.db import DurationSeconds, EpochSeconds, WithinRanges
+from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
 from runs_app.models import FlowRun
 from runs_app.rollup.reads import RollupScope, rollup_rows, rollup_scope
 from runs_app.rollup.writes import BUCKET, bucket_of
@@ -106,36 +101,41 @@ def _scanned_history(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
+    taken_from: Any = None,
 ) -> HistorySums:
-    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows."""
+    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
+
+    ``taken_from``: an SQL expression giving, for rows the rollup already counted in
+    another interval, that interval's index (else NULL); their sums are taken away from it.
+    """
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     expected = EpochSeconds(F("expected_start_time"))
+    rows = queryset.annotate(
+        bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+        run_time=estimated_run_time_seconds(now),
+        lateness=lateness_seconds(now),
+    )
+    if taken_from is None:
+        rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
+    keys = ["bucket", "state_type", "state_name"] + (["taken_from"] if taken_from is not None else [])
     grouped = (
-        queryset.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
-        .annotate(
-            bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
-            run_time=estimated_run_time_seconds(now),
-            lateness=lateness_seconds(now),
-        )
-        .values("bucket", "state_type", "state_name")
+        rows.annotate(**({"taken_from": taken_from} if taken_from is not None else {}))
+        .values(*keys)
         .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
         .order_by()
     )
     sums: HistorySums = {}
     for row in grouped:
-        _add_sums(sums, row, int(row["bucket"]), 1, len(bounds))
+        values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
+        targets = [(int(row["bucket"]), 1)]
+        if row.get("taken_from") is not None:
+            targets.append((int(row["taken_from"]), -1))
+        for index, sign in targets:
+            if 0 <= index < len(bounds):
+                total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
+                for position, value in enumerate(values):
+                    total[position] += sign * value
     return sums
-
-
-def _add_sums(sums: HistorySums, row: Mapping[str, Any], index: int | None, sign: int, intervals: int) -> None:
-    """Add (``sign`` 1) or take away (-1) a grouped row's count, run time and lateness
-    to interval ``index`` (nothing outside the intervals)."""
-    if index is None or not 0 <= index < intervals:
-        return
-    total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
-    total[0] += sign * row["count_runs"]
-    total[1] += sign * float(row["run_time_sum"] or 0.0)
-    total[2] += sign * float(row["lateness_sum"] or 0.0)
 
 
 def _history_answer(bounds: list[tuple[dt.datetime, dt.datetime]], sums: HistorySums) -> list[dict[str, Any]]:
@@ -220,7 +220,16 @@ def flow_run_history(
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)
     plan = _HistoryPlan.of(bounds, now)
-    sums = _pieces_history(queryset, plan.pieces(bounds), now=now, bounds=bounds) if plan.read else {}
+    sums: HistorySums = {}
+    if plan.read:
+        taken_from = RangeLabel("expected_start_time", [(index, *sliver) for index, sliver in plan.slivers])
+        sums = _scanned_history(
+            queryset.filter(WithinRanges("expected_start_time", plan.read)),
+            start=start,
+            bounds=bounds,
+            now=now,
+            taken_from=taken_from if plan.slivers else None,
+        )
     if plan.taken:
         _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now, workspace_id=workspace_id)
     return _history_answer(bounds, sums)
@@ -280,84 +289,6 @@ class _HistoryPlan:
             else:
                 read.append((lower, upper))
         return cls(taken, read, slivers)
-
-    def pieces(self, bounds: list[tuple[dt.datetime, dt.datetime]]) -> list[_Piece]:
-        """The read ranges cut at every interval bound and sliver bound: within a piece
-        every run belongs to the same interval and, if its hour was taken, was taken by
-        the same interval (pieces that belong to neither are left out)."""
-        cuts = sorted(
-            {moment for bound in bounds for moment in bound} | {m for _, sliver in self.slivers for m in sliver}
-        )
-        lowers = [lower for lower, _ in bounds]
-        pieces: list[_Piece] = []
-        for lower, upper in self.read:
-            points = [lower, *cuts[bisect.bisect_right(cuts, lower) : bisect.bisect_left(cuts, upper)], upper]
-            for first, last in itertools.pairwise(points):
-                position = bisect.bisect_right(lowers, first) - 1
-                interval = position if position >= 0 and first < bounds[position][1] else None
-                taken = next((index for index, (a, b) in self.slivers if a <= first and last <= b), None)
-                if interval is not None or taken is not None:
-                    pieces.append(_Piece(first, last, interval, taken))
-        return pieces
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """A range of expected start read from the runs: its runs are added to ``interval``
-    and taken away from ``taken_from`` (the interval that took their hour), either may be ``None``."""
-
-    lower: dt.datetime
-    upper: dt.datetime
-    interval: int | None
-    taken_from: int | None
-
-
-def _pieces_history(
-    queryset: QuerySet[Any], pieces: list[_Piece], *, now: dt.datetime, bounds: list[tuple[dt.datetime, dt.datetime]]
-) -> HistorySums:
-    """The runs of ``queryset`` in ``pieces``, summed per piece and state in one statement.
-
-    The pieces are a table of the statement (``WITH pieces AS (VALUES ...)``) joined on
-    the expected start: each piece's runs are found by a range of the expected-start
-    index, and a run's piece, so its interval, is the piece row it joined, not an
-    expression evaluated per run (a ``CASE`` over every range and the float arithmetic
-    of the interval index cost more than reading the run).
-    """
-    connection = connections[queryset.db]
-    quote = connection.ops.quote_name
-    column = f"{quote(queryset.model._meta.db_table)}.{quote('expected_start_time')}"
-    table = quote(_PIECES)
-    grouped = (
-        queryset.extra(
-            tables=[_PIECES], where=[f"{column} >= {table}.{quote('lo')}", f"{column} < {table}.{quote('hi')}"]
-        )
-        .annotate(
-            piece=RawSQL(f"{table}.{quote('piece')}", (), output_field=IntegerField()),
-            run_time=estimated_run_time_seconds(now),
-            lateness=lateness_seconds(now),
-        )
-        .values("piece", "state_type", "state_name")
-        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
-        .order_by()
-    )
-    sql, params = grouped.query.sql_with_params()
-    rows_sql = ", ".join("(%s, %s, %s)" for _ in pieces)
-    adapt = connection.ops.adapt_datetimefield_value
-    values = [value for i, piece in enumerate(pieces) for value in (i, adapt(piece.lower), adapt(piece.upper))]
-    names = ", ".join(quote(name) for name in ("piece", "lo", "hi"))
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {table} ({names}) AS (VALUES {rows_sql}) {sql}", [*values, *params])
-        columns = [description[0] for description in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    sums: HistorySums = {}
-    for row in rows:
-        piece = pieces[row["piece"]]
-        _add_sums(sums, row, piece.interval, 1, len(bounds))
-        _add_sums(sums, row, piece.taken_from, -1, len(bounds))
-    return sums
-
-
-_PIECES = "history_pieces"
 
 
 def _add_rollup_hours(

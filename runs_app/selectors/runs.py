@@ -28,8 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
-from flows_app.models import Flow
-from orion_project.db import AmongRows, RowsCount, RowsSum
+from orion_project.db import RowsCount, RowsSum
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import PageByBody, ValueByBody
 from runs_app.filters import (
@@ -85,19 +84,6 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
-def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
-    """Runs whose flow matches ``flows``: the matching flows of the workspace found once
-    per statement (a name search reads the flows, a few hundred rows), then the runs
-    compared with that set, rather than each run's flow joined and searched per run."""
-    condition = FLOW_FILTER.to_q(flows)
-    if condition is None:
-        return None
-    if {key for key, value in (flows or {}).items() if value is not None} <= {"id", "operator"}:
-        # Flow ids alone: the run's own column against the ids, which the planner can weigh.
-        return FLOW_FILTER.to_q(flows, "flow__")
-    return Q(AmongRows("flow_id", Flow.objects.filter(condition, workspace_id=workspace_id).values("id")))
-
-
 def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
@@ -110,7 +96,7 @@ def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuer
     body = filters or {}
     conditions: list[Condition] = [
         FLOW_RUN_FILTER.to_q(body.get("flow_runs")),
-        _flow_condition(body.get("flows"), workspace_id),
+        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
         _deployment_condition(body.get("deployments"), ""),
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
