@@ -13,7 +13,11 @@ before the load. One row per workload: requests/s, p50 and p99 latency, errors.
 ``run lifecycle`` counts whole lifecycles (create SCHEDULED → PENDING → RUNNING →
 COMPLETED, four requests); ``task run lifecycle`` a task run inside a RUNNING flow run
 (create PENDING → RUNNING → COMPLETED, three requests); ``bulk log write`` one
-``POST /logs/`` of 100 lines.
+``POST /logs/`` of 100 lines. What users send (issue #23): ``history off the hour`` (30
+daily intervals from "now - 30 days", a new window each request), ``nested filter by
+name`` (the nested filter sorted by expected start), and the page loads of the stock
+dashboard (``dashboard page``, ``flow runs page``, ``flow page``, ``flow run page``: every
+call of the page, a wave at a time, six at once as a browser sends them; ``bench.pages``).
 
 With ``--server-pids`` (the API server's main process and the postmaster, on Linux) each row also
 shows the CPU milliseconds the server and its database spent per request and the share
@@ -117,10 +121,54 @@ class Fixtures:
     created: list[str] = field(default_factory=list)  # run ids the write workloads made
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: dict[int, str] = field(default_factory=dict)  # a RUNNING flow run per thread
+    browsers: dict[int, Browser] = field(default_factory=dict)  # a page-loading browser per thread
 
     def remember(self, run_id: str) -> None:
         with self.lock:
             self.created.append(run_id)
+
+
+class Browser:
+    """What a browser is to one host: ``pages.BROWSER_CONNECTIONS`` keep-alive connections,
+    a wave of calls sent over them at once."""
+
+    def __init__(self, like: Client) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from bench.pages import BROWSER_CONNECTIONS
+
+        self.local = threading.local()
+        self.like = like
+        self.clients: list[Client] = []
+        self.pool = ThreadPoolExecutor(BROWSER_CONNECTIONS)
+
+    def _client(self) -> Client:
+        client = getattr(self.local, "client", None)
+        if client is None:
+            client = self.local.client = Client(self.like.host, self.like.port, self.like.prefix, self.like.timeout)
+            self.clients.append(client)
+        return client
+
+    def _send(self, call: tuple[str, str, Any]) -> Any:
+        method, path, body = call
+        return self._client().json(method, path, body)
+
+    def load(self, page: Any) -> int:
+        """Send every wave of ``page`` (a ``bench.pages`` generator); the number of calls."""
+        calls = 0
+        wave = next(page)
+        while True:
+            answers = list(self.pool.map(self._send, wave))
+            calls += len(wave)
+            try:
+                wave = page.send(answers)
+            except StopIteration:
+                return calls
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for client in self.clients:
+            client.close()
 
 
 def check(condition: bool, message: str) -> None:
@@ -239,6 +287,47 @@ def metrics_scrape(client: Client, rng: random.Random, fx: Fixtures) -> None:
     check(b"orion_flow_runs{" in text and b"orion_late_flow_runs" in text, "metrics: gauges missing")
 
 
+def history_off_the_hour(client: Client, rng: random.Random, fx: Fixtures) -> None:
+    """What the dashboard's history asks: 30 daily intervals from "now - 30 days" as the
+    browser's clock gives it, so every interval bound cuts an hour."""
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "history_start": iso(now - dt.timedelta(days=30)),
+        "history_end": iso(now),
+        "history_interval_seconds": 86_400,
+    }
+    intervals = client.json("POST", "/flow_runs/history", body)
+    check(len(intervals) == 30, f"history: {len(intervals)} intervals, not 30")
+
+
+def _browser(client: Client, fx: Fixtures) -> Browser:
+    key = threading.get_ident()
+    with fx.lock:
+        if key not in fx.browsers:
+            fx.browsers[key] = Browser(client)
+        return fx.browsers[key]
+
+
+def page_load(name: str) -> Workload:
+    """One load of a dashboard page (``bench.pages``): all its calls, a wave at a time."""
+    from bench import pages
+
+    def run(client: Client, rng: random.Random, fx: Fixtures) -> None:
+        now = dt.datetime.now(dt.UTC)
+        page = {
+            "dashboard page": lambda: pages.dashboard(now),
+            "flow runs page": lambda: pages.flow_runs(now),
+            "flow page": lambda: pages.flow(now, rng.choice(fx.flow_ids)),
+            "flow run page": lambda: pages.flow_run(now, rng.choice(fx.runs_with_tasks)),
+        }[name]()
+        check(_browser(client, fx).load(page) > 0, f"{name}: no calls")
+
+    return run
+
+
+PAGES = ("dashboard page", "flow runs page", "flow page", "flow run page")
+
+
 def _create_body(rng: random.Random, fx: Fixtures, state: dict[str, Any]) -> dict[str, Any]:
     return {"flow_id": rng.choice(fx.flow_ids), "tags": ["bench", "load"], "state": state}
 
@@ -322,6 +411,9 @@ def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
         ("task run lifecycle", task_run_lifecycle),
         ("bulk log write", bulk_log_write),
         ("metrics scrape", metrics_scrape),
+        ("history off the hour", history_off_the_hour),
+        ("nested filter by name", nested_filter("EXPECTED_START_TIME_DESC")),
+        *[(name, page_load(name)) for name in PAGES],
     ]
 
 
@@ -612,6 +704,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(result)
         if result.first_error:
             print(f"#   {name}: first error: {result.first_error[:300]}", file=sys.stderr, flush=True)
+    for browser in fixtures.browsers.values():
+        browser.close()
     print_table(results)
     if fixtures.created and not args.keep_created:
         deleted = delete_created(target, fixtures, args.concurrency, args.timeout)

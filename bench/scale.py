@@ -31,14 +31,42 @@ from pathlib import Path
 from bench import report
 from bench.compare import ROOT, Cluster, Pooled, log, measure, ours, pin
 
-SCENARIOS = ("recent runs page", "nested filter", "count by state", "30-day history", "metrics scrape")
+SCENARIOS = (
+    "recent runs page",
+    "nested filter",
+    "count by state",
+    "30-day history",
+    "metrics scrape",
+    "history off the hour",
+    "nested filter by name",
+    "dashboard page",
+    "flow runs page",
+    "flow page",
+    "flow run page",
+)
 TITLE = "1,000,000 runs through HTTP (make bench-scale)"
+# p50 budgets in ms with one request in flight, and (where set) with more in flight:
+# what users send (issue #23): a dashboard page load is all its calls.
 BUDGETS_MS = {
     "recent runs page": 50,
     "nested filter": 50,
     "count by state": 50,
     "30-day history": 200,
     "metrics scrape": 50,
+    "history off the hour": 50,
+    "nested filter by name": 50,
+    "dashboard page": 150,
+    "flow runs page": 150,
+    "flow page": 150,
+    "flow run page": 150,
+}
+LOADED_BUDGETS_MS = {
+    "history off the hour": 200,
+    "nested filter by name": 200,
+    "dashboard page": 600,
+    "flow runs page": 600,
+    "flow page": 600,
+    "flow run page": 600,
 }
 
 
@@ -97,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
                 p50, p99 = pooled.percentile(0.5), pooled.percentile(0.99)
-                budget = BUDGETS_MS[name]
+                budget = LOADED_BUDGETS_MS.get(name, BUDGETS_MS[name]) if concurrency > 1 else BUDGETS_MS[name]
                 within = p50 is not None and p50 < budget
                 failed |= pooled.errors > 0
                 log(f"{name:<18} x{concurrency}: {pooled.rate:7.1f}/s p50 {p50 or 0:7.1f} ms p99 {p99 or 0:7.1f} ms "

@@ -263,6 +263,8 @@ class TaskRun(Run):
             models.Index(fields=["workspace", "state_type", "expected_start_time"], name="ix_tr_ws_state_expected"),
             models.Index(fields=["workspace", "-end_time"], name="ix_tr_ws_end_time"),
             models.Index(fields=["workspace", "name"], name="ix_tr_ws_name"),
+            # The dashboard's task-run counts and history: a window of start time.
+            models.Index(fields=["workspace", "start_time"], name="ix_tr_ws_start_time"),
             models.Index(
                 fields=["workspace", "next_scheduled_start_time"],
                 name="ix_tr_ws_next_scheduled",

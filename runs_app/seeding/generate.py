@@ -13,6 +13,15 @@
 * About 10 % of runs (only runs that started) have 5 task runs with one state row each.
 * Run tags: the flow's tags plus, for 30 % of runs, one of a few extra tags.
 
+``production=True`` (``orion_seed --production``) shapes the data like a busy server's
+instead, from random streams of its own (the default data set stays as it was): flows
+with similar names (``<kind>-<team>-<object>-<nnnn>``, so a name search matches many
+flows), runs of schedules in bursts sharing one start time on the hour or half hour
+(a few a fraction of a second off it), extra tags of varied selectivity (0.5 % to 25 %
+of runs each), most RUNNING runs started in the last hour and the others running for
+days, and most SCHEDULED runs in the 3 days after the anchor (not late) while the
+others are late.
+
 Determinism: runs are generated in chunks of 5,000, each from its own ``random.Random``
 seeded with ``(--seed, chunk)``; ids are drawn from the same generator. Running again
 with a larger ``--runs`` only inserts the missing runs, so seeding 20k and then 1M gives
@@ -56,6 +65,14 @@ STARTED_SHARE = 0.54 + 0.14 + 0.03 + 0.06  # COMPLETED, FAILED, RUNNING, CRASHED
 TASK_RUN_SHARE = 0.10
 TASKS_PER_RUN = 5
 ZERO = dt.timedelta(0)
+# The production shape (see the module docstring).
+TEAMS = ("sales", "billing", "search", "ads", "risk", "growth", "ops", "data")
+OBJECTS = ("orders", "events", "users", "invoices", "clicks", "sessions", "payments", "reports")
+TAG_SELECTIVITY = (("critical", 0.005), ("pii", 0.02), ("team-a", 0.1), ("nightly", 0.25))
+BURST_SHARE = 0.4  # runs started by a schedule at :00 or :30, many sharing a start time
+OFF_BY_A_FRACTION = 0.02  # of those, started up to a second before or after
+FUTURE_SCHEDULED_SHARE = 0.7  # SCHEDULED runs still ahead of the anchor (not late)
+RECENT_RUNNING_SHARE = 0.8  # RUNNING runs started in the last hour (the rest: for days)
 FLOW_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
@@ -112,7 +129,7 @@ class FlowSpec:
     tags: tuple[str, ...]
 
 
-def flow_specs(count: int, seed: int) -> list[FlowSpec]:
+def flow_specs(count: int, seed: int, *, production: bool = False) -> list[FlowSpec]:
     """The flows, deterministic in ``seed`` (ids may be replaced by existing rows' ids)."""
     from runs_app.names import ADJECTIVES
 
@@ -120,7 +137,10 @@ def flow_specs(count: int, seed: int) -> list[FlowSpec]:
     specs = []
     for index in range(count):
         kind = FLOW_KINDS[index % len(FLOW_KINDS)]
-        name = f"{kind}-{rng.choice(ADJECTIVES)}-{index:03d}"
+        if production:
+            name = f"{kind}-{rng.choice(TEAMS)}-{rng.choice(OBJECTS)}-{index:04d}"
+        else:
+            name = f"{kind}-{rng.choice(ADJECTIVES)}-{index:03d}"
         env = _weighted(rng, ENVIRONMENTS)
         specs.append(FlowSpec(_uuid(rng), name, kind, (env, KIND_TAG[kind])))
     return specs
@@ -168,8 +188,8 @@ def _flow_run_states(rng: random.Random, final: str, expected: dt.datetime, anch
     def duration() -> dt.timedelta:
         return second * (1.0 + min(rng.expovariate(1 / 120.0), 3600.0))
 
-    def created_before() -> dt.datetime:
-        return expected - second * rng.uniform(60.0, 86_400.0)
+    def created_before() -> dt.datetime:  # never after the anchor (runs scheduled ahead of it)
+        return min(expected - second * rng.uniform(60.0, 86_400.0), anchor - second)
 
     if final in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED):
         if final == StateType.COMPLETED and rng.random() < 0.12:
@@ -212,6 +232,21 @@ def _flow_run_states(rng: random.Random, final: str, expected: dt.datetime, anch
         State(StateType.SCHEDULED, StateName.SCHEDULED, created, expected, _uuid(rng)),
         State(StateType.CANCELLED, default_state_name(StateType.CANCELLED), cancelled, None, _uuid(rng)),
     ]
+
+
+def _production_start(rng: random.Random, final: str, expected: dt.datetime, anchor: dt.datetime) -> dt.datetime:
+    """A run's expected start in the production shape, from the uniform one."""
+    if final == StateType.SCHEDULED and rng.random() < FUTURE_SCHEDULED_SHARE:
+        return anchor + dt.timedelta(seconds=rng.uniform(60.0, 3 * 86_400.0))
+    if final == StateType.RUNNING and rng.random() < RECENT_RUNNING_SHARE:
+        return anchor - dt.timedelta(seconds=rng.uniform(60.0, 3_600.0))
+    if rng.random() < BURST_SHARE:
+        slot = expected.replace(minute=0 if expected.minute < 30 else 30, second=0, microsecond=0)
+        if rng.random() < OFF_BY_A_FRACTION:
+            slot += dt.timedelta(seconds=rng.uniform(-1.0, 1.0))
+        if slot <= anchor:
+            return slot
+    return expected
 
 
 def _task_state_type(final: str, position: int, per_run: int) -> str:
@@ -266,6 +301,7 @@ def generate_chunk(
     workspaces: Sequence[SeedWorkspace],
     anchor: dt.datetime,
     tasks: TaskShape = TaskShape(),
+    production: bool = False,
 ) -> Chunk:
     """The first ``count`` runs of chunk ``chunk`` (a prefix: independent of ``count``),
     the run at position ``p`` of the data set in ``workspaces[p % len(workspaces)]``.
@@ -278,6 +314,7 @@ def generate_chunk(
     ids = [workspace.id for workspace in workspaces]
     spread = "" if ids == [DEFAULT_WORKSPACE_ID] else ":workspaces:" + ",".join(map(str, ids))
     rng = random.Random(f"{seed}:runs:{chunk}{spread}")
+    shaping = random.Random(f"{seed}:production:{chunk}{spread}") if production else None
     out = Chunk()
     span = DAYS * 86_400.0
     task_share = tasks.share / STARTED_SHARE
@@ -288,8 +325,11 @@ def generate_chunk(
         final = _weighted(rng, FINAL_STATES)
         expected = anchor - dt.timedelta(seconds=rng.random() * span)
         tags = list(flow.tags)
-        if rng.random() < 0.3:
+        if rng.random() < 0.3 and shaping is None:
             tags.append(EXTRA_TAGS[rng.randrange(len(EXTRA_TAGS))])
+        if shaping is not None:
+            expected = _production_start(shaping, final, expected, anchor)
+            tags += [tag for tag, share in TAG_SELECTIVITY if shaping.random() < share]
         name = f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))]}-{ANIMALS[rng.randrange(len(ANIMALS))]}"
         states = _flow_run_states(rng, final, expected, anchor)
         book = replay(states)

@@ -158,6 +158,7 @@ def seed(
     workspace_ids: Sequence[int],
     tasks: TaskShape = TaskShape(),
     progress: Callable[[int, int, dict[str, int]], None] | None = None,
+    production: bool = False,
 ) -> dict[str, int]:
     """Insert the missing runs of the data set, spread evenly over ``workspace_ids`` (each
     gets its own copies of the flows); ``progress(done, runs, counts)`` after each chunk
@@ -165,7 +166,7 @@ def seed(
     from django.db import connection, transaction
 
     started = time.monotonic()
-    specs = flow_specs(flows, seed_value)
+    specs = flow_specs(flows, seed_value, production=production)
     workspaces = [
         SeedWorkspace(workspace_id, ensure_flows(specs, workspace_id=workspace_id)) for workspace_id in workspace_ids
     ]
@@ -192,7 +193,9 @@ def seed(
 
     for chunk_index in range((runs + CHUNK - 1) // CHUNK):
         size = min(CHUNK, runs - chunk_index * CHUNK)
-        chunk = generate_chunk(chunk_index, size, seed=seed_value, workspaces=workspaces, anchor=anchor, tasks=tasks)
+        chunk = generate_chunk(
+            chunk_index, size, seed=seed_value, workspaces=workspaces, anchor=anchor, tasks=tasks, production=production
+        )
         chunk.drop_runs(stored_ids(chunk.run_ids))
         done += size
         if chunk.flow_runs:

@@ -76,6 +76,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
         parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
         parser.add_argument(
+            "--production",
+            action="store_true",
+            help="shape the data like a busy server's: similar flow names, bursts sharing a start time, "
+            "tags of varied selectivity, long-running and late runs (runs_app.seeding.generate)",
+        )
+        parser.add_argument(
             "--workspaces",
             type=int,
             default=0,
@@ -106,5 +112,6 @@ class Command(BaseCommand):
             workspace_ids=workspace_ids,
             tasks=shape,
             progress=ProgressBar(self.stderr),
+            production=options["production"],
         )
         self.stdout.write(", ".join(f"{key} +{value:,}" for key, value in counts.items()))

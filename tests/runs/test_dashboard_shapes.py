@@ -1,0 +1,116 @@
+"""What the stock dashboard sends, on data shaped like a busy server's (``orion_seed
+--production``): answers equal reading the runs one by one.
+
+Runs in bursts share a start time on the hour (a few a fraction of a second off it), so
+history windows on the hour, off it and within a second of it cut those bursts at every
+bound; the nested filter searches flow names that many flows share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import Counter
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from flows_app.models import Flow
+from orion_project.models import DEFAULT_WORKSPACE_ID
+from runs_app.models import FlowRun
+from runs_app.selectors.history import flow_run_history, run_history
+from runs_app.selectors.runs import flow_runs_matching
+from tests.runs.rollup_helpers import assert_same
+
+ANCHOR = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": None, "deployments": None}
+
+
+@pytest.fixture
+def production() -> None:
+    call_command(
+        "orion_seed",
+        runs=3_000,
+        flows=40,
+        production=True,
+        anchor=ANCHOR.isoformat(),
+        no_vacuum=True,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+
+
+def _windows(now: dt.datetime) -> list[dict[str, Any]]:
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = dt.timedelta(days=1)
+    return [
+        # The dashboard's: 30 daily intervals from "now - 30 days", now to the second.
+        {"start": now - 30 * day, "end": now, "interval": day},
+        # On the hour, a second and a fraction before and after it.
+        {"start": hour - 30 * day, "end": hour, "interval": day},
+        {"start": hour - 30 * day - dt.timedelta(seconds=1), "end": now, "interval": day},
+        {"start": hour - 30 * day + dt.timedelta(seconds=0.5), "end": now, "interval": day},
+        {"start": hour - 30 * day + dt.timedelta(minutes=30, seconds=-0.3), "end": now, "interval": day},
+        # The task-run card's 72-minute intervals over a day, and hours cut at :29:59.
+        {"start": now - day, "end": now, "interval": dt.timedelta(seconds=4320)},
+        {"start": hour - 3 * day + dt.timedelta(minutes=29, seconds=59), "end": now, "interval": dt.timedelta(hours=5)},
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_production_shape_has_bursts_late_runs_and_rare_tags(production: None) -> None:
+    runs = FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)
+    starts = Counter(runs.values_list("expected_start_time", flat=True))
+    on_the_hour = [m for m in starts if m is not None and m.minute in (0, 30) and m.second == 0]
+    assert max(starts.values()) >= 5 and len(on_the_hour) >= 100  # bursts share one start time
+    assert runs.filter(expected_start_time__gt=ANCHOR, state_type="SCHEDULED").count() > 100  # ahead
+    assert runs.filter(state_name="Late").count() > 50
+    assert runs.filter(state_type="RUNNING", start_time__lt=ANCHOR - dt.timedelta(days=3)).exists()  # for days
+    tags = Counter(tag for row in runs.values_list("tags", flat=True) for tag in row)
+    assert 0 < tags["critical"] < tags["pii"] < tags["team-a"] < tags["nightly"] < len(starts) * 2
+    names = list(Flow.objects.values_list("name", flat=True))
+    assert sum("orders" in name for name in names) >= 3  # a search matches many flows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_off_on_and_near_the_hour_equals_reading_every_run(production: None) -> None:
+    now = ANCHOR + dt.timedelta(minutes=17, seconds=43, microseconds=250_000)
+    for window in _windows(now):
+        for filters in (NO_FILTERS, {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["FAILED", "CRASHED"]}}}}):
+            assert_same(
+                flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+                run_history(flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=now, **window),
+            )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nested_filter_with_a_flow_name_search_through_http(api, production: None) -> None:  # type: ignore[no-untyped-def]
+    after = ANCHOR - dt.timedelta(days=7)
+    body = {
+        "flows": {"name": {"like_": "orders"}},
+        "flow_runs": {
+            "state": {"type": {"any_": ["FAILED", "CRASHED"]}},
+            "tags": {"all_": ["prod"]},
+            "expected_start_time": {"after_": after.isoformat()},
+        },
+        "sort": "EXPECTED_START_TIME_DESC",
+        "limit": 50,
+    }
+    answer = api.post("/flow_runs/filter", body).json()
+    flows = set(Flow.objects.filter(name__contains="orders").values_list("id", flat=True))
+    expected = [
+        run
+        for run in FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID).order_by("-expected_start_time", "id")
+        if run.flow_id in flows
+        and run.state_type in ("FAILED", "CRASHED")
+        and "prod" in run.tags
+        and run.expected_start_time is not None
+        and run.expected_start_time >= after
+    ]
+    # Runs of a burst share their start: the order among them is the server's choice.
+    assert answer and [dt.datetime.fromisoformat(row["expected_start_time"]) for row in answer] == [
+        run.expected_start_time for run in expected[:50]
+    ]
+    assert {row["id"] for row in answer} <= {str(run.id) for run in expected}
+    assert api.post("/flow_runs/count", body).json() == len(expected)
