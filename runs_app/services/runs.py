@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
+from orion_project.prepared import by_id
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -52,16 +53,13 @@ def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspa
     its workspace (a row of another workspace is missing, whatever the foreign key says).
 
     Checked up front rather than left to the deferred foreign keys, so the answer does
-    not depend on when the transaction commits. The row is found by its primary key and
-    its workspace compared here, as ``orion_project.prepared.ByPrimaryKey`` does: a
-    ``workspace_id`` condition would make PostgreSQL plan the lookup against every index
-    that leads with it, on every run created.
+    not depend on when the transaction commits. The row is read by its compiled by-id
+    read (``orion_project.prepared.by_id``), which finds it by primary key and compares
+    its workspace: a ``workspace_id`` condition would make PostgreSQL plan the lookup
+    against every index that leads with it, on every run created.
     """
     for model, pk in references:
-        if pk is None:
-            continue
-        found = model.objects.filter(pk=pk).order_by().values_list("workspace_id", flat=True)[:1]
-        if list(found) != [workspace_id]:
+        if pk is not None and by_id(model, only=("id",)).get(pk, workspace_id=workspace_id) is None:
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
