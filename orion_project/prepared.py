@@ -400,6 +400,7 @@ class RowWrite(Generic[M]):
         )
         self.changed = [field for field in self.fields if not field.primary_key]
         self._sql: dict[str, tuple[str, str]] = {}
+        self._many: dict[tuple[str, int], str] = {}
 
     def sql(self, alias: str) -> tuple[str, str]:
         """The ``INSERT`` and the ``UPDATE`` (parameters: :meth:`insert_params`,
@@ -414,6 +415,25 @@ class RowWrite(Generic[M]):
             update = f"UPDATE {table} SET {assignments} WHERE {quote(self.pk.column)} = %s"
             statements = self._sql[alias] = (insert, update)
         return statements
+
+    def insert_rows(self, instances: Sequence[M], alias: str) -> None:
+        """Insert new ``instances`` with one multi-row ``INSERT`` (its SQL kept per row
+        count). One statement is atomic by itself, so no transaction is opened for it,
+        unlike ``bulk_create``, which wraps even one statement in one."""
+        if not instances:
+            return
+        sql = self._many.get((alias, len(instances)))
+        if sql is None:
+            insert, _ = self.sql(alias)
+            row = insert[insert.index(" VALUES ") + len(" VALUES ") :]
+            sql = f"{insert}{(', ' + row) * (len(instances) - 1)}"
+            if len(self._many) < 64:  # clients send a few batch sizes; others are written each time
+                self._many[(alias, len(instances))] = sql
+        params = [value for instance in instances for value in self.insert_params(instance, alias)]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+        for instance in instances:
+            self.saved(instance, alias)
 
     def insert_params(self, instance: M, alias: str) -> list[Any]:
         connection = connections[alias]
