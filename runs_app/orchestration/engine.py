@@ -39,8 +39,13 @@ logger = logging.getLogger("orion.orchestration")
 # a pause's settings): out of these the state row is read whole before the rules run.
 DETAILS_READ_OUT_OF = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED})
 # What the run's own columns tell of its current state; the rest is read when used.
-STATE_FROM_RUN = (("id", "state_id"), ("workspace_id", "workspace_id"), ("type", "state_type"))
-STATE_FROM_RUN += (("name", "state_name"), ("timestamp", "state_timestamp"))
+STATE_FROM_RUN: tuple[tuple[str, str], ...] = (
+    ("id", "state_id"),
+    ("workspace_id", "workspace_id"),
+    ("type", "state_type"),
+    ("name", "state_name"),
+    ("timestamp", "state_timestamp"),
+)
 
 
 def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID, *, workspace_id: int) -> Any:
