@@ -66,10 +66,11 @@ def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID, *, workspa
         return run
     state_model: Any = model._meta.get_field("state").related_model
     if run.state_type is not None and run.state_type not in DETAILS_READ_OUT_OF and run.state_timestamp is not None:
-        names = [name for name, _ in STATE_FROM_RUN]
-        names.append("flow_run_id" if isinstance(run, FlowRun) else "task_run_id")
-        values = [getattr(run, column) for _, column in STATE_FROM_RUN] + [run.pk]
-        state = state_model.from_db(run._state.db, names, values)
+        known = {name: getattr(run, column) for name, column in STATE_FROM_RUN}
+        known["flow_run_id" if isinstance(run, FlowRun) else "task_run_id"] = run.pk
+        # ``from_db`` takes the values in the model's column order.
+        names = [field.attname for field in state_model._meta.concrete_fields if field.attname in known]
+        state = state_model.from_db(run._state.db, names, [known[name] for name in names])
     else:
         # Read by a compiled statement and cached on the run, so ``run.state`` costs no
         # queryset compile either.

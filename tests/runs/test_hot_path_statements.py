@@ -132,3 +132,22 @@ def test_api_responses_skip_the_browser_middleware(api: ApiClient, client: Any) 
     login = client.get("/admin/login/")
     assert login.headers["X-Frame-Options"] == "DENY"
     assert "csrftoken" in login.cookies
+
+
+def test_a_refusal_out_of_running_answers_the_whole_current_state(
+    api: ApiClient, running_flow_run: str, django_assert_num_queries: Any
+) -> None:
+    """Out of RUNNING the engine reads no state row before the rules (the run's columns
+    give its type, name and timestamp); a refusal answers the current state whole, read
+    once, exactly as a read of the run shows it."""
+    body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0"}
+    task_id = api.post("/task_runs/", body).json()["id"]
+    running = {"type": "RUNNING", "message": "started", "data": {"x": 1}}
+    assert api.post(f"/task_runs/{task_id}/set_state", {"state": running}).json()["status"] == "ACCEPT"
+    # SAVEPOINT; SELECT ... FOR UPDATE the task run; SELECT the flow run (→ RUNNING's
+    # rules); SELECT the current state for the answer; RELEASE SAVEPOINT; INSERT the audit event.
+    with django_assert_num_queries(6):
+        again = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "RUNNING"}})
+    assert (again.status_code, again.json()["status"]) == (200, "ABORT")
+    assert again.json()["state"] == api.get(f"/task_runs/{task_id}").json()["state"]
+    assert again.json()["state"]["message"] == "started"
