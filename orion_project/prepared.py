@@ -422,15 +422,26 @@ class RowWrite(Generic[M]):
         unlike ``bulk_create``, which wraps even one statement in one."""
         if not instances:
             return
-        sql = self._many.get((alias, len(instances)))
-        if sql is None:
-            insert, _ = self.sql(alias)
-            row = insert[insert.index(" VALUES ") + len(" VALUES ") :]
-            sql = f"{insert}{(', ' + row) * (len(instances) - 1)}"
-            if len(self._many) < 64:  # clients send a few batch sizes; others are written each time
-                self._many[(alias, len(instances))] = sql
-        params = [value for instance in instances for value in self.insert_params(instance, alias)]
-        with connections[alias].cursor() as cursor:
+        rows = [self.insert_params(instance, alias) for instance in instances]
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            # One array per column, whatever the row count: one statement to prepare.
+            sql = self._many.get((alias, 0))
+            if sql is None:
+                insert, _ = self.sql(alias)
+                arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in self.fields)
+                sql = self._many[(alias, 0)] = f"{insert[: insert.index(' VALUES ')]} SELECT * FROM UNNEST({arrays})"
+            params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+        else:
+            sql = self._many.get((alias, len(rows)))
+            if sql is None:
+                insert, _ = self.sql(alias)
+                row = insert[insert.index(" VALUES ") + len(" VALUES ") :]
+                sql = f"{insert}{(', ' + row) * (len(rows) - 1)}"
+                if len(self._many) < 64:  # clients send a few batch sizes; others are written each time
+                    self._many[(alias, len(rows))] = sql
+            params = [value for row in rows for value in row]
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
         for instance in instances:
             self.saved(instance, alias)
