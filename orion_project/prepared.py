@@ -395,9 +395,7 @@ class RowWrite(Generic[M]):
         meta = model._meta
         self.fields = list(meta.local_concrete_fields)
         self.pk = meta.pk
-        assert all(not field.generated and field is not meta.auto_field for field in self.fields), (
-            "generated and auto-increment columns are not supported"
-        )
+        assert not any(field.generated or field is meta.auto_field for field in self.fields), "not supported"
         self.changed = [field for field in self.fields if not field.primary_key]
         self._sql: dict[str, tuple[str, str]] = {}
         self._many: dict[tuple[str, int], str] = {}
@@ -481,7 +479,7 @@ def insert_then_save(first: Model, then: Model) -> None:
     The two rows may point at each other; foreign keys are checked at commit. An update
     that finds no row raises ``DatabaseError``, as ``save(force_update=True)`` does.
     """
-    alias = router_alias(first)
+    alias = first._state.db or connection.alias  # the project has one database
     first_write, then_write = row_write(type(first)), row_write(type(then))
     first_insert, _ = first_write.sql(alias)
     then_insert, then_update = then_write.sql(alias)
@@ -499,8 +497,3 @@ def insert_then_save(first: Model, then: Model) -> None:
             raise DatabaseError(f"the {type(then).__name__} to update was not found")
     RowWrite.saved(first, alias)
     RowWrite.saved(then, alias)
-
-
-def router_alias(instance: Model) -> str:
-    """The database an instance is written to (the project has one)."""
-    return instance._state.db or connection.alias
