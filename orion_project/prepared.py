@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
@@ -231,17 +231,20 @@ class StatementsByBody(Generic[T]):
 
 # ------------------------------------------------------------------------ the registry
 
-_BY_ID: dict[tuple[type[Model], bool, tuple[str, ...]], ByPrimaryKey[Any]] = {}
+_BY_ID: dict[tuple[type[Model], bool, tuple[str, ...], tuple[str, ...]], ByPrimaryKey[Any]] = {}
 
 
-def by_id(model: type[M], *, locked: bool = False, joins: tuple[str, ...] = ()) -> ByPrimaryKey[M]:
-    """The read of one ``model`` row by primary key, with ``select_related(*joins)`` and,
-    when ``locked``, ``SELECT ... FOR UPDATE``; compiled once per process and database.
+def by_id(
+    model: type[M], *, locked: bool = False, joins: tuple[str, ...] = (), only: tuple[str, ...] = ()
+) -> ByPrimaryKey[M]:
+    """The read of one ``model`` row by primary key, with ``select_related(*joins)``,
+    when ``locked`` ``SELECT ... FOR UPDATE``, and when ``only`` names fields just those
+    (and the workspace, which the read compares); compiled once per process and database.
 
     The key is all the query is made of, so every caller asking for the same read shares
     one compiled statement.
     """
-    key = (model, locked, joins)
+    key = (model, locked, joins, only)
     read = _BY_ID.get(key)
     if read is None:
         queryset = model._default_manager.all()
@@ -249,6 +252,8 @@ def by_id(model: type[M], *, locked: bool = False, joins: tuple[str, ...] = ()) 
             queryset = queryset.select_related(*joins)
         if locked:
             queryset = queryset.select_for_update()
+        if only:
+            queryset = queryset.only(*only, *(("workspace_id",) if is_tenant_model(model) else ()))
         read = _BY_ID.setdefault(key, ByPrimaryKey(queryset))
     return read
 
@@ -369,3 +374,126 @@ class ValueByBody(ByBody[tuple[str, tuple[Any, ...]] | None]):
             cursor.execute(*statement)
             row = cursor.fetchone()
         return empty if row is None else row[0]
+
+
+# ------------------------------------------------------------------------ the writes
+
+
+class RowWrite(Generic[M]):
+    """A model's ``INSERT`` of every column and ``UPDATE`` of every column by primary key,
+    the SQL written once per database, for writers that run the same row write many times
+    (the orchestration engine: a state row and its run on every transition).
+
+    What ``Model.save()`` would send, with each field's ``pre_save`` (``auto_now``) and
+    ``get_db_prep_save`` applied the same way, but without compiling an ``InsertQuery`` or
+    ``UpdateQuery`` each time: that compile cost more than the statement. No signals are
+    sent (no model written here has receivers), and the instance is marked saved.
+    """
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        meta = model._meta
+        self.fields = list(meta.local_concrete_fields)
+        self.pk = meta.pk
+        assert not any(field.generated or field is meta.auto_field for field in self.fields), "not supported"
+        self.changed = [field for field in self.fields if not field.primary_key]
+        self._sql: dict[str, tuple[str, str]] = {}
+        self._many: dict[tuple[str, int], str] = {}
+
+    def sql(self, alias: str) -> tuple[str, str]:
+        """The ``INSERT`` and the ``UPDATE`` (parameters: :meth:`insert_params`,
+        :meth:`update_params`) for the database ``alias``."""
+        statements = self._sql.get(alias)
+        if statements is None:
+            quote = connections[alias].ops.quote_name
+            table = quote(self.model._meta.db_table)
+            columns = ", ".join(quote(field.column) for field in self.fields)
+            insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(self.fields))})"
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in self.changed)
+            update = f"UPDATE {table} SET {assignments} WHERE {quote(self.pk.column)} = %s"
+            statements = self._sql[alias] = (insert, update)
+        return statements
+
+    def insert_rows(self, instances: Sequence[M], alias: str) -> None:
+        """Insert new ``instances`` with one multi-row ``INSERT`` (its SQL kept per row
+        count). One statement is atomic by itself, so no transaction is opened for it,
+        unlike ``bulk_create``, which wraps even one statement in one."""
+        if not instances:
+            return
+        rows = [self.insert_params(instance, alias) for instance in instances]
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            # One array per column, whatever the row count: one statement to prepare.
+            sql = self._many.get((alias, 0))
+            if sql is None:
+                insert, _ = self.sql(alias)
+                arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in self.fields)
+                sql = self._many[(alias, 0)] = f"{insert[: insert.index(' VALUES ')]} SELECT * FROM UNNEST({arrays})"
+            params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+        else:
+            sql = self._many.get((alias, len(rows)))
+            if sql is None:
+                insert, _ = self.sql(alias)
+                row = insert[insert.index(" VALUES ") + len(" VALUES ") :]
+                sql = f"{insert}{(', ' + row) * (len(rows) - 1)}"
+                if len(self._many) < 64:  # clients send a few batch sizes; others are written each time
+                    self._many[(alias, len(rows))] = sql
+            params = [value for row in rows for value in row]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        for instance in instances:
+            self.saved(instance, alias)
+
+    def insert_params(self, instance: M, alias: str) -> list[Any]:
+        connection = connections[alias]
+        return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+
+    def update_params(self, instance: M, alias: str) -> list[Any]:
+        connection = connections[alias]
+        values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in self.changed]
+        values.append(self.pk.get_db_prep_save(instance.pk, connection))
+        return values
+
+    @staticmethod
+    def saved(instance: M, alias: str) -> None:
+        """Mark ``instance`` as stored in ``alias``, as ``Model.save()`` does."""
+        instance._state.adding = False
+        instance._state.db = alias
+
+
+_ROW_WRITES: dict[type[Model], RowWrite[Any]] = {}
+
+
+def row_write(model: type[M]) -> RowWrite[M]:
+    """The :class:`RowWrite` of ``model``, made once per process."""
+    write = _ROW_WRITES.get(model)
+    if write is None:
+        write = _ROW_WRITES.setdefault(model, RowWrite(model))
+    return write
+
+
+def insert_then_save(first: Model, then: Model) -> None:
+    """Insert the new row ``first``, then insert (when new) or update ``then``: one
+    statement on PostgreSQL (the insert as a data-modifying ``WITH``), two elsewhere.
+
+    The two rows may point at each other; foreign keys are checked at commit. An update
+    that finds no row raises ``DatabaseError``, as ``save(force_update=True)`` does.
+    """
+    alias = first._state.db or connection.alias  # the project has one database
+    first_write, then_write = row_write(type(first)), row_write(type(then))
+    first_insert, _ = first_write.sql(alias)
+    then_insert, then_update = then_write.sql(alias)
+    adding = then._state.adding
+    first_params = first_write.insert_params(first, alias)
+    then_sql = then_insert if adding else then_update
+    then_params = then_write.insert_params(then, alias) if adding else then_write.update_params(then, alias)
+    with connections[alias].cursor() as cursor:
+        if connections[alias].vendor == "postgresql":
+            cursor.execute(f"WITH first_row AS ({first_insert}) {then_sql}", [*first_params, *then_params])
+        else:
+            cursor.execute(first_insert, first_params)
+            cursor.execute(then_sql, then_params)
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"the {type(then).__name__} to update was not found")
+    RowWrite.saved(first, alias)
+    RowWrite.saved(then, alias)

@@ -88,6 +88,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def write_statements() -> int:
+    """A transition's state row and run: one statement on PostgreSQL (the state's INSERT
+    as a WITH of the run's), two on SQLite (statement counts of the write path)."""
+    return 1 if connections["default"].vendor == "postgresql" else 2
+
+
 def make_flow_run(api: ApiClient, state_type: str | None = None, **fields: Any) -> dict[str, Any]:
     flow = FlowFactory()
     body: dict[str, Any] = {"flow_id": str(flow.id), **fields}

@@ -65,7 +65,9 @@ DEFAULTS: dict[str, Any] = {"actor": "", "workspace_id": None, "workspace_slug":
 DEFAULTS |= {"object_id": "", "status_code": None, "source": "", "detail": ""}
 
 
-def _insert_sql() -> str:
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    """The one INSERT of an audit event, written once per database kind."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for column in COLUMNS)
     return f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
@@ -80,7 +82,7 @@ def _insert(**fields: Any) -> None:
     values["channel"], values["outcome"] = str(values["channel"]), str(values["outcome"])
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(), [values[column] for column in COLUMNS])
+            cursor.execute(_insert_sql(connection.vendor), [values[column] for column in COLUMNS])
     except DatabaseError:
         logger.exception("could not record the audit event %s", fields.get("action"))
 

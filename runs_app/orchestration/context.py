@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from orion_project.prepared import by_id
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.states import StateType, default_state_name
 
@@ -135,10 +136,8 @@ class OrchestrationContext:
         """
         if not isinstance(self.run, TaskRun) or self.run.flow_run_id is None:
             return None
-        runs = FlowRun.objects.only("id", "state_type", "run_count").filter(
-            pk=self.run.flow_run_id, workspace_id=self.run.workspace_id
-        )
-        return next(iter(runs), None)
+        read = by_id(FlowRun, only=("id", "state_type", "run_count"))
+        return read.get(self.run.flow_run_id, workspace_id=self.run.workspace_id)
 
     @property
     def initial_type(self) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.utils import timezone
 
-from orion_project.prepared import by_id
+from orion_project.prepared import by_id, insert_then_save
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
@@ -35,24 +35,62 @@ from runs_app.states import StateName, StateType
 logger = logging.getLogger("orion.orchestration")
 
 
+# The states out of which some rule reads the current state's details (a scheduled time,
+# a pause's settings): out of these the state row is read whole before the rules run.
+DETAILS_READ_OUT_OF = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED})
+# What the run's own columns tell of its current state; the rest is read when used.
+STATE_FROM_RUN: tuple[tuple[str, str], ...] = (
+    ("id", "state_id"),
+    ("workspace_id", "workspace_id"),
+    ("type", "state_type"),
+    ("name", "state_name"),
+    ("timestamp", "state_timestamp"),
+)
+
+
 def lock_run(model: type[FlowRun] | type[TaskRun], run_id: uuid.UUID, *, workspace_id: int) -> Any:
     """The run row of the workspace (``None`` if missing there), locked for the rest of
-    the transaction.
+    the transaction, with its current state.
 
     The current state is read by a second statement on purpose: on PostgreSQL a row
     fetched after waiting for the lock is the newest version, but rows joined to it in
     the same statement come from the statement's older snapshot, which would hide the
-    state the previous lock holder just wrote.
+    state the previous lock holder just wrote. Out of a state whose details no rule
+    reads (RUNNING, a final state) that statement is skipped: the locked row's state
+    columns, written with the state, give its id, type, name and timestamp, which is all
+    the rules and the bookkeeping read; the other fields are read if something asks
+    (:func:`current_state`).
     """
     run = by_id(model, locked=True).get(run_id, workspace_id=workspace_id)
-    if run is not None and run.state_id is not None:
+    if run is None or run.state_id is None:
+        return run
+    state_model: Any = model._meta.get_field("state").related_model
+    if run.state_type is not None and run.state_type not in DETAILS_READ_OUT_OF and run.state_timestamp is not None:
+        known = {name: getattr(run, column) for name, column in STATE_FROM_RUN}
+        known["flow_run_id" if isinstance(run, FlowRun) else "task_run_id"] = run.pk
+        # ``from_db`` takes the values in the model's column order.
+        names = [field.attname for field in state_model._meta.concrete_fields if field.attname in known]
+        state = state_model.from_db(run._state.db, names, [known[name] for name in names])
+    else:
         # Read by a compiled statement and cached on the run, so ``run.state`` costs no
         # queryset compile either.
-        state_model: Any = model._meta.get_field("state").related_model
         state = by_id(state_model).get(run.state_id, workspace_id=workspace_id)
-        if state is not None:
-            run.state = state
+    if state is not None:
+        run.state = state
     return run
+
+
+def current_state(run: FlowRun | TaskRun) -> FlowRunState | TaskRunState | None:
+    """``run.state`` whole: read by its compiled statement if :func:`lock_run` left
+    fields of it unread (one statement instead of one per field)."""
+    state = run.state
+    if state is None or not state.get_deferred_fields():
+        return state
+    state_model: Any = type(state)
+    whole = by_id(state_model).get(state.pk, workspace_id=run.workspace_id)
+    if whole is not None:
+        run.state = whole
+    return whole
 
 
 def orchestrate(
@@ -83,7 +121,7 @@ def orchestrate(
     )
     entered = _run_before_hooks(ctx, policy_for(task_run=is_task, force=force))
     if ctx.proposed is not None and ctx.status in (SetStateStatus.ACCEPT, SetStateStatus.REJECT):
-        ctx.validated = _write_state(ctx, ctx.proposed)
+        ctx.validated = _new_state(ctx, ctx.proposed)
     policy_before_exit = run.empirical_policy
     _run_after_hooks(ctx, entered)
     if ctx.validated is None:
@@ -91,14 +129,14 @@ def orchestrate(
             # A refused proposal can still leave a mark on the run (HandleResumingPausedFlows).
             run.save(update_fields=["empirical_policy", "updated"])
     else:
-        run.save()
+        _write_state(ctx, ctx.validated)
         if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState) and run.parent_task_run_id:
             _mirror_onto_parent_task(run, ctx.validated, api_version)
         if ctx.scratch.get("reset_failed_tasks") and isinstance(run, FlowRun):
             _reset_failed_task_runs(run, api_version)
     return OrchestrationResult(
         status=ctx.status,
-        state=ctx.validated if ctx.validated is not None else run.state,
+        state=ctx.validated if ctx.validated is not None else current_state(run),
         reason=ctx.reason,
         delay_seconds=ctx.delay_seconds,
         state_written=ctx.validated is not None,
@@ -146,9 +184,9 @@ def _run_after_hooks(ctx: OrchestrationContext, entered: list[tuple[Rule, str | 
             rule.cleanup(ctx)
 
 
-def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState | TaskRunState:
-    """Apply the global bookkeeping and insert the state row (of the run's workspace);
-    the run points at it."""
+def _new_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState | TaskRunState:
+    """Apply the global bookkeeping and make the state row (of the run's workspace) the
+    run points at; :func:`_write_state` stores both once the after-hooks have run."""
     apply_bookkeeping(ctx, state)
     fields = {
         "id": state.id,
@@ -162,11 +200,22 @@ def _write_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunStat
     }
     row: FlowRunState | TaskRunState
     if isinstance(ctx.run, FlowRun):
-        row = FlowRunState.objects.create(flow_run=ctx.run, **fields)
+        row = FlowRunState(flow_run=ctx.run, **fields)
     else:
-        row = TaskRunState.objects.create(task_run=ctx.run, **fields)
+        row = TaskRunState(task_run=ctx.run, **fields)
     ctx.run.state = row  # type: ignore[assignment]
     return row
+
+
+def _write_state(ctx: OrchestrationContext, state: FlowRunState | TaskRunState) -> None:
+    """Insert the state row and insert or update the run with it: one statement on
+    PostgreSQL, whose SQL is written once (``orion_project.prepared.insert_then_save``).
+
+    The after-hooks ran before it, so their changes to the run (a flow-run try count, a
+    resuming mark) are in the same write; rows they added that point at the state (a
+    cache entry) are checked against it at commit.
+    """
+    insert_then_save(state, ctx.run)
 
 
 def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:

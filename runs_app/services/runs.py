@@ -15,16 +15,18 @@ parent task run, flow run) resolve only there, and every row written carries it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
+from orion_project.prepared import by_id, row_write
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -52,16 +54,13 @@ def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspa
     its workspace (a row of another workspace is missing, whatever the foreign key says).
 
     Checked up front rather than left to the deferred foreign keys, so the answer does
-    not depend on when the transaction commits. The row is found by its primary key and
-    its workspace compared here, as ``orion_project.prepared.ByPrimaryKey`` does: a
-    ``workspace_id`` condition would make PostgreSQL plan the lookup against every index
-    that leads with it, on every run created.
+    not depend on when the transaction commits. The row is read by its compiled by-id
+    read (``orion_project.prepared.by_id``), which finds it by primary key and compares
+    its workspace: a ``workspace_id`` condition would make PostgreSQL plan the lookup
+    against every index that leads with it, on every run created.
     """
     for model, pk in references:
-        if pk is None:
-            continue
-        found = model.objects.filter(pk=pk).order_by().values_list("workspace_id", flat=True)[:1]
-        if list(found) != [workspace_id]:
+        if pk is not None and by_id(model, only=("id",)).get(pk, workspace_id=workspace_id) is None:
             raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
 
 
@@ -284,15 +283,23 @@ def task_run_delete(*, task_run_id: uuid.UUID, workspace_id: int) -> bool:
     return deleted[TaskRun._meta.label] > 0
 
 
+LOG_BATCH_ROWS = 500
+
+
 def logs_create(*, logs: Iterable[Mapping[str, Any]], workspace_id: int) -> int:
-    """Insert a batch of log lines of the workspace with one statement per 500 rows.
+    """Insert a batch of log lines of the workspace with one statement per 500 rows (a
+    batch of one statement needs no transaction around it: the statement is atomic).
 
     The run ids a line names are not checked (as the reference; logs may arrive before
     their run): a line naming another workspace's run is stored in this one and is only
     ever read here."""
     rows = [Log(**log, workspace_id=workspace_id) for log in logs]
-    with transaction.atomic():
-        Log.objects.bulk_create(rows, batch_size=500)
+    write = row_write(Log)
+    # SQLite bounds the parameters of one statement.
+    size = max(1, min(LOG_BATCH_ROWS, connection.ops.bulk_batch_size(write.fields, rows)))
+    with transaction.atomic() if len(rows) > size else contextlib.nullcontext():
+        for start in range(0, len(rows), size):
+            write.insert_rows(rows[start : start + size], connection.alias)
     return len(rows)
 
 

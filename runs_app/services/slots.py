@@ -37,6 +37,8 @@ HOLDING_STATE_TYPES = frozenset({StateType.RUNNING, StateType.CANCELLING})
 def tag_limits_locked(tags: Iterable[str] | None, *, workspace_id: int) -> QuerySet[ConcurrencyLimit]:
     """The workspace's limits on ``tags``, locked in tag order (every writer of slots
     locks them in this order, so two never deadlock)."""
+    if not tags:  # most runs have none: no queryset to compile
+        return ConcurrencyLimit.objects.none()
     return (
         ConcurrencyLimit.objects.select_for_update()
         .filter(workspace_id=workspace_id, tag__in=list(tags or []))

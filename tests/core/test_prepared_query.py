@@ -92,7 +92,8 @@ def test_read_routes_render_what_the_filter_route_renders(api: ApiClient) -> Non
 
 def test_routes_and_the_engine_compile_each_read_by_id_once(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """One registry: a run's state is read by the engine and by ``GET /flow_run_states/{id}``
-    through one compiled statement; every read is compiled once per process."""
+    through one compiled statement, the flow a new run names by another; every read is
+    compiled once per process."""
     monkeypatch.setattr(prepared, "_BY_ID", {})
     compiled: list[str] = []
     compile_query = prepared.CompiledQuery.of.__func__  # type: ignore[attr-defined]
@@ -107,4 +108,4 @@ def test_routes_and_the_engine_compile_each_read_by_id_once(api: ApiClient, monk
         assert api.get(f"/flow_runs/{run['id']}").status_code == 200
         answer = api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING"}}).json()
         assert api.get(f"/flow_run_states/{answer['state']['id']}").json()["type"] == "RUNNING"
-    assert sorted(compiled) == ["FlowRun", "FlowRun locked", "FlowRunState"]
+    assert sorted(compiled) == ["Flow", "FlowRun", "FlowRun locked", "FlowRunState"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, write_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +35,9 @@ def running_flow_run(api: ApiClient, flow_id: str) -> str:
 
 def test_flow_run_create_is_one_round_of_inserts(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
     # SELECT the flow exists; SAVEPOINT; INSERT ... ON CONFLICT the history rollup (the
-    # run's hour, flow and all-flows rows); INSERT the state; INSERT the run (its state
+    # run's hour, flow and all-flows rows); INSERT the state and the run (its state
     # columns already set); RELEASE SAVEPOINT; INSERT the audit event. No UPDATE, no read-back.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5 + write_statements()):
         created = api.post("/flow_runs/", {"flow_id": flow_id, "tags": ["a"], "parameters": {"x": 1}})
     assert created.status_code == 201
     assert stable(created.json()) == stable(api.get(f"/flow_runs/{created.json()['id']}").json())
@@ -45,11 +45,11 @@ def test_flow_run_create_is_one_round_of_inserts(api: ApiClient, flow_id: str, d
 
 def test_flow_run_set_state_statements(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
     run_id = api.post("/flow_runs/", {"flow_id": flow_id}).json()["id"]
-    # SAVEPOINT; SELECT ... FOR UPDATE the run; SELECT its current state; INSERT ... ON
-    # CONFLICT the history rollup (out of PENDING's rows, into RUNNING's: one statement);
-    # INSERT the new state; UPDATE the run's state columns; RELEASE SAVEPOINT; INSERT the
-    # audit event.
-    with django_assert_num_queries(8):
+    # SAVEPOINT; SELECT ... FOR UPDATE the run; SELECT its current state (out of PENDING
+    # a rule reads its details); INSERT ... ON CONFLICT the history rollup (out of
+    # PENDING's rows, into RUNNING's: one statement); INSERT the new state and UPDATE the
+    # run's state columns; RELEASE SAVEPOINT; INSERT the audit event.
+    with django_assert_num_queries(6 + write_statements()):
         answer = api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "RUNNING"}})
     assert answer.status_code == 201
     assert answer.json()["state"] == api.get(f"/flow_runs/{run_id}").json()["state"]
@@ -59,10 +59,10 @@ def test_task_run_create_is_one_round_of_inserts(
     api: ApiClient, running_flow_run: str, django_assert_num_queries: Any
 ) -> None:
     body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0", "tags": ["x"]}
-    # SELECT the flow run exists; SAVEPOINT; INSERT the state; INSERT the task run;
-    # RELEASE SAVEPOINT; INSERT the audit event. No look-up before the insert, no UPDATE,
-    # no read-back.
-    with django_assert_num_queries(6):
+    # SELECT the flow run exists; SAVEPOINT; INSERT the state and the task run; RELEASE
+    # SAVEPOINT; INSERT the audit event. No look-up before the insert, no UPDATE, no
+    # read-back.
+    with django_assert_num_queries(4 + write_statements()):
         created = api.post("/task_runs/", body)
     assert created.status_code == 201
     assert stable(created.json()) == stable(api.get(f"/task_runs/{created.json()['id']}").json())
@@ -79,15 +79,16 @@ def test_existing_task_run_is_found_by_the_unique_constraint(api: ApiClient, run
 def test_task_run_transition_statements(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
     body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0"}
     task_id = api.post("/task_runs/", body).json()["id"]
-    # → RUNNING: SAVEPOINT; SELECT ... FOR UPDATE the task run; SELECT its state; SELECT
-    # the flow run's state and run count (its rules need them); INSERT state; UPDATE the
-    # task run; RELEASE SAVEPOINT; INSERT the audit event. No tags, so no
-    # concurrency-limit statement.
-    with django_assert_num_queries(8):
+    # → RUNNING: SAVEPOINT; SELECT ... FOR UPDATE the task run; SELECT its state (out of
+    # PENDING a rule reads its details); SELECT the flow run's state and run count (its
+    # rules need them); INSERT state and UPDATE the task run; RELEASE SAVEPOINT; INSERT
+    # the audit event. No tags, so no concurrency-limit statement.
+    with django_assert_num_queries(6 + write_statements()):
         running = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "RUNNING"}})
     assert running.json()["status"] == "ACCEPT"
-    # → COMPLETED: as above without the flow run, which no rule of this transition reads.
-    with django_assert_num_queries(7):
+    # → COMPLETED: as above without the flow run, which no rule of this transition reads,
+    # and without the state, whose type, name and timestamp the locked run's columns give.
+    with django_assert_num_queries(4 + write_statements()):
         completed = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "COMPLETED"}})
     assert completed.json()["status"] == "ACCEPT"
     assert api.get(f"/task_runs/{task_id}").json()["state_type"] == "COMPLETED"
@@ -117,8 +118,9 @@ def test_bulk_logs_are_one_insert(api: ApiClient, running_flow_run: str, django_
         }
         for i in range(50)
     ]
-    # SAVEPOINT; one INSERT of the 50 rows; RELEASE SAVEPOINT; INSERT the audit event.
-    with django_assert_num_queries(4):
+    # One INSERT of the 50 rows (one statement: no transaction around it); INSERT the
+    # audit event.
+    with django_assert_num_queries(2):
         assert api.post("/logs/", logs).status_code == 201
 
 
@@ -130,3 +132,22 @@ def test_api_responses_skip_the_browser_middleware(api: ApiClient, client: Any) 
     login = client.get("/admin/login/")
     assert login.headers["X-Frame-Options"] == "DENY"
     assert "csrftoken" in login.cookies
+
+
+def test_a_refusal_out_of_running_answers_the_whole_current_state(
+    api: ApiClient, running_flow_run: str, django_assert_num_queries: Any
+) -> None:
+    """Out of RUNNING the engine reads no state row before the rules (the run's columns
+    give its type, name and timestamp); a refusal answers the current state whole, read
+    once, exactly as a read of the run shows it."""
+    body = {"flow_run_id": running_flow_run, "task_key": "t", "dynamic_key": "0"}
+    task_id = api.post("/task_runs/", body).json()["id"]
+    running = {"type": "RUNNING", "message": "started", "data": {"x": 1}}
+    assert api.post(f"/task_runs/{task_id}/set_state", {"state": running}).json()["status"] == "ACCEPT"
+    # SAVEPOINT; SELECT ... FOR UPDATE the task run; SELECT the flow run (→ RUNNING's
+    # rules); SELECT the current state for the answer; RELEASE SAVEPOINT; INSERT the audit event.
+    with django_assert_num_queries(6):
+        again = api.post(f"/task_runs/{task_id}/set_state", {"state": {"type": "RUNNING"}})
+    assert (again.status_code, again.json()["status"]) == (200, "ABORT")
+    assert again.json()["state"] == api.get(f"/task_runs/{task_id}").json()["state"]
+    assert again.json()["state"]["message"] == "started"
