@@ -82,6 +82,9 @@ ORION_AUDIT_RETENTION_DAYS = env_int("ORION_AUDIT_RETENTION_DAYS", 365, minimum=
 # docs/performance.md). Off: the trail keeps the admin's and the commands' writes and the
 # refusals at the door, not the clients' writes.
 ORION_AUDIT_API_WRITES = env_bool("ORION_AUDIT_API_WRITES", True)
+# Whether the server records events about its own changes (run state changes, deployment,
+# work-queue and work-pool status), in the transaction of each change; see docs/operations.md.
+ORION_EVENTS_EMIT = env_bool("ORION_EVENTS_EMIT", True)
 # Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.background.liveness).
 ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
 ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)
