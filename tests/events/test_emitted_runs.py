@@ -32,7 +32,11 @@ def _ok(response: Any) -> Any:
 
 
 def _related(kind: str, row: dict[str, Any]) -> dict[str, str]:
-    return {"prefect.resource.id": f"prefect.{kind}.{row['id']}", "prefect.resource.role": kind, "prefect.resource.name": row["name"]}
+    return {
+        "prefect.resource.id": f"prefect.{kind}.{row['id']}",
+        "prefect.resource.role": kind,
+        "prefect.resource.name": row["name"],
+    }
 
 
 def _tag(tag: str) -> dict[str, str]:
@@ -91,7 +95,13 @@ def deployed(api: ApiClient) -> dict[str, Any]:
     flow = _ok(api.post("/flows/", {"name": "dep-flow", "tags": ["ft"]}))
     pool = _ok(api.post("/work_pools/", {"name": "pool-b", "type": "process"}))
     queue = _ok(api.post("/work_pools/pool-b/queues", {"name": "q-a"}))
-    body = {"name": "dep-a", "flow_id": flow["id"], "work_pool_name": "pool-b", "work_queue_name": "q-a", "tags": ["dt"]}
+    body = {
+        "name": "dep-a",
+        "flow_id": flow["id"],
+        "work_pool_name": "pool-b",
+        "work_queue_name": "q-a",
+        "tags": ["dt"],
+    }
     deployment = _ok(api.post("/deployments/", body))
     return {"flow": flow, "pool": pool, "queue": queue, "deployment": deployment}
 
@@ -218,8 +228,7 @@ def test_events_land_in_the_run_s_workspace(db: None, client: Client) -> None:
         flow = _ok(api.post("/flows/", {"name": "same-name"}))
         _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}}))
     for workspace in workspaces:
-        runs = Workspace.objects.get(pk=workspace.pk)
-        [event] = emitted(workspace_id=runs.pk)
+        [event] = emitted(workspace_id=workspace.pk)
         run_id = event["resource"]["prefect.resource.id"].removeprefix("prefect.flow-run.")
         answer = WorkspaceApi(client, workspace.slug, workspace).get(f"/flow_runs/{run_id}")
         assert answer.status_code == 200

@@ -14,11 +14,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from flows_app.events import statuses_expire
+from orion_project.models import Workspace
 from tests.events.emitted_helpers import emitted, names
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +59,13 @@ def test_status_events_follow_what_workers_and_users_do(api: ApiClient) -> None:
     flow = _ok(api.post("/flows/", {"name": "dep-flow", "tags": ["ft"]}))
     pool = _ok(api.post("/work_pools/", {"name": "pool-b", "type": "process"}))
     queue = _ok(api.post("/work_pools/pool-b/queues", {"name": "q-a"}))
-    body = {"name": "dep-a", "flow_id": flow["id"], "work_pool_name": "pool-b", "work_queue_name": "q-a", "tags": ["dt"]}
+    body = {
+        "name": "dep-a",
+        "flow_id": flow["id"],
+        "work_pool_name": "pool-b",
+        "work_queue_name": "q-a",
+        "tags": ["dt"],
+    }
     deployment = _ok(api.post("/deployments/", body))
     _ok(api.post("/work_pools/pool-b/workers/heartbeat", {"name": "w1"}))
     _ok(api.post("/work_pools/pool-b/get_scheduled_flow_runs", {"work_queue_names": ["q-a"]}))
@@ -72,9 +80,16 @@ def test_status_events_follow_what_workers_and_users_do(api: ApiClient) -> None:
     _ok(api.post("/deployments/get_scheduled_flow_runs", {"deployment_ids": [deployment["id"]]}))
 
     agent_pool = _ok(api.get("/work_pools/default-agent-pool"))
-    deployment_labels = {"prefect.resource.id": f"prefect.deployment.{deployment['id']}", "prefect.resource.name": "dep-a"}
+    deployment_labels = {
+        "prefect.resource.id": f"prefect.deployment.{deployment['id']}",
+        "prefect.resource.name": "dep-a",
+    }
     deployment_related = [
-        {"prefect.resource.id": f"prefect.flow.{flow['id']}", "prefect.resource.name": "dep-flow", "prefect.resource.role": "flow"},
+        {
+            "prefect.resource.id": f"prefect.flow.{flow['id']}",
+            "prefect.resource.name": "dep-flow",
+            "prefect.resource.role": "flow",
+        },
         _queue(queue),
         _pool(pool, role=True),
     ]
@@ -153,3 +168,12 @@ def test_events_off_keeps_the_statuses(api: ApiClient, settings: Any) -> None:
     [event] = emitted()
     assert event["event"] == "prefect.work-pool.paused"
     assert event["follows"] is not None
+
+
+def test_status_events_land_in_the_pool_s_workspace(db: None, client: Client) -> None:
+    for slug in ("a", "b"):
+        workspace = Workspace.objects.create(slug=slug)
+        api = WorkspaceApi(client, slug, workspace)
+        pool = _ok(api.post("/work_pools/", {"name": "same-name", "type": "process"}))
+        [event] = emitted(workspace_id=workspace.pk)
+        assert event["resource"]["prefect.resource.id"] == f"prefect.work-pool.{pool['id']}"
