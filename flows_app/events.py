@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -132,14 +131,15 @@ def work_queue_pause_set(queue: WorkQueue, *, last_polled: dt.datetime | None) -
     _set_queue_status(queue, READY if polled else NOT_READY, now=now, only_from=PAUSED)
 
 
-def work_queues_polled(queue_ids: Iterable[uuid.UUID], *, workspace_id: int, now: dt.datetime) -> None:
-    """A poll makes the not-ready ones of these queues ready, and the not-ready
-    deployments they serve."""
-    waking = WorkQueue.objects.filter(workspace_id=workspace_id, pk__in=list(queue_ids), announced_status=NOT_READY)
-    for queue in waking.select_related("work_pool"):
-        _set_queue_status(queue, READY, now=now, only_from=NOT_READY)
+def work_queues_polled(queues: list[WorkQueue], *, workspace_id: int, now: dt.datetime) -> None:
+    """A poll makes the not-ready ones of these queues (as the poll read them) ready, and
+    the not-ready deployments they serve: one read when nothing changes."""
+    for queue in queues:
+        if queue.announced_status == NOT_READY:
+            with transaction.atomic():
+                _set_queue_status(queue, READY, now=now, only_from=NOT_READY)
     deployments = Deployment.objects.filter(
-        workspace_id=workspace_id, work_queue_id__in=list(queue_ids), announced_status=NOT_READY
+        workspace_id=workspace_id, work_queue_id__in=[queue.id for queue in queues], announced_status=NOT_READY
     )
     _set_deployments_status(deployments, READY, now=now)
 
@@ -173,9 +173,9 @@ def _set_queue_status(
 # Deployments --------------------------------------------------------------------------
 
 
-def deployments_polled(deployment_ids: Iterable[uuid.UUID], *, workspace_id: int, now: dt.datetime) -> None:
+def deployments_polled(deployment_ids: list[uuid.UUID], *, workspace_id: int, now: dt.datetime) -> None:
     """A runner's poll makes these deployments ready (those that were not)."""
-    rows = Deployment.objects.filter(workspace_id=workspace_id, pk__in=list(deployment_ids), announced_status=NOT_READY)
+    rows = Deployment.objects.filter(workspace_id=workspace_id, pk__in=deployment_ids, announced_status=NOT_READY)
     _set_deployments_status(rows, READY, now=now)
 
 
@@ -183,11 +183,15 @@ def _set_deployments_status(deployments: QuerySet[Deployment], status: str, *, n
     old = NOT_READY if status == READY else READY
     changed = 0
     for deployment in deployments.select_related("flow", "work_queue__work_pool"):
-        if not Deployment.objects.filter(pk=deployment.pk, announced_status=old).update(announced_status=status):
-            continue
-        changed += 1
-        if not settings.ORION_EVENTS_EMIT:
-            continue
+        with transaction.atomic():
+            changed += _set_deployment_status(deployment, status, old=old, now=now)
+    return changed
+
+
+def _set_deployment_status(deployment: Deployment, status: str, *, old: str, now: dt.datetime) -> bool:
+    if not Deployment.objects.filter(pk=deployment.pk, announced_status=old).update(announced_status=status):
+        return False
+    if settings.ORION_EVENTS_EMIT:
         related = [
             {
                 "prefect.resource.id": f"prefect.flow.{deployment.flow_id}",
@@ -215,7 +219,7 @@ def _set_deployments_status(deployments: QuerySet[Deployment], status: str, *, n
             related=related,
             occurred=now,
         )
-    return changed
+    return True
 
 
 # The status service -------------------------------------------------------------------
@@ -239,9 +243,7 @@ def statuses_expire(*, now: dt.datetime | None = None) -> int:
     deployments = Deployment.objects.filter(announced_status=READY, last_polled__lt=stale).filter(
         Q(work_queue__isnull=True) | Q(work_queue__last_polled__isnull=True) | Q(work_queue__last_polled__lt=stale)
     )
-    for deployment in deployments.values_list("pk", flat=True):
-        with transaction.atomic():
-            changed += _set_deployments_status(Deployment.objects.filter(pk=deployment), NOT_READY, now=now)
+    changed += _set_deployments_status(deployments, NOT_READY, now=now)
     queues = WorkQueue.objects.filter(announced_status=READY).filter(
         Q(last_polled__isnull=True) | Q(last_polled__lt=stale)
     )

@@ -135,15 +135,15 @@ def work_queue_delete(*, workspace_id: int, queue_id: uuid.UUID) -> bool:
     return deleted > 0
 
 
-def work_queue_mark_polled(*, workspace_id: int, queue_ids: list[uuid.UUID], now: dt.datetime) -> None:
+def work_queue_mark_polled(*, workspace_id: int, queues: list[WorkQueue], now: dt.datetime) -> None:
     """Record that agents or workers polled these queues just now, and so the deployments
     they serve (which makes those deployments READY)."""
     from flows_app.models import Deployment
 
-    with transaction.atomic():
-        WorkQueue.objects.filter(workspace_id=workspace_id, pk__in=queue_ids).update(last_polled=now, updated=now)
-        Deployment.objects.filter(workspace_id=workspace_id, work_queue_id__in=queue_ids).update(last_polled=now)
-        events.work_queues_polled(queue_ids, workspace_id=workspace_id, now=now)
+    queue_ids = [queue.id for queue in queues]
+    WorkQueue.objects.filter(workspace_id=workspace_id, pk__in=queue_ids).update(last_polled=now, updated=now)
+    Deployment.objects.filter(workspace_id=workspace_id, work_queue_id__in=queue_ids).update(last_polled=now)
+    events.work_queues_polled(queues, workspace_id=workspace_id, now=now)
 
 
 def work_pool_create(*, workspace_id: int, **fields: Any) -> WorkPool:
@@ -214,7 +214,7 @@ def work_queue_poll(
         [queue], workspace_id=workspace_id, limit=limit, scheduled_before=scheduled_before
     )
     if record_poll:
-        work_queue_mark_polled(workspace_id=workspace_id, queue_ids=[queue.id], now=timezone.now())
+        work_queue_mark_polled(workspace_id=workspace_id, queues=[queue], now=timezone.now())
     return [run for _, run in picked]
 
 
@@ -238,7 +238,7 @@ def work_pool_poll(
     )
     if work_queue_names:
         queues = [queue for queue in queues if queue.name in work_queue_names]
-    work_queue_mark_polled(workspace_id=workspace_id, queue_ids=[queue.id for queue in queues], now=timezone.now())
+    work_queue_mark_polled(workspace_id=workspace_id, queues=queues, now=timezone.now())
     if work_pool.is_paused:
         return []
     if work_pool.concurrency_limit is not None:
