@@ -53,6 +53,14 @@ def _pool_labels(pool: WorkPool) -> dict[str, str]:
     }
 
 
+def _queue_labels(queue: WorkQueue) -> dict[str, str]:
+    return {
+        "prefect.resource.id": f"prefect.work-queue.{queue.id}",
+        "prefect.resource.name": queue.name,
+        "prefect.resource.role": "work-queue",
+    }
+
+
 # Work pools ---------------------------------------------------------------------------
 
 
@@ -159,11 +167,7 @@ def _set_queue_status(
         emit(
             workspace_id=queue.workspace_id,
             event=f"prefect.work-queue.{_kebab(status)}",
-            resource={
-                "prefect.resource.id": f"prefect.work-queue.{queue.id}",
-                "prefect.resource.name": queue.name,
-                "prefect.resource.role": "work-queue",
-            },
+            resource=_queue_labels(queue),
             related=[{**_pool_labels(pool), "prefect.resource.role": "work-pool"}],
             occurred=now,
         )
@@ -201,13 +205,7 @@ def _set_deployment_status(deployment: Deployment, status: str, *, old: str, now
         ]
         queue = deployment.work_queue
         if queue is not None:
-            related.append(
-                {
-                    "prefect.resource.id": f"prefect.work-queue.{queue.id}",
-                    "prefect.resource.name": queue.name,
-                    "prefect.resource.role": "work-queue",
-                }
-            )
+            related.append(_queue_labels(queue))
             related.append({**_pool_labels(queue.work_pool), "prefect.resource.role": "work-pool"})
         emit(
             workspace_id=deployment.workspace_id,

@@ -20,15 +20,10 @@ from django.test import Client
 
 from events_app.models import Event, EventResource
 from orion_project.models import Workspace
-from tests.events.emitted_helpers import emitted, names
+from tests.events.emitted_helpers import deploy, emitted, names, ok
 from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
-
-
-def _ok(response: Any) -> Any:
-    assert response.status_code < 300, response.content
-    return response.json() if response.content else None
 
 
 def _related(kind: str, row: dict[str, Any]) -> dict[str, str]:
@@ -44,7 +39,7 @@ def _tag(tag: str) -> dict[str, str]:
 
 
 def _states(api: ApiClient, run_id: str) -> list[dict[str, Any]]:
-    return sorted(_ok(api.get(f"/flow_run_states/?flow_run_id={run_id}")), key=lambda state: state["timestamp"])
+    return sorted(ok(api.get(f"/flow_run_states/?flow_run_id={run_id}")), key=lambda state: state["timestamp"])
 
 
 def _expected(run: dict[str, Any], states: list[dict[str, Any]], related: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -90,30 +85,17 @@ def _without_occurred(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def deployed(api: ApiClient) -> dict[str, Any]:
-    """A flow, a process pool with a queue, and a deployment on it, with tags on the flow
-    and the deployment (the reference's steps)."""
-    flow = _ok(api.post("/flows/", {"name": "dep-flow", "tags": ["ft"]}))
-    pool = _ok(api.post("/work_pools/", {"name": "pool-b", "type": "process"}))
-    queue = _ok(api.post("/work_pools/pool-b/queues", {"name": "q-a"}))
-    body = {
-        "name": "dep-a",
-        "flow_id": flow["id"],
-        "work_pool_name": "pool-b",
-        "work_queue_name": "q-a",
-        "tags": ["dt"],
-    }
-    deployment = _ok(api.post("/deployments/", body))
-    return {"flow": flow, "pool": pool, "queue": queue, "deployment": deployment}
+    return deploy(api)
 
 
 def test_a_deployment_run_emits_each_state_it_enters(api: ApiClient, deployed: dict[str, Any]) -> None:
     # The 2.20 client sends the SCHEDULED state (a run created without one starts PENDING here,
     # as in 2.7.12).
     body = {"tags": ["rt"], "state": {"type": "SCHEDULED"}}
-    run = _ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", body))
-    _ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "PENDING"}}))
-    _ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING", "message": "go"}}))
-    _ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "FAILED", "message": "boom"}}))
+    run = ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", body))
+    ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "PENDING"}}))
+    ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING", "message": "go"}}))
+    ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "FAILED", "message": "boom"}}))
 
     related = [
         _related("flow", deployed["flow"]),
@@ -139,18 +121,18 @@ def test_a_deployment_run_emits_each_state_it_enters(api: ApiClient, deployed: d
 
 
 def test_a_sub_flow_run_names_its_parent_task_run_and_the_mirrored_task_run_emits_nothing(api: ApiClient) -> None:
-    flow = _ok(api.post("/flows/", {"name": "child-flow"}))
-    parent = _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}, "tags": ["alpha"]}))
+    flow = ok(api.post("/flows/", {"name": "child-flow"}))
+    parent = ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}, "tags": ["alpha"]}))
     body = {"flow_run_id": parent["id"], "task_key": "child", "dynamic_key": "0", "tags": ["beta"]}
-    task = _ok(api.post("/task_runs/", {**body, "state": {"type": "RUNNING"}}))
-    child = _ok(
+    task = ok(api.post("/task_runs/", {**body, "state": {"type": "RUNNING"}}))
+    child = ok(
         api.post(
             "/flow_runs/",
             {"flow_id": flow["id"], "parent_task_run_id": task["id"], "tags": ["alpha"], "state": {"type": "PENDING"}},
         )
     )
-    _ok(api.post(f"/flow_runs/{child['id']}/set_state", {"state": {"type": "RUNNING"}}))
-    _ok(api.post(f"/task_runs/{task['id']}/set_state", {"state": {"type": "COMPLETED"}}))
+    ok(api.post(f"/flow_runs/{child['id']}/set_state", {"state": {"type": "RUNNING"}}))
+    ok(api.post(f"/task_runs/{task['id']}/set_state", {"state": {"type": "COMPLETED"}}))
 
     related = [_related("flow", flow), _related("task-run", task), _tag("alpha"), _tag("beta")]
     child_events = [event for event in emitted() if event["resource"]["prefect.resource.id"].endswith(child["id"])]
@@ -165,18 +147,18 @@ def test_a_sub_flow_run_names_its_parent_task_run_and_the_mirrored_task_run_emit
 
 def test_a_pause_says_whether_it_reschedules(api: ApiClient, deployed: dict[str, Any]) -> None:
     body = {"state": {"type": "RUNNING"}}
-    run = _ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", body))
+    run = ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", body))
     paused = {"type": "PAUSED", "name": "Suspended", "state_details": {"pause_reschedule": True, "pause_key": "k"}}
-    _ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": paused}))
+    ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": paused}))
     [_, event] = emitted("prefect.flow-run.")
     assert event["event"] == "prefect.flow-run.Suspended"
     assert event["payload"]["validated_state"] == {"type": "PAUSED", "name": "Suspended", "pause_reschedule": "true"}
 
 
 def test_a_long_message_is_cut_in_the_middle(api: ApiClient) -> None:
-    flow = _ok(api.post("/flows/", {"name": "chatty"}))
+    flow = ok(api.post("/flows/", {"name": "chatty"}))
     message = "a" * 60_000 + "b" * 60_000
-    _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING", "message": message}}))
+    ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING", "message": message}}))
     [event] = emitted()
     cut = "a" * 50_000 + "...20000 additional characters..." + "b" * 50_000
     assert event["resource"]["prefect.state-message"] == cut
@@ -184,7 +166,7 @@ def test_a_long_message_is_cut_in_the_middle(api: ApiClient) -> None:
 
 
 def test_the_event_names_its_resources_for_the_related_filters(api: ApiClient, deployed: dict[str, Any]) -> None:
-    run = _ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", {}))
+    run = ok(api.post(f"/deployments/{deployed['deployment']['id']}/create_flow_run", {}))
     [event] = Event.objects.filter(event__startswith="prefect.flow-run.")
     assert sorted(EventResource.objects.filter(event_seq=event.seq).values_list("role", "resource_id")) == sorted(
         [
@@ -202,11 +184,11 @@ def test_the_event_names_its_resources_for_the_related_filters(api: ApiClient, d
 
 
 def test_a_refused_or_failed_transition_emits_nothing(api: ApiClient) -> None:
-    flow = _ok(api.post("/flows/", {"name": "refused"}))
-    run = _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "COMPLETED"}}))
+    flow = ok(api.post("/flows/", {"name": "refused"}))
+    run = ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "COMPLETED"}}))
     before = names(emitted())
     # Aborted by the policy: a finished run does not go back to PENDING.
-    answer = _ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "PENDING"}}))
+    answer = ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "PENDING"}}))
     assert answer["status"] == "ABORT"
     # A body that fails validation writes nothing.
     bad = api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "NOPE"}})
@@ -216,8 +198,8 @@ def test_a_refused_or_failed_transition_emits_nothing(api: ApiClient) -> None:
 
 def test_the_operator_can_turn_server_events_off(api: ApiClient, settings: Any) -> None:
     settings.ORION_EVENTS_EMIT = False
-    flow = _ok(api.post("/flows/", {"name": "quiet"}))
-    _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}}))
+    flow = ok(api.post("/flows/", {"name": "quiet"}))
+    ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}}))
     assert emitted() == []
 
 
@@ -225,8 +207,8 @@ def test_events_land_in_the_run_s_workspace(db: None, client: Client) -> None:
     workspaces = [Workspace.objects.create(slug=slug) for slug in ("a", "b")]
     for workspace in workspaces:
         api = WorkspaceApi(client, workspace.slug, workspace)
-        flow = _ok(api.post("/flows/", {"name": "same-name"}))
-        _ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}}))
+        flow = ok(api.post("/flows/", {"name": "same-name"}))
+        ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}}))
     for workspace in workspaces:
         [event] = emitted(workspace_id=workspace.pk)
         run_id = event["resource"]["prefect.resource.id"].removeprefix("prefect.flow-run.")

@@ -19,15 +19,10 @@ from django.utils import timezone
 
 from flows_app.events import statuses_expire
 from orion_project.models import Workspace
-from tests.events.emitted_helpers import emitted, names
+from tests.events.emitted_helpers import deploy, emitted, names, ok
 from tests.helpers import ApiClient, WorkspaceApi
 
 pytestmark = pytest.mark.django_db
-
-
-def _ok(response: Any) -> Any:
-    assert response.status_code < 300, response.content
-    return response.json() if response.content else None
 
 
 def _pool(pool: dict[str, Any], role: bool = False) -> dict[str, str]:
@@ -56,30 +51,21 @@ def _shape(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_status_events_follow_what_workers_and_users_do(api: ApiClient) -> None:
-    flow = _ok(api.post("/flows/", {"name": "dep-flow", "tags": ["ft"]}))
-    pool = _ok(api.post("/work_pools/", {"name": "pool-b", "type": "process"}))
-    queue = _ok(api.post("/work_pools/pool-b/queues", {"name": "q-a"}))
-    body = {
-        "name": "dep-a",
-        "flow_id": flow["id"],
-        "work_pool_name": "pool-b",
-        "work_queue_name": "q-a",
-        "tags": ["dt"],
-    }
-    deployment = _ok(api.post("/deployments/", body))
-    _ok(api.post("/work_pools/pool-b/workers/heartbeat", {"name": "w1"}))
-    _ok(api.post("/work_pools/pool-b/get_scheduled_flow_runs", {"work_queue_names": ["q-a"]}))
-    _ok(api.patch(f"/work_queues/{queue['id']}", {"is_paused": True}))
-    _ok(api.patch(f"/work_queues/{queue['id']}", {"is_paused": False}))
-    _ok(api.patch("/work_pools/pool-b", {"is_paused": True}))
-    _ok(api.patch("/work_pools/pool-b", {"is_paused": False}))
-    _ok(api.post(f"/deployments/{deployment['id']}/set_schedule_inactive"))
-    _ok(api.patch(f"/deployments/{deployment['id']}", {"paused": True}))
-    legacy = _ok(api.post("/work_queues/", {"name": "legacy-q2"}))
-    _ok(api.post(f"/work_queues/{legacy['id']}/get_runs", {}))
-    _ok(api.post("/deployments/get_scheduled_flow_runs", {"deployment_ids": [deployment["id"]]}))
+    deployed = deploy(api)
+    flow, pool, queue, deployment = (deployed[key] for key in ("flow", "pool", "queue", "deployment"))
+    ok(api.post("/work_pools/pool-b/workers/heartbeat", {"name": "w1"}))
+    ok(api.post("/work_pools/pool-b/get_scheduled_flow_runs", {"work_queue_names": ["q-a"]}))
+    ok(api.patch(f"/work_queues/{queue['id']}", {"is_paused": True}))
+    ok(api.patch(f"/work_queues/{queue['id']}", {"is_paused": False}))
+    ok(api.patch("/work_pools/pool-b", {"is_paused": True}))
+    ok(api.patch("/work_pools/pool-b", {"is_paused": False}))
+    ok(api.post(f"/deployments/{deployment['id']}/set_schedule_inactive"))
+    ok(api.patch(f"/deployments/{deployment['id']}", {"paused": True}))
+    legacy = ok(api.post("/work_queues/", {"name": "legacy-q2"}))
+    ok(api.post(f"/work_queues/{legacy['id']}/get_runs", {}))
+    ok(api.post("/deployments/get_scheduled_flow_runs", {"deployment_ids": [deployment["id"]]}))
 
-    agent_pool = _ok(api.get("/work_pools/default-agent-pool"))
+    agent_pool = ok(api.get("/work_pools/default-agent-pool"))
     deployment_labels = {
         "prefect.resource.id": f"prefect.deployment.{deployment['id']}",
         "prefect.resource.name": "dep-a",
@@ -124,47 +110,47 @@ def test_status_events_follow_what_workers_and_users_do(api: ApiClient) -> None:
 
 
 def test_a_poll_of_a_ready_queue_or_a_repeated_pause_announces_nothing_new(api: ApiClient) -> None:
-    pool = _ok(api.post("/work_pools/", {"name": "pool-c", "type": "process", "is_paused": True}))
+    pool = ok(api.post("/work_pools/", {"name": "pool-c", "type": "process", "is_paused": True}))
     for _ in range(2):
         # A poll of a pool without queue names polls all its queues (here its default one).
-        _ok(api.post("/work_pools/pool-c/get_scheduled_flow_runs", {}))
-        _ok(api.patch(f"/work_queues/{pool['default_queue_id']}", {"is_paused": True}))
-        _ok(api.post("/work_pools/pool-c/workers/heartbeat", {"name": "w"}))
+        ok(api.post("/work_pools/pool-c/get_scheduled_flow_runs", {}))
+        ok(api.patch(f"/work_queues/{pool['default_queue_id']}", {"is_paused": True}))
+        ok(api.post("/work_pools/pool-c/workers/heartbeat", {"name": "w"}))
     assert names(emitted()) == ["prefect.work-pool.paused", "prefect.work-queue.ready", "prefect.work-queue.paused"]
 
 
 def test_agent_pools_have_no_status_events(api: ApiClient) -> None:
-    _ok(api.post("/work_pools/", {"name": "agents", "type": "prefect-agent"}))
-    _ok(api.patch("/work_pools/agents", {"is_paused": True}))
-    _ok(api.post("/work_pools/agents/workers/heartbeat", {"name": "w"}))
+    ok(api.post("/work_pools/", {"name": "agents", "type": "prefect-agent"}))
+    ok(api.patch("/work_pools/agents", {"is_paused": True}))
+    ok(api.post("/work_pools/agents/workers/heartbeat", {"name": "w"}))
     assert emitted() == []
 
 
 def test_block_documents_emit_nothing(api: ApiClient) -> None:
     # The 2.20 server emits no event for block documents; its client emits
     # prefect.block.<type>.* events itself when a block's methods are called.
-    block_type = _ok(api.post("/block_types/", {"name": "Emit Thing", "slug": "emit-thing"}))
+    block_type = ok(api.post("/block_types/", {"name": "Emit Thing", "slug": "emit-thing"}))
     fields = {
         "title": "x",
         "type": "object",
         "properties": {"s": {"type": "string", "format": "password", "writeOnly": True}},
         "secret_fields": ["s"],
     }
-    schema = _ok(api.post("/block_schemas/", {"block_type_id": block_type["id"], "fields": fields, "capabilities": []}))
+    schema = ok(api.post("/block_schemas/", {"block_type_id": block_type["id"], "fields": fields, "capabilities": []}))
     body = {"name": "bd1", "block_type_id": block_type["id"], "block_schema_id": schema["id"], "data": {"s": "secret"}}
-    document = _ok(api.post("/block_documents/", body))
-    _ok(api.get(f"/block_documents/{document['id']}"))
-    _ok(api.patch(f"/block_documents/{document['id']}", {"data": {"s": "other"}}))
-    _ok(api.delete(f"/block_documents/{document['id']}"))
+    document = ok(api.post("/block_documents/", body))
+    ok(api.get(f"/block_documents/{document['id']}"))
+    ok(api.patch(f"/block_documents/{document['id']}", {"data": {"s": "other"}}))
+    ok(api.delete(f"/block_documents/{document['id']}"))
     assert emitted() == []
 
 
 def test_events_off_keeps_the_statuses(api: ApiClient, settings: Any) -> None:
     settings.ORION_EVENTS_EMIT = False
-    _ok(api.post("/work_pools/", {"name": "pool-d", "type": "process"}))
-    _ok(api.post("/work_pools/pool-d/workers/heartbeat", {"name": "w"}))
+    ok(api.post("/work_pools/", {"name": "pool-d", "type": "process"}))
+    ok(api.post("/work_pools/pool-d/workers/heartbeat", {"name": "w"}))
     settings.ORION_EVENTS_EMIT = True
-    _ok(api.patch("/work_pools/pool-d", {"is_paused": True}))
+    ok(api.patch("/work_pools/pool-d", {"is_paused": True}))
     [event] = emitted()
     assert event["event"] == "prefect.work-pool.paused"
     assert event["follows"] is not None
@@ -174,6 +160,6 @@ def test_status_events_land_in_the_pool_s_workspace(db: None, client: Client) ->
     for slug in ("a", "b"):
         workspace = Workspace.objects.create(slug=slug)
         api = WorkspaceApi(client, slug, workspace)
-        pool = _ok(api.post("/work_pools/", {"name": "same-name", "type": "process"}))
+        pool = ok(api.post("/work_pools/", {"name": "same-name", "type": "process"}))
         [event] = emitted(workspace_id=workspace.pk)
         assert event["resource"]["prefect.resource.id"] == f"prefect.work-pool.{pool['id']}"
