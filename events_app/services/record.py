@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connection
@@ -93,7 +93,7 @@ def record_events(events: Iterable[NewEvent], *, workspace_id: int) -> list[tupl
         if event_id in seq_of
     ]
     if resource_rows:
-        _insert(EventResource, _RESOURCE_COLUMNS, resource_rows)
+        _insert_resources(resource_rows)
     return stored
 
 
@@ -103,40 +103,54 @@ def _insert_in_one_statement(
     """PostgreSQL: the events and their resources in one round trip (a data-modifying
     CTE), the resource rows joined to the events actually inserted so a dropped duplicate
     names nothing."""
-    events_sql, events_params = _events_insert(rows)
-    resource_values = ", ".join(["(%s::uuid, %s, %s)"] * len(resources))
+    params = [*_events_params(rows), workspace_id, *(value for resource in resources for value in resource)]
+    with connection.cursor() as cursor:
+        cursor.execute(_one_statement_sql(len(rows), len(resources)), params)
+        return list(cursor.fetchall())
+
+
+# The statements' text depends only on the database and the number of rows, so it is
+# built once per shape (bounded: a client's batch may have any size).
+@lru_cache(maxsize=128)
+def _one_statement_sql(count: int, resource_count: int) -> str:
+    resource_values = ", ".join(["(%s::uuid, %s, %s)"] * resource_count)
     table = _quote(EventResource._meta.db_table)
     columns = ", ".join(_quote(column) for column in _RESOURCE_COLUMNS)
     seq, event_uuid, occurred = _quote("seq"), _quote("uuid"), _quote("occurred")
-    sql = (
-        f"WITH stored AS ({events_sql}, {occurred}),"
+    return (
+        f"WITH stored AS ({_events_sql('postgresql', count)}, {occurred}),"
         f" named AS (INSERT INTO {table} ({columns})"
         f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role"
         f" FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
         f" ON r.event_uuid = stored.{event_uuid})"
         f" SELECT {seq}, {event_uuid} FROM stored"
     )
-    params = [*events_params, workspace_id, *(value for resource in resources for value in resource)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
 
 
-def _events_insert(rows: list[list[Any]]) -> tuple[str, list[Any]]:
+@lru_cache(maxsize=128)
+def _events_sql(vendor: str, count: int) -> str:
     """The multi-row INSERT of events, dropping a duplicate id, returning seq and uuid."""
-    prepared = [_prepare(Event, _EVENT_COLUMNS, row) for row in rows]
-    txid = "pg_current_xact_id()::text::bigint" if connection.vendor == "postgresql" else "NULL"
+    txid = "pg_current_xact_id()::text::bigint" if vendor == "postgresql" else "NULL"
     row_sql = f"({', '.join(['%s'] * len(_EVENT_COLUMNS))}, {txid})"
-    sql = (
-        f"{_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join([row_sql] * len(rows))}"
+    return (
+        f"{_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join([row_sql] * count)}"
         f" ON CONFLICT ({_quote('workspace_id')}, {_quote('uuid')}) DO NOTHING"
         f" RETURNING {_quote('seq')}, {_quote('uuid')}"
     )
-    return sql, [value for row in prepared for value in row]
+
+
+@lru_cache(maxsize=128)
+def _resources_sql(vendor: str, count: int) -> str:
+    row_sql = f"({', '.join(['%s'] * len(_RESOURCE_COLUMNS))})"
+    return f"{_insert_head(EventResource, _RESOURCE_COLUMNS)} {', '.join([row_sql] * count)}"
+
+
+def _events_params(rows: list[list[Any]]) -> list[Any]:
+    return [value for row in rows for value in _prepare(Event, _EVENT_COLUMNS, row)]
 
 
 def _insert_events(rows: list[list[Any]]) -> list[tuple[int, uuid.UUID]]:
-    sql, params = _events_insert(rows)
+    sql, params = _events_sql(connection.vendor, len(rows)), _events_params(rows)
     uuid_field = Event._meta.get_field("uuid")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -144,11 +158,10 @@ def _insert_events(rows: list[list[Any]]) -> list[tuple[int, uuid.UUID]]:
     return [(seq, uuid_field.to_python(value)) for seq, value in returned]
 
 
-def _insert(model: type[EventResource], columns: Sequence[str], rows: list[list[Any]]) -> None:
-    row_sql = f"({', '.join(['%s'] * len(columns))})"
-    sql = f"{_insert_head(model, columns)} {', '.join([row_sql] * len(rows))}"
+def _insert_resources(rows: list[list[Any]]) -> None:
+    params = [value for row in rows for value in _prepare(EventResource, _RESOURCE_COLUMNS, row)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in _prepare(model, columns, row)])
+        cursor.execute(_resources_sql(connection.vendor, len(rows)), params)
 
 
 def _prepare(model: type[Event] | type[EventResource], columns: Sequence[str], row: Sequence[Any]) -> list[Any]:
