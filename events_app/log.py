@@ -58,6 +58,40 @@ def current_position() -> LogPosition:
         return LogPosition(0, seq)
 
 
+@dataclass(frozen=True)
+class LogSnapshot:
+    """Which events were committed when a subscriber joined (``pg_current_snapshot``; on
+    SQLite the last ``seq``): those are not live for it, however late the process's
+    reader reads them."""
+
+    seq: int = 0
+    xmin: int = 0
+    xmax: int = 0
+    running: frozenset[int] = frozenset()
+
+    def holds(self, row: Event) -> bool:
+        """Whether ``row`` was committed when the snapshot was taken."""
+        if row.txid is None:
+            return row.seq <= self.seq
+        if row.txid < self.xmin:
+            return True
+        return row.txid < self.xmax and row.txid not in self.running
+
+
+def log_snapshot() -> LogSnapshot:
+    """What the log holds now (see :class:`LogSnapshot`)."""
+    with connection.cursor() as cursor:
+        if _is_postgresql():
+            cursor.execute("SELECT pg_current_snapshot()::text")
+            (text,) = cursor.fetchone()
+            xmin, xmax, running = text.split(":")
+            return LogSnapshot(0, int(xmin), int(xmax), frozenset(int(txid) for txid in running.split(",") if txid))
+        table = connection.ops.quote_name(Event._meta.db_table)
+        cursor.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}")
+        (seq,) = cursor.fetchone()
+        return LogSnapshot(seq=seq)
+
+
 def events_after(position: LogPosition) -> tuple[list[Event], LogPosition]:
     """The events committed after ``position`` (at most :data:`READ_BATCH`, every
     workspace's), in commit order, and the position after them."""

@@ -14,11 +14,15 @@ class FlowsAppConfig(AppConfig):
         from django.conf import settings
 
         from flows_app.background.scheduler import schedule_deployments
+        from flows_app.events import statuses_expire
         from flows_app.services.flows import flows_reset
         from orion_project.registry import Service, register_reset, register_services
 
         register_services(
-            lambda: [Service("scheduler", lambda: schedule_deployments(), settings.ORION_SCHEDULER_INTERVAL_SECONDS)]
+            lambda: [
+                Service("scheduler", lambda: schedule_deployments(), settings.ORION_SCHEDULER_INTERVAL_SECONDS),
+                Service("statuses", lambda: statuses_expire(), settings.ORION_STATUSES_INTERVAL_SECONDS),
+            ]
         )
         # Deleting flows cascades to deployments and runs, which point at block documents.
         register_reset(flows_reset, order=20)

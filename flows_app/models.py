@@ -61,6 +61,10 @@ class Deployment(TenantModel):
     enforce_parameter_schema = models.BooleanField(default=False)
     pull_steps = models.JSONField(null=True, blank=True)
     last_polled = models.DateTimeField(null=True, blank=True)
+    # The status the last ``prefect.deployment.*`` event announced (flows_app.events): what
+    # tells a poll or the status service that the status changes. The API's ``status`` is
+    # read from ``last_polled``.
+    announced_status = models.CharField(max_length=16, default="NOT_READY")
     # Operations (not part of the Prefect API): how long a RUNNING run of this deployment
     # may go without a state, log or task-run change before the liveness service crashes
     # it; empty = ORION_STUCK_RUNNING_SECONDS, 0 = never.
@@ -113,6 +117,11 @@ class WorkPool(TenantModel):
     is_paused = models.BooleanField(default=False)
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     default_queue = models.ForeignKey("WorkQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The status the last ``prefect.work-pool.*`` event announced, its id and when (the next
+    # one ``follows`` it when close in time); see flows_app.events.
+    announced_status = models.CharField(max_length=16, default="NOT_READY")
+    last_status_event_id = models.UUIDField(null=True, blank=True)
+    last_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -133,6 +142,8 @@ class WorkQueue(TenantModel):
     work_pool = models.ForeignKey(WorkPool, on_delete=models.CASCADE, related_name="queues")
     filter = models.JSONField(null=True, blank=True, help_text="Deprecated tag/deployment filter.")
     last_polled = models.DateTimeField(null=True, blank=True)
+    # The status the last ``prefect.work-queue.*`` event announced (flows_app.events).
+    announced_status = models.CharField(max_length=16, default="NOT_READY")
 
     class Meta:
         ordering = ["name"]

@@ -85,6 +85,12 @@ ORION_EVENTS_RETENTION_DAYS = env_int("ORION_EVENTS_RETENTION_DAYS", 7, minimum=
 # docs/performance.md). Off: the trail keeps the admin's and the commands' writes and the
 # refusals at the door, not the clients' writes.
 ORION_AUDIT_API_WRITES = env_bool("ORION_AUDIT_API_WRITES", True)
+# Whether the server records events about its own changes (run state changes, deployment,
+# work-queue and work-pool status), in the transaction of each change; see docs/operations.md.
+ORION_EVENTS_EMIT = env_bool("ORION_EVENTS_EMIT", True)
+# How often the statuses service marks not ready the work pools without an online worker and
+# the work queues and deployments not polled for a minute (the reference's foreman, 15 s).
+ORION_STATUSES_INTERVAL_SECONDS = env_int("ORION_STATUSES_INTERVAL_SECONDS", 15, minimum=1)
 # Liveness: when a RUNNING or CANCELLING run counts as stuck (0 = never; see runs_app.background.liveness).
 ORION_LIVENESS_INTERVAL_SECONDS = env_int("ORION_LIVENESS_INTERVAL_SECONDS", 60, minimum=1)
 ORION_STUCK_RUNNING_SECONDS = env_int("ORION_STUCK_RUNNING_SECONDS", 0, minimum=0)

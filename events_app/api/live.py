@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from events_app.log import READ_BATCH, LogPosition, current_position, events_after
+from events_app.log import READ_BATCH, LogPosition, LogSnapshot, current_position, events_after, log_snapshot
 from events_app.matching import event_matches
 from events_app.models import Event
 from events_app.schema import event_json
@@ -36,15 +36,33 @@ BACKLOG = 10_000
 
 class Subscription:
     """One socket's filter and the events waiting to be sent to it (``None`` last, when
-    it fell :data:`BACKLOG` events behind)."""
+    it fell :data:`BACKLOG` events behind).
+
+    The process's reader may be a pass behind, so it can offer events committed before
+    the socket subscribed: the log's snapshot taken on subscribing tells them apart, and
+    until it is known the offers wait in ``early``."""
 
     def __init__(self, workspace_id: int, filters: dict[str, Any]) -> None:
         self.workspace_id, self.filters = workspace_id, filters
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.overflowed = False
+        self.snapshot: LogSnapshot | None = None
+        self.early: list[tuple[Event, dict[str, Any]]] = []
+
+    def start(self, snapshot: LogSnapshot) -> None:
+        """Deliver from ``snapshot`` on: what was committed by then is not live."""
+        self.snapshot = snapshot
+        early, self.early = self.early, []
+        for row, document in early:
+            self.offer(row, document)
 
     def offer(self, row: Event, document: dict[str, Any]) -> None:
         if self.overflowed or row.workspace_id != self.workspace_id or not event_matches(self.filters, row):
+            return
+        if self.snapshot is None:
+            self.early.append((row, document))
+            return
+        if self.snapshot.holds(row):
             return
         if self.queue.qsize() >= BACKLOG:
             self.overflowed = True
@@ -63,6 +81,11 @@ def _read(position: LogPosition | None) -> tuple[list[Event], LogPosition]:
     return events_after(position)
 
 
+def _snapshot() -> LogSnapshot:
+    close_old_connections()
+    return log_snapshot()
+
+
 class LiveEvents:
     """The subscribers of this process and the task that feeds them."""
 
@@ -76,7 +99,7 @@ class LiveEvents:
         self, socket: Websocket, *, workspace_id: int, filters: dict[str, Any]
     ) -> AsyncIterator[Subscription]:
         """Subscribe ``socket`` from now on (every event committed after this returns is
-        delivered) for as long as the block runs."""
+        delivered, none committed before) for as long as the block runs."""
         subscription = Subscription(workspace_id, filters)
         if self.task is None or self.task.done():
             # Where the reader starts; a running reader is at most a pass behind now.
@@ -85,6 +108,8 @@ class LiveEvents:
             self.task = asyncio.ensure_future(self._run(socket))
         else:
             self.subscribers.add(subscription)
+        # Taken once the reader offers to the subscription, so nothing falls in between.
+        subscription.start(await socket.run_sync(_snapshot))
         try:
             yield subscription
         finally:

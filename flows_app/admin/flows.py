@@ -7,11 +7,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from access_app.admin_scope import TenantAdmin, WorkspaceRelatedFilter
 from flows_app.models import Flow, FlowRunNotificationPolicy, SavedSearch, WorkPool, WorkQueue
 from flows_app.services.flows import flow_delete
+from flows_app.services.work import work_pool_update, work_queue_update
 
 
 @admin.register(Flow)
@@ -39,9 +39,15 @@ class FlowAdmin(TenantAdmin):
 
 
 def _set_paused(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], paused: bool) -> None:
+    """Through the services, so each change announces its status event as an API write does."""
     verb = "Paused" if paused else "Resumed"
     rows = list(queryset.exclude(is_paused=paused))
-    queryset.filter(pk__in=[row.pk for row in rows]).update(is_paused=paused, updated=timezone.now())
+    for row in rows:
+        changes = {"is_paused": paused}
+        if isinstance(row, WorkPool):
+            work_pool_update(workspace_id=row.workspace_id, name=row.name, changes=changes)
+        else:
+            work_queue_update(workspace_id=row.workspace_id, queue_id=row.pk, changes=changes)
     for row in rows:
         model_admin.log_change(request, row, f"{verb} from the admin.")
     model_admin.message_user(request, f"{verb} {len(rows)} row(s).", messages.SUCCESS)

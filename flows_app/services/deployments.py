@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from flows_app import events
 from flows_app.models import Deployment, DeploymentSchedule, Flow, WorkPool
 from flows_app.schedules import parse_schedule, scheduled_times
 from flows_app.services.work import DEFAULT_AGENT_POOL, work_queue_get_or_create
@@ -176,7 +177,10 @@ def deployments_poll_scheduled_runs(
     if scheduled_before is not None:
         runs = runs.filter(next_scheduled_start_time__lte=scheduled_before)
     picked = list(runs.for_response().order_by("next_scheduled_start_time", "id")[:limit])
-    Deployment.objects.filter(workspace_id=workspace_id, pk__in=deployment_ids).update(last_polled=timezone.now())
+    now = timezone.now()
+    with transaction.atomic():
+        Deployment.objects.filter(workspace_id=workspace_id, pk__in=deployment_ids).update(last_polled=now)
+        events.deployments_polled(deployment_ids, workspace_id=workspace_id, now=now)
     return picked
 
 

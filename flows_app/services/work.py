@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from flows_app import events
 from flows_app.models import Worker, WorkPool, WorkQueue
 from orion_project.exceptions import ConflictError, ForbiddenError, InvalidRequestError
 from runs_app.models import FlowRun
@@ -117,7 +118,12 @@ def work_queue_update(*, workspace_id: int, queue_id: uuid.UUID, changes: Mappin
         with transaction.atomic():
             stored = _stored_queue_fields(changes)
             queues = WorkQueue.objects.filter(workspace_id=workspace_id, pk=queue_id)
-            return queues.update(**stored, updated=timezone.now()) > 0
+            if not queues.update(**stored, updated=timezone.now()):
+                return False
+            if "is_paused" in changes:
+                queue = queues.select_related("work_pool").get()
+                events.work_queue_pause_set(queue, last_polled=queue.last_polled)
+            return True
     except IntegrityError:
         raise ConflictError(WORK_QUEUE_EXISTS) from None
 
@@ -129,13 +135,15 @@ def work_queue_delete(*, workspace_id: int, queue_id: uuid.UUID) -> bool:
     return deleted > 0
 
 
-def work_queue_mark_polled(*, workspace_id: int, queue_ids: list[uuid.UUID], now: dt.datetime) -> None:
+def work_queue_mark_polled(*, workspace_id: int, queues: list[WorkQueue], now: dt.datetime) -> None:
     """Record that agents or workers polled these queues just now, and so the deployments
     they serve (which makes those deployments READY)."""
     from flows_app.models import Deployment
 
+    queue_ids = [queue.id for queue in queues]
     WorkQueue.objects.filter(workspace_id=workspace_id, pk__in=queue_ids).update(last_polled=now, updated=now)
     Deployment.objects.filter(workspace_id=workspace_id, work_queue_id__in=queue_ids).update(last_polled=now)
+    events.work_queues_polled(queues, workspace_id=workspace_id, now=now)
 
 
 def work_pool_create(*, workspace_id: int, **fields: Any) -> WorkPool:
@@ -150,6 +158,7 @@ def work_pool_create(*, workspace_id: int, **fields: Any) -> WorkPool:
         with transaction.atomic():
             pool = WorkPool.objects.create(workspace_id=workspace_id, **fields)
             _add_default_queue(pool)
+            events.work_pool_created(pool)
             return pool
     except IntegrityError:
         raise ConflictError("A work pool with this name already exists.") from None
@@ -158,7 +167,12 @@ def work_pool_create(*, workspace_id: int, **fields: Any) -> WorkPool:
 def work_pool_update(*, workspace_id: int, name: str, changes: Mapping[str, Any]) -> bool:
     """Write the given fields of a pool; ``False`` if there is none."""
     pools = WorkPool.objects.filter(workspace_id=workspace_id, name=name)
-    return pools.update(**changes, updated=timezone.now()) > 0
+    with transaction.atomic():
+        if not pools.update(**changes, updated=timezone.now()):
+            return False
+        if "is_paused" in changes:
+            events.work_pool_pause_set(pools.get())
+        return True
 
 
 def work_pool_delete(*, workspace_id: int, name: str) -> bool:
@@ -180,6 +194,8 @@ def worker_heartbeat(
         defaults["heartbeat_interval_seconds"] = heartbeat_interval_seconds
     with transaction.atomic():
         Worker.objects.update_or_create(workspace_id=workspace_id, work_pool=work_pool, name=name, defaults=defaults)
+        if work_pool.announced_status == events.NOT_READY:
+            events.work_pool_heartbeat(work_pool)
 
 
 def worker_delete(*, workspace_id: int, work_pool: WorkPool, name: str) -> bool:
@@ -198,7 +214,7 @@ def work_queue_poll(
         [queue], workspace_id=workspace_id, limit=limit, scheduled_before=scheduled_before
     )
     if record_poll:
-        work_queue_mark_polled(workspace_id=workspace_id, queue_ids=[queue.id], now=timezone.now())
+        work_queue_mark_polled(workspace_id=workspace_id, queues=[queue], now=timezone.now())
     return [run for _, run in picked]
 
 
@@ -222,7 +238,7 @@ def work_pool_poll(
     )
     if work_queue_names:
         queues = [queue for queue in queues if queue.name in work_queue_names]
-    work_queue_mark_polled(workspace_id=workspace_id, queue_ids=[queue.id for queue in queues], now=timezone.now())
+    work_queue_mark_polled(workspace_id=workspace_id, queues=queues, now=timezone.now())
     if work_pool.is_paused:
         return []
     if work_pool.concurrency_limit is not None:

@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from orion_project.prepared import by_id, insert_then_save
+from runs_app.events import flow_run_state_changed
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
@@ -130,8 +131,10 @@ def orchestrate(
             run.save(update_fields=["empirical_policy", "updated"])
     else:
         _write_state(ctx, ctx.validated)
-        if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState) and run.parent_task_run_id:
-            _mirror_onto_parent_task(run, ctx.validated, api_version)
+        if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState):
+            flow_run_state_changed(run, ctx.initial, ctx.validated)  # type: ignore[arg-type]
+            if run.parent_task_run_id:
+                _mirror_onto_parent_task(run, ctx.validated, api_version)
         if ctx.scratch.get("reset_failed_tasks") and isinstance(run, FlowRun):
             _reset_failed_task_runs(run, api_version)
     return OrchestrationResult(

@@ -124,6 +124,7 @@ def test_service_commands(api: ApiClient) -> None:
     # metrics: one count per state type, for flow runs and task runs.
     assert out.getvalue().splitlines() == [
         "scheduler: 0",
+        "statuses: 0",
         "late_runs: 0",
         "slots: 0",
         "liveness: 0",

@@ -270,7 +270,7 @@ def test_orion_services_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         while b"\n" not in log.read_bytes() and time.monotonic() < deadline:
             time.sleep(0.1)
         first_line = log.read_bytes().decode().splitlines()[0]
-        assert "Running services: scheduler, late_runs" in first_line
+        assert "Running services: scheduler, statuses, late_runs" in first_line
         assert time.monotonic() < deadline
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
