@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
+from events_app.schema import truncated
 from events_app.services.record import emit
 from orion_project.prepared import by_id
 from runs_app.models import FlowRun, FlowRunState
@@ -79,7 +80,7 @@ def flow_run_state_changed(run: FlowRun, initial: FlowRunState | None, validated
         resource={
             "prefect.resource.id": f"prefect.flow-run.{run.id}",
             "prefect.resource.name": run.name,
-            "prefect.state-message": truncated(validated.message),
+            "prefect.state-message": truncated(validated.message or "", STATE_MESSAGE_LIMIT),
             "prefect.state-name": validated.name or "",
             "prefect.state-timestamp": occurred.isoformat(),
             "prefect.state-type": validated.type,
@@ -96,18 +97,6 @@ def flow_run_state_changed(run: FlowRun, initial: FlowRunState | None, validated
     )
 
 
-def truncated(message: str | None) -> str:
-    """``message`` ("" for none) with its middle cut when over the limit."""
-    if not message:
-        return ""
-    if len(message) <= STATE_MESSAGE_LIMIT:
-        return message
-    half = STATE_MESSAGE_LIMIT // 2
-    omitted = len(message) - 2 * half
-    shortened = f"{message[:half]}...{omitted} additional characters...{message[-half:]}"
-    return shortened if len(shortened) < len(message) else message
-
-
 def state_payload(state: FlowRunState | None) -> dict[str, str] | None:
     """A state as an event payload names it: type, name, message (when there is one) and,
     for a pause, whether it reschedules."""
@@ -116,7 +105,7 @@ def state_payload(state: FlowRunState | None) -> dict[str, str] | None:
     payload = {"type": str(state.type)}
     if state.name:
         payload["name"] = state.name
-    message = truncated(state.message)
+    message = truncated(state.message or "", STATE_MESSAGE_LIMIT)
     if message:
         payload["message"] = message
     if state.type == StateType.PAUSED:

@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from automations_app.actions.invocation import ActionFailed
+from events_app.schema import truncated
 
 
 def json_body(value: Any) -> bytes:
@@ -59,16 +60,6 @@ def send(method: str, url: str, *, headers: Mapping[str, str], body: bytes | Non
             return Answer(response.status, dict(response.headers.items()), response.read().decode(errors="replace"))
     except urllib.error.HTTPError as error:
         return Answer(error.code, dict(error.headers.items()), error.read().decode(errors="replace"))
-
-
-def truncated(length: int, value: str) -> str:
-    """``value`` cut in its middle to about ``length`` characters, as the reference does."""
-    if len(value) <= length:
-        return value
-    half = length // 2
-    omitted = len(value) - 2 * half
-    proposed = f"{value[:half]}...{omitted} additional characters...{value[-half:]}"
-    return proposed if len(proposed) < len(value) else value
 
 
 def shown_header(name: str) -> bool:
@@ -112,7 +103,7 @@ def call_webhook(data: Mapping[str, Any], payload: str) -> dict[str, Any]:
     )
     return {
         "status_code": answer.status,
-        "response_body": truncated(1000, answer.text),
+        "response_body": truncated(answer.text, 1000),
         "response_headers": {name.lower(): value for name, value in answer.headers.items() if shown_header(name)},
     }
 
@@ -138,7 +129,7 @@ def notify(block_type_slug: str, data: Mapping[str, Any], *, subject: str, body:
         retryable = not isinstance(exc, ValueError)
         raise ActionFailed("Notification failed", retryable=retryable, details={"notification_log": repr(exc)}) from exc
     if answer.status >= 400:
-        log = f"HTTP {answer.status}: {truncated(1000, answer.text)}"
+        log = f"HTTP {answer.status}: {truncated(answer.text, 1000)}"
         retryable = answer.status == 429 or answer.status >= 500
         raise ActionFailed("Notification failed", retryable=retryable, details={"notification_log": log})
 

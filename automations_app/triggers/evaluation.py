@@ -67,6 +67,7 @@ from automations_app.triggers.documents import (
     Trigger,
 )
 from events_app.models import Event
+from events_app.schema import event_json, iso
 from events_app.services.record import NewEvent, record_events
 
 # How far before an expected event a trigger's first window starts, so that events
@@ -75,25 +76,6 @@ FIRST_WINDOW_LOOKBACK = dt.timedelta(minutes=15)
 
 TRIGGERED = "Triggered"
 PHASE_TRIGGERED = "triggered"
-
-
-def iso(moment: dt.datetime) -> str:
-    """A datetime as the API writes it."""
-    return moment.astimezone(dt.UTC).isoformat()
-
-
-def event_document(event: Event) -> dict[str, Any]:
-    """A stored event in the API's ``ReceivedEvent`` shape."""
-    return {
-        "occurred": iso(event.occurred),
-        "event": event.event,
-        "resource": event.resource,
-        "related": event.related,
-        "payload": event.payload,
-        "id": str(event.uuid),
-        "follows": str(event.follows) if event.follows else None,
-        "received": iso(event.received),
-    }
 
 
 # What a firing keeps of its automation (besides its id), as the API answers them.
@@ -132,7 +114,7 @@ class Evaluation:
         for trigger in triggers:
             if not trigger.covers(event.event, event.resource, related):
                 continue
-            document = document or event_document(event)
+            document = document or event_json(event)
             key = trigger.bucketing_key(event.resource, related)
             bucket: Bucket | None = None
             expected = trigger.expects(event.event)
