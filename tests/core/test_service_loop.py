@@ -132,7 +132,7 @@ def test_service_commands(api: ApiClient) -> None:
         "retention: 0",
         "audit_retention: 0",
         "events_retention: 0",
-        "triggers: 0",
+        "triggers: 3",  # events read: the Scheduled state events of the three runs above
         "proactive_triggers: 0",
         "actions: 0",
     ]
