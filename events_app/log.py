@@ -3,9 +3,9 @@ stream delivers live, and the backfill it sends first.
 
 A position is ``(txid, seq)`` (see the module docstring of :mod:`events_app.models`). On
 PostgreSQL a read returns the rows after the position whose writing transaction is older
-than every transaction still running (``pg_snapshot_xmin``), ordered by ``(txid, seq)``:
-once a transaction is below that horizon it has committed or rolled back, so no row can
-appear later before the position, and each row is read once. On SQLite writers take
+than every transaction of this database still running (:data:`COMMIT_HORIZON_SQL`),
+ordered by ``(txid, seq)``: once a transaction is below that horizon it has committed or
+rolled back, so no row can appear later before the position, and each row is read once. On SQLite writers take
 turns, so ``seq`` order is commit order (``txid`` stays 0).
 
 Nothing here is kept between calls or shared between processes: an event recorded by
@@ -30,6 +30,21 @@ READ_BATCH = 1000
 BACKFILL_SIZE = 1000
 
 
+# PostgreSQL: the oldest transaction that is still running and may yet commit events,
+# else the next transaction id. Transaction ids are the cluster's, so the snapshot's
+# running ones include other databases' (another application sharing the server, another
+# test database), which never write this table: those are left out when
+# ``pg_stat_activity`` shows them (their 32-bit ``backend_xid`` is the low half of the
+# 64-bit id). One that cannot be placed (a role that may not see other users' sessions,
+# or a transaction that just ended) is kept, which only delays a read.
+COMMIT_HORIZON_SQL = (
+    "COALESCE((SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running"
+    " WHERE mod(running::text::bigint, 4294967296) NOT IN (SELECT backend_xid::text::bigint"
+    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),"
+    " pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+)
+
+
 @dataclass(frozen=True)
 class LogPosition:
     """The last ``(txid, seq)`` read."""
@@ -47,7 +62,7 @@ def current_position() -> LogPosition:
     committing just now may be read as well: the stream drops what it backfilled)."""
     with connection.cursor() as cursor:
         if _is_postgresql():
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(f"SELECT {COMMIT_HORIZON_SQL}")
             (horizon,) = cursor.fetchone()
             # Every transaction below the horizon has ended; the ones at or above it may
             # still commit rows, which the first read takes.
@@ -99,7 +114,7 @@ def events_after(position: LogPosition) -> tuple[list[Event], LogPosition]:
         rows = list(
             Event.objects.raw(
                 f"SELECT * FROM {connection.ops.quote_name(Event._meta.db_table)}"
-                " WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                f" WHERE txid < {COMMIT_HORIZON_SQL}"
                 " AND (txid, seq) > (%s, %s) ORDER BY txid, seq LIMIT %s",
                 [position.txid, position.seq, READ_BATCH],
             )

@@ -9,8 +9,8 @@ Reading the log in order, exactly once, from several processes: ``seq`` is given
 insert time, but on PostgreSQL transactions commit in another order than they take
 numbers, so a reader that saw ``seq`` 10 may later see 9 appear. Each row therefore
 also carries ``txid``, the id of the transaction that wrote it; a consumer reads only
-rows whose transaction is older than every transaction still running
-(``pg_snapshot_xmin``), in ``(txid, seq)`` order, and keeps its position in
+rows whose transaction is older than every transaction of the database still running
+(``events_app.log.COMMIT_HORIZON_SQL``), in ``(txid, seq)`` order, and keeps its position in
 :class:`EventCursor`, so nothing is skipped and nothing is read twice. SQLite has one
 writer at a time, so there ``seq`` order is commit order and ``txid`` stays null.
 """

@@ -35,6 +35,7 @@ from django.utils import timezone
 from automations_app.models import Automation, AutomationBucket
 from automations_app.triggers.documents import IGNORED_EVENTS, EventTrigger, Trigger, event_triggers, read_trigger
 from automations_app.triggers.evaluation import Evaluation, proactive_triggers
+from events_app.log import COMMIT_HORIZON_SQL
 from events_app.models import Event, EventCursor
 
 logger = logging.getLogger("orion.triggers")
@@ -43,8 +44,7 @@ CONSUMER = "triggers"
 
 # On PostgreSQL only events of transactions older than every running one are read.
 _PG_LOG = (
-    "SELECT * FROM {table} WHERE (txid, seq) > (%s, %s)"
-    " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY txid, seq LIMIT %s"
+    f"SELECT * FROM {{table}} WHERE (txid, seq) > (%s, %s) AND txid < {COMMIT_HORIZON_SQL} ORDER BY txid, seq LIMIT %s"
 )
 _SQLITE_LOG = "SELECT * FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s"
 
