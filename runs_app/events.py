@@ -32,6 +32,10 @@ STATE_MESSAGE_LIMIT = 100_000
 TIGHT_TIMING = dt.timedelta(minutes=5)
 
 _RELATED_JOINS = ("flow", "deployment", "work_queue__work_pool", "parent_task_run")
+# What an event reads of each row it names; a service that has read these rows anyway
+# (creating a run checks its flow, deployment and parent task run) reads these fields
+# and leaves the rows on the run, and the event costs no read.
+NAMED_FIELDS = ("id", "name", "tags")
 
 
 class _RecentRelated:
@@ -129,7 +133,11 @@ def _flow_run_related(run: FlowRun) -> list[dict[str, str]]:
 def _read_related(run: FlowRun) -> list[dict[str, str]]:
     """The flow, deployment, queue, pool and parent task run of ``run``, then the tags, in
     one read."""
-    joined = by_id(FlowRun, joins=_RELATED_JOINS).get(run.id, workspace_id=run.workspace_id) or run
+    joined = (
+        run
+        if _relations_loaded(run)
+        else by_id(FlowRun, joins=_RELATED_JOINS).get(run.id, workspace_id=run.workspace_id) or run
+    )
     related: list[dict[str, str]] = []
     tags = set(run.tags or ())
     queue = joined.work_queue if joined.work_queue_id else None
@@ -153,6 +161,15 @@ def _read_related(run: FlowRun) -> list[dict[str, str]]:
         )
     related += [{"prefect.resource.id": f"prefect.tag.{tag}", "prefect.resource.role": "tag"} for tag in sorted(tags)]
     return related
+
+
+def _relations_loaded(run: FlowRun) -> bool:
+    """Whether every row ``run`` names is already on it (see :data:`NAMED_FIELDS`)."""
+    for name in ("flow", "deployment", "work_queue", "parent_task_run"):
+        if getattr(run, f"{name}_id") is not None and not getattr(FlowRun, name).is_cached(run):
+            return False
+    queue = run.work_queue if run.work_queue_id is not None else None
+    return queue is None or bool(type(queue).work_pool.is_cached(queue))
 
 
 def _creator(created_by: dict[str, Any] | None) -> dict[str, str] | None:

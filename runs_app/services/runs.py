@@ -27,6 +27,7 @@ from django.utils import timezone
 from flows_app.models import Deployment, Flow
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from orion_project.prepared import by_id, row_write
+from runs_app.events import NAMED_FIELDS
 from runs_app.models import (
     Artifact,
     ArtifactCollection,
@@ -49,7 +50,9 @@ ApiVersion = tuple[int, int, int] | None
 RunModel = TypeVar("RunModel", FlowRun, TaskRun)
 
 
-def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspace_id: int) -> None:
+def _require_references(
+    *references: tuple[type[Any], uuid.UUID | None], workspace_id: int, only: tuple[str, ...] = ("id",)
+) -> list[Any]:
     """Refuse (409, like a foreign-key violation) a run that points at rows missing from
     its workspace (a row of another workspace is missing, whatever the foreign key says).
 
@@ -57,11 +60,18 @@ def _require_references(*references: tuple[type[Any], uuid.UUID | None], workspa
     not depend on when the transaction commits. The row is read by its compiled by-id
     read (``orion_project.prepared.by_id``), which finds it by primary key and compares
     its workspace: a ``workspace_id`` condition would make PostgreSQL plan the lookup
-    against every index that leads with it, on every run created.
+    against every index that leads with it, on every run created. The rows read (their
+    ``only`` fields; ``None`` where no id was given) are returned.
     """
+    rows: list[Any] = []
     for model, pk in references:
-        if pk is not None and by_id(model, only=("id",)).get(pk, workspace_id=workspace_id) is None:
-            raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
+        row = None
+        if pk is not None:
+            row = by_id(model, only=only).get(pk, workspace_id=workspace_id)
+            if row is None:
+                raise ConflictError(INTEGRITY_CONFLICT_DETAIL)
+        rows.append(row)
+    return rows
 
 
 def flow_run_set_state(
@@ -136,11 +146,12 @@ def flow_run_create(
         existing = _existing_flow_run(fields["flow_id"], key, workspace_id)
         if existing is not None:
             return existing, False
-    _require_references(
+    named = _require_references(
         (Flow, fields["flow_id"]),
         (Deployment, fields.get("deployment_id")),
         (TaskRun, fields.get("parent_task_run_id")),
         workspace_id=workspace_id,
+        only=NAMED_FIELDS,
     )
     fields["name"] = fields.get("name") or random_run_name()
     try:
@@ -149,6 +160,10 @@ def flow_run_create(
             # with its state columns already set (the foreign keys between the two are
             # checked at commit). The returned run is complete; nothing is read back.
             run = FlowRun(**fields)
+            # Left on the run for its first state's event, which names them.
+            for name, row in zip(("flow", "deployment", "parent_task_run"), named, strict=True):
+                if row is not None:
+                    setattr(run, name, row)
             orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)
     except IntegrityError:
         existing = _existing_flow_run(fields["flow_id"], key, workspace_id) if key is not None else None
