@@ -11,7 +11,7 @@ import warnings
 os.environ["PREFECT_EXPERIMENTAL_EVENTS"] = "true"
 os.environ["PREFECT_API_SERVICES_TRIGGERS_ENABLED"] = "true"
 
-from _support import RUN_ID, as_developer, check, client, run, wait_for  # noqa: E402
+from _support import RUN_ID, as_developer, check, client, run, wait_for
 
 FLOW_NAME = f"compat-c18-{RUN_ID}"
 
