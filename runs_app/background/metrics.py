@@ -46,7 +46,7 @@ def flow_run_history_totals_refresh() -> int:
                 .annotate(total=Sum("count_runs"))
                 .order_by("state_type", "state_name")
             )
-            total.counts = [[state_type, state_name, int(count)] for state_type, state_name, count in summed]
+            total.counts = [[state_type, state_name, int(count)] for state_type, state_name, count in summed if count]
             total.before = before
             total.computed = now
             total.save(update_fields=["counts", "before", "computed"])

@@ -60,10 +60,10 @@ def test_metrics_report_runs_queues_limits_and_services(
     run_once(Service("metrics", run_counts_refresh, 15))
 
     # Queries: the workspaces (their slugs label every gauge), flow runs per state from
-    # the rollup and outside it (live), the task-run snapshot, oldest late run, scheduled
-    # runs per queue, queues with pools, concurrency limits, service heartbeats: each
+    # the rollup (its old hours' stored sums, the recent hours) and outside it (live),
+    # the task-run snapshot, oldest late run, scheduled runs per queue, queues with pools, concurrency limits, service heartbeats: each
     # grouped by workspace, so their number does not grow with the workspaces.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         samples = scrape(client)
 
     assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "default")))] == 4
