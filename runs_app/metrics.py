@@ -55,7 +55,7 @@ def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], i
     ids = list(workspaces)
     stored = FlowRunHistoryTotal.objects.filter(workspace_id__in=ids, before__isnull=False)
     totals = list(stored.values_list("workspace_id", "before", "counts"))
-    since: dict[dt.datetime, list[int]] = {}
+    since: dict[dt.datetime | None, list[int]] = {}
     for workspace_id, before, _ in totals:
         since.setdefault(before, []).append(workspace_id)
     covered = {workspace_id for workspace_id, _, _ in totals}

@@ -5,9 +5,12 @@ retention, with or without a pass of the ``metrics`` service in between."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
@@ -124,3 +127,43 @@ def test_a_deleted_workspace_loses_its_stored_sum(client: Client) -> None:
     run_counts_refresh()
     assert not FlowRunHistoryTotal.objects.filter(workspace_id=other.id).exists()
     assert ("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "gone"))) not in scrape(client)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_waits_for_an_open_write_to_an_old_hour(api: ApiClient, client: Client) -> None:
+    """A state write to an old hour holds the workspace's stored sum until it commits; the
+    service's pass waits for it and sums with it, never storing a sum without it."""
+    run_id = old_run(api, 10)
+    run_counts_refresh()
+    written = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                assert move(ApiClient(Client()), run_id, "CANCELLED") == "ACCEPT"
+                written.set()
+                time.sleep(1.0)
+        except BaseException as error:  # reported to the test's thread
+            errors.append(error)
+            written.set()
+        finally:
+            connection.close()
+
+    def refresh() -> None:
+        try:
+            run_counts_refresh()
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert written.wait(30)
+    service = threading.Thread(target=refresh)
+    service.start()
+    writer.join()
+    service.join()
+    assert not errors
+    assert stored().before is not None
+    assert sorted(map(tuple, stored().counts)) == [("CANCELLED", "Cancelled", 1)]
+    assert_counts_match(client)
