@@ -19,8 +19,7 @@ from runs_app.background.retention import PrunePolicy, flow_runs_prune
 from runs_app.models import FlowRun, FlowRunHistoryBucket, FlowRunHistoryTotal
 from runs_app.rollup.writes import ALL_FLOWS
 from runs_app.states import StateType
-from tests.api.test_metrics import scrape
-from tests.helpers import ApiClient, make_flow_run
+from tests.helpers import ApiClient, make_flow_run, scrape
 from tests.runs.retention_helpers import move
 
 NOW = dt.datetime.now(dt.UTC)
