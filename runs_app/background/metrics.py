@@ -24,7 +24,9 @@ def run_counts_refresh() -> int:
 def flow_run_history_totals_refresh() -> int:
     """Sum each workspace's all-flows rows of the history rollup before
     :func:`~runs_app.rollup.writes.totals_before` into its ``FlowRunHistoryTotal`` (one
-    workspace per transaction); returns the number of workspaces summed.
+    workspace per transaction); returns the number of workspaces summed. A stored sum
+    still valid up to the same hour is exact and is kept, so a workspace is summed again
+    only once a day or after a write to its old hours cleared it.
 
     The workspace's row exists (committed) before it is locked, and it is locked before
     the rollup is read: a rollup write that clears the row either ends before the sum
@@ -37,7 +39,9 @@ def flow_run_history_totals_refresh() -> int:
     FlowRunHistoryTotal.objects.bulk_create(
         [FlowRunHistoryTotal(workspace_id=workspace_id) for workspace_id in ids], ignore_conflicts=True
     )
-    for workspace_id in ids:
+    current = set(FlowRunHistoryTotal.objects.filter(before=before).values_list("workspace_id", flat=True))
+    stale = [workspace_id for workspace_id in ids if workspace_id not in current]
+    for workspace_id in stale:
         with transaction.atomic():
             total = FlowRunHistoryTotal.objects.select_for_update().get(workspace_id=workspace_id)
             summed = (
@@ -50,7 +54,7 @@ def flow_run_history_totals_refresh() -> int:
             total.before = before
             total.computed = now
             total.save(update_fields=["counts", "before", "computed"])
-    return len(ids)
+    return len(stale)
 
 
 def _task_run_counts_refresh() -> int:
