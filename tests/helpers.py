@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from django.db import connections
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import FlowFactory
 
@@ -203,3 +204,16 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     host = settings_dict["HOST"] or "127.0.0.1"
     port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
     return f"postgresql://{credentials}@{host}{port}/{quote(settings_dict['NAME'], safe='')}"
+
+
+def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``GET /api/metrics`` as Prometheus parses it: each sample's value by its name and
+    sorted labels."""
+    response = client.get("/api/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples

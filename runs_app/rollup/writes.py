@@ -17,6 +17,11 @@ Three writers keep it, each in the transaction of the write it follows:
   (``flow_runs_history_forget``: one upsert for the batch, then the emptied rows go);
 * bulk loads that bypass orchestration add theirs (``flow_runs_history_add``).
 
+Each of them, when it changes an hour older than :func:`totals_settled_before`, also
+clears the workspace's :class:`~runs_app.models.FlowRunHistoryTotal` (the stored sum of
+its old hours ``/api/metrics`` reads), in the same transaction; most writes change recent
+hours and add no statement.
+
 ``flow_run_history_rebuild`` recomputes the table from the runs (the migration's backfill).
 """
 
@@ -28,8 +33,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
-from runs_app.models import FlowRun, FlowRunHistoryBucket
+from runs_app.models import FlowRun, FlowRunHistoryBucket, FlowRunHistoryTotal
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 BUCKET = dt.timedelta(hours=1)
@@ -63,6 +69,20 @@ def bucket_of(moment: dt.datetime) -> dt.datetime:
     """The start of the hour ``moment`` is in (UTC)."""
     moment = moment.astimezone(dt.UTC)
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def totals_settled_before(now: dt.datetime) -> dt.datetime:
+    """The start of the UTC day before ``now``'s: the metrics service stores sums of the
+    hours before a day boundary a day earlier still (:func:`totals_before`), so a write to
+    a later hour never touches a stored sum, even from a server whose clock is off by
+    less than a day."""
+    day = bucket_of(now).replace(hour=0)
+    return day - dt.timedelta(days=1)
+
+
+def totals_before(now: dt.datetime) -> dt.datetime:
+    """Where the sum the metrics service stores at ``now`` ends (exclusive)."""
+    return totals_settled_before(now) - dt.timedelta(days=1)
 
 
 def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
@@ -110,8 +130,22 @@ def _upsert(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...] = KEY
     """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
     to ``UPSERT_ROWS`` rows (a state write changes four at most)."""
     rows = [(key, sums) for key, sums in deltas.items() if any(sums)]
+    if key_fields == KEY_FIELDS:
+        _totals_forget(rows)
     for start in range(0, len(rows), UPSERT_ROWS):
         _upsert_rows(rows[start : start + UPSERT_ROWS], key_fields)
+
+
+def _totals_forget(rows: list[tuple[Key, list[float]]]) -> None:
+    """Clear the stored sums of the workspaces whose hours before
+    :func:`totals_settled_before` ``rows`` change. The update locks each workspace's
+    row until this transaction ends, so a pass of the metrics service that locks it
+    first sums without this write and is cleared by it, and one that locks it after sums
+    with it."""
+    settled = totals_settled_before(timezone.now())
+    workspaces = sorted({key[0] for key, _ in rows if key[2] < settled})
+    if workspaces:
+        FlowRunHistoryTotal.objects.filter(workspace_id__in=workspaces).update(before=None)
 
 
 def _upsert_rows(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...]) -> None:
@@ -193,6 +227,8 @@ def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -
     without it, and the migration that adds the column gives them all to ``default``."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {FlowRunHistoryBucket._meta.db_table}")
+        if FlowRunHistoryTotal._meta.db_table in connection.introspection.table_names(cursor):
+            cursor.execute(f"DELETE FROM {FlowRunHistoryTotal._meta.db_table}")
     keyed = any(field.attname == "workspace_id" for field in run_model._meta.concrete_fields)
     fields = RUN_FIELDS if keyed else RUN_FIELDS[1:]
     deltas: dict[Key, list[float]] = {}

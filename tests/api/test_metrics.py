@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from flows_app.models import WorkPool, WorkQueue
 from orion_project.models import DEFAULT_WORKSPACE_ID
@@ -16,18 +15,7 @@ from orion_project.service_loop import run_once
 from runs_app.background.metrics import run_counts_refresh
 from runs_app.models import FlowRun
 from tests.factories import FlowFactory
-from tests.helpers import ApiClient
-
-
-def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = client.get("/api/metrics")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
+from tests.helpers import ApiClient, scrape
 
 
 def create_runs(api: ApiClient, flow_id: str, state: dict[str, Any], count: int) -> list[str]:
@@ -60,10 +48,10 @@ def test_metrics_report_runs_queues_limits_and_services(
     run_once(Service("metrics", run_counts_refresh, 15))
 
     # Queries: the workspaces (their slugs label every gauge), flow runs per state from
-    # the rollup and outside it (live), the task-run snapshot, oldest late run, scheduled
-    # runs per queue, queues with pools, concurrency limits, service heartbeats: each
+    # the rollup (its old hours' stored sums, the recent hours) and outside it (live),
+    # the task-run snapshot, oldest late run, scheduled runs per queue, queues with pools, concurrency limits, service heartbeats: each
     # grouped by workspace, so their number does not grow with the workspaces.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         samples = scrape(client)
 
     assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "default")))] == 4
