@@ -33,6 +33,7 @@ import orjson
 from events_app.models import Event
 from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL, NewEvent
 from orion_project.clock import DateTimeFormatError, DateTimeRangeError, parse_datetime
+from orion_project.json_values import MAX_JSON_DEPTH, json_too_deep_at, json_within_depth
 
 logger = logging.getLogger("orion.events")
 
@@ -254,7 +255,14 @@ def parse_events(data: Any) -> list[NewEvent]:
 
 def parse_event(data: Any) -> NewEvent | None:
     """One ``Event`` document (a websocket message); ``None`` when it is over the size
-    limit and so dropped, :class:`EventsInvalid` when it is not a valid event."""
+    limit and so dropped, :class:`EventsInvalid` when it is not a valid event.
+
+    A message nested deeper than an HTTP body may be is refused as the body parser
+    refuses it: stored, it could not be written back into any answer."""
+    if not json_within_depth(data):
+        path = json_too_deep_at(data) or ()
+        message = f"ensure this value is nested at most {MAX_JSON_DEPTH} levels deep"
+        raise EventsInvalid([_error(tuple(path), message, "value_error.json.max_depth", limit_value=MAX_JSON_DEPTH)])
     events = parse_events([data])
     return events[0] if events else None
 

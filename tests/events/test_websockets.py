@@ -41,6 +41,13 @@ def port(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield chosen
 
 
+def _nested(levels: int) -> object:
+    value: object = "deep"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
 def _names(workspace_id: int = DEFAULT_WORKSPACE_ID) -> list[str]:
     return list(Event.objects.filter(workspace_id=workspace_id).order_by("seq").values_list("event", flat=True))
 
@@ -107,9 +114,11 @@ def test_events_in_of_a_workspace_records_in_that_workspace(port: int) -> None:
         (json.dumps({**event_document(), "resource": {}}), 1007, "Invalid event: resource: "),
         (json.dumps({**event_document(), "occurred": "yesterday"}), 1007, "Invalid event: occurred: "),
         (json.dumps([event_document()]), 1007, "Invalid event: "),
+        # Stored, it could not be written back into any answer (the HTTP body limit).
+        (json.dumps({**event_document(), "payload": _nested(300)}), 1007, "Invalid event: "),
         (json.dumps(event_document()).encode(), 1003, "Expected text messages"),
     ],
-    ids=["not-json", "no-resource-id", "bad-time", "a-list", "binary"],
+    ids=["not-json", "no-resource-id", "bad-time", "a-list", "300-levels", "binary"],
 )
 def test_a_bad_message_closes_events_in_and_keeps_what_came_before(
     port: int, message: str | bytes, code: int, reason: str
