@@ -9,7 +9,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -113,7 +113,9 @@ class EventViewSet(OrionViewSet):
         get="filter/next",
         url_name="filter-next",
         parameters=[OpenApiParameter("page-token", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True)],
-        responses={200: EventPageSerializer},
+        # 403: a token this server did not give, or gave in another workspace (as the
+        # reference answers an unreadable token, which its document does not list).
+        responses={200: EventPageSerializer, 403: OpenApiResponse(description="Forbidden")},
     )
     def read_next_page(self, request: Request) -> Response:
         token = request.query_params.get("page-token")
