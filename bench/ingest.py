@@ -241,14 +241,14 @@ def measure(target: Target, scenario: Scenario, args: argparse.Namespace) -> Row
     command = [PY, "-m", "bench.ingest", "produce", "--url", target.base_url, "--name", name,
                "--mode", scenario.mode, "--batch", str(scenario.batch),
                "--connections", str(scenario.connections), "--seconds", str(args.seconds)]  # fmt: skip
-    before = process_tree_cpu(target.pids)
+    before = process_tree_cpu(target.pids, reaped=True)
     started = time.monotonic()
     done = subprocess.run(pinned(command, args.load_cpu), cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"producer failed: {done.stderr[-2000:]}")
     produced = Produced(**json.loads(done.stdout.strip().splitlines()[-1]))
     stored = settle(lambda: target.count(name), produced.accepted)
-    after = process_tree_cpu(target.pids)
+    after = process_tree_cpu(target.pids, reaped=True)
     seconds = min(time.monotonic() - started, args.seconds)
     cpu = None if before is None or after is None else after - before
     row = Row(target.label, scenario.label, seconds, produced, stored, cpu)
@@ -274,7 +274,9 @@ def database_counter(url: str | None, sqlite_path: Path | None) -> Callable[[str
 
     def count_sqlite(name: str) -> int:
         with sqlite3.connect(str(sqlite_path), timeout=30) as connection:
-            return int(connection.execute("SELECT count(*) FROM events_app_event WHERE event = ?", (name,)).fetchone()[0])
+            return int(
+                connection.execute("SELECT count(*) FROM events_app_event WHERE event = ?", (name,)).fetchone()[0]
+            )
 
     return count_sqlite
 
