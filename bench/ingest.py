@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import datetime as dt
 import http.client
+import itertools
 import json
 import os
 import re
@@ -59,6 +60,7 @@ from bench.load import process_tree_cpu
 
 CHECKPOINT_EVERY = 20  # the 2.20 client's ping interval, in events
 RESOURCES = 100
+Naming = Callable[[int], str] | None
 
 
 # ------------------------------------------------------------------------- producer
@@ -89,19 +91,32 @@ class Produced:
         self.first_error = self.first_error or message
 
 
-def produce_posts(base_url: str, name: str, batch: int, connections: int, seconds: float) -> Produced:
-    """``connections`` threads, each posting ``batch`` events at a time until ``seconds``."""
+def produce_posts(
+    base_url: str, name: str, batch: int, connections: int, seconds: float, rate: int = 0, naming: Naming = None
+) -> Produced:
+    """``connections`` threads posting ``batch`` events at a time until ``seconds``: as
+    fast as answered, or (``rate``) a batch every ``batch / rate`` seconds on a fixed
+    schedule, whichever thread is free sending it. ``naming``: the name of event number n
+    (else ``name``)."""
     parts = urlsplit(base_url)
     result = Produced()
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
+    numbers = itertools.count()
+    ticks = itertools.count()
 
     def worker() -> None:
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
-        number = 0
         while time.monotonic() < deadline:
-            body = json.dumps([event(name, number + index) for index in range(batch)]).encode()
-            number += batch
+            if rate:
+                due = started + next(ticks) * batch / rate
+                if due >= deadline:
+                    break
+                time.sleep(max(0.0, due - time.monotonic()))
+            first = next(numbers) * batch
+            events = [event(naming(n) if naming else name, n) for n in range(first, first + batch)]
+            body = json.dumps(events).encode()
             try:
                 connection.request(
                     "POST", f"{parts.path}/events", body=body, headers={"content-type": "application/json"}
@@ -163,7 +178,12 @@ async def _produce_socket(base_url: str, name: str, connections: int, seconds: f
 def produce(args: argparse.Namespace) -> int:
     """The producer process: one scenario, its counts as one JSON line."""
     if args.mode == "post":
-        result = produce_posts(args.url, args.name, args.batch, args.connections, args.seconds)
+        every, matching = args.match_every, args.match_name
+
+        def naming(number: int) -> str:
+            return matching if every and number % every == 0 else args.name
+
+        result = produce_posts(args.url, args.name, args.batch, args.connections, args.seconds, args.rate, naming)
     else:
         result = asyncio.run(_produce_socket(args.url, args.name, args.connections, args.seconds))
     print(json.dumps(result.__dict__))
@@ -431,6 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         producer.add_argument("--batch", type=int, default=1)
         producer.add_argument("--connections", type=int, default=1)
         producer.add_argument("--seconds", type=float, default=8.0)
+        producer.add_argument("--rate", type=int, default=0, help="events/s (POST; 0: as fast as answered)")
+        producer.add_argument("--match-name", default="", help="the name of every --match-every-th event")
+        producer.add_argument("--match-every", type=int, default=0)
         return produce(producer.parse_args(arguments[1:]))
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("postgres", "sqlite", "both"), default="both")
