@@ -64,32 +64,35 @@ def _events(count: int, fraction: float, start: int) -> list[object]:
     ]
 
 
-def _lags() -> tuple[list[float], list[float]]:
-    """Seconds from each firing's triggering event to its ActionRun row, and to its
-    ``action.executed`` event."""
+def _lags() -> tuple[list[float], list[float], list[float]]:
+    """Seconds from each firing's triggering event to its ActionRun row, from the event's
+    arrival at the server (``received``) to that row (the evaluator's part alone), and
+    from the event to its ``action.executed`` event."""
     from automations_app.models import ActionRun
     from events_app.models import Event
 
     occurred: dict[str, dt.datetime] = {}
-    fired = []
+    fired, evaluated = [], []
     for run_id, created, firing in ActionRun.objects.values_list("id", "created", "firing"):
         occurred[str(run_id)] = dt.datetime.fromisoformat(firing["triggering_event"]["occurred"])
         fired.append((created - occurred[str(run_id)]).total_seconds())
+        received = dt.datetime.fromisoformat(firing["triggering_event"]["received"])
+        evaluated.append((created - received).total_seconds())
     executed = []
     for moment, payload in Event.objects.filter(event="prefect.automation.action.executed").values_list(
         "occurred", "payload"
     ):
         if (start := occurred.get(str(payload.get("invocation")))) is not None:
             executed.append((moment - start).total_seconds())
-    return fired, executed
+    return fired, evaluated, executed
 
 
-def _summary(label: str, lags: list[float]) -> str:
+def _summary(lags: list[float]) -> str:
     if not lags:
-        return f"  {label}: none"
+        return "none"
     return (
-        f"  {label}: p50 {statistics.median(lags) * 1000:,.0f} ms, p99 {_percentile(lags, 0.99) * 1000:,.0f} ms,"
-        f" max {max(lags) * 1000:,.0f} ms ({len(lags)})"
+        f"p50 {statistics.median(lags) * 1000:,.0f} ms, p99 {_percentile(lags, 0.99) * 1000:,.0f} ms,"
+        f" max {max(lags) * 1000:,.0f} ms"
     )
 
 
@@ -164,17 +167,8 @@ def _one_database(args: argparse.Namespace) -> int:
         services.terminate()
         services.wait(timeout=30)
         server.stop()
-    fired, executed = _lags()
+    fired, evaluated, executed = _lags()
     stored = Event.objects.filter(event__in=("bench.match", "bench.other")).count()
-    print(
-        f"\ntrigger lag, {vendor}: {produced['accepted'] / args.seconds:,.0f} events/s accepted of {args.rate:,}"
-        f" asked ({stored:,} stored, {produced['errors']} errors), {len(fired)}/{expected} actions;"
-        f" evaluator CPU {evaluator_cpu:.1f} s = {evaluator_cpu / args.seconds:.0%} of a core"
-        f" ({evaluator_cpu * 1e6 / max(stored, 1):,.0f} ms per 1,000 events)"
-    )
-    print(_summary("occurred -> ActionRun (firing)", fired))
-    print(_summary("occurred -> action.executed", executed))
-
     for start in range(0, args.backlog, 1000):
         with transaction.atomic():
             record_events(_events(min(1000, args.backlog - start), args.fraction, start), workspace_id=1)  # type: ignore[arg-type]
@@ -182,8 +176,20 @@ def _one_database(args: argparse.Namespace) -> int:
     read = 0
     while done_now := evaluate_triggers():
         read += done_now
-    seconds = time.perf_counter() - started
-    print(f"  evaluator, one thread: {read} events in {seconds:.1f} s = {read / seconds:,.0f} events/s")
+    drained = read / (time.perf_counter() - started)
+    print(
+        f"\n### Trigger lag at {args.rate:,} events/s asked, {args.fraction:.0%} matching (make bench-triggers),"
+        f" {vendor}, {args.seconds:.0f} s, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC,"
+        f" load average {os.getloadavg()[0]:.1f}\n"
+    )
+    print("| measure | value |\n|---|---:|")
+    print(f"| events/s accepted (stored) | {produced['accepted'] / args.seconds:,.0f} ({stored:,} stored, {produced['errors']} errors) |")  # fmt: skip
+    print(f"| firings / matching events | {len(fired)} / {expected} |")
+    print(f"| services process CPU | {evaluator_cpu / args.seconds:.0%} of a core, {evaluator_cpu * 1e6 / max(stored, 1):,.0f} ms per 1,000 events |")  # fmt: skip
+    print(f"| occurred -> firing (ActionRun) | {_summary(fired)} |")
+    print(f"| received -> firing (the evaluator alone) | {_summary(evaluated)} |")
+    print(f"| occurred -> action.executed | {_summary(executed)} |")
+    print(f"| evaluator draining a backlog of {read:,}, one thread | {drained:,.0f} events/s |")
     return 0 if len(fired) == expected and produced["errors"] == 0 else 1
 
 
