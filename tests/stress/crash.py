@@ -186,16 +186,7 @@ def check_events(server: Server, ledger: EventLedger) -> dict[str, Any]:
         "posted": ledger.acknowledged + [event["id"] for event in ledger.unanswered],
         "confirmed": ledger.pong_confirmed,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.stress.crash", "events-check"],
-        input=json.dumps(expected),
-        env=server.env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return checked_in(server, ["tests.stress.crash", "events-check"], json.dumps(expected))
 
 
 def events_check(expected: dict[str, list[str]]) -> dict[str, Any]:
@@ -244,9 +235,11 @@ def wait_for_trigger(server: Server, ledger: EventLedger, timeout: float = 90) -
         time.sleep(2)
 
 
-def consistency(server: Server) -> dict[str, Any]:
+def checked_in(server: Server, module: list[str], stdin: str | None = None) -> dict[str, Any]:
+    """The JSON report a check module prints, run against the server's database."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.stress.consistency"],
+        [sys.executable, "-m", *module],
+        input=stdin,
         env=server.env(),
         cwd=ROOT,
         capture_output=True,
@@ -254,6 +247,10 @@ def consistency(server: Server) -> dict[str, Any]:
         check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def consistency(server: Server) -> dict[str, Any]:
+    return checked_in(server, ["tests.stress.consistency"])
 
 
 def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[str]:
