@@ -189,8 +189,9 @@ bench-events: venv
 bench-ingest: venv
 	$(PY) -m bench.ingest $(BENCH_ARGS)
 
-# Trigger evaluation under a steady event rate: lag from occurrence to action (p99) and the
-# evaluator's events/s at one core (DATABASE_URL, else a temporary SQLite file).
+# Trigger evaluation under a steady event rate (1,000/s through POST /events from a producer
+# process): lag from occurrence to action (p50/p99) and the evaluator's CPU and events/s at
+# one core, on a throwaway PostgreSQL cluster and a SQLite file (or --database-url URL).
 bench-triggers: venv
 	$(PY) -m bench.triggers $(BENCH_ARGS)
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.triggers [--db both|postgres|sqlite] [--database-url URL]
                                        [--rate 1000] [--seconds 20] [--fraction 0.1]
-                                       [--backlog 50000]
+                                       [--backlog 20000]
 
 On a fresh database (``--database-url``; else a throwaway PostgreSQL cluster and a
 temporary SQLite file, one after the other) migrated by ``manage.py migrate``: one
@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=50, help="events per POST")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fraction", type=float, default=0.1, help="share of events the automation matches")
-    parser.add_argument("--backlog", type=int, default=50_000, help="events for the throughput run")
+    parser.add_argument("--backlog", type=int, default=20_000, help="events for the throughput run")
     parser.add_argument("--port", type=int, default=4283)
     parser.add_argument("--server-cpu", default="0", help="CPU for the API and PostgreSQL")
     parser.add_argument("--cpu", default="1", help="CPU for the services process and the producer")
