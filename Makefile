@@ -28,7 +28,7 @@ COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 COMPAT_WORKSPACE_ARGS ?=
 
 .PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace check fmt createsuperuser \
-	bench bench-compare bench-memory bench-scale bench-prune bench-events bench-triggers clean fuzz fuzz-ci soak crash-test
+	bench bench-compare bench-memory bench-scale bench-prune bench-events bench-triggers bench-ingest clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
 
@@ -184,8 +184,14 @@ bench-prune: venv
 bench-events: venv
 	$(PY) -m bench.events --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
 
-# Trigger evaluation under a steady event rate: lag from occurrence to action (p99) and the
-# evaluator's events/s at one core (DATABASE_URL, else a temporary SQLite file).
+# Event ingest at one core through POST /events and the /events/in websocket, on PostgreSQL
+# and SQLite (BENCH_ARGS="--reference start" adds the 2.20 reference beside it).
+bench-ingest: venv
+	$(PY) -m bench.ingest $(BENCH_ARGS)
+
+# Trigger evaluation under a steady event rate (1,000/s through POST /events from a producer
+# process): lag from occurrence to action (p50/p99) and the evaluator's CPU and events/s at
+# one core, on a throwaway PostgreSQL cluster and a SQLite file (or --database-url URL).
 bench-triggers: venv
 	$(PY) -m bench.triggers $(BENCH_ARGS)
 

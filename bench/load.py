@@ -420,9 +420,10 @@ def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
 # ------------------------------------------------------------------------- driver
 
 
-def process_tree_cpu(roots: Sequence[int]) -> float | None:
+def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False) -> float | None:
     """CPU seconds (user + system) used so far by ``roots`` and all their descendants
-    (Linux ``/proc``; ``None`` elsewhere or without roots)."""
+    (Linux ``/proc``; ``None`` elsewhere or without roots); ``reaped``: with the children
+    they have already reaped (a PostgreSQL backend that exits leaves its CPU there)."""
     if not roots:
         return None
     import os
@@ -442,7 +443,7 @@ def process_tree_cpu(roots: Sequence[int]) -> float | None:
             continue
         pid = int(name)
         parent[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        cpu[pid] = sum(int(value) for value in fields[11 : 15 if reaped else 13]) / ticks
     wanted = set(roots)
     for _ in range(8):  # the trees are shallow (master → workers, postmaster → backends)
         wanted |= {pid for pid, ppid in parent.items() if ppid in wanted}

@@ -115,9 +115,16 @@ def _token(message: Any) -> str | None:
 # ------------------------------------------------------------------------ /events/in
 
 
+# The most events a socket holds received but not yet being written: past it the socket
+# reads no more until they are written, so a client sending faster than the database
+# takes its events is slowed down (TCP pushes back) instead of the server holding an
+# ever longer queue of events it has confirmed, which a crash would lose.
+MAX_PENDING_EVENTS = 100
+
+
 class _Recorder:
     """Writes the events of one socket in batches: what arrived while the last batch was
-    being written goes into the next one."""
+    being written goes into the next one (at most :data:`MAX_PENDING_EVENTS`)."""
 
     def __init__(self, socket: Websocket, workspace_id: int) -> None:
         self.socket, self.workspace_id = socket, workspace_id
@@ -138,6 +145,11 @@ class _Recorder:
                 logger.exception("Could not record %s events from a websocket", len(batch))
                 await self.socket.close(CLOSE_INTERNAL_ERROR, "Could not record the events")
                 return
+
+    async def make_room(self) -> None:
+        """Wait for the writes to catch up if :data:`MAX_PENDING_EVENTS` are waiting."""
+        if len(self.pending) >= MAX_PENDING_EVENTS:
+            await self.finish()
 
     async def finish(self) -> None:
         if self.task is not None:
@@ -188,6 +200,7 @@ async def events_in(socket: Websocket) -> None:
                 return
             if event is not None:
                 recorder.add(event)
+                await recorder.make_room()
     except WebsocketClosed:
         pass
     finally:

@@ -88,6 +88,18 @@ def test_events_in_records_each_message_as_the_2_20_client_sends_them(port: int)
         assert (str(row.follows) if row.follows else None) == document["follows"]
 
 
+def test_a_client_outrunning_the_writes_has_every_event_stored_once_in_order(port: int) -> None:
+    # Far more events than a socket holds waiting (MAX_PENDING_EVENTS), sent without a
+    # pause: the socket stops reading while they are written, and loses none.
+    names = [f"test.burst.{number}" for number in range(1500)]
+    with socket(port, "/events/in") as connection:
+        for name in names:
+            send_json(connection, event_document(name, f"my.resource.{len(name) % 7}"))
+        connection.ping().wait(30)
+    eventually(lambda: len(_names()) == len(names), seconds=60)
+    assert _names() == names
+
+
 def test_an_auth_message_first_is_answered_then_events_follow(port: int) -> None:
     with authenticated(socket(port, "/events/in")) as connection:
         send_json(connection, event_document("test.after-auth"))

@@ -7,6 +7,19 @@
    client saw accepted is there and complete (the run with the state it was told, every
    line of an accepted batch), every write it did not see is absent or complete (a batch
    has 0 or 20 lines), and every run's history is consistent.
+   The same kill covers events: while it runs, the whole server (API and services) also
+   takes client events through ``POST /events`` (batches of 10) and the ``/events/in``
+   websocket (one event per message, a ping every 20 as the 2.20 client), every state
+   it commits emits its flow-run event, and an automation fires on a share of the client
+   events. After the restart the clients resend what they saw no answer for (a POST
+   batch without an answer, websocket events after the last pong), as the 2.20 client
+   does. Then: every client event is stored exactly once (the resent ones too); every
+   committed flow-run state has exactly its one event and no flow-run event is without
+   its state; the trigger, resumed from its cursor, has fired exactly once for each
+   stored matching event. A websocket event the server confirmed (its pong came) but
+   had not yet written when it died is counted and shown: a pong says "received", and
+   the client does not resend past it (the 2.20 reference, which writes events later
+   through its broker, does the same).
 2. The services process is killed while the scheduler fills 20 deployments' schedules;
    after a restart it finishes them with no duplicate scheduled run (one run per
    deployment and start time, and no deployment past its run cap).
@@ -16,8 +29,10 @@ Loopback only, bounded in time; exits non-zero on any failed check.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -30,6 +45,9 @@ from typing import Any
 from tests.stress.harness import ROOT, Server, add_database_arguments, database_targets, request
 
 BATCH = 20
+EVENT_BATCH = 10
+MATCH_EVERY = 5  # every fifth client event is one the automation fires on
+PING_EVERY = 20  # the 2.20 client's checkpoint
 
 
 class Ledger:
@@ -85,9 +103,143 @@ def writer(ledger: Ledger, base: str, flow_id: str, stop: threading.Event) -> No
             return
 
 
-def consistency(server: Server) -> dict[str, Any]:
+class EventLedger:
+    """What the event clients sent: acknowledged, unanswered (to resend), and the
+    websocket events a pong confirmed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.acknowledged: list[str] = []
+        self.unanswered: list[dict[str, Any]] = []
+        self.pong_confirmed: list[str] = []
+        self.sent = 0
+
+
+def client_event(number: int) -> dict[str, Any]:
+    return {
+        "occurred": dt.datetime.now(dt.UTC).isoformat(),
+        "event": "crash.match" if number % MATCH_EVERY == 0 else "crash.other",
+        "resource": {"prefect.resource.id": f"crash.resource.{number % 7}"},
+        "payload": {"n": number},
+        "id": str(uuid.uuid4()),
+    }
+
+
+def event_poster(ledger: EventLedger, base: str, stop: threading.Event, offset: int) -> None:
+    """``POST /events`` in batches until stopped or the server goes away."""
+    number = offset
+    while not stop.is_set():
+        batch = [client_event(number + index) for index in range(EVENT_BATCH)]
+        number += EVENT_BATCH
+        try:
+            status, _ = request(base, "POST", "/events", batch)
+        except (OSError, http.client.HTTPException):  # killed mid-answer
+            with ledger.lock:
+                ledger.unanswered.extend(batch)
+            return
+        with ledger.lock:
+            ledger.sent += len(batch)
+            if status < 300:
+                ledger.acknowledged.extend(event["id"] for event in batch)
+            else:
+                ledger.unanswered.extend(batch)
+
+
+def event_socket(ledger: EventLedger, base: str, stop: threading.Event, offset: int) -> None:
+    """``/events/in``: one event per message, a ping every 20, as the 2.20 client."""
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    unconfirmed: list[dict[str, Any]] = []
+    number = offset
+    try:
+        with connect(base.replace("http://", "ws://") + "/api/events/in", open_timeout=30) as socket:
+            while not stop.is_set():
+                event = client_event(number)
+                number += 1
+                unconfirmed.append(event)
+                socket.send(json.dumps(event))
+                if len(unconfirmed) >= PING_EVERY:
+                    if not socket.ping().wait(30):
+                        raise TimeoutError("no pong")
+                    with ledger.lock:
+                        ledger.pong_confirmed.extend(item["id"] for item in unconfirmed)
+                        ledger.sent += len(unconfirmed)
+                    unconfirmed = []
+    except (OSError, TimeoutError, WebSocketException):  # killed
+        pass
+    with ledger.lock:
+        ledger.sent += len(unconfirmed)
+        ledger.unanswered.extend(unconfirmed)
+
+
+def resend(ledger: EventLedger, base: str) -> None:
+    """What a client does on reconnecting: send again what got no answer."""
+    for start in range(0, len(ledger.unanswered), 100):
+        status, answer = request(base, "POST", "/events", ledger.unanswered[start : start + 100])
+        assert status < 300, (status, answer)
+
+
+def check_events(server: Server, ledger: EventLedger) -> dict[str, Any]:
+    """The database's view of the events (``events-check`` below, in the server's env)."""
+    expected = {
+        "posted": ledger.acknowledged + [event["id"] for event in ledger.unanswered],
+        "confirmed": ledger.pong_confirmed,
+    }
+    return checked_in(server, ["tests.stress.crash", "events-check"], json.dumps(expected))
+
+
+def events_check(expected: dict[str, list[str]]) -> dict[str, Any]:
+    """Needs Django set up: the checks of the events after the restart."""
+    from automations_app.models import ActionRun
+    from events_app.models import Event
+    from runs_app.models import FlowRunState
+
+    problems: list[str] = []
+    stored = Counter(
+        str(value) for value in Event.objects.filter(event__startswith="crash.").values_list("uuid", flat=True)
+    )
+    problems += [f"event {key} stored {count} times" for key, count in stored.items() if count > 1]
+    missing = [key for key in expected["posted"] if key not in stored]
+    problems += [f"acknowledged or resent event {key} is missing" for key in missing[:20]]
+    lost = [key for key in expected["confirmed"] if key not in stored]
+    states = {str(key) for key in FlowRunState.objects.values_list("id", flat=True)}
+    emitted = Counter(
+        str(key) for key in Event.objects.filter(event__startswith="prefect.flow-run.").values_list("uuid", flat=True)
+    )
+    problems += [f"state {key} has {emitted[key]} events" for key in states if emitted[key] != 1][:20]
+    problems += [f"event {key} of no committed state" for key in emitted if key not in states][:20]
+    matching = {str(key) for key in Event.objects.filter(event="crash.match").values_list("uuid", flat=True)}
+    fired = Counter(
+        str(firing["triggering_event"]["id"]) for firing in ActionRun.objects.values_list("firing", flat=True)
+    )
+    problems += [f"matching event {key} fired {fired[key]} times" for key in matching if fired[key] != 1][:20]
+    problems += [f"a firing for event {key}, which is not a stored matching event" for key in fired if key not in matching][:20]  # fmt: skip
+    return {
+        "stored": len(stored),
+        "states": len(states),
+        "matching": len(matching),
+        "fired": sum(fired.values()),
+        "lost_after_pong": len(lost),
+        "problems": problems,
+    }
+
+
+def wait_for_trigger(server: Server, ledger: EventLedger, timeout: float = 90) -> dict[str, Any]:
+    """The events' checks once the restarted trigger has caught up (or at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report = check_events(server, ledger)
+        if report["fired"] >= report["matching"] or time.monotonic() > deadline:
+            return report
+        time.sleep(2)
+
+
+def checked_in(server: Server, module: list[str], stdin: str | None = None) -> dict[str, Any]:
+    """The JSON report a check module prints, run against the server's database."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.stress.consistency"],
+        [sys.executable, "-m", *module],
+        input=stdin,
         env=server.env(),
         cwd=ROOT,
         capture_output=True,
@@ -97,20 +249,36 @@ def consistency(server: Server) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def consistency(server: Server) -> dict[str, Any]:
+    return checked_in(server, ["tests.stress.consistency"])
+
+
 def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[str]:
     base = server.base_url
     _, flow = request(base, "POST", "/flows/", {"name": "crash-flow"})
+    trigger = {"type": "event", "match": {"prefect.resource.id": "crash.resource.*"}, "expect": ["crash.match"],
+               "posture": "Reactive", "threshold": 1, "within": 0}  # fmt: skip
+    status, answer = request(
+        base, "POST", "/automations/", {"name": "crash", "trigger": trigger, "actions": [{"type": "do-nothing"}]}
+    )
+    assert status == 201, (status, answer)
     ledger = Ledger()
+    events = EventLedger()
     stop = threading.Event()
     threads = [threading.Thread(target=writer, args=(ledger, base, flow["id"], stop)) for _ in range(clients)]
+    threads += [
+        threading.Thread(target=target, args=(events, base, stop, index * 10_000_000))
+        for index, target in enumerate((event_poster, event_poster, event_socket, event_socket))
+    ]
     for thread in threads:
         thread.start()
     time.sleep(seconds)
-    server.kill("api", signal.SIGKILL)
+    server.kill("server", signal.SIGKILL)
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
-    server.start("api", services=False)
+    server.start("server")
+    resend(events, base)
     problems = list(ledger.server_errors)
     for run_id, state_type in ledger.runs.items():
         status, run = request(base, "GET", f"/flow_runs/{run_id}")
@@ -134,6 +302,18 @@ def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[st
         f"{len(ledger.unseen_runs) + sum(ledger.unseen_batches.values())} writes unanswered; "
         f"{report['runs']} runs checked after restart"
     )
+    found = wait_for_trigger(server, events)
+    problems.extend(found["problems"])
+    print(
+        f"   events: {events.sent} client events sent, {len(events.acknowledged)} acknowledged by POST, "
+        f"{len(events.pong_confirmed)} confirmed by a pong, {len(events.unanswered)} resent after the restart; "
+        f"{found['stored']} stored, {found['lost_after_pong']} confirmed by a pong but lost in the kill; "
+        f"{found['states']} flow-run states each with its event; {found['fired']} firings for "
+        f"{found['matching']} matching events"
+    )
+    # The services phase below runs its own services process.
+    server.kill("server", signal.SIGTERM)
+    server.start("api", services=False)
     return problems
 
 
@@ -207,7 +387,7 @@ def crash_one(*, label: str, port: int, database_url: str | None, clients: int) 
     server = Server(port=port, database_url=database_url, extra_env={"ORION_SCHEDULER_INTERVAL_SECONDS": "2"})
     server.prepare()
     print(f"== crash test on {label}")
-    server.start("api", services=False)
+    server.start("server")
     try:
         problems = kill_api_under_load(server, clients, seconds=8)
         problems += kill_services_under_load(server, deployments=20)
@@ -220,6 +400,13 @@ def crash_one(*, label: str, port: int, database_url: str | None, clients: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (argv if argv is not None else sys.argv[1:])[:1] == ["events-check"]:
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orion_project.settings")
+        django.setup()
+        print(json.dumps(events_check(json.load(sys.stdin))))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_database_arguments(parser, port=4473)
     parser.add_argument("--clients", type=int, default=6)
