@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
 
 from django.conf import settings
@@ -41,14 +42,20 @@ logger = logging.getLogger("orion.actions")
 
 # Claims a runner on SQLite tries before leaving the rest of the rows to the next pass.
 _CLAIM_TRIES = 3
+# How long one pass may keep taking due actions before the loop's other services get their turn.
+_PASS_SECONDS = 1.0
 
 
-def run_due_actions(*, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Run up to ``limit`` due actions of every workspace, each at most once in this pass
-    (a retried one waits for a later pass); how many ran."""
+def run_due_actions(*, now: dt.datetime | None = None, limit: int | None = None) -> int:
+    """Run the due actions of every workspace, each at most once in this pass (a retried
+    one waits for a later pass), until none is left, ``limit`` ran, or the pass has run
+    for a second (as the trigger evaluator's pass, so a burst of firings is drained at the
+    rate actions run rather than a fixed number per interval); how many ran."""
     ran: set[uuid.UUID] = set()
-    while len(ran) < limit and run_next_action(now=now, ran=ran):
-        pass
+    started = time.monotonic()
+    while run_next_action(now=now, ran=ran):
+        if len(ran) == limit or time.monotonic() - started >= _PASS_SECONDS:
+            break
     return len(ran)
 
 

@@ -65,6 +65,22 @@ def test_an_outcome_is_recorded_as_triggered_then_executed(api: ApiClient) -> No
 
 
 @pytest.mark.django_db
+def test_a_pass_drains_a_burst_of_firings_within_its_time_and_leaves_the_rest_to_the_next(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = deployment(api)
+    action = {"type": "pause-deployment", "deployment_id": target["id"], "source": "selected"}
+    owner = action_run(action).automation
+    for _ in range(149):
+        action_run(action, owner=owner)
+    monkeypatch.setattr("automations_app.actions.runner._PASS_SECONDS", 0)
+    assert run_due_actions() == 1  # its second is up after the first action
+    monkeypatch.setattr("automations_app.actions.runner._PASS_SECONDS", 600)
+    assert run_due_actions() == 149  # more than a fixed batch of 100: every due one
+    assert not ActionRun.objects.filter(status=ActionRun.Status.PENDING).exists()
+
+
+@pytest.mark.django_db
 def test_a_failure_is_recorded_with_its_reason(api: ApiClient) -> None:
     run = action_run({"type": "pause-work-queue", "source": "inferred"})
     run_due_actions()
