@@ -114,3 +114,43 @@ def test_nested_filter_with_a_flow_name_search_through_http(api, production: Non
     ]
     assert {row["id"] for row in answer} <= {str(run.id) for run in expected}
     assert api.post("/flow_runs/count", body).json() == len(expected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scatter_plot_rows_equal_reading_every_run(api, production: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``/ui/flow_runs/history`` (the Flow runs page) reads a few columns, not whole runs:
+    its points equal those the runs themselves give, running and late runs included."""
+    now = ANCHOR + dt.timedelta(minutes=17, seconds=43, microseconds=250_000)
+    monkeypatch.setattr("runs_app.api.flow_runs.timezone.now", lambda: now)
+    week = {"after_": (now - dt.timedelta(days=7)).isoformat(), "before_": now.isoformat()}
+    runs = FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)
+    for body, state_types in (
+        ({"flow_runs": {"expected_start_time": week}, "sort": "START_TIME_DESC"}, None),
+        ({"flow_runs": {"expected_start_time": week, "state": {"type": {"any_": ["RUNNING"]}}}}, {"RUNNING"}),
+        (
+            {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING"]}}}, "limit": 1000},
+            {"SCHEDULED", "PENDING"},
+        ),
+    ):
+        answer = api.post("/ui/flow_runs/history", body).json()
+        after = week["after_"] if "expected_start_time" in body["flow_runs"] else None
+        expected = {
+            str(run.id): {
+                "id": str(run.id),
+                "state_type": run.state_type,
+                "timestamp": (run.start_time or run.expected_start_time).isoformat(),
+                "duration": run.estimated_run_time_at(now),
+                "lateness": run.lateness_at(now),
+            }
+            for run in runs
+            if (state_types is None or run.state_type in state_types)
+            and (after is None or dt.datetime.fromisoformat(after) <= run.expected_start_time <= now)
+        }
+        assert 0 < len(answer) == min(len(expected), 1000)
+        assert {row["id"]: row for row in answer} == {row["id"]: expected[row["id"]] for row in answer}
+        key = "timestamp" if body.get("sort") == "START_TIME_DESC" else None
+        if key:
+            assert [row[key] for row in answer] == sorted((row[key] for row in answer), reverse=True)
+    rows = api.post("/ui/flow_runs/history", {"flow_runs": {"expected_start_time": week}, "limit": 5, "offset": 3})
+    full = api.post("/ui/flow_runs/history", {"flow_runs": {"expected_start_time": week}, "limit": 8}).json()
+    assert [row["timestamp"] for row in rows.json()] == [row["timestamp"] for row in full[3:8]]
