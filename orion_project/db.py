@@ -99,7 +99,9 @@ class _FloatSeconds(Func):
     Not ``EXTRACT(EPOCH ...)``: since PostgreSQL 14 that computes a ``numeric``, several
     times the CPU of ``date_part``'s ``float8`` per row, and a history request converts a
     few values of each run it reads. Both give the nearest float to a timestamp's exact
-    seconds (a whole number of microseconds over 10^6).
+    seconds (a whole number of microseconds over 10^6); for an interval of a day or more,
+    ``date_part`` adds its days and its time as floats, which can differ in the last bit,
+    as the float sums a history answer is made of already do with the order they add in.
     """
 
     output_field = FloatField()
