@@ -9,8 +9,8 @@
   the history aggregates.
 * ``RowsCount`` / ``RowsSum``: a count or sum over every row a query selects, as one
   value a statement can add up with another (a count from two sources in one statement).
-* ``WithinRanges`` / ``RangeLabel``: a datetime column in one of many half-open ranges,
-  and which one, compiled straight to SQL (a history request names dozens of ranges).
+* ``WithinRanges``: a datetime column in one of many half-open ranges, compiled straight
+  to SQL (a history request names dozens of ranges).
 * ``utc_timestamptz_loader``: PostgreSQL ``timestamptz`` values read by the C parser of
   ``datetime.fromisoformat`` (see :func:`fast_timestamptz_loader`).
 """
@@ -31,7 +31,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
     JSONField,
     Lookup,
     TextField,
@@ -94,8 +93,16 @@ def register_lookups() -> None:
 
 
 class _FloatSeconds(Func):
-    """Float seconds of an expression: EXTRACT(EPOCH ...) on PostgreSQL (for timestamps
-    and intervals alike), ``sqlite_template`` on SQLite."""
+    """Float seconds of an expression: ``date_part('epoch', ...)`` on PostgreSQL (for
+    timestamps and intervals alike), ``sqlite_template`` on SQLite.
+
+    Not ``EXTRACT(EPOCH ...)``: since PostgreSQL 14 that computes a ``numeric``, several
+    times the CPU of ``date_part``'s ``float8`` per row, and a history request converts a
+    few values of each run it reads. Both give the nearest float to a timestamp's exact
+    seconds (a whole number of microseconds over 10^6); for an interval of a day or more,
+    ``date_part`` adds its days and its time as floats, which can differ in the last bit,
+    as the float sums a history answer is made of already do with the order they add in.
+    """
 
     output_field = FloatField()
     sqlite_template = ""
@@ -104,7 +111,7 @@ class _FloatSeconds(Func):
         super().__init__(expression)
 
     def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+        return self.as_sql(compiler, connection, template="date_part('epoch', %(expressions)s)", **extra)
 
     def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         return self.as_sql(compiler, connection, template=self.sqlite_template, **extra)
@@ -143,14 +150,18 @@ class RowsSum(Func):
     output_field = BigIntegerField()
 
 
-class _Ranges(Expression):
-    """A datetime column against half-open ``[lower, upper)`` ranges.
+class WithinRanges(Expression):
+    """``column`` is in one of the half-open ``[lower, upper)`` ranges (a condition for
+    ``filter``).
 
     Written straight to SQL: Django resolves and compiles a ``Q`` per range slowly, and a
     30-day history with daily intervals names some sixty (docs/performance.md).
     """
 
-    def __init__(self, column: str, ranges: Sequence[tuple[Any, dt.datetime, dt.datetime]]) -> None:
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> None:
         super().__init__()
         self.column = column
         self.ranges = list(ranges)
@@ -161,45 +172,18 @@ class _Ranges(Expression):
         resolved.column_expression = self.column_expression.resolve_expression(query, *args, **kwargs)
         return resolved
 
-    def _conditions(self, compiler: SQLCompiler, connection: Any) -> list[tuple[Any, str, list[Any]]]:
+    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
+        if not self.ranges:
+            return "1 = 0", []
         column, column_params = compiler.compile(self.column_expression)
         adapt = connection.ops.adapt_datetimefield_value
-        return [
-            (label, f"({column} >= %s AND {column} < %s)", [*column_params, adapt(lower), *column_params, adapt(upper)])
-            for label, lower, upper in self.ranges
+        sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in self.ranges)
+        params = [
+            param
+            for lower, upper in self.ranges
+            for param in (*column_params, adapt(lower), *column_params, adapt(upper))
         ]
-
-
-class WithinRanges(_Ranges):
-    """``column`` is in one of the ranges (a condition for ``filter``)."""
-
-    output_field = BooleanField()
-    conditional = True
-
-    def __init__(self, column: str, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> None:
-        super().__init__(column, [(None, lower, upper) for lower, upper in ranges])
-
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
-        conditions = self._conditions(compiler, connection)
-        if not conditions:
-            return "1 = 0", []
-        return "(" + " OR ".join(sql for _, sql, _ in conditions) + ")", [p for *_, ps in conditions for p in ps]
-
-
-class RangeLabel(_Ranges):
-    """The integer label of the first range ``column`` is in, else NULL."""
-
-    output_field = IntegerField()
-
-    def __init__(self, column: str, labelled: Sequence[tuple[int, dt.datetime, dt.datetime]]) -> None:
-        super().__init__(column, labelled)
-
-    def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
-        conditions = self._conditions(compiler, connection)
-        if not conditions:
-            return "NULL", []
-        whens = " ".join(f"WHEN {sql} THEN {int(label)}" for label, sql, _ in conditions)
-        return f"CASE {whens} ELSE NULL END", [p for *_, ps in conditions for p in ps]
+        return f"({sql})", params
 
 
 @functools.cache

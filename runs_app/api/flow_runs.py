@@ -40,7 +40,7 @@ from runs_app.api.serializers import (
 from runs_app.filters import FLOW_RUN_FILTER, FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
 from runs_app.selectors.graph import flow_run_graph_task_runs
-from runs_app.selectors.history import average_lateness, flow_run_history
+from runs_app.selectors.history import average_lateness, flow_run_history, flow_run_scatter
 from runs_app.selectors.runs import flow_run_count, flow_run_page, flow_runs_matching
 from runs_app.services.runs import (
     flow_run_create,
@@ -194,18 +194,12 @@ class UIFlowRunViewSet(OrionViewSet):
     def history(self, request: Request) -> Response:
         """Flow runs as `{id, state_type, timestamp, duration, lateness}` rows (limit ≤ 1000)."""
         data = self.body(UIFlowRunHistoryRequest)
-        runs = flow_runs_matching(filters=data, workspace_id=self.workspace_id)
-        runs = runs.order_by(*FLOW_RUN_SORT.order_by(data["sort"]))
-        offset = data["offset"]
-        now = timezone.now()
-        rows = [
-            {
-                "id": run.id,
-                "state_type": run.state_type,
-                "timestamp": run.start_time or run.expected_start_time,
-                "duration": run.estimated_run_time_at(now),
-                "lateness": run.lateness_at(now),
-            }
-            for run in runs[offset : offset + data["limit"]]
-        ]
+        rows = flow_run_scatter(
+            filters=data,
+            sort=data["sort"],
+            offset=data["offset"],
+            limit=data["limit"],
+            now=timezone.now(),
+            workspace_id=self.workspace_id,
+        )
         return Response(rows)

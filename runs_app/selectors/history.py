@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Floor, Greatest
+from django.db.models.functions import Floor, Greatest, TruncHour
 
 from orion_project.clock import add_clamped
-from orion_project.db import DurationSeconds, EpochSeconds, RangeLabel, WithinRanges
-from runs_app.models import FlowRun
+from orion_project.db import DurationSeconds, EpochSeconds, WithinRanges
+from runs_app.filters import FLOW_RUN_SORT
+from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
 from runs_app.rollup.reads import RollupScope, rollup_rows, rollup_scope
 from runs_app.rollup.writes import BUCKET, bucket_of
 from runs_app.selectors.runs import flow_runs_matching, task_runs_matching, work_queue_condition
@@ -101,12 +103,15 @@ def _scanned_history(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
-    taken_from: Any = None,
+    taker: Callable[[dt.datetime], int | None] | None = None,
 ) -> HistorySums:
     """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
 
-    ``taken_from``: an SQL expression giving, for rows the rollup already counted in
-    another interval, that interval's index (else NULL); their sums are taken away from it.
+    ``taker``: for the hour a run's expected start is in, the interval that took that
+    hour's sums from the rollup, if any; a run of such an hour that belongs to another
+    interval is moved: added to its own and taken away from the taker. The runs are then
+    grouped by hour too, and the taker is asked per group in Python rather than per row
+    in SQL (a ``CASE`` over every cut hour was a large part of reading the runs).
     """
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     expected = EpochSeconds(F("expected_start_time"))
@@ -115,21 +120,25 @@ def _scanned_history(
         run_time=estimated_run_time_seconds(now),
         lateness=lateness_seconds(now),
     )
-    if taken_from is None:
+    keys = ["bucket", "state_type", "state_name"]
+    if taker is None:
         rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
-    keys = ["bucket", "state_type", "state_name"] + (["taken_from"] if taken_from is not None else [])
+    else:
+        rows = rows.annotate(hour=TruncHour("expected_start_time", tzinfo=dt.UTC))
+        keys.append("hour")
     grouped = (
-        rows.annotate(**({"taken_from": taken_from} if taken_from is not None else {}))
-        .values(*keys)
+        rows.values(*keys)
         .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
         .order_by()
     )
     sums: HistorySums = {}
     for row in grouped:
         values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
-        targets = [(int(row["bucket"]), 1)]
-        if row.get("taken_from") is not None:
-            targets.append((int(row["taken_from"]), -1))
+        bucket = int(row["bucket"])
+        targets = [(bucket, 1)]
+        taken_by = None if taker is None else taker(row["hour"])
+        if taken_by is not None and taken_by != bucket:
+            targets.append((taken_by, -1))
         for index, sign in targets:
             if 0 <= index < len(bounds):
                 total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
@@ -222,16 +231,17 @@ def flow_run_history(
     plan = _HistoryPlan.of(bounds, now)
     sums: HistorySums = {}
     if plan.read:
-        taken_from = RangeLabel("expected_start_time", [(index, *sliver) for index, sliver in plan.slivers])
         sums = _scanned_history(
             queryset.filter(WithinRanges("expected_start_time", plan.read)),
             start=start,
             bounds=bounds,
             now=now,
-            taken_from=taken_from if plan.slivers else None,
+            taker=plan.taker if plan.taken else None,
         )
     if plan.taken:
-        _add_rollup_hours(sums, scope, plan.taken, start=start, bounds=bounds, now=now, workspace_id=workspace_id)
+        _add_rollup_hours(
+            sums, scope, plan.taken_hours(), start=start, bounds=bounds, now=now, workspace_id=workspace_id
+        )
     return _history_answer(bounds, sums)
 
 
@@ -251,22 +261,20 @@ _MIDDLE_MARGIN = dt.timedelta(seconds=1)
 class _HistoryPlan:
     """How a history request splits between the rollup and the runs.
 
-    ``taken``: per interval, the range of whole hours it takes from the rollup;
-    ``read``: the merged ranges of expected start read from the runs;
-    ``slivers``: (interval, range) pairs, parts of an interval's taken hours that lie
-    outside it: read from the runs and taken away from that interval.
+    ``taken``: ``(first hour, end, interval)``, the range of whole hours each interval
+    takes from the rollup, in order; ``read``: the merged ranges of expected start read
+    from the runs: the parts of intervals no taken hour covers, and the slivers, parts of
+    an interval's taken hours that lie outside it (moved back by :meth:`taker`).
     """
 
-    taken: list[tuple[dt.datetime, dt.datetime]]
+    taken: list[tuple[dt.datetime, dt.datetime, int]]
     read: list[tuple[dt.datetime, dt.datetime]]
-    slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]]
 
     @classmethod
     def of(cls, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> _HistoryPlan:
         half = BUCKET / 2
-        taken: list[tuple[dt.datetime, dt.datetime]] = []
+        taken: list[tuple[dt.datetime, dt.datetime, int]] = []
         pieces: list[tuple[dt.datetime, dt.datetime]] = []
-        slivers: list[tuple[int, tuple[dt.datetime, dt.datetime]]] = []
         for index, (lower, upper) in enumerate(bounds):
             # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
             # Clamped: an interval that starts in the first half hour of year 1 would step
@@ -276,19 +284,35 @@ class _HistoryPlan:
             if first >= last:
                 pieces.append((lower, upper))
                 continue
-            taken.append((first, last))
-            pieces += [(lower, first), (last, upper)]
-            for sliver in ((first, lower), (upper, last)):
-                if sliver[0] < sliver[1]:
-                    slivers.append((index, sliver))
-                    pieces.append(sliver)  # inside a neighbour's part, or outside the window
+            taken.append((first, last, index))
+            # What the interval has outside its hours, and what its hours have outside it
+            # (inside a neighbour's part, or outside the window).
+            pieces += [(lower, first), (last, upper), (first, lower), (upper, last)]
         read: list[tuple[dt.datetime, dt.datetime]] = []
         for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
             if read and read[-1][1] >= lower:
                 read[-1] = (read[-1][0], max(read[-1][1], upper))
             else:
                 read.append((lower, upper))
-        return cls(taken, read, slivers)
+        return cls(taken, read)
+
+    def taker(self, hour: dt.datetime) -> int | None:
+        """The interval that took ``hour`` from the rollup, if one did."""
+        position = bisect.bisect_right(self.taken, hour, key=lambda taken: taken[0]) - 1
+        if position >= 0 and hour < self.taken[position][1]:
+            return self.taken[position][2]
+        return None
+
+    def taken_hours(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The taken hours as few ranges as they make: adjacent ranges (the usual case:
+        each interval's hours start where the previous one's end) are one."""
+        merged: list[tuple[dt.datetime, dt.datetime]] = []
+        for first, last, _ in self.taken:
+            if merged and merged[-1][1] == first:
+                merged[-1] = (merged[-1][0], last)
+            else:
+                merged.append((first, last))
+        return merged
 
 
 def _add_rollup_hours(
@@ -301,9 +325,9 @@ def _add_rollup_hours(
     now: dt.datetime,
     workspace_id: int,
 ) -> None:
-    """Add the workspace's rollup sums of the ``taken`` hours to ``sums``, grouped per interval in
-    the database (one row per interval and state, not one per hour): an hour belongs to
-    the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
+    """Add the workspace's rollup sums of the ``taken`` hours (ranges of them) to ``sums``,
+    grouped per interval in the database (one row per interval and state, not one per
+    hour): an hour belongs to the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
     rows = (
@@ -331,6 +355,37 @@ def _add_rollup_hours(
         total[0] += row["count"]
         total[1] += row["run_time"] + running * now_epoch - row["running_since"]
         total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
+
+
+def flow_run_scatter(
+    *,
+    filters: Mapping[str, Any],
+    sort: str | None,
+    offset: int,
+    limit: int,
+    now: dt.datetime,
+    workspace_id: int,
+) -> list[dict[str, Any]]:
+    """``POST /ui/flow_runs/history``: the matching runs, sorted, as the Flow runs page's
+    scatter-plot points: when each started (or is expected to), its run time and lateness.
+
+    Reads the few columns a point is made of, not whole runs: building a thousand model
+    instances, JSON columns and all, was most of the cost of this answer.
+    """
+    runs = flow_runs_matching(filters=filters, workspace_id=workspace_id).order_by(*FLOW_RUN_SORT.order_by(sort))
+    columns = runs.values_list(
+        "id", "state_type", "state_timestamp", "expected_start_time", "start_time", "total_run_time"
+    )
+    return [
+        {
+            "id": run_id,
+            "state_type": state_type,
+            "timestamp": start or expected,
+            "duration": estimated_run_time(total_run_time, state_type, state_timestamp, now),
+            "lateness": estimated_lateness(expected, start, state_type, now),
+        }
+        for run_id, state_type, state_timestamp, expected, start, total_run_time in columns[offset : offset + limit]
+    ]
 
 
 DASHBOARD_BUCKETS = 20

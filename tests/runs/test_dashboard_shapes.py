@@ -74,18 +74,7 @@ def test_production_shape_has_bursts_late_runs_and_rare_tags(production: None) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_history_off_on_and_near_the_hour_equals_reading_every_run(production: None) -> None:
-    now = ANCHOR + dt.timedelta(minutes=17, seconds=43, microseconds=250_000)
-    for window in _windows(now):
-        for filters in (NO_FILTERS, {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["FAILED", "CRASHED"]}}}}):
-            assert_same(
-                flow_run_history(now=now, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window),
-                run_history(flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=now, **window),
-            )
-
-
-@pytest.mark.django_db(transaction=True)
-def test_nested_filter_with_a_flow_name_search_through_http(api, production: None) -> None:  # type: ignore[no-untyped-def]
+def test_flow_runs_page_nested_filter_and_scatter_plot_through_http(api, production: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     after = ANCHOR - dt.timedelta(days=7)
     body = {
         "flows": {"name": {"like_": "orders"}},
@@ -114,3 +103,111 @@ def test_nested_filter_with_a_flow_name_search_through_http(api, production: Non
     ]
     assert {row["id"] for row in answer} <= {str(run.id) for run in expected}
     assert api.post("/flow_runs/count", body).json() == len(expected)
+    _check_scatter_plot(api, monkeypatch)
+
+
+def _check_scatter_plot(api: Any, monkeypatch: Any) -> None:
+    """``/ui/flow_runs/history`` (the Flow runs page) reads a few columns, not whole runs:
+    its points equal those the runs themselves give, running and late runs included."""
+    now = ANCHOR + dt.timedelta(minutes=17, seconds=43, microseconds=250_000)
+    monkeypatch.setattr("runs_app.api.flow_runs.timezone.now", lambda: now)
+    week = {"after_": (now - dt.timedelta(days=7)).isoformat(), "before_": now.isoformat()}
+    runs = FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)
+    for body, state_types in (
+        ({"flow_runs": {"expected_start_time": week}, "sort": "START_TIME_DESC"}, None),
+        ({"flow_runs": {"expected_start_time": week, "state": {"type": {"any_": ["RUNNING"]}}}}, {"RUNNING"}),
+        (
+            {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING"]}}}, "limit": 1000},
+            {"SCHEDULED", "PENDING"},
+        ),
+    ):
+        answer = api.post("/ui/flow_runs/history", body).json()
+        after = week["after_"] if "expected_start_time" in body["flow_runs"] else None
+        expected = {
+            str(run.id): {
+                "id": str(run.id),
+                "state_type": run.state_type,
+                "timestamp": (run.start_time or run.expected_start_time).isoformat(),
+                "duration": run.estimated_run_time_at(now),
+                "lateness": run.lateness_at(now),
+            }
+            for run in runs
+            if (state_types is None or run.state_type in state_types)
+            and (after is None or dt.datetime.fromisoformat(after) <= run.expected_start_time <= now)
+        }
+        assert 0 < len(answer) == min(len(expected), 1000)
+        assert {row["id"]: row for row in answer} == {row["id"]: expected[row["id"]] for row in answer}
+        key = "timestamp" if body.get("sort") == "START_TIME_DESC" else None
+        if key:
+            assert [row[key] for row in answer] == sorted((row[key] for row in answer), reverse=True)
+    rows = api.post("/ui/flow_runs/history", {"flow_runs": {"expected_start_time": week}, "limit": 5, "offset": 3})
+    full = api.post("/ui/flow_runs/history", {"flow_runs": {"expected_start_time": week}, "limit": 8}).json()
+    assert [row["timestamp"] for row in rows.json()] == [row["timestamp"] for row in full[3:8]]
+
+
+def _odd_windows(now: dt.datetime) -> list[dict[str, Any]]:
+    """Intervals that do not divide an hour, windows wholly ahead of ``now`` or before every
+    run (empty), and one that ends ahead of it."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return [
+        {"start": now - dt.timedelta(days=5), "end": now, "interval": dt.timedelta(hours=2, minutes=13, seconds=7)},
+        {"start": now - dt.timedelta(days=9), "end": now, "interval": dt.timedelta(minutes=97)},
+        {"start": now - dt.timedelta(hours=20), "end": now, "interval": dt.timedelta(minutes=7, seconds=30)},
+        {
+            "start": now + dt.timedelta(hours=1, seconds=3),
+            "end": now + dt.timedelta(days=3),
+            "interval": dt.timedelta(hours=5),
+        },
+        {
+            "start": hour - dt.timedelta(days=400),
+            "end": hour - dt.timedelta(days=370),
+            "interval": dt.timedelta(days=1),
+        },
+        {
+            "start": now - dt.timedelta(days=2, seconds=1),
+            "end": now + dt.timedelta(days=2),
+            "interval": dt.timedelta(hours=3),
+        },
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_off_on_and_near_the_hour_equals_reading_every_run(api, production: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """History equals reading every run for windows on, off and near the hour, for odd,
+    future and empty windows, before and after runs in the windows move on (scheduled
+    runs start, running ones finish or fail, some are deleted), and as ``now`` passes
+    into the next hour."""
+    now = ANCHOR + dt.timedelta(minutes=17, seconds=43, microseconds=250_000)
+    # The server stamps the states it writes with its clock: a few minutes before ``now``.
+    monkeypatch.setattr("django.utils.timezone.now", lambda: now - dt.timedelta(minutes=4, seconds=11))
+    failed = {**NO_FILTERS, "flow_runs": {"state": {"type": {"any_": ["FAILED", "CRASHED", "RUNNING"]}}}}
+
+    def check(at: dt.datetime, windows: list[dict[str, Any]]) -> None:
+        for window in windows:
+            for filters in (NO_FILTERS, failed):
+                assert_same(
+                    flow_run_history(now=at, filters=filters, workspace_id=DEFAULT_WORKSPACE_ID, **window),
+                    run_history(
+                        flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=at, **window
+                    ),
+                )
+
+    check(now, _windows(now) + _odd_windows(now))
+    runs = FlowRun.objects.filter(
+        workspace_id=DEFAULT_WORKSPACE_ID, expected_start_time__gte=now - dt.timedelta(days=5)
+    )
+    moves = [
+        *[(run, ["PENDING", "RUNNING"]) for run in runs.filter(state_type="SCHEDULED")[:15]],
+        *[(run, ["COMPLETED"]) for run in runs.filter(state_type="RUNNING")[:10]],
+        *[(run, ["FAILED"]) for run in runs.filter(state_type="COMPLETED")[:10]],
+    ]
+    assert len(moves) >= 25
+    for run, states in moves:
+        for state_type in states:
+            answer = api.post(f"/flow_runs/{run.id}/set_state", {"state": {"type": state_type}, "force": True}).json()
+            assert answer["status"] == "ACCEPT", answer
+    for run in runs.filter(state_type="CANCELLED")[:5]:
+        assert api.delete(f"/flow_runs/{run.id}").status_code == 204
+    after_the_moves = [*_windows(now)[:1], *_windows(now)[3:5], *_odd_windows(now)]
+    check(now, after_the_moves)
+    check(now + dt.timedelta(hours=1), after_the_moves)
