@@ -28,6 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
+from flows_app.models import Flow
 from orion_project.db import RowsCount, RowsSum
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import PageByBody, ValueByBody
@@ -84,6 +85,16 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
+def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
+    """Runs whose flow matches ``flows``: a semi-join on the workspace's flows, so the
+    planner weighs (and a name search reads) only this workspace's flows rather than
+    every workspace's flows of that name."""
+    condition = FLOW_FILTER.to_q(flows)
+    if condition is None:
+        return None
+    return Q(flow_id__in=Flow.objects.filter(condition, workspace_id=workspace_id).values("id"))
+
+
 def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
@@ -96,7 +107,7 @@ def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuer
     body = filters or {}
     conditions: list[Condition] = [
         FLOW_RUN_FILTER.to_q(body.get("flow_runs")),
-        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
+        _flow_condition(body.get("flows"), workspace_id),
         _deployment_condition(body.get("deployments"), ""),
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
