@@ -97,7 +97,7 @@ class WorkspaceTagsContainAll(Func):
         sql = f"jsonb_set('{{}}'::jsonb, ARRAY[({workspace_sql})::text], {tags_sql}) @> %s::jsonb"
         return sql, [*workspace_params, *tags_params, json.dumps({str(self.workspace_id): self.values})]
 
-    def as_sql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
         return compiler.compile(JSONArrayContainsAll(self.get_source_expressions()[1], self.values))
 
 

@@ -97,13 +97,14 @@ def _tags_in_workspace(condition: Condition, workspace_id: int, prefix: str = ""
     if not isinstance(condition, Q):
         return condition
     rewritten = copy.copy(condition)
-    rewritten.children = [
-        WorkspaceTagsContainAll(F(f"{prefix}workspace_id"), F(f"{prefix}tags"), workspace_id, child[1])
-        if isinstance(child, tuple) and child[0] == prefix + _TAGS_ALL
-        else _tags_in_workspace(child, workspace_id, prefix)
-        for child in condition.children
-    ]
+    rewritten.children = [_tags_child_in_workspace(child, workspace_id, prefix) for child in condition.children]
     return rewritten
+
+
+def _tags_child_in_workspace(child: Any, workspace_id: int, prefix: str) -> Any:
+    if isinstance(child, tuple) and child[0] == prefix + _TAGS_ALL:
+        return WorkspaceTagsContainAll(F(f"{prefix}workspace_id"), F(f"{prefix}tags"), workspace_id, child[1])
+    return _tags_in_workspace(child, workspace_id, prefix)
 
 
 def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
