@@ -108,13 +108,14 @@ def _tags_child_in_workspace(child: Any, workspace_id: int, prefix: str) -> Any:
 
 
 def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
-    """Runs whose flow matches ``flows``: a semi-join on the workspace's flows, so the
+    """Runs whose flow matches ``flows``. Flow ids alone are compared with the runs' own
+    ``flow_id`` (no join). Any other field is a semi-join on the workspace's flows, so the
     planner weighs (and a name search reads) only this workspace's flows rather than
     every workspace's flows of that name."""
-    condition = FLOW_FILTER.to_q(flows)
-    if condition is None:
-        return None
-    return Q(flow_id__in=Flow.objects.filter(condition, workspace_id=workspace_id).values("id"))
+    given = {key for key, value in (flows or {}).items() if value is not None}
+    if given <= {"id", "operator"}:
+        return FLOW_FILTER.to_q(flows, "flow__")
+    return Q(flow_id__in=Flow.objects.filter(FLOW_FILTER.to_q(flows), workspace_id=workspace_id).values("id"))
 
 
 def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
