@@ -3,6 +3,8 @@
 * ``tags_all``: a JSON array column contains every given string (``all_`` on tags).
   PostgreSQL uses ``@>`` so the GIN index on the column serves it; SQLite checks each
   value with ``json_each``.
+* ``WorkspaceTagsContainAll``: ``tags_all`` on a table whose tags are indexed per
+  workspace on PostgreSQL (flow runs: the GIN index keys each tag by its row's workspace).
 * ``ilike_raw``: case-insensitive substring match that, like the reference, does not
   escape ``%`` and ``_`` in the value (so ``like_: "%"`` matches everything).
 * ``EpochSeconds`` / ``DurationSeconds``: datetimes and durations as float seconds, for
@@ -66,6 +68,36 @@ class JSONArrayContainsAll(Lookup):
             "WHERE tag.value IN (SELECT wanted.value FROM json_each(%s) AS wanted)) = %s)"
         )
         return sql, [*lhs_params, json.dumps(values), len(values)]
+
+
+class WorkspaceTagsContainAll(Func):
+    """``tags_all`` of one workspace's rows, written so PostgreSQL can answer it from a GIN
+    index on ``jsonb_set('{}', ARRAY[workspace_id::text], tags)`` (``{"<workspace>": tags}``).
+
+    A ``jsonb_path_ops`` key hashes a value with its path, so there each tag is keyed by
+    its row's workspace: a common tag's posting list holds this workspace's runs, not every
+    workspace's (the index scan reads every posting list of the wanted tags, whatever else
+    the query narrows). The answer is that of ``tags @> values``: an object holds
+    ``{"w": values}`` exactly when its ``"w"`` value contains ``values``. SQLite has no such
+    index and reads the plain lookup.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, workspace: Any, tags: Any, workspace_id: int, values: Sequence[str]) -> None:
+        super().__init__(workspace, tags)
+        self.workspace_id = workspace_id
+        self.values = list(values)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
+        workspace, tags = self.get_source_expressions()
+        workspace_sql, workspace_params = compiler.compile(workspace)
+        tags_sql, tags_params = compiler.compile(tags)
+        sql = f"jsonb_set('{{}}'::jsonb, ARRAY[({workspace_sql})::text], {tags_sql}) @> %s::jsonb"
+        return sql, [*workspace_params, *tags_params, json.dumps({str(self.workspace_id): self.values})]
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return compiler.compile(JSONArrayContainsAll(self.get_source_expressions()[1], self.values))
 
 
 class RawILike(Lookup):

@@ -12,6 +12,7 @@ outer row's workspace.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.db.models import (
     BigIntegerField,
     Count,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -28,7 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
-from orion_project.db import RowsCount, RowsSum
+from flows_app.models import Flow
+from orion_project.db import JSONArrayContainsAll, RowsCount, RowsSum, WorkspaceTagsContainAll
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import PageByBody, ValueByBody
 from runs_app.filters import (
@@ -84,6 +87,37 @@ def flow_run_exists(*, link: str, flow_runs: FilterBody, task_runs: FilterBody) 
     return Q(Exists(runs))
 
 
+_TAGS_ALL = "tags__" + JSONArrayContainsAll.lookup_name
+
+
+def _tags_in_workspace(condition: Condition, workspace_id: int, prefix: str = "") -> Condition:
+    """``condition`` with each ``tags all_`` on the flow run at ``prefix`` read through the
+    per-workspace tag index (:class:`orion_project.db.WorkspaceTagsContainAll`); the
+    and/or structure of the filter is kept as it is."""
+    if not isinstance(condition, Q):
+        return condition
+    rewritten = copy.copy(condition)
+    rewritten.children = [_tags_child_in_workspace(child, workspace_id, prefix) for child in condition.children]
+    return rewritten
+
+
+def _tags_child_in_workspace(child: Any, workspace_id: int, prefix: str) -> Any:
+    if isinstance(child, tuple) and child[0] == prefix + _TAGS_ALL:
+        return WorkspaceTagsContainAll(F(f"{prefix}workspace_id"), F(f"{prefix}tags"), workspace_id, child[1])
+    return _tags_in_workspace(child, workspace_id, prefix)
+
+
+def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
+    """Runs whose flow matches ``flows``. Flow ids alone are compared with the runs' own
+    ``flow_id`` (no join). Any other field is a semi-join on the workspace's flows, so the
+    planner weighs (and a name search reads) only this workspace's flows rather than
+    every workspace's flows of that name."""
+    given = {key for key, value in (flows or {}).items() if value is not None}
+    if given <= {"id", "operator"}:
+        return FLOW_FILTER.to_q(flows, "flow__")
+    return Q(flow_id__in=Flow.objects.filter(FLOW_FILTER.to_q(flows), workspace_id=workspace_id).values("id"))
+
+
 def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:
     """Flow runs matching every filter key of a validated query body (reference §C.1).
 
@@ -95,8 +129,8 @@ def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuer
     """
     body = filters or {}
     conditions: list[Condition] = [
-        FLOW_RUN_FILTER.to_q(body.get("flow_runs")),
-        FLOW_FILTER.to_q(body.get("flows"), "flow__"),
+        _tags_in_workspace(FLOW_RUN_FILTER.to_q(body.get("flow_runs")), workspace_id),
+        _flow_condition(body.get("flows"), workspace_id),
         _deployment_condition(body.get("deployments"), ""),
         work_queue_condition(body.get("work_pools"), body.get("work_pool_queues"), ""),
     ]
@@ -113,7 +147,7 @@ def task_runs_matching(*, filters: FilterBody, workspace_id: int) -> TaskRunQuer
     flows, flow_runs = body.get("flows"), body.get("flow_runs")
     conditions: list[Condition] = [
         TASK_RUN_FILTER.to_q(body.get("task_runs")),
-        FLOW_RUN_FILTER.to_q(flow_runs, "flow_run__"),
+        _tags_in_workspace(FLOW_RUN_FILTER.to_q(flow_runs, "flow_run__"), workspace_id, "flow_run__"),
         FLOW_FILTER.to_q(flows, "flow_run__flow__"),
         _deployment_condition(body.get("deployments"), "flow_run__"),
     ]
