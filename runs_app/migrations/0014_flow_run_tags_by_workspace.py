@@ -13,7 +13,7 @@ from orion_project.migration_ops import postgres_only_sql
 
 
 class Migration(migrations.Migration):
-    dependencies = [("runs_app", "0012_flow_run_history_total")]
+    dependencies = [("runs_app", "0013_history_scatter_covering_index")]
 
     operations = [
         postgres_only_sql(
