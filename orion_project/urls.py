@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from access_app import views as dashboard_views
 from orion_project.api.openapi_views import OpenApiJsonView, OpenApiYamlView, RedocView, redoc_bundle
+from orion_project.api.routers import segment_indexed
 from orion_project.ui import views as ui_views
 
 handler404 = "orion_project.api.errors.json_not_found"
@@ -15,7 +16,7 @@ handler500 = "orion_project.api.errors.json_server_error"
 urlpatterns = [
     # The dashboard of ``default`` (the landing page until a UI is installed).
     path("", dashboard_views.dashboard, name="landing"),
-    path("api/", include("orion_project.api.urls")),
+    segment_indexed(path("api/", include("orion_project.api.urls"))),
     path("ui-settings", ui_views.ui_settings, name="ui-settings"),
     path("workspace/<slug:slug>/ui-settings", ui_views.ui_settings, name="workspace-ui-settings"),
     path("sign-in/", dashboard_views.SignInView.as_view(), name="sign-in"),

@@ -262,7 +262,7 @@ def measure(name: str, factory: Callable[[], Iterator[Step]], iterations: int, p
         run_step(next(steps))
     work = [next(steps) for _ in range(iterations)]
     counter = StatementCounter()
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None
     with connection.execute_wrapper(counter):
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:

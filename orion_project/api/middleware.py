@@ -17,6 +17,9 @@ from django.middleware import csrf as csrf_middleware
 from orion_project.request_body import body_too_large_message
 
 API_VERSION_HEADER = "X-PREFECT-API-VERSION"
+# The header's WSGI name: ``request.headers`` would build a dictionary of every header
+# on each request to answer this one lookup.
+API_VERSION_META = "HTTP_X_PREFECT_API_VERSION"
 
 # Routes the reference leaves outside its routers, so the header is not checked there.
 UNCHECKED_API_PATHS = ("/api/health", "/api/docs", "/api/openapi.json", "/api/redoc")
@@ -60,7 +63,7 @@ class ApiVersionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
         if path.startswith("/api/") and not path.startswith(UNCHECKED_API_PATHS):
-            raw = request.headers.get(API_VERSION_HEADER)
+            raw = request.META.get(API_VERSION_META)
             version = self.latest
             if raw is not None:
                 message = api_version_error(raw)
