@@ -37,23 +37,27 @@ def parse_anchor(value: str | None) -> dt.datetime:
 
 
 class ProgressBar:
-    """One line redrawn in place on a terminal; a line per tenth of the work otherwise."""
+    """One line per phase (rows, index builds, rollup, ANALYZE) redrawn in place on a
+    terminal, with its rate and the time left; a line per tenth of a phase otherwise."""
 
     def __init__(self, out: OutputWrapper, width: int = 30) -> None:
         self.out, self.width = out, width
-        self.started = time.monotonic()
         self.tty = out.isatty()
+        self.phase = ""
+        self.started = time.monotonic()
         self.last_tenth = -1
 
-    def __call__(self, done: int, total: int, counts: dict[str, int]) -> None:
+    def __call__(self, phase: str, done: int, total: int, unit: str) -> None:
+        if phase != self.phase:
+            self.phase, self.started, self.last_tenth = phase, time.monotonic(), -1
         share = done / total if total else 1.0
         elapsed = time.monotonic() - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else 0.0
         filled = int(share * self.width)
         line = (
-            f"[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%}  {done:,}/{total:,} runs  "
-            f"+{counts['flow_runs']:,} runs +{counts['task_runs']:,} task runs  {elapsed:,.0f} s, ~{eta:,.0f} s left"
+            f"{phase:<8} [{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%}  {done:,}/{total:,} {unit}  "
+            f"{rate:,.0f} {unit}/s  {elapsed:,.0f} s, ~{eta:,.0f} s left"
         )
         if self.tty:
             self.out.write("\r" + line, ending="\n" if done >= total else "")
@@ -75,6 +79,12 @@ class Command(BaseCommand):
         parser.add_argument("--anchor", help="ISO time the 30 days of runs end at (default: now)")
         parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
         parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
+        parser.add_argument(
+            "--python-rows",
+            action="store_true",
+            help="PostgreSQL: the rows of the Python generator (those bench.seed gives the reference), by COPY, "
+            "instead of rows generated inside PostgreSQL (runs_app.seeding.sql, the fast path)",
+        )
         parser.add_argument(
             "--production",
             action="store_true",
@@ -113,5 +123,6 @@ class Command(BaseCommand):
             tasks=shape,
             progress=ProgressBar(self.stderr),
             production=options["production"],
+            in_database=not options["python_rows"],
         )
         self.stdout.write(", ".join(f"{key} +{value:,}" for key, value in counts.items()))
