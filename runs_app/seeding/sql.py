@@ -46,7 +46,7 @@ from runs_app.seeding.generate import (
 )
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
-BATCH = 250_000  # runs per statement: the progress bar's step
+BATCH = 100_000  # runs per statement: the progress bar's step
 BULK_RUNS = 200_000  # from this many new runs on, indexes and constraints are rebuilt
 SEED_TABLES = ("runs_app.FlowRun", "runs_app.FlowRunState", "runs_app.TaskRun", "runs_app.TaskRunState")
 
@@ -335,7 +335,7 @@ def seed_postgres(
         cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(
-            "CREATE FUNCTION pg_temp.seed_u(p bigint, k int) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+            "CREATE OR REPLACE FUNCTION pg_temp.seed_u(p bigint, k int) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE "
             f"AS 'SELECT ((hashint8extended(p, {int(seed_value)}::bigint * 1000 + k) >> 11) & 9007199254740991)"
             "::float8 / 9007199254740992.0'"
         )
@@ -370,6 +370,7 @@ def seed_postgres(
         progress("indexes", len(creates), len(creates), "indexes")
         progress("rollup", 0, 1, "steps")
         rebuild_history_rollup(cursor, tables)
+        cursor.execute("DROP FUNCTION pg_temp.seed_u")
         progress("rollup", 1, 1, "steps")
     labels = ("flows_app.Flow", *SEED_TABLES, "runs_app.FlowRunHistoryBucket")
     names = [apps.get_model(label)._meta.db_table for label in labels]
