@@ -10,11 +10,13 @@ shares of final states, state histories, tags, task runs, the production shape),
 rows are not the Python generator's: the same seed gives the same rows here, and the
 Python generator stays the one shared with the reference's seeding (``bench.seed``).
 
-A large seed (:data:`BULK_RUNS` new runs or more) drops the four tables' secondary
-indexes, unique and foreign-key constraints first and builds them again afterwards from
-their own definitions (one sort per index instead of a random insert per row and index;
-one join per foreign key instead of a trigger per row). It all runs in one transaction,
-so a seed that fails or is stopped leaves the schema and the rows as they were.
+A small seed is one transaction. A large one (:data:`BULK_RUNS` new runs or more) drops
+the four tables' secondary indexes, unique and foreign-key constraints first and builds
+them again afterwards from their own definitions (one sort per index instead of a random
+insert per row and index; one join per foreign key instead of a trigger per row), and
+inserts from :data:`JOBS` connections at once, each batch its own transaction. How to
+rebuild is written in a comment on the runs table in the transaction that drops them, so
+a large seed stopped half-way is finished by the next one (``seed_postgres``).
 
 The flow-run history rollup is then recomputed from the runs by one grouped statement
 (:func:`rebuild_history_rollup`), the same sums as ``runs_app.rollup.writes.contribution``.
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from runs_app.empirical_policy import FLOW_RUN_POLICY_DEFAULTS, TASK_RUN_POLICY_DEFAULTS
@@ -48,6 +52,7 @@ from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 BATCH = 100_000  # runs per statement: the progress bar's step
 BULK_RUNS = 200_000  # from this many new runs on, indexes and constraints are rebuilt
+JOBS = 2  # connections inserting at once in a bulk seed
 SEED_TABLES = ("runs_app.FlowRun", "runs_app.FlowRunState", "runs_app.TaskRun", "runs_app.TaskRunState")
 
 # (phase, done, total, unit)
@@ -298,6 +303,58 @@ def _schema_to_rebuild(cursor: Any, tables: Sequence[str]) -> list[tuple[str, st
     return [(kind, drop, create) for kind, drop, create, _ in cursor.fetchall()]
 
 
+MARKER = "orion_seed: unfinished bulk seed, to rebuild: "
+
+
+def _setup_session(cursor: Any, seed_value: int, workspaces: Sequence[SeedWorkspace]) -> None:
+    """The session's draw function and flow table (each connection that inserts needs them)."""
+    cursor.execute("SET work_mem = '256MB'")
+    cursor.execute(
+        "CREATE OR REPLACE FUNCTION pg_temp.seed_u(p bigint, k int) RETURNS float8 LANGUAGE sql IMMUTABLE "
+        f"PARALLEL SAFE AS 'SELECT ((hashint8extended(p, {int(seed_value)}::bigint * 1000 + k) >> 11) "
+        "& 9007199254740991)::float8 / 9007199254740992.0'"
+    )
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_flow")
+    cursor.execute(
+        "CREATE TEMP TABLE seed_flow (ws_pos int, flow_pos int, id uuid, workspace_id int, kind text, tags jsonb)"
+    )
+    flows = [
+        (ws_pos, flow_pos, spec.id, workspace.id, spec.kind, json.dumps(list(spec.tags)))
+        for ws_pos, workspace in enumerate(workspaces)
+        for flow_pos, spec in enumerate(workspace.flows)
+    ]
+    cursor.executemany("INSERT INTO seed_flow VALUES (%s, %s, %s, %s, %s, %s::jsonb)", flows)
+    cursor.execute("ANALYZE seed_flow")
+
+
+def _teardown_session(cursor: Any) -> None:
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_flow")
+    cursor.execute("DROP FUNCTION IF EXISTS pg_temp.seed_u")
+    cursor.execute("RESET work_mem")
+
+
+def _finish(cursor: Any, tables: dict[str, str], progress: Progress) -> None:
+    """Rebuild what an unfinished bulk seed dropped (its statements are in the marker
+    comment on the runs table) and the rollup, and clear the marker: one transaction."""
+    from django.db import transaction
+
+    cursor.execute("SELECT obj_description(%s::regclass, 'pg_class')", [tables["runs_app.FlowRun"]])
+    comment = cursor.fetchone()[0] or ""
+    if not comment.startswith(MARKER):
+        return
+    creates = json.loads(comment[len(MARKER) :])
+    with transaction.atomic():
+        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        for index, create in enumerate(creates):
+            progress("indexes", index, len(creates), "indexes")
+            cursor.execute(create)
+        progress("indexes", len(creates), len(creates), "indexes")
+        progress("rollup", 0, 1, "steps")
+        rebuild_history_rollup(cursor, tables)
+        cursor.execute(f"COMMENT ON TABLE {tables['runs_app.FlowRun']} IS NULL")
+        progress("rollup", 1, 1, "steps")
+
+
 def seed_postgres(
     *,
     runs: int,
@@ -308,10 +365,18 @@ def seed_postgres(
     production: bool,
     vacuum: bool,
     progress: Progress,
-    batch: int = BATCH,
+    batch: int | None = None,
+    jobs: int = JOBS,
 ) -> dict[str, int]:
     """Insert the missing runs of positions ``0 .. runs - 1`` (and their states and task
-    runs), rebuild the rollup and analyse, in one transaction; the rows inserted per table."""
+    runs), rebuild the rollup and analyse; the rows inserted per table.
+
+    A small seed is one transaction. A bulk one (:data:`BULK_RUNS` new runs or more)
+    drops the indexes and constraints and records how to rebuild them in a comment on
+    the runs table, in one transaction; ``jobs`` connections then insert batches, each
+    batch its own transaction; then one transaction rebuilds them and the rollup and
+    clears the comment. A bulk seed stopped half-way leaves whole batches and the
+    comment, and the next seed (any size) finishes the rebuild first, then tops up."""
     from django.apps import apps
     from django.db import connection, transaction
 
@@ -331,47 +396,70 @@ def seed_postgres(
         "n_animals": len(ANIMALS),
         "task_share": tasks.share / STARTED_SHARE,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(
-            "CREATE OR REPLACE FUNCTION pg_temp.seed_u(p bigint, k int) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE "
-            f"AS 'SELECT ((hashint8extended(p, {int(seed_value)}::bigint * 1000 + k) >> 11) & 9007199254740991)"
-            "::float8 / 9007199254740992.0'"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE seed_flow (ws_pos int, flow_pos int, id uuid, workspace_id int, kind text, tags jsonb) "
-            "ON COMMIT DROP"
-        )
-        flows = [
-            (ws_pos, flow_pos, spec.id, workspace.id, spec.kind, json.dumps(list(spec.tags)))
-            for ws_pos, workspace in enumerate(workspaces)
-            for flow_pos, spec in enumerate(workspace.flows)
-        ]
-        cursor.executemany("INSERT INTO seed_flow VALUES (%s, %s, %s, %s, %s, %s::jsonb)", flows)
-        cursor.execute("ANALYZE seed_flow")
+    with connection.cursor() as cursor:
+        _finish(cursor, tables, progress)
         cursor.execute(f"SELECT count(*) FROM {tables['runs_app.FlowRun']}")
         stored = cursor.fetchone()[0]
-        rebuild = _schema_to_rebuild(cursor, list(tables.values())) if runs - min(stored, runs) >= BULK_RUNS else []
-        for _, drop, _ in rebuild:
-            cursor.execute(drop)
-        statement = _insert_sql(production, tables, tasks, top_up=stored > 0)
-        progress("rows", 0, runs, "runs")
-        for lo in range(0, runs, batch):
-            hi = min(lo + batch, runs)
-            cursor.execute(statement, {**params, "lo": lo, "hi": hi})
-            for key, value in zip(counts, cursor.fetchone(), strict=True):
+    statement = _insert_sql(production, tables, tasks, top_up=stored > 0)
+    step = batch or BATCH
+    batches = [(lo, min(lo + step, runs)) for lo in range(0, runs, step)]
+    lock = threading.Lock()
+    done = [0]
+
+    def insert(cursor: Any, lo: int, hi: int) -> None:
+        cursor.execute(statement, {**params, "lo": lo, "hi": hi})
+        row = cursor.fetchone()
+        with lock:
+            for key, value in zip(counts, row, strict=True):
                 counts[key] += value
-            progress("rows", hi, runs, "runs")
-        creates = [create for _, _, create in reversed(rebuild)]
-        for index, create in enumerate(creates):
-            progress("indexes", index, len(creates), "indexes")
-            cursor.execute(create)
-        progress("indexes", len(creates), len(creates), "indexes")
-        progress("rollup", 0, 1, "steps")
-        rebuild_history_rollup(cursor, tables)
-        cursor.execute("DROP FUNCTION pg_temp.seed_u")
-        progress("rollup", 1, 1, "steps")
+            done[0] += hi - lo
+            progress("rows", done[0], runs, "runs")
+
+    progress("rows", 0, runs, "runs")
+    if runs - min(stored, runs) < BULK_RUNS:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _setup_session(cursor, seed_value, workspaces)
+            for lo, hi in batches:
+                insert(cursor, lo, hi)
+            progress("rollup", 0, 1, "steps")
+            rebuild_history_rollup(cursor, tables)
+            _teardown_session(cursor)
+            progress("rollup", 1, 1, "steps")
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            rebuild = _schema_to_rebuild(cursor, list(tables.values()))
+            for _, drop, _ in rebuild:
+                cursor.execute(drop)
+            creates = [create for _, _, create in reversed(rebuild)]
+            cursor.execute("SELECT quote_literal(%s)", [MARKER + json.dumps(creates)])  # COMMENT takes no parameter
+            cursor.execute(f"COMMENT ON TABLE {tables['runs_app.FlowRun']} IS {cursor.fetchone()[0]}")
+        stop = threading.Event()
+
+        def work(share: Sequence[tuple[int, int]]) -> None:
+            from django.db import connection as own  # this thread's connection
+
+            try:
+                with own.cursor() as cursor:
+                    _setup_session(cursor, seed_value, workspaces)
+                    for lo, hi in share:
+                        if stop.is_set():
+                            return
+                        with transaction.atomic():
+                            insert(cursor, lo, hi)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                own.close()
+
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(work, batches[job::jobs]) for job in range(jobs)]
+                for future in futures:
+                    future.result()
+        finally:
+            with connection.cursor() as cursor:
+                _finish(cursor, tables, progress)
     labels = ("flows_app.Flow", *SEED_TABLES, "runs_app.FlowRunHistoryBucket")
     names = [apps.get_model(label)._meta.db_table for label in labels]
     with connection.cursor() as cursor:

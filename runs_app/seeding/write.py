@@ -161,6 +161,7 @@ def seed(
     progress: Progress | None = None,
     production: bool = False,
     in_database: bool = False,
+    jobs: int = 2,
 ) -> dict[str, int]:
     """Insert the missing runs of the data set, spread evenly over ``workspace_ids`` (each
     gets its own copies of the flows); ``progress(phase, done, total, unit)`` after each
@@ -186,6 +187,7 @@ def seed(
             production=production,
             vacuum=vacuum,
             progress=progress or (lambda *_: None),
+            jobs=jobs,
         )
         log(f"seeded in {time.monotonic() - started:.1f} s: " + ", ".join(f"{k} +{v:,}" for k, v in counts.items()))
         return counts

@@ -22,6 +22,7 @@ from django.utils import timezone
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.background.metrics import flow_run_history_totals_refresh
 from runs_app.models import FlowRun, FlowRunHistoryBucket, FlowRunState, TaskRun, TaskRunState
+from runs_app.rollup.writes import ALL_FLOWS
 from runs_app.seeding import sql
 from runs_app.seeding.generate import FINAL_STATES, State, replay
 from runs_app.selectors.history import flow_run_history
@@ -108,10 +109,11 @@ def test_run_columns_are_their_states_replayed(production: bool) -> None:
         assert run.created == states[run.id][0].timestamp and run.updated == states[run.id][-1].timestamp
         finals.add((run.state_type, run.state_name))
         if run.state_type == StateType.SCHEDULED and not production:
-            assert run.expected_start_time <= anchor
+            assert run.expected_start_time is not None and run.expected_start_time <= anchor
     assert {state for state, _ in finals} == {state for state, _ in FINAL_STATES} and ("SCHEDULED", "Late") in finals
     for task in TaskRun.objects.select_related("state", "flow_run"):
-        book = replay([State(task.state.type, task.state.name, task.state.timestamp, None, task.state_id)])
+        assert task.state is not None and task.flow_run is not None
+        book = replay([State(task.state.type, task.state.name, task.state.timestamp, None, task.state.id)])
         assert (task.state_type, task.start_time, task.end_time, task.run_count) == (
             book.state_type, book.start_time, book.end_time, book.run_count,
         )  # fmt: skip
@@ -146,6 +148,7 @@ def test_the_rollup_answers_what_reading_the_runs_answers(production: bool, api:
 def test_a_large_seed_rebuilds_the_schema_migrations_made(monkeypatch: pytest.MonkeyPatch) -> None:
     before = schema()
     monkeypatch.setattr(sql, "BULK_RUNS", 100)
+    monkeypatch.setattr(sql, "BATCH", 70)  # batches over both connections
     output = seed(runs=300, anchor=ANCHOR, workspaces=2)
     for phase in ("rows", "indexes", "rollup", "analyze"):
         assert f"{phase} " in output and "100.0%" in output
@@ -156,22 +159,35 @@ def test_a_large_seed_rebuilds_the_schema_migrations_made(monkeypatch: pytest.Mo
     seed(runs=500, anchor=ANCHOR, workspaces=2)
     assert FlowRun.objects.count() == 500 and ids <= set(FlowRun.objects.values_list("id", flat=True))
     assert schema() == before
-    per_flow = FlowRunHistoryBucket.objects.exclude(flow_id="00000000-0000-0000-0000-000000000000")
+    per_flow = FlowRunHistoryBucket.objects.exclude(flow_id=ALL_FLOWS)
     assert sum(per_flow.values_list("count_runs", flat=True)) == 500
 
 
-def test_a_failed_seed_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_small_seed_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     seed(runs=50, anchor=ANCHOR)
     before, rows = schema(), snapshot()
-    monkeypatch.setattr(sql, "BULK_RUNS", 100)
-
-    def broken(*args: Any) -> None:
-        raise RuntimeError("stopped")
-
-    monkeypatch.setattr(sql, "rebuild_history_rollup", broken)
+    monkeypatch.setattr(sql, "rebuild_history_rollup", stopped)
     with pytest.raises(RuntimeError, match="stopped"):
-        seed(runs=400, anchor=ANCHOR)
+        seed(runs=150, anchor=ANCHOR)
     assert schema() == before and snapshot() == rows
+
+
+def test_a_stopped_large_seed_is_finished_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = schema()
+    monkeypatch.setattr(sql, "BULK_RUNS", 100)
+    monkeypatch.setattr(sql, "BATCH", 60)
+    with monkeypatch.context() as patch:
+        patch.setattr(sql, "rebuild_history_rollup", stopped)
+        with pytest.raises(RuntimeError, match="stopped"):
+            seed(runs=400, anchor=ANCHOR)
+    assert schema() != before  # left without its indexes, with the marker saying so
+    seed(runs=50, anchor=ANCHOR)  # any seed finishes it first
+    assert schema() == before and FlowRun.objects.count() == 400
+    assert sum(FlowRunHistoryBucket.objects.filter(flow_id=ALL_FLOWS).values_list("count_runs", flat=True)) == 400
+
+
+def stopped(*args: Any) -> None:
+    raise RuntimeError("stopped")
 
 
 def test_the_python_rows_stay_available() -> None:

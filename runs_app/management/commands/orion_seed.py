@@ -80,6 +80,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
         parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
         parser.add_argument(
+            "--jobs", type=int, default=2, help="PostgreSQL: connections inserting at once in a large seed"
+        )
+        parser.add_argument(
             "--python-rows",
             action="store_true",
             help="PostgreSQL: the rows of the Python generator (those bench.seed gives the reference), by COPY, "
@@ -102,6 +105,8 @@ class Command(BaseCommand):
         runs, task_runs = options["runs"], options["task_runs"]
         if options["flows"] < 1 or runs < 0 or options["batch"] < 1 or (task_runs is not None and task_runs < 0):
             raise CommandError("--flows and --batch must be ≥ 1, --runs and --task-runs ≥ 0")
+        if options["jobs"] < 1:
+            raise CommandError("--jobs must be ≥ 1")
         if options["workspaces"] < 0:
             raise CommandError("--workspaces must be ≥ 0")
         anchor = parse_anchor(options["anchor"])
@@ -124,5 +129,6 @@ class Command(BaseCommand):
             progress=ProgressBar(self.stderr),
             production=options["production"],
             in_database=not options["python_rows"],
+            jobs=options["jobs"],
         )
         self.stdout.write(", ".join(f"{key} +{value:,}" for key, value in counts.items()))
