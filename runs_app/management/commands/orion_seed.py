@@ -1,12 +1,18 @@
 """``manage.py orion_seed``: a large, realistic data set by bulk inserts.
 
-    manage.py orion_seed --runs 1000000 --task-runs 5000000
+    manage.py orion_seed --runs 10000000 --workspaces 10 --task-runs 1000000
 
-The rows are those of ``runs_app.seeding`` (one generator for this command and the
-benchmark's data set): the same flows, the same shares of final states, tags and expected start times over
-the 30 days before ``--anchor``, and run columns computed by replaying each run's states
-through the bookkeeping rules. Runs already stored are skipped, so running it again with
-a larger ``--runs`` tops the data set up. On PostgreSQL rows go in with ``COPY``.
+The data set of ``runs_app.seeding``: the same flows, shares of final states, tags and
+expected start times over the 30 days before ``--anchor``, run columns that are their
+states replayed through the bookkeeping rules (``--production``: shaped like a busy
+server's). Runs already stored are skipped, so running it again with a larger ``--runs``
+tops the data set up (``--runs`` is the runs wanted in all).
+
+On PostgreSQL PostgreSQL generates the rows itself (``runs_app.seeding.sql``: millions of
+runs, a large seed rebuilding indexes, constraints and the rollup after the rows);
+``--python-rows`` gives the Python generator's rows instead, by ``COPY``, those
+``bench.seed`` gives the reference server. Other databases take the Python rows by
+``bulk_create``. A progress bar on stderr shows each phase's rate and time left.
 
 The rows go to the workspace ``default``; ``--workspaces N`` spreads them evenly over the
 workspaces ``ws-1`` ... ``ws-N`` instead (created if missing), each with its own copies
