@@ -344,7 +344,8 @@ def _finish(cursor: Any, tables: dict[str, str], progress: Progress) -> None:
         return
     creates = json.loads(comment[len(MARKER) :])
     with transaction.atomic():
-        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # index sorts in memory
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # the foreign keys' validating joins
         for index, create in enumerate(creates):
             progress("indexes", index, len(creates), "indexes")
             cursor.execute(create)
