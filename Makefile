@@ -168,8 +168,10 @@ bench-compare: venv
 bench-memory: venv
 	$(PY) -m bench.memory $(BENCH_ARGS)
 
-# The 1M read budgets through HTTP against an already seeded database (never seeds:
-# `manage.py orion_seed --runs 1000000 --task-runs 5000000` takes over an hour), e.g.
+# The 1M read budgets through HTTP against an already seeded database (never seeds; seed
+# first with e.g. `manage.py orion_seed --runs 10000000 --workspaces 10 --production`,
+# rows generated inside PostgreSQL: about 2 GB and 2 minutes per million runs on 2 idle
+# cores, docs/performance.md "Seeding millions of runs"), e.g.
 # BENCH_SCALE_URL=postgresql://postgres@127.0.0.1:55420/orion make bench-scale
 BENCH_SCALE_URL ?= $(DATABASE_URL)
 bench-scale: venv

@@ -21,57 +21,9 @@ from django.utils import timezone
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
 from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
-from runs_app.selectors.history import flow_run_history, run_history
-from runs_app.selectors.runs import flow_runs_matching
+from runs_app.selectors.history import flow_run_history
 from tests.factories import FlowFactory
-from tests.runs.rollup_helpers import assert_same, make_runs
-
-NO_FILTERS: dict[str, Any] = {"flows": None, "flow_runs": None, "task_runs": None, "deployments": None}
-
-
-def scanned(now: dt.datetime, filters: dict[str, Any], **window: Any) -> list[dict[str, Any]]:
-    return run_history(flow_runs_matching(filters=filters, workspace_id=DEFAULT_WORKSPACE_ID), now=now, **window)
-
-
-def windows(now: dt.datetime) -> list[dict[str, Any]]:
-    """Daily intervals not on hour bounds (as the UI asks), hourly ones on bounds, short
-    ones inside an hour, and a window reaching into the future."""
-    odd = now - dt.timedelta(days=3, minutes=17, seconds=5)
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    return [
-        {"start": odd, "end": now, "interval": dt.timedelta(days=1)},
-        {
-            "start": hour - dt.timedelta(hours=30),
-            "end": hour + dt.timedelta(hours=3),
-            "interval": dt.timedelta(hours=1),
-        },
-        {"start": now - dt.timedelta(hours=5), "end": now + dt.timedelta(hours=2), "interval": dt.timedelta(minutes=7)},
-        {"start": odd, "end": now + dt.timedelta(days=2), "interval": dt.timedelta(hours=5, minutes=3)},
-        # Bounds at an hour's middle and within a second of it (the hour is read from
-        # the runs), hourly and 90-minute intervals cutting every hour, and a bound in
-        # each minute of the hour across the windows.
-        {"start": hour - dt.timedelta(hours=60, minutes=30), "end": now, "interval": dt.timedelta(hours=7)},
-        {
-            "start": hour - dt.timedelta(hours=61, minutes=29, seconds=59.6),
-            "end": now,
-            "interval": dt.timedelta(hours=3),
-        },
-        {
-            "start": hour - dt.timedelta(hours=62, minutes=30, seconds=-0.4),
-            "end": now,
-            "interval": dt.timedelta(hours=4),
-        },
-        {"start": odd - dt.timedelta(hours=40), "end": now, "interval": dt.timedelta(hours=1)},
-        {"start": odd - dt.timedelta(hours=41, minutes=44), "end": now, "interval": dt.timedelta(minutes=90)},
-        *(
-            {
-                "start": hour - dt.timedelta(hours=71, minutes=minute),
-                "end": hour - dt.timedelta(hours=3),
-                "interval": dt.timedelta(hours=2, minutes=13),
-            }
-            for minute in range(0, 60, 7)
-        ),
-    ]
+from tests.runs.rollup_helpers import NO_FILTERS, assert_same, make_runs, scanned, windows
 
 
 @pytest.mark.django_db

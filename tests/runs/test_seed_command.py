@@ -35,7 +35,7 @@ def test_seeds_runs_states_and_task_runs_through_the_api(api) -> None:  # type: 
     assert "100.0%" in output  # the progress bar reached the end
     assert api.post("/flow_runs/count", {}).json() == 400
     task_runs = api.post("/task_runs/count", {}).json()
-    assert 450 <= task_runs <= 650, task_runs
+    assert 420 <= task_runs <= 780, task_runs  # which of 400 runs get task runs is drawn
     # Every run's denormalised state is its newest state row.
     for run in FlowRun.objects.select_related("state")[:50]:
         newest = FlowRunState.objects.filter(flow_run=run).order_by("-timestamp").first()

@@ -1,12 +1,18 @@
 """``manage.py orion_seed``: a large, realistic data set by bulk inserts.
 
-    manage.py orion_seed --runs 1000000 --task-runs 5000000
+    manage.py orion_seed --runs 10000000 --workspaces 10 --task-runs 1000000
 
-The rows are those of ``runs_app.seeding`` (one generator for this command and the
-benchmark's data set): the same flows, the same shares of final states, tags and expected start times over
-the 30 days before ``--anchor``, and run columns computed by replaying each run's states
-through the bookkeeping rules. Runs already stored are skipped, so running it again with
-a larger ``--runs`` tops the data set up. On PostgreSQL rows go in with ``COPY``.
+The data set of ``runs_app.seeding``: the same flows, shares of final states, tags and
+expected start times over the 30 days before ``--anchor``, run columns that are their
+states replayed through the bookkeeping rules (``--production``: shaped like a busy
+server's). Runs already stored are skipped, so running it again with a larger ``--runs``
+tops the data set up (``--runs`` is the runs wanted in all).
+
+On PostgreSQL PostgreSQL generates the rows itself (``runs_app.seeding.sql``: millions of
+runs, a large seed rebuilding indexes, constraints and the rollup after the rows);
+``--python-rows`` gives the Python generator's rows instead, by ``COPY``, those
+``bench.seed`` gives the reference server. Other databases take the Python rows by
+``bulk_create``. A progress bar on stderr shows each phase's rate and time left.
 
 The rows go to the workspace ``default``; ``--workspaces N`` spreads them evenly over the
 workspaces ``ws-1`` ... ``ws-N`` instead (created if missing), each with its own copies
@@ -37,23 +43,27 @@ def parse_anchor(value: str | None) -> dt.datetime:
 
 
 class ProgressBar:
-    """One line redrawn in place on a terminal; a line per tenth of the work otherwise."""
+    """One line per phase (rows, index builds, rollup, ANALYZE) redrawn in place on a
+    terminal, with its rate and the time left; a line per tenth of a phase otherwise."""
 
     def __init__(self, out: OutputWrapper, width: int = 30) -> None:
         self.out, self.width = out, width
-        self.started = time.monotonic()
         self.tty = out.isatty()
+        self.phase = ""
+        self.started = time.monotonic()
         self.last_tenth = -1
 
-    def __call__(self, done: int, total: int, counts: dict[str, int]) -> None:
+    def __call__(self, phase: str, done: int, total: int, unit: str) -> None:
+        if phase != self.phase:
+            self.phase, self.started, self.last_tenth = phase, time.monotonic(), -1
         share = done / total if total else 1.0
         elapsed = time.monotonic() - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else 0.0
         filled = int(share * self.width)
         line = (
-            f"[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%}  {done:,}/{total:,} runs  "
-            f"+{counts['flow_runs']:,} runs +{counts['task_runs']:,} task runs  {elapsed:,.0f} s, ~{eta:,.0f} s left"
+            f"{phase:<8} [{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%}  {done:,}/{total:,} {unit}  "
+            f"{rate:,.0f} {unit}/s  {elapsed:,.0f} s, ~{eta:,.0f} s left"
         )
         if self.tty:
             self.out.write("\r" + line, ending="\n" if done >= total else "")
@@ -76,6 +86,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=50_000, help="runs per transaction")
         parser.add_argument("--no-vacuum", action="store_true", help="PostgreSQL: ANALYZE only, no VACUUM")
         parser.add_argument(
+            "--jobs", type=int, default=2, help="PostgreSQL: connections inserting at once in a large seed"
+        )
+        parser.add_argument(
+            "--python-rows",
+            action="store_true",
+            help="PostgreSQL: the rows of the Python generator (those bench.seed gives the reference), by COPY, "
+            "instead of rows generated inside PostgreSQL (runs_app.seeding.sql, the fast path)",
+        )
+        parser.add_argument(
             "--production",
             action="store_true",
             help="shape the data like a busy server's: similar flow names, bursts sharing a start time, "
@@ -92,6 +111,8 @@ class Command(BaseCommand):
         runs, task_runs = options["runs"], options["task_runs"]
         if options["flows"] < 1 or runs < 0 or options["batch"] < 1 or (task_runs is not None and task_runs < 0):
             raise CommandError("--flows and --batch must be ≥ 1, --runs and --task-runs ≥ 0")
+        if options["jobs"] < 1:
+            raise CommandError("--jobs must be ≥ 1")
         if options["workspaces"] < 0:
             raise CommandError("--workspaces must be ≥ 0")
         anchor = parse_anchor(options["anchor"])
@@ -113,5 +134,7 @@ class Command(BaseCommand):
             tasks=shape,
             progress=ProgressBar(self.stderr),
             production=options["production"],
+            in_database=not options["python_rows"],
+            jobs=options["jobs"],
         )
         self.stdout.write(", ".join(f"{key} +{value:,}" for key, value in counts.items()))
