@@ -75,6 +75,33 @@ class EventResource(models.Model):
         return f"{self.role or 'resource'} {self.resource_id}"
 
 
+class EventHourCount(models.Model):
+    """How many events of one name a workspace holds in one hour (UTC) of occurrence.
+
+    Counting a week of a busy workspace's events row by row costs what the week holds;
+    summing its hours costs what the week's names are. ``record_events`` adds to these
+    rows in the transaction that stores the events (the duplicates it drops are not
+    counted) and retention takes the events it deletes away in the transaction that
+    deletes them, so a sum of rows always equals counting the events. Reads that only
+    filter by occurrence and name sum the whole hours of their window here and count the
+    partial hours at its ends from the events (:mod:`events_app.rollup`).
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    workspace_id = models.IntegerField()
+    hour = models.DateTimeField()
+    event = models.CharField(max_length=1024)
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace_id", "hour", "event"], name="uq_event_hour_count"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.hour:%Y-%m-%d %H}h: {self.count}"
+
+
 class EventCursor(models.Model):
     """How far one consumer (the trigger evaluator, ...) has read the log: the last
     ``(txid, seq)`` it processed. Its row is locked while a pass runs, so with several
