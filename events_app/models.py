@@ -69,7 +69,14 @@ class EventResource(models.Model):
     role = models.TextField(blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["workspace_id", "resource_id", "-occurred"], name="ix_evres_ws_resource")]
+        indexes = [
+            # The event and the role in the index, in the page order: counting a resource's
+            # events and walking them newest first read the index alone, not a row each.
+            models.Index(
+                fields=["workspace_id", "resource_id", "-occurred", "-event_seq", "role"],
+                name="ix_evres_ws_resource_walk",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role or 'resource'} {self.resource_id}"

@@ -33,4 +33,12 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.RemoveIndex(model_name="eventresource", name="ix_evres_ws_resource"),
+        migrations.AddIndex(
+            model_name="eventresource",
+            index=models.Index(
+                fields=["workspace_id", "resource_id", "-occurred", "-event_seq", "role"],
+                name="ix_evres_ws_resource_walk",
+            ),
+        ),
     ]
