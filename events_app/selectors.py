@@ -394,8 +394,8 @@ def events_page(
         occurred, seq = dt.datetime.fromisoformat(position["after"][0]), position["after"][1]
         beyond = _beyond(occurred, seq, descending)
         if resources is not None:
-            following = resources.filter(_beyond(occurred, seq, descending, "event_seq"))
-            rows = _page_by_resources(ordered, following, limit, total - offset)
+            later = resources.filter(_beyond(occurred, seq, descending, "event_seq"))
+            rows = _page_by_resources(ordered, later, limit, total - offset)
         else:
             rows = list(ordered.filter(beyond)[:limit])
     elif resources is not None and offset == 0:

@@ -13,6 +13,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.db import connection
 
@@ -40,7 +41,7 @@ def event_hour_counts_add(counts: Mapping[HourKey, int], *, workspace_id: int) -
     keys = sorted(key for key, count in counts.items() if count)
     if not keys:
         return
-    params: list[object] = []
+    params: list[Any] = []
     hour_field = EventHourCount._meta.get_field("hour")
     for hour, name in keys:
         params += [workspace_id, hour_field.get_db_prep_save(hour, connection), name, counts[hour, name]]
