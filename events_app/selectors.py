@@ -20,11 +20,12 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, FloatField, Max, Min, Q, QuerySet, Window
+from django.db.models import BooleanField, Count, F, FloatField, Max, Min, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 
-from events_app.models import Event, EventResource
+from events_app.models import Event, EventHourCount, EventResource
+from events_app.services.hour_counts import HOUR, hour_of
 from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL
 
 # Time buckets are counted from this Monday, as the reference counts them, so the same
@@ -179,31 +180,23 @@ def _where(sql: str, params: list[Any]) -> Q:
     return Q(RawSQL(sql, params, output_field=BooleanField()))
 
 
-def _resources(filters: dict[str, Any], workspace_id: int, condition: Q) -> QuerySet[Any]:
-    """The events (``event_seq``) naming a resource that meets ``condition``, within the
-    filter's window: read through the resource index."""
+def _resources(filters: dict[str, Any], workspace_id: int, condition: Q) -> QuerySet[EventResource]:
+    """The rows of the resources that meet ``condition`` named by events of the filter's
+    window: read through the resource index."""
     occurred = filters["occurred"]
     return EventResource.objects.filter(
         condition,
         workspace_id=workspace_id,
         occurred__gte=occurred["since"],
         occurred__lte=occurred["until"],
-    ).values("event_seq")
+    )
 
 
 def events_matching(*, filters: dict[str, Any], workspace_id: int) -> QuerySet[Event]:
     """The events of ``workspace_id`` that ``filters`` (an ``EventFilter``) matches."""
     occurred = filters["occurred"]
     query = Q(workspace_id=workspace_id, occurred__gte=occurred["since"], occurred__lte=occurred["until"])
-    if name := filters.get("event"):
-        if name.get("prefix"):
-            query &= _any_prefix("event", name["prefix"])
-        for prefix in name.get("exclude_prefix") or ():
-            query &= ~starts_with("event", prefix)
-        if name.get("name"):
-            query &= Q(event__in=name["name"])
-        if name.get("exclude_name"):
-            query &= ~Q(event__in=name["exclude_name"])
+    query &= _name_query(filters)
     if resource := filters.get("resource"):
         if resource.get("id"):
             query &= Q(resource_id__in=resource["id"])
@@ -220,9 +213,40 @@ def events_matching(*, filters: dict[str, Any], workspace_id: int) -> QuerySet[E
     return Event.objects.filter(query)
 
 
+def _name_query(filters: dict[str, Any]) -> Q:
+    """The filter's conditions on the event name (the ``event`` field of an
+    :class:`~events_app.models.Event` and of an :class:`~events_app.models.EventHourCount`)."""
+    query = Q()
+    if name := filters.get("event"):
+        if name.get("prefix"):
+            query &= _any_prefix("event", name["prefix"])
+        for prefix in name.get("exclude_prefix") or ():
+            query &= ~starts_with("event", prefix)
+        if name.get("name"):
+            query &= Q(event__in=name["name"])
+        if name.get("exclude_name"):
+            query &= ~Q(event__in=name["exclude_name"])
+    return query
+
+
 def _related_query(related: dict[str, Any], filters: dict[str, Any], workspace_id: int) -> Q:
     """A related resource (never the primary one, unless roles are named) meets every
     criterion given, the same resource for all of them."""
+    condition = _related_condition(related)
+    labels = related.get("labels")
+    query = Q()
+    if condition:
+        query &= Q(seq__in=_resources(filters, workspace_id, condition).values("event_seq"))
+    if labels:
+        # The labels, the ids and the roles asked for hold of one and the same related resource.
+        named = {RESOURCE_ID_LABEL: related.get("id") or [], RESOURCE_ROLE_LABEL: related.get("role") or []}
+        query &= _where(*_related_exists(labels, {label: values for label, values in named.items() if values}))
+    return query
+
+
+def _related_condition(related: dict[str, Any]) -> Q:
+    """What the :class:`~events_app.models.EventResource` row of a related resource meets
+    (an empty ``Q``: the filter names no id or role)."""
     condition = Q()
     if related.get("id"):
         condition &= Q(resource_id__in=related["id"])
@@ -233,31 +257,86 @@ def _related_query(related: dict[str, Any], filters: dict[str, Any], workspace_i
         for resource_id, role in pairs:
             either |= Q(resource_id=resource_id, role=role)
         condition &= either
-    labels = related.get("labels")
-    query = Q()
-    if condition:
-        if not related.get("role"):
-            condition &= ~Q(role="")
-        query &= Q(seq__in=_resources(filters, workspace_id, condition))
-    if labels:
-        # The labels, the ids and the roles asked for hold of one and the same related resource.
-        named = {RESOURCE_ID_LABEL: related.get("id") or [], RESOURCE_ROLE_LABEL: related.get("role") or []}
-        query &= _where(*_related_exists(labels, {label: values for label, values in named.items() if values}))
-    return query
+    if condition and not related.get("role"):
+        condition &= ~Q(role="")
+    return condition
 
 
 def _any_resource_query(any_resource: dict[str, Any], filters: dict[str, Any], workspace_id: int) -> Q:
-    condition = Q()
-    if any_resource.get("id"):
-        condition &= Q(resource_id__in=any_resource["id"])
-    if any_resource.get("id_prefix"):
-        condition &= _any_prefix("resource_id", any_resource["id_prefix"])
-    query = Q(seq__in=_resources(filters, workspace_id, condition)) if condition else Q()
+    condition = _any_resource_condition(any_resource)
+    query = Q(seq__in=_resources(filters, workspace_id, condition).values("event_seq")) if condition else Q()
     if labels := any_resource.get("labels"):
         resource_sql, resource_params = _resource_labels(labels)
         related_sql, related_params = _related_exists(labels)
         query &= _where(f"(({resource_sql}) OR ({related_sql}))", [*resource_params, *related_params])
     return query
+
+
+def _any_resource_condition(any_resource: dict[str, Any]) -> Q:
+    condition = Q()
+    if any_resource.get("id"):
+        condition &= Q(resource_id__in=any_resource["id"])
+    if any_resource.get("id_prefix"):
+        condition &= _any_prefix("resource_id", any_resource["id_prefix"])
+    return condition
+
+
+def _by_resources(filters: dict[str, Any], workspace_id: int) -> QuerySet[EventResource] | None:
+    """The resource rows that alone decide ``filters``, when they do: the filter names only
+    the window, the order and the ids or roles of the related resources (or of any
+    resource), so each matching event has one or more of these rows (same ``occurred``)
+    and a page walks their index newest first; else ``None``."""
+    given = {key for key, value in filters.items() if key not in ("occurred", "order") and _given(value)}
+    if given == {"related"} and not filters["related"].get("labels"):
+        condition = _related_condition(filters["related"])
+    elif given == {"any_resource"} and not filters["any_resource"].get("labels"):
+        condition = _any_resource_condition(filters["any_resource"])
+    else:
+        return None
+    return _resources(filters, workspace_id, condition) if condition else None
+
+
+# ------------------------------------------------------------------------ hour counts
+
+
+@dataclass(frozen=True)
+class _Hours:
+    """A filter's window split for :class:`~events_app.models.EventHourCount`: the whole
+    hours ``first`` .. ``end`` (exclusive) summed from the table, and the events of the
+    partial hours at either end (``edges``) read from the log."""
+
+    first: dt.datetime
+    end: dt.datetime
+    counted: QuerySet[EventHourCount]
+    edges: QuerySet[Event]
+
+
+def _by_hours(filters: dict[str, Any], workspace_id: int) -> _Hours | None:
+    """The split of ``filters``' events, when the table answers it exactly: the filter
+    names only the window, event names and the order, and the window holds a whole hour;
+    else ``None`` (the events are read)."""
+    if any(_given(value) for key, value in filters.items() if key not in ("occurred", "event", "order")):
+        return None
+    occurred = filters["occurred"]
+    since, until = occurred["since"], occurred["until"]
+    first = hour_of(since) if hour_of(since) == since else hour_of(since) + HOUR
+    end = hour_of(until + dt.timedelta(microseconds=1))
+    if first >= end:
+        return None
+    counted = EventHourCount.objects.filter(
+        _name_query(filters), workspace_id=workspace_id, hour__gte=first, hour__lt=end
+    )
+    edges = events_matching(filters=filters, workspace_id=workspace_id).filter(
+        Q(occurred__lt=first) | Q(occurred__gte=end)
+    )
+    return _Hours(first, end, counted, edges.order_by())
+
+
+def _given(value: Any) -> bool:
+    """Whether a part of a filter asks for anything (``resource: {"distinct": false}`` does not)."""
+    if isinstance(value, dict):
+        return any(_given(item) for item in value.values())
+    return bool(value)
 
 
 # ------------------------------------------------------------------------------ pages
@@ -283,10 +362,17 @@ def _ordered(queryset: QuerySet[Event], filters: dict[str, Any]) -> QuerySet[Eve
     return queryset.order_by(*order)
 
 
-def _total(queryset: QuerySet[Event], filters: dict[str, Any]) -> int:
+def _total(queryset: QuerySet[Event], filters: dict[str, Any], workspace_id: int) -> int:
     if (filters.get("resource") or {}).get("distinct"):
         return queryset.values("resource_id").distinct().count()
-    return queryset.count()
+    if (resources := _by_resources(filters, workspace_id)) is not None:
+        return resources.values("event_seq").distinct().count()
+    hours = _by_hours(filters, workspace_id)
+    if hours is None:
+        return queryset.count()
+    # One statement: the whole hours' sum and the partial hours' count.
+    edges = hours.edges.values("workspace_id").annotate(n=Count("*")).values("n")
+    return hours.counted.aggregate(n=Coalesce(Sum("count"), 0) + Coalesce(Subquery(edges[:1]), 0))["n"]
 
 
 def events_page(
@@ -295,20 +381,25 @@ def events_page(
     """The page of ``limit`` events ``filters`` matches, first (``position`` ``None``) or
     from a previous page's ``next_position`` (which carries the total, counted once)."""
     matching = events_matching(filters=filters, workspace_id=workspace_id)
-    total = _total(matching, filters) if position is None else position["total"]
+    total = _total(matching, filters, workspace_id) if position is None else position["total"]
     offset = 0 if position is None else position["offset"]
     ids = (filters.get("id") or {}).get("id")
     if ids:
         limit = min(limit, len(ids))
     ordered = _ordered(matching, filters)
+    descending = filters.get("order", "DESC") == "DESC"
+    resources = _by_resources(filters, workspace_id)
     if position is not None and position.get("after") and not (filters.get("resource") or {}).get("distinct"):
         # Keyset: the rows after the last one shown, so a deep page costs what the first does.
         occurred, seq = dt.datetime.fromisoformat(position["after"][0]), position["after"][1]
-        if filters.get("order", "DESC") == "DESC":
-            beyond = Q(occurred__lt=occurred) | Q(occurred=occurred, seq__lt=seq)
+        beyond = _beyond(occurred, seq, descending)
+        if resources is not None:
+            later = resources.filter(_beyond(occurred, seq, descending, "event_seq"))
+            rows = _page_by_resources(ordered, later, limit, total - offset)
         else:
-            beyond = Q(occurred__gt=occurred) | Q(occurred=occurred, seq__gt=seq)
-        rows = list(ordered.filter(beyond)[:limit])
+            rows = list(ordered.filter(beyond)[:limit])
+    elif resources is not None and offset == 0:
+        rows = _page_by_resources(ordered, resources, limit, total)
     else:
         rows = list(ordered[offset : offset + limit])
     next_offset = offset + limit
@@ -317,6 +408,32 @@ def events_page(
         last = rows[-1]
         following = {"total": total, "offset": next_offset, "after": [last.occurred.isoformat(), last.seq]}
     return EventPage(rows, total, following)
+
+
+def _beyond(occurred: dt.datetime, seq: int, descending: bool, seq_field: str = "seq") -> Q:
+    """The rows after ``(occurred, seq)`` in the page order."""
+    if descending:
+        return Q(occurred__lt=occurred) | Q(occurred=occurred, **{f"{seq_field}__lt": seq})
+    return Q(occurred__gt=occurred) | Q(occurred=occurred, **{f"{seq_field}__gt": seq})
+
+
+def _page_by_resources(
+    ordered: QuerySet[Event], resources: QuerySet[EventResource], limit: int, wanted: int
+) -> list[Event]:
+    """The first ``limit`` events of ``resources`` (which decide the filter) in the page
+    order, of which ``wanted`` remain by the total: the events of their first ``limit``
+    rows, read down the resource index in one statement. An event with two matching rows
+    counts once, so when that leaves the page short of ``wanted``, more rows are taken
+    until it is full or the rows run out."""
+    descending = str(ordered.query.order_by[0]).startswith("-")
+    order = ("-occurred", "-event_seq") if descending else ("occurred", "event_seq")
+    walked = resources.order_by(*order)
+    taken = limit
+    while True:
+        rows = list(ordered.filter(seq__in=Subquery(walked.values("event_seq")[:taken]))[:limit])
+        if len(rows) >= min(limit, wanted) or not walked[taken : taken + 1].exists():
+            return rows
+        taken *= 2
 
 
 # ----------------------------------------------------------------------------- counts
@@ -409,24 +526,85 @@ def event_counts(
         unit, interval = ("day", 1.0) if countable == "day" else (time_unit, time_interval)
         occurred = filters["occurred"]
         first, spans = time_spans(occurred["since"], occurred["until"], unit, interval, now)
-        bucket = RawSQL(_bucket_sql(TIME_UNITS[unit] * interval), [], output_field=FloatField())
-        rows = matching.annotate(bucket=bucket).values("bucket").annotate(n=Count("*"))
+        width = TIME_UNITS[unit] * interval
+        # A bucket of whole hours holds whole hours of the table (the pivot is on the hour).
+        hours = _by_hours(filters, workspace_id) if width % 3600 == 0 else None
         counts = [0] * len(spans)
-        for row in rows:
-            index = int(row["bucket"]) - first
-            if 0 <= index < len(counts):
-                counts[index] = row["n"]
+
+        def add(bucket: float, count: int) -> None:
+            if 0 <= (index := int(bucket) - first) < len(counts):
+                counts[index] += count
+
+        bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
+        events = matching if hours is None else hours.edges
+        for row in events.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
+            add(row["bucket"], row["n"])
+        if hours is not None:
+            for row in hours.counted.values("hour").annotate(n=Sum("count")):
+                add((row["hour"] - PIVOT).total_seconds() // width, row["n"])
         return [
             EventCount(str(index), start.isoformat(), counts[index], start, end)
             for index, (start, end) in enumerate(spans)
         ]
     if countable == "event":
-        grouped = matching.values("event").annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-        results = [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
+        hours = _by_hours(filters, workspace_id)
+        results = _name_counts(matching if hours is None else hours.edges)
+        if hours is not None:
+            results = _with_whole_hours(results, hours, filters, workspace_id)
     else:
         results = _resource_counts(matching)
     results.sort(key=lambda count: (-count.count, count.label))
     return results
+
+
+def _name_counts(events: QuerySet[Event]) -> list[EventCount]:
+    grouped = events.values("event").annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
+    return [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
+
+
+def _with_whole_hours(
+    edges: list[EventCount], hours: _Hours, filters: dict[str, Any], workspace_id: int
+) -> list[EventCount]:
+    """The partial hours' counts by name plus the whole hours' sums; a name of the whole
+    hours takes its first and last occurrence in the window from the name index."""
+    merged = {count.value: count for count in edges}
+    sums = dict(hours.counted.values("event").annotate(n=Sum("count")).values_list("event", "n"))
+    ends = _first_and_last(sorted(sums), filters["occurred"], workspace_id)
+    for name, count in sums.items():
+        edge = merged.get(name)
+        merged[name] = EventCount(name, name, count + (edge.count if edge else 0), *ends[name])
+    return list(merged.values())
+
+
+def _first_and_last(
+    names: list[str], occurred: dict[str, dt.datetime], workspace_id: int
+) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+    """Each name's first and last occurrence in the window, in one statement: two steps
+    down the name index per name (one scalar subquery each), never the names' rows."""
+    if not names:
+        return {}
+    event, column = _table(), connection.ops.quote_name("occurred")
+    where = (
+        f"FROM {event} WHERE {connection.ops.quote_name('workspace_id')} = %s"
+        f" AND {connection.ops.quote_name('event')} = %s AND {column} >= %s AND {column} <= %s"
+    )
+    one = f"SELECT %s, (SELECT {column} {where} ORDER BY {column} LIMIT 1), (SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"
+    field = Event._meta.get_field("occurred")
+    since, until = (field.get_db_prep_value(occurred[end], connection) for end in ("since", "until"))
+    params: list[Any] = []
+    for name in names:
+        params += [name, workspace_id, name, since, until, workspace_id, name, since, until]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([one] * len(names)), params)
+        rows = cursor.fetchall()
+    return {name: (_datetime(first), _datetime(last)) for name, first, last in rows}
+
+
+def _datetime(value: Any) -> dt.datetime:
+    """A datetime column read by raw SQL (SQLite gives its text)."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 def _resource_counts(matching: QuerySet[Event]) -> list[EventCount]:

@@ -21,7 +21,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from events_app.models import Event, EventResource
+from events_app.models import Event, EventHourCount, EventResource
+from events_app.services.hour_counts import event_hour_counts_add, hour_counts, hour_sql
 
 RESOURCE_ID_LABEL = "prefect.resource.id"
 RESOURCE_ROLE_LABEL = "prefect.resource.role"
@@ -94,16 +95,19 @@ def record_events(events: Iterable[NewEvent], *, workspace_id: int) -> list[tupl
     ]
     if resource_rows:
         _insert_resources(resource_rows)
+    stored_rows = ((row[2], row[3]) for row in rows if row[1] in seq_of)
+    event_hour_counts_add(hour_counts(stored_rows), workspace_id=workspace_id)
     return stored
 
 
 def _insert_in_one_statement(
     rows: list[list[Any]], resources: list[tuple[uuid.UUID, str, str]], workspace_id: int
 ) -> list[tuple[int, uuid.UUID]]:
-    """PostgreSQL: the events and their resources in one round trip (a data-modifying
-    CTE), the resource rows joined to the events actually inserted so a dropped duplicate
-    names nothing."""
-    params = [*_events_params(rows), workspace_id, *(value for resource in resources for value in resource)]
+    """PostgreSQL: the events, their resources and their hourly counts in one round trip
+    (a data-modifying CTE), the resource rows and the counts taken from the events actually
+    inserted so a dropped duplicate names and counts nothing."""
+    resource_values = (value for resource in resources for value in resource)
+    params = [*_events_params(rows), workspace_id, *resource_values, workspace_id]
     with connection.cursor() as cursor:
         cursor.execute(_one_statement_sql(len(rows), len(resources)), params)
         return list(cursor.fetchall())
@@ -116,13 +120,20 @@ def _one_statement_sql(count: int, resource_count: int) -> str:
     resource_values = ", ".join(["(%s::uuid, %s, %s)"] * resource_count)
     table = _quote(EventResource._meta.db_table)
     columns = ", ".join(_quote(column) for column in _RESOURCE_COLUMNS)
-    seq, event_uuid, occurred = _quote("seq"), _quote("uuid"), _quote("occurred")
+    seq, event_uuid, occurred, name = _quote("seq"), _quote("uuid"), _quote("occurred"), _quote("event")
+    counts, tally = _quote(EventHourCount._meta.db_table), _quote("count")
+    hour = hour_sql(f"stored.{occurred}")
     return (
-        f"WITH stored AS ({_events_sql('postgresql', count)}, {occurred}),"
+        f"WITH stored AS ({_events_sql('postgresql', count)}, {occurred}, {name}),"
         f" named AS (INSERT INTO {table} ({columns})"
         f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role"
         f" FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
-        f" ON r.event_uuid = stored.{event_uuid})"
+        f" ON r.event_uuid = stored.{event_uuid}),"
+        # Key order: two batches lock the rows they share in the same order.
+        f" counted AS (INSERT INTO {counts} ({_quote('workspace_id')}, {_quote('hour')}, {name}, {tally})"
+        f" SELECT %s, {hour}, stored.{name}, COUNT(*) FROM stored GROUP BY 2, 3 ORDER BY 2, 3"
+        f" ON CONFLICT ({_quote('workspace_id')}, {_quote('hour')}, {name})"
+        f" DO UPDATE SET {tally} = {counts}.{tally} + EXCLUDED.{tally})"
         f" SELECT {seq}, {event_uuid} FROM stored"
     )
 

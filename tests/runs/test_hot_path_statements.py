@@ -16,9 +16,10 @@ from tests.helpers import ApiClient, write_statements
 
 pytestmark = pytest.mark.django_db
 
-# The event of a flow run's new state: the INSERT of the event and the one of the
-# resources it names, one statement on PostgreSQL (events_app.services.record).
-EVENT_INSERTS = 1 if connection.vendor == "postgresql" else 2
+# The event of a flow run's new state: the INSERT of the event, the one of the resources
+# it names and the upsert of its hourly count, one statement on PostgreSQL
+# (events_app.services.record).
+EVENT_INSERTS = 1 if connection.vendor == "postgresql" else 3
 
 # Computed from the clock at each answer, so they differ between two answers.
 CLOCK_FIELDS = ("estimated_run_time", "estimated_start_time_delta")

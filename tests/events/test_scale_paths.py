@@ -1,0 +1,187 @@
+"""The events reads' fast paths give the answers reading every matching event gives.
+
+Totals and count-by take the whole hours of a window from ``EventHourCount``; pages of a
+filter decided by related or any-resource ids walk the resource index. Each answer here
+is compared, through HTTP, with the same request answered with both paths turned off
+(the events read row by row), on windows on and off the hour, for every countable, with
+filters the hourly counts can answer and filters they cannot. The hourly counts
+themselves are compared with counting the events after writes, duplicates and retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+
+from events_app import selectors
+from events_app.models import EventHourCount
+from events_app.services.hour_counts import event_hour_counts_rebuild, hour_of
+from events_app.services.retention import events_prune
+from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
+from tests.helpers import ApiClient
+
+NAMES = ("prefect.flow-run.Running", "prefect.flow-run.Completed", "prefect.task-run.Running", "acme.order.placed")
+BASE = hour_of(dt.datetime.now(dt.UTC)) - dt.timedelta(hours=50)
+
+
+def _sent(index: int, occurred: dt.datetime) -> dict[str, Any]:
+    related = [{"prefect.resource.id": f"prefect.flow.{index % 3}", "prefect.resource.role": "flow"}]
+    if index % 4 == 0:
+        # Named twice: as a flow and as a deployment (one event, two matching resource rows).
+        related.append({"prefect.resource.id": f"prefect.flow.{index % 3}", "prefect.resource.role": "deployment"})
+    if index % 5 == 0:
+        related.append({"prefect.resource.id": "prefect.tag.t", "prefect.resource.role": "tag"})
+    return {
+        "occurred": occurred.isoformat(),
+        "event": NAMES[index % len(NAMES)],
+        "resource": {"prefect.resource.id": f"prefect.flow-run.{index % 7}", "prefect.resource.name": f"run-{index}"},
+        "related": related,
+        "id": str(uuid.uuid4()),
+    }
+
+
+def _events() -> list[dict[str, Any]]:
+    """Events over two days: every 37 minutes and a few seconds, and some exactly on the hour."""
+    spread = [BASE + dt.timedelta(minutes=37 * index, seconds=index % 11) for index in range(80)]
+    on_the_hour = [BASE + dt.timedelta(hours=hours) for hours in (0, 1, 5, 24, 30, 31)]
+    return [_sent(index, occurred) for index, occurred in enumerate(spread + on_the_hour)]
+
+
+@pytest.fixture
+def seeded(api: ApiClient) -> list[dict[str, Any]]:
+    sent = _events()
+    assert api.post("/events", sent).status_code == 204
+    # Another workspace's events count nowhere here.
+    Workspace.objects.create(slug="other", name="other")
+    assert api.post("/workspaces/other/events", _events()).status_code == 204
+    return sent
+
+
+def _iso(offset: dt.timedelta) -> str:
+    return (BASE + offset).isoformat()
+
+
+HOUR, MINUTE, MICRO = dt.timedelta(hours=1), dt.timedelta(minutes=1), dt.timedelta(microseconds=1)
+WINDOWS = {
+    "on the hour, until a whole hour's end": (HOUR, 25 * HOUR - MICRO),
+    "on the hour, until the next hour's first instant": (0 * HOUR, 24 * HOUR),
+    "off the hour at both ends": (10 * MINUTE, 30 * HOUR + 5 * MINUTE),
+    "within one hour": (5 * HOUR + 3 * MINUTE, 5 * HOUR + 50 * MINUTE),
+    "over two hours, no whole one": (5 * HOUR + 30 * MINUTE, 6 * HOUR + 30 * MINUTE),
+    "the whole span": (-HOUR, 60 * HOUR),
+}
+ANSWERED_BY_HOURS: dict[str, dict[str, Any]] = {
+    "no filter": {},
+    "name prefix": {"event": {"prefix": ["prefect.flow-run."]}},
+    "exact names": {"event": {"name": ["acme.order.placed", "prefect.task-run.Running"]}},
+    "excluded prefix and name": {
+        "event": {"exclude_prefix": ["prefect.task-run."], "exclude_name": ["acme.order.placed"]}
+    },
+    "not distinct": {"resource": {"distinct": False}},
+}
+READ_FROM_EVENTS: dict[str, dict[str, Any]] = {
+    "resource id": {"resource": {"id": ["prefect.flow-run.3"]}},
+    "related id": {"related": {"id": ["prefect.flow.1"]}},
+    "related ids, one event naming both": {"related": {"id": ["prefect.flow.1", "prefect.tag.t"]}},
+    "related role": {"related": {"role": ["deployment"]}},
+    "any resource id": {"any_resource": {"id": ["prefect.flow.2"]}},
+    "any resource id prefix": {"any_resource": {"id_prefix": ["prefect.flow-run."]}},
+    "related id and a name": {"related": {"id": ["prefect.flow.1"]}, "event": {"prefix": ["prefect.flow-run."]}},
+    "labels": {"resource": {"labels": {"prefect.resource.name": ["run-1*"]}}},
+}
+COUNTS = [
+    ("day", {}),
+    ("time", {"time_unit": "hour", "time_interval": 1}),
+    ("time", {"time_unit": "hour", "time_interval": 2}),
+    ("time", {"time_unit": "hour", "time_interval": 1.5}),
+    ("time", {"time_unit": "minute", "time_interval": 30}),
+    ("time", {"time_unit": "day", "time_interval": 0.5}),
+    ("event", {}),
+    ("resource", {}),
+]
+
+
+def _answers(api: ApiClient, filters: dict[str, Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for countable, extra in COUNTS:
+        response = api.post(f"/events/count-by/{countable}", {"filter": filters, **extra})
+        assert response.status_code == 200, response.content
+        answers[f"{countable} {extra}"] = response.json()
+    for order in ("DESC", "ASC"):
+        answers[f"pages {order}"] = _walk(api, {**filters, "order": order})
+    return answers
+
+
+def _walk(api: ApiClient, filters: dict[str, Any]) -> list[Any]:
+    """Every page of the filter, 7 events a page: each page's total and ids."""
+    page = api.post("/events/filter", {"filter": filters, "limit": 7}).json()
+    pages = []
+    while True:
+        pages.append((page["total"], [event["id"] for event in page["events"]]))
+        if not page["next_page"]:
+            return pages
+        page = api.get(page["next_page"].removeprefix("http://testserver/api")).json()
+
+
+@pytest.mark.parametrize("window", list(WINDOWS))
+@pytest.mark.parametrize("shape", [*ANSWERED_BY_HOURS, *READ_FROM_EVENTS])
+def test_fast_answers_equal_reading_the_events(
+    api: ApiClient, seeded: list[dict[str, Any]], window: str, shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since, until = WINDOWS[window]
+    filters = {**ANSWERED_BY_HOURS.get(shape, {}), **READ_FROM_EVENTS.get(shape, {})}
+    filters["occurred"] = {"since": _iso(since), "until": _iso(until)}
+    fast = _answers(api, filters)
+    monkeypatch.setattr(selectors, "_by_hours", lambda filters, workspace_id: None)
+    monkeypatch.setattr(selectors, "_by_resources", lambda filters, workspace_id: None)
+    assert fast == _answers(api, filters)
+
+
+def test_a_total_is_the_whole_hours_sum_and_the_partial_hours_count_in_one_statement(
+    api: ApiClient, seeded: list[dict[str, Any]], django_assert_num_queries: Any
+) -> None:
+    since, until = BASE + 10 * MINUTE, BASE + 30 * HOUR
+    body = {"filter": {"occurred": {"since": since.isoformat(), "until": until.isoformat()}}}
+    # The total, then the page.
+    with django_assert_num_queries(2):
+        total = api.post("/events/filter", body).json()["total"]
+    assert total == sum(1 for event in seeded if since <= dt.datetime.fromisoformat(event["occurred"]) <= until)
+
+
+def _stored_counts() -> dict[tuple[int, dt.datetime, str], int]:
+    return {(row.workspace_id, row.hour, row.event): row.count for row in EventHourCount.objects.all()}
+
+
+def _rebuilt_counts() -> dict[tuple[int, dt.datetime, str], int]:
+    kept = _stored_counts()
+    event_hour_counts_rebuild()
+    rebuilt = _stored_counts()
+    assert kept == rebuilt
+    return rebuilt
+
+
+def test_hour_counts_equal_counting_the_events_after_writes_and_redeliveries(
+    api: ApiClient, seeded: list[dict[str, Any]]
+) -> None:
+    # A redelivered batch (same ids) adds nothing; a new batch adds to the same hours.
+    assert api.post("/events", seeded[:20]).status_code == 204
+    assert api.post("/events", [{**event, "id": str(uuid.uuid4())} for event in seeded[:20]]).status_code == 204
+    counts = _rebuilt_counts()
+    assert (
+        sum(count for (workspace, _, _), count in counts.items() if workspace == DEFAULT_WORKSPACE_ID)
+        == len(seeded) + 20
+    )
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 5000])
+def test_retention_keeps_the_hour_counts_exact(api: ApiClient, seeded: list[dict[str, Any]], batch_size: int) -> None:
+    # Cut in the middle of an hour: that hour keeps the count of its younger events.
+    before = BASE + 20 * HOUR + 17 * MINUTE
+    deleted = events_prune(before=before, workspace_id=DEFAULT_WORKSPACE_ID, batch_size=batch_size)
+    assert deleted == sum(1 for event in seeded if dt.datetime.fromisoformat(event["occurred"]) < before)
+    counts = _rebuilt_counts()
+    assert all(count > 0 for count in counts.values())
+    assert min(hour for workspace, hour, _ in counts if workspace == DEFAULT_WORKSPACE_ID) == BASE + 20 * HOUR
