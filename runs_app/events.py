@@ -16,12 +16,13 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
 
 from events_app.schema import truncated
-from events_app.services.record import emit
+from events_app.services.record import NewEvent, record_events_with
 from orion_project.prepared import by_id
 from runs_app.models import FlowRun, FlowRunState
 from runs_app.states import StateType
@@ -70,16 +71,28 @@ class _RecentRelated:
 _recent_related = _RecentRelated()
 
 
-def flow_run_state_changed(run: FlowRun, initial: FlowRunState | None, validated: FlowRunState) -> None:
-    """Record the event of ``run`` entering ``validated`` (from ``initial``)."""
+def flow_run_state_written(
+    run: FlowRun,
+    initial: FlowRunState | None,
+    validated: FlowRunState,
+    write: Callable[[str, Sequence[Any]], None],
+) -> None:
+    """Run ``write``, the statement that stores ``validated`` (see
+    :func:`events_app.services.record.record_events_with`), and record the event of
+    ``run`` entering it (from ``initial``) with it: on PostgreSQL in the same statement."""
     if not settings.ORION_EVENTS_EMIT:
+        write("", ())
         return
+    record_events_with(write, [flow_run_state_event(run, initial, validated)], workspace_id=run.workspace_id)
+
+
+def flow_run_state_event(run: FlowRun, initial: FlowRunState | None, validated: FlowRunState) -> NewEvent:
+    """The event of ``run`` entering ``validated`` (from ``initial``)."""
     occurred = validated.timestamp
     follows = None
     if initial is not None and -TIGHT_TIMING < occurred - initial.timestamp < TIGHT_TIMING:
         follows = initial.id
-    emit(
-        workspace_id=run.workspace_id,
+    return NewEvent(
         event=f"prefect.flow-run.{validated.name}",
         resource={
             "prefect.resource.id": f"prefect.flow-run.{run.id}",
