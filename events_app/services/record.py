@@ -22,9 +22,11 @@ from typing import Any
 
 import orjson
 from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from events_app.models import Event, EventResource
+from events_app.truncation import truncated, truncated_sql
 
 RESOURCE_ID_LABEL = "prefect.resource.id"
 RESOURCE_ROLE_LABEL = "prefect.resource.role"
@@ -40,6 +42,33 @@ _PG_TXID = "pg_current_xact_id()::text::bigint"
 
 
 @dataclass(frozen=True)
+class StoredText:
+    """A text an event's payload quotes from a row its caller has not read:
+    ``payload[into][name]`` is the ``column`` of the ``model`` row ``pk`` (of the event's
+    workspace), cut in its middle past ``limit`` characters as :func:`truncated` cuts,
+    left out when empty. On PostgreSQL the event's own statement reads it, which spares
+    the caller a round trip."""
+
+    into: str
+    name: str
+    model: type[Model]
+    pk: Any
+    column: str
+    limit: int
+
+    def read(self, workspace_id: int) -> str:
+        """The text, read now (where the event is not written in one statement)."""
+        manager = self.model._default_manager
+        value = manager.filter(pk=self.pk, workspace_id=workspace_id).values_list(self.column, flat=True).first()
+        return truncated(value or "", self.limit)
+
+    def shape(self) -> tuple[str, str, str, int]:
+        """What the SQL reading it depends on: table, key and text columns, limit."""
+        meta = self.model._meta
+        return meta.db_table, meta.pk.column, meta.get_field(self.column).column, self.limit  # type: ignore[union-attr,return-value]
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """An event to record, already validated: ``resource`` and each of ``related`` are
     label dictionaries with ``prefect.resource.id`` (and, for related, a role)."""
@@ -51,6 +80,7 @@ class NewEvent:
     occurred: datetime | None = None
     id: uuid.UUID | None = None
     follows: uuid.UUID | None = None
+    stored_text: StoredText | None = None
 
 
 def emit(
@@ -75,11 +105,12 @@ def emit(
 def record_events(events: Iterable[NewEvent], *, workspace_id: int) -> list[tuple[int, uuid.UUID]]:
     """Store ``events`` in ``workspace_id``; the ``(seq, id)`` of each one stored (a
     duplicate id is left out). Missing ids and times are filled here; ``received`` is now."""
-    rows, resources = _rows(events, workspace_id)
+    in_statement = connection.vendor == "postgresql"
+    rows, texts, resources = _rows(events, workspace_id, read_texts=not in_statement)
     if not rows:
         return []
-    if connection.vendor == "postgresql":
-        items, params = _with_items(rows, resources, workspace_id)
+    if in_statement:
+        items, params = _with_items(rows, texts, resources, workspace_id)
         with connection.cursor() as cursor:
             cursor.execute(f"WITH {items} SELECT {_quote('seq')}, {_quote('uuid')} FROM stored", params)
             return list(cursor.fetchall())
@@ -110,34 +141,47 @@ def record_events_with(
         write("", ())
         record_events(events, workspace_id=workspace_id)
         return
-    rows, resources = _rows(events, workspace_id)
+    rows, texts, resources = _rows(events, workspace_id, read_texts=False)
     if not rows:
         write("", ())
         return
-    items, params = _with_items(rows, resources, workspace_id)
+    items, params = _with_items(rows, texts, resources, workspace_id)
     write(f"{items},", params)
 
 
-def _rows(events: Iterable[NewEvent], workspace_id: int) -> tuple[list[list[Any]], list[tuple[uuid.UUID, str, str]]]:
-    """The events' rows (in :data:`_EVENT_COLUMNS` order) and the resources they name,
-    as ``(event id, resource id, role)``."""
+def _rows(
+    events: Iterable[NewEvent], workspace_id: int, *, read_texts: bool
+) -> tuple[list[list[Any]], list[StoredText | None], list[tuple[uuid.UUID, str, str]]]:
+    """The events' rows (in :data:`_EVENT_COLUMNS` order), the text each one's statement
+    is to read into its payload (none when ``read_texts``: they are read here), and the
+    resources they name, as ``(event id, resource id, role)``."""
     received = timezone.now()
     rows: list[list[Any]] = []
+    texts: list[StoredText | None] = []
     resources: list[tuple[uuid.UUID, str, str]] = []
     for new in events:
         event_id = new.id or uuid.uuid4()
         occurred = new.occurred or received
         related = [dict(item) for item in new.related]
         resource_id = new.resource[RESOURCE_ID_LABEL]
-        values = (dict(new.resource), related, dict(new.payload), received, new.follows)
+        payload, text = dict(new.payload), new.stored_text
+        if text is not None and read_texts:
+            if quoted := text.read(workspace_id):
+                payload[text.into] = {**payload[text.into], text.name: quoted}
+            text = None
+        values = (dict(new.resource), related, payload, received, new.follows)
         rows.append([workspace_id, event_id, occurred, new.event, resource_id, *values])
+        texts.append(text)
         resources.append((event_id, resource_id, ""))
         resources += [(event_id, item[RESOURCE_ID_LABEL], item.get(RESOURCE_ROLE_LABEL, "")) for item in related]
-    return rows, resources
+    return rows, texts, resources
 
 
 def _with_items(
-    rows: list[list[Any]], resources: list[tuple[uuid.UUID, str, str]], workspace_id: int
+    rows: list[list[Any]],
+    texts: list[StoredText | None],
+    resources: list[tuple[uuid.UUID, str, str]],
+    workspace_id: int,
 ) -> tuple[str, list[Any]]:
     """PostgreSQL: the ``WITH`` items that insert the events (``stored``, returning
     ``seq``, ``uuid`` and ``occurred``) and their resources (``named``), the resource rows
@@ -145,17 +189,19 @@ def _with_items(
 
     The values go to the driver as they are (the driver adapts UUIDs and times itself)
     and the JSON columns as text encoded once, cast in the statement: a column's
-    ``get_db_prep_save`` cost more than the INSERT's own work.
+    ``get_db_prep_save`` cost more than the INSERT's own work. A payload with a
+    :class:`StoredText` is completed by the statement (see :func:`_payload_sql`).
     """
     params: list[Any] = []
-    for row in rows:
-        params += [
-            _json(value) if column in _JSON_COLUMNS else value
-            for column, value in zip(_EVENT_COLUMNS, row, strict=True)
-        ]
+    for row, text in zip(rows, texts, strict=True):
+        for column, value in zip(_EVENT_COLUMNS, row, strict=True):
+            params.append(_json(value) if column in _JSON_COLUMNS else value)
+            if column == "payload" and text is not None:
+                params += [text.into, _json(value[text.into]), text.name, text.pk, workspace_id]
     params.append(workspace_id)
     params += [value for resource in resources for value in resource]
-    return _with_items_sql(len(rows), len(resources)), params
+    shapes = tuple(text.shape() if text is not None else None for text in texts)
+    return _with_items_sql(shapes, len(resources)), params
 
 
 def _json(value: Any) -> str:
@@ -170,15 +216,22 @@ def _json(value: Any) -> str:
 # The statements' text depends only on the database and the number of rows, so it is
 # built once per shape (bounded: a client's batch may have any size).
 @lru_cache(maxsize=128)
-def _with_items_sql(count: int, resource_count: int) -> str:
-    placeholders = ("%s::jsonb" if column in _JSON_COLUMNS else "%s" for column in _EVENT_COLUMNS)
-    row_sql = f"({', '.join(placeholders)}, {_PG_TXID})"
+def _with_items_sql(texts: tuple[tuple[str, str, str, int] | None, ...], resource_count: int) -> str:
+    """The ``WITH`` items of events whose payloads read the texts ``texts`` (by
+    :meth:`StoredText.shape`, ``None`` for an event with none)."""
+    rows = []
+    for text in texts:
+        placeholders = [
+            (_payload_sql(text) if column == "payload" else "%s::jsonb") if column in _JSON_COLUMNS else "%s"
+            for column in _EVENT_COLUMNS
+        ]
+        rows.append(f"({', '.join(placeholders)}, {_PG_TXID})")
     resource_values = ", ".join(["(%s::uuid, %s, %s)"] * resource_count)
     table = _quote(EventResource._meta.db_table)
     columns = ", ".join(_quote(column) for column in _RESOURCE_COLUMNS)
     seq, event_uuid, occurred = _quote("seq"), _quote("uuid"), _quote("occurred")
     return (
-        f"stored AS ({_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join([row_sql] * count)}"
+        f"stored AS ({_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join(rows)}"
         f" ON CONFLICT ({_quote('workspace_id')}, {event_uuid}) DO NOTHING"
         f" RETURNING {seq}, {event_uuid}, {occurred}),"
         f" named AS (INSERT INTO {table} ({columns})"
@@ -186,6 +239,21 @@ def _with_items_sql(count: int, resource_count: int) -> str:
         f" FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
         f" ON r.event_uuid = stored.{event_uuid})"
     )
+
+
+def _payload_sql(text: tuple[str, str, str, int] | None) -> str:
+    """The payload's value: the JSON parameter, and with a stored text the key ``into``
+    replaced by its JSON parameter plus ``{name: the text}`` when the row's text is not
+    empty (parameters: payload, into, the payload's ``into``, name, key, workspace)."""
+    if text is None:
+        return "%s::jsonb"
+    table, key, column, limit = text
+    value = f"t.{_quote(column)}"
+    quoted = (
+        f"SELECT jsonb_build_object(%s::text, {truncated_sql(value, limit)}) FROM {_quote(table)} AS t"
+        f" WHERE t.{_quote(key)} = %s AND t.{_quote('workspace_id')} = %s AND {value} <> ''"
+    )
+    return f"(%s::jsonb || jsonb_build_object(%s::text, %s::jsonb || COALESCE(({quoted}), '{{}}'::jsonb)))"
 
 
 @lru_cache(maxsize=128)

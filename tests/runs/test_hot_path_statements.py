@@ -63,6 +63,20 @@ def test_flow_run_set_state_statements(api: ApiClient, flow_id: str, django_asse
     assert answer.json()["state"] == api.get(f"/flow_runs/{run_id}").json()["state"]
 
 
+def test_flow_run_completion_statements(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
+    # SAVEPOINT; SELECT ... FOR UPDATE the run (out of RUNNING its columns give the state:
+    # no SELECT of the state, and the message the event quotes of it is read by the
+    # event's INSERT on PostgreSQL, by a SELECT of it on SQLite); INSERT ... ON CONFLICT
+    # the history rollup; SELECT the run's task runs still RUNNING (a final state frees
+    # the concurrency slots they hold); INSERT the new state and UPDATE the run, and the event's
+    # INSERTs; RELEASE SAVEPOINT; INSERT the audit event.
+    quoted_message = 0 if connection.vendor == "postgresql" else 1
+    with django_assert_num_queries(6 + write_statements() + EVENT_INSERTS + quoted_message):
+        answer = api.post(f"/flow_runs/{running_flow_run}/set_state", {"state": {"type": "COMPLETED"}})
+    assert answer.status_code == 201
+    assert answer.json()["state"] == api.get(f"/flow_runs/{running_flow_run}").json()["state"]
+
+
 def test_task_run_create_is_one_round_of_inserts(
     api: ApiClient, running_flow_run: str, django_assert_num_queries: Any
 ) -> None:
