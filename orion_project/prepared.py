@@ -474,10 +474,7 @@ def row_write(model: type[M]) -> RowWrite[M]:
 
 def insert_then_save(first: Model, then: Model, *, with_items: str = "", with_params: Sequence[Any] = ()) -> None:
     """Insert the new row ``first``, then insert (when new) or update ``then``: one
-    statement on PostgreSQL (the insert as a data-modifying ``WITH``), two elsewhere.
-
-    On PostgreSQL ``with_items`` (ending with a comma) are more ``WITH`` items the
-    statement runs first (the writes that go with the change, such as its event).
+    statement on PostgreSQL (a data-modifying ``WITH``, after ``with_items``: its event), two elsewhere.
 
     The two rows may point at each other; foreign keys are checked at commit. An update
     that finds no row raises ``DatabaseError``, as ``save(force_update=True)`` does.
@@ -492,12 +489,9 @@ def insert_then_save(first: Model, then: Model, *, with_items: str = "", with_pa
     then_params = then_write.insert_params(then, alias) if adding else then_write.update_params(then, alias)
     with connections[alias].cursor() as cursor:
         if connections[alias].vendor == "postgresql":
-            cursor.execute(
-                f"WITH {with_items} first_row AS ({first_insert}) {then_sql}",
-                [*with_params, *first_params, *then_params],
-            )
+            sql = f"WITH {with_items} first_row AS ({first_insert}) {then_sql}"
+            cursor.execute(sql, [*with_params, *first_params, *then_params])
         else:
-            assert not with_items, "WITH items are PostgreSQL's"
             cursor.execute(first_insert, first_params)
             cursor.execute(then_sql, then_params)
         if cursor.rowcount != 1:
