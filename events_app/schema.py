@@ -279,17 +279,6 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
-def truncated(value: str, length: int) -> str:
-    """``value`` with its middle cut when it is over ``length`` characters, as the
-    reference shortens the messages and answers it puts into events."""
-    if len(value) <= length:
-        return value
-    half = length // 2
-    omitted = len(value) - 2 * half
-    shortened = f"{value[:half]}...{omitted} additional characters...{value[-half:]}"
-    return shortened if len(shortened) < len(value) else value
-
-
 def event_json(row: Event) -> dict[str, Any]:
     """A stored event in the API's ``ReceivedEvent`` shape."""
     return {

@@ -472,9 +472,9 @@ def row_write(model: type[M]) -> RowWrite[M]:
     return write
 
 
-def insert_then_save(first: Model, then: Model) -> None:
+def insert_then_save(first: Model, then: Model, *, with_items: str = "", with_params: Sequence[Any] = ()) -> None:
     """Insert the new row ``first``, then insert (when new) or update ``then``: one
-    statement on PostgreSQL (the insert as a data-modifying ``WITH``), two elsewhere.
+    statement on PostgreSQL (a data-modifying ``WITH``, after ``with_items``: its event), two elsewhere.
 
     The two rows may point at each other; foreign keys are checked at commit. An update
     that finds no row raises ``DatabaseError``, as ``save(force_update=True)`` does.
@@ -489,7 +489,8 @@ def insert_then_save(first: Model, then: Model) -> None:
     then_params = then_write.insert_params(then, alias) if adding else then_write.update_params(then, alias)
     with connections[alias].cursor() as cursor:
         if connections[alias].vendor == "postgresql":
-            cursor.execute(f"WITH first_row AS ({first_insert}) {then_sql}", [*first_params, *then_params])
+            sql = f"WITH {with_items} first_row AS ({first_insert}) {then_sql}"
+            cursor.execute(sql, [*with_params, *first_params, *then_params])
         else:
             cursor.execute(first_insert, first_params)
             cursor.execute(then_sql, then_params)

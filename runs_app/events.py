@@ -16,12 +16,13 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
 
-from events_app.schema import truncated
-from events_app.services.record import emit
+from events_app.services.record import NewEvent, StoredText, record_events_with
+from events_app.truncation import truncated
 from orion_project.prepared import by_id
 from runs_app.models import FlowRun, FlowRunState
 from runs_app.states import StateType
@@ -70,16 +71,33 @@ class _RecentRelated:
 _recent_related = _RecentRelated()
 
 
-def flow_run_state_changed(run: FlowRun, initial: FlowRunState | None, validated: FlowRunState) -> None:
-    """Record the event of ``run`` entering ``validated`` (from ``initial``)."""
+def flow_run_state_written(
+    run: FlowRun,
+    initial: FlowRunState | None,
+    validated: FlowRunState,
+    write: Callable[[str, Sequence[Any]], None],
+) -> None:
+    """Run ``write``, the statement that stores ``validated`` (see
+    :func:`events_app.services.record.record_events_with`), and record the event of
+    ``run`` entering it (from ``initial``) with it: on PostgreSQL in the same statement."""
     if not settings.ORION_EVENTS_EMIT:
+        write("", ())
         return
+    record_events_with(write, [flow_run_state_event(run, initial, validated)], workspace_id=run.workspace_id)
+
+
+def flow_run_state_event(run: FlowRun, initial: FlowRunState | None, validated: FlowRunState) -> NewEvent:
+    """The event of ``run`` entering ``validated`` (from ``initial``)."""
+    message = None
+    if initial is not None and "message" in initial.get_deferred_fields():
+        # The locked run's columns gave the state (runs_app.orchestration.engine.lock_run):
+        # its message is read by the event's statement rather than by one of its own.
+        message = StoredText("initial_state", "message", FlowRunState, initial.pk, "message", STATE_MESSAGE_LIMIT)
     occurred = validated.timestamp
     follows = None
     if initial is not None and -TIGHT_TIMING < occurred - initial.timestamp < TIGHT_TIMING:
         follows = initial.id
-    emit(
-        workspace_id=run.workspace_id,
+    return NewEvent(
         event=f"prefect.flow-run.{validated.name}",
         resource={
             "prefect.resource.id": f"prefect.flow-run.{run.id}",
@@ -92,26 +110,27 @@ def flow_run_state_changed(run: FlowRun, initial: FlowRunState | None, validated
         related=_flow_run_related(run),
         payload={
             "intended": {"from": initial.type if initial is not None else None, "to": validated.type},
-            "initial_state": state_payload(initial),
+            "initial_state": state_payload(initial, message=message is None),
             "validated_state": state_payload(validated),
         },
         occurred=occurred,
         follows=follows,
         id=validated.id,
+        stored_text=message,
     )
 
 
-def state_payload(state: FlowRunState | None) -> dict[str, str] | None:
-    """A state as an event payload names it: type, name, message (when there is one) and,
-    for a pause, whether it reschedules."""
+def state_payload(state: FlowRunState | None, *, message: bool = True) -> dict[str, str] | None:
+    """A state as an event payload names it: type, name, message (when there is one and
+    ``message``) and, for a pause, whether it reschedules."""
     if state is None:
         return None
     payload = {"type": str(state.type)}
     if state.name:
         payload["name"] = state.name
-    message = truncated(state.message or "", STATE_MESSAGE_LIMIT)
-    if message:
-        payload["message"] = message
+    text = truncated(state.message or "", STATE_MESSAGE_LIMIT) if message else ""
+    if text:
+        payload["message"] = text
     if state.type == StateType.PAUSED:
         payload["pause_reschedule"] = str(bool((state.state_details or {}).get("pause_reschedule"))).lower()
     return payload

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from automations_app.actions.invocation import ActionFailed
-from events_app.schema import truncated
+from events_app.truncation import truncated
 
 
 def json_body(value: Any) -> bytes:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import DatabaseError
 from django.utils import timezone
 
 from orion_project.prepared import by_id, insert_then_save
-from runs_app.events import flow_run_state_changed
+from runs_app.events import flow_run_state_written
 from runs_app.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 from runs_app.orchestration.bookkeeping import apply_bookkeeping
 from runs_app.orchestration.context import (
@@ -131,10 +132,8 @@ def orchestrate(
             run.save(update_fields=["empirical_policy", "updated"])
     else:
         _write_state(ctx, ctx.validated)
-        if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState):
-            flow_run_state_changed(run, ctx.initial, ctx.validated)  # type: ignore[arg-type]
-            if run.parent_task_run_id:
-                _mirror_onto_parent_task(run, ctx.validated, api_version)
+        if isinstance(run, FlowRun) and isinstance(ctx.validated, FlowRunState) and run.parent_task_run_id:
+            _mirror_onto_parent_task(run, ctx.validated, api_version)
         if ctx.scratch.get("reset_failed_tasks") and isinstance(run, FlowRun):
             _reset_failed_task_runs(run, api_version)
     return OrchestrationResult(
@@ -211,14 +210,22 @@ def _new_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState 
 
 
 def _write_state(ctx: OrchestrationContext, state: FlowRunState | TaskRunState) -> None:
-    """Insert the state row and insert or update the run with it: one statement on
-    PostgreSQL, whose SQL is written once (``orion_project.prepared.insert_then_save``).
+    """Insert the state row and insert or update the run with it, and record a flow run's
+    state event: one statement on PostgreSQL, whose SQL is written once
+    (``orion_project.prepared.insert_then_save``, the event's INSERTs in front of it).
 
     The after-hooks ran before it, so their changes to the run (a flow-run try count, a
     resuming mark) are in the same write; rows they added that point at the state (a
     cache entry) are checked against it at commit.
     """
-    insert_then_save(state, ctx.run)
+
+    def write(with_items: str, with_params: Sequence[Any]) -> None:
+        insert_then_save(state, ctx.run, with_items=with_items, with_params=with_params)
+
+    if isinstance(ctx.run, FlowRun) and isinstance(state, FlowRunState):
+        flow_run_state_written(ctx.run, ctx.initial, state, write)  # type: ignore[arg-type]
+    else:
+        write("", ())
 
 
 def _mirror_onto_parent_task(run: FlowRun, state: FlowRunState, api_version: tuple[int, int, int] | None) -> None:

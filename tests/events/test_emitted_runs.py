@@ -19,7 +19,9 @@ from django.db import connection
 from django.test import Client
 
 from events_app.models import Event, EventResource
+from events_app.truncation import truncated
 from orion_project.models import Workspace
+from runs_app.events import STATE_MESSAGE_LIMIT
 from tests.events.emitted_helpers import deploy, emitted, names, ok
 from tests.helpers import ApiClient, WorkspaceApi
 
@@ -214,3 +216,36 @@ def test_events_land_in_the_run_s_workspace(db: None, client: Client) -> None:
         run_id = event["resource"]["prefect.resource.id"].removeprefix("prefect.flow-run.")
         answer = WorkspaceApi(client, workspace.slug, workspace).get(f"/flow_runs/{run_id}")
         assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "still going",
+        "é" * 100_000,  # at the limit: kept whole (characters, not bytes)
+        "x" * 100_001,  # over it, but the cut would be longer: kept whole
+        "é" * 60_000 + "b" * 40_040,  # cut in its middle
+    ],
+    ids=["empty", "short", "at-limit", "cut-longer", "cut"],
+)
+def test_the_state_left_is_quoted_with_its_message(api: ApiClient, message: str) -> None:
+    """Out of RUNNING the engine does not read the state row (the run's columns give it):
+    the message of the state left, which the event quotes, is read by the event's own
+    statement on PostgreSQL, and cut as every event message is."""
+    flow = ok(api.post("/flows/", {"name": "quoted"}))
+    run = ok(api.post("/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING", "message": message}}))
+    ok(api.post(f"/flow_runs/{run['id']}/set_state", {"state": {"type": "COMPLETED"}}))
+    running, completed = emitted("prefect.flow-run.")
+    cut = truncated(message, STATE_MESSAGE_LIMIT)
+    assert running["payload"]["validated_state"] == {
+        "type": "RUNNING",
+        "name": "Running",
+        **({"message": cut} if cut else {}),
+    }
+    assert completed["payload"] == {
+        "intended": {"from": "RUNNING", "to": "COMPLETED"},
+        "initial_state": running["payload"]["validated_state"],
+        "validated_state": {"type": "COMPLETED", "name": "Completed"},
+    }
+    assert completed["follows"] == running["id"]
