@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events_app.schema import EventTimeError, parse_event_time
-from events_app.selectors import COUNTABLES, MIN_INTERVAL, TIME_UNITS
+from events_app.selectors.counts import COUNTABLES, MIN_INTERVAL, TIME_UNITS
 from orion_project.api.fields import (
     BoolField,
     DateTimeField,

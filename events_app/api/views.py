@@ -26,7 +26,8 @@ from events_app.api.serializers import (
 )
 from events_app.models import Event
 from events_app.schema import EventsInvalid, event_json, iso, parse_events
-from events_app.selectors import EventPage, InvalidCountParameters, event_counts, events_page
+from events_app.selectors import EventPage, events_page
+from events_app.selectors.counts import InvalidCountParameters, event_counts
 from events_app.services.record import record_events
 from orion_project.api.actions import route
 from orion_project.api.errors import DetailError, RequestValidationError, pydantic_errors

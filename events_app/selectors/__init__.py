@@ -1,5 +1,5 @@
-"""Reads of the event log: the events an ``EventFilter`` matches, a page of them, and
-their counts by time bucket, name or resource.
+"""Reads of the event log: the events an ``EventFilter`` matches and a page of them
+(their counts by time bucket, name or resource: :mod:`events_app.selectors.counts`).
 
 Every read takes the validated filter body (``filters``: the shape
 ``events_app.api.serializers.EventFilterSerializer`` returns) and ``workspace_id``. The
@@ -13,14 +13,13 @@ labels stored with the event, as JSON.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, FloatField, Max, Min, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import BooleanField, Count, F, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, RowNumber
 
@@ -28,21 +27,10 @@ from events_app.models import Event, EventHourCount, EventResource
 from events_app.services.hour_counts import HOUR, hour_of
 from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL
 
-# Time buckets are counted from this Monday, as the reference counts them, so the same
-# span of time falls in the same bucket whatever the window asked for.
-PIVOT = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
-MAX_BUCKETS = 1000
-MIN_INTERVAL = 0.01
-TIME_UNITS = {"week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
-COUNTABLES = ("day", "time", "event", "resource")
 NAME_LABELS = ("prefect.resource.name", "prefect.name")
 
 
 Sql = tuple[str, list[Any]]
-
-
-class InvalidCountParameters(ValueError):
-    """A count-by request whose time buckets cannot be made (too many, too small)."""
 
 
 # ---------------------------------------------------------------------------- matching
@@ -434,197 +422,3 @@ def _page_by_resources(
         if len(rows) >= min(limit, wanted) or not walked[taken : taken + 1].exists():
             return rows
         taken *= 2
-
-
-# ----------------------------------------------------------------------------- counts
-
-
-@dataclass(frozen=True)
-class EventCount:
-    """One group of the counted events: ``value`` to filter by, ``label`` to show."""
-
-    value: str
-    label: str
-    count: int
-    start_time: dt.datetime
-    end_time: dt.datetime
-
-
-def _bucket_sql(seconds: float) -> str:
-    """SQL of the index of an event's time bucket of ``seconds``, counted from :data:`PIVOT`
-    (both numbers are written into the statement: they are ours, not the client's text)."""
-    column = _column("occurred")
-    width = repr(float(seconds))
-    pivot = int(PIVOT.timestamp())
-    if connection.vendor == "postgresql":
-        # date_part is double precision (EXTRACT is numeric, several times slower per row).
-        return f"FLOOR((date_part('epoch', {column}) - {pivot}) / {width})"
-    # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds exactly, then the fraction.
-    # (strftime of the whole value would round it to the millisecond, into the next second.)
-    whole_seconds = f"CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER)"
-    offset = f"(({whole_seconds} - {pivot}) + CAST(substr({column}, 20) AS REAL)) / {width}"
-    whole = f"CAST({offset} AS INTEGER)"
-    return f"(CASE WHEN {offset} < 0 AND {offset} <> {whole} THEN {whole} - 1 ELSE {whole} END)"
-
-
-def _end_of(moment: dt.datetime, unit: str) -> dt.datetime:
-    """The last microsecond of the ``unit`` (week from Monday) that holds ``moment``."""
-    start = moment.replace(microsecond=0)
-    if unit in ("minute", "hour", "day", "week"):
-        start = start.replace(second=0)
-    if unit in ("hour", "day", "week"):
-        start = start.replace(minute=0)
-    if unit in ("day", "week"):
-        start = start.replace(hour=0)
-    if unit == "week":
-        start -= dt.timedelta(days=start.weekday())
-    length = dt.timedelta(seconds=TIME_UNITS[unit])
-    return start + length - dt.timedelta(microseconds=1)
-
-
-def time_spans(
-    since: dt.datetime, until: dt.datetime, unit: str, interval: float, now: dt.datetime
-) -> tuple[int, list[tuple[dt.datetime, dt.datetime]]]:
-    """The buckets of ``interval`` ``unit``\\ s covering ``since`` .. ``until`` (cut at the
-    end of the current ``unit``): the index of the first, counted from :data:`PIVOT`, and
-    each one's first and last microsecond."""
-    if interval < MIN_INTERVAL:
-        raise InvalidCountParameters(f"The minimum interval is {MIN_INTERVAL}")
-    delta = dt.timedelta(seconds=TIME_UNITS[unit] * interval)
-    buckets = math.ceil((until - since) / delta)
-    if buckets > MAX_BUCKETS:
-        raise InvalidCountParameters(
-            f"The given interval would create {buckets} buckets, which is too many. Please increase the "
-            f"interval or reduce the time range to produce {MAX_BUCKETS} buckets or fewer."
-        )
-    end = min(until, _end_of(now, unit)) if until > now else until
-    first = math.floor((since - PIVOT) / delta)
-    spans = []
-    start = PIVOT + delta * first
-    while start < end:
-        following = start + delta
-        spans.append((start, following - dt.timedelta(microseconds=1)))
-        start = following
-    return first, spans
-
-
-def event_counts(
-    *,
-    filters: dict[str, Any],
-    countable: str,
-    workspace_id: int,
-    time_unit: str = "day",
-    time_interval: float = 1.0,
-    now: dt.datetime,
-) -> list[EventCount]:
-    """The events ``filters`` matches counted by ``countable``: by time bucket (``day``,
-    or ``time`` in ``time_interval`` ``time_unit``\\ s: every bucket of the window, empty
-    ones too, oldest first), by event name or by primary resource (most events first,
-    then by label)."""
-    matching = events_matching(filters=filters, workspace_id=workspace_id).order_by()
-    if countable in ("day", "time"):
-        unit, interval = ("day", 1.0) if countable == "day" else (time_unit, time_interval)
-        occurred = filters["occurred"]
-        first, spans = time_spans(occurred["since"], occurred["until"], unit, interval, now)
-        width = TIME_UNITS[unit] * interval
-        # A bucket of whole hours holds whole hours of the table (the pivot is on the hour).
-        hours = _by_hours(filters, workspace_id) if width % 3600 == 0 else None
-        counts = [0] * len(spans)
-
-        def add(bucket: float, count: int) -> None:
-            if 0 <= (index := int(bucket) - first) < len(counts):
-                counts[index] += count
-
-        bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
-        events = matching if hours is None else hours.edges
-        for row in events.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
-            add(row["bucket"], row["n"])
-        if hours is not None:
-            for row in hours.counted.values("hour").annotate(n=Sum("count")):
-                add((row["hour"] - PIVOT).total_seconds() // width, row["n"])
-        return [
-            EventCount(str(index), start.isoformat(), counts[index], start, end)
-            for index, (start, end) in enumerate(spans)
-        ]
-    if countable == "event":
-        hours = _by_hours(filters, workspace_id)
-        results = _name_counts(matching if hours is None else hours.edges)
-        if hours is not None:
-            results = _with_whole_hours(results, hours, filters, workspace_id)
-    else:
-        results = _resource_counts(matching)
-    results.sort(key=lambda count: (-count.count, count.label))
-    return results
-
-
-def _name_counts(events: QuerySet[Event]) -> list[EventCount]:
-    grouped = events.values("event").annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-    return [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
-
-
-def _with_whole_hours(
-    edges: list[EventCount], hours: _Hours, filters: dict[str, Any], workspace_id: int
-) -> list[EventCount]:
-    """The partial hours' counts by name plus the whole hours' sums; a name of the whole
-    hours takes its first and last occurrence in the window from the name index."""
-    merged = {count.value: count for count in edges}
-    sums = dict(hours.counted.values("event").annotate(n=Sum("count")).values_list("event", "n"))
-    ends = _first_and_last(sorted(sums), filters["occurred"], workspace_id)
-    for name, count in sums.items():
-        edge = merged.get(name)
-        merged[name] = EventCount(name, name, count + (edge.count if edge else 0), *ends[name])
-    return list(merged.values())
-
-
-def _first_and_last(
-    names: list[str], occurred: dict[str, dt.datetime], workspace_id: int
-) -> dict[str, tuple[dt.datetime, dt.datetime]]:
-    """Each name's first and last occurrence in the window, in one statement: two steps
-    down the name index per name (one scalar subquery each), never the names' rows."""
-    if not names:
-        return {}
-    event, column = _table(), connection.ops.quote_name("occurred")
-    where = (
-        f"FROM {event} WHERE {connection.ops.quote_name('workspace_id')} = %s"
-        f" AND {connection.ops.quote_name('event')} = %s AND {column} >= %s AND {column} <= %s"
-    )
-    one = f"SELECT %s, (SELECT {column} {where} ORDER BY {column} LIMIT 1), (SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"
-    field = Event._meta.get_field("occurred")
-    since, until = (field.get_db_prep_value(occurred[end], connection) for end in ("since", "until"))
-    params: list[Any] = []
-    for name in names:
-        params += [name, workspace_id, name, since, until, workspace_id, name, since, until]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join([one] * len(names)), params)
-        rows = cursor.fetchall()
-    return {name: (_datetime(first), _datetime(last)) for name, first, last in rows}
-
-
-def _datetime(value: Any) -> dt.datetime:
-    """A datetime column read by raw SQL (SQLite gives its text)."""
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-
-
-def _resource_counts(matching: QuerySet[Event]) -> list[EventCount]:
-    """Counts by primary resource, each labelled by the name its latest event gave it."""
-    names = [_json_text(_column("resource"), label) for label in NAME_LABELS]
-    label_sql = f"COALESCE({', '.join(sql for sql, _ in names)}, {_column('resource_id')})"
-    label_params = [param for _, params in names for param in params]
-    grouped = (
-        matching.annotate(name=RawSQL(label_sql, label_params))
-        .values("resource_id", "name")
-        .annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-    )
-    merged: dict[str, list[Any]] = {}
-    for row in grouped:
-        entry = merged.get(row["resource_id"])
-        if entry is None:
-            merged[row["resource_id"]] = [row["name"], row["n"], row["oldest"], row["latest"]]
-            continue
-        if row["latest"] > entry[3]:
-            entry[0], entry[3] = row["name"], row["latest"]
-        entry[1] += row["n"]
-        entry[2] = min(entry[2], row["oldest"])
-    return [EventCount(value, *entry) for value, entry in merged.items()]
