@@ -299,6 +299,11 @@ class _Hours:
     edges: QuerySet[Event]
 
 
+_MICROSECOND = dt.timedelta(microseconds=1)
+# The start of the calendar's last hour: a window ending there has no next hour to count to.
+_LAST_HOUR = dt.datetime.max.replace(minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
+
+
 def _by_hours(filters: dict[str, Any], workspace_id: int) -> _Hours | None:
     """The split of ``filters``' events, when the table answers it exactly: the filter
     names only the window, event names and the order, and the window holds a whole hour;
@@ -307,8 +312,19 @@ def _by_hours(filters: dict[str, Any], workspace_id: int) -> _Hours | None:
         return None
     occurred = filters["occurred"]
     since, until = occurred["since"], occurred["until"]
-    first = hour_of(since) if hour_of(since) == since else hour_of(since) + HOUR
-    end = hour_of(until + dt.timedelta(microseconds=1))
+    # The hours wholly inside the window; at the calendar's ends (no hour after the last
+    # one) a cut hour is simply read from the events.
+    if (start := hour_of(since)) == since:
+        first = start
+    elif start < _LAST_HOUR:
+        first = start + HOUR
+    else:
+        return None
+    end = (
+        hour_of(until) + HOUR
+        if until - hour_of(until) == HOUR - _MICROSECOND and until < _LAST_HOUR
+        else hour_of(until)
+    )
     if first >= end:
         return None
     counted = EventHourCount.objects.filter(

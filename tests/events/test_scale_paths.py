@@ -185,3 +185,30 @@ def test_retention_keeps_the_hour_counts_exact(api: ApiClient, seeded: list[dict
     counts = _rebuilt_counts()
     assert all(count > 0 for count in counts.values())
     assert min(hour for workspace, hour, _ in counts if workspace == DEFAULT_WORKSPACE_ID) == BASE + 20 * HOUR
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/events/filter", "/events/count-by/event"])
+def test_a_window_at_the_calendars_ends_is_counted_not_refused(api: ApiClient, path: str) -> None:
+    """The whole hours of a window ending at the calendar's last microsecond have no next
+    hour to count to: the cut hour is read from the events, never a 500."""
+    edges = ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59.999999+00:00")
+    sent = [
+        {
+            "id": str(uuid.uuid4()),
+            "occurred": occurred,
+            "event": "edge.of.time",
+            "resource": {"prefect.resource.id": "r"},
+        }
+        for occurred in ("0001-01-01T00:30:00+00:00", "9999-12-31T23:30:00+00:00")
+    ]
+    assert api.post("/events", sent).status_code == 204
+    # Count-by refuses a window of more than 1,000 buckets (as the reference): only the last hours there.
+    windows = [("9999-12-31T22:00:00+00:00", edges[1])]
+    if path == "/events/filter":
+        windows.append(edges)
+    for since, until in windows:
+        answer = api.post(path, {"filter": {"occurred": {"since": since, "until": until}}, "time_unit": "hour"})
+        assert answer.status_code == 200, answer.content
+        counted = answer.json()["total"] if path == "/events/filter" else sum(row["count"] for row in answer.json())
+        assert counted == (2 if since == edges[0] else 1)
