@@ -115,7 +115,10 @@ def _flow_condition(flows: FilterBody, workspace_id: int) -> Condition:
     given = {key for key, value in (flows or {}).items() if value is not None}
     if given <= {"id", "operator"}:
         return FLOW_FILTER.to_q(flows, "flow__")
-    return Q(flow_id__in=Flow.objects.filter(FLOW_FILTER.to_q(flows), workspace_id=workspace_id).values("id"))
+    on_flows = FLOW_FILTER.to_q(flows)
+    if on_flows is None:  # every given field was empty (``tags: {all_: []}``): no condition
+        return None
+    return Q(flow_id__in=Flow.objects.filter(on_flows, workspace_id=workspace_id).values("id"))
 
 
 def flow_runs_matching(*, filters: FilterBody, workspace_id: int) -> FlowRunQuerySet:

@@ -306,3 +306,28 @@ def test_top_level_nulls_mean_defaults(api: ApiClient, flows: dict[str, Any]) ->
     # The 2.20 client sends "sort": null, "offset": null on embedded bodies.
     body = {"flows": None, "sort": None, "limit": None, "offset": None}
     assert names(api.post("/flows/filter", body)) == ALL_SORTED
+
+
+EMPTY_FLOW_FILTERS = [
+    {"tags": {"all_": [], "is_null_": None, "operator": "or_"}, "operator": "and_"},
+    {"name": {}, "deployment": None},
+    {"tags": {}, "name": {"any_": None}},
+]
+
+
+@pytest.mark.parametrize("flow_filter", EMPTY_FLOW_FILTERS)
+def test_a_flows_sub_filter_that_asks_nothing_narrows_no_run(
+    api: ApiClient, flows: dict[str, Any], flow_filter: dict[str, Any]
+) -> None:
+    """A flows sub-filter whose every field is empty is no condition on the runs, on each
+    route that reads flow-run filters (a schema fuzzer's shape; it answered 500)."""
+    body = {"flows": flow_filter}
+    listed = api.post("/flow_runs/filter", body)
+    assert listed.status_code == 200, listed.content
+    assert len(listed.json()) == 2
+    assert api.post("/flow_runs/count", body).json() == 2
+    assert api.post("/flow_runs/lateness", body).status_code == 200
+    preview = api.post("/flow_runs/bulk_delete", {**body, "dry_run": True})
+    assert preview.status_code == 200 and preview.json()["count"] == 2
+    cancel = api.post("/flow_runs/bulk_set_state", {**body, "state": {"type": "CANCELLED"}, "dry_run": True})
+    assert cancel.status_code == 200 and cancel.json()["count"] == 2
