@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access_app.models import Role
 from blocks_app.api.serializers import (
     BlockDocumentCreateSerializer,
     BlockDocumentSerializer,
@@ -80,8 +81,19 @@ BlockDocumentsFilterRequest = request_serializer(
 BlockDocumentsCountRequest = request_serializer("BlockDocumentsCountRequest", BLOCK_DOCUMENT_FILTERS)
 
 
-def include_secrets(request: Request) -> bool:
-    """The ``include_secrets`` query parameter (default false)."""
+def include_secrets(request: Request, asked: bool | None = None) -> bool:
+    """Whether an answer shows secret values: asked for (``asked``, from a filter body, or
+    else the ``include_secrets`` query parameter, default false) by a caller whose role may
+    run flows. A flow process needs the values to load its blocks, so a ``runner`` key sees
+    them; a ``viewer`` only reads the workspace, and a secret is a credential to some other
+    system, so a viewer's documents come with their secrets hidden, as when not asked."""
+    if asked is None:
+        asked = _include_secrets_parameter(request)
+    principal = getattr(request, "principal", None)
+    return asked and (principal is None or principal.may(Role.RUNNER))
+
+
+def _include_secrets_parameter(request: Request) -> bool:
     raw = request.query_params.get("include_secrets")
     if raw is None:
         return False
@@ -267,7 +279,7 @@ class BlockDocumentViewSet(OrionViewSet):
         data = self.body(BlockDocumentsFilterRequest)
         documents = block_documents_matching(filters=data, workspace_id=self.workspace_id).order_by("name")
         rows = paginate(documents, limit=data.get("limit"), offset=data.get("offset") or 0)
-        context = {"include_secrets": data.get("include_secrets", False)}
+        context = {"include_secrets": include_secrets(request, asked=data.get("include_secrets", False))}
         return Response(BlockDocumentSerializer(rows, many=True, context=context).data)
 
     @route("count_block_documents", post="count", request=BlockDocumentsCountRequest, responses={200: OpenApiTypes.INT})

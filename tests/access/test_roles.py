@@ -199,3 +199,35 @@ def test_a_runner_deletes_nothing_and_changes_no_deployment(api: ApiClient, keye
     assert Flow.objects.count() == 1
     deployment.refresh_from_db()
     assert deployment.description != "x"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_secret_values_are_shown_to_runners_and_up_and_hidden_from_viewers(
+    api: ApiClient, make_key: Any, keyed: Any, role: Role
+) -> None:
+    """A flow process (runner) loads its blocks with their secrets; a viewer reads the same
+    documents, asked with ``include_secrets`` or not, with the secrets hidden."""
+    admin = bearer(make_key(Role.ADMIN))
+    block_type = api.post("/block_types/", {"name": "Creds", "slug": "creds"}, **admin).json()
+    fields = {"properties": {"password": {"type": "string", "format": "password"}}, "secret_fields": ["password"]}
+    schema = api.post(
+        "/block_schemas/", {"block_type_id": block_type["id"], "fields": fields, "capabilities": []}, **admin
+    ).json()
+    body = {
+        "name": "prod",
+        "data": {"password": "hunter2"},
+        "block_schema_id": schema["id"],
+        "block_type_id": block_type["id"],
+    }
+    document = api.post("/block_documents/", body, **admin).json()
+    key = bearer(make_key(role))
+    expected = "hunter2" if role != Role.VIEWER else "********"
+    answers = [
+        api.get(f"/block_documents/{document['id']}?include_secrets=true", **key).json(),
+        api.get("/block_types/slug/creds/block_documents/name/prod?include_secrets=true", **key).json(),
+        api.post("/block_documents/filter", {"include_secrets": True}, **key).json()[0],
+        api.get("/block_types/slug/creds/block_documents?include_secrets=true", **key).json()[0],
+    ]
+    assert [answer["data"]["password"] for answer in answers] == [expected] * 4
+    # Not asked: hidden from everyone.
+    assert api.get(f"/block_documents/{document['id']}", **key).json()["data"]["password"] == "********"
