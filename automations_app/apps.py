@@ -19,7 +19,12 @@ class AutomationsAppConfig(AppConfig):
 
         register_services(
             lambda: [
-                Service("triggers", lambda: evaluate_triggers(), settings.ORION_TRIGGERS_INTERVAL_MS / 1000),
+                Service(
+                    "triggers",
+                    lambda: evaluate_triggers(),
+                    settings.ORION_TRIGGERS_INTERVAL_MS / 1000,
+                    wakes=("actions",),
+                ),
                 Service(
                     "proactive_triggers",
                     lambda: evaluate_proactive_triggers(),
