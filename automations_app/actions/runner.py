@@ -112,7 +112,7 @@ def run_due_actions(*, now: dt.datetime | None = None, limit: int | None = None)
 
 def _run_batch(this_pass: _Pass) -> bool:
     """Take a batch of due rows, run them and record their outcomes in one transaction
-    (see the module docstring); whether there was any. Rows taken but not started (the
+    (see the module docstring); whether more may be due. Rows taken but not started (the
     pass or the batch ran out of time) are left as they were, for the next batch."""
     size = _BATCH_SIZE if this_pass.limit is None else min(_BATCH_SIZE, this_pass.limit - len(this_pass.ran))
     with transaction.atomic():
@@ -125,7 +125,7 @@ def _run_batch(this_pass: _Pass) -> bool:
             if not this_pass.may_go_on() or time.monotonic() - started >= _BATCH_SECONDS:
                 break
         _record_batch(outcomes)
-    return bool(runs)
+    return len(outcomes) < len(runs) or len(runs) == size
 
 
 def _record_batch(outcomes: Sequence[_Ran]) -> None:
@@ -165,7 +165,7 @@ def _outcomes_writer(count: int, values: list[Any]) -> Callable[[str, Sequence[A
 
 def _run_claimed(this_pass: _Pass) -> bool:
     """Claim the next due row the pass has not run, if any, run it and record its
-    outcome; whether there was one."""
+    outcome; whether there was one (so more may be due)."""
     claimed = _claim(this_pass)
     if claimed is None:
         return False
