@@ -93,6 +93,8 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     for index in range(count):
         action_run({"type": "do-nothing"}, owner=owner, index=index)
     monkeypatch.setattr("automations_app.actions.runner._BATCH_SIZE", 100)
+    monkeypatch.setattr("automations_app.actions.runner._BATCH_SECONDS", 600)
+    monkeypatch.setattr("automations_app.actions.runner._PASS_SECONDS", 600)
     with django_assert_num_queries(4 if POSTGRES else 10 * count + 3):
         assert run_due_actions() == count
     assert not ActionRun.objects.filter(status=ActionRun.Status.PENDING).exists()
