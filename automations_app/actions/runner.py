@@ -12,11 +12,13 @@ Exactly once across service replicas:
   of it back and the rows are taken again. A batch is what lets the runner keep up with a
   burst of firings: the claim, the outcomes and the events cost a round trip per batch,
   not per action.
-- SQLite (one writer, no row locks): a short transaction claims the row by moving its
-  ``next_attempt_at`` to the end of a lease (``ORION_ACTIONS_LEASE_SECONDS``) with a
-  conditional UPDATE that only one runner can win; the action then runs in its own
-  transactions and the outcome is recorded only by the runner whose lease it still is.
-  A runner that dies mid-action leaves the row to be taken again when the lease ends.
+- SQLite (one writer, no row locks): a short transaction claims a batch of rows by moving
+  their ``next_attempt_at`` to the end of a lease (``ORION_ACTIONS_LEASE_SECONDS``), each
+  with a conditional UPDATE that only one runner can win; the actions then run in their
+  own transactions, and one more transaction records the outcomes and events of the rows
+  whose lease is still this runner's. A runner that dies mid-batch leaves its rows to be
+  taken again when the lease ends. Two transactions per batch rather than two per action
+  is what keeps the one write lock free for the API.
 
 An action that fails for a passing reason (network, a notification service's 5xx, the
 database) is tried again after ``ORION_ACTIONS_RETRY_SECONDS`` doubled at each attempt, up
@@ -48,12 +50,10 @@ from events_app.services.record import NewEvent, record_events, record_events_wi
 
 logger = logging.getLogger("orion.actions")
 
-# Claims a runner on SQLite tries before leaving the rest of the rows to the next pass.
-_CLAIM_TRIES = 3
 # How long one pass may keep taking due actions before the loop's other services get their turn.
 _PASS_SECONDS = 1.0
-# PostgreSQL: the most rows one transaction holds, and how long it goes on starting
-# actions before it commits (a slow webhook holds back the commit of those run before it).
+# The most rows a batch takes, and how long it goes on starting actions before it records
+# their outcomes (a slow webhook holds back the outcomes of those run before it).
 _BATCH_SIZE = 100
 _BATCH_SECONDS = 0.25
 
@@ -89,6 +89,21 @@ class _Pass:
     def may_go_on(self) -> bool:
         return len(self.ran) != self.limit and time.monotonic() - self.started < _PASS_SECONDS
 
+    def batch_size(self) -> int:
+        return _BATCH_SIZE if self.limit is None else min(_BATCH_SIZE, self.limit - len(self.ran))
+
+    def run_each(self, runs: Sequence[ActionRun]) -> list[_Ran]:
+        """Run ``runs`` in order, until the pass or the batch is out of time; what came of
+        those that ran."""
+        started = time.monotonic()
+        outcomes = []
+        for run in runs:
+            self.ran.add(run.pk)
+            outcomes.append(_run(run))
+            if not self.may_go_on() or time.monotonic() - started >= _BATCH_SECONDS:
+                break
+        return outcomes
+
     def due(self) -> QuerySet[ActionRun]:
         """The due rows this pass has not run yet, longest waiting first."""
         due = ActionRun.objects.filter(status=ActionRun.Status.PENDING, next_attempt_at__lte=self.now or timezone.now())
@@ -101,7 +116,7 @@ def run_due_actions(*, now: dt.datetime | None = None, limit: int | None = None)
     for a second (as the trigger evaluator's pass, so a burst of firings is drained at the
     rate actions run rather than a fixed number per interval); how many ran."""
     this_pass = _Pass(now, limit)
-    run_next = _run_batch if connection.vendor == "postgresql" else _run_claimed
+    run_next = _run_batch if connection.vendor == "postgresql" else _run_leased_batch
     while run_next(this_pass) and this_pass.may_go_on():
         pass
     return len(this_pass.ran)
@@ -114,26 +129,17 @@ def _run_batch(this_pass: _Pass) -> bool:
     """Take a batch of due rows, run them and record their outcomes in one transaction
     (see the module docstring); whether more may be due. Rows taken but not started (the
     pass or the batch ran out of time) are left as they were, for the next batch."""
-    size = _BATCH_SIZE if this_pass.limit is None else min(_BATCH_SIZE, this_pass.limit - len(this_pass.ran))
+    size = this_pass.batch_size()
     with transaction.atomic():
         runs = list(this_pass.due().select_for_update(skip_locked=True)[:size])
-        started = time.monotonic()
-        outcomes = []
-        for run in runs:
-            this_pass.ran.add(run.pk)
-            outcomes.append(_run(run))
-            if not this_pass.may_go_on() or time.monotonic() - started >= _BATCH_SECONDS:
-                break
+        outcomes = this_pass.run_each(runs)
         _record_batch(outcomes)
     return len(outcomes) < len(runs) or len(runs) == size
 
 
 def _record_batch(outcomes: Sequence[_Ran]) -> None:
     """Every row's outcome and the events of those that ended: one statement per workspace."""
-    by_workspace: dict[int, list[_Ran]] = {}
-    for outcome in outcomes:
-        by_workspace.setdefault(outcome.run.workspace_id, []).append(outcome)
-    for workspace_id, group in by_workspace.items():
+    for workspace_id, group in _by_workspace(outcomes).items():
         values = [value for outcome in group for value in (outcome.run.pk, *_outcome_fields(outcome))]
         events = [event for outcome in group if not outcome.retry for event in _outcome_events(outcome)]
         record_events_with(_outcomes_writer(len(group), values), events, workspace_id=workspace_id)
@@ -163,45 +169,65 @@ def _outcomes_writer(count: int, values: list[Any]) -> Callable[[str, Sequence[A
 # ------------------------------------------------------------------ SQLite
 
 
-def _run_claimed(this_pass: _Pass) -> bool:
-    """Claim the next due row the pass has not run, if any, run it and record its
-    outcome; whether there was one (so more may be due)."""
-    claimed = _claim(this_pass)
-    if claimed is None:
-        return False
-    run, lease = claimed
-    this_pass.ran.add(run.pk)
-    outcome = _run(run)
-    status, attempts, next_attempt_at, last_error = _outcome_fields(outcome)
+def _run_leased_batch(this_pass: _Pass) -> bool:
+    """Lease a batch of due rows (one transaction), run them outside a transaction, and
+    record the outcomes of those whose lease is still this runner's with their events (one
+    more transaction); whether more may be due. Rows leased but not started (the pass or
+    the batch ran out of time) are given back as they were."""
+    size = this_pass.batch_size()
+    due, runs, lease, was = _lease(this_pass, size)
+    outcomes = this_pass.run_each(runs)
     with transaction.atomic():
-        # Only the runner whose lease it still is records the outcome.
-        rows = ActionRun.objects.filter(pk=run.pk, next_attempt_at=lease)
-        written = rows.update(status=status, attempts=attempts, next_attempt_at=next_attempt_at, last_error=last_error)
-        if written and not outcome.retry:
-            record_events(_outcome_events(outcome), workspace_id=run.workspace_id)
-    _log(outcome)
-    return True
+        written = [outcome for outcome in outcomes if _write_leased(outcome, lease)]
+        for workspace_id, group in _by_workspace(written).items():
+            events = [event for outcome in group if not outcome.retry for event in _outcome_events(outcome)]
+            if events:
+                record_events(events, workspace_id=workspace_id)
+        for run in runs[len(outcomes) :]:
+            ActionRun.objects.filter(pk=run.pk, next_attempt_at=lease).update(
+                next_attempt_at=was[run.pk], attempts=F("attempts") - 1
+            )
+    for outcome in outcomes:
+        _log(outcome)
+    return len(outcomes) < len(runs) or due == size
 
 
-def _claim(this_pass: _Pass) -> tuple[ActionRun, dt.datetime] | None:
-    """Take a due row for the length of a lease (see the module docstring); the row and
-    the lease's end, which is the claim's token."""
-    for _ in range(_CLAIM_TRIES):
-        with transaction.atomic():
-            run = this_pass.due().first()
-            if run is None:
-                return None
-            lease = timezone.now() + dt.timedelta(seconds=settings.ORION_ACTIONS_LEASE_SECONDS)
-            taken = ActionRun.objects.filter(
+def _lease(this_pass: _Pass, size: int) -> tuple[int, list[ActionRun], dt.datetime, dict[uuid.UUID, dt.datetime]]:
+    """Take up to ``size`` due rows for the length of a lease (see the module docstring),
+    each with a conditional UPDATE that only one runner can win: how many were due, the
+    rows taken, the lease's end (the claim's token) and each row's ``next_attempt_at``
+    before it."""
+    with transaction.atomic():
+        due = list(this_pass.due()[:size])
+        lease = timezone.now() + dt.timedelta(seconds=settings.ORION_ACTIONS_LEASE_SECONDS)
+        was = {run.pk: run.next_attempt_at for run in due}
+        runs = [
+            run
+            for run in due
+            if ActionRun.objects.filter(
                 pk=run.pk, status=ActionRun.Status.PENDING, next_attempt_at=run.next_attempt_at
             ).update(next_attempt_at=lease, attempts=F("attempts") + 1)
-        if taken:
-            run.next_attempt_at = lease
-            return run, lease
-    return None
+        ]
+    for run in runs:
+        run.next_attempt_at = lease
+    return len(due), runs, lease, was
+
+
+def _write_leased(outcome: _Ran, lease: dt.datetime) -> bool:
+    """Write the row's outcome if its lease is still this runner's; whether it was."""
+    status, attempts, next_attempt_at, last_error = _outcome_fields(outcome)
+    rows = ActionRun.objects.filter(pk=outcome.run.pk, next_attempt_at=lease)
+    return rows.update(status=status, attempts=attempts, next_attempt_at=next_attempt_at, last_error=last_error) > 0
 
 
 # ------------------------------------------------------------------ both
+
+
+def _by_workspace(outcomes: Sequence[_Ran]) -> dict[int, list[_Ran]]:
+    grouped: dict[int, list[_Ran]] = {}
+    for outcome in outcomes:
+        grouped.setdefault(outcome.run.workspace_id, []).append(outcome)
+    return grouped
 
 
 def _run(run: ActionRun) -> _Ran:
