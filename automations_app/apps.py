@@ -29,6 +29,7 @@ class AutomationsAppConfig(AppConfig):
                     "proactive_triggers",
                     lambda: evaluate_proactive_triggers(),
                     settings.ORION_TRIGGERS_PROACTIVE_INTERVAL_SECONDS,
+                    wakes=("actions",),
                 ),
                 Service("actions", lambda: run_due_actions(), settings.ORION_ACTIONS_INTERVAL_SECONDS),
             ]

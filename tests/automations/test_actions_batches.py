@@ -114,9 +114,9 @@ def test_a_batch_taken_by_a_pass_out_of_time_leaves_the_rest_due(monkeypatch: py
     assert list(ActionRun.objects.values_list("attempts", flat=True)) == [1] * 5
 
 
-def test_the_trigger_evaluator_wakes_the_actions_runner() -> None:
+def test_the_trigger_evaluators_wake_the_actions_runner() -> None:
     services = {service.name: service for service in registered_services()}
-    assert services["triggers"].wakes == ("actions",)
+    assert services["triggers"].wakes == services["proactive_triggers"].wakes == ("actions",)
 
 
 def test_a_pass_that_did_work_wakes_the_services_it_names() -> None:
