@@ -19,11 +19,17 @@ class AutomationsAppConfig(AppConfig):
 
         register_services(
             lambda: [
-                Service("triggers", lambda: evaluate_triggers(), settings.ORION_TRIGGERS_INTERVAL_MS / 1000),
+                Service(
+                    "triggers",
+                    lambda: evaluate_triggers(),
+                    settings.ORION_TRIGGERS_INTERVAL_MS / 1000,
+                    wakes=("actions",),
+                ),
                 Service(
                     "proactive_triggers",
                     lambda: evaluate_proactive_triggers(),
                     settings.ORION_TRIGGERS_PROACTIVE_INTERVAL_SECONDS,
+                    wakes=("actions",),
                 ),
                 Service("actions", lambda: run_due_actions(), settings.ORION_ACTIONS_INTERVAL_SECONDS),
             ]

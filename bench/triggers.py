@@ -17,7 +17,8 @@ runs as shipped (its pass intervals from ``ORION_TRIGGERS_INTERVAL_MS`` and
 
 Quotes the rate achieved, the evaluator's CPU over the run (the services process), the
 lag from each matching event's ``occurred`` to the creation of its ``ActionRun`` row (the
-firing, p50 / p99 / max) and to its ``prefect.automation.action.executed`` event; then
+firing, p50 / p99 / max) and to its ``prefect.automation.action.executed`` event, and
+from the firing to that event (the action runner's part); then
 stops the services, records a backlog of ``--backlog`` events and times one evaluator
 (this process, one thread) draining it: the evaluator's events per second at one core.
 """
@@ -64,27 +65,31 @@ def _events(count: int, fraction: float, start: int) -> list[object]:
     ]
 
 
-def _lags() -> tuple[list[float], list[float], list[float]]:
+def _lags() -> tuple[list[float], list[float], list[float], list[float]]:
     """Seconds from each firing's triggering event to its ActionRun row, from the event's
-    arrival at the server (``received``) to that row (the evaluator's part alone), and
-    from the event to its ``action.executed`` event."""
+    arrival at the server (``received``) to that row (the evaluator's part alone), from
+    the event to its ``action.executed`` event, and from the row to that event (the
+    action runner's part alone)."""
     from automations_app.models import ActionRun
     from events_app.models import Event
 
     occurred: dict[str, dt.datetime] = {}
+    fired_at: dict[str, dt.datetime] = {}
     fired, evaluated = [], []
     for run_id, created, firing in ActionRun.objects.values_list("id", "created", "firing"):
         occurred[str(run_id)] = dt.datetime.fromisoformat(firing["triggering_event"]["occurred"])
+        fired_at[str(run_id)] = created
         fired.append((created - occurred[str(run_id)]).total_seconds())
         received = dt.datetime.fromisoformat(firing["triggering_event"]["received"])
         evaluated.append((created - received).total_seconds())
-    executed = []
+    executed, acted = [], []
     for moment, payload in Event.objects.filter(event="prefect.automation.action.executed").values_list(
         "occurred", "payload"
     ):
         if (start := occurred.get(str(payload.get("invocation")))) is not None:
             executed.append((moment - start).total_seconds())
-    return fired, evaluated, executed
+            acted.append((moment - fired_at[str(payload.get("invocation"))]).total_seconds())
+    return fired, evaluated, executed, acted
 
 
 def _summary(lags: list[float]) -> str:
@@ -167,7 +172,7 @@ def _one_database(args: argparse.Namespace) -> int:
         services.terminate()
         services.wait(timeout=30)
         server.stop()
-    fired, evaluated, executed = _lags()
+    fired, evaluated, executed, acted = _lags()
     stored = Event.objects.filter(event__in=("bench.match", "bench.other")).count()
     for start in range(0, args.backlog, 1000):
         with transaction.atomic():
@@ -189,6 +194,7 @@ def _one_database(args: argparse.Namespace) -> int:
     print(f"| occurred -> firing (ActionRun) | {_summary(fired)} |")
     print(f"| received -> firing (the evaluator alone) | {_summary(evaluated)} |")
     print(f"| occurred -> action.executed | {_summary(executed)} |")
+    print(f"| firing -> action.executed (the action runner alone) | {_summary(acted)} |")
     print(f"| evaluator draining a backlog of {read:,}, one thread | {drained:,.0f} events/s |")
     return 0 if len(fired) == expected and produced["errors"] == 0 else 1
 

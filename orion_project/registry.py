@@ -21,11 +21,14 @@ from django.utils.module_loading import import_string
 @dataclass(frozen=True)
 class Service:
     """A named pass that does one short unit of work and returns how much it did, and how
-    often to run it."""
+    often to run it; ``wakes`` names the services that may have work as soon as a pass of
+    this one did some (the trigger evaluator wakes the actions runner), which the loop then
+    runs without waiting for their interval."""
 
     name: str
     run: Callable[[], int]
     interval_seconds: float
+    wakes: tuple[str, ...] = ()
 
 
 # Service factories: called when the loop starts, so intervals come from current settings.

@@ -80,14 +80,17 @@ def _record_pass(name: str, *, succeeded: bool, seconds: float) -> None:
 
 
 def run_forever(services: list[Service], stop: threading.Event) -> None:
-    """Run each service whenever it is due until ``stop`` is set."""
+    """Run each service whenever it is due, or as soon as a service it is woken by did
+    some work (``Service.wakes``), until ``stop`` is set."""
     due = dict.fromkeys((service.name for service in services), 0.0)
     while not stop.is_set():
-        now = time.monotonic()
         for service in services:
-            if due[service.name] <= now:
-                run_once(service)
+            if due[service.name] <= time.monotonic():
+                done = run_once(service)
                 due[service.name] = time.monotonic() + service.interval_seconds
+                for woken in service.wakes if done else ():
+                    if woken in due:
+                        due[woken] = 0.0
         stop.wait(max(min(due.values()) - time.monotonic(), 0.1))
 
 

@@ -321,3 +321,7 @@ ACTIONS: dict[str, Callable[[Invocation], None]] = {
     "call-webhook": call_webhook,
     "send-notification": send_notification,
 }
+
+# The kinds that run no SQL: on PostgreSQL they need no savepoint of their own (see
+# automations_app.actions.runner).
+WITHOUT_DATABASE = frozenset({"do-nothing"})

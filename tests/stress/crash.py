@@ -16,7 +16,9 @@
    does. Then: every client event is stored exactly once (the resent ones too); every
    committed flow-run state has exactly its one event and no flow-run event is without
    its state; the trigger, resumed from its cursor, has fired exactly once for each
-   stored matching event. A websocket event the server confirmed (its pong came) but
+   stored matching event, and each firing's action has run and has exactly one
+   ``action.triggered`` and one ``action.executed`` event (a batch of actions cut by the
+   kill is rolled back and run again; on SQLite a claimed one waits for its lease). A websocket event the server confirmed (its pong came) but
    had not yet written when it died is counted and shown: a pong says "received", and
    the client does not resend past it (the 2.20 reference, which writes events later
    through its broker, does the same).
@@ -215,11 +217,27 @@ def events_check(expected: dict[str, list[str]]) -> dict[str, Any]:
     )
     problems += [f"matching event {key} fired {fired[key]} times" for key in matching if fired[key] != 1][:20]
     problems += [f"a firing for event {key}, which is not a stored matching event" for key in fired if key not in matching][:20]  # fmt: skip
+    runs = dict(ActionRun.objects.values_list("id", "status"))
+    outcomes = Counter(
+        (str(payload["invocation"]), name.rpartition(".")[2])
+        for name, payload in Event.objects.filter(event__startswith="prefect.automation.action.").values_list(
+            "event", "payload"
+        )
+    )
+    problems += [f"action {key} is {status}" for key, status in runs.items() if status != "done"][:20]
+    problems += [
+        f"action {key} has {outcomes[(str(key), kind)]} {kind} events"
+        for key in runs
+        for kind in ("triggered", "executed")
+        if outcomes[(str(key), kind)] != 1
+    ][:20]
+    problems += [f"an outcome of no action: {key}" for key, _ in outcomes if uuid.UUID(key) not in runs][:20]
     return {
         "stored": len(stored),
         "states": len(states),
         "matching": len(matching),
         "fired": sum(fired.values()),
+        "pending_actions": sum(status == "pending" for status in runs.values()),
         "lost_after_pong": len(lost),
         "problems": problems,
     }
@@ -230,7 +248,8 @@ def wait_for_trigger(server: Server, ledger: EventLedger, timeout: float = 90) -
     deadline = time.monotonic() + timeout
     while True:
         report = check_events(server, ledger)
-        if report["fired"] >= report["matching"] or time.monotonic() > deadline:
+        caught_up = report["fired"] >= report["matching"] and not report["pending_actions"]
+        if caught_up or time.monotonic() > deadline:
             return report
         time.sleep(2)
 
@@ -309,7 +328,7 @@ def kill_api_under_load(server: Server, clients: int, seconds: float) -> list[st
         f"{len(events.pong_confirmed)} confirmed by a pong, {len(events.unanswered)} resent after the restart; "
         f"{found['stored']} stored, {found['lost_after_pong']} confirmed by a pong but lost in the kill; "
         f"{found['states']} flow-run states each with its event; {found['fired']} firings for "
-        f"{found['matching']} matching events"
+        f"{found['matching']} matching events, their actions run once each"
     )
     # The services phase below runs its own services process.
     server.kill("server", signal.SIGTERM)
@@ -384,7 +403,11 @@ def kill_services_under_load(server: Server, deployments: int) -> list[str]:
 
 
 def crash_one(*, label: str, port: int, database_url: str | None, clients: int) -> bool:
-    server = Server(port=port, database_url=database_url, extra_env={"ORION_SCHEDULER_INTERVAL_SECONDS": "2"})
+    server = Server(
+        port=port,
+        database_url=database_url,
+        extra_env={"ORION_SCHEDULER_INTERVAL_SECONDS": "2", "ORION_ACTIONS_LEASE_SECONDS": "30"},
+    )
     server.prepare()
     print(f"== crash test on {label}")
     server.start("server")
