@@ -29,8 +29,8 @@ the refusals: a runner key may not delete, another workspace's key gets 403.
 
 A *leg* is one server configuration: a database, an auth mode and maybe a workspace.
 ``--db``/``--auth``/``--workspace`` describe one or two legs (``--db both``); ``--leg
-DB[:api-key][:workspace=SLUG]`` (repeatable) names each leg instead, so CI runs every
-configuration in one invocation. All legs' servers start at once and one pool of
+DB[:api-key][:workspace=SLUG][:only=c01,c08]`` (repeatable) names each leg instead, so CI
+runs every configuration in one invocation. All legs' servers start at once and one pool of
 ``--jobs`` runs every leg's scenarios, the longest first: a scenario mostly waits on its
 server, on an agent's poll or on its own client's start-up, so the legs' waits overlap
 instead of each leg's last scenarios running alone. Two PostgreSQL legs get a database each
@@ -49,6 +49,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -303,6 +304,8 @@ class Leg:
     db: str
     auth: str = "none"
     workspace: str | None = None
+    # The ``c*`` scenarios of this leg (``only=c01,c08``); empty: those of ``--only``.
+    only: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -313,23 +316,28 @@ class Leg:
 
     @classmethod
     def parse(cls, spec: str) -> Leg:
-        """``DB[:api-key][:workspace=SLUG]``, e.g. ``postgres:api-key`` or ``sqlite:workspace=team-a``."""
+        """``DB[:api-key][:workspace=SLUG][:only=c01,c08]``, e.g. ``postgres:api-key`` or
+        ``sqlite:workspace=team-a``."""
         db, *options = spec.split(":")
         if db not in ("sqlite", "postgres"):
             raise argparse.ArgumentTypeError(f"--leg {spec!r}: the database is sqlite or postgres")
-        auth, workspace = "none", None
+        auth, workspace, only = "none", None, frozenset[str]()
         for option in options:
+            key, _, value = option.partition("=")
             if option == "api-key":
                 auth = "api-key"
-            elif option.startswith("workspace=") and option[len("workspace=") :]:
-                workspace = option[len("workspace=") :]
+            elif key == "workspace" and value:
+                workspace = value
+            elif key == "only" and value:
+                only = frozenset(name.strip() for name in value.split(",") if name.strip())
             else:
                 raise argparse.ArgumentTypeError(f"--leg {spec!r}: unknown option {option!r}")
-        return cls(db, "api-key" if workspace else auth, workspace)
+        return cls(db, "api-key" if workspace else auth, workspace, only)
 
-    def scenarios(self, wanted: set[str]) -> list[Path]:
+    def scenarios(self, wanted: AbstractSet[str]) -> list[Path]:
         """The ``c*`` scenarios (``--only`` picks among them), plus the ``k*`` refusal checks
         under keys and the ``w*`` ones in a workspace."""
+        wanted = self.only or wanted
         chosen = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
         if self.auth == "api-key":
             chosen += sorted(SCENARIOS.glob("k*.py"))
@@ -427,7 +435,7 @@ def main() -> int:
         action="append",
         type=Leg.parse,
         default=[],
-        metavar="DB[:api-key][:workspace=SLUG]",
+        metavar="DB[:api-key][:workspace=SLUG][:only=c01,c08]",
         help="a server configuration to run the scenarios against (repeatable; replaces --db/--auth/--workspace)",
     )
     parser.add_argument(
