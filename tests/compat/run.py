@@ -292,9 +292,10 @@ def _run_once(python: Path, scenario: Path, server: Server, log_path: Path) -> t
     return code == 0 and result.startswith("RESULT PASS"), f"{result[7:]} [{took:.1f}s, {log_path}]"
 
 
-# Scenarios that take the longest (an agent's or worker's poll, a cancel, an automation,
-# 250 mapped tasks), started first so no leg ends with one of them running alone.
-LONGEST_FIRST = ("c10", "c11", "c14", "c19", "c05", "c09", "c17", "c16", "c07")
+# Scenarios that take the longest, started first so no leg ends with one of them running
+# alone: 250 mapped tasks and a dozen CLI processes (the most CPU), then pausing for input,
+# an agent's or a worker's poll, a cancel, an automation.
+LONGEST_FIRST = ("c05", "c13", "c17", "c10", "c11", "c07", "c14", "c19", "c09", "c04")
 
 
 @dataclass(frozen=True)
