@@ -27,7 +27,8 @@ COMPAT_KEYS_ARGS ?= --only c01,c08,c12,c14
 # default, and what CI runs) runs them all: the stock clients' whole suite under a runner key.
 COMPAT_WORKSPACE_ARGS ?=
 
-.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace check fmt createsuperuser \
+.PHONY: venv ui run browser-test serve migrate test test-sqlite test-postgres compat compat-keys compat-workspace compat-ci \
+	check check-django check-lint check-types fmt createsuperuser \
 	bench bench-compare bench-memory bench-scale bench-prune bench-events bench-triggers bench-ingest clean fuzz fuzz-ci soak crash-test
 
 venv: $(STAMP)
@@ -68,7 +69,7 @@ test-postgres: venv
 	env $$url $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # The stock Prefect clients (2.7.12 and 2.20.26) run real flows against a live server,
-# on SQLite and on a throwaway PostgreSQL (tests/compat/; client venvs in .compat-venvs/).
+# on SQLite and on a throwaway PostgreSQL at once (tests/compat/; client venvs in .compat-venvs/).
 compat: venv
 	@echo "== compatibility suite: stock Prefect clients on SQLite and PostgreSQL"
 	@set -e; \
@@ -91,6 +92,30 @@ compat-workspace: venv
 	url=$$(scripts/pg_throwaway.sh start); \
 	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
 	$(PY) -m tests.compat.run --db both --database-url "$${url#DATABASE_URL=}" --workspace team-a $(COMPAT_WORKSPACE_ARGS)
+
+# What CI runs of the three above, as one invocation over one PostgreSQL cluster: every
+# leg's server starts at once and one pool runs all their scenarios, longest first (the
+# scenarios mostly wait on agents' polls and on their clients' start-up, so the legs' waits
+# overlap). Each leg keeps what only it proves:
+#   sqlite                      every scenario, both clients, the default set-up (no keys)
+#   postgres:api-key:only=...   a whole-API key (ORION_AUTH=api-key) on the plain /api, on
+#                               PostgreSQL: flows and tasks, logs, the client's CRUD, filters,
+#                               sorts and counts, a cancel under an agent; k01 without a key gets 401
+#   sqlite/postgres:workspace   every scenario again in workspace team-a under runner and
+#                               developer keys, on both databases (#21), k01 and w01's 403s
+# Every scenario thus runs on both databases and both URL shapes; make compat, compat-keys
+# and compat-workspace still run each configuration whole.
+COMPAT_CI_LEGS ?= --leg sqlite --leg postgres:api-key:only=c01,c08,c12,c14 \
+	--leg sqlite:workspace=team-a --leg postgres:workspace=team-a
+# Six at once: a scenario costs about 8 s of CPU (mostly its client's start-up), so more than
+# six would keep two cores saturated and push the CPU-heaviest (c05, c13, c17) towards their timeouts.
+COMPAT_CI_JOBS ?= 6
+compat-ci: venv
+	@echo "== compatibility suite (CI): $(COMPAT_CI_LEGS)"
+	@set -e; \
+	url=$$(scripts/pg_throwaway.sh start); \
+	trap 'scripts/pg_throwaway.sh stop' EXIT INT TERM; \
+	$(PY) -m tests.compat.run $(COMPAT_CI_LEGS) --jobs $(COMPAT_CI_JOBS) --database-url "$${url#DATABASE_URL=}"
 
 # Schema fuzzing (tests/stress/fuzz.py): schemathesis against the server's own OpenAPI
 # document on a throwaway server (loopback, port 4471), with hostile values, then the
@@ -138,12 +163,19 @@ browser-test: venv
 	$(PY) manage.py orion_ui ensure
 	ORION_BROWSER_TESTS=1 ORION_SCREENSHOTS=$(SCREENSHOTS) $(PY) -m pytest tests/browser -p no:xdist $(PYTEST_ARGS)
 
-check: venv
+# Three independent groups: CI runs them side by side (make -j2 -O check).
+check: check-django check-lint check-types
+
+check-django: venv
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+check-lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+check-types: venv
 	$(VENV)/bin/mypy .
 
 fmt: venv

@@ -2,6 +2,7 @@
 
     python -m tests.compat.run [--db sqlite|postgres|both] [--clients 2.7,2.20] [--only c01,c05]
                                [--auth api-key] [--workspace team-a]
+    python -m tests.compat.run --leg sqlite --leg postgres:api-key --leg sqlite:workspace=team-a ...
 
 For each database it starts the server the way the README does (``manage.py migrate`` then
 ``manage.py orion_start``, with fast service intervals), then runs every scenario in
@@ -25,6 +26,15 @@ workers run with the ``runner`` key; what a deployment's author does (create dep
 pools, limits, queues; delete them) runs with the ``developer`` key, which the scenarios
 find in ``COMPAT_DEVELOPER_KEY`` (``_support.as_developer``). The ``w*`` scenarios check
 the refusals: a runner key may not delete, another workspace's key gets 403.
+
+A *leg* is one server configuration: a database, an auth mode and maybe a workspace.
+``--db``/``--auth``/``--workspace`` describe one or two legs (``--db both``); ``--leg
+DB[:api-key][:workspace=SLUG][:only=c01,c08]`` (repeatable) names each leg instead, so CI
+runs every configuration in one invocation. All legs' servers start at once and one pool of
+``--jobs`` runs every leg's scenarios, the longest first: a scenario mostly waits on its
+server, on an agent's poll or on its own client's start-up, so the legs' waits overlap
+instead of each leg's last scenarios running alone. Two PostgreSQL legs get a database each
+in the cluster of ``--database-url`` (the second and later are created beside it).
 """
 
 from __future__ import annotations
@@ -39,7 +49,10 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +207,7 @@ class Server:
                         return self
             except OSError:
                 time.sleep(0.3)
+        self.__exit__()
         raise SystemExit(f"the server did not start; see {self.log_path}")
 
     def __exit__(self, *exc: object) -> None:
@@ -278,6 +292,127 @@ def _run_once(python: Path, scenario: Path, server: Server, log_path: Path) -> t
     return code == 0 and result.startswith("RESULT PASS"), f"{result[7:]} [{took:.1f}s, {log_path}]"
 
 
+# Scenarios that take the longest, started first so no leg ends with one of them running
+# alone: 250 mapped tasks and a dozen CLI processes (the most CPU), then pausing for input,
+# an agent's or a worker's poll, a cancel, an automation.
+LONGEST_FIRST = ("c05", "c13", "c17", "c10", "c11", "c07", "c14", "c19", "c09", "c04")
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One server configuration the scenarios run against."""
+
+    db: str
+    auth: str = "none"
+    workspace: str | None = None
+    # The ``c*`` scenarios of this leg (``only=c01,c08``); empty: those of ``--only``.
+    only: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        """``sqlite``, ``postgres+api-key``, ``sqlite/team-a``: the label of its result lines and logs."""
+        if self.workspace:
+            return f"{self.db}/{self.workspace}"
+        return self.db if self.auth == "none" else f"{self.db}+{self.auth}"
+
+    @classmethod
+    def parse(cls, spec: str) -> Leg:
+        """``DB[:api-key][:workspace=SLUG][:only=c01,c08]``, e.g. ``postgres:api-key`` or
+        ``sqlite:workspace=team-a``."""
+        db, *options = spec.split(":")
+        if db not in ("sqlite", "postgres"):
+            raise argparse.ArgumentTypeError(f"--leg {spec!r}: the database is sqlite or postgres")
+        auth, workspace, only = "none", None, frozenset[str]()
+        for option in options:
+            key, _, value = option.partition("=")
+            if option == "api-key":
+                auth = "api-key"
+            elif key == "workspace" and value:
+                workspace = value
+            elif key == "only" and value:
+                only = frozenset(name.strip() for name in value.split(",") if name.strip())
+            else:
+                raise argparse.ArgumentTypeError(f"--leg {spec!r}: unknown option {option!r}")
+        return cls(db, "api-key" if workspace else auth, workspace, only)
+
+    def scenarios(self, wanted: AbstractSet[str]) -> list[Path]:
+        """The ``c*`` scenarios (``--only`` picks among them), plus the ``k*`` refusal checks
+        under keys and the ``w*`` ones in a workspace."""
+        wanted = self.only or wanted
+        chosen = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
+        if self.auth == "api-key":
+            chosen += sorted(SCENARIOS.glob("k*.py"))
+        if self.workspace:
+            chosen += sorted(SCENARIOS.glob("w*.py"))
+        return chosen
+
+
+def leg_database_urls(legs: list[Leg], base_url: str | None) -> dict[Leg, str | None]:
+    """Each PostgreSQL leg's database: the first uses ``base_url``'s, each later one a fresh
+    database created beside it, so two servers never share migrations or records."""
+    urls: dict[Leg, str | None] = {}
+    postgres = [leg for leg in legs if leg.db == "postgres"]
+    if postgres and not base_url:
+        raise SystemExit("a postgres leg needs --database-url or COMPAT_DATABASE_URL")
+    for index, leg in enumerate(legs):
+        if leg.db == "sqlite":
+            urls[leg] = None
+        elif leg is postgres[0]:
+            urls[leg] = base_url
+        else:
+            urls[leg] = create_database(str(base_url), f"compat_{index}_{uuid.uuid4().hex[:6]}")
+    return urls
+
+
+def create_database(base_url: str, name: str) -> str:
+    """``CREATE DATABASE name`` in ``base_url``'s cluster; the URL of the new database."""
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def start_servers(legs: list[Leg], urls: dict[Leg, str | None], stack: ExitStack) -> dict[Leg, Server]:
+    """Every leg's server, started at once (each migrates its own database first); each one
+    up is stopped when ``stack`` closes, also when another failed to start."""
+    servers: dict[Leg, Server] = {}
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=len(legs)) as starter:
+        futures = {
+            starter.submit(Server(urls[leg], auth=leg.auth, workspace=leg.workspace).__enter__): leg for leg in legs
+        }
+        for future in as_completed(futures):
+            try:
+                servers[futures[future]] = server = future.result()
+            except BaseException as error:  # SystemExit too: the started ones must still stop
+                errors.append(error)
+                continue
+            stack.push(server.__exit__)
+    if errors:
+        raise errors[0]
+    return servers
+
+
+def scenario_jobs(legs: list[Leg], pythons: dict[str, Path], wanted: set[str]) -> list[tuple[Leg, str, Path]]:
+    """Every (leg, client, scenario) to run, the longest scenarios first; a ``*_220`` or
+    ``*_27`` scenario only with its client line."""
+    jobs = [
+        (leg, version, scenario)
+        for leg in legs
+        for version in pythons
+        for scenario in leg.scenarios(wanted)
+        if not (scenario.stem.endswith("_220") and version != "2.20")
+        and not (scenario.stem.endswith("_27") and version != "2.7")
+    ]
+
+    def rank(job: tuple[Leg, str, Path]) -> int:
+        prefix = job[2].stem.split("_")[0]
+        return LONGEST_FIRST.index(prefix) if prefix in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    return sorted(jobs, key=rank)  # stable: legs, clients and file order within a rank
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
@@ -297,53 +432,53 @@ def main() -> int:
         "implies --auth api-key and adds the w* scenarios",
     )
     parser.add_argument(
+        "--leg",
+        action="append",
+        type=Leg.parse,
+        default=[],
+        metavar="DB[:api-key][:workspace=SLUG][:only=c01,c08]",
+        help="a server configuration to run the scenarios against (repeatable; replaces --db/--auth/--workspace)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
-        default=int(os.environ.get("COMPAT_JOBS", "4")),
-        help="scenarios run at once (they mostly wait on the server and on agents)",
+        default=int(os.environ.get("COMPAT_JOBS", "0")),
+        help="scenarios run at once over all legs (they mostly wait on the server and on agents); default 4 per leg",
     )
     args = parser.parse_args()
 
+    legs: list[Leg] = args.leg or [
+        Leg(db, "api-key" if args.workspace else args.auth, args.workspace)
+        for db in (["sqlite", "postgres"] if args.db == "both" else [args.db])
+    ]
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
-    scenarios = [path for path in sorted(SCENARIOS.glob("c*.py")) if not wanted or path.stem.split("_")[0] in wanted]
-    if args.auth == "api-key" or args.workspace:
-        scenarios += sorted(SCENARIOS.glob("k*.py"))
-    if args.workspace:
-        scenarios += sorted(SCENARIOS.glob("w*.py"))
     pythons = {version: client_python(version) for version in args.clients.split(",")}
-    databases: list[tuple[str, str | None]] = []
-    if args.db in ("sqlite", "both"):
-        databases.append(("sqlite", None))
-    if args.db in ("postgres", "both"):
-        if not args.database_url:
-            raise SystemExit("--db postgres needs --database-url or COMPAT_DATABASE_URL")
-        databases.append(("postgres", args.database_url))
-
+    urls = leg_database_urls(legs, args.database_url)
+    jobs = scenario_jobs(legs, pythons, wanted)
     log_dir = Path(tempfile.mkdtemp(prefix="orion-compat-logs-"))
+    started = time.monotonic()
     passed = failed = 0
-    for db_name, url in databases:
-        with Server(url, auth=args.auth, workspace=args.workspace) as server:
-            jobs = [
-                (version, python, scenario)
-                for version, python in pythons.items()
-                for scenario in scenarios
-                if not (scenario.stem.endswith("_220") and version != "2.20")
-                and not (scenario.stem.endswith("_27") and version != "2.7")
-            ]
-            with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-                futures = {
-                    pool.submit(run_scenario, python, scenario, server, log_dir / db_name / version): (
-                        version,
-                        scenario,
-                    )
-                    for version, python, scenario in jobs
-                }
-                for future in as_completed(futures):
-                    version, scenario = futures[future]
-                    ok, detail = future.result()
-                    log(f"{'PASS' if ok else 'FAIL'} {db_name} prefect-{version} {scenario.stem}: {detail}")
-                    passed, failed = passed + ok, failed + (not ok)
-    log(f"compat: {passed} passed, {failed} failed")
+    with ExitStack() as stack:
+        servers = start_servers(legs, urls, stack)
+        names = ", ".join(leg.name for leg in legs)
+        log(f"# {len(jobs)} scenario runs over {names}; servers up after {time.monotonic() - started:.0f}s")
+        with ThreadPoolExecutor(max_workers=max(args.jobs or 4 * len(legs), 1)) as pool:
+            futures = {
+                pool.submit(
+                    run_scenario,
+                    pythons[version],
+                    scenario,
+                    servers[leg],
+                    log_dir / leg.name.replace("/", "-") / version,
+                ): (leg, version, scenario)
+                for leg, version, scenario in jobs
+            }
+            for future in as_completed(futures):
+                leg, version, scenario = futures[future]
+                ok, detail = future.result()
+                log(f"{'PASS' if ok else 'FAIL'} {leg.name} prefect-{version} {scenario.stem}: {detail}")
+                passed, failed = passed + ok, failed + (not ok)
+    log(f"compat: {passed} passed, {failed} failed in {time.monotonic() - started:.0f}s")
     return 0 if failed == 0 else 1
 
 
