@@ -24,6 +24,9 @@ MAX_BUCKETS = 1000
 MIN_INTERVAL = 0.01
 TIME_UNITS = {"week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 COUNTABLES = ("day", "time", "event", "resource")
+# A bucket reaching past the calendar's first or last day is cut at it.
+CALENDAR_START = dt.datetime.min.replace(tzinfo=dt.UTC)
+CALENDAR_END = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class InvalidCountParameters(ValueError):
@@ -69,8 +72,10 @@ def _end_of(moment: dt.datetime, unit: str) -> dt.datetime:
         start = start.replace(hour=0)
     if unit == "week":
         start -= dt.timedelta(days=start.weekday())
-    length = dt.timedelta(seconds=TIME_UNITS[unit])
-    return start + length - dt.timedelta(microseconds=1)
+    try:
+        return _bucket_end(start + dt.timedelta(seconds=TIME_UNITS[unit]))
+    except OverflowError:
+        return CALENDAR_END
 
 
 def time_spans(
@@ -91,12 +96,26 @@ def time_spans(
     end = min(until, _end_of(now, unit)) if until > now else until
     first = math.floor((since - PIVOT) / delta)
     spans = []
-    start = PIVOT + delta * first
-    while start < end:
-        following = start + delta
-        spans.append((start, following - dt.timedelta(microseconds=1)))
-        start = following
+    index, start = first, _bucket_start(first, delta)
+    while start is not None and start < end:
+        following = _bucket_start(index + 1, delta)
+        spans.append((start, _bucket_end(following)))
+        index, start = index + 1, following
     return first, spans
+
+
+def _bucket_start(index: int, delta: dt.timedelta) -> dt.datetime | None:
+    """Where bucket ``index`` of ``delta`` starts: at the calendar's first instant for the
+    bucket that holds it, ``None`` for one that starts past the calendar's end."""
+    try:
+        return PIVOT + delta * index
+    except OverflowError:
+        return CALENDAR_START if index < 0 else None
+
+
+def _bucket_end(following: dt.datetime | None) -> dt.datetime:
+    """The last microsecond before ``following`` (``None``: the calendar's last one)."""
+    return CALENDAR_END if following is None else following - dt.timedelta(microseconds=1)
 
 
 def event_counts(

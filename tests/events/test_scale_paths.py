@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from events_app import selectors
 from events_app.models import EventHourCount
@@ -212,3 +213,54 @@ def test_a_window_at_the_calendars_ends_is_counted_not_refused(api: ApiClient, p
         assert answer.status_code == 200, answer.content
         counted = answer.json()["total"] if path == "/events/filter" else sum(row["count"] for row in answer.json())
         assert counted == (2 if since == edges[0] else 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "since", "until", "occurred"),
+    [
+        # A clock in the calendar's last day: the day (and week) bucket would end past it.
+        ("9999-12-31T23:45:00", "9999-12-31T22:00:00", "9999-12-31T23:59:59.999999", "9999-12-31T23:30:00"),
+        # Buckets counted from the pivot would start before the calendar's first day.
+        (None, "0001-01-01T00:00:00", "0001-01-05T00:00:00", "0001-01-01T00:30:00"),
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"countable": "day"},
+        {"countable": "time", "time_unit": "day"},
+        {"countable": "time", "time_unit": "week", "time_interval": 3},
+        {"countable": "time", "time_unit": "hour", "time_interval": 7},
+    ],
+)
+def test_time_buckets_at_the_calendars_ends_are_cut_there(
+    api: ApiClient,
+    monkeypatch: pytest.MonkeyPatch,
+    now: str | None,
+    since: str,
+    until: str,
+    occurred: str,
+    body: dict[str, Any],
+) -> None:
+    """A bucket that would start before the calendar's first instant or end after its
+    last one is cut there (never a 500, never the event left uncounted)."""
+    sent = {
+        "id": str(uuid.uuid4()),
+        "occurred": f"{occurred}+00:00",
+        "event": "e",
+        "resource": {"prefect.resource.id": "r"},
+    }
+    assert api.post("/events", [sent]).status_code == 204
+    if now is not None:
+        monkeypatch.setattr(timezone, "now", lambda: dt.datetime.fromisoformat(now).replace(tzinfo=dt.UTC))
+    countable, extra = body["countable"], {key: value for key, value in body.items() if key != "countable"}
+    window = {"since": f"{since}+00:00", "until": f"{until}+00:00"}
+    answer = api.post(f"/events/count-by/{countable}", {"filter": {"occurred": window}, **extra})
+    assert answer.status_code == 200, answer.content
+    buckets = answer.json()
+    assert sum(bucket["count"] for bucket in buckets) == 1
+    (holding,) = [bucket for bucket in buckets if bucket["count"]]
+    assert holding["start_time"] <= f"{occurred}+00:00" <= holding["end_time"]
+    assert buckets[0]["start_time"] >= "0001-01-01T00:00:00+00:00"
+    assert buckets[-1]["end_time"] <= "9999-12-31T23:59:59.999999+00:00"
