@@ -27,9 +27,6 @@ from events_app.models import Event, EventHourCount, EventResource
 from events_app.services.hour_counts import HOUR, hour_of
 from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL
 
-NAME_LABELS = ("prefect.resource.name", "prefect.name")
-
-
 Sql = tuple[str, list[Any]]
 
 

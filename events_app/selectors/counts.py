@@ -13,9 +13,11 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, FloatField, Max, Min, QuerySet, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from events_app.models import Event
-from events_app.selectors import NAME_LABELS, _by_hours, _column, _Hours, _json_text, _table, events_matching
+from events_app.selectors import _by_hours, _by_resources, _column, _Hours, _json_text, _table, events_matching
+from events_app.services.record import NAME_LABELS
 
 # Time buckets are counted from this Monday, as the reference counts them, so the same
 # span of time falls in the same bucket whatever the window asked for.
@@ -161,8 +163,12 @@ def event_counts(
         results = _name_counts(matching if hours is None else hours.edges)
         if hours is not None:
             results = _with_whole_hours(results, hours, filters, workspace_id)
+    elif (resources := _by_resources(filters, workspace_id)) is not None:
+        # The resource rows carry their event's primary resource: the index alone answers.
+        named = resources.annotate(name=Coalesce("primary_name", "primary_id")).values("primary_id", "name")
+        results = _resource_counts(named.annotate(n=Count("event_seq", distinct=True), **_SPAN), "primary_id")
     else:
-        results = _resource_counts(matching)
+        results = _resource_counts(_labelled(matching).annotate(n=Count("*"), **_SPAN), "resource_id")
     results.sort(key=lambda count: (-count.count, count.label))
     return results
 
@@ -217,21 +223,26 @@ def _datetime(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
-def _resource_counts(matching: QuerySet[Event]) -> list[EventCount]:
-    """Counts by primary resource, each labelled by the name its latest event gave it."""
+# Each group's first and last occurrence.
+_SPAN = {"oldest": Min("occurred"), "latest": Max("occurred")}
+
+
+def _labelled(matching: QuerySet[Event]) -> QuerySet[Event, dict[str, Any]]:
+    """The events' primary resource ids and the name each event gives its resource."""
     names = [_json_text(_column("resource"), label) for label in NAME_LABELS]
     label_sql = f"COALESCE({', '.join(sql for sql, _ in names)}, {_column('resource_id')})"
     label_params = [param for _, params in names for param in params]
-    grouped = (
-        matching.annotate(name=RawSQL(label_sql, label_params))
-        .values("resource_id", "name")
-        .annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-    )
+    return matching.annotate(name=RawSQL(label_sql, label_params)).values("resource_id", "name")
+
+
+def _resource_counts(grouped: QuerySet[Any, dict[str, Any]], key: str) -> list[EventCount]:
+    """Counts by primary resource (``key`` of each of the ``grouped`` rows: its events by
+    resource and name), each labelled by the name its latest event gave it."""
     merged: dict[str, list[Any]] = {}
     for row in grouped:
-        entry = merged.get(row["resource_id"])
+        entry = merged.get(row[key])
         if entry is None:
-            merged[row["resource_id"]] = [row["name"], row["n"], row["oldest"], row["latest"]]
+            merged[row[key]] = [row["name"], row["n"], row["oldest"], row["latest"]]
             continue
         if row["latest"] > entry[3]:
             entry[0], entry[3] = row["name"], row["latest"]

@@ -18,8 +18,10 @@ import pytest
 from django.utils import timezone
 
 from events_app import selectors
-from events_app.models import EventHourCount
+from events_app.models import Event, EventHourCount, EventResource
+from events_app.selectors import counts
 from events_app.services.hour_counts import event_hour_counts_rebuild, hour_of
+from events_app.services.record import event_resources_fill_primary
 from events_app.services.retention import events_prune
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
 from tests.helpers import ApiClient
@@ -136,8 +138,9 @@ def test_fast_answers_equal_reading_the_events(
     filters = {**ANSWERED_BY_HOURS.get(shape, {}), **READ_FROM_EVENTS.get(shape, {})}
     filters["occurred"] = {"since": _iso(since), "until": _iso(until)}
     fast = _answers(api, filters)
-    monkeypatch.setattr(selectors, "_by_hours", lambda filters, workspace_id: None)
-    monkeypatch.setattr(selectors, "_by_resources", lambda filters, workspace_id: None)
+    for module in (selectors, counts):
+        monkeypatch.setattr(module, "_by_hours", lambda filters, workspace_id: None)
+        monkeypatch.setattr(module, "_by_resources", lambda filters, workspace_id: None)
     assert fast == _answers(api, filters)
 
 
@@ -264,3 +267,17 @@ def test_time_buckets_at_the_calendars_ends_are_cut_there(
     assert holding["start_time"] <= f"{occurred}+00:00" <= holding["end_time"]
     assert buckets[0]["start_time"] >= "0001-01-01T00:00:00+00:00"
     assert buckets[-1]["end_time"] <= "9999-12-31T23:59:59.999999+00:00"
+
+
+def test_the_backfill_writes_each_events_primary_resource_on_its_resource_rows(
+    api: ApiClient, seeded: list[dict[str, Any]]
+) -> None:
+    written = sorted(EventResource.objects.values_list("seq", "primary_id", "primary_name"))
+    assert {name for _, _, name in written} >= {"run-0", "run-1"}
+    EventResource.objects.update(primary_id="", primary_name=None)
+    seqs = list(Event.objects.order_by("seq").values_list("seq", flat=True))
+    # Two ranges, as the migration fills them.
+    middle = seqs[len(seqs) // 2]
+    filled = event_resources_fill_primary(seqs[0], middle) + event_resources_fill_primary(middle + 1, seqs[-1])
+    assert filled == len(written)
+    assert sorted(EventResource.objects.values_list("seq", "primary_id", "primary_name")) == written
