@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, FloatField, Max, Min, QuerySet, Sum
+from django.db.models import Count, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -147,22 +147,20 @@ def event_counts(
             if 0 <= (index := int(bucket) - first) < len(counts):
                 counts[index] += count
 
-        bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
-        events = matching if hours is None else hours.edges
-        for row in events.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
-            add(row["bucket"], row["n"])
-        if hours is not None:
-            for row in hours.counted.values("hour").annotate(n=Sum("count")):
-                add((row["hour"] - PIVOT).total_seconds() // width, row["n"])
+        if hours is None:
+            bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
+            for row in matching.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
+                add(row["bucket"], row["n"])
+        else:
+            for hour, count in _hour_counts(hours, workspace_id):
+                add((hour - PIVOT).total_seconds() // width, count)
         return [
             EventCount(str(index), start.isoformat(), counts[index], start, end)
             for index, (start, end) in enumerate(spans)
         ]
     if countable == "event":
         hours = _by_hours(filters, workspace_id)
-        results = _name_counts(matching if hours is None else hours.edges)
-        if hours is not None:
-            results = _with_whole_hours(results, hours, filters, workspace_id)
+        results = _name_counts(matching) if hours is None else _hour_name_counts(hours, workspace_id)
     elif (resources := _by_resources(filters, workspace_id)) is not None:
         # The resource rows carry their event's primary resource: the index alone answers.
         named = resources.annotate(name=Coalesce("primary_name", "primary_id")).values("primary_id", "name")
@@ -178,42 +176,58 @@ def _name_counts(events: QuerySet[Event]) -> list[EventCount]:
     return [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
 
 
-def _with_whole_hours(
-    edges: list[EventCount], hours: _Hours, filters: dict[str, Any], workspace_id: int
-) -> list[EventCount]:
-    """The partial hours' counts by name plus the whole hours' sums; a name of the whole
-    hours takes its first and last occurrence in the window from the name index."""
-    merged = {count.value: count for count in edges}
-    sums = dict(hours.counted.values("event").annotate(n=Sum("count")).values_list("event", "n"))
-    ends = _first_and_last(sorted(sums), filters["occurred"], workspace_id)
-    for name, count in sums.items():
-        edge = merged.get(name)
-        merged[name] = EventCount(name, name, count + (edge.count if edge else 0), *ends[name])
-    return list(merged.values())
+def _hour_counts(hours: _Hours, workspace_id: int) -> list[tuple[dt.datetime, int]]:
+    """The window's events by hour: the whole hours' sums, and each partial hour's count
+    of the names its row holds."""
+    counts = list(hours.counted.values("hour").annotate(n=Sum("count")).values_list("hour", "n"))
+    if partial := hours.partial():
+        names = hours.named.filter(hour__in=[hour for hour, _, _ in partial]).values_list("event", flat=True)
+        for counted in _in_window(sorted(set(names)), hours, workspace_id, span=False).values():
+            counts += [(hour, count) for (hour, _, _), count in zip(partial, counted, strict=True)]
+    return counts
 
 
-def _first_and_last(
-    names: list[str], occurred: dict[str, dt.datetime], workspace_id: int
-) -> dict[str, tuple[dt.datetime, dt.datetime]]:
-    """Each name's first and last occurrence in the window, in one statement: two steps
-    down the name index per name (one scalar subquery each), never the names' rows."""
-    if not names:
-        return {}
-    event, column = _table(), connection.ops.quote_name("occurred")
+def _hour_name_counts(hours: _Hours, workspace_id: int) -> list[EventCount]:
+    """The window's events by name: each name's whole hours' sum plus its count in each
+    partial hour, with its first and last occurrence in the window."""
+    whole = Coalesce(Sum("count", filter=Q(hour__gte=hours.first, hour__lt=hours.end)), 0)
+    sums = dict(hours.named.values("event").annotate(n=whole).values_list("event", "n"))
+    results = []
+    for name, (*partial, oldest, latest) in _in_window(sorted(sums), hours, workspace_id, span=True).items():
+        if total := sums[name] + sum(partial):
+            results.append(EventCount(name, name, total, _datetime(oldest), _datetime(latest)))
+    return results
+
+
+def _in_window(names: list[str], hours: _Hours, workspace_id: int, *, span: bool) -> dict[str, list[Any]]:
+    """For each of ``names``: how many of its events each partial hour of the window holds
+    and (``span``) its first and last occurrence in the window. One statement of scalar
+    subqueries, each a range of the name index (read from the index alone where its pages
+    are all visible), never a scan of the window's rows."""
+    quote = connection.ops.quote_name
+    column = quote("occurred")
     where = (
-        f"FROM {event} WHERE {connection.ops.quote_name('workspace_id')} = %s"
-        f" AND {connection.ops.quote_name('event')} = %s AND {column} >= %s AND {column} <= %s"
+        f"FROM {_table()} WHERE {quote('workspace_id')} = %s AND {quote('event')} = %s"
+        f" AND {column} >= %s AND {column} <= %s"
     )
-    one = f"SELECT %s, (SELECT {column} {where} ORDER BY {column} LIMIT 1), (SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"
+    ranges = [(since, until) for _, since, until in hours.partial()]
+    parts = [f"(SELECT COUNT(*) {where})"] * len(ranges)
+    if span:
+        ranges += [(hours.since, hours.until)] * 2
+        parts += [f"(SELECT {column} {where} ORDER BY {column} LIMIT 1)"]
+        parts += [f"(SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"]
+    if not names or not parts:
+        return {name: [] for name in names}
     field = Event._meta.get_field("occurred")
-    since, until = (field.get_db_prep_value(occurred[end], connection) for end in ("since", "until"))
+    prepared = [[field.get_db_prep_value(moment, connection) for moment in pair] for pair in ranges]
     params: list[Any] = []
     for name in names:
-        params += [name, workspace_id, name, since, until, workspace_id, name, since, until]
+        params.append(name)
+        for since, until in prepared:
+            params += [workspace_id, name, since, until]
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join([one] * len(names)), params)
-        rows = cursor.fetchall()
-    return {name: (_datetime(first), _datetime(last)) for name, first, last in rows}
+        cursor.execute(" UNION ALL ".join([f"SELECT %s, {', '.join(parts)}"] * len(names)), params)
+        return {name: list(values) for name, *values in cursor.fetchall()}
 
 
 def _datetime(value: Any) -> dt.datetime:
