@@ -71,7 +71,9 @@ class EventResource(models.Model):
     occurred = models.DateTimeField()
     resource_id = models.TextField()
     role = models.TextField(blank=True, default="")
-    primary_id = models.TextField(blank=True, default="")
+    # A default in the database too: a server of the previous release, still writing while
+    # the migration runs, leaves it empty rather than failing.
+    primary_id = models.TextField(blank=True, default="", db_default="")
     # ``prefect.resource.name`` (else ``prefect.name``) of the primary resource, if any.
     primary_name = models.TextField(null=True, blank=True)
 

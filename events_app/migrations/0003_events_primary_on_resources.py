@@ -2,12 +2,13 @@
 index, so counting a related resource's events by primary resource reads the index alone.
 
 Not atomic, so that on a large log no lock is held for long: the old index goes (reads by
-resource are slower until the new one is built), the two columns are added (no rewrite:
-a constant default), the existing rows are filled in ranges of events, each its own
-transaction (a range's rows are locked while it is written), and on PostgreSQL the new
-index is built concurrently (writes go on) and the table vacuumed, so index-only reads
-see its pages as visible. Events written while it runs by a server of the previous release
-would keep empty columns: migrate with the previous release stopped, or run it again.
+resource are slower until the new one is built); the two columns are added without a
+rewrite (a constant default, kept in the database so that a server of the previous release
+goes on writing); the existing rows are filled in ranges of events, each range its own
+transaction (its rows are locked while it is written); on PostgreSQL the new index is built
+concurrently (writes go on) and the table vacuumed, so index-only reads see its pages as
+visible. A previous release still writing leaves its rows empty when their events fall in
+a range already filled (count-by resource counts them under an empty id): stop it first.
 """
 
 from django.db import migrations, models
@@ -53,7 +54,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RemoveIndex(model_name="eventresource", name="ix_evres_ws_resource_walk"),
         migrations.AddField(
-            model_name="eventresource", name="primary_id", field=models.TextField(blank=True, default="")
+            model_name="eventresource", name="primary_id", field=models.TextField(blank=True, default="", db_default="")
         ),
         migrations.AddField(
             model_name="eventresource", name="primary_name", field=models.TextField(blank=True, null=True)

@@ -213,7 +213,8 @@ def _with_items(
             if column == "payload" and text is not None:
                 params += [text.into, _json(value[text.into]), text.name, text.pk, workspace_id]
     params.append(workspace_id)
-    params += [value for resource in resources for value in resource]
+    # The primary resource's id and name come from the inserted event, in the statement.
+    params += [value for resource in resources for value in resource[:3]]
     params.append(workspace_id)
     shapes = tuple(text.shape() if text is not None else None for text in texts)
     return _with_items_sql(shapes, len(resources)), params
@@ -241,7 +242,10 @@ def _with_items_sql(texts: tuple[tuple[str, str, str, int] | None, ...], resourc
             for column in _EVENT_COLUMNS
         ]
         rows.append(f"({', '.join(placeholders)}, {_PG_TXID})")
-    resource_values = ", ".join(["(%s::uuid, %s, %s, %s, %s)"] * resource_count)
+    resource_values = ", ".join(["(%s::uuid, %s, %s)"] * resource_count)
+    # The labels are ours (constants), written into the statement.
+    labels = ", ".join(f"{_quote('resource')} ->> '{label}'" for label in NAME_LABELS)
+    primary_name = f"COALESCE({labels})"
     table = _quote(EventResource._meta.db_table)
     columns = ", ".join(_quote(column) for column in _RESOURCE_COLUMNS)
     seq, event_uuid, occurred, name = _quote("seq"), _quote("uuid"), _quote("occurred"), _quote("event")
@@ -250,10 +254,10 @@ def _with_items_sql(texts: tuple[tuple[str, str, str, int] | None, ...], resourc
     return (
         f"stored AS ({_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join(rows)}"
         f" ON CONFLICT ({_quote('workspace_id')}, {event_uuid}) DO NOTHING"
-        f" RETURNING {seq}, {event_uuid}, {occurred}, {name}),"
+        f" RETURNING {seq}, {event_uuid}, {occurred}, {name}, {_quote('resource_id')}, {primary_name} AS primary_name),"
         f" named AS (INSERT INTO {table} ({columns})"
-        f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role, r.primary_id, r.primary_name"
-        f" FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role, primary_id, primary_name)"
+        f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role, stored.{_quote('resource_id')},"
+        f" stored.primary_name FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
         f" ON r.event_uuid = stored.{event_uuid}),"
         # Key order: two batches lock the rows they share in the same order.
         f" counted AS (INSERT INTO {counts} ({_quote('workspace_id')}, {_quote('hour')}, {name}, {tally})"
