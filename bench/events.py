@@ -91,11 +91,12 @@ SELECT r.i, %(workspace)s, gen_random_uuid(), NULL, %(now)s - make_interval(secs
        jsonb_build_object('n', r.p), %(now)s, NULL
 FROM (SELECT i, (i - %(start)s + random()) / %(count)s AS t, floor(random() * %(name_count)s)::int AS k,
              floor(random() * %(runs)s)::bigint AS run, floor(random() * 1000)::int AS p
-      FROM generate_series(%(first)s, %(last)s) AS i) AS r
+      FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i) AS r
 """
 _SEED_RESOURCES_SQL = """
-INSERT INTO events_app_eventresource (workspace_id, event_seq, occurred, resource_id, role)
-SELECT e.workspace_id, e.seq, e.occurred, named.resource_id, named.role
+INSERT INTO events_app_eventresource (workspace_id, event_seq, occurred, resource_id, role, primary_id, primary_name)
+SELECT e.workspace_id, e.seq, e.occurred, named.resource_id, named.role,
+       e.resource_id, coalesce(e.resource ->> 'prefect.resource.name', e.resource ->> 'prefect.name')
 FROM events_app_event AS e
 CROSS JOIN LATERAL (
     SELECT e.resource_id, ''

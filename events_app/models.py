@@ -59,7 +59,11 @@ class Event(models.Model):
 class EventResource(models.Model):
     """A resource an event names: its primary resource (``role`` empty) and each related
     one (``role`` from ``prefect.resource.role``). Filters by related resource and by
-    ``any_resource`` read this table through its index, newest first."""
+    ``any_resource`` read this table through its index, newest first.
+
+    Each row also carries the event's primary resource (its id and its name label), so
+    counting a related resource's events by primary resource reads this index alone,
+    not each event's row."""
 
     seq = models.BigAutoField(primary_key=True)
     workspace_id = models.IntegerField()
@@ -67,6 +71,11 @@ class EventResource(models.Model):
     occurred = models.DateTimeField()
     resource_id = models.TextField()
     role = models.TextField(blank=True, default="")
+    # A default in the database too: a server of the previous release, still writing while
+    # the migration runs, leaves it empty rather than failing.
+    primary_id = models.TextField(blank=True, default="", db_default="")
+    # ``prefect.resource.name`` (else ``prefect.name``) of the primary resource, if any.
+    primary_name = models.TextField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -74,7 +83,8 @@ class EventResource(models.Model):
             # events and walking them newest first read the index alone, not a row each.
             models.Index(
                 fields=["workspace_id", "resource_id", "-occurred", "-event_seq", "role"],
-                name="ix_evres_ws_resource_walk",
+                include=["primary_id", "primary_name"],
+                name="ix_evres_walk_primary",
             )
         ]
 

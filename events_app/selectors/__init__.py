@@ -27,9 +27,6 @@ from events_app.models import Event, EventHourCount, EventResource
 from events_app.services.hour_counts import HOUR, hour_of
 from events_app.services.record import RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL
 
-NAME_LABELS = ("prefect.resource.name", "prefect.name")
-
-
 Sql = tuple[str, list[Any]]
 
 
@@ -291,12 +288,27 @@ def _by_resources(filters: dict[str, Any], workspace_id: int) -> QuerySet[EventR
 class _Hours:
     """A filter's window split for :class:`~events_app.models.EventHourCount`: the whole
     hours ``first`` .. ``end`` (exclusive) summed from the table, and the events of the
-    partial hours at either end (``edges``) read from the log."""
+    partial hours at either end (``edges``: ``since`` .. ``first`` and ``end`` ..
+    ``until``) read from the log. ``named`` holds the table's rows of every hour the
+    window touches, partial ones too: the names its events can have."""
 
     first: dt.datetime
     end: dt.datetime
     counted: QuerySet[EventHourCount]
     edges: QuerySet[Event]
+    since: dt.datetime
+    until: dt.datetime
+    named: QuerySet[EventHourCount]
+
+    def partial(self) -> list[tuple[dt.datetime, dt.datetime, dt.datetime]]:
+        """The partial hours: each one's start, and the window's part of it (its first
+        and last instant)."""
+        ranges = []
+        if self.since < self.first:
+            ranges.append((hour_of(self.since), self.since, self.first - _MICROSECOND))
+        if self.end <= self.until:
+            ranges.append((self.end, self.end, self.until))
+        return ranges
 
 
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -327,13 +339,14 @@ def _by_hours(filters: dict[str, Any], workspace_id: int) -> _Hours | None:
     )
     if first >= end:
         return None
-    counted = EventHourCount.objects.filter(
-        _name_query(filters), workspace_id=workspace_id, hour__gte=first, hour__lt=end
+    named = EventHourCount.objects.filter(
+        _name_query(filters), workspace_id=workspace_id, hour__gte=hour_of(since), hour__lte=hour_of(until)
     )
+    counted = named.filter(hour__gte=first, hour__lt=end)
     edges = events_matching(filters=filters, workspace_id=workspace_id).filter(
         Q(occurred__lt=first) | Q(occurred__gte=end)
     )
-    return _Hours(first, end, counted, edges.order_by())
+    return _Hours(first, end, counted, edges.order_by(), since, until, named)
 
 
 def _given(value: Any) -> bool:

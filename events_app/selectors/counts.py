@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, FloatField, Max, Min, QuerySet, Sum
+from django.db.models import Count, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from events_app.models import Event
-from events_app.selectors import NAME_LABELS, _by_hours, _column, _Hours, _json_text, _table, events_matching
+from events_app.selectors import _by_hours, _by_resources, _column, _Hours, _json_text, _table, events_matching
+from events_app.services.record import NAME_LABELS
 
 # Time buckets are counted from this Monday, as the reference counts them, so the same
 # span of time falls in the same bucket whatever the window asked for.
@@ -24,6 +26,9 @@ MAX_BUCKETS = 1000
 MIN_INTERVAL = 0.01
 TIME_UNITS = {"week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 COUNTABLES = ("day", "time", "event", "resource")
+# A bucket reaching past the calendar's first or last day is cut at it.
+CALENDAR_START = dt.datetime.min.replace(tzinfo=dt.UTC)
+CALENDAR_END = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class InvalidCountParameters(ValueError):
@@ -69,8 +74,10 @@ def _end_of(moment: dt.datetime, unit: str) -> dt.datetime:
         start = start.replace(hour=0)
     if unit == "week":
         start -= dt.timedelta(days=start.weekday())
-    length = dt.timedelta(seconds=TIME_UNITS[unit])
-    return start + length - dt.timedelta(microseconds=1)
+    try:
+        return _bucket_end(start + dt.timedelta(seconds=TIME_UNITS[unit]))
+    except OverflowError:
+        return CALENDAR_END
 
 
 def time_spans(
@@ -91,12 +98,26 @@ def time_spans(
     end = min(until, _end_of(now, unit)) if until > now else until
     first = math.floor((since - PIVOT) / delta)
     spans = []
-    start = PIVOT + delta * first
-    while start < end:
-        following = start + delta
-        spans.append((start, following - dt.timedelta(microseconds=1)))
-        start = following
+    index, start = first, _bucket_start(first, delta)
+    while start is not None and start < end:
+        following = _bucket_start(index + 1, delta)
+        spans.append((start, _bucket_end(following)))
+        index, start = index + 1, following
     return first, spans
+
+
+def _bucket_start(index: int, delta: dt.timedelta) -> dt.datetime | None:
+    """Where bucket ``index`` of ``delta`` starts: at the calendar's first instant for the
+    bucket that holds it, ``None`` for one that starts past the calendar's end."""
+    try:
+        return PIVOT + delta * index
+    except OverflowError:
+        return CALENDAR_START if index < 0 else None
+
+
+def _bucket_end(following: dt.datetime | None) -> dt.datetime:
+    """The last microsecond before ``following`` (``None``: the calendar's last one)."""
+    return CALENDAR_END if following is None else following - dt.timedelta(microseconds=1)
 
 
 def event_counts(
@@ -126,24 +147,26 @@ def event_counts(
             if 0 <= (index := int(bucket) - first) < len(counts):
                 counts[index] += count
 
-        bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
-        events = matching if hours is None else hours.edges
-        for row in events.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
-            add(row["bucket"], row["n"])
-        if hours is not None:
-            for row in hours.counted.values("hour").annotate(n=Sum("count")):
-                add((row["hour"] - PIVOT).total_seconds() // width, row["n"])
+        if hours is None:
+            bucket = RawSQL(_bucket_sql(width), [], output_field=FloatField())
+            for row in matching.annotate(bucket=bucket).values("bucket").annotate(n=Count("*")):
+                add(row["bucket"], row["n"])
+        else:
+            for hour, count in _hour_counts(hours, workspace_id):
+                add((hour - PIVOT).total_seconds() // width, count)
         return [
             EventCount(str(index), start.isoformat(), counts[index], start, end)
             for index, (start, end) in enumerate(spans)
         ]
     if countable == "event":
         hours = _by_hours(filters, workspace_id)
-        results = _name_counts(matching if hours is None else hours.edges)
-        if hours is not None:
-            results = _with_whole_hours(results, hours, filters, workspace_id)
+        results = _name_counts(matching) if hours is None else _hour_name_counts(hours, workspace_id)
+    elif (resources := _by_resources(filters, workspace_id)) is not None:
+        # The resource rows carry their event's primary resource: the index alone answers.
+        named = resources.annotate(name=Coalesce("primary_name", "primary_id")).values("primary_id", "name")
+        results = _resource_counts(named.annotate(n=Count("event_seq", distinct=True), **_SPAN), "primary_id")
     else:
-        results = _resource_counts(matching)
+        results = _resource_counts(_labelled(matching).annotate(n=Count("*"), **_SPAN), "resource_id")
     results.sort(key=lambda count: (-count.count, count.label))
     return results
 
@@ -153,42 +176,58 @@ def _name_counts(events: QuerySet[Event]) -> list[EventCount]:
     return [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
 
 
-def _with_whole_hours(
-    edges: list[EventCount], hours: _Hours, filters: dict[str, Any], workspace_id: int
-) -> list[EventCount]:
-    """The partial hours' counts by name plus the whole hours' sums; a name of the whole
-    hours takes its first and last occurrence in the window from the name index."""
-    merged = {count.value: count for count in edges}
-    sums = dict(hours.counted.values("event").annotate(n=Sum("count")).values_list("event", "n"))
-    ends = _first_and_last(sorted(sums), filters["occurred"], workspace_id)
-    for name, count in sums.items():
-        edge = merged.get(name)
-        merged[name] = EventCount(name, name, count + (edge.count if edge else 0), *ends[name])
-    return list(merged.values())
+def _hour_counts(hours: _Hours, workspace_id: int) -> list[tuple[dt.datetime, int]]:
+    """The window's events by hour: the whole hours' sums, and each partial hour's count
+    of the names its row holds."""
+    counts = list(hours.counted.values("hour").annotate(n=Sum("count")).values_list("hour", "n"))
+    if partial := hours.partial():
+        names = hours.named.filter(hour__in=[hour for hour, _, _ in partial]).values_list("event", flat=True)
+        for counted in _in_window(sorted(set(names)), hours, workspace_id, span=False).values():
+            counts += [(hour, count) for (hour, _, _), count in zip(partial, counted, strict=True)]
+    return counts
 
 
-def _first_and_last(
-    names: list[str], occurred: dict[str, dt.datetime], workspace_id: int
-) -> dict[str, tuple[dt.datetime, dt.datetime]]:
-    """Each name's first and last occurrence in the window, in one statement: two steps
-    down the name index per name (one scalar subquery each), never the names' rows."""
-    if not names:
-        return {}
-    event, column = _table(), connection.ops.quote_name("occurred")
+def _hour_name_counts(hours: _Hours, workspace_id: int) -> list[EventCount]:
+    """The window's events by name: each name's whole hours' sum plus its count in each
+    partial hour, with its first and last occurrence in the window."""
+    whole = Coalesce(Sum("count", filter=Q(hour__gte=hours.first, hour__lt=hours.end)), 0)
+    sums = dict(hours.named.values("event").annotate(n=whole).values_list("event", "n"))
+    results = []
+    for name, (*partial, oldest, latest) in _in_window(sorted(sums), hours, workspace_id, span=True).items():
+        if total := sums[name] + sum(partial):
+            results.append(EventCount(name, name, total, _datetime(oldest), _datetime(latest)))
+    return results
+
+
+def _in_window(names: list[str], hours: _Hours, workspace_id: int, *, span: bool) -> dict[str, list[Any]]:
+    """For each of ``names``: how many of its events each partial hour of the window holds
+    and (``span``) its first and last occurrence in the window. One statement of scalar
+    subqueries, each a range of the name index (read from the index alone where its pages
+    are all visible), never a scan of the window's rows."""
+    quote = connection.ops.quote_name
+    column = quote("occurred")
     where = (
-        f"FROM {event} WHERE {connection.ops.quote_name('workspace_id')} = %s"
-        f" AND {connection.ops.quote_name('event')} = %s AND {column} >= %s AND {column} <= %s"
+        f"FROM {_table()} WHERE {quote('workspace_id')} = %s AND {quote('event')} = %s"
+        f" AND {column} >= %s AND {column} <= %s"
     )
-    one = f"SELECT %s, (SELECT {column} {where} ORDER BY {column} LIMIT 1), (SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"
+    ranges = [(since, until) for _, since, until in hours.partial()]
+    parts = [f"(SELECT COUNT(*) {where})"] * len(ranges)
+    if span:
+        ranges += [(hours.since, hours.until)] * 2
+        parts += [f"(SELECT {column} {where} ORDER BY {column} LIMIT 1)"]
+        parts += [f"(SELECT {column} {where} ORDER BY {column} DESC LIMIT 1)"]
+    if not names or not parts:
+        return {name: [] for name in names}
     field = Event._meta.get_field("occurred")
-    since, until = (field.get_db_prep_value(occurred[end], connection) for end in ("since", "until"))
+    prepared = [[field.get_db_prep_value(moment, connection) for moment in pair] for pair in ranges]
     params: list[Any] = []
     for name in names:
-        params += [name, workspace_id, name, since, until, workspace_id, name, since, until]
+        params.append(name)
+        for since, until in prepared:
+            params += [workspace_id, name, since, until]
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join([one] * len(names)), params)
-        rows = cursor.fetchall()
-    return {name: (_datetime(first), _datetime(last)) for name, first, last in rows}
+        cursor.execute(" UNION ALL ".join([f"SELECT %s, {', '.join(parts)}"] * len(names)), params)
+        return {name: list(values) for name, *values in cursor.fetchall()}
 
 
 def _datetime(value: Any) -> dt.datetime:
@@ -198,21 +237,26 @@ def _datetime(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
-def _resource_counts(matching: QuerySet[Event]) -> list[EventCount]:
-    """Counts by primary resource, each labelled by the name its latest event gave it."""
+# Each group's first and last occurrence.
+_SPAN = {"oldest": Min("occurred"), "latest": Max("occurred")}
+
+
+def _labelled(matching: QuerySet[Event]) -> QuerySet[Event, dict[str, Any]]:
+    """The events' primary resource ids and the name each event gives its resource."""
     names = [_json_text(_column("resource"), label) for label in NAME_LABELS]
     label_sql = f"COALESCE({', '.join(sql for sql, _ in names)}, {_column('resource_id')})"
     label_params = [param for _, params in names for param in params]
-    grouped = (
-        matching.annotate(name=RawSQL(label_sql, label_params))
-        .values("resource_id", "name")
-        .annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-    )
+    return matching.annotate(name=RawSQL(label_sql, label_params)).values("resource_id", "name")
+
+
+def _resource_counts(grouped: QuerySet[Any, dict[str, Any]], key: str) -> list[EventCount]:
+    """Counts by primary resource (``key`` of each of the ``grouped`` rows: its events by
+    resource and name), each labelled by the name its latest event gave it."""
     merged: dict[str, list[Any]] = {}
     for row in grouped:
-        entry = merged.get(row["resource_id"])
+        entry = merged.get(row[key])
         if entry is None:
-            merged[row["resource_id"]] = [row["name"], row["n"], row["oldest"], row["latest"]]
+            merged[row[key]] = [row["name"], row["n"], row["oldest"], row["latest"]]
             continue
         if row["latest"] > entry[3]:
             entry[0], entry[3] = row["name"], row["latest"]

@@ -32,11 +32,13 @@ from events_app.truncation import truncated, truncated_sql
 
 RESOURCE_ID_LABEL = "prefect.resource.id"
 RESOURCE_ROLE_LABEL = "prefect.resource.role"
+# The labels that name a resource, the first one given wins.
+NAME_LABELS = ("prefect.resource.name", "prefect.name")
 
 _EVENT_COLUMNS = (
     "workspace_id", "uuid", "occurred", "event", "resource_id", "resource", "related", "payload", "received", "follows",
 )  # fmt: skip
-_RESOURCE_COLUMNS = ("workspace_id", "event_seq", "occurred", "resource_id", "role")
+_RESOURCE_COLUMNS = ("workspace_id", "event_seq", "occurred", "resource_id", "role", "primary_id", "primary_name")
 _JSON_COLUMNS = frozenset({"resource", "related", "payload"})
 # Each event row carries its writing transaction's id (PostgreSQL), which the log's
 # readers order by.
@@ -120,8 +122,8 @@ def record_events(events: Iterable[NewEvent], *, workspace_id: int) -> list[tupl
     occurred_at = {row[1]: row[2] for row in rows}
     seq_of = dict((event_id, seq) for seq, event_id in stored)
     resource_rows = [
-        [workspace_id, seq_of[event_id], occurred_at[event_id], resource_id, role]
-        for event_id, resource_id, role in resources
+        [workspace_id, seq_of[event_id], occurred_at[event_id], *named]
+        for event_id, *named in resources
         if event_id in seq_of
     ]
     if resource_rows:
@@ -153,16 +155,20 @@ def record_events_with(
     write(f"{items},", params)
 
 
+Named = tuple[uuid.UUID, str, str, str, str | None]
+
+
 def _rows(
     events: Iterable[NewEvent], workspace_id: int, *, read_texts: bool
-) -> tuple[list[list[Any]], list[StoredText | None], list[tuple[uuid.UUID, str, str]]]:
+) -> tuple[list[list[Any]], list[StoredText | None], list[Named]]:
     """The events' rows (in :data:`_EVENT_COLUMNS` order), the text each one's statement
     is to read into its payload (none when ``read_texts``: they are read here), and the
-    resources they name, as ``(event id, resource id, role)``."""
+    resources they name, as ``(event id, resource id, role, primary resource id, its
+    name)``."""
     received = timezone.now()
     rows: list[list[Any]] = []
     texts: list[StoredText | None] = []
-    resources: list[tuple[uuid.UUID, str, str]] = []
+    resources: list[Named] = []
     for new in events:
         event_id = new.id or uuid.uuid4()
         occurred = new.occurred or received
@@ -176,15 +182,19 @@ def _rows(
         values = (dict(new.resource), related, payload, received, new.follows)
         rows.append([workspace_id, event_id, occurred, new.event, resource_id, *values])
         texts.append(text)
-        resources.append((event_id, resource_id, ""))
-        resources += [(event_id, item[RESOURCE_ID_LABEL], item.get(RESOURCE_ROLE_LABEL, "")) for item in related]
+        name = next((new.resource[label] for label in NAME_LABELS if label in new.resource), None)
+        resources.append((event_id, resource_id, "", resource_id, name))
+        resources += [
+            (event_id, item[RESOURCE_ID_LABEL], item.get(RESOURCE_ROLE_LABEL, ""), resource_id, name)
+            for item in related
+        ]
     return rows, texts, resources
 
 
 def _with_items(
     rows: list[list[Any]],
     texts: list[StoredText | None],
-    resources: list[tuple[uuid.UUID, str, str]],
+    resources: list[Named],
     workspace_id: int,
 ) -> tuple[str, list[Any]]:
     """PostgreSQL: the ``WITH`` items that insert the events (``stored``, returning
@@ -203,7 +213,8 @@ def _with_items(
             if column == "payload" and text is not None:
                 params += [text.into, _json(value[text.into]), text.name, text.pk, workspace_id]
     params.append(workspace_id)
-    params += [value for resource in resources for value in resource]
+    # The primary resource's id and name come from the inserted event, in the statement.
+    params += [value for resource in resources for value in resource[:3]]
     params.append(workspace_id)
     shapes = tuple(text.shape() if text is not None else None for text in texts)
     return _with_items_sql(shapes, len(resources)), params
@@ -232,6 +243,9 @@ def _with_items_sql(texts: tuple[tuple[str, str, str, int] | None, ...], resourc
         ]
         rows.append(f"({', '.join(placeholders)}, {_PG_TXID})")
     resource_values = ", ".join(["(%s::uuid, %s, %s)"] * resource_count)
+    # The labels are ours (constants), written into the statement.
+    labels = ", ".join(f"{_quote('resource')} ->> '{label}'" for label in NAME_LABELS)
+    primary_name = f"COALESCE({labels})"
     table = _quote(EventResource._meta.db_table)
     columns = ", ".join(_quote(column) for column in _RESOURCE_COLUMNS)
     seq, event_uuid, occurred, name = _quote("seq"), _quote("uuid"), _quote("occurred"), _quote("event")
@@ -240,10 +254,10 @@ def _with_items_sql(texts: tuple[tuple[str, str, str, int] | None, ...], resourc
     return (
         f"stored AS ({_insert_head(Event, (*_EVENT_COLUMNS, 'txid'))} {', '.join(rows)}"
         f" ON CONFLICT ({_quote('workspace_id')}, {event_uuid}) DO NOTHING"
-        f" RETURNING {seq}, {event_uuid}, {occurred}, {name}),"
+        f" RETURNING {seq}, {event_uuid}, {occurred}, {name}, {_quote('resource_id')}, {primary_name} AS primary_name),"
         f" named AS (INSERT INTO {table} ({columns})"
-        f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role"
-        f" FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
+        f" SELECT %s, stored.{seq}, stored.{occurred}, r.resource_id, r.role, stored.{_quote('resource_id')},"
+        f" stored.primary_name FROM stored JOIN (VALUES {resource_values}) AS r (event_uuid, resource_id, role)"
         f" ON r.event_uuid = stored.{event_uuid}),"
         # Key order: two batches lock the rows they share in the same order.
         f" counted AS (INSERT INTO {counts} ({_quote('workspace_id')}, {_quote('hour')}, {name}, {tally})"
@@ -320,3 +334,32 @@ def _quote(name: str) -> str:
 
 def _insert_head(model: type[Event] | type[EventResource], columns: Sequence[str]) -> str:
     return f"INSERT INTO {_quote(model._meta.db_table)} ({', '.join(_quote(column) for column in columns)}) VALUES"
+
+
+def event_resources_fill_primary(
+    first: int,
+    last: int,
+    *,
+    event_model: type[Event] = Event,
+    resource_model: type[EventResource] = EventResource,
+) -> int:
+    """Write each event's primary resource (id and name) on the resource rows of the events
+    ``first`` .. ``last`` (by ``seq``), as :func:`record_events` writes it on new rows (the
+    migration's backfill, one bounded range per call); how many rows it wrote."""
+    resources, events = _quote(resource_model._meta.db_table), _quote(event_model._meta.db_table)
+    seq, event_seq, resource_id = _quote("seq"), _quote("event_seq"), _quote("resource_id")
+    if connection.vendor == "postgresql":
+        names = [f"e.{_quote('resource')} ->> %s" for _ in NAME_LABELS]
+        params: list[Any] = list(NAME_LABELS)
+    else:
+        names = [f"json_extract(e.{_quote('resource')}, %s)" for _ in NAME_LABELS]
+        params = [f'$."{label}"' for label in NAME_LABELS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {resources} SET {_quote('primary_id')} = e.{resource_id},"
+            f" {_quote('primary_name')} = COALESCE({', '.join(names)})"
+            f" FROM {events} AS e WHERE e.{seq} = {resources}.{event_seq}"
+            f" AND {resources}.{event_seq} BETWEEN %s AND %s AND e.{seq} BETWEEN %s AND %s",
+            [*params, first, last, first, last],
+        )
+        return cursor.rowcount

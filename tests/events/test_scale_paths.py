@@ -15,10 +15,13 @@ import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from events_app import selectors
-from events_app.models import EventHourCount
+from events_app.models import Event, EventHourCount, EventResource
+from events_app.selectors import counts
 from events_app.services.hour_counts import event_hour_counts_rebuild, hour_of
+from events_app.services.record import event_resources_fill_primary
 from events_app.services.retention import events_prune
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
 from tests.helpers import ApiClient
@@ -135,8 +138,9 @@ def test_fast_answers_equal_reading_the_events(
     filters = {**ANSWERED_BY_HOURS.get(shape, {}), **READ_FROM_EVENTS.get(shape, {})}
     filters["occurred"] = {"since": _iso(since), "until": _iso(until)}
     fast = _answers(api, filters)
-    monkeypatch.setattr(selectors, "_by_hours", lambda filters, workspace_id: None)
-    monkeypatch.setattr(selectors, "_by_resources", lambda filters, workspace_id: None)
+    for module in (selectors, counts):
+        monkeypatch.setattr(module, "_by_hours", lambda filters, workspace_id: None)
+        monkeypatch.setattr(module, "_by_resources", lambda filters, workspace_id: None)
     assert fast == _answers(api, filters)
 
 
@@ -212,3 +216,68 @@ def test_a_window_at_the_calendars_ends_is_counted_not_refused(api: ApiClient, p
         assert answer.status_code == 200, answer.content
         counted = answer.json()["total"] if path == "/events/filter" else sum(row["count"] for row in answer.json())
         assert counted == (2 if since == edges[0] else 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "since", "until", "occurred"),
+    [
+        # A clock in the calendar's last day: the day (and week) bucket would end past it.
+        ("9999-12-31T23:45:00", "9999-12-31T22:00:00", "9999-12-31T23:59:59.999999", "9999-12-31T23:30:00"),
+        # Buckets counted from the pivot would start before the calendar's first day.
+        (None, "0001-01-01T00:00:00", "0001-01-05T00:00:00", "0001-01-01T00:30:00"),
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"countable": "day"},
+        {"countable": "time", "time_unit": "day"},
+        {"countable": "time", "time_unit": "week", "time_interval": 3},
+        {"countable": "time", "time_unit": "hour", "time_interval": 7},
+    ],
+)
+def test_time_buckets_at_the_calendars_ends_are_cut_there(
+    api: ApiClient,
+    monkeypatch: pytest.MonkeyPatch,
+    now: str | None,
+    since: str,
+    until: str,
+    occurred: str,
+    body: dict[str, Any],
+) -> None:
+    """A bucket that would start before the calendar's first instant or end after its
+    last one is cut there (never a 500, never the event left uncounted)."""
+    sent = {
+        "id": str(uuid.uuid4()),
+        "occurred": f"{occurred}+00:00",
+        "event": "e",
+        "resource": {"prefect.resource.id": "r"},
+    }
+    assert api.post("/events", [sent]).status_code == 204
+    if now is not None:
+        monkeypatch.setattr(timezone, "now", lambda: dt.datetime.fromisoformat(now).replace(tzinfo=dt.UTC))
+    countable, extra = body["countable"], {key: value for key, value in body.items() if key != "countable"}
+    window = {"since": f"{since}+00:00", "until": f"{until}+00:00"}
+    answer = api.post(f"/events/count-by/{countable}", {"filter": {"occurred": window}, **extra})
+    assert answer.status_code == 200, answer.content
+    buckets = answer.json()
+    assert sum(bucket["count"] for bucket in buckets) == 1
+    (holding,) = [bucket for bucket in buckets if bucket["count"]]
+    assert holding["start_time"] <= f"{occurred}+00:00" <= holding["end_time"]
+    assert buckets[0]["start_time"] >= "0001-01-01T00:00:00+00:00"
+    assert buckets[-1]["end_time"] <= "9999-12-31T23:59:59.999999+00:00"
+
+
+def test_the_backfill_writes_each_events_primary_resource_on_its_resource_rows(
+    api: ApiClient, seeded: list[dict[str, Any]]
+) -> None:
+    written = sorted(EventResource.objects.values_list("seq", "primary_id", "primary_name"))
+    assert {name for _, _, name in written} >= {"run-0", "run-1"}
+    EventResource.objects.update(primary_id="", primary_name=None)
+    seqs = list(Event.objects.order_by("seq").values_list("seq", flat=True))
+    # Two ranges, as the migration fills them.
+    middle = seqs[len(seqs) // 2]
+    filled = event_resources_fill_primary(seqs[0], middle) + event_resources_fill_primary(middle + 1, seqs[-1])
+    assert filled == len(written)
+    assert sorted(EventResource.objects.values_list("seq", "primary_id", "primary_name")) == written
