@@ -174,3 +174,29 @@ def test_a_refusal_out_of_running_answers_the_whole_current_state(
     assert (again.status_code, again.json()["status"]) == (200, "ABORT")
     assert again.json()["state"] == api.get(f"/task_runs/{task_id}").json()["state"]
     assert again.json()["state"]["message"] == "started"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's conversion of statements")
+def test_state_writes_are_within_the_statements_psycopg_keeps(api: ApiClient, flow_id: str) -> None:
+    """psycopg converts a statement's placeholders once only for statements within its
+    bounds (orion_project.db.cache_write_statements); a state write with its event and
+    rollup upsert must stay within them, or it is converted again at every transition."""
+    from psycopg import _queries
+
+    statements: list[tuple[str, int]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append((sql, len(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        body = {"flow_id": flow_id, "tags": ["a", "b", "c"], "state": {"type": "SCHEDULED"}}
+        run_id = api.post("/flow_runs/", body).json()["id"]
+        for state_type in ("PENDING", "RUNNING", "COMPLETED"):
+            assert api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": state_type}}).status_code == 201
+    writes = [(sql, count) for sql, count in statements if sql.startswith("WITH")]
+    assert len(writes) == 4
+    for sql, count in writes:
+        assert "history AS (INSERT INTO" in sql
+        assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+        assert count <= _queries.MAX_CACHED_STATEMENT_PARAMS
