@@ -15,6 +15,8 @@
   to SQL (a history request names dozens of ranges).
 * ``utc_timestamptz_loader``: PostgreSQL ``timestamptz`` values read by the C parser of
   ``datetime.fromisoformat`` (see :func:`fast_timestamptz_loader`).
+* ``cache_write_statements``: psycopg keeps the converted text of the state-write
+  statements, which it would otherwise convert at every execution.
 """
 
 from __future__ import annotations
@@ -251,8 +253,31 @@ def utc_timestamptz_loader() -> Any:
     return UtcTimestamptzLoader
 
 
+# psycopg turns a statement's ``%s`` placeholders into ``$n`` by a Python scan of its
+# text, and keeps the result (128 statements, least recently used first out) only for
+# statements of at most 4,096 bytes and 50 parameters. A state write, its event and its
+# rollup upsert are one statement of about 120 parameters whose text is the same at every
+# run: without the cache it was scanned again at every state change. These bounds cover
+# it and keep out the multi-row INSERTs whose text varies with their row count (a batch
+# of log lines), which psycopg's bounds are there for.
+CACHED_STATEMENT_BYTES = 8192
+CACHED_STATEMENT_PARAMS = 256
+
+
+def cache_write_statements() -> None:
+    """Raise psycopg's bounds on the statements whose conversion it caches (above)."""
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_STATEMENT_BYTES)
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_STATEMENT_PARAMS)
+
+
 def fast_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None:
     """``connection_created`` receiver: :func:`utc_timestamptz_loader` on PostgreSQL
-    connections whose time zone is UTC (the project's setting)."""
-    if connection.vendor == "postgresql" and connection.timezone is dt.UTC:
+    connections whose time zone is UTC (the project's setting), and
+    :func:`cache_write_statements`."""
+    if connection.vendor != "postgresql":
+        return
+    cache_write_statements()
+    if connection.timezone is dt.UTC:
         connection.connection.adapters.register_loader("timestamptz", utc_timestamptz_loader())

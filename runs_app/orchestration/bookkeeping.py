@@ -9,13 +9,14 @@ from __future__ import annotations
 from runs_app.models import FlowRun
 from runs_app.orchestration.context import OrchestrationContext, ProposedState
 from runs_app.orchestration.timing import advance_run_timing
-from runs_app.rollup.writes import flow_run_history_record, run_values
+from runs_app.rollup.writes import flow_run_history_statement, run_values
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 
 def apply_bookkeeping(ctx: OrchestrationContext, state: ProposedState) -> None:
     """Update ``ctx.run`` for the state about to be written (it is saved by the engine),
-    and move a flow run's share of the history rollup to its new state (one upsert)."""
+    and make the upsert that moves a flow run's share of the history rollup to its new
+    state (``ctx.history_upsert``, run by the engine with the state write)."""
     run = ctx.run
     initial = ctx.initial
     initial_type = initial.type if initial is not None else None
@@ -38,7 +39,7 @@ def apply_bookkeeping(ctx: OrchestrationContext, state: ProposedState) -> None:
             state.state_details["task_run_id"] = str(run.parent_task_run_id)
         _flow_run_counters(ctx, run, state)
         assert before is not None
-        flow_run_history_record(before, run_values(run))
+        ctx.history_upsert = flow_run_history_statement(before, run_values(run))
     else:
         state.state_details["task_run_id"] = str(run.id)
         if run.flow_run_id is not None:

@@ -124,6 +124,9 @@ class OrchestrationContext:
     reason: str | None = None
     delay_seconds: int | None = None
     validated: FlowRunState | TaskRunState | None = None
+    # The flow-run history rollup's upsert for the state being written (the bookkeeping
+    # makes it; the engine runs it with the state write).
+    history_upsert: tuple[str, list[Any]] | None = None
     # Rules keep what they need to undo here (keyed by rule name).
     scratch: dict[str, Any] = field(default_factory=dict)
 

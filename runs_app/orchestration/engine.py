@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from orion_project.prepared import by_id, insert_then_save
@@ -210,16 +210,28 @@ def _new_state(ctx: OrchestrationContext, state: ProposedState) -> FlowRunState 
 
 
 def _write_state(ctx: OrchestrationContext, state: FlowRunState | TaskRunState) -> None:
-    """Insert the state row and insert or update the run with it, and record a flow run's
-    state event: one statement on PostgreSQL, whose SQL is written once
-    (``orion_project.prepared.insert_then_save``, the event's INSERTs in front of it).
+    """Insert the state row and insert or update the run with it, move a flow run's share
+    of the history rollup, and record a flow run's state event: one statement on
+    PostgreSQL, whose SQL is written once (``orion_project.prepared.insert_then_save``,
+    the event's INSERTs and the rollup's upsert as ``WITH`` items in front of it).
 
     The after-hooks ran before it, so their changes to the run (a flow-run try count, a
     resuming mark) are in the same write; rows they added that point at the state (a
     cache entry) are checked against it at commit.
     """
+    history = ctx.history_upsert
+    in_statement = history is not None and connection.vendor == "postgresql"
+    if history is not None and not in_statement:
+        with connection.cursor() as cursor:
+            cursor.execute(*history)
 
     def write(with_items: str, with_params: Sequence[Any]) -> None:
+        if in_statement:
+            assert history is not None
+            # After the event's items: the rollup's rows are locked before the event's
+            # hourly count, the order of the two statements this replaced.
+            with_items = f"{with_items} history AS ({history[0]}),"
+            with_params = [*with_params, *history[1]]
         insert_then_save(state, ctx.run, with_items=with_items, with_params=with_params)
 
     if isinstance(ctx.run, FlowRun) and isinstance(state, FlowRunState):

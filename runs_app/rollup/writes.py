@@ -12,7 +12,8 @@ read of one workspace's history sums another's runs.
 Three writers keep it, each in the transaction of the write it follows:
 
 * a state write moves the run's contribution from its old state's rows to its new
-  state's (``flow_run_history_record``, one upsert statement);
+  state's (``flow_run_history_statement``, one upsert, which the orchestration engine
+  puts into the state write's own statement on PostgreSQL);
 * the one delete path (``runs_app.services.purge``) takes deleted runs away, set-based per batch
   (``flow_runs_history_forget``: one upsert for the batch, then the emptied rows go);
 * bulk loads that bypass orchestration add theirs (``flow_runs_history_add``).
@@ -28,6 +29,7 @@ hours and add no statement.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -129,11 +131,19 @@ UPSERT_ROWS = 1_000  # rows per statement: 10,000 parameters, under every databa
 def _upsert(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...] = KEY_FIELDS) -> None:
     """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
     to ``UPSERT_ROWS`` rows (a state write changes four at most)."""
+    rows = _changed_rows(deltas, key_fields)
+    for start in range(0, len(rows), UPSERT_ROWS):
+        sql, params = _upsert_statement(rows[start : start + UPSERT_ROWS], key_fields)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _changed_rows(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...]) -> list[tuple[Key, list[float]]]:
+    """The rows ``deltas`` changes; the stored sums they make stale are cleared now."""
     rows = [(key, sums) for key, sums in deltas.items() if any(sums)]
     if key_fields == KEY_FIELDS:
         _totals_forget(rows)
-    for start in range(0, len(rows), UPSERT_ROWS):
-        _upsert_rows(rows[start : start + UPSERT_ROWS], key_fields)
+    return rows
 
 
 def _totals_forget(rows: list[tuple[Key, list[float]]]) -> None:
@@ -148,11 +158,8 @@ def _totals_forget(rows: list[tuple[Key, list[float]]]) -> None:
         FlowRunHistoryTotal.objects.filter(workspace_id__in=workspaces).update(before=None)
 
 
-def _upsert_rows(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...]) -> None:
-    table = FlowRunHistoryBucket._meta.db_table
-    columns = (*key_fields, *SUM_FIELDS)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in SUM_FIELDS)
+def _upsert_statement(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """The upsert adding ``rows`` to the bucket rows and its parameters."""
     params: list[Any] = []
     for key, sums in rows:
         *workspace, flow_id, bucket, state_type, state_name = key
@@ -169,12 +176,20 @@ def _upsert_rows(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...
             round(sums[4]),
             sums[5],
         ]  # fmt: skip
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
+    return _upsert_sql(len(rows), key_fields), params
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(row_count: int, key_fields: tuple[str, ...]) -> str:
+    """The upsert's text for ``row_count`` rows (the same on both databases)."""
+    table = FlowRunHistoryBucket._meta.db_table
+    columns = (*key_fields, *SUM_FIELDS)
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in SUM_FIELDS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * row_count)} "
         f"ON CONFLICT ({', '.join(key_fields)}) DO UPDATE SET {updates}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _uuid_param(value: Any) -> Any:
@@ -183,13 +198,17 @@ def _uuid_param(value: Any) -> Any:
     return value if connection.vendor == "postgresql" else value.hex
 
 
-def flow_run_history_record(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-    """Move a run's contribution from its values ``before`` a state write to ``after``
-    (one upsert; nothing when the contribution did not change)."""
+def flow_run_history_statement(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
+    """The upsert (SQL and parameters) that moves a run's contribution from its values
+    ``before`` a state write to ``after``; ``None`` when the contribution did not change.
+    The caller runs it with its state write (the orchestration engine: on PostgreSQL as
+    a ``WITH`` item of the write's own statement). Stored sums it makes stale are
+    cleared now, in the caller's transaction."""
     deltas: dict[Key, list[float]] = {}
     _add(deltas, contribution(before), -1.0)
     _add(deltas, contribution(after), 1.0)
-    _upsert(deltas)
+    rows = _changed_rows(deltas, KEY_FIELDS)
+    return _upsert_statement(rows, KEY_FIELDS) if rows else None
 
 
 def flow_runs_history_forget(runs: Iterable[Mapping[str, Any]]) -> None:

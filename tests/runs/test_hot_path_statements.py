@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.helpers import ApiClient, write_statements
+from tests.helpers import ApiClient, flow_run_write_statements, write_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,11 @@ def running_flow_run(api: ApiClient, flow_id: str) -> str:
 
 
 def test_flow_run_create_is_one_round_of_inserts(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
-    # SELECT the flow exists; SAVEPOINT; INSERT ... ON CONFLICT the history rollup (the
-    # run's hour, flow and all-flows rows); INSERT the state and the run (its state
-    # columns already set) and the state event's INSERTs (what it names is the flow read
-    # first); RELEASE SAVEPOINT; INSERT the audit event. No UPDATE, no read-back.
-    with django_assert_num_queries(5 + write_statements() + EVENT_INSERTS):
+    # SELECT the flow exists; SAVEPOINT; INSERT the state and the run (its state columns
+    # already set), the state event's INSERTs (what it names is the flow read first) and
+    # INSERT ... ON CONFLICT the history rollup (the run's hour, flow and all-flows rows);
+    # RELEASE SAVEPOINT; INSERT the audit event. No UPDATE, no read-back.
+    with django_assert_num_queries(4 + flow_run_write_statements() + EVENT_INSERTS):
         created = api.post("/flow_runs/", {"flow_id": flow_id, "tags": ["a"], "parameters": {"x": 1}})
     assert created.status_code == 201
     assert stable(created.json()) == stable(api.get(f"/flow_runs/{created.json()['id']}").json())
@@ -54,11 +54,11 @@ def test_flow_run_create_is_one_round_of_inserts(api: ApiClient, flow_id: str, d
 def test_flow_run_set_state_statements(api: ApiClient, flow_id: str, django_assert_num_queries: Any) -> None:
     run_id = api.post("/flow_runs/", {"flow_id": flow_id}).json()["id"]
     # SAVEPOINT; SELECT ... FOR UPDATE the run; SELECT its current state (out of PENDING
-    # a rule reads its details); INSERT ... ON CONFLICT the history rollup (out of
-    # PENDING's rows, into RUNNING's: one statement); INSERT the new state and UPDATE the
-    # run's state columns, and the event's INSERTs (what it names was read at the run's
-    # first state); RELEASE SAVEPOINT; INSERT the audit event.
-    with django_assert_num_queries(6 + write_statements() + EVENT_INSERTS):
+    # a rule reads its details); INSERT the new state and UPDATE the run's state columns,
+    # the event's INSERTs (what it names was read at the run's first state) and INSERT ...
+    # ON CONFLICT the history rollup (out of PENDING's rows, into RUNNING's); RELEASE
+    # SAVEPOINT; INSERT the audit event.
+    with django_assert_num_queries(5 + flow_run_write_statements() + EVENT_INSERTS):
         answer = api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "RUNNING"}})
     assert answer.status_code == 201
     assert answer.json()["state"] == api.get(f"/flow_runs/{run_id}").json()["state"]
@@ -67,12 +67,12 @@ def test_flow_run_set_state_statements(api: ApiClient, flow_id: str, django_asse
 def test_flow_run_completion_statements(api: ApiClient, running_flow_run: str, django_assert_num_queries: Any) -> None:
     # SAVEPOINT; SELECT ... FOR UPDATE the run (out of RUNNING its columns give the state:
     # no SELECT of the state, and the message the event quotes of it is read by the
-    # event's INSERT on PostgreSQL, by a SELECT of it on SQLite); INSERT ... ON CONFLICT
-    # the history rollup; SELECT the run's task runs still RUNNING (a final state frees
-    # the concurrency slots they hold); INSERT the new state and UPDATE the run, and the event's
-    # INSERTs; RELEASE SAVEPOINT; INSERT the audit event.
+    # event's INSERT on PostgreSQL, by a SELECT of it on SQLite); SELECT the run's task
+    # runs still RUNNING (a final state frees the concurrency slots they hold); INSERT the
+    # new state and UPDATE the run, the event's INSERTs and INSERT ... ON CONFLICT the
+    # history rollup; RELEASE SAVEPOINT; INSERT the audit event.
     quoted_message = 0 if connection.vendor == "postgresql" else 1
-    with django_assert_num_queries(6 + write_statements() + EVENT_INSERTS + quoted_message):
+    with django_assert_num_queries(5 + flow_run_write_statements() + EVENT_INSERTS + quoted_message):
         answer = api.post(f"/flow_runs/{running_flow_run}/set_state", {"state": {"type": "COMPLETED"}})
     assert answer.status_code == 201
     assert answer.json()["state"] == api.get(f"/flow_runs/{running_flow_run}").json()["state"]
@@ -174,3 +174,29 @@ def test_a_refusal_out_of_running_answers_the_whole_current_state(
     assert (again.status_code, again.json()["status"]) == (200, "ABORT")
     assert again.json()["state"] == api.get(f"/task_runs/{task_id}").json()["state"]
     assert again.json()["state"]["message"] == "started"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's conversion of statements")
+def test_state_writes_are_within_the_statements_psycopg_keeps(api: ApiClient, flow_id: str) -> None:
+    """psycopg converts a statement's placeholders once only for statements within its
+    bounds (orion_project.db.cache_write_statements); a state write with its event and
+    rollup upsert must stay within them, or it is converted again at every transition."""
+    from psycopg import _queries
+
+    statements: list[tuple[str, int]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append((sql, len(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        body = {"flow_id": flow_id, "tags": ["a", "b", "c"], "state": {"type": "SCHEDULED"}}
+        run_id = api.post("/flow_runs/", body).json()["id"]
+        for state_type in ("PENDING", "RUNNING", "COMPLETED"):
+            assert api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": state_type}}).status_code == 201
+    writes = [(sql, count) for sql, count in statements if sql.startswith("WITH")]
+    assert len(writes) == 4
+    for sql, count in writes:
+        assert "history AS (INSERT INTO" in sql
+        assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+        assert count <= _queries.MAX_CACHED_STATEMENT_PARAMS

@@ -21,7 +21,7 @@ from orion_project.models import Workspace
 from orion_project.prepared import CompiledQuery
 from runs_app.models import ConcurrencyLimit, FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 from tests.factories import DeploymentFactory, FlowFactory
-from tests.helpers import WorkspaceApi, write_statements
+from tests.helpers import WorkspaceApi, flow_run_write_statements, write_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -297,9 +297,9 @@ def test_a_workspace_costs_the_hot_path_one_statement_at_the_door(a: RunsApi, dj
     # A flow run's state event: its INSERTs and its hourly count (what it names was read by
     # the create), WITH items of the state's own statement on PostgreSQL.
     event = 0 if connection.vendor == "postgresql" else 3
-    with django_assert_num_queries(1 + 4 + write_statements() + event + 1):
+    with django_assert_num_queries(1 + 3 + flow_run_write_statements() + event + 1):
         run = a.post("/flow_runs/", {"flow_id": flow_id}).json()
-    with django_assert_num_queries(1 + 5 + write_statements() + event + 1):
+    with django_assert_num_queries(1 + 4 + flow_run_write_statements() + event + 1):
         assert a.propose("flow_runs", run["id"], {"type": "RUNNING"}).status_code == 201
     with django_assert_num_queries(1 + 1):
         assert a.get(f"/flow_runs/{run['id']}").status_code == 200
