@@ -7,12 +7,9 @@ costs the same number of statements however many workspaces there are.
 
 Every query here is sized for a database of millions of runs:
 
-* flow runs per state (and so the Late ones) are live: each workspace's stored sum of
-  the history rollup's all-flows rows of hours more than a day or two old
-  (:class:`~runs_app.models.FlowRunHistoryTotal`, refreshed by the ``metrics`` service
-  and cleared by any write to those hours) plus a live sum of its rows since (a few
-  hundred however long the history is), plus the few runs outside the rollup; a
-  workspace without a valid stored sum has all its rows summed live;
+* flow runs per state (and so the Late ones) are live: each workspace's all-hours rows
+  of the history rollup (a row per state, kept by every write in its transaction) plus
+  the few runs outside the rollup;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
   of rows per workspace the ``metrics`` service refreshes (one grouped count per pass),
   with a live count for a workspace only when the service has not counted it yet;
@@ -27,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client.core import Metric
 
@@ -38,35 +35,21 @@ from runs_app.models import (
     ConcurrencyLimit,
     FlowRun,
     FlowRunHistoryBucket,
-    FlowRunHistoryTotal,
     RunStateCount,
     TaskRun,
 )
 from runs_app.rollup.reads import NOT_IN_ROLLUP
-from runs_app.rollup.writes import ALL_FLOWS
+from runs_app.rollup.writes import ALL_HOURS
 from runs_app.states import StateName, StateType
 
 
 def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
-    """Flow runs per (workspace, state type, state name), live: each workspace's stored
-    sum of its old hours, its all-flows rows of the rollup since (all of them without a
-    stored sum) and its runs outside the rollup (three statements; the workspaces named,
-    so each reads through the indexes led by the workspace)."""
+    """Flow runs per (workspace, state type, state name), live: the workspaces' all-hours
+    rows of the rollup and their runs outside it, in one statement (each part read
+    through an index led by the workspace)."""
     ids = list(workspaces)
-    stored = FlowRunHistoryTotal.objects.filter(workspace_id__in=ids, before__isnull=False)
-    totals = list(stored.values_list("workspace_id", "before", "counts"))
-    since: dict[dt.datetime | None, list[int]] = {}
-    for workspace_id, before, _ in totals:
-        since.setdefault(before, []).append(workspace_id)
-    covered = {workspace_id for workspace_id, _, _ in totals}
-    rows = Q(workspace_id__in=[workspace_id for workspace_id in ids if workspace_id not in covered])
-    for before, group in since.items():
-        rows |= Q(workspace_id__in=group, bucket__gte=before)
-    summed = (
-        FlowRunHistoryBucket.objects.filter(rows, flow_id=ALL_FLOWS)
-        .values_list("workspace_id", "state_type", "state_name")
-        .annotate(total=Sum("count_runs"))
-        .order_by()
+    summed = FlowRunHistoryBucket.objects.filter(workspace_id__in=ids, flow_id=ALL_HOURS).values_list(
+        "workspace_id", "state_type", "state_name", "count_runs"
     )
     outside = (
         FlowRun.objects.filter(NOT_IN_ROLLUP, workspace_id__in=ids, state_type__isnull=False)
@@ -74,9 +57,8 @@ def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], i
         .annotate(total=Count("id"))
         .order_by()
     )
-    old = [(workspace_id, *row) for workspace_id, _, counts in totals for row in counts]
     counts: dict[tuple[int, str, str], int] = {}
-    for workspace_id, state_type, state_name, total in [*old, *summed, *outside]:
+    for workspace_id, state_type, state_name, total in summed.union(outside, all=True):
         key = (workspace_id, state_type, state_name or "")
         counts[key] = counts.get(key, 0) + int(total)
     return counts

@@ -208,7 +208,8 @@ class FlowRunHistoryBucket(models.Model):
     every delete of runs (the one delete path), so it always equals what reading the runs
     gives. Besides each flow's rows there is an all-flows row per hour and state
     (``flow_id`` = the nil UUID), so an unfiltered 30-day history adds up a few thousand
-    rows. The sums are those the history answer needs at any ``now``: run time so far,
+    rows, and an all-hours row per state (``runs_app.rollup.writes.ALL_HOURS``), so
+    ``/api/metrics`` reads a workspace's runs per state in a row each. The sums are those the history answer needs at any ``now``: run time so far,
     when RUNNING runs entered that state, and the lateness of started runs and of runs
     not started yet.
 
@@ -475,26 +476,3 @@ class RunStateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state_type}: {self.count}"
-
-
-class FlowRunHistoryTotal(models.Model):
-    """One workspace's flow runs per state type and state name summed over the history
-    rollup's all-flows rows of the hours before ``before``: what ``/api/metrics`` adds to
-    a live sum of the few rows from ``before`` on, so a scrape reads a few days of the
-    rollup however long its history is.
-
-    The ``metrics`` service writes it (``before``: a day boundary at least a day in the
-    past). A rollup write that changes an hour more than a day old clears ``before`` of
-    its workspace's row in the same transaction (``runs_app.rollup.writes``), and the
-    scrape then sums that workspace live until the next pass: a stored sum is read only
-    while no hour it covers has changed since it was taken. ``before`` null: not summed.
-    """
-
-    workspace_id = models.IntegerField(unique=True)
-    before = models.DateTimeField(null=True)
-    # [[state_type, state_name, count], ...]
-    counts = models.JSONField(default=list)
-    computed = models.DateTimeField(null=True)
-
-    def __str__(self) -> str:
-        return f"workspace {self.workspace_id} before {self.before}"
