@@ -42,6 +42,8 @@ from runs_app.rollup.reads import NOT_IN_ROLLUP
 from runs_app.rollup.writes import ALL_HOURS
 from runs_app.states import StateName, StateType
 
+STATE_TYPES: list[str] = StateType.values
+
 
 def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
     """Flow runs per (workspace, state type, state name), live: the workspaces' all-hours
@@ -67,18 +69,20 @@ def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], i
 def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float | None]]:
     """Per workspace, task runs per state type from the snapshot (or live, for a workspace
     the service has not counted yet) and when they were computed (``None``: live)."""
-    stored: dict[int, list[RunStateCount]] = {}
-    for row in RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=list(workspaces)):
-        stored.setdefault(row.workspace_id, []).append(row)
+    stored = RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=list(workspaces))
     answer: dict[int, tuple[dict[str, int], float | None]] = {}
-    for workspace_id, rows in stored.items():
-        counts = dict.fromkeys(StateType.values, 0)
-        counts.update({row.state_type: row.count for row in rows})
-        answer[workspace_id] = counts, min(row.computed for row in rows).timestamp()
+    computed: dict[int, dt.datetime] = {}
+    for workspace_id, state_type, count, at in stored.values_list("workspace_id", "state_type", "count", "computed"):
+        if workspace_id not in answer:
+            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
+        answer[workspace_id][0][state_type] = count
+        computed[workspace_id] = min(at, computed.get(workspace_id, at))
+    for workspace_id, at in computed.items():
+        answer[workspace_id] = answer[workspace_id][0], at.timestamp()
     uncounted = [workspace_id for workspace_id in workspaces if workspace_id not in answer]
     if uncounted:
         for workspace_id in uncounted:
-            answer[workspace_id] = dict.fromkeys(StateType.values, 0), None
+            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
         live = (
             TaskRun.objects.filter(workspace_id__in=uncounted)
             .values_list("workspace_id", "state_type")
@@ -94,10 +98,24 @@ def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[s
 def run_metrics() -> Iterable[Metric]:
     """The run, queue and concurrency-limit gauges of ``/api/metrics``, per workspace."""
     now = timezone.now()
-    workspaces = dict(Workspace.objects.order_by("id").values_list("id", "slug"))
+    # Each workspace with its first Late run in its ``ix_fr_ws_next_scheduled`` order, a
+    # correlated read each: a grouped MIN over every workspace read all their Late runs
+    # instead (a bitmap of every Late run; 140,000 of them at 1M runs).
+    first_late = (
+        FlowRun.objects.late()
+        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
+        .order_by("next_scheduled_start_time")
+        .values("next_scheduled_start_time")[:1]
+    )
+    listed = Workspace.objects.order_by("id").annotate(oldest=Subquery(first_late)).values_list("id", "slug", "oldest")
+    workspaces: dict[int, str] = {}
+    oldest: dict[int, dt.datetime | None] = {}
+    for workspace_id, slug, oldest_time in listed:
+        workspaces[workspace_id] = slug
+        oldest[workspace_id] = oldest_time
     by_state = _flow_run_counts(workspaces)
     flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", [WORKSPACE_LABEL, "state_type"])
-    per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in StateType.values}
+    per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in STATE_TYPES}
     late = dict.fromkeys(workspaces, 0)
     for (workspace_id, state_type, state_name), count in by_state.items():
         per_type[workspace_id, state_type] = per_type.get((workspace_id, state_type), 0) + count
@@ -128,21 +146,6 @@ def run_metrics() -> Iterable[Metric]:
         "How late the oldest Late flow run is, in seconds (0: none).",
         [WORKSPACE_LABEL],
     )
-    # Per workspace, the first Late run in its ``ix_fr_ws_next_scheduled`` order, one
-    # correlated read each in one statement: a grouped MIN over every workspace read all
-    # their Late runs instead (a bitmap of every Late run; 140,000 of them at 1M runs).
-    first_late = (
-        FlowRun.objects.late()
-        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
-        .order_by("next_scheduled_start_time")
-        .values("next_scheduled_start_time")[:1]
-    )
-    oldest = dict(
-        Workspace.objects.filter(id__in=list(workspaces))
-        .annotate(oldest=Subquery(first_late))
-        .values_list("id", "oldest")
-        .order_by()
-    )
     for workspace_id, slug in workspaces.items():
         late_count.add_metric([slug], late.get(workspace_id, 0))
         oldest_time = oldest.get(workspace_id)
@@ -160,11 +163,13 @@ def run_metrics() -> Iterable[Metric]:
 
 
 def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
-    scheduled = dict(
-        FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue__isnull=False)
+    # Per queue, its SCHEDULED runs counted through the partial ``ix_fr_queue_next_scheduled``.
+    scheduled = (
+        FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue_id=OuterRef("id"))
         .order_by()
-        .values_list("work_queue_id")
+        .values("work_queue_id")
         .annotate(count=Count("id"))
+        .values("count")
     )
     labels = [WORKSPACE_LABEL, "work_pool", "work_queue"]
     runs = gauge("orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", labels)
@@ -173,12 +178,16 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
         "Seconds since an agent or worker last polled the queue (absent: never polled).",
         labels,
     )
-    queues = WorkQueue.objects.select_related("work_pool").order_by("workspace_id", "work_pool__name", "name")
-    for queue in queues:
-        values = [workspaces.get(queue.workspace_id, ""), queue.work_pool.name, queue.name]
-        runs.add_metric(values, scheduled.get(queue.id, 0))
-        if queue.last_polled is not None:
-            polled.add_metric(values, max((now - queue.last_polled).total_seconds(), 0.0))
+    queues = (
+        WorkQueue.objects.order_by("workspace_id", "work_pool__name", "name")
+        .annotate(scheduled=Subquery(scheduled))
+        .values_list("workspace_id", "work_pool__name", "name", "last_polled", "scheduled")
+    )
+    for workspace_id, pool, name, last_polled, count in queues:
+        values = [workspaces.get(workspace_id, ""), pool, name]
+        runs.add_metric(values, count or 0)
+        if last_polled is not None:
+            polled.add_metric(values, max((now - last_polled).total_seconds(), 0.0))
     return [runs, polled]
 
 
@@ -186,8 +195,11 @@ def _concurrency_metrics(workspaces: dict[int, str]) -> list[Metric]:
     labels = [WORKSPACE_LABEL, "tag"]
     used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", labels)
     limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", labels)
-    for row in ConcurrencyLimit.objects.order_by("workspace_id", "tag"):
-        values = [workspaces.get(row.workspace_id, ""), row.tag]
-        used.add_metric(values, len(row.active_slots or []))
-        limit.add_metric(values, row.concurrency_limit)
+    rows = ConcurrencyLimit.objects.order_by("workspace_id", "tag")
+    for workspace_id, tag, active_slots, concurrency_limit in rows.values_list(
+        "workspace_id", "tag", "active_slots", "concurrency_limit"
+    ):
+        values = [workspaces.get(workspace_id, ""), tag]
+        used.add_metric(values, len(active_slots or []))
+        limit.add_metric(values, concurrency_limit)
     return [used, limit]
