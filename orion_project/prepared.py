@@ -122,7 +122,7 @@ class CompiledQuery(Generic[M]):
             cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
         if self.converters:
-            rows = self._converted(rows)
+            rows = _converted(rows, self.converters, self.alias)
         found = []
         for row in rows:
             instance = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
@@ -131,19 +131,52 @@ class CompiledQuery(Generic[M]):
             found.append(instance)
         return found
 
-    def _converted(self, rows: list[Any]) -> list[list[Any]]:
-        """The rows with each column's ``from_db_value`` applied (Django's
-        ``SQLCompiler.apply_converters``)."""
-        connection = connections[self.alias]
-        converted = []
-        for row in map(list, rows):
-            for position, (converters, expression) in self.converters:
-                value = row[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[position] = value
-            converted.append(row)
-        return converted
+
+@dataclass(frozen=True)
+class CompiledRows:
+    """A ``values_list`` queryset's SQL and its columns' converters, compiled for one
+    database alias; :meth:`rows` runs it again whenever asked."""
+
+    alias: str
+    sql: str
+    params: tuple[Any, ...]
+    converters: list[tuple[int, tuple[list[Any], Any]]]
+
+    @classmethod
+    def of(cls, queryset: QuerySet[Any], alias: str | None = None) -> CompiledRows | None:
+        """``queryset`` compiled; ``None`` when Django proves it matches nothing."""
+        alias = alias or queryset.db
+        compiler = queryset.query.get_compiler(using=alias)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            return None
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        return cls(alias, sql, tuple(params), list(compiler.get_converters(fields).items()))
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples, each column's ``from_db_value`` applied."""
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            rows = cursor.fetchall()
+        if not self.converters:
+            return [tuple(row) for row in rows]
+        return [tuple(row) for row in _converted(rows, self.converters, self.alias)]
+
+
+def _converted(rows: list[Any], converters: list[tuple[int, tuple[list[Any], Any]]], alias: str) -> list[list[Any]]:
+    """The rows with each column's ``from_db_value`` applied (Django's
+    ``SQLCompiler.apply_converters``)."""
+    connection = connections[alias]
+    converted = []
+    for row in map(list, rows):
+        for position, (column_converters, expression) in converters:
+            value = row[position]
+            for converter in column_converters:
+                value = converter(value, expression, connection)
+            row[position] = value
+        converted.append(row)
+    return converted
 
 
 class ByPrimaryKey(Generic[M]):
@@ -374,6 +407,22 @@ class ValueByBody(ByBody[tuple[str, tuple[Any, ...]] | None]):
             cursor.execute(*statement)
             row = cursor.fetchone()
         return empty if row is None else row[0]
+
+
+class RowsByBody(ByBody[CompiledRows | None]):
+    """Value rows (``build`` returns a ``values_list`` queryset)."""
+
+    def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledRows | None:
+        return CompiledRows.of(self.build(body, workspace_id), alias)
+
+    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
+        compiled = self.compile(body, alias, workspace_id)
+        return None if compiled is None else (compiled.sql, compiled.params)
+
+    def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[tuple[Any, ...]]:
+        """The rows for ``body`` in the workspace, read now."""
+        compiled = self._cached(body, workspace_id)
+        return compiled.rows() if compiled is not None else []
 
 
 # ------------------------------------------------------------------------ the writes

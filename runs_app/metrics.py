@@ -22,15 +22,17 @@ Every query here is sized for a database of millions of runs:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from prometheus_client.core import Metric
 
 from flows_app.models import WorkQueue
 from orion_project.metrics import WORKSPACE_LABEL, gauge
 from orion_project.models import Workspace
+from orion_project.prepared import RowsByBody
 from runs_app.models import (
     ConcurrencyLimit,
     FlowRun,
@@ -45,11 +47,30 @@ from runs_app.states import StateName, StateType
 STATE_TYPES: list[str] = StateType.values
 
 
-def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
-    """Flow runs per (workspace, state type, state name), live: the workspaces' all-hours
-    rows of the rollup and their runs outside it, in one statement (each part read
-    through an index led by the workspace)."""
-    ids = list(workspaces)
+# The scrape's statements read every workspace (a body names them where it matters), so
+# they are compiled once per body, not per workspace.
+EVERY_WORKSPACE = 0
+
+
+@RowsByBody
+def _workspaces(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """Each workspace with its first Late run in its ``ix_fr_ws_next_scheduled`` order, a
+    correlated read each: a grouped MIN over every workspace read all their Late runs
+    instead (a bitmap of every Late run; 140,000 of them at 1M runs)."""
+    first_late = (
+        FlowRun.objects.late()
+        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
+        .order_by("next_scheduled_start_time")
+        .values("next_scheduled_start_time")[:1]
+    )
+    return Workspace.objects.order_by("id").annotate(oldest=Subquery(first_late)).values_list("id", "slug", "oldest")
+
+
+@RowsByBody
+def _flow_run_rows(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """The workspaces' all-hours rows of the rollup and their runs outside it, in one
+    statement (each part read through an index led by the workspace)."""
+    ids = body["workspaces"]
     summed = FlowRunHistoryBucket.objects.filter(workspace_id__in=ids, flow_id=ALL_HOURS).values_list(
         "workspace_id", "state_type", "state_name", "count_runs"
     )
@@ -59,20 +80,35 @@ def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], i
         .annotate(total=Count("id"))
         .order_by()
     )
+    return summed.union(outside, all=True)
+
+
+def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
+    """Flow runs per (workspace, state type, state name), live."""
     counts: dict[tuple[int, str, str], int] = {}
-    for workspace_id, state_type, state_name, total in summed.union(outside, all=True):
+    for workspace_id, state_type, state_name, total in _flow_run_rows.rows(
+        {"workspaces": list(workspaces)}, workspace_id=EVERY_WORKSPACE
+    ):
         key = (workspace_id, state_type, state_name or "")
         counts[key] = counts.get(key, 0) + int(total)
     return counts
 
 
+@RowsByBody
+def _task_run_snapshot(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    return RunStateCount.objects.filter(
+        kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=body["workspaces"]
+    ).values_list("workspace_id", "state_type", "count", "computed")
+
+
 def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float | None]]:
     """Per workspace, task runs per state type from the snapshot (or live, for a workspace
     the service has not counted yet) and when they were computed (``None``: live)."""
-    stored = RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=list(workspaces))
     answer: dict[int, tuple[dict[str, int], float | None]] = {}
     computed: dict[int, dt.datetime] = {}
-    for workspace_id, state_type, count, at in stored.values_list("workspace_id", "state_type", "count", "computed"):
+    for workspace_id, state_type, count, at in _task_run_snapshot.rows(
+        {"workspaces": list(workspaces)}, workspace_id=EVERY_WORKSPACE
+    ):
         if workspace_id not in answer:
             answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
         answer[workspace_id][0][state_type] = count
@@ -98,19 +134,9 @@ def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[s
 def run_metrics() -> Iterable[Metric]:
     """The run, queue and concurrency-limit gauges of ``/api/metrics``, per workspace."""
     now = timezone.now()
-    # Each workspace with its first Late run in its ``ix_fr_ws_next_scheduled`` order, a
-    # correlated read each: a grouped MIN over every workspace read all their Late runs
-    # instead (a bitmap of every Late run; 140,000 of them at 1M runs).
-    first_late = (
-        FlowRun.objects.late()
-        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
-        .order_by("next_scheduled_start_time")
-        .values("next_scheduled_start_time")[:1]
-    )
-    listed = Workspace.objects.order_by("id").annotate(oldest=Subquery(first_late)).values_list("id", "slug", "oldest")
     workspaces: dict[int, str] = {}
     oldest: dict[int, dt.datetime | None] = {}
-    for workspace_id, slug, oldest_time in listed:
+    for workspace_id, slug, oldest_time in _workspaces.rows({}, workspace_id=EVERY_WORKSPACE):
         workspaces[workspace_id] = slug
         oldest[workspace_id] = oldest_time
     by_state = _flow_run_counts(workspaces)
@@ -162,8 +188,10 @@ def run_metrics() -> Iterable[Metric]:
     ]
 
 
-def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
-    # Per queue, its SCHEDULED runs counted through the partial ``ix_fr_queue_next_scheduled``.
+@RowsByBody
+def _work_queues(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """Every queue with its pool's name and its SCHEDULED runs, counted through the
+    partial ``ix_fr_queue_next_scheduled``."""
     scheduled = (
         FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue_id=OuterRef("id"))
         .order_by()
@@ -171,6 +199,14 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
         .annotate(count=Count("id"))
         .values("count")
     )
+    return (
+        WorkQueue.objects.order_by("workspace_id", "work_pool__name", "name")
+        .annotate(scheduled=Subquery(scheduled))
+        .values_list("workspace_id", "work_pool__name", "name", "last_polled", "scheduled")
+    )
+
+
+def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
     labels = [WORKSPACE_LABEL, "work_pool", "work_queue"]
     runs = gauge("orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", labels)
     polled = gauge(
@@ -178,12 +214,7 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
         "Seconds since an agent or worker last polled the queue (absent: never polled).",
         labels,
     )
-    queues = (
-        WorkQueue.objects.order_by("workspace_id", "work_pool__name", "name")
-        .annotate(scheduled=Subquery(scheduled))
-        .values_list("workspace_id", "work_pool__name", "name", "last_polled", "scheduled")
-    )
-    for workspace_id, pool, name, last_polled, count in queues:
+    for workspace_id, pool, name, last_polled, count in _work_queues.rows({}, workspace_id=EVERY_WORKSPACE):
         values = [workspaces.get(workspace_id, ""), pool, name]
         runs.add_metric(values, count or 0)
         if last_polled is not None:
@@ -191,13 +222,19 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
     return [runs, polled]
 
 
+@RowsByBody
+def _concurrency_limits(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    return ConcurrencyLimit.objects.order_by("workspace_id", "tag").values_list(
+        "workspace_id", "tag", "active_slots", "concurrency_limit"
+    )
+
+
 def _concurrency_metrics(workspaces: dict[int, str]) -> list[Metric]:
     labels = [WORKSPACE_LABEL, "tag"]
     used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", labels)
     limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", labels)
-    rows = ConcurrencyLimit.objects.order_by("workspace_id", "tag")
-    for workspace_id, tag, active_slots, concurrency_limit in rows.values_list(
-        "workspace_id", "tag", "active_slots", "concurrency_limit"
+    for workspace_id, tag, active_slots, concurrency_limit in _concurrency_limits.rows(
+        {}, workspace_id=EVERY_WORKSPACE
     ):
         values = [workspaces.get(workspace_id, ""), tag]
         used.add_metric(values, len(active_slots or []))
