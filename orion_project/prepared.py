@@ -4,8 +4,9 @@ once and runs many times.
 * Reads by primary key (:func:`by_id`): the read routes of every resource and the
   orchestration engine's row lock and state read. One :class:`ByPrimaryKey` per model,
   lock and joins, whoever asks.
-* Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`): a
-  list route's page, a count. One :class:`StatementsByBody` cache holds them all.
+* Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`,
+  :class:`RowsByBody`): a list route's page, a count, the value rows of
+  ``/api/metrics``. One :class:`StatementsByBody` cache holds them all.
 
 Compiling a queryset (building its ``Query``, resolving its joins, writing its SQL) costs
 more than running the SQL for the small reads the API answers most, and the queryset is
