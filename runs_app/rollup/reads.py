@@ -70,6 +70,15 @@ def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
     return narrowed(rows, [scope.states])
 
 
+def rollup_totals(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
+    """The workspace's rollup rows in ``scope`` summed over every hour: its all-hours rows
+    (one per state, however long the history), or the given flows' rows."""
+    if scope.flow_ids is not None:
+        return rollup_rows(scope, workspace_id=workspace_id)
+    rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id, flow_id=ALL_HOURS)
+    return narrowed(rows, [scope.states])
+
+
 # The runs the rollup does not hold.
 NOT_IN_ROLLUP = Q(expected_start_time__isnull=True) | Q(state_type__isnull=True)
 

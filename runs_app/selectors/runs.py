@@ -42,7 +42,7 @@ from runs_app.filters import (
     TASK_RUN_SORT,
 )
 from runs_app.models import FlowRun, FlowRunQuerySet, TaskRun, TaskRunQuerySet
-from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope
+from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope, rollup_totals
 
 
 def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
@@ -206,7 +206,7 @@ def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]
         return runs.annotate(total=RowsCount("id")).values("total")
     outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
-    rows = rollup_rows(scope, workspace_id=workspace_id)
+    rows = rollup_totals(scope, workspace_id=workspace_id)
     return rows.order_by().annotate(total=summed + Subquery(outside)).values("total")
 
 
