@@ -123,7 +123,7 @@ class FlowRun(Run):
     """
 
     # No index of its own on the foreign keys whose column leads a composite index
-    # (``ix_fr_flow_expected``, ``ix_fr_deployment``, ``ix_fr_parent_task_run``): every state
+    # (``uq_flow_run_flow_idempotency``, ``ix_fr_deployment``, ``ix_fr_parent_task_run``): every state
     # write rewrites each index of the row, so a redundant one is paid on the hot path.
     flow = models.ForeignKey("flows_app.Flow", on_delete=models.CASCADE, related_name="flow_runs", db_index=False)
     deployment = models.ForeignKey(
@@ -168,8 +168,10 @@ class FlowRun(Run):
             # "Runs by state" lists, counts by state and per-state history.
             models.Index(fields=["workspace", "state_type", "expected_start_time"], name="ix_fr_ws_state_expected"),
             models.Index(fields=["workspace", "state_name"], name="ix_fr_ws_state_name"),
-            # Runs of one flow, newest first.
-            models.Index(fields=["flow", "-expected_start_time"], name="ix_fr_flow_expected"),
+            # Runs of one flow, newest first. Led by the workspace every read names: with
+            # the flow alone, PostgreSQL ANDed the flow's entries with a bitmap of the
+            # whole workspace (it cannot know a flow's runs are all in its workspace).
+            models.Index(fields=["workspace", "flow", "-expected_start_time"], name="ix_fr_ws_flow_expected"),
             # START_TIME_* sort: COALESCE(start_time, expected_start_time). It carries the
             # columns of a scatter-plot point (``/ui/flow_runs/history``), so the Flow runs
             # page's week of points is read from the index alone, past the runs scheduled
