@@ -59,6 +59,17 @@ def is_tenant_model(model: type[Model]) -> bool:
 _TENANT_MODELS: dict[type[Model], bool] = {}
 
 
+def _compile(queryset: QuerySet[Any], alias: str) -> tuple[Any, str, Any] | None:
+    """``queryset``'s compiler (its select and converters set up), SQL and parameters;
+    ``None`` when Django proves it matches nothing (an empty ``IN``)."""
+    compiler = queryset.query.get_compiler(using=alias)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None
+    return compiler, sql, params
+
+
 @dataclass(frozen=True)
 class CompiledQuery(Generic[M]):
     """A model queryset's SQL and its row -> instance machinery, compiled for one
@@ -96,11 +107,10 @@ class CompiledQuery(Generic[M]):
         empty ``IN``)."""
         assert cls.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         alias = alias or queryset.db
-        compiler = queryset.query.get_compiler(using=alias)
-        try:
-            sql, params = compiler.as_sql()
-        except EmptyResultSet:
+        compiled = _compile(queryset, alias)
+        if compiled is None:
             return None
+        compiler, sql, params = compiled
         assert not compiler.annotation_col_map, "annotations are not supported"
         select, klass_info = compiler.select, compiler.klass_info
         fields = [column[0] for column in select[: compiler.col_count]]
@@ -147,11 +157,10 @@ class CompiledRows:
     def of(cls, queryset: QuerySet[Any], alias: str | None = None) -> CompiledRows | None:
         """``queryset`` compiled; ``None`` when Django proves it matches nothing."""
         alias = alias or queryset.db
-        compiler = queryset.query.get_compiler(using=alias)
-        try:
-            sql, params = compiler.as_sql()
-        except EmptyResultSet:
+        compiled = _compile(queryset, alias)
+        if compiled is None:
             return None
+        compiler, sql, params = compiled
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         return cls(alias, sql, tuple(params), list(compiler.get_converters(fields).items()))
 

@@ -11,18 +11,8 @@ rows are recomputed), and the stored sums go.
 from django.db import migrations
 from django.db.models import Sum
 
-SUM_FIELDS = (
-    "count_runs",
-    "run_time_sum",
-    "running_since_sum",
-    "started_lateness_sum",
-    "unstarted_count",
-    "unstarted_expected_sum",
-)
-
-
 def all_hours_rows(apps, schema_editor):
-    from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, ALL_HOURS_BUCKET
+    from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, ALL_HOURS_BUCKET, SUM_FIELDS
 
     bucket = apps.get_model("runs_app", "FlowRunHistoryBucket")
     bucket.objects.filter(flow_id=ALL_HOURS).delete()
