@@ -39,6 +39,8 @@ from django.db import DatabaseError, connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
+from orion_project.compiled import CompiledRows, compile_queryset, converted
+
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
@@ -57,17 +59,6 @@ def is_tenant_model(model: type[Model]) -> bool:
 
 
 _TENANT_MODELS: dict[type[Model], bool] = {}
-
-
-def _compile(queryset: QuerySet[Any], alias: str) -> tuple[Any, str, Any] | None:
-    """``queryset``'s compiler (its select and converters set up), SQL and parameters;
-    ``None`` when Django proves it matches nothing (an empty ``IN``)."""
-    compiler = queryset.query.get_compiler(using=alias)
-    try:
-        sql, params = compiler.as_sql()
-    except EmptyResultSet:
-        return None
-    return compiler, sql, params
 
 
 @dataclass(frozen=True)
@@ -107,7 +98,7 @@ class CompiledQuery(Generic[M]):
         empty ``IN``)."""
         assert cls.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         alias = alias or queryset.db
-        compiled = _compile(queryset, alias)
+        compiled = compile_queryset(queryset, alias)
         if compiled is None:
             return None
         compiler, sql, params = compiled
@@ -133,7 +124,7 @@ class CompiledQuery(Generic[M]):
             cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
         if self.converters:
-            rows = _converted(rows, self.converters, self.alias)
+            rows = converted(rows, self.converters, self.alias)
         found = []
         for row in rows:
             instance = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
@@ -141,52 +132,6 @@ class CompiledQuery(Generic[M]):
                 populator.populate(row, instance)
             found.append(instance)
         return found
-
-
-@dataclass(frozen=True)
-class CompiledRows:
-    """A ``values_list`` queryset's SQL and its columns' converters, compiled for one
-    database alias; :meth:`rows` runs it again whenever asked."""
-
-    alias: str
-    sql: str
-    params: tuple[Any, ...]
-    converters: list[tuple[int, tuple[list[Any], Any]]]
-
-    @classmethod
-    def of(cls, queryset: QuerySet[Any], alias: str | None = None) -> CompiledRows | None:
-        """``queryset`` compiled; ``None`` when Django proves it matches nothing."""
-        alias = alias or queryset.db
-        compiled = _compile(queryset, alias)
-        if compiled is None:
-            return None
-        compiler, sql, params = compiled
-        fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        return cls(alias, sql, tuple(params), list(compiler.get_converters(fields).items()))
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        """The rows as tuples, each column's ``from_db_value`` applied."""
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, self.params)
-            rows = cursor.fetchall()
-        if not self.converters:
-            return [tuple(row) for row in rows]
-        return [tuple(row) for row in _converted(rows, self.converters, self.alias)]
-
-
-def _converted(rows: list[Any], converters: list[tuple[int, tuple[list[Any], Any]]], alias: str) -> list[list[Any]]:
-    """The rows with each column's ``from_db_value`` applied (Django's
-    ``SQLCompiler.apply_converters``)."""
-    connection = connections[alias]
-    converted = []
-    for row in map(list, rows):
-        for position, (column_converters, expression) in converters:
-            value = row[position]
-            for converter in column_converters:
-                value = converter(value, expression, connection)
-            row[position] = value
-        converted.append(row)
-    return converted
 
 
 class ByPrimaryKey(Generic[M]):
@@ -370,7 +315,8 @@ class ByBody(Generic[T]):
 
     def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
         """The SQL and parameters for ``body`` (``None``: matches nothing), built now."""
-        raise NotImplementedError
+        compiled: Any = self.compile(body, alias, workspace_id)  # a CompiledQuery or CompiledRows
+        return None if compiled is None else (compiled.sql, compiled.params)
 
     def _cached(self, body: Mapping[str, Any], workspace_id: int) -> T:
         alias = connection.alias
@@ -382,10 +328,6 @@ class PageByBody(ByBody[CompiledQuery[M] | None]):
 
     def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledQuery[M] | None:
         return CompiledQuery.of(self.build(body, workspace_id), alias)
-
-    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
-        compiled = self.compile(body, alias, workspace_id)
-        return None if compiled is None else (compiled.sql, compiled.params)
 
     def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[M]:
         """The page's rows for ``body`` in the workspace, read now."""
@@ -424,10 +366,6 @@ class RowsByBody(ByBody[CompiledRows | None]):
 
     def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledRows | None:
         return CompiledRows.of(self.build(body, workspace_id), alias)
-
-    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
-        compiled = self.compile(body, alias, workspace_id)
-        return None if compiled is None else (compiled.sql, compiled.params)
 
     def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[tuple[Any, ...]]:
         """The rows for ``body`` in the workspace, read now."""
