@@ -176,6 +176,16 @@ class RowsCount(Func):
     output_field = BigIntegerField()
 
 
+class EveryRowCount(RowsCount):
+    """``COUNT(*)``, as :class:`RowsCount`: it reads no column, so PostgreSQL may count
+    from whichever index narrows the rows, without the heap. ``COUNT(id)`` reads ``id``,
+    which only the primary key, the heap or an index that includes it gives: at 1M runs a
+    24-hour count then walked a workspace's whole covering index instead of its
+    24 hours of ``(workspace, expected start)``."""
+
+    template = "COUNT(*)"
+
+
 class RowsSum(Func):
     """``SUM(expr)`` over every row the query selects (``NULL`` when none); see
     :class:`RowsCount`."""

@@ -4,8 +4,9 @@ once and runs many times.
 * Reads by primary key (:func:`by_id`): the read routes of every resource and the
   orchestration engine's row lock and state read. One :class:`ByPrimaryKey` per model,
   lock and joins, whoever asks.
-* Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`): a
-  list route's page, a count. One :class:`StatementsByBody` cache holds them all.
+* Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`,
+  :class:`RowsByBody`): a list route's page, a count, the value rows of
+  ``/api/metrics``. One :class:`StatementsByBody` cache holds them all.
 
 Compiling a queryset (building its ``Query``, resolving its joins, writing its SQL) costs
 more than running the SQL for the small reads the API answers most, and the queryset is
@@ -37,6 +38,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+
+from orion_project.compiled import CompiledRows, compile_queryset, converted
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -95,11 +98,10 @@ class CompiledQuery(Generic[M]):
         empty ``IN``)."""
         assert cls.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         alias = alias or queryset.db
-        compiler = queryset.query.get_compiler(using=alias)
-        try:
-            sql, params = compiler.as_sql()
-        except EmptyResultSet:
+        compiled = compile_queryset(queryset, alias)
+        if compiled is None:
             return None
+        compiler, sql, params = compiled
         assert not compiler.annotation_col_map, "annotations are not supported"
         select, klass_info = compiler.select, compiler.klass_info
         fields = [column[0] for column in select[: compiler.col_count]]
@@ -122,7 +124,7 @@ class CompiledQuery(Generic[M]):
             cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
         if self.converters:
-            rows = self._converted(rows)
+            rows = converted(rows, self.converters, self.alias)
         found = []
         for row in rows:
             instance = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
@@ -130,20 +132,6 @@ class CompiledQuery(Generic[M]):
                 populator.populate(row, instance)
             found.append(instance)
         return found
-
-    def _converted(self, rows: list[Any]) -> list[list[Any]]:
-        """The rows with each column's ``from_db_value`` applied (Django's
-        ``SQLCompiler.apply_converters``)."""
-        connection = connections[self.alias]
-        converted = []
-        for row in map(list, rows):
-            for position, (converters, expression) in self.converters:
-                value = row[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[position] = value
-            converted.append(row)
-        return converted
 
 
 class ByPrimaryKey(Generic[M]):
@@ -327,7 +315,8 @@ class ByBody(Generic[T]):
 
     def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
         """The SQL and parameters for ``body`` (``None``: matches nothing), built now."""
-        raise NotImplementedError
+        compiled: Any = self.compile(body, alias, workspace_id)  # a CompiledQuery or CompiledRows
+        return None if compiled is None else (compiled.sql, compiled.params)
 
     def _cached(self, body: Mapping[str, Any], workspace_id: int) -> T:
         alias = connection.alias
@@ -339,10 +328,6 @@ class PageByBody(ByBody[CompiledQuery[M] | None]):
 
     def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledQuery[M] | None:
         return CompiledQuery.of(self.build(body, workspace_id), alias)
-
-    def statement(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> tuple[str, tuple[Any, ...]] | None:
-        compiled = self.compile(body, alias, workspace_id)
-        return None if compiled is None else (compiled.sql, compiled.params)
 
     def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[M]:
         """The page's rows for ``body`` in the workspace, read now."""
@@ -374,6 +359,18 @@ class ValueByBody(ByBody[tuple[str, tuple[Any, ...]] | None]):
             cursor.execute(*statement)
             row = cursor.fetchone()
         return empty if row is None else row[0]
+
+
+class RowsByBody(ByBody[CompiledRows | None]):
+    """Value rows (``build`` returns a ``values_list`` queryset)."""
+
+    def compile(self, body: Mapping[str, Any], alias: str, workspace_id: int) -> CompiledRows | None:
+        return CompiledRows.of(self.build(body, workspace_id), alias)
+
+    def rows(self, body: Mapping[str, Any], *, workspace_id: int) -> list[tuple[Any, ...]]:
+        """The rows for ``body`` in the workspace, read now."""
+        compiled = self._cached(body, workspace_id)
+        return compiled.rows() if compiled is not None else []
 
 
 # ------------------------------------------------------------------------ the writes

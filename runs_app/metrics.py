@@ -7,12 +7,9 @@ costs the same number of statements however many workspaces there are.
 
 Every query here is sized for a database of millions of runs:
 
-* flow runs per state (and so the Late ones) are live: each workspace's stored sum of
-  the history rollup's all-flows rows of hours more than a day or two old
-  (:class:`~runs_app.models.FlowRunHistoryTotal`, refreshed by the ``metrics`` service
-  and cleared by any write to those hours) plus a live sum of its rows since (a few
-  hundred however long the history is), plus the few runs outside the rollup; a
-  workspace without a valid stored sum has all its rows summed live;
+* flow runs per state (and so the Late ones) are live: each workspace's all-hours rows
+  of the history rollup (a row per state, kept by every write in its transaction) plus
+  the few runs outside the rollup;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
   of rows per workspace the ``metrics`` service refreshes (one grouped count per pass),
   with a live count for a workspace only when the service has not counted it yet;
@@ -25,48 +22,57 @@ Every query here is sized for a database of millions of runs:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from prometheus_client.core import Metric
 
 from flows_app.models import WorkQueue
 from orion_project.metrics import WORKSPACE_LABEL, gauge
 from orion_project.models import Workspace
+from orion_project.prepared import RowsByBody
 from runs_app.models import (
     ConcurrencyLimit,
     FlowRun,
     FlowRunHistoryBucket,
-    FlowRunHistoryTotal,
     RunStateCount,
     TaskRun,
 )
 from runs_app.rollup.reads import NOT_IN_ROLLUP
-from runs_app.rollup.writes import ALL_FLOWS
+from runs_app.rollup.writes import ALL_HOURS
 from runs_app.states import StateName, StateType
 
+STATE_TYPES: list[str] = StateType.values
 
-def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
-    """Flow runs per (workspace, state type, state name), live: each workspace's stored
-    sum of its old hours, its all-flows rows of the rollup since (all of them without a
-    stored sum) and its runs outside the rollup (three statements; the workspaces named,
-    so each reads through the indexes led by the workspace)."""
-    ids = list(workspaces)
-    stored = FlowRunHistoryTotal.objects.filter(workspace_id__in=ids, before__isnull=False)
-    totals = list(stored.values_list("workspace_id", "before", "counts"))
-    since: dict[dt.datetime | None, list[int]] = {}
-    for workspace_id, before, _ in totals:
-        since.setdefault(before, []).append(workspace_id)
-    covered = {workspace_id for workspace_id, _, _ in totals}
-    rows = Q(workspace_id__in=[workspace_id for workspace_id in ids if workspace_id not in covered])
-    for before, group in since.items():
-        rows |= Q(workspace_id__in=group, bucket__gte=before)
-    summed = (
-        FlowRunHistoryBucket.objects.filter(rows, flow_id=ALL_FLOWS)
-        .values_list("workspace_id", "state_type", "state_name")
-        .annotate(total=Sum("count_runs"))
-        .order_by()
+
+# The scrape's statements read every workspace (a body names them where it matters), so
+# they are compiled once per body, not per workspace.
+EVERY_WORKSPACE = 0
+
+
+@RowsByBody
+def _workspaces(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """Each workspace with its first Late run in its ``ix_fr_ws_next_scheduled`` order, a
+    correlated read each: a grouped MIN over every workspace read all their Late runs
+    instead (a bitmap of every Late run; 140,000 of them at 1M runs)."""
+    first_late = (
+        FlowRun.objects.late()
+        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
+        .order_by("next_scheduled_start_time")
+        .values("next_scheduled_start_time")[:1]
+    )
+    return Workspace.objects.order_by("id").annotate(oldest=Subquery(first_late)).values_list("id", "slug", "oldest")
+
+
+@RowsByBody
+def _flow_run_rows(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """The workspaces' all-hours rows of the rollup and their runs outside it, in one
+    statement (each part read through an index led by the workspace)."""
+    ids = body["workspaces"]
+    summed = FlowRunHistoryBucket.objects.filter(workspace_id__in=ids, flow_id=ALL_HOURS).values_list(
+        "workspace_id", "state_type", "state_name", "count_runs"
     )
     outside = (
         FlowRun.objects.filter(NOT_IN_ROLLUP, workspace_id__in=ids, state_type__isnull=False)
@@ -74,29 +80,45 @@ def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], i
         .annotate(total=Count("id"))
         .order_by()
     )
-    old = [(workspace_id, *row) for workspace_id, _, counts in totals for row in counts]
+    return summed.union(outside, all=True)
+
+
+def _flow_run_counts(workspaces: dict[int, str]) -> dict[tuple[int, str, str], int]:
+    """Flow runs per (workspace, state type, state name), live."""
     counts: dict[tuple[int, str, str], int] = {}
-    for workspace_id, state_type, state_name, total in [*old, *summed, *outside]:
+    for workspace_id, state_type, state_name, total in _flow_run_rows.rows(
+        {"workspaces": list(workspaces)}, workspace_id=EVERY_WORKSPACE
+    ):
         key = (workspace_id, state_type, state_name or "")
         counts[key] = counts.get(key, 0) + int(total)
     return counts
 
 
+@RowsByBody
+def _task_run_snapshot(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    return RunStateCount.objects.filter(
+        kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=body["workspaces"]
+    ).values_list("workspace_id", "state_type", "count", "computed")
+
+
 def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float | None]]:
     """Per workspace, task runs per state type from the snapshot (or live, for a workspace
     the service has not counted yet) and when they were computed (``None``: live)."""
-    stored: dict[int, list[RunStateCount]] = {}
-    for row in RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN, workspace_id__in=list(workspaces)):
-        stored.setdefault(row.workspace_id, []).append(row)
     answer: dict[int, tuple[dict[str, int], float | None]] = {}
-    for workspace_id, rows in stored.items():
-        counts = dict.fromkeys(StateType.values, 0)
-        counts.update({row.state_type: row.count for row in rows})
-        answer[workspace_id] = counts, min(row.computed for row in rows).timestamp()
+    computed: dict[int, dt.datetime] = {}
+    for workspace_id, state_type, count, at in _task_run_snapshot.rows(
+        {"workspaces": list(workspaces)}, workspace_id=EVERY_WORKSPACE
+    ):
+        if workspace_id not in answer:
+            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
+        answer[workspace_id][0][state_type] = count
+        computed[workspace_id] = min(at, computed.get(workspace_id, at))
+    for workspace_id, at in computed.items():
+        answer[workspace_id] = answer[workspace_id][0], at.timestamp()
     uncounted = [workspace_id for workspace_id in workspaces if workspace_id not in answer]
     if uncounted:
         for workspace_id in uncounted:
-            answer[workspace_id] = dict.fromkeys(StateType.values, 0), None
+            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
         live = (
             TaskRun.objects.filter(workspace_id__in=uncounted)
             .values_list("workspace_id", "state_type")
@@ -112,10 +134,14 @@ def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[s
 def run_metrics() -> Iterable[Metric]:
     """The run, queue and concurrency-limit gauges of ``/api/metrics``, per workspace."""
     now = timezone.now()
-    workspaces = dict(Workspace.objects.order_by("id").values_list("id", "slug"))
+    workspaces: dict[int, str] = {}
+    oldest: dict[int, dt.datetime | None] = {}
+    for workspace_id, slug, oldest_time in _workspaces.rows({}, workspace_id=EVERY_WORKSPACE):
+        workspaces[workspace_id] = slug
+        oldest[workspace_id] = oldest_time
     by_state = _flow_run_counts(workspaces)
     flow_runs = gauge("orion_flow_runs", "Flow runs per state type (live).", [WORKSPACE_LABEL, "state_type"])
-    per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in StateType.values}
+    per_type = {(workspace_id, state_type): 0 for workspace_id in workspaces for state_type in STATE_TYPES}
     late = dict.fromkeys(workspaces, 0)
     for (workspace_id, state_type, state_name), count in by_state.items():
         per_type[workspace_id, state_type] = per_type.get((workspace_id, state_type), 0) + count
@@ -146,21 +172,6 @@ def run_metrics() -> Iterable[Metric]:
         "How late the oldest Late flow run is, in seconds (0: none).",
         [WORKSPACE_LABEL],
     )
-    # Per workspace, the first Late run in its ``ix_fr_ws_next_scheduled`` order, one
-    # correlated read each in one statement: a grouped MIN over every workspace read all
-    # their Late runs instead (a bitmap of every Late run; 140,000 of them at 1M runs).
-    first_late = (
-        FlowRun.objects.late()
-        .filter(workspace_id=OuterRef("id"), next_scheduled_start_time__isnull=False)
-        .order_by("next_scheduled_start_time")
-        .values("next_scheduled_start_time")[:1]
-    )
-    oldest = dict(
-        Workspace.objects.filter(id__in=list(workspaces))
-        .annotate(oldest=Subquery(first_late))
-        .values_list("id", "oldest")
-        .order_by()
-    )
     for workspace_id, slug in workspaces.items():
         late_count.add_metric([slug], late.get(workspace_id, 0))
         oldest_time = oldest.get(workspace_id)
@@ -177,13 +188,25 @@ def run_metrics() -> Iterable[Metric]:
     ]
 
 
-def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
-    scheduled = dict(
-        FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue__isnull=False)
+@RowsByBody
+def _work_queues(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    """Every queue with its pool's name and its SCHEDULED runs, counted through the
+    partial ``ix_fr_queue_next_scheduled``."""
+    scheduled = (
+        FlowRun.objects.filter(state_type=StateType.SCHEDULED, work_queue_id=OuterRef("id"))
         .order_by()
-        .values_list("work_queue_id")
+        .values("work_queue_id")
         .annotate(count=Count("id"))
+        .values("count")
     )
+    return (
+        WorkQueue.objects.order_by("workspace_id", "work_pool__name", "name")
+        .annotate(scheduled=Subquery(scheduled))
+        .values_list("workspace_id", "work_pool__name", "name", "last_polled", "scheduled")
+    )
+
+
+def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Metric]:
     labels = [WORKSPACE_LABEL, "work_pool", "work_queue"]
     runs = gauge("orion_work_queue_scheduled_runs", "SCHEDULED flow runs waiting in a work queue.", labels)
     polled = gauge(
@@ -191,21 +214,29 @@ def _work_queue_metrics(now: dt.datetime, workspaces: dict[int, str]) -> list[Me
         "Seconds since an agent or worker last polled the queue (absent: never polled).",
         labels,
     )
-    queues = WorkQueue.objects.select_related("work_pool").order_by("workspace_id", "work_pool__name", "name")
-    for queue in queues:
-        values = [workspaces.get(queue.workspace_id, ""), queue.work_pool.name, queue.name]
-        runs.add_metric(values, scheduled.get(queue.id, 0))
-        if queue.last_polled is not None:
-            polled.add_metric(values, max((now - queue.last_polled).total_seconds(), 0.0))
+    for workspace_id, pool, name, last_polled, count in _work_queues.rows({}, workspace_id=EVERY_WORKSPACE):
+        values = [workspaces.get(workspace_id, ""), pool, name]
+        runs.add_metric(values, count or 0)
+        if last_polled is not None:
+            polled.add_metric(values, max((now - last_polled).total_seconds(), 0.0))
     return [runs, polled]
+
+
+@RowsByBody
+def _concurrency_limits(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    return ConcurrencyLimit.objects.order_by("workspace_id", "tag").values_list(
+        "workspace_id", "tag", "active_slots", "concurrency_limit"
+    )
 
 
 def _concurrency_metrics(workspaces: dict[int, str]) -> list[Metric]:
     labels = [WORKSPACE_LABEL, "tag"]
     used = gauge("orion_concurrency_slots_used", "Task-run slots held under a tag concurrency limit.", labels)
     limit = gauge("orion_concurrency_slots_limit", "The tag's concurrency limit.", labels)
-    for row in ConcurrencyLimit.objects.order_by("workspace_id", "tag"):
-        values = [workspaces.get(row.workspace_id, ""), row.tag]
-        used.add_metric(values, len(row.active_slots or []))
-        limit.add_metric(values, row.concurrency_limit)
+    for workspace_id, tag, active_slots, concurrency_limit in _concurrency_limits.rows(
+        {}, workspace_id=EVERY_WORKSPACE
+    ):
+        values = [workspaces.get(workspace_id, ""), tag]
+        used.add_metric(values, len(active_slots or []))
+        limit.add_metric(values, concurrency_limit)
     return [used, limit]

@@ -123,7 +123,7 @@ class FlowRun(Run):
     """
 
     # No index of its own on the foreign keys whose column leads a composite index
-    # (``ix_fr_flow_expected``, ``ix_fr_deployment``, ``ix_fr_parent_task_run``): every state
+    # (``uq_flow_run_flow_idempotency``, ``ix_fr_deployment``, ``ix_fr_parent_task_run``): every state
     # write rewrites each index of the row, so a redundant one is paid on the hot path.
     flow = models.ForeignKey("flows_app.Flow", on_delete=models.CASCADE, related_name="flow_runs", db_index=False)
     deployment = models.ForeignKey(
@@ -168,8 +168,10 @@ class FlowRun(Run):
             # "Runs by state" lists, counts by state and per-state history.
             models.Index(fields=["workspace", "state_type", "expected_start_time"], name="ix_fr_ws_state_expected"),
             models.Index(fields=["workspace", "state_name"], name="ix_fr_ws_state_name"),
-            # Runs of one flow, newest first.
-            models.Index(fields=["flow", "-expected_start_time"], name="ix_fr_flow_expected"),
+            # Runs of one flow, newest first. Led by the workspace every read names: with
+            # the flow alone, PostgreSQL ANDed the flow's entries with a bitmap of the
+            # whole workspace (it cannot know a flow's runs are all in its workspace).
+            models.Index(fields=["workspace", "flow", "-expected_start_time"], name="ix_fr_ws_flow_expected"),
             # START_TIME_* sort: COALESCE(start_time, expected_start_time). It carries the
             # columns of a scatter-plot point (``/ui/flow_runs/history``), so the Flow runs
             # page's week of points is read from the index alone, past the runs scheduled
@@ -208,7 +210,8 @@ class FlowRunHistoryBucket(models.Model):
     every delete of runs (the one delete path), so it always equals what reading the runs
     gives. Besides each flow's rows there is an all-flows row per hour and state
     (``flow_id`` = the nil UUID), so an unfiltered 30-day history adds up a few thousand
-    rows. The sums are those the history answer needs at any ``now``: run time so far,
+    rows, and an all-hours row per state (``runs_app.rollup.writes.ALL_HOURS``), so
+    ``/api/metrics`` reads a workspace's runs per state in a row each. The sums are those the history answer needs at any ``now``: run time so far,
     when RUNNING runs entered that state, and the lateness of started runs and of runs
     not started yet.
 
@@ -475,26 +478,3 @@ class RunStateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state_type}: {self.count}"
-
-
-class FlowRunHistoryTotal(models.Model):
-    """One workspace's flow runs per state type and state name summed over the history
-    rollup's all-flows rows of the hours before ``before``: what ``/api/metrics`` adds to
-    a live sum of the few rows from ``before`` on, so a scrape reads a few days of the
-    rollup however long its history is.
-
-    The ``metrics`` service writes it (``before``: a day boundary at least a day in the
-    past). A rollup write that changes an hour more than a day old clears ``before`` of
-    its workspace's row in the same transaction (``runs_app.rollup.writes``), and the
-    scrape then sums that workspace live until the next pass: a stored sum is read only
-    while no hour it covers has changed since it was taken. ``before`` null: not summed.
-    """
-
-    workspace_id = models.IntegerField(unique=True)
-    before = models.DateTimeField(null=True)
-    # [[state_type, state_name, count], ...]
-    counts = models.JSONField(default=list)
-    computed = models.DateTimeField(null=True)
-
-    def __str__(self) -> str:
-        return f"workspace {self.workspace_id} before {self.before}"

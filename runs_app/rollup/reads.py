@@ -14,7 +14,7 @@ from django.db.models import (
 from orion_project.filtering import Condition, narrowed
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun, FlowRunHistoryBucket
-from runs_app.rollup.writes import ALL_FLOWS
+from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,17 @@ def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
     rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id)
     if scope.flow_ids is None:
         rows = rows.filter(flow_id=ALL_FLOWS)
-    else:  # the nil UUID names the all-flows rows, never a flow a client may ask for
-        rows = rows.filter(flow_id__in=scope.flow_ids).exclude(flow_id=ALL_FLOWS)
+    else:  # ALL_FLOWS and ALL_HOURS name the workspace's sums, never a flow a client may ask for
+        rows = rows.filter(flow_id__in=scope.flow_ids).exclude(flow_id__in=[ALL_FLOWS, ALL_HOURS])
+    return narrowed(rows, [scope.states])
+
+
+def rollup_totals(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
+    """The workspace's rollup rows in ``scope`` summed over every hour: its all-hours rows
+    (one per state, however long the history), or the given flows' rows."""
+    if scope.flow_ids is not None:
+        return rollup_rows(scope, workspace_id=workspace_id)
+    rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id, flow_id=ALL_HOURS)
     return narrowed(rows, [scope.states])
 
 

@@ -1,13 +1,19 @@
 """The flow-run history rollup: what each run adds to ``FlowRunHistoryBucket``.
 
-A run contributes to two bucket rows of its workspace and its hour of expected start,
-state type and state name: its flow's row and its workspace's all-flows row (``flow_id``
-= the nil UUID), each with one
-run, its run time, when it entered RUNNING (if it is RUNNING), its lateness if it started,
-its expected start if it has not started and is not finished. The all-flows rows keep
-an unfiltered 30-day history to a few thousand rows per workspace however many flows
-there are. Every row belongs to one workspace (``workspace_id`` leads the key), so no
-read of one workspace's history sums another's runs.
+A run contributes to three bucket rows of its workspace, state type and state name, each
+with one run, its run time, when it entered RUNNING (if it is RUNNING), its lateness if
+it started, its expected start if it has not started and is not finished:
+
+* its flow's row of its hour of expected start;
+* its workspace's all-flows row of that hour (``flow_id`` = :data:`ALL_FLOWS`): an
+  unfiltered 30-day history adds up a few thousand rows per workspace however many flows
+  there are;
+* its workspace's all-hours row (``flow_id`` = :data:`ALL_HOURS`, ``bucket`` =
+  :data:`ALL_HOURS_BUCKET`): the workspace's runs per state, what ``/api/metrics``
+  reports, in one row per state however long the history is.
+
+Every row belongs to one workspace (``workspace_id`` leads the key), so no read of one
+workspace's history sums another's runs.
 
 Three writers keep it, each in the transaction of the write it follows:
 
@@ -18,10 +24,9 @@ Three writers keep it, each in the transaction of the write it follows:
   (``flow_runs_history_forget``: one upsert for the batch, then the emptied rows go);
 * bulk loads that bypass orchestration add theirs (``flow_runs_history_add``).
 
-Each of them, when it changes an hour older than :func:`totals_settled_before`, also
-clears the workspace's :class:`~runs_app.models.FlowRunHistoryTotal` (the stored sum of
-its old hours ``/api/metrics`` reads), in the same transaction; most writes change recent
-hours and add no statement.
+Every state write of a workspace updates its all-hours rows, so an upsert takes its
+rows' locks in one order (sorted by key): two writes moving runs between the same two
+states in opposite directions wait for each other instead of deadlocking.
 
 ``flow_run_history_rebuild`` recomputes the table from the runs (the migration's backfill).
 """
@@ -35,13 +40,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection
-from django.utils import timezone
 
-from runs_app.models import FlowRun, FlowRunHistoryBucket, FlowRunHistoryTotal
+from runs_app.models import FlowRun, FlowRunHistoryBucket
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 BUCKET = dt.timedelta(hours=1)
 ALL_FLOWS = uuid.UUID(int=0)
+# The flow id and hour of a workspace's all-hours rows: neither is a flow's (flows have
+# random UUIDs) nor an hour a run is bucketed under by the readers (they read ALL_FLOWS
+# or a flow's rows).
+ALL_HOURS = uuid.UUID(int=1)
+ALL_HOURS_BUCKET = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 KEY_FIELDS = ("workspace_id", "flow_id", "bucket", "state_type", "state_name")
 SUM_FIELDS = (
     "count_runs",
@@ -73,20 +82,6 @@ def bucket_of(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def totals_settled_before(now: dt.datetime) -> dt.datetime:
-    """The start of the UTC day before ``now``'s: the metrics service stores sums of the
-    hours before a day boundary a day earlier still (:func:`totals_before`), so a write to
-    a later hour never touches a stored sum, even from a server whose clock is off by
-    less than a day."""
-    day = bucket_of(now).replace(hour=0)
-    return day - dt.timedelta(days=1)
-
-
-def totals_before(now: dt.datetime) -> dt.datetime:
-    """Where the sum the metrics service stores at ``now`` ends (exclusive)."""
-    return totals_settled_before(now) - dt.timedelta(days=1)
-
-
 def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
     """The flow's bucket key (led by the run's workspace) and the sums one run adds;
     ``None`` for a run without a state or an expected start (history ignores those)."""
@@ -115,11 +110,12 @@ def run_values(run: FlowRun) -> dict[str, Any]:
 
 
 def _add(deltas: dict[Key, list[float]], item: tuple[Key, Sums] | None, sign: float) -> None:
-    """Add ``item`` (times ``sign``) to its flow's row and to its workspace's all-flows row."""
+    """Add ``item`` (times ``sign``) to its flow's row and to its workspace's all-flows
+    and all-hours rows."""
     if item is None:
         return
     key, sums = item
-    for row_key in (key, (key[0], ALL_FLOWS, *key[2:])):
+    for row_key in (key, (key[0], ALL_FLOWS, *key[2:]), (key[0], ALL_HOURS, ALL_HOURS_BUCKET, *key[3:])):
         row = deltas.setdefault(row_key, [0.0] * len(SUM_FIELDS))
         for index, value in enumerate(sums):
             row[index] += sign * value
@@ -130,32 +126,23 @@ UPSERT_ROWS = 1_000  # rows per statement: 10,000 parameters, under every databa
 
 def _upsert(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...] = KEY_FIELDS) -> None:
     """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
-    to ``UPSERT_ROWS`` rows (a state write changes four at most)."""
-    rows = _changed_rows(deltas, key_fields)
+    to ``UPSERT_ROWS`` rows (a state write changes six at most)."""
+    rows = _changed_rows(deltas)
     for start in range(0, len(rows), UPSERT_ROWS):
         sql, params = _upsert_statement(rows[start : start + UPSERT_ROWS], key_fields)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
 
 
-def _changed_rows(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...]) -> list[tuple[Key, list[float]]]:
-    """The rows ``deltas`` changes; the stored sums they make stale are cleared now."""
-    rows = [(key, sums) for key, sums in deltas.items() if any(sums)]
-    if key_fields == KEY_FIELDS:
-        _totals_forget(rows)
-    return rows
+def _changed_rows(deltas: Mapping[Key, list[float]]) -> list[tuple[Key, list[float]]]:
+    """The rows ``deltas`` changes, in key order: two writes that move runs in opposite
+    directions lock their rows in the same order and wait for each other, not deadlock."""
+    return sorted(((key, sums) for key, sums in deltas.items() if any(sums)), key=_lock_order)
 
 
-def _totals_forget(rows: list[tuple[Key, list[float]]]) -> None:
-    """Clear the stored sums of the workspaces whose hours before
-    :func:`totals_settled_before` ``rows`` change. The update locks each workspace's
-    row until this transaction ends, so a pass of the metrics service that locks it
-    first sums without this write and is cleared by it, and one that locks it after sums
-    with it."""
-    settled = totals_settled_before(timezone.now())
-    workspaces = sorted({key[0] for key, _ in rows if key[2] < settled})
-    if workspaces:
-        FlowRunHistoryTotal.objects.filter(workspace_id__in=workspaces).update(before=None)
+def _lock_order(row: tuple[Key, list[float]]) -> tuple[str, ...]:
+    """One total order of keys whatever types their parts come in (a UUID or its text)."""
+    return tuple(str(part) for part in row[0])
 
 
 def _upsert_statement(rows: list[tuple[Key, list[float]]], key_fields: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -202,12 +189,11 @@ def flow_run_history_statement(before: Mapping[str, Any], after: Mapping[str, An
     """The upsert (SQL and parameters) that moves a run's contribution from its values
     ``before`` a state write to ``after``; ``None`` when the contribution did not change.
     The caller runs it with its state write (the orchestration engine: on PostgreSQL as
-    a ``WITH`` item of the write's own statement). Stored sums it makes stale are
-    cleared now, in the caller's transaction."""
+    a ``WITH`` item of the write's own statement)."""
     deltas: dict[Key, list[float]] = {}
     _add(deltas, contribution(before), -1.0)
     _add(deltas, contribution(after), 1.0)
-    rows = _changed_rows(deltas, KEY_FIELDS)
+    rows = _changed_rows(deltas)
     return _upsert_statement(rows, KEY_FIELDS) if rows else None
 
 
@@ -246,8 +232,6 @@ def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -
     without it, and the migration that adds the column gives them all to ``default``."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {FlowRunHistoryBucket._meta.db_table}")
-        if FlowRunHistoryTotal._meta.db_table in connection.introspection.table_names(cursor):
-            cursor.execute(f"DELETE FROM {FlowRunHistoryTotal._meta.db_table}")
     keyed = any(field.attname == "workspace_id" for field in run_model._meta.concrete_fields)
     fields = RUN_FIELDS if keyed else RUN_FIELDS[1:]
     deltas: dict[Key, list[float]] = {}

@@ -247,15 +247,15 @@ def _insert_sql(production: bool, tables: dict[str, str], tasks: TaskShape, *, t
 
 def rebuild_history_rollup(cursor: Any, tables: dict[str, str]) -> None:
     """The flow-run history rollup recomputed from the runs, set-based (PostgreSQL): each
-    flow's rows and the all-flows rows (nil flow id), the sums of ``contribution``; the
-    workspaces' stored metrics totals are cleared, as any write to old hours does."""
-    from runs_app.models import FlowRunHistoryBucket, FlowRunHistoryTotal
+    flow's rows and the all-flows rows (nil flow id), the sums of ``contribution``, then
+    each workspace's all-hours rows summed from its all-flows rows."""
+    from runs_app.models import FlowRunHistoryBucket
+    from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, ALL_HOURS_BUCKET, SUM_FIELDS
 
-    bucket, total = FlowRunHistoryBucket._meta.db_table, FlowRunHistoryTotal._meta.db_table
+    bucket = FlowRunHistoryBucket._meta.db_table
     terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATE_TYPES))
     unstarted = f"r.start_time IS NULL AND r.state_type NOT IN ({terminal})"
     cursor.execute(f"DELETE FROM {bucket}")
-    cursor.execute(f"UPDATE {total} SET before = NULL")
     cursor.execute(
         f"""
         INSERT INTO {bucket} (workspace_id, flow_id, bucket, state_type, state_name, count_runs, run_time_sum,
@@ -274,6 +274,15 @@ def rebuild_history_rollup(cursor: Any, tables: dict[str, str]) -> None:
         WHERE r.expected_start_time IS NOT NULL AND r.state_type IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5
         """
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {bucket} (workspace_id, flow_id, bucket, state_type, state_name, {", ".join(SUM_FIELDS)})
+        SELECT workspace_id, %s, %s, state_type, state_name, {", ".join(f"sum({name})" for name in SUM_FIELDS)}
+        FROM {bucket} WHERE flow_id = %s
+        GROUP BY workspace_id, state_type, state_name
+        """,
+        [ALL_HOURS, ALL_HOURS_BUCKET, ALL_FLOWS],
     )
 
 

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 
 from flows_app.filters import DEPLOYMENT_FILTER, FLOW_FILTER, WORK_POOL_FILTER, WORK_QUEUE_FILTER
 from flows_app.models import Flow
-from orion_project.db import JSONArrayContainsAll, RowsCount, RowsSum, WorkspaceTagsContainAll
+from orion_project.db import EveryRowCount, JSONArrayContainsAll, RowsSum, WorkspaceTagsContainAll
 from orion_project.filtering import Condition, FilterBody, combine, narrowed
 from orion_project.prepared import PageByBody, ValueByBody
 from runs_app.filters import (
@@ -42,7 +42,7 @@ from runs_app.filters import (
     TASK_RUN_SORT,
 )
 from runs_app.models import FlowRun, FlowRunQuerySet, TaskRun, TaskRunQuerySet
-from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope
+from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope, rollup_totals
 
 
 def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
@@ -203,10 +203,10 @@ def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]
     runs = flow_runs_matching(filters=body, workspace_id=workspace_id).order_by()
     scope = rollup_scope(body)
     if scope is None:
-        return runs.annotate(total=RowsCount("id")).values("total")
-    outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=RowsCount("id")).values("total")
+        return runs.annotate(total=EveryRowCount()).values("total")
+    outside = outside_rollup(runs, workspace_id=workspace_id).annotate(total=EveryRowCount()).values("total")
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
-    rows = rollup_rows(scope, workspace_id=workspace_id)
+    rows = rollup_totals(scope, workspace_id=workspace_id)
     return rows.order_by().annotate(total=summed + Subquery(outside)).values("total")
 
 

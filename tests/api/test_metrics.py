@@ -47,11 +47,12 @@ def test_metrics_report_runs_queues_limits_and_services(
     api.post("/concurrency_limits/", {"tag": "db", "concurrency_limit": 4})
     run_once(Service("metrics", run_counts_refresh, 15))
 
-    # Queries: the workspaces (their slugs label every gauge), flow runs per state from
-    # the rollup (its old hours' stored sums, the recent hours) and outside it (live),
-    # the task-run snapshot, oldest late run, scheduled runs per queue, queues with pools, concurrency limits, service heartbeats: each
-    # grouped by workspace, so their number does not grow with the workspaces.
-    with django_assert_num_queries(10):
+    # Queries: the workspaces (their slugs label every gauge) with each one's oldest Late
+    # run, flow runs per state (the rollup's all-hours rows and the runs outside it), the
+    # task-run snapshot, the queues with their pools and scheduled runs, concurrency
+    # limits, service heartbeats: each reads every workspace at once, so their number
+    # does not grow with the workspaces.
+    with django_assert_num_queries(6):
         samples = scrape(client)
 
     assert samples[("orion_flow_runs", (("state_type", "SCHEDULED"), ("workspace", "default")))] == 4

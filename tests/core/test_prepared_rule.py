@@ -68,6 +68,12 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "_flow_run_page": _pages(FlowRunsFilterRequest, RUN_BODIES),
     "_task_run_page": _pages(TaskRunsFilterRequest, TASK_RUN_BODIES),
     "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in RUN_BODIES],
+    # /api/metrics: every workspace's rows, the workspaces named where it matters.
+    "_workspaces": [{}],
+    "_flow_run_rows": [{"workspaces": [DEFAULT_WORKSPACE_ID]}, {"workspaces": [DEFAULT_WORKSPACE_ID, 7]}],
+    "_task_run_snapshot": [{"workspaces": [DEFAULT_WORKSPACE_ID, 7]}],
+    "_work_queues": [{}],
+    "_concurrency_limits": [{}],
 }
 
 

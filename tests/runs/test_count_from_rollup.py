@@ -29,6 +29,7 @@ def bodies(flow_id: str) -> list[dict[str, Any]]:
         {"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED"]}}}},
         {"flows": {"id": {"any_": []}}},
         {"flows": {"id": {"any_": ["00000000-0000-0000-0000-000000000000", flow_id]}}},  # the all-flows key
+        {"flows": {"id": {"any_": ["00000000-0000-0000-0000-000000000001", flow_id]}}},  # the all-hours key
         # Not answerable from the rollup:
         {"flow_runs": {"tags": {"all_": ["x"]}, "state": {"type": {"any_": ["COMPLETED"]}}}},
         {"flows": {"name": {"any_": ["nothing"]}}},

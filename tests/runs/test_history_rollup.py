@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
-from runs_app.rollup.writes import ALL_FLOWS, flow_run_history_rebuild
+from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, flow_run_history_rebuild
 from runs_app.selectors.history import flow_run_history
 from tests.factories import FlowFactory
 from tests.runs.rollup_helpers import NO_FILTERS, assert_same, make_runs, scanned, windows
@@ -78,8 +78,9 @@ def test_a_state_write_is_one_upsert_of_the_rollup(api) -> None:  # type: ignore
     rollup = [q["sql"] for q in queries.captured_queries if FlowRunHistoryBucket._meta.db_table in q["sql"]]
     assert len(rollup) == 1 and "ON CONFLICT" in rollup[0]
     # The run left PENDING's row and entered RUNNING's.
-    counts = dict(FlowRunHistoryBucket.objects.values_list("state_type", "count_runs"))
-    assert counts == {"PENDING": 0, "RUNNING": 1}
+    for flow_id in (run["flow_id"], ALL_FLOWS, ALL_HOURS):
+        counts = dict(FlowRunHistoryBucket.objects.filter(flow_id=flow_id).values_list("state_type", "count_runs"))
+        assert counts == {"PENDING": 0, "RUNNING": 1}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -90,9 +91,10 @@ def test_rebuild_and_bulk_seed_agree_with_the_state_writes(api) -> None:  # type
     kept = {row[:-1]: row[-1] for row in FlowRunHistoryBucket.objects.filter(count_runs__gt=0).values_list(*fields)}
     flow_run_history_rebuild()
     rebuilt = {row[:-1]: row[-1] for row in FlowRunHistoryBucket.objects.values_list(*fields)}
-    per_flow = sum(count for key, count in rebuilt.items() if key[0] != ALL_FLOWS)
+    per_flow = sum(count for key, count in rebuilt.items() if key[0] not in (ALL_FLOWS, ALL_HOURS))
     all_flows = sum(count for key, count in rebuilt.items() if key[0] == ALL_FLOWS)
-    assert kept == rebuilt and per_flow == all_flows == 36 + 250
+    all_hours = sum(count for key, count in rebuilt.items() if key[0] == ALL_HOURS)
+    assert kept == rebuilt and per_flow == all_flows == all_hours == 36 + 250
     now = timezone.now()
     window: dict[str, Any] = {
         "start": now - dt.timedelta(days=30, seconds=41),
