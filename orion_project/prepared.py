@@ -1,12 +1,12 @@
-"""The read layer's compiled statements: one registry for every query the API compiles
-once and runs many times.
+"""The read layer's compiled statements: one registry of the queries compiled once, run many times.
 
 * Reads by primary key (:func:`by_id`): the read routes of every resource and the
   orchestration engine's row lock and state read. One :class:`ByPrimaryKey` per model,
   lock and joins, whoever asks.
 * Statements built from a filter body (:class:`PageByBody`, :class:`ValueByBody`,
   :class:`RowsByBody`): a list route's page, a count, the value rows of
-  ``/api/metrics``. One :class:`StatementsByBody` cache holds them all.
+  ``/api/metrics``. One :class:`StatementsByBody` cache holds them all, one per body's
+  shape when its datetimes can be parameters (:mod:`orion_project.body_times`).
 
 Compiling a queryset (building its ``Query``, resolving its joins, writing its SQL) costs
 more than running the SQL for the small reads the API answers most, and the queryset is
@@ -14,13 +14,10 @@ the same for every request but for its parameters (``docs/performance.md``, "Com
 statements"). What keeps a cached statement right is the rule that it is built from its
 key alone: the model, lock and joins of a by-id read; the body of a by-body statement,
 with no clock and no database read while it is built. ``tests/core/test_prepared_rule.py``
-builds every registered by-body statement twice under two clocks with the database shut
-and fails if the SQL or its parameters differ or a query runs.
+builds every registered by-body statement twice under two clocks with the database shut.
 
-:class:`CompiledQuery` runs the compiled SQL and turns rows into model instances (with
-their ``select_related`` objects) the way ``django.db.models.query.ModelIterable``
-(Django 5.2) does, which is why it lives in one small place with its own test
-(``tests/core/test_prepared_query.py``).
+:class:`CompiledQuery` runs the compiled SQL and turns rows into model instances the way
+Django's ``ModelIterable`` (5.2) does; its own test: ``tests/core/test_prepared_query.py``.
 """
 
 from __future__ import annotations
@@ -39,6 +36,7 @@ from django.db import DatabaseError, connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
+from orion_project import body_times
 from orion_project.compiled import CompiledRows, compile_queryset, converted
 
 M = TypeVar("M", bound=Model)
@@ -320,7 +318,8 @@ class ByBody(Generic[T]):
 
     def _cached(self, body: Mapping[str, Any], workspace_id: int) -> T:
         alias = connection.alias
-        return _BY_BODY.get(alias, (self.name, workspace_id, body), lambda: self.compile(body, alias, workspace_id))
+        cached = lambda key, make: _BY_BODY.get(alias, (self.name, workspace_id, *key), make)  # noqa: E731
+        return body_times.statement(body, alias, cached, lambda given: self.compile(given, alias, workspace_id))
 
 
 class PageByBody(ByBody[CompiledQuery[M] | None]):

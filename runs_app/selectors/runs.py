@@ -16,6 +16,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -164,11 +165,57 @@ def task_runs_matching(*, filters: FilterBody, workspace_id: int) -> TaskRunQuer
 # test enforces it).
 
 
+# Sorts that ``ix_fr_ws_state_expected`` (workspace, state type, expected start) reads in
+# order within one state type, in either direction.
+_SORTS_WITHIN_A_STATE = ("EXPECTED_START_TIME_DESC", "EXPECTED_START_TIME_ASC")
+
+
+def _state_types_read_apart(body: Mapping[str, Any]) -> list[str] | None:
+    """The state types whose runs a page sorted by expected start reads one type at a
+    time: when ``flow_runs`` asks for any of several types and, besides, only for
+    conditions joined by ``and_``. Else ``None``.
+
+    Over one index in expected-start order, PostgreSQL skips every run of the other
+    types: at 1M runs of production shape the runs scheduled ahead (about 100,000) all
+    come first newest-first. Each type's runs are in order in the state index, so the
+    page is among each type's first ``offset + limit``."""
+    runs = body.get("flow_runs") or {}
+    if body.get("sort") not in _SORTS_WITHIN_A_STATE or runs.get("operator", "and_") != "and_":
+        return None
+    if not connection.features.supports_slicing_ordering_in_compound:  # SQLite: one read
+        return None
+    state = runs.get("state") or {}
+    types = state.get("type") or {}
+    others = [value for key, value in state.items() if key not in ("type", "operator") and value is not None]
+    if others or state.get("operator", "and_") != "and_" or types.get("not_any_") is not None:
+        return None
+    wanted = list(dict.fromkeys(types.get("any_") or []))
+    return wanted if len(wanted) > 1 else None
+
+
+def _first_of_each_state_type(body: Mapping[str, Any], types: list[str], workspace_id: int) -> QuerySet[Any]:
+    """The ids of each state type's first ``offset + limit`` matching runs in the page's
+    order, together (a ``UNION ALL`` of ordered, limited reads)."""
+    order = FLOW_RUN_SORT.order_by(body["sort"])
+    count = (body.get("offset") or 0) + body["limit"]
+    branches = []
+    for state_type in types:
+        runs = {**body["flow_runs"], "state": {**body["flow_runs"]["state"], "type": {"any_": [state_type]}}}
+        matching = flow_runs_matching(filters={**body, "flow_runs": runs}, workspace_id=workspace_id)
+        branches.append(matching.order_by(*order).values("id")[:count])
+    return branches[0].union(*branches[1:], all=True)
+
+
 @PageByBody
 def _flow_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
-    runs = flow_runs_matching(filters=body, workspace_id=workspace_id).for_response()
+    types = _state_types_read_apart(body)
+    if types is None:
+        runs = flow_runs_matching(filters=body, workspace_id=workspace_id)
+    else:
+        first = _first_of_each_state_type(body, types, workspace_id)
+        runs = FlowRun.objects.filter(workspace_id=workspace_id, pk__in=first)
     offset = body.get("offset") or 0
-    return runs.order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+    return runs.for_response().order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
 
 
 @PageByBody

@@ -2,10 +2,12 @@
 expected-start window) over runs seeded into three workspaces whose flows share names and
 tags: every page and count of one workspace's API equals reading that workspace's runs one
 by one, for the name matching few or many flows, rare and common states and tags, a day, a
-week or no window, and both sorts the benchmark sends (issues #21, #23).
+week or no window, both sorts the benchmark sends and the oldest first, first and next
+pages (issues #21, #23).
 
-On PostgreSQL the flow sub-filter is a semi-join on the workspace's flows and ``tags all_``
-reads the GIN index keyed by workspace (``runs_app`` migration 0013); these tests keep the
+On PostgreSQL the flow sub-filter is a semi-join on the workspace's flows, ``tags all_``
+reads the GIN index keyed by workspace (``runs_app`` migration 0014), and a page in
+expected-start order reads several state types one at a time; these tests keep the
 answers equal to the plain reading whatever plan the database picks.
 """
 
@@ -19,6 +21,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from flows_app.models import Flow
 from orion_project.models import Workspace
@@ -46,8 +49,8 @@ def seeded() -> None:
     )
 
 
-def _expected(slug: str, body: dict[str, Any]) -> list[FlowRun]:
-    """The workspace's runs matching ``body``, read one by one, newest first."""
+def _expected(slug: str, body: dict[str, Any], order: str = "-expected_start_time") -> list[FlowRun]:
+    """The workspace's runs matching ``body``, read one by one, in ``order`` (newest first)."""
     workspace = Workspace.objects.get(slug=slug)
     like = body.get("flows", {}).get("name", {}).get("like_")
     flows = set(
@@ -61,7 +64,7 @@ def _expected(slug: str, body: dict[str, Any]) -> list[FlowRun]:
     after = runs.get("expected_start_time", {}).get("after_")
     return [
         run
-        for run in FlowRun.objects.filter(workspace=workspace).order_by("-expected_start_time", "id")
+        for run in FlowRun.objects.filter(workspace=workspace).order_by(order, "id")
         if run.flow_id in flows
         and (states is None or run.state_type in states)
         and set(tags) <= set(run.tags)
@@ -107,6 +110,7 @@ def test_the_nested_filter_equals_reading_the_runs(client: Client, seeded: None)
     _check_tags_of_another_workspace_never_match(client)
     if connection.vendor == "postgresql":
         _check_the_tags_read_the_workspace_index()
+        _check_state_types_are_read_apart(client)
 
 
 def _check_shape(
@@ -118,12 +122,17 @@ def _check_shape(
         api = WorkspaceApi(client, slug)
         expected = _expected(slug, body)
         wire = {**body, "flow_runs": _on_the_wire(body["flow_runs"])}
-        newest = api.post("/flow_runs/filter", {**wire, "sort": "EXPECTED_START_TIME_DESC", "limit": 50}).json()
-        # Runs sharing a start time may come in either order: compare the times and the set.
-        assert [dt.datetime.fromisoformat(row["expected_start_time"]) for row in newest] == [
-            run.expected_start_time for run in expected[:50]
-        ]
-        assert {row["id"] for row in newest} <= {str(run.id) for run in expected}
+        oldest = _expected(slug, body, "expected_start_time")
+        # Pages in expected-start order, the first and the next (several state types are
+        # read one type at a time on PostgreSQL, each type's first offset + limit runs).
+        for sort, ordered in (("EXPECTED_START_TIME_DESC", expected), ("EXPECTED_START_TIME_ASC", oldest)):
+            for offset in (0, 50):
+                page = api.post("/flow_runs/filter", {**wire, "sort": sort, "limit": 50, "offset": offset}).json()
+                # Runs sharing a start time may come in either order: compare the times and the set.
+                assert [dt.datetime.fromisoformat(row["expected_start_time"]) for row in page] == [
+                    run.expected_start_time for run in ordered[offset : offset + 50]
+                ], (sort, offset)
+                assert {row["id"] for row in page} <= {str(run.id) for run in expected}
         by_id = api.post("/flow_runs/filter", {**wire, "limit": 50}).json()
         assert [row["id"] for row in by_id] == sorted((str(run.id) for run in expected), reverse=True)[:50]
         assert api.post("/flow_runs/count", wire).json() == len(expected)
@@ -165,6 +174,32 @@ def _check_the_tags_read_the_workspace_index() -> None:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "ix_fr_ws_tags_gin" in plan, plan
+
+
+def _check_state_types_are_read_apart(client: Client) -> None:
+    """Sorted by expected start, several state types are read one type at a time (a
+    ``UNION ALL``), and only when nothing else narrows the state or joins by ``or_``."""
+    api = WorkspaceApi(client, "ws-1")
+    types: dict[str, Any] = {"type": {"any_": ["FAILED", "CRASHED"]}}
+    bodies: list[tuple[dict[str, Any], bool]] = [
+        ({"flow_runs": {"state": types}, "sort": "EXPECTED_START_TIME_DESC"}, True),
+        ({"flow_runs": {"state": types}, "sort": "EXPECTED_START_TIME_ASC", "offset": 7}, True),
+        ({"flow_runs": {"state": types}}, False),
+        ({"flow_runs": {"state": {**types, "name": {"any_": ["Failed"]}}}, "sort": "EXPECTED_START_TIME_DESC"}, False),
+        (
+            {
+                "flow_runs": {"operator": "or_", "state": types, "tags": {"all_": ["etl"]}},
+                "sort": "EXPECTED_START_TIME_DESC",
+            },
+            False,
+        ),
+        ({"flow_runs": {"state": {"type": {"any_": ["FAILED", "FAILED"]}}}, "sort": "EXPECTED_START_TIME_DESC"}, False),
+    ]
+    for body, apart in bodies:
+        with CaptureQueriesContext(connection) as captured:
+            page = api.post("/flow_runs/filter", {**body, "limit": 30}).json()
+        assert len(page) == 30
+        assert any("UNION ALL" in query["sql"] for query in captured.captured_queries) == apart, body
 
 
 def _on_the_wire(runs: dict[str, Any]) -> dict[str, Any]:
