@@ -140,7 +140,7 @@ MIDDLEWARE = [
     "orion_project.metrics.RequestMetricsMiddleware",
     # Which workspace an /api request is for (/api/workspaces/<slug>/... or default).
     "orion_project.workspaces.WorkspaceDoorMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "orion_project.api.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "access_app.middleware.ApiAccessMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from axes import middleware as axes_middleware
+from corsheaders import middleware as cors_middleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
@@ -13,6 +14,7 @@ from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware import clickjacking
 from django.middleware import csrf as csrf_middleware
+from django.utils.cache import patch_vary_headers
 
 from orion_project.request_body import body_too_large_message
 
@@ -47,6 +49,26 @@ def api_version_error(raw: str) -> str | None:
             f"{settings.ORION_MIN_API_VERSION} or higher."
         )
     return None
+
+
+class CorsMiddleware(cors_middleware.CorsMiddleware):
+    """django-cors-headers, answering a request without an ``Origin`` header from the
+    environ.
+
+    A request without one (every Prefect client, agent and worker: they are not
+    browsers) gets only ``Vary: Origin`` from the stock middleware, which builds
+    ``request.headers``, a dictionary of every header, to find that out.
+    """
+
+    def add_response_headers(self, request: HttpRequest, response: Any) -> Any:
+        if request.META.get("HTTP_ORIGIN"):
+            return super().add_response_headers(request, response)
+        enabled = getattr(request, "_cors_enabled", None)
+        if enabled is None:
+            enabled = self.is_enabled(request)
+        if enabled:
+            patch_vary_headers(response, ("origin",))
+        return response
 
 
 class ApiVersionMiddleware:

@@ -7,7 +7,7 @@ keys they do not know, and each finds every key it reads.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -280,7 +280,7 @@ class RunReadMixin(serializers.Serializer):
     delegates, so there is one definition of each output.
     """
 
-    render: Any = None  # the row -> dict function of the subclass
+    render: ClassVar[Any] = None  # the row -> dict function of the subclass
 
     state_type = EnumField(StateType.values, read_only=True)
     estimated_run_time = FloatField(read_only=True)

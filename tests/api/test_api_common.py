@@ -181,3 +181,16 @@ def test_static_action_paths_win_over_ids(api: ApiClient, method: str, path: str
     # "value is not a valid uuid"; the issue chose 405, and this test holds that choice.)
     response = api.request(method, path)
     assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
+
+
+def test_cors_headers_with_and_without_an_origin(api: ApiClient, settings: Any) -> None:
+    """A request without ``Origin`` (every Prefect client) is told only that answers vary
+    by it, as django-cors-headers tells it; a browser's gets the allow header too."""
+    settings.CORS_ALLOWED_ORIGINS = ["http://example.com"]
+    plain = api.get("/hello")
+    assert plain["Vary"] == "origin"
+    assert "Access-Control-Allow-Origin" not in plain
+    assert api.get("/hello", HTTP_ORIGIN="")["Vary"] == "origin"
+    browser = api.get("/hello", HTTP_ORIGIN="http://example.com")
+    assert browser["Vary"] == "origin"
+    assert browser["Access-Control-Allow-Origin"] == "http://example.com"
