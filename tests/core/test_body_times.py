@@ -74,6 +74,13 @@ def _samples(first: dt.datetime, second: dt.datetime) -> dict[str, list[dict[str
         "_flow_run_page": pages(FlowRunsFilterRequest, _windows(first, second)),
         "_task_run_page": pages(TaskRunsFilterRequest, _task_windows(first, second)),
         "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in _windows(first, second)],
+        # /api/metrics's statements: their bodies name workspaces and carry no datetime,
+        # so each body keeps its own statement.
+        "_workspaces": [{}],
+        "_flow_run_rows": [{"workspaces": [DEFAULT_WORKSPACE_ID]}],
+        "_task_run_snapshot": [{"workspaces": [DEFAULT_WORKSPACE_ID]}],
+        "_work_queues": [{}],
+        "_concurrency_limits": [{}],
     }
 
 
