@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, FloatField, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lag
 
-from events_app.models import Event
+from events_app.models import Event, EventResource
 from events_app.selectors import _by_hours, _by_resources, _column, _Hours, _json_text, _table, events_matching
 from events_app.services.record import NAME_LABELS
 
@@ -162,11 +163,12 @@ def event_counts(
         hours = _by_hours(filters, workspace_id)
         results = _name_counts(matching) if hours is None else _hour_name_counts(hours, workspace_id)
     elif (resources := _by_resources(filters, workspace_id)) is not None:
-        # The resource rows carry their event's primary resource: the index alone answers.
-        named = resources.annotate(name=Coalesce("primary_name", "primary_id")).values("primary_id", "name")
-        results = _resource_counts(named.annotate(n=Count("event_seq", distinct=True), **_SPAN), "primary_id")
+        results = _resource_counts(_primary_counts(resources))
     else:
-        results = _resource_counts(_labelled(matching).annotate(n=Count("*"), **_SPAN), "resource_id")
+        grouped = _labelled(matching).annotate(n=Count("*"), **_SPAN)
+        results = _resource_counts(
+            (row["resource_id"], row["name"], row["n"], row["oldest"], row["latest"]) for row in grouped
+        )
     results.sort(key=lambda count: (-count.count, count.label))
     return results
 
@@ -249,17 +251,39 @@ def _labelled(matching: QuerySet[Event]) -> QuerySet[Event, dict[str, Any]]:
     return matching.annotate(name=RawSQL(label_sql, label_params)).values("resource_id", "name")
 
 
-def _resource_counts(grouped: QuerySet[Any, dict[str, Any]], key: str) -> list[EventCount]:
-    """Counts by primary resource (``key`` of each of the ``grouped`` rows: its events by
-    resource and name), each labelled by the name its latest event gave it."""
+def _primary_counts(resources: QuerySet[EventResource]) -> list[tuple[Any, ...]]:
+    """``(primary resource, name, events, oldest, latest)`` of the events the resource rows
+    ``resources`` name, read from those rows alone (they carry their event's primary
+    resource). An event with several of these rows is counted once: its rows are adjacent
+    in the walk index's order, so each row is compared with the one before it, where a
+    distinct count would sort every row by its text keys first."""
+    walked = resources.order_by().annotate(
+        name=Coalesce("primary_name", "primary_id"),
+        previous=Window(Lag("event_seq"), order_by=[F("occurred").desc(), F("event_seq").desc()]),
+    )
+    sql, params = walked.values_list("primary_id", "name", "event_seq", "occurred", "previous").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT primary_id, name, SUM(CASE WHEN previous = event_seq THEN 0 ELSE 1 END), MIN(occurred), "
+            f"MAX(occurred) FROM ({sql}) walked GROUP BY primary_id, name",
+            params,
+        )
+        return cursor.fetchall()
+
+
+def _resource_counts(grouped: Iterable[Sequence[Any]]) -> list[EventCount]:
+    """Counts by primary resource from ``grouped`` rows ``(resource, name, events, oldest,
+    latest)`` (a resource's events by the name they gave it), each labelled by the name its
+    latest event gave it."""
     merged: dict[str, list[Any]] = {}
-    for row in grouped:
-        entry = merged.get(row[key])
+    for value, name, count, oldest, latest in grouped:
+        oldest, latest = _datetime(oldest), _datetime(latest)
+        entry = merged.get(value)
         if entry is None:
-            merged[row[key]] = [row["name"], row["n"], row["oldest"], row["latest"]]
+            merged[value] = [name, count, oldest, latest]
             continue
-        if row["latest"] > entry[3]:
-            entry[0], entry[3] = row["name"], row["latest"]
-        entry[1] += row["n"]
-        entry[2] = min(entry[2], row["oldest"])
+        if latest > entry[3]:
+            entry[0], entry[3] = name, latest
+        entry[1] += count
+        entry[2] = min(entry[2], oldest)
     return [EventCount(value, *entry) for value, entry in merged.items()]
