@@ -26,6 +26,29 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import FlowFactory
 
+# Raw flow-run filter bodies a client may send: conditions on every related resource, on
+# time, on state, sorts and pages (validated by the route's own body serializer by whoever
+# uses them: the prepared-statement rule, the kept bodies).
+FILTER_SINCE = "2026-11-01T00:00:00+00:00"
+FLOW_RUN_FILTER_BODIES: list[dict[str, Any]] = [
+    {},
+    {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "COMPLETED"]}}}},
+    {"flows": {"id": {"any_": [str(uuid.UUID(int=1))]}}, "flow_runs": {"state": {"name": {"any_": ["Late"]}}}},
+    {"flows": {"id": {"any_": []}}},
+    {
+        "flows": {"name": {"like_": "etl"}},
+        "flow_runs": {"expected_start_time": {"after_": FILTER_SINCE}, "tags": {"all_": ["a"]}},
+        "deployments": {"id": {"any_": [str(uuid.UUID(int=1))]}},
+        "work_pools": {"name": {"any_": ["pool"]}},
+        "work_pool_queues": {"name": {"any_": ["queue"]}},
+        "task_runs": {"state": {"type": {"any_": ["FAILED"]}}},
+        "sort": "EXPECTED_START_TIME_DESC",
+        "limit": 10,
+        "offset": 5,
+    },
+    {"flow_runs": {"next_scheduled_start_time": {"before_": FILTER_SINCE}, "parent_task_run_id": {"is_null_": True}}},
+]
+
 # Threads released together by :func:`in_parallel`.
 THREADS = 8
 

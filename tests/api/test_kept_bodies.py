@@ -7,7 +7,6 @@ value as sent (a state's ``data``) is never kept."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 import pytest
@@ -19,26 +18,11 @@ from orion_project.api.filtering import validate_body
 from runs_app.api.flow_runs import FlowRunsCountRequest, FlowRunsFilterRequest
 from runs_app.api.operations import FlowRunsBulkSetStateRequest
 from tests.factories import FlowRunFactory
+from tests.helpers import FLOW_RUN_FILTER_BODIES
 
 pytestmark = pytest.mark.django_db
 
 COMPLETED = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
-SINCE = "2026-11-01T00:00:00+00:00"
-RUN_BODIES: list[dict[str, Any]] = [
-    {},
-    COMPLETED,
-    {"flows": {"id": {"any_": [str(uuid.UUID(int=1))]}}, "flow_runs": {"state": {"name": {"any_": ["Late"]}}}},
-    {
-        "flows": {"name": {"like_": "etl"}},
-        "flow_runs": {"expected_start_time": {"after_": SINCE}, "tags": {"all_": ["a"]}},
-        "work_pool_queues": {"name": {"any_": ["queue"]}},
-        "task_runs": {"state": {"type": {"any_": ["FAILED"]}}},
-        "sort": "EXPECTED_START_TIME_DESC",
-        "limit": 10,
-        "offset": 5,
-    },
-    {"flow_runs": {"next_scheduled_start_time": {"before_": SINCE}, "parent_task_run_id": {"is_null_": True}}},
-]
 
 
 def test_a_kept_count_body_counts_what_the_database_holds_now(api) -> None:
@@ -85,7 +69,7 @@ def test_a_kept_body_equals_its_validation_now(serializer: Any, monkeypatch: pyt
     def refuse(*args: Any) -> Any:
         raise AssertionError("a body was validated with a database read")
 
-    for body in RUN_BODIES:
+    for body in FLOW_RUN_FILTER_BODIES:
         answers = []
         for now in (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2031, 6, 1, tzinfo=dt.UTC)):
             monkeypatch.setattr(timezone, "now", lambda now=now: now)

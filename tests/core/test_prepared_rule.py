@@ -23,33 +23,14 @@ from orion_project.prepared import ByBody, PageByBody, by_id, by_id_like
 from runs_app.api.flow_runs import FlowRunsCountRequest, FlowRunsFilterRequest
 from runs_app.api.task_runs import TaskRunsFilterRequest
 from runs_app.models import FlowRun, FlowRunState, TaskRun
+from tests.helpers import FILTER_SINCE, FLOW_RUN_FILTER_BODIES
 
 pytestmark = pytest.mark.django_db
 
 FLOW = str(uuid.UUID(int=1))
 RUN = str(uuid.UUID(int=2))
-SINCE = "2026-11-01T00:00:00+00:00"
+SINCE = FILTER_SINCE
 
-# Raw bodies a client may send: conditions on every related resource, on time, on state,
-# sorts and pages. Each is validated by the route's own body serializer first.
-RUN_BODIES: list[dict[str, Any]] = [
-    {},
-    {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "COMPLETED"]}}}},
-    {"flows": {"id": {"any_": [FLOW]}}, "flow_runs": {"state": {"name": {"any_": ["Late"]}}}},
-    {"flows": {"id": {"any_": []}}},
-    {
-        "flows": {"name": {"like_": "etl"}},
-        "flow_runs": {"expected_start_time": {"after_": SINCE}, "tags": {"all_": ["a"]}},
-        "deployments": {"id": {"any_": [FLOW]}},
-        "work_pools": {"name": {"any_": ["pool"]}},
-        "work_pool_queues": {"name": {"any_": ["queue"]}},
-        "task_runs": {"state": {"type": {"any_": ["FAILED"]}}},
-        "sort": "EXPECTED_START_TIME_DESC",
-        "limit": 10,
-        "offset": 5,
-    },
-    {"flow_runs": {"next_scheduled_start_time": {"before_": SINCE}, "parent_task_run_id": {"is_null_": True}}},
-]
 TASK_RUN_BODIES: list[dict[str, Any]] = [
     {},
     {"flow_runs": {"id": {"any_": [RUN]}}, "sort": "EXPECTED_START_TIME_DESC"},
@@ -65,9 +46,9 @@ def _pages(serializer: Any, bodies: list[dict[str, Any]]) -> list[dict[str, Any]
 
 # Every registered statement, by the name of its builder, with the bodies to build it from.
 SAMPLES: dict[str, list[dict[str, Any]]] = {
-    "_flow_run_page": _pages(FlowRunsFilterRequest, RUN_BODIES),
+    "_flow_run_page": _pages(FlowRunsFilterRequest, FLOW_RUN_FILTER_BODIES),
     "_task_run_page": _pages(TaskRunsFilterRequest, TASK_RUN_BODIES),
-    "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in RUN_BODIES],
+    "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in FLOW_RUN_FILTER_BODIES],
     # /api/metrics: every workspace's rows, the workspaces named where it matters.
     "_workspaces": [{}],
     "_flow_run_rows": [{"workspaces": [DEFAULT_WORKSPACE_ID]}, {"workspaces": [DEFAULT_WORKSPACE_ID, 7]}],
