@@ -19,14 +19,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
-    Count,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Sum,
 )
 from django.db.models.functions import Coalesce
 
@@ -43,7 +41,7 @@ from runs_app.filters import (
     TASK_RUN_SORT,
 )
 from runs_app.models import FlowRun, FlowRunQuerySet, TaskRun, TaskRunQuerySet
-from runs_app.rollup.reads import RollupScope, outside_rollup, rollup_rows, rollup_scope, rollup_totals
+from runs_app.rollup.reads import outside_rollup, rollup_scope, rollup_totals
 
 
 def _deployment_condition(deployments: FilterBody, prefix: str) -> Condition:
@@ -255,26 +253,3 @@ def _flow_run_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]
     summed = Coalesce(RowsSum("count_runs"), 0, output_field=BigIntegerField())
     rows = rollup_totals(scope, workspace_id=workspace_id)
     return rows.order_by().annotate(total=summed + Subquery(outside)).values("total")
-
-
-def flow_run_counts_by_state(*, workspace_id: int) -> dict[tuple[str, str], int]:
-    """The workspace's flow runs per (state type, state name), live: the rollup's
-    all-flows rows plus the runs outside the rollup (``/api/metrics``)."""
-    summed = (
-        rollup_rows(RollupScope(flow_ids=None, states=None), workspace_id=workspace_id)
-        .values_list("state_type", "state_name")
-        .annotate(total=Sum("count_runs"))
-        .order_by()
-    )
-    outside = (
-        outside_rollup(FlowRun.objects.all(), workspace_id=workspace_id)
-        .filter(state_type__isnull=False)
-        .values_list("state_type", "state_name")
-        .annotate(total=Count("id"))
-        .order_by()
-    )
-    counts: dict[tuple[str, str], int] = {}
-    for state_type, state_name, total in [*summed, *outside]:
-        key = (state_type, state_name or "")
-        counts[key] = counts.get(key, 0) + int(total)
-    return {key: total for key, total in counts.items() if total > 0}
