@@ -4,11 +4,16 @@ the evaluator, for the trigger tests."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
+from django.db import connection
+from django.db.models import Max
+
 from automations_app.background.triggers import evaluate_proactive_triggers, evaluate_triggers
 from automations_app.models import ActionRun, Automation
+from events_app.log import COMMIT_HORIZON_SQL
 from events_app.models import Event
 from events_app.services.record import NewEvent, record_events
 from orion_project.models import DEFAULT_WORKSPACE_ID
@@ -80,8 +85,27 @@ def send(
 
 
 def react(seconds: float) -> int:
-    """A reactive pass, its clock at ``seconds``."""
+    """A reactive pass, its clock at ``seconds``, once every event sent is readable."""
+    _await_commit_horizon()
     return evaluate_triggers(now=at(seconds))
+
+
+def _await_commit_horizon(timeout: float = 5.0) -> None:
+    """On PostgreSQL, wait until the log's commit horizon has passed the last event
+    written. Another test database's transaction that ends just as the horizon is read
+    is kept below it (:data:`events_app.log.COMMIT_HORIZON_SQL`: "only delays a read"),
+    which would leave the pass without the events this test just sent."""
+    if connection.vendor != "postgresql":
+        return
+    last = Event.objects.aggregate(last=Max("txid"))["last"]
+    deadline = time.monotonic() + timeout
+    while last is not None and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {COMMIT_HORIZON_SQL}")
+            (horizon,) = cursor.fetchone()
+        if horizon > last:
+            return
+        time.sleep(0.01)
 
 
 def proact(seconds: float) -> int:
