@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from bench import report
 from bench.compare import ROOT, log, ours, pin
+from bench.load import process_tree_cpu
 
 TITLE = "{events} events through HTTP{beside} (make bench-events)"
 NAMES = (
@@ -263,21 +264,35 @@ def check(name: str, status: int, answer: Any) -> None:
 
 
 def measure(
-    client: Client, name: str, build: Callable[[random.Random], Request], seconds: float, warmup: float
-) -> list[float]:
-    """Latencies (ms) of requests sent one after another for ``seconds``."""
+    client: Client,
+    name: str,
+    build: Callable[[random.Random], Request],
+    seconds: float,
+    warmup: float,
+    server_pids: Sequence[int] = (),
+) -> tuple[list[float], float | None]:
+    """Latencies (ms) of requests sent one after another for ``seconds``, and the CPU ms
+    per request the process trees of ``server_pids`` (the server, the postmaster) spent
+    meanwhile (``None`` without them): on a shared machine the latency is mostly waiting
+    for a core, the CPU is what the request costs."""
     rng = random.Random(name)
     latencies: list[float] = []
     started = time.monotonic()
+    cpu_before = None
     while time.monotonic() - started < warmup + seconds:
         method, path, body = build(rng)
+        if cpu_before is None and time.monotonic() - started >= warmup:
+            cpu_before = process_tree_cpu(server_pids, reaped=True)
         before = time.perf_counter()
         status, answer = client.send(method, path, body)
         elapsed = (time.perf_counter() - before) * 1000
         check(name, status, answer)
-        if time.monotonic() - started >= warmup:
+        if cpu_before is not None:
             latencies.append(elapsed)
-    return latencies
+    cpu_after = process_tree_cpu(server_pids, reaped=True)
+    if cpu_before is None or cpu_after is None or not latencies:
+        return latencies, None
+    return latencies, (cpu_after - cpu_before) * 1000 / len(latencies)
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -327,17 +342,23 @@ def run(args: argparse.Namespace) -> int:
         post_events(args.reference, args.events, now)
         time.sleep(8)  # its persister writes in batches
         targets["2.20 reference"] = args.reference
-    rows: dict[str, dict[str, tuple[float, float, int]]] = {}
+    rows: dict[str, dict[str, tuple[float, float, float | None]]] = {}
     try:
         server.start(cpu, workdir)
+        assert server.process is not None
         for name, build in scenarios(now, stored).items():
             if args.only and name not in args.only.split(","):
                 continue
             for target, base_url in targets.items():
-                latencies = measure(Client(base_url), name, build, args.seconds, args.warmup)
+                pids = [server.process.pid, postmaster] if target == "this server" else []
+                latencies, cpu_ms = measure(Client(base_url), name, build, args.seconds, args.warmup, pids)
                 p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-                rows.setdefault(name, {})[target] = (p50, p99, len(latencies))
-                log(f"{target:<14} {name:<30} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  ({len(latencies)} requests)")
+                rows.setdefault(name, {})[target] = (p50, p99, cpu_ms)
+                per = "" if cpu_ms is None else f", CPU {cpu_ms:.1f} ms per request"
+                log(
+                    f"{target:<14} {name:<30} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  "
+                    f"({len(latencies)} requests{per})"
+                )
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -353,10 +374,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.seconds:g} s per line after {args.warmup:g} s warm-up; every answer checked.",
         ]
     )
-    header = "| scenario | " + " | ".join(f"{target} p50 / p99 ms" for target in targets) + " |"
-    lines = [header, "|---|" + "---:|" * len(targets)]
+    header = "| scenario | " + " | ".join(f"{target} p50 / p99 ms" for target in targets)
+    header += " | this server CPU ms per request |"
+    lines = [header, "|---|" + "---:|" * (len(targets) + 1)]
     for name, by_target in rows.items():
         cells = [f"{by_target[t][0]:.1f} / {by_target[t][1]:.1f}" if t in by_target else "" for t in targets]
+        cpu_ms = by_target.get("this server", (0.0, 0.0, None))[2]
+        cells.append("" if cpu_ms is None else f"{cpu_ms:.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(settings)
