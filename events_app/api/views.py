@@ -159,14 +159,8 @@ class EventViewSet(OrionViewSet):
             raise DetailError(str(error), status.HTTP_422_UNPROCESSABLE_ENTITY) from None
         return Response(
             [
-                {
-                    "value": count.value,
-                    "label": count.label,
-                    "count": count.count,
-                    "start_time": iso(count.start_time),
-                    "end_time": iso(count.end_time),
-                }
-                for count in counts
+                {"value": value, "label": label, "count": count, "start_time": start, "end_time": end}
+                for value, label, count, start, end in counts
             ]
         )
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Lag
+from django.db.models.functions import Coalesce
 
 from events_app.models import Event, EventResource
+from events_app.schema import iso
 from events_app.selectors import _by_hours, _by_resources, _column, _Hours, _json_text, _table, events_matching
 from events_app.services.record import NAME_LABELS
 
@@ -36,15 +36,11 @@ class InvalidCountParameters(ValueError):
     """A count-by request whose time buckets cannot be made (too many, too small)."""
 
 
-@dataclass(frozen=True)
-class EventCount:
-    """One group of the counted events: ``value`` to filter by, ``label`` to show."""
-
-    value: str
-    label: str
-    count: int
-    start_time: dt.datetime
-    end_time: dt.datetime
+# One group of the counted events: ``(value, label, count, start_time, end_time)``, the
+# value to filter by, the label to show, and the group's first and last time as the API
+# writes them (ISO text, :func:`events_app.schema.iso`). A plain tuple: a count by
+# resource has thousands, read from the database in this shape.
+EventCount = tuple[str, str, int, str, str]
 
 
 def _bucket_sql(seconds: float) -> str:
@@ -156,26 +152,21 @@ def event_counts(
             for hour, count in _hour_counts(hours, workspace_id):
                 add((hour - PIVOT).total_seconds() // width, count)
         return [
-            EventCount(str(index), start.isoformat(), counts[index], start, end)
+            (str(index), start.isoformat(), counts[index], iso(start), iso(end))
             for index, (start, end) in enumerate(spans)
         ]
     if countable == "event":
         hours = _by_hours(filters, workspace_id)
         results = _name_counts(matching) if hours is None else _hour_name_counts(hours, workspace_id)
-    elif (resources := _by_resources(filters, workspace_id)) is not None:
-        results = _resource_counts(_primary_counts(resources))
-    else:
-        grouped = _labelled(matching).annotate(n=Count("*"), **_SPAN)
-        results = _resource_counts(
-            (row["resource_id"], row["name"], row["n"], row["oldest"], row["latest"]) for row in grouped
-        )
-    results.sort(key=lambda count: (-count.count, count.label))
-    return results
+        results.sort(key=lambda count: (-count[2], count[1]))
+        return results
+    resources = _by_resources(filters, workspace_id)
+    return _resource_counts(_events_by_resource(matching) if resources is None else _primaries_by_resource(resources))
 
 
 def _name_counts(events: QuerySet[Event]) -> list[EventCount]:
     grouped = events.values("event").annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
-    return [EventCount(row["event"], row["event"], row["n"], row["oldest"], row["latest"]) for row in grouped]
+    return [(row["event"], row["event"], row["n"], iso(row["oldest"]), iso(row["latest"])) for row in grouped]
 
 
 def _hour_counts(hours: _Hours, workspace_id: int) -> list[tuple[dt.datetime, int]]:
@@ -197,7 +188,7 @@ def _hour_name_counts(hours: _Hours, workspace_id: int) -> list[EventCount]:
     results = []
     for name, (*partial, oldest, latest) in _in_window(sorted(sums), hours, workspace_id, span=True).items():
         if total := sums[name] + sum(partial):
-            results.append(EventCount(name, name, total, _datetime(oldest), _datetime(latest)))
+            results.append((name, name, total, iso(_datetime(oldest)), iso(_datetime(latest))))
     return results
 
 
@@ -239,51 +230,92 @@ def _datetime(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
-# Each group's first and last occurrence.
-_SPAN = {"oldest": Min("occurred"), "latest": Max("occurred")}
-
-
 def _labelled(matching: QuerySet[Event]) -> QuerySet[Event, dict[str, Any]]:
-    """The events' primary resource ids and the name each event gives its resource."""
+    """The events' primary resource ids (``value``) and the name each event gives its
+    resource."""
     names = [_json_text(_column("resource"), label) for label in NAME_LABELS]
     label_sql = f"COALESCE({', '.join(sql for sql, _ in names)}, {_column('resource_id')})"
     label_params = [param for _, params in names for param in params]
-    return matching.annotate(name=RawSQL(label_sql, label_params)).values("resource_id", "name")
+    return matching.annotate(name=RawSQL(label_sql, label_params)).values("name", value=F("resource_id"))
 
 
-def _primary_counts(resources: QuerySet[EventResource]) -> list[tuple[Any, ...]]:
-    """``(primary resource, name, events, oldest, latest)`` of the events the resource rows
+def _events_by_resource(matching: QuerySet[Event]) -> tuple[str, list[Any]]:
+    """SQL of the ``(value, name, n, oldest, latest)`` rows of the events ``matching``: each
+    primary resource's events by the name they gave it."""
+    grouped = _labelled(matching).annotate(n=Count("*"), oldest=Min("occurred"), latest=Max("occurred"))
+    sql, params = grouped.query.sql_with_params()
+    return sql, list(params)
+
+
+def _primaries_by_resource(resources: QuerySet[EventResource]) -> tuple[str, list[Any]]:
+    """SQL of the ``(value, name, n, oldest, latest)`` rows of the events the resource rows
     ``resources`` name, read from those rows alone (they carry their event's primary
-    resource). An event with several of these rows is counted once: its rows are adjacent
-    in the walk index's order, so each row is compared with the one before it, where a
-    distinct count would sort every row by its text keys first."""
-    walked = resources.order_by().annotate(
-        name=Coalesce("primary_name", "primary_id"),
-        previous=Window(Lag("event_seq"), order_by=[F("occurred").desc(), F("event_seq").desc()]),
+    resource). An event with several of these rows is counted once: on PostgreSQL its
+    rows are adjacent in the walk index's order, so one row per event is kept by
+    comparing each with the one before it (``DISTINCT ON`` in that order), where a
+    distinct count would hash or sort every row by its text keys."""
+    named = resources.order_by().annotate(name=Coalesce("primary_name", "primary_id"))
+    if connection.vendor == "postgresql":
+        walked = named.order_by("-occurred", "-event_seq").distinct("occurred", "event_seq")
+        sql, params = walked.values_list("primary_id", "name", "occurred").query.sql_with_params()
+    else:
+        # An event's rows carry the same primary resource, name and time.
+        distinct = named.values_list("event_seq", "primary_id", "name", "occurred").distinct()
+        sql, params = distinct.query.sql_with_params()
+    return (
+        "SELECT primary_id AS value, name, COUNT(*) AS n, MIN(occurred) AS oldest, MAX(occurred) AS latest"
+        f" FROM ({sql}) walked GROUP BY primary_id, name",
+        list(params),
     )
-    sql, params = walked.values_list("primary_id", "name", "event_seq", "occurred", "previous").query.sql_with_params()
+
+
+def _iso_sql(column: str) -> str:
+    """SQL of the timestamp ``column`` as the API writes it (:func:`events_app.schema.iso`:
+    UTC, ``+00:00``, the microseconds only when there are any)."""
+    if connection.vendor == "postgresql":
+        text = f"TO_CHAR({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        return f"REPLACE({text}, '.000000', '') || '+00:00'"
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]' (the microseconds only when any).
+    return f"REPLACE({column}, ' ', 'T') || '+00:00'"
+
+
+def _resource_counts(grouped: tuple[str, list[Any]]) -> list[EventCount]:
+    """Counts by primary resource from the ``grouped`` rows ``(value, name, n, oldest,
+    latest)`` (a resource's events by the name they gave it), each labelled by the name
+    its latest event gave it, most events first, then by label (code point order).
+
+    The database writes the times as the API does and orders the rows, so a resource
+    whose events all gave it one name (the usual case) is read as the final answer;
+    only a resource named two ways has its rows merged here."""
+    sql, params = grouped
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT primary_id, name, SUM(CASE WHEN previous = event_seq THEN 0 ELSE 1 END), MIN(occurred), "
-            f"MAX(occurred) FROM ({sql}) walked GROUP BY primary_id, name",
+            f"SELECT value, name, n, {_iso_sql('oldest')}, {_iso_sql('latest')} FROM ({sql}) grouped"
+            f" ORDER BY n DESC, name{collate}, value{collate}",
             params,
         )
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if len({row[0] for row in rows}) == len(rows):
+        return rows
+    return _merged(rows)
 
 
-def _resource_counts(grouped: Iterable[Sequence[Any]]) -> list[EventCount]:
-    """Counts by primary resource from ``grouped`` rows ``(resource, name, events, oldest,
-    latest)`` (a resource's events by the name they gave it), each labelled by the name its
-    latest event gave it."""
+def _merged(rows: Iterable[Sequence[Any]]) -> list[EventCount]:
+    """One count per resource from rows ``(value, name, n, oldest, latest)`` with ISO
+    times, which compare as text in time order (fixed-width fields up to the seconds,
+    then ``+`` sorts before ``.``: a whole second before its fractions)."""
     merged: dict[str, list[Any]] = {}
-    for value, name, count, oldest, latest in grouped:
-        oldest, latest = _datetime(oldest), _datetime(latest)
+    for value, name, count, oldest, latest in rows:
         entry = merged.get(value)
         if entry is None:
             merged[value] = [name, count, oldest, latest]
             continue
-        if latest > entry[3]:
+        # The latest event's name; of two names last given at the same time, the first.
+        if latest > entry[3] or (latest == entry[3] and name < entry[0]):
             entry[0], entry[3] = name, latest
         entry[1] += count
         entry[2] = min(entry[2], oldest)
-    return [EventCount(value, *entry) for value, entry in merged.items()]
+    counts = [(value, name, count, oldest, latest) for value, (name, count, oldest, latest) in merged.items()]
+    counts.sort(key=lambda count: (-count[2], count[1], count[0]))
+    return counts
