@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from events_app import selectors
 from events_app.models import Event, EventHourCount, EventResource
+from events_app.schema import iso
 from events_app.selectors import counts
 from events_app.services.hour_counts import event_hour_counts_rebuild, hour_of
 from events_app.services.record import event_resources_fill_primary
@@ -281,3 +282,123 @@ def test_the_backfill_writes_each_events_primary_resource_on_its_resource_rows(
     filled = event_resources_fill_primary(seqs[0], middle) + event_resources_fill_primary(middle + 1, seqs[-1])
     assert filled == len(written)
     assert sorted(EventResource.objects.values_list("seq", "primary_id", "primary_name")) == written
+
+
+# --------------------------------------------------------------- counts by resource
+
+# Labels of equal counts sort by code point (upper case before lower, accents after),
+# whatever the database's collation.
+LABELS = ("Zeta", "alpha", "Älpha", "éclair", "zeta", "b", "B")
+WEST = dt.timezone(-dt.timedelta(hours=7, minutes=30))
+
+
+def _by_resource_events() -> list[dict[str, Any]]:
+    """Events whose times have microseconds, whole seconds and whole milliseconds, sent
+    in another offset; primary resources named one way, two ways (the latest name is the
+    label; of two given last at the same time, the first), by ``prefect.name`` or not at
+    all; some naming a flow twice."""
+    sent = []
+    for index in range(60):
+        occurred = BASE + dt.timedelta(minutes=41 * index, microseconds=(0, 500000, 123456, 7)[index % 4])
+        run = index % 9
+        resource = {"prefect.resource.id": f"prefect.flow-run.{run}"}
+        if run < len(LABELS):
+            resource["prefect.resource.name"] = LABELS[run]
+        if run == 1 and index > 30:
+            resource["prefect.resource.name"] = "renamed"
+        if run == 7:
+            resource["prefect.name"] = "by prefect.name"
+        related = [{"prefect.resource.id": f"prefect.flow.{index % 2}", "prefect.resource.role": "flow"}]
+        if index % 3 == 0:
+            related.append({"prefect.resource.id": f"prefect.flow.{index % 2}", "prefect.resource.role": "deployment"})
+        sent.append(
+            {
+                "occurred": occurred.astimezone(WEST).isoformat(),
+                "event": NAMES[index % len(NAMES)],
+                "resource": resource,
+                "related": related,
+                "id": str(uuid.uuid4()),
+            }
+        )
+    # Two names given at the same last instant: the first of them labels the resource
+    # (the other one, given once more before, has more events).
+    for name, hours in (("tie-b", 19), ("tie-b", 20), ("tie-a", 20)):
+        sent.append(
+            {
+                "occurred": (BASE + dt.timedelta(hours=hours, microseconds=250)).isoformat(),
+                "event": "acme.order.placed",
+                "resource": {"prefect.resource.id": "prefect.flow-run.tied", "prefect.resource.name": name},
+                "related": [{"prefect.resource.id": "prefect.flow.0", "prefect.resource.role": "flow"}],
+                "id": str(uuid.uuid4()),
+            }
+        )
+    return sent
+
+
+def _expected_by_resource(sent: list[dict[str, Any]], since: dt.datetime, until: dt.datetime, keep: Any) -> list[Any]:
+    """The count by primary resource of the events ``keep`` takes, counted here in Python."""
+    groups: dict[str, list[Any]] = {}
+    for event in sent:
+        occurred = dt.datetime.fromisoformat(event["occurred"]).astimezone(dt.UTC)
+        if not since <= occurred <= until or not keep(event):
+            continue
+        resource = event["resource"]
+        value = resource["prefect.resource.id"]
+        name = resource.get("prefect.resource.name") or resource.get("prefect.name") or value
+        group = groups.setdefault(value, [name, 0, occurred, occurred])
+        if occurred > group[3] or (occurred == group[3] and name < group[0]):
+            group[0], group[3] = name, occurred
+        group[1] += 1
+        group[2] = min(group[2], occurred)
+    rows = [
+        {"value": value, "label": label, "count": count, "start_time": iso(oldest), "end_time": iso(latest)}
+        for value, (label, count, oldest, latest) in groups.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["count"], row["label"], row["value"]))
+
+
+def _names(event: dict[str, Any], *ids: str) -> bool:
+    return any(item["prefect.resource.id"] in ids for item in event["related"])
+
+
+BY_RESOURCE: dict[str, tuple[dict[str, Any], Any]] = {
+    # Read from the resource rows alone.
+    "related id": ({"related": {"id": ["prefect.flow.1"]}}, lambda event: _names(event, "prefect.flow.1")),
+    "related ids": (
+        {"related": {"id": ["prefect.flow.0", "prefect.flow.1"]}},
+        lambda event: _names(event, "prefect.flow.0", "prefect.flow.1"),
+    ),
+    "related role": ({"related": {"role": ["deployment"]}}, lambda event: len(event["related"]) > 1),
+    "any resource id": (
+        {"any_resource": {"id": ["prefect.flow-run.1", "prefect.flow.0"]}},
+        lambda event: (
+            event["resource"]["prefect.resource.id"] == "prefect.flow-run.1" or _names(event, "prefect.flow.0")
+        ),
+    ),
+    # Read from the events.
+    "no filter": ({}, lambda event: True),
+    "a name": ({"event": {"name": ["acme.order.placed"]}}, lambda event: event["event"] == "acme.order.placed"),
+}
+
+
+@pytest.mark.parametrize("shape", list(BY_RESOURCE))
+@pytest.mark.parametrize("window", ["the whole span", "off the hour at both ends"])
+def test_counts_by_resource_equal_counting_the_events_sent(
+    api: ApiClient, shape: str, window: str, django_assert_num_queries: Any
+) -> None:
+    """Each path's answer, compared with counting the events sent (not with another path):
+    the counts, the labels, the times as the API writes them, and the order."""
+    sent = _by_resource_events()
+    assert api.post("/events", sent).status_code == 204
+    filters, keep = BY_RESOURCE[shape]
+    since, until = (BASE + offset for offset in WINDOWS[window])
+    window_body = {"since": since.astimezone(WEST).isoformat(), "until": until.isoformat()}
+    with django_assert_num_queries(1):
+        answer = api.post("/events/count-by/resource", {"filter": {**filters, "occurred": window_body}})
+    assert answer.status_code == 200, answer.content
+    expected = _expected_by_resource(sent, since, until, keep)
+    assert answer.json() == expected
+    assert expected
+    if shape == "no filter":
+        assert {row["label"] for row in expected} >= {"renamed", "by prefect.name", "prefect.flow-run.8", "tie-a"}
+        assert {row["end_time"][19:] for row in expected} >= {"+00:00", ".500000+00:00", ".000250+00:00"}
