@@ -316,7 +316,8 @@ def post_events(base_url: str, count: int, now: dt.datetime) -> None:
 def run(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     workdir = Path(tempfile.mkdtemp(prefix="orion-events-bench-"))
-    server = ours(args.database_url, args.port, workers=1)
+    root = Path(args.root).resolve() if args.root else ROOT
+    server = ours(args.database_url, args.port, workers=1, root=root)
     import psycopg
 
     with psycopg.connect(args.database_url, autocommit=True) as connection:
@@ -355,10 +356,7 @@ def run(args: argparse.Namespace) -> int:
                 p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
                 rows.setdefault(name, {})[target] = (p50, p99, cpu_ms)
                 per = "" if cpu_ms is None else f", CPU {cpu_ms:.1f} ms per request"
-                log(
-                    f"{target:<14} {name:<30} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  "
-                    f"({len(latencies)} requests{per})"
-                )
+                log(f"{target:<14} {name:<30} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  ({len(latencies)} requests{per})")
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -405,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--reference", help="a 2.20 server's API URL to measure side by side")
+    parser.add_argument("--root", help="the checkout the server runs from (another revision's, to compare)")
     parser.add_argument("--docs", default="docs/performance.md", help="file to update ('' = none)")
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgresql"):
