@@ -206,14 +206,20 @@ def _first_of_each_state_type(body: Mapping[str, Any], types: list[str], workspa
 
 @PageByBody
 def _flow_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
+    """The page's ids are chosen first, then only their rows are read with the state,
+    work queue and pool joined. Read in one go, PostgreSQL joins every matching run
+    before a sort the index does not give (a flow's page sorted by start time: each of
+    the flow's 1,000 runs at 1M runs got its state read, for 200 shown)."""
     types = _state_types_read_apart(body)
     if types is None:
         runs = flow_runs_matching(filters=body, workspace_id=workspace_id)
     else:
         first = _first_of_each_state_type(body, types, workspace_id)
         runs = FlowRun.objects.filter(workspace_id=workspace_id, pk__in=first)
+    order = FLOW_RUN_SORT.order_by(body.get("sort"))
     offset = body.get("offset") or 0
-    return runs.for_response().order_by(*FLOW_RUN_SORT.order_by(body.get("sort")))[offset : offset + body["limit"]]
+    page = runs.order_by(*order).values("id")[offset : offset + body["limit"]]
+    return FlowRun.objects.filter(workspace_id=workspace_id, pk__in=page).for_response().order_by(*order)
 
 
 @PageByBody
@@ -225,7 +231,10 @@ def _task_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[TaskR
 
 def flow_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[FlowRun]:
     """``POST /flow_runs/filter``: a sorted page of the workspace's matching runs, their
-    state, work queue and pool joined; the SQL compiled once per distinct body."""
+    state, work queue and pool joined; the SQL compiled once per distinct body. A page
+    of no rows (``limit: 0``, which the dashboard sends) reads nothing."""
+    if limit == 0:
+        return []
     return _flow_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
