@@ -238,7 +238,9 @@ def test_task_run_cards_equal_reading_every_task_run(api, production: None) -> N
     TaskRun.objects.bulk_update(tasks, ["start_time"], batch_size=500)
     # Some task runs stand for sub-flow runs, so ``subflow_runs: {exists_: false}`` leaves some out.
     parents = [task for task in tasks if task.start_time is not None][:: max(1, len(tasks) // 40)]
-    for task, child in zip(parents, FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)[: len(parents)]):
+    for task, child in zip(
+        parents, FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)[: len(parents)], strict=True
+    ):
         child.parent_task_run_id = task.id
         child.save(update_fields=["parent_task_run_id"])
     subflow_parents = {task.id for task in parents}

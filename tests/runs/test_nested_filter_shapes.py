@@ -168,7 +168,7 @@ def _check_a_flows_pages(client: Client) -> None:
             for row in page:
                 run = shown[row["id"]]
                 assert (row["state"]["id"], row["state_type"], row["name"]) == (
-                    str(run.state.id),
+                    str(run.state_id),
                     run.state_type,
                     run.name,
                 )
