@@ -44,7 +44,7 @@ from runs_app.api.serializers import (
 from runs_app.filters import RELATED_RUN_FILTERS, TASK_RUN_FILTER, TASK_RUN_SORT
 from runs_app.models import TaskRun
 from runs_app.selectors.history import count_by_state_type, dashboard_task_run_counts, task_run_history
-from runs_app.selectors.runs import task_run_page, task_runs_matching
+from runs_app.selectors.runs import task_run_count, task_run_page, task_runs_matching
 from runs_app.services.runs import task_run_create, task_run_delete, task_run_set_state, task_run_update
 
 TASK_RUN_NOT_FOUND = "Task not found"
@@ -103,7 +103,9 @@ class TaskRunViewSet(OrionViewSet):
         page=task_run_page,
     )
 
-    count = count_route("count_task_runs", "Count task runs matching the filters.", TaskRunsCountRequest)
+    count = count_route(
+        "count_task_runs", "Count task runs matching the filters.", TaskRunsCountRequest, count=task_run_count
+    )
 
     def matching(self, data: dict[str, Any]) -> QuerySet[TaskRun]:
         return task_runs_matching(filters=data, workspace_id=self.workspace_id)

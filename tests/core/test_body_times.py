@@ -22,7 +22,7 @@ from orion_project.db import RowsCount
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.prepared import ByBody, PageByBody, ValueByBody
 from runs_app.api.flow_runs import FlowRunsCountRequest, FlowRunsFilterRequest
-from runs_app.api.task_runs import TaskRunsFilterRequest
+from runs_app.api.task_runs import TaskRunsCountRequest, TaskRunsFilterRequest
 from runs_app.models import FlowRun
 from tests.helpers import ApiClient, make_flow_run
 
@@ -61,6 +61,15 @@ def _task_windows(first: dt.datetime, second: dt.datetime) -> list[dict[str, Any
     return [
         {"task_runs": {"start_time": {"after_": a, "before_": b}}, "limit": 3},
         {"flow_runs": {"expected_start_time": {"after_": a}}, "task_runs": {"start_time": {"before_": b}}},
+        # The dashboard's task-run cards: a day's window, state types, no sub-flow runs.
+        {
+            "flows": {"id": {"any_": ["00000000-0000-4000-8000-000000000001"]}},
+            "task_runs": {
+                "state": {"type": {"any_": ["FAILED", "CRASHED"]}},
+                "start_time": {"after_": b, "before_": a},
+                "subflow_runs": {"exists_": False},
+            },
+        },
     ]
 
 
@@ -74,6 +83,7 @@ def _samples(first: dt.datetime, second: dt.datetime) -> dict[str, list[dict[str
         "_flow_run_page": pages(FlowRunsFilterRequest, _windows(first, second)),
         "_task_run_page": pages(TaskRunsFilterRequest, _task_windows(first, second)),
         "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in _windows(first, second)],
+        "_task_run_count": [validate_body(TaskRunsCountRequest, body) for body in _task_windows(first, second)],
         # /api/metrics's statements: their bodies name workspaces and carry no datetime,
         # so each body keeps its own statement.
         "_workspaces": [{}],
@@ -107,7 +117,7 @@ def test_every_statement_by_body_is_sampled() -> None:
     assert sorted(s.build.__qualname__ for s in ByBody.registered) == sorted(_samples(ANCHOR, ANCHOR))
 
 
-@pytest.mark.parametrize("name", ["_flow_run_page", "_task_run_page", "_flow_run_count"])
+@pytest.mark.parametrize("name", ["_flow_run_page", "_task_run_page", "_flow_run_count", "_task_run_count"])
 def test_the_statement_of_a_shape_equals_the_body_compiled(name: str) -> None:
     (statement,) = [s for s in ByBody.registered if s.build.__qualname__ == name]
     cache: dict[Any, Any] = {}

@@ -21,7 +21,7 @@ from orion_project.api.filtering import validate_body
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.prepared import ByBody, PageByBody, by_id, by_id_like
 from runs_app.api.flow_runs import FlowRunsCountRequest, FlowRunsFilterRequest
-from runs_app.api.task_runs import TaskRunsFilterRequest
+from runs_app.api.task_runs import TaskRunsCountRequest, TaskRunsFilterRequest
 from runs_app.models import FlowRun, FlowRunState, TaskRun
 from tests.helpers import FILTER_SINCE, FLOW_RUN_FILTER_BODIES
 
@@ -49,6 +49,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "_flow_run_page": _pages(FlowRunsFilterRequest, FLOW_RUN_FILTER_BODIES),
     "_task_run_page": _pages(TaskRunsFilterRequest, TASK_RUN_BODIES),
     "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in FLOW_RUN_FILTER_BODIES],
+    "_task_run_count": [validate_body(TaskRunsCountRequest, body) for body in TASK_RUN_BODIES],
     # /api/metrics: every workspace's rows, the workspaces named where it matters.
     "_workspaces": [{}],
     "_flow_run_rows": [{"workspaces": [DEFAULT_WORKSPACE_ID]}, {"workspaces": [DEFAULT_WORKSPACE_ID, 7]}],

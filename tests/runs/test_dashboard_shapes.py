@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from flows_app.models import Flow
 from orion_project.models import DEFAULT_WORKSPACE_ID
-from runs_app.models import FlowRun
+from runs_app.models import FlowRun, TaskRun
 from runs_app.selectors.history import flow_run_history, run_history
 from runs_app.selectors.runs import flow_runs_matching
 from tests.runs.rollup_helpers import assert_same
@@ -217,3 +217,83 @@ def test_history_off_on_and_near_the_hour_equals_reading_every_run(api, producti
     after_the_moves = [*_windows(now)[:1], *_windows(now)[3:5], *_odd_windows(now)]
     check(now, after_the_moves)
     check(now + dt.timedelta(hours=1), after_the_moves)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_run_cards_equal_reading_every_task_run(api, production: None) -> None:  # type: ignore[no-untyped-def]
+    """The dashboard's and a flow's task-run cards (``/task_runs/count``: a day's window on
+    ``start_time``, state types, no sub-flow runs; each compiled once per shape) equal
+    reading the task runs one by one, for windows off, on and within a second of the
+    hour, and for a run's task runs."""
+    tasks = list(TaskRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID).select_related("flow_run"))
+    # The seed leaves most task runs unstarted: start them over three days before
+    # ``ANCHOR``, every fifth on the hour and a few a fraction of a second off it.
+    for index, task in enumerate(tasks):
+        moment = ANCHOR - dt.timedelta(seconds=173 * index)
+        if index % 5 == 0:
+            moment = moment.replace(minute=0, second=0, microsecond=0)
+        elif index % 5 == 1 and index % 3 == 0:
+            moment = moment.replace(minute=0, second=0, microsecond=0) + dt.timedelta(seconds=0.4 - index % 2)
+        task.start_time = moment if index % 11 else None
+    TaskRun.objects.bulk_update(tasks, ["start_time"], batch_size=500)
+    # Some task runs stand for sub-flow runs, so ``subflow_runs: {exists_: false}`` leaves some out.
+    parents = [task for task in tasks if task.start_time is not None][:: max(1, len(tasks) // 40)]
+    for task, child in zip(
+        parents, FlowRun.objects.filter(workspace_id=DEFAULT_WORKSPACE_ID)[: len(parents)], strict=True
+    ):
+        child.parent_task_run_id = task.id
+        child.save(update_fields=["parent_task_run_id"])
+    subflow_parents = {task.id for task in parents}
+    assert len(subflow_parents) >= 10
+    now = ANCHOR - dt.timedelta(hours=20, minutes=42, seconds=17)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = dt.timedelta(days=1)
+    windows = [
+        (now - day, now),
+        (hour - day, hour),
+        (hour - day - dt.timedelta(seconds=1), hour + dt.timedelta(seconds=1)),
+        (hour - day + dt.timedelta(seconds=0.5), now),
+        (None, now),
+        (now - 3 * day, None),
+    ]
+    flow_id = Counter(
+        task.flow_run.flow_id
+        for task in tasks
+        if task.flow_run is not None and task.start_time is not None and now - day <= task.start_time <= now
+    ).most_common(1)[0][0]
+    groups = (["COMPLETED", "FAILED", "CRASHED", "RUNNING"], ["COMPLETED"], ["FAILED", "CRASHED"], ["RUNNING"])
+    sizes = []
+    for after, before in windows:
+        window = {
+            **({"after_": after.isoformat()} if after else {}),
+            **({"before_": before.isoformat()} if before else {}),
+        }
+        for group in groups:
+            for flows in (None, {"id": {"any_": [str(flow_id)]}}):
+                body: dict[str, Any] = {
+                    "task_runs": {
+                        "state": {"type": {"any_": group}},
+                        "start_time": window,
+                        "subflow_runs": {"exists_": False},
+                    }
+                }
+                if flows:
+                    body["flows"] = flows
+                expected = [
+                    task
+                    for task in tasks
+                    if task.state_type in group
+                    and task.id not in subflow_parents
+                    and task.start_time is not None
+                    and (after is None or task.start_time >= after)
+                    and (before is None or task.start_time <= before)
+                    and (flows is None or (task.flow_run is not None and task.flow_run.flow_id == flow_id))
+                ]
+                assert api.post("/task_runs/count", body).json() == len(expected), (after, before, group, flows)
+                sizes.append(len(expected))
+    assert max(sizes) > 100 and sum(size == 0 for size in sizes) < len(sizes) // 3, sizes
+    run_id = tasks[0].flow_run_id
+    of_run = [task for task in tasks if task.flow_run_id == run_id]
+    body = {"flow_runs": {"id": {"any_": [str(run_id)]}}, "task_runs": {"subflow_runs": {"exists_": False}}}
+    assert api.post("/task_runs/count", body).json() == len([t for t in of_run if t.id not in subflow_parents])
+    assert api.post("/task_runs/count", {"flow_runs": {"id": {"any_": [str(run_id)]}}}).json() == len(of_run)
