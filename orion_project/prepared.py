@@ -121,7 +121,7 @@ class CompiledQuery(Generic[M]):
         once for all values where the connection allows it (:mod:`orion_project.generic_plan`)."""
         connection = connections[self.alias]
         values = self.params if params is None else params
-        rows: Sequence[Sequence[Any]]
+        rows: list[Any]
         if generic and generic_plan.usable(connection):
             rows = generic_plan.rows(connection, self.sql, values)
         else:
