@@ -61,6 +61,16 @@ def usable(connection: Any) -> bool:
     )
 
 
+def fetchall(connection: Any, sql: str, params: Sequence[Any], *, generic: bool) -> list[Any]:
+    """The rows of ``sql`` for ``params``; with ``generic``, under a generic plan where
+    ``connection`` (a Django connection) allows it (:func:`usable`)."""
+    if generic and usable(connection):
+        return rows(connection, sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()  # type: ignore[no-any-return]
+
+
 def rows(connection: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (Django's ``%s`` placeholders) for ``params``, run under a
     generic plan on ``connection`` (which must be :func:`usable`)."""

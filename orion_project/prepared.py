@@ -119,15 +119,8 @@ class CompiledQuery(Generic[M]):
         """The query's rows as model instances (their ``select_related`` objects set),
         the way Django's own ``ModelIterable`` builds them; with ``generic``, planned
         once for all values where the connection allows it (:mod:`orion_project.generic_plan`)."""
-        connection = connections[self.alias]
         values = self.params if params is None else params
-        rows: list[Any]
-        if generic and generic_plan.usable(connection):
-            rows = generic_plan.rows(connection, self.sql, values)
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(self.sql, values)
-                rows = cursor.fetchall()
+        rows = generic_plan.fetchall(connections[self.alias], self.sql, values, generic=generic)
         if self.converters:
             rows = converted(rows, self.converters, self.alias)
         found = []
@@ -150,8 +143,7 @@ class ByPrimaryKey(Generic[M]):
     plan per execution, measured slower; ``docs/performance.md``).
 
     A read that locks nothing runs under a generic plan (:mod:`orion_project.generic_plan`):
-    one primary key's read is the same plan for every id, and planning it at every
-    execution cost more than running it.
+    the same plan serves every id, and planning it each time cost more than running it.
 
     The queryset must be a plain model query (:meth:`CompiledQuery.supports`): what most
     read routes use.
