@@ -290,4 +290,12 @@ def fast_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None
         return
     cache_write_statements()
     if connection.timezone is dt.UTC:
-        connection.connection.adapters.register_loader("timestamptz", utc_timestamptz_loader())
+        # A pooled connection keeps its loaders from one checkout to the next, and this
+        # runs at every checkout: register once per connection.
+        adapters, loader = connection.connection.adapters, utc_timestamptz_loader()
+        if adapters.get_loader(TIMESTAMPTZ_OID, TEXT_FORMAT) is not loader:
+            adapters.register_loader("timestamptz", loader)
+
+
+TIMESTAMPTZ_OID = 1184
+TEXT_FORMAT = 0  # psycopg.pq.Format.TEXT

@@ -36,7 +36,7 @@ from django.db import DatabaseError, connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
-from orion_project import body_times
+from orion_project import body_times, generic_plan
 from orion_project.compiled import CompiledRows, compile_queryset, converted
 
 M = TypeVar("M", bound=Model)
@@ -115,12 +115,12 @@ class CompiledQuery(Generic[M]):
             related_populators=get_related_populators(klass_info, select, alias),
         )
 
-    def instances(self, params: Sequence[Any] | None = None) -> list[M]:
+    def instances(self, params: Sequence[Any] | None = None, *, generic: bool = False) -> list[M]:
         """The query's rows as model instances (their ``select_related`` objects set),
-        the way Django's own ``ModelIterable`` builds them."""
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, self.params if params is None else params)
-            rows = cursor.fetchall()
+        the way Django's own ``ModelIterable`` builds them; with ``generic``, planned
+        once for all values where the connection allows it (:mod:`orion_project.generic_plan`)."""
+        values = self.params if params is None else params
+        rows = generic_plan.fetchall(connections[self.alias], self.sql, values, generic=generic)
         if self.converters:
             rows = converted(rows, self.converters, self.alias)
         found = []
@@ -142,6 +142,9 @@ class ByPrimaryKey(Generic[M]):
     planner weigh every index that leads with ``workspace_id`` for each read (a custom
     plan per execution, measured slower; ``docs/performance.md``).
 
+    A read that locks nothing runs under a generic plan (:mod:`orion_project.generic_plan`):
+    the same plan serves every id, and planning it each time cost more than running it.
+
     The queryset must be a plain model query (:meth:`CompiledQuery.supports`): what most
     read routes use.
     """
@@ -150,6 +153,7 @@ class ByPrimaryKey(Generic[M]):
         assert CompiledQuery.supports(queryset), "prefetch_related, annotations, DISTINCT and unions are not supported"
         self._queryset = queryset
         self.tenant = is_tenant_model(queryset.model)
+        self._generic = not queryset.query.select_for_update
         self._compiled: dict[str, tuple[CompiledQuery[M], int]] = {}
 
     def _compile(self, alias: str) -> tuple[CompiledQuery[M], int]:
@@ -175,7 +179,7 @@ class ByPrimaryKey(Generic[M]):
         compiled, id_position = entry
         params = list(compiled.params)
         params[id_position] = self._queryset.model._meta.pk.get_db_prep_value(pk, connections[alias])
-        found = compiled.instances(params)
+        found = compiled.instances(params, generic=self._generic)
         if not found or (self.tenant and found[0].workspace_id != workspace_id):  # type: ignore[attr-defined]
             return None
         return found[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +28,12 @@ API_VERSION_META = "HTTP_X_PREFECT_API_VERSION"
 UNCHECKED_API_PATHS = ("/api/health", "/api/docs", "/api/openapi.json", "/api/redoc")
 
 
+@functools.lru_cache(maxsize=64)
 def parse_api_version(raw: str) -> tuple[int, int, int] | None:
-    """``"0.8.4"`` → ``(0, 8, 4)``; anything but three dot-separated integers → ``None``."""
+    """``"0.8.4"`` → ``(0, 8, 4)``; anything but three dot-separated integers → ``None``.
+
+    Kept for the few values clients send: every API request is checked with it.
+    """
     parts = raw.split(".")
     if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
         return None

@@ -107,6 +107,11 @@ class OrionViewSet(viewsets.GenericViewSet):
                 return getattr(self, handler)(request, *args, **{**kwargs, kwarg: segment})
         return super().http_method_not_allowed(request, *args, **kwargs)
 
+    def perform_authentication(self, request: Request) -> None:
+        """Nothing: an API request is authenticated at the door
+        (``access_app.middleware``), and DRF has no authentication classes to run
+        (``REST_FRAMEWORK``); ``request.user`` is still worked out if anything asks."""
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
         """Every API response is JSON: skip DRF's per-request negotiation over one renderer."""
         renderer = self.renderer_classes[0]()
