@@ -4,6 +4,7 @@ registry (:mod:`orion_project.prepared`) shares, and :class:`CompiledRows`, a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,11 @@ class CompiledRows:
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         return cls(alias, sql, tuple(params), list(compiler.get_converters(fields).items()))
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """The rows as tuples, each column's ``from_db_value`` applied."""
+    def rows(self, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows as tuples, each column's ``from_db_value`` applied; ``params`` in
+        place of the compiled ones (the same statement for other values)."""
         with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, self.params)
+            cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
         if not self.converters:
             return [tuple(row) for row in rows]
