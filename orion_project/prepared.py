@@ -33,11 +33,11 @@ from typing import Any, Generic, TypeVar
 import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection, connections
-from django.db.models import CharField, DateField, DateTimeField, Field, Model, QuerySet, TextField, UUIDField
+from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 from orion_project import body_times
-from orion_project.compiled import CompiledRows, compile_queryset, converted
+from orion_project.compiled import CompiledRows, compile_queryset, converted, save_columns, save_values
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -375,34 +375,6 @@ class RowsByBody(ByBody[CompiledRows | None]):
 # ------------------------------------------------------------------------ the writes
 
 
-@dataclass(frozen=True)
-class _Column:
-    """What :class:`RowWrite` may skip of a field's ``pre_save`` and ``get_db_prep_save``
-    on one database, where Django's code gives the value back unchanged."""
-
-    field: Field[Any, Any]
-    # ``pre_save`` reads the attribute (no ``auto_now``/``auto_now_add``).
-    plain_read: bool
-    # ``None`` is stored as ``None``.
-    none_stored_as_is: bool
-    # Values of exactly this type are stored as they are: a ``str`` of a text column, a
-    # ``UUID`` of a UUID column (or a key to one) where the database has the type.
-    stored_as_is: type | None
-
-    @classmethod
-    def of(cls, field: Field[Any, Any], connection: Any) -> _Column:
-        target = getattr(field, "target_field", field) if field.is_relation else field
-        stored_as_is: type | None = None
-        if type(field) in (CharField, TextField):
-            stored_as_is = str
-        elif type(target) is UUIDField and connection.features.has_native_uuid_field:
-            stored_as_is = uuid.UUID
-        plain_read = type(field).pre_save is Field.pre_save or (
-            type(field) in (DateField, DateTimeField) and not (field.auto_now or field.auto_now_add)  # type: ignore[attr-defined]
-        )
-        return cls(field, plain_read, field.get_db_prep_save(None, connection) is None, stored_as_is)
-
-
 class RowWrite(Generic[M]):
     """A model's ``INSERT`` of every column and ``UPDATE`` of every column by primary key,
     the SQL written once per database, for writers that run the same row write many times
@@ -417,13 +389,12 @@ class RowWrite(Generic[M]):
     def __init__(self, model: type[M]) -> None:
         self.model = model
         meta = model._meta
-        self.fields = list(meta.local_concrete_fields)
+        self.fields = tuple(meta.local_concrete_fields)
         self.pk = meta.pk
         assert not any(field.generated or field is meta.auto_field for field in self.fields), "not supported"
-        self.changed = [field for field in self.fields if not field.primary_key]
+        self.changed = tuple(field for field in self.fields if not field.primary_key)
         self._sql: dict[str, tuple[str, str]] = {}
         self._many: dict[tuple[str, int], str] = {}
-        self._columns_of: dict[str, tuple[list[_Column], list[_Column]]] = {}
 
     def sql(self, alias: str) -> tuple[str, str]:
         """The ``INSERT`` and the ``UPDATE`` (parameters: :meth:`insert_params`,
@@ -470,34 +441,12 @@ class RowWrite(Generic[M]):
             self.saved(instance, alias)
 
     def insert_params(self, instance: M, alias: str) -> list[Any]:
-        return self._values(instance, self._columns(alias)[0], True, connections[alias])
+        return save_values(instance, save_columns(self.fields, alias), True, connections[alias])
 
     def update_params(self, instance: M, alias: str) -> list[Any]:
         connection = connections[alias]
-        values = self._values(instance, self._columns(alias)[1], False, connection)
+        values = save_values(instance, save_columns(self.changed, alias), False, connection)
         values.append(self.pk.get_db_prep_save(instance.pk, connection))
-        return values
-
-    def _columns(self, alias: str) -> tuple[list[_Column], list[_Column]]:
-        """:class:`_Column` of each field of the ``INSERT`` and of the ``UPDATE``."""
-        columns = self._columns_of.get(alias)
-        if columns is None:
-            every = {field: _Column.of(field, connections[alias]) for field in self.fields}
-            columns = self._columns_of[alias] = ([every[f] for f in self.fields], [every[f] for f in self.changed])
-        return columns
-
-    @staticmethod
-    def _values(instance: M, columns: Sequence[_Column], add: bool, connection: Any) -> list[Any]:
-        """Each column's ``get_db_prep_save(pre_save(instance, add))``, skipping the two
-        calls where :class:`_Column` knows their answer (a log batch made 1,000 of each)."""
-        values = []
-        for column in columns:
-            field = column.field
-            value = getattr(instance, field.attname) if column.plain_read else field.pre_save(instance, add)
-            if (value is None and column.none_stored_as_is) or type(value) is column.stored_as_is:
-                values.append(value)
-            else:
-                values.append(field.get_db_prep_save(value, connection))
         return values
 
     @staticmethod

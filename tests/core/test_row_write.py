@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from runs_app.models import FlowRun, FlowRunState, Log, TaskRun, TaskRunState
 NOW = dt.datetime(2026, 12, 7, 18, 0, 1, 250, tzinfo=dt.UTC)
 
 
-def django_params(instance: Model, fields: list[Any], add: bool) -> list[Any]:
+def django_params(instance: Model, fields: Sequence[Any], add: bool) -> list[Any]:
     return [field.get_db_prep_save(field.pre_save(instance, add), connection) for field in fields]
 
 
