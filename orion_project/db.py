@@ -17,16 +17,21 @@
   ``datetime.fromisoformat`` (see :func:`fast_timestamptz_loader`).
 * ``cache_write_statements``: psycopg keeps the converted text of the state-write
   statements, which it would otherwise convert at every execution.
+* ``write_transaction``: ``transaction.atomic()`` whose statements PostgreSQL may plan
+  once for every execution (the state writes), where the connection plans each for its
+  values (the filter reads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -299,3 +304,46 @@ def fast_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None
 
 TIMESTAMPTZ_OID = 1184
 TEXT_FORMAT = 0  # psycopg.pq.Format.TEXT
+
+
+# Sent instead of psycopg's own ``BEGIN`` (one round trip either way): the connection's
+# ``plan_cache_mode = force_custom_plan`` (``orion_project.config``) is for the filter
+# reads, whose best plan depends on their values; a write's statements have one plan
+# whatever their values, and planning them again at every execution, with the
+# foreign-key checks PostgreSQL runs for them, was a third of the database's CPU for a
+# state change (docs/performance.md, "Generic plans for the writes").
+_BEGIN_PLANNED_ONCE = b"BEGIN; SET LOCAL plan_cache_mode = auto"
+
+
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
+    """``transaction.atomic()`` whose statements (and the foreign-key checks they cause)
+    PostgreSQL plans under its default ``plan_cache_mode``: a prepared statement is then
+    planned once for all its executions, as it would be without the connection's
+    setting. For the writes of one row by primary key, whose plan no value changes.
+
+    The setting is local to the transaction. Inside a transaction already begun (an
+    outer ``atomic`` that ran a statement) it is not changed: that transaction's plans
+    stay those of the connection, which answer the same.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _begin_planned_once()
+        yield
+
+
+def _begin_planned_once() -> None:
+    """Begin the outermost transaction now with :data:`_BEGIN_PLANNED_ONCE`, before
+    psycopg begins it with its own ``BEGIN`` at the first statement."""
+    from psycopg import errors, generators, pq
+
+    raw = connection.connection
+    pgconn = raw.pgconn
+    if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    with connection.wrap_database_errors, raw.lock:
+        pgconn.send_query(_BEGIN_PLANNED_ONCE)
+        results = raw.wait(generators.execute(pgconn))
+        failed = next((result for result in results if result.status != pq.ExecStatus.COMMAND_OK), None)
+        if failed is not None:
+            raise errors.error_from_result(failed, encoding=raw.info.encoding)

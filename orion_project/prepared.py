@@ -37,7 +37,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 from orion_project import body_times, generic_plan
-from orion_project.compiled import CompiledRows, compile_queryset, converted
+from orion_project.compiled import CompiledRows, compile_queryset, converted, save_columns, save_values
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -393,10 +393,10 @@ class RowWrite(Generic[M]):
     def __init__(self, model: type[M]) -> None:
         self.model = model
         meta = model._meta
-        self.fields = list(meta.local_concrete_fields)
+        self.fields = tuple(meta.local_concrete_fields)
         self.pk = meta.pk
         assert not any(field.generated or field is meta.auto_field for field in self.fields), "not supported"
-        self.changed = [field for field in self.fields if not field.primary_key]
+        self.changed = tuple(field for field in self.fields if not field.primary_key)
         self._sql: dict[str, tuple[str, str]] = {}
         self._many: dict[tuple[str, int], str] = {}
 
@@ -445,12 +445,11 @@ class RowWrite(Generic[M]):
             self.saved(instance, alias)
 
     def insert_params(self, instance: M, alias: str) -> list[Any]:
-        connection = connections[alias]
-        return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+        return save_values(instance, save_columns(self.fields, alias), True, connections[alias])
 
     def update_params(self, instance: M, alias: str) -> list[Any]:
         connection = connections[alias]
-        values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in self.changed]
+        values = save_values(instance, save_columns(self.changed, alias), False, connection)
         values.append(self.pk.get_db_prep_save(instance.pk, connection))
         return values
 

@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from flows_app.models import Deployment, Flow
+from orion_project.db import write_transaction
 from orion_project.exceptions import INTEGRITY_CONFLICT_DETAIL, ConflictError, ObjectNotFoundError
 from orion_project.prepared import by_id, row_write
 from runs_app.events import NAMED_FIELDS
@@ -108,8 +109,9 @@ def _set_state(
     api_version: ApiVersion,
 ) -> OrchestrationResult:
     """One transaction with the run row locked, so concurrent proposals for one run are
-    decided one after the other and each sees the state the other wrote."""
-    with transaction.atomic():
+    decided one after the other and each sees the state the other wrote; its statements
+    planned once for all runs (``write_transaction``)."""
+    with write_transaction():
         run = lock_run(model, run_id, workspace_id=workspace_id)
         if run is None:
             raise ObjectNotFoundError(f"{kind} with id {run_id} not found")
@@ -155,7 +157,7 @@ def flow_run_create(
     )
     fields["name"] = fields.get("name") or random_run_name()
     try:
-        with transaction.atomic():
+        with write_transaction():
             # One round of inserts: the engine writes the state row, then inserts the run
             # with its state columns already set (the foreign keys between the two are
             # checked at commit). The returned run is complete; nothing is read back.
@@ -260,7 +262,7 @@ def task_run_create(
     _require_references((FlowRun, fields.get("flow_run_id")), workspace_id=workspace_id)
     fields["name"] = fields.get("name") or random_run_name()
     try:
-        with transaction.atomic():
+        with write_transaction():
             # One round of inserts, as in flow_run_create.
             run = TaskRun(**fields)
             orchestrate(run, initial_state or _pending_now(), force=True, api_version=api_version)

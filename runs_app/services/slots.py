@@ -21,13 +21,16 @@ holder that does not exist), and a run takes slots only of its workspace's limit
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
+from orion_project.compiled import CompiledRows
 from runs_app.models import ConcurrencyLimit, TaskRun
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -130,13 +133,36 @@ def free_stale_slots(limits: Sequence[ConcurrencyLimit], now: datetime, *, keep:
     return freed
 
 
+# Stand-ins the holders' read is compiled with, replaced by the real values at each run.
+_FLOW_RUN_PLACEHOLDER = uuid.UUID("00000000-0000-4000-8000-0000000f1a9e")
+_WORKSPACE_PLACEHOLDER = -2_147_483_000
+
+
+@functools.cache
+def _holders_read(alias: str) -> tuple[CompiledRows, int, int]:
+    """The read of a flow run's task runs that hold slots, compiled once per database
+    (every flow run reaching a final state runs it), and where its workspace and flow run
+    sit among its parameters."""
+    compiled = CompiledRows.of(
+        TaskRun.objects.filter(
+            workspace_id=_WORKSPACE_PLACEHOLDER,
+            flow_run_id=_FLOW_RUN_PLACEHOLDER,
+            state_type__in=sorted(HOLDING_STATE_TYPES),
+        ).values_list("id", "tags"),
+        alias,
+    )
+    assert compiled is not None
+    flow_run = TaskRun._meta.get_field("flow_run").get_db_prep_value(_FLOW_RUN_PLACEHOLDER, connections[alias])
+    return compiled, compiled.params.index(_WORKSPACE_PLACEHOLDER), compiled.params.index(flow_run)
+
+
 def release_slots_of_flow_run(*, flow_run_id: uuid.UUID, workspace_id: int) -> int:
     """A flow run reached a final state: free the slots its still-RUNNING task runs hold."""
-    holders = list(
-        TaskRun.objects.filter(
-            workspace_id=workspace_id, flow_run_id=flow_run_id, state_type__in=HOLDING_STATE_TYPES
-        ).values_list("id", "tags")
-    )
+    read, workspace_at, flow_run_at = _holders_read(connection.alias)
+    params = list(read.params)
+    params[workspace_at] = workspace_id
+    params[flow_run_at] = TaskRun._meta.get_field("flow_run").get_db_prep_value(flow_run_id, connection)
+    holders = read.rows(params)
     tags = sorted({tag for _, run_tags in holders for tag in run_tags or []})
     if not tags:
         return 0
