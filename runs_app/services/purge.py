@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, models, transaction
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from runs_app.models import Artifact, FlowRun, FlowRunHistoryBucket, Log, RunStateCount, TaskRun
 from runs_app.rollup.writes import RUN_FIELDS as HISTORY_RUN_FIELDS
@@ -175,7 +176,11 @@ class _Purge:
         )
 
     def _unlink(
-        self, model: type[models.Model], field: models.ForeignObject[Any, Any], ids: Sequence[Any], kept_out: Sequence[Any]
+        self,
+        model: type[models.Model],
+        field: models.ForeignObject[Any, Any],
+        ids: Sequence[Any],
+        kept_out: Sequence[Any],
     ) -> None:
         """``SET NULL`` of ``field`` on the rows naming ``ids``, but not on rows deleted in this batch."""
         column = self.connection.ops.quote_name(field.column)
@@ -248,9 +253,12 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any], workspace_id: int, *
     counts: Counter[str] = Counter()
     model = runs.model
     connection = connections[runs.db]
-    locked = runs.filter(pk__in=list(ids)).order_by()
     if connection.vendor == "postgresql":
-        locked = locked.select_for_update(of=("self",))
+        table, pk_column = (connection.ops.quote_name(name) for name in (model._meta.db_table, model._meta.pk.column))
+        among = RawSQL(f"{table}.{pk_column} = ANY(%s)", (list(ids),), output_field=models.BooleanField())
+        locked = runs.filter(among).order_by().select_for_update(of=("self",))
+    else:
+        locked = runs.filter(pk__in=list(ids)).order_by()
     if model is FlowRun:
         # What the runs added to the history rollup, read under the lock and taken away
         # at the end of the batch, so history from the rollup stays that of the runs.
