@@ -4,7 +4,8 @@
 
 Against a database already holding the big data set (a copy: this deletes runs). It
 starts ``orion_start --no-services``, keeps one client reading the recent-runs page
-(``POST /flow_runs/filter``, 50 newest) in a loop, runs ``manage.py orion_prune`` with
+(``POST /flow_runs/filter``, 50 newest, of ``--workspace``: by default the first that
+has runs) in a loop, runs ``manage.py orion_prune`` with
 the given arguments, and reports how long the prune took, what it deleted, the CPU the
 prune spent (its process and its PostgreSQL backend) and the server's, and the reads'
 count, p50, p99 and errors while it ran: the prune's short batch transactions must not
@@ -72,6 +73,20 @@ def backend_cpu(database_url: str, stop: threading.Event, seen: dict[int, float]
             stop.wait(0.2)
 
 
+def reader_workspace(database_url: str) -> str:
+    """The slug of the first workspace that has flow runs (the one the client reads)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT slug FROM orion_project_workspace AS w "
+            "WHERE EXISTS (SELECT 1 FROM runs_app_flowrun WHERE workspace_id = w.id) ORDER BY id LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise SystemExit("no workspace has flow runs: nothing to prune")
+    return str(row[0])
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
@@ -83,11 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--older-than", default="14d")
     parser.add_argument("--before", help="the cut-off as an ISO moment (overrides --older-than)")
     parser.add_argument("--batch", type=int, help="orion_prune --batch (default: the command's)")
+    parser.add_argument("--batch-seconds", type=float, help="orion_prune --batch-seconds (default: the command's)")
+    parser.add_argument("--workspace", help="the workspace the client reads (default: the first with runs)")
     parser.add_argument("--port", type=int, default=4282)
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
     server = ours(args.database_url, args.port)
+    server.api_path = f"/api/workspaces/{args.workspace or reader_workspace(args.database_url)}"
     env = {**server.env, "PGAPPNAME": APPLICATION_NAME}
     workdir = Path(tempfile.mkdtemp(prefix="orion-prune-"))
     stop, latencies, errors = threading.Event(), [], []  # type: ignore[var-annotated]
@@ -106,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prune = [PY, "manage.py", "orion_prune", "--older-than", older_than]
         if args.batch:
             prune += ["--batch", str(args.batch)]
+        if args.batch_seconds is not None:
+            prune += ["--batch-seconds", str(args.batch_seconds)]
         log(f"running {' '.join(prune[1:])}")
         server_before = process_tree_cpu([server.process.pid]) or 0.0
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -132,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"reads meanwhile: {len(latencies)}, p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies) * 1000 if latencies else 0:.0f} ms, "
-        f"errors {len(errors)}"
+        f"errors {len(errors)}" + (f" (first: {errors[0]})" if errors else "")
     )
     return 1 if errors else 0
 

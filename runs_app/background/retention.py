@@ -34,7 +34,7 @@ logger = logging.getLogger("orion.retention")
 DEFAULT_BATCH_SIZE = 5000
 # Each batch is sized to take about this long (at most the batch size's runs): short
 # transactions, whatever the machine and however many task runs and states a run has.
-DEFAULT_BATCH_SECONDS = 1.0
+DEFAULT_BATCH_SECONDS = 2.0
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

@@ -285,7 +285,7 @@ class _BatchSizer:
     that long (starting small, at most ``batch_size``), so each transaction stays short
     however fast the machine and however many rows a run has."""
 
-    START = 500
+    START = 1000
 
     def __init__(self, batch_size: int, seconds: float | None) -> None:
         self.limit = batch_size
