@@ -39,6 +39,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.db import connections, models, transaction
@@ -259,14 +260,15 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any], workspace_id: int, *
         locked = runs.filter(among).order_by().select_for_update(of=("self",))
     else:
         locked = runs.filter(pk__in=list(ids)).order_by()
-    if model is FlowRun:
-        # What the runs added to the history rollup, read under the lock and taken away
-        # at the end of the batch, so history from the rollup stays that of the runs.
-        values = list(locked.values("pk", *HISTORY_RUN_FIELDS))
-        kept = [row["pk"] for row in values]
-    else:
-        values = []
-        kept = list(locked.values_list("pk", flat=True))
+    with _by_primary_key(connection):
+        if model is FlowRun:
+            # What the runs added to the history rollup, read under the lock and taken away
+            # at the end of the batch, so history from the rollup stays that of the runs.
+            values = list(locked.values("pk", *HISTORY_RUN_FIELDS))
+            kept = [row["pk"] for row in values]
+        else:
+            values = []
+            kept = list(locked.values_list("pk", flat=True))
     if not kept:
         return counts
     pk = model._meta.pk
@@ -278,6 +280,21 @@ def _delete_batch(runs: QuerySet[RunT], ids: Sequence[Any], workspace_id: int, *
     if counts[_label(Artifact)]:
         artifact_collections_repair()
     return counts
+
+
+@contextmanager
+def _by_primary_key(connection: Any) -> Iterator[None]:
+    """The batch's runs found by their primary keys. Beside the ids, a retention filter
+    (``end_time <= cutoff OR ...``) matches an index range of half the workspace, and
+    PostgreSQL would AND a bitmap of that whole range with the ids' one in every batch."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    yield  # on an error the batch's (sub)transaction is rolled back, and the setting with it
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_bitmapscan")
 
 
 class _BatchSizer:
