@@ -29,8 +29,7 @@ from runs_app.services import purge
 from runs_app.states import StateType
 from tests.helpers import ApiClient, WorkspaceApi
 from tests.runs.retention_helpers import dangling_rows, move
-from tests.runs.test_history_after_deletes import assert_rollup_equals_scan
-from tests.runs.test_metrics_all_hours import assert_counts_match
+from tests.runs.rollup_helpers import assert_counts_match, assert_rollup_equals_scan
 
 POLICY = PrunePolicy(older_than=dt.timedelta(days=2))
 FINALS = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
