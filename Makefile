@@ -209,7 +209,10 @@ BENCH_SCALE_URL ?= $(DATABASE_URL)
 bench-scale: venv
 	$(PY) -m bench.scale --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
 
-# A retention pass over a COPY of that database while a client reads (it deletes runs).
+# A retention pass over a COPY of that database while a client reads (it deletes runs):
+# BENCH_ARGS="--before 2026-11-22T12:00:00Z" fixes the cut-off (half of a 30-day seed), so
+# trials hours apart delete the same runs; it prints the wall time and the CPU of the prune,
+# its PostgreSQL backend and the server, and the reads' p50/p99.
 bench-prune: venv
 	$(PY) -m bench.prune --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
 

@@ -32,6 +32,9 @@ from runs_app.states import TERMINAL_STATE_TYPES, StateType
 logger = logging.getLogger("orion.retention")
 
 DEFAULT_BATCH_SIZE = 5000
+# Each batch is sized to take about this long (at most the batch size's runs): short
+# transactions, whatever the machine and however many task runs and states a run has.
+DEFAULT_BATCH_SECONDS = 2.0
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -70,6 +73,10 @@ class PrunePolicy:
                 f"(use {', '.join(sorted(TERMINAL_STATE_TYPES))})."
             )
 
+    def cutoff(self, now: dt.datetime) -> dt.datetime:
+        """The end (or last state) time at or before which a run is old enough."""
+        return add_clamped(now, -self.older_than)  # an age past year 1 keeps every run
+
 
 @dataclass
 class PruneResult:
@@ -95,12 +102,18 @@ class PruneResult:
 def prunable_flow_runs(policy: PrunePolicy, *, now: dt.datetime, workspace_id: int) -> QuerySet[FlowRun]:
     """The workspace's finished flow runs ``policy`` deletes, oldest end first (uses
     ``ix_fr_ws_end_time``); ``flow_names`` name the workspace's flows."""
-    cutoff = add_clamped(now, -policy.older_than)  # an age past year 1 keeps every run
+    cutoff = policy.cutoff(now)
     aged = Q(end_time__lte=cutoff) | Q(end_time__isnull=True, state_timestamp__lte=cutoff)
     runs = FlowRun.objects.filter(aged, workspace_id=workspace_id, state_type__in=sorted(policy.state_types))
     if policy.flow_names:
         runs = runs.filter(flow__name__in=list(policy.flow_names))
     return runs
+
+
+def flow_runs_prune_count(*, policy: PrunePolicy, workspace_id: int, now: dt.datetime | None = None) -> int:
+    """How many flow runs :func:`flow_runs_prune` would delete (one indexed count; the rows
+    of other tables are counted by :func:`flow_runs_prune_plan`)."""
+    return prunable_flow_runs(policy, now=now or timezone.now(), workspace_id=workspace_id).count()
 
 
 def flow_runs_prune_plan(*, policy: PrunePolicy, workspace_id: int, now: dt.datetime | None = None) -> PruneResult:
@@ -114,12 +127,14 @@ def flow_runs_prune(
     policy: PrunePolicy,
     workspace_id: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_seconds: float | None = DEFAULT_BATCH_SECONDS,
     max_runs: int | None = None,
     now: dt.datetime | None = None,
     on_batch: Callable[[PruneResult], None] | None = None,
 ) -> PruneResult:
-    """Delete the workspace's runs ``policy`` selects with all their rows, ``batch_size`` runs per
-    transaction, until none is left (or ``max_runs`` are gone).
+    """Delete the workspace's runs ``policy`` selects with all their rows, at most ``batch_size``
+    runs per transaction (as many as take about ``batch_seconds``; ``None``: always
+    ``batch_size``), until none is left (or ``max_runs`` are gone).
 
     The cut-off is fixed when the prune starts, so runs finishing meanwhile are left for
     the next one. ``on_batch`` is called after each committed batch (progress bars).
@@ -135,13 +150,15 @@ def flow_runs_prune(
             on_batch(result)
 
     # The cut-off is fixed here: the query below is evaluated again for each batch.
+    now = now or timezone.now()
     flow_runs_delete(
-        runs=prunable_flow_runs(policy, now=now or timezone.now(), workspace_id=workspace_id),
+        runs=prunable_flow_runs(policy, now=now, workspace_id=workspace_id),
         workspace_id=workspace_id,
         batch_size=batch_size,
         max_runs=max_runs,
-        next_batch=_Cursor().next_batch,
+        next_batch=_Cursor(policy.cutoff(now)).next_batch,
         on_batch=progress,
+        batch_seconds=batch_seconds,
     )
     if result.flow_runs:
         logger.info(
@@ -159,13 +176,16 @@ class _Cursor:
     a batch does not step again over the index entries of the rows deleted before it), then
     the finished runs that never started and have no end time."""
 
-    def __init__(self) -> None:
+    def __init__(self, cutoff: dt.datetime) -> None:
         self.after: dt.datetime | None = None
         self.ended_done = False
+        self.cutoff = cutoff
 
     def next_batch(self, runs: QuerySet[FlowRun], size: int) -> list[object]:
         if not self.ended_done:
-            ended = runs.filter(end_time__isnull=False)
+            # The cut-off again as a bound of the index range (in ``runs`` it is one side
+            # of an OR): the last batch does not read the newer runs up to the end.
+            ended = runs.filter(end_time__isnull=False, end_time__lte=self.cutoff)
             if self.after is not None:
                 ended = ended.filter(end_time__gte=self.after)
             rows = list(ended.order_by("end_time").values_list("pk", "end_time")[:size])

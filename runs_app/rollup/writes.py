@@ -199,21 +199,51 @@ def flow_run_history_statement(before: Mapping[str, Any], after: Mapping[str, An
 
 def flow_runs_history_forget(runs: Iterable[Mapping[str, Any]]) -> None:
     """Take away the contributions of runs about to be deleted: one upsert for all of
-    them, then the rows left with no run are deleted (a deleted flow leaves none)."""
+    them, then the rows left with no run in the cells they touched are deleted (a deleted
+    flow leaves none)."""
     deltas: dict[Key, list[float]] = {}
     for run in runs:
         _add(deltas, contribution(run), -1.0)
     if not deltas:
         return
-    _upsert(deltas)
-    for workspace_id in {key[0] for key in deltas}:
-        keys = [key for key in deltas if key[0] == workspace_id]
-        FlowRunHistoryBucket.objects.filter(
-            workspace_id=workspace_id,
-            flow_id__in={key[1] for key in keys},
-            bucket__in={key[2] for key in keys},
-            count_runs__lte=0,
-        ).delete()
+    if connection.vendor != "postgresql":
+        _upsert(deltas)
+        for workspace_id in {key[0] for key in deltas}:
+            keys = [key for key in deltas if key[0] == workspace_id]
+            FlowRunHistoryBucket.objects.filter(
+                workspace_id=workspace_id,
+                flow_id__in={key[1] for key in keys},
+                bucket__in={key[2] for key in keys},
+                count_runs__lte=0,
+            ).delete()
+        return
+    # PostgreSQL: the rows as one array per column, so a retention batch's thousands of
+    # rows are one short statement (not 11 placeholders a row) of one text, whatever
+    # their number; ``ORDER BY n`` keeps the lock order of ``_changed_rows``.
+    table = FlowRunHistoryBucket._meta.db_table
+    rows = _changed_rows(deltas)
+    columns = [list(column) for column in zip(*((*key, *sums) for key, sums in rows), strict=True)]
+    for index in (5, 9):  # the counts
+        columns[index] = [round(value) for value in columns[index]]
+    cells = sorted({key[:3] for key, _ in rows}, key=lambda cell: tuple(str(part) for part in cell))
+    with connection.cursor() as cursor:
+        cursor.execute(_UNNEST_UPSERT, columns)
+        cursor.execute(
+            f"DELETE FROM {table} AS b USING unnest(%s::int[], %s::uuid[], %s::timestamptz[]) AS c (ws, flow, hour) "
+            "WHERE b.workspace_id = c.ws AND b.flow_id = c.flow AND b.bucket = c.hour AND b.count_runs <= 0",
+            [list(column) for column in zip(*cells, strict=True)],
+        )
+
+
+_UNNEST_UPSERT = (
+    f"INSERT INTO {FlowRunHistoryBucket._meta.db_table} ({', '.join((*KEY_FIELDS, *SUM_FIELDS))}) "
+    f"SELECT {', '.join((*KEY_FIELDS, *SUM_FIELDS))} FROM unnest("
+    "%s::int[], %s::uuid[], %s::timestamptz[], %s::text[], %s::text[], "
+    "%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[], %s::float8[]) "
+    f"WITH ORDINALITY AS u ({', '.join((*KEY_FIELDS, *SUM_FIELDS))}, n) ORDER BY n "
+    f"ON CONFLICT ({', '.join(KEY_FIELDS)}) DO UPDATE SET "
+    + ", ".join(f"{name} = {FlowRunHistoryBucket._meta.db_table}.{name} + excluded.{name}" for name in SUM_FIELDS)
+)
 
 
 def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orion_project.models import DEFAULT_WORKSPACE_ID
+from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
+from runs_app.models import FlowRun, FlowRunHistoryBucket
+from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, SUM_FIELDS
 from runs_app.selectors.history import run_history
 from runs_app.selectors.runs import flow_runs_matching
+from runs_app.states import StateType
 from tests.factories import FlowFactory
+from tests.helpers import ApiClient, scrape
+
+TABLE = FlowRunHistoryBucket._meta.db_table
 
 
 def assert_same(rollup: list[dict[str, Any]], scan: list[dict[str, Any]]) -> None:
@@ -101,3 +112,66 @@ def windows(now: dt.datetime) -> list[dict[str, Any]]:
             for minute in range(0, 60, 7)
         ),
     ]
+
+
+def sums(workspace_id: int, flow_id: Any) -> dict[tuple[str, str], tuple[float, ...]]:
+    rows = (
+        FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id, flow_id=flow_id)
+        .values_list("state_type", "state_name")
+        .annotate(*[Sum(name) for name in SUM_FIELDS])
+        .order_by()
+    )
+    return {
+        (state_type, state_name): tuple(round(value, 3) for value in values)
+        for state_type, state_name, *values in rows
+        if values[0]
+    }
+
+
+def assert_counts_match(client: Client, workspace: str = "default") -> dict[Any, float]:
+    """Every flow-run gauge of ``workspace`` equals counting its runs, and its all-hours
+    rows equal the sums of its all-flows rows."""
+    workspace_id = Workspace.objects.get(slug=workspace).id
+    runs = FlowRun.objects.filter(workspace_id=workspace_id)
+    samples = scrape(client)
+    for state_type in StateType.values:
+        key = ("orion_flow_runs", (("state_type", state_type), ("workspace", workspace)))
+        assert samples[key] == runs.filter(state_type=state_type).count(), state_type
+    late = runs.filter(state_type="SCHEDULED", state_name="Late").count()
+    assert samples[("orion_late_flow_runs", (("workspace", workspace),))] == late
+    assert sums(workspace_id, ALL_HOURS) == sums(workspace_id, ALL_FLOWS)
+    return samples
+
+
+def history(api: ApiClient, body: dict[str, Any], now: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The route's answer at a fixed ``now`` (lateness and run time depend on it), and
+    whether it read the rollup."""
+    with monkeypatch.context() as patch, CaptureQueriesContext(connection) as queries:
+        patch.setattr(timezone, "now", lambda: now)
+        response = api.post("/flow_runs/history", body)
+    assert response.status_code == 200, response.content
+    return response.json(), any(TABLE in query["sql"] for query in queries.captured_queries)
+
+
+def assert_rollup_equals_scan(api: ApiClient, monkeypatch: pytest.MonkeyPatch, flow_ids: list[str]) -> int:
+    """Compare both paths for several windows, unfiltered and by flow; the runs counted."""
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    windows = [
+        (now - dt.timedelta(days=3, minutes=17), now, 86_400),
+        (hour - dt.timedelta(hours=62), hour + dt.timedelta(hours=4), 3_600),
+        (now - dt.timedelta(hours=61, seconds=5), now + dt.timedelta(hours=20), 5 * 3_600 + 180),
+    ]
+    total = 0
+    for start, end, seconds in windows:
+        window = {"history_start": start.isoformat(), "history_end": end.isoformat()}
+        window["history_interval_seconds"] = seconds  # type: ignore[assignment]
+        for flows in (None, {"id": {"any_": flow_ids}}):
+            rollup, used_rollup = history(api, {**window, "flows": flows}, now, monkeypatch)
+            # Every run matches this flow-run filter, and the rollup has no column for it.
+            everything = {"flow_runs": {"operator": "or_", "id": {"not_any_": [str(uuid.uuid4())]}}}
+            scan, used_scan_rollup = history(api, {**window, "flows": flows, **everything}, now, monkeypatch)
+            assert used_rollup and not used_scan_rollup
+            assert_same(rollup, scan)
+            total = max(total, sum(s["count_runs"] for interval in scan for s in interval["states"]))
+    return total

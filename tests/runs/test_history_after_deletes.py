@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from runs_app.models import FlowRun, FlowRunHistoryBucket
 from tests.helpers import ApiClient
-from tests.runs.rollup_helpers import assert_same
+from tests.runs.rollup_helpers import assert_rollup_equals_scan
 
 TABLE = FlowRunHistoryBucket._meta.db_table
 PLANS = [
@@ -60,40 +58,6 @@ def seed(api: ApiClient) -> dict[str, Any]:
             assert api.post(f"/flow_runs/{run['id']}/set_state", forced).json()["status"] == "ACCEPT"
         runs.append(run)
     return {"flows": flows, "deployment": deployment, "runs": runs}
-
-
-def history(api: ApiClient, body: dict[str, Any], now: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The route's answer at a fixed ``now`` (lateness and run time depend on it), and
-    whether it read the rollup."""
-    with monkeypatch.context() as patch, CaptureQueriesContext(connection) as queries:
-        patch.setattr(timezone, "now", lambda: now)
-        response = api.post("/flow_runs/history", body)
-    assert response.status_code == 200, response.content
-    return response.json(), any(TABLE in query["sql"] for query in queries.captured_queries)
-
-
-def assert_rollup_equals_scan(api: ApiClient, monkeypatch: pytest.MonkeyPatch, flow_ids: list[str]) -> int:
-    """Compare both paths for several windows, unfiltered and by flow; the runs counted."""
-    now = timezone.now()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    windows = [
-        (now - dt.timedelta(days=3, minutes=17), now, 86_400),
-        (hour - dt.timedelta(hours=62), hour + dt.timedelta(hours=4), 3_600),
-        (now - dt.timedelta(hours=61, seconds=5), now + dt.timedelta(hours=20), 5 * 3_600 + 180),
-    ]
-    total = 0
-    for start, end, seconds in windows:
-        window = {"history_start": start.isoformat(), "history_end": end.isoformat()}
-        window["history_interval_seconds"] = seconds  # type: ignore[assignment]
-        for flows in (None, {"id": {"any_": flow_ids}}):
-            rollup, used_rollup = history(api, {**window, "flows": flows}, now, monkeypatch)
-            # Every run matches this flow-run filter, and the rollup has no column for it.
-            everything = {"flow_runs": {"operator": "or_", "id": {"not_any_": [str(uuid.uuid4())]}}}
-            scan, used_scan_rollup = history(api, {**window, "flows": flows, **everything}, now, monkeypatch)
-            assert used_rollup and not used_scan_rollup
-            assert_same(rollup, scan)
-            total = max(total, sum(s["count_runs"] for interval in scan for s in interval["states"]))
-    return total
 
 
 def ids_in(state_type: str, flow: dict[str, Any]) -> list[str]:

@@ -9,16 +9,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db.models import Sum
 from django.test import Client
 
 from orion_project.models import DEFAULT_WORKSPACE_ID, Workspace
 from runs_app.background.retention import PrunePolicy, flow_runs_prune
 from runs_app.models import FlowRun, FlowRunHistoryBucket
-from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, SUM_FIELDS, flow_run_history_rebuild
-from runs_app.states import StateType
+from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, flow_run_history_rebuild
 from tests.helpers import ApiClient, WorkspaceApi, make_flow_run, scrape
 from tests.runs.retention_helpers import move
+from tests.runs.rollup_helpers import assert_counts_match, sums
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -33,35 +32,6 @@ def old_run(api: ApiClient, days: float, name: str | None = None) -> str:
 
 def _ago(days: float) -> str:
     return (NOW - dt.timedelta(days=days)).isoformat()
-
-
-def sums(workspace_id: int, flow_id: Any) -> dict[tuple[str, str], tuple[float, ...]]:
-    rows = (
-        FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id, flow_id=flow_id)
-        .values_list("state_type", "state_name")
-        .annotate(*[Sum(name) for name in SUM_FIELDS])
-        .order_by()
-    )
-    return {
-        (state_type, state_name): tuple(round(value, 3) for value in values)
-        for state_type, state_name, *values in rows
-        if values[0]
-    }
-
-
-def assert_counts_match(client: Client, workspace: str = "default") -> dict[Any, float]:
-    """Every flow-run gauge of ``workspace`` equals counting its runs, and its all-hours
-    rows equal the sums of its all-flows rows."""
-    workspace_id = Workspace.objects.get(slug=workspace).id
-    runs = FlowRun.objects.filter(workspace_id=workspace_id)
-    samples = scrape(client)
-    for state_type in StateType.values:
-        key = ("orion_flow_runs", (("state_type", state_type), ("workspace", workspace)))
-        assert samples[key] == runs.filter(state_type=state_type).count(), state_type
-    late = runs.filter(state_type="SCHEDULED", state_name="Late").count()
-    assert samples[("orion_late_flow_runs", (("workspace", workspace),))] == late
-    assert sums(workspace_id, ALL_HOURS) == sums(workspace_id, ALL_FLOWS)
-    return samples
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,10 +8,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orion_project.exceptions import InvalidRequestError
 from runs_app.background.retention import (
+    DEFAULT_BATCH_SECONDS,
     DEFAULT_BATCH_SIZE,
     PrunePolicy,
     PruneResult,
     flow_runs_prune,
+    flow_runs_prune_count,
     flow_runs_prune_plan,
     parse_age,
     state_types_from,
@@ -31,7 +33,15 @@ class Command(BaseCommand):
         parser.add_argument("--state", default="", help="Comma-separated terminal state types (default: all four).")
         parser.add_argument("--flow", action="append", default=[], help="Only runs of this flow (repeatable).")
         parser.add_argument("--dry-run", action="store_true", help="Print the rows per table; delete nothing.")
-        parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE, help="Flow runs per transaction.")
+        parser.add_argument(
+            "--batch", type=int, default=DEFAULT_BATCH_SIZE, help="At most this many flow runs per transaction."
+        )
+        parser.add_argument(
+            "--batch-seconds",
+            type=float,
+            default=DEFAULT_BATCH_SECONDS,
+            help="Size each transaction to take about this long (0: always --batch runs).",
+        )
         add_workspace_option(parser)
 
     def handle(
@@ -42,9 +52,12 @@ class Command(BaseCommand):
         flow: list[str],
         dry_run: bool,
         batch: int,
+        batch_seconds: float,
         workspace: str | None,
         **options: Any,
     ) -> None:
+        if batch < 1 or batch_seconds < 0:
+            raise CommandError("--batch must be at least 1 and --batch-seconds at least 0.")
         try:
             policy = PrunePolicy(
                 older_than=parse_age(older_than), state_types=state_types_from(state.split(",")), flow_names=tuple(flow)
@@ -52,19 +65,25 @@ class Command(BaseCommand):
         except InvalidRequestError as error:
             raise CommandError(error.message) from None
         for chosen in each_workspace(self.stdout, workspace, writes=None if dry_run else "orion_prune"):
-            self.prune(policy, dry_run=dry_run, batch=batch, workspace_id=chosen.id)
+            self.prune(policy, dry_run=dry_run, batch=batch, batch_seconds=batch_seconds, workspace_id=chosen.id)
 
-    def prune(self, policy: PrunePolicy, *, dry_run: bool, batch: int, workspace_id: int) -> None:
+    def prune(self, policy: PrunePolicy, *, dry_run: bool, batch: int, batch_seconds: float, workspace_id: int) -> None:
         """Prune (or plan to) one workspace's runs, printing the rows per table."""
-        plan = flow_runs_prune_plan(policy=policy, workspace_id=workspace_id)
-        self.print_counts("Would delete" if dry_run else "Deleting", plan)
-        if dry_run or not plan.flow_runs:
+        if dry_run:
+            self.print_counts("Would delete", flow_runs_prune_plan(policy=policy, workspace_id=workspace_id))
+            return
+        # Only the flow runs are counted first (for the progress bar): counting every
+        # table's rows would read them all once more before deleting them.
+        total = flow_runs_prune_count(policy=policy, workspace_id=workspace_id)
+        self.stdout.write(f"Deleting {total} flow run(s)")
+        if not total:
             return
         result = flow_runs_prune(
             policy=policy,
             workspace_id=workspace_id,
             batch_size=batch,
-            on_batch=lambda done: self.progress(done, plan.flow_runs),
+            batch_seconds=batch_seconds or None,
+            on_batch=lambda done: self.progress(done, total),
         )
         if self.stdout.isatty():
             self.stdout.write("")
