@@ -127,7 +127,7 @@ def measure_size(url: str, args: argparse.Namespace, port: int) -> tuple[Size, b
     workdir = Path(tempfile.mkdtemp(prefix="orion-scale-"))
     cluster, size = database_cluster(url, args.workspace)
     log(f"{url.rsplit('/', 1)[-1]}: {size.runs:,} flow runs, {size.database_bytes / 2**30:.1f} GiB")
-    server = ours(url, port)
+    server = ours(url, port, root=Path(args.tree).resolve() if args.tree else ROOT)
     if args.workspace:
         server.api_path = f"/api/workspaces/{args.workspace}"
     server_cpu = None if args.no_pin else args.server_cpu
@@ -257,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--docs", default="docs/performance.md", help="file to update ('' = none)")
     parser.add_argument("--workspace", help="measure this workspace's API, /api/workspaces/SLUG (default: /api)")
+    parser.add_argument("--tree", help="run the server from this checkout (another revision's worktree: the before)")
     args = parser.parse_args(argv)
     args.database_url = args.database_url or ([os.environ["DATABASE_URL"]] if os.environ.get("DATABASE_URL") else [])
     if not args.database_url or not all(url.startswith("postgresql") for url in args.database_url):
