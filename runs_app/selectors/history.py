@@ -228,9 +228,10 @@ def flow_run_history(
     """``POST /flow_runs/history``: from the workspace's rollup where it can answer,
     else by reading the workspace's runs.
 
-    Each interval takes from the rollup the hours whose middle it holds (hours ended
-    before ``now`` only: lateness of a run not started yet depends on whether ``now``
-    passed its expected start). Of an hour an interval bound cuts, the interval with
+    Each interval takes from the rollup the hours whose middle it holds, but the hour
+    ``now`` is in (lateness of a run not started yet depends on whether ``now`` passed
+    its expected start: for a whole hour before ``now`` it has, after it it has not). Of
+    an hour an interval bound cuts, the interval with
     the larger part takes the whole hour, and the smaller part is corrected: added to
     its own interval and taken away from the one that took the hour. Without a flow
     filter, the smaller part is itself taken from the all-flows rows per minute in the
@@ -306,19 +307,24 @@ class _Taker:
         half = unit / 2
         taken: list[tuple[dt.datetime, dt.datetime, int]] = []
         pieces: list[tuple[dt.datetime, dt.datetime]] = []
+        # The unit ``now`` is in, unless ``now`` starts it: before it, every run not started
+        # yet is late; after it, none is (so a unit's lateness follows from its sums).
+        current = (_floor(now, unit), _ceil(now, unit))
         for lower, upper, index in regions:
-            # Units u with lower + margin <= u + unit / 2 < upper - margin and u + unit <= now.
+            # Units u with lower + margin <= u + unit / 2 < upper - margin, but the current one.
             # Clamped: a region that starts in the first half unit of year 1 would step
             # before the calendar.
             first = _ceil(add_clamped(lower, _MIDDLE_MARGIN - half), unit)
-            last = min(_ceil(add_clamped(upper, -_MIDDLE_MARGIN - half), unit), _floor(now, unit))
-            if first >= last:
-                pieces.append((lower, upper))
-                continue
-            taken.append((first, last, index))
-            # What the region has outside its units, and what its units have outside it
-            # (inside a neighbour's part, or outside the window).
-            pieces += [(lower, first), (last, upper), (first, lower), (upper, last)]
+            last = _ceil(add_clamped(upper, -_MIDDLE_MARGIN - half), unit)
+            ranges = [(first, min(last, current[0])), (max(first, current[1]), last)]
+            covered = lower
+            for start, end in (taken_range for taken_range in ranges if taken_range[0] < taken_range[1]):
+                taken.append((start, end, index))
+                # What the region has outside its units, and what its units have outside it
+                # (inside a neighbour's part, or outside the window).
+                pieces += [(covered, start), (start, lower), (upper, end)]
+                covered = max(covered, end)
+            pieces.append((covered, upper))
         read: list[tuple[dt.datetime, dt.datetime]] = []
         for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
             if read and read[-1][1] >= lower:
@@ -417,8 +423,8 @@ def _add_rollup(
 ) -> None:
     """Add the rollup ``rows`` of the ``taken`` units (ranges of them) to ``sums``,
     grouped per interval in the database (one row per interval and state, and hour if
-    ``hours`` took some, not one per unit): a unit belongs to the interval holding its
-    middle (see :data:`_MIDDLE_MARGIN`)."""
+    ``hours`` took some, and side of ``now``, not one per unit): a unit belongs to the
+    interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
     keys = ["interval", "state_type", "state_name"]
@@ -428,6 +434,9 @@ def _add_rollup(
     if hours is not None and hours.taken:
         rows = rows.annotate(hour=TruncHour("bucket", tzinfo=dt.UTC))
         keys.append("hour")
+    if taken[-1][1] > now:  # units after ``now``: their runs not started yet are not late
+        rows = rows.annotate(future=Case(When(bucket__gte=now, then=Value(1)), default=Value(0)))
+        keys.append("future")
     grouped = (
         rows.values(*keys)
         .annotate(
@@ -446,7 +455,8 @@ def _add_rollup(
         values = (
             row["count"],
             row["run_time"] + running * now_epoch - row["running_since"],
-            row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"],
+            row["started_lateness"]
+            + (0.0 if row.get("future") else row["unstarted"] * now_epoch - row["unstarted_expected"]),
         )
         taken_by = hours(row["hour"]) if hours is not None and "hour" in row else None
         _move(sums, bounds, (row["state_type"], row["state_name"]), values, int(row["interval"]), taken_by)
