@@ -425,8 +425,9 @@ def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False, database: st
     """CPU seconds (user + system) used so far by ``roots`` and all their descendants
     (Linux ``/proc``; ``None`` elsewhere or without roots); ``reaped``: with the children
     they have already reaped (a PostgreSQL backend that exits leaves its CPU there);
-    ``database``: leave out the PostgreSQL backends of the cluster's other databases
-    (a seed or another server using the same cluster meanwhile)."""
+    ``database``: of the PostgreSQL processes, count only that database's backends (not
+    those of other databases, nor the cluster's own processes, which a seed into the
+    same cluster meanwhile keeps busy writing)."""
     if not roots:
         return None
     import os
@@ -451,23 +452,25 @@ def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False, database: st
     for _ in range(8):  # the trees are shallow (master → workers, postmaster → backends)
         wanted |= {pid for pid, ppid in parent.items() if ppid in wanted}
     if database is not None:
-        wanted = {pid for pid in wanted if _backend_database(pid) in (None, database)}
+        wanted = {pid for pid in wanted if _database_of(pid) in (None, database)}
     return sum(cpu.get(pid, 0.0) for pid in wanted)
 
 
 _BACKEND = re.compile(r"^postgres: \S+ (\S+) (?:\S+\(\d+\)|\[local\])")
 
 
-def _backend_database(pid: int) -> str | None:
-    """The database of PostgreSQL backend ``pid`` (from its process title), ``None`` for
-    any other process."""
+def _database_of(pid: int) -> str | None:
+    """The database of PostgreSQL backend ``pid`` (from its process title), ``""`` for
+    the cluster's other processes, ``None`` for any other process."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             title = handle.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return None
+    if not title.startswith("postgres: "):
+        return None
     match = _BACKEND.match(title)
-    return match.group(1) if match else None
+    return match.group(1) if match else ""
 
 
 @dataclass
