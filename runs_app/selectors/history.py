@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
@@ -27,8 +25,9 @@ from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, WithinRanges
 from runs_app.filters import FLOW_RUN_SORT
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
+from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
 from runs_app.rollup.reads import RollupScope, rollup_minute_rows, rollup_rows, rollup_scope
-from runs_app.rollup.writes import BUCKET, MINUTE, bucket_of, minute_of
+from runs_app.rollup.writes import BUCKET, MINUTE
 from runs_app.selectors.runs import flow_runs_matching, task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -103,7 +102,7 @@ def _scanned_history(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
-    taker: _Taker | _MinuteOrHourTaker | None = None,
+    taker: Taker | MinuteOrHourTaker | None = None,
 ) -> HistorySums:
     """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
 
@@ -246,13 +245,13 @@ def flow_run_history(
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)
-    hours = _Taker.of(BUCKET, [(lower, upper, index) for index, (lower, upper) in enumerate(bounds)], now)
+    hours = Taker.of(BUCKET, [(lower, upper, index) for index, (lower, upper) in enumerate(bounds)], now)
     minute_rows = rollup_minute_rows(scope, workspace_id=workspace_id)
-    minutes = None if minute_rows is None else _Taker.of(MINUTE, _split_at_bounds(hours.read, bounds), now)
+    minutes = None if minute_rows is None else Taker.of(MINUTE, split_at_bounds(hours.read, bounds), now)
     sums: HistorySums = {}
     read = hours.read if minutes is None else minutes.read
     if read:
-        taker = hours if minutes is None else _MinuteOrHourTaker(minutes, hours)
+        taker = hours if minutes is None else MinuteOrHourTaker(minutes, hours)
         sums = _scanned_history(
             queryset.filter(WithinRanges("expected_start_time", read)),
             start=start,
@@ -267,117 +266,6 @@ def flow_run_history(
     if minute_rows is not None and minutes is not None and minutes.taken:
         _add_rollup_minutes(sums, minute_rows, minutes, hours, start=start, bounds=bounds, now=now)
     return _history_answer(bounds, sums)
-
-
-def _ceil(moment: dt.datetime, unit: dt.timedelta) -> dt.datetime:
-    """The first rollup ``unit`` (hour or minute) starting at or after ``moment``."""
-    floor = _floor(moment, unit)
-    return floor if floor == moment else add_clamped(floor, unit)
-
-
-def _floor(moment: dt.datetime, unit: dt.timedelta) -> dt.datetime:
-    return minute_of(moment) if unit == MINUTE else bucket_of(moment)
-
-
-# A unit is taken by the interval holding its middle only when the middle is this far
-# from the interval's bounds, so float rounding of epoch seconds in SQL cannot put it in
-# the neighbouring interval; a unit cut nearer its middle is read at the finer level.
-_MIDDLE_MARGIN = dt.timedelta(seconds=1)
-
-Region = tuple[dt.datetime, dt.datetime, int]  # [lower, upper) within interval ``index``
-
-
-@dataclass(frozen=True)
-class _Taker:
-    """How a history request splits between the rollup's rows of one ``unit`` (hours,
-    or minutes) and what is left to read more finely.
-
-    ``taken``: ``(first unit, end, interval)``, the range of whole units each region
-    takes, in order; ``read``: the merged ranges of expected start left: the parts of
-    regions no taken unit covers, and the parts of a region's taken units that lie
-    outside it (moved back, see :meth:`__call__`).
-    """
-
-    unit: dt.timedelta
-    taken: list[tuple[dt.datetime, dt.datetime, int]]
-    read: list[tuple[dt.datetime, dt.datetime]]
-
-    @classmethod
-    def of(cls, unit: dt.timedelta, regions: list[Region], now: dt.datetime) -> _Taker:
-        half = unit / 2
-        taken: list[tuple[dt.datetime, dt.datetime, int]] = []
-        pieces: list[tuple[dt.datetime, dt.datetime]] = []
-        # The unit ``now`` is in, unless ``now`` starts it: before it, every run not started
-        # yet is late; after it, none is (so a unit's lateness follows from its sums).
-        current = (_floor(now, unit), _ceil(now, unit))
-        for lower, upper, index in regions:
-            # Units u with lower + margin <= u + unit / 2 < upper - margin, but the current one.
-            # Clamped: a region that starts in the first half unit of year 1 would step
-            # before the calendar.
-            first = _ceil(add_clamped(lower, _MIDDLE_MARGIN - half), unit)
-            last = _ceil(add_clamped(upper, -_MIDDLE_MARGIN - half), unit)
-            ranges = [(first, min(last, current[0])), (max(first, current[1]), last)]
-            covered = lower
-            for start, end in (taken_range for taken_range in ranges if taken_range[0] < taken_range[1]):
-                taken.append((start, end, index))
-                # What the region has outside its units, and what its units have outside it
-                # (inside a neighbour's part, or outside the window).
-                pieces += [(covered, start), (start, lower), (upper, end)]
-                covered = max(covered, end)
-            pieces.append((covered, upper))
-        read: list[tuple[dt.datetime, dt.datetime]] = []
-        for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
-            if read and read[-1][1] >= lower:
-                read[-1] = (read[-1][0], max(read[-1][1], upper))
-            else:
-                read.append((lower, upper))
-        return cls(unit, sorted(taken), read)
-
-    def __call__(self, moment: dt.datetime) -> int | None:
-        """The interval that took the unit starting at ``moment``, if one did."""
-        position = bisect.bisect_right(self.taken, moment, key=lambda taken: taken[0]) - 1
-        if position >= 0 and moment < self.taken[position][1]:
-            return self.taken[position][2]
-        return None
-
-    def taken_ranges(self) -> list[tuple[dt.datetime, dt.datetime]]:
-        """The taken units as few ranges as they make: adjacent ranges (the usual case:
-        each interval's units start where the previous one's end) are one."""
-        merged: list[tuple[dt.datetime, dt.datetime]] = []
-        for first, last, _ in self.taken:
-            if merged and merged[-1][1] == first:
-                merged[-1] = (merged[-1][0], last)
-            else:
-                merged.append((first, last))
-        return merged
-
-
-@dataclass(frozen=True)
-class _MinuteOrHourTaker:
-    """For a run read from the table, grouped by its minute: what counted it before it
-    was read, the interval that took its minute or else the one that took its hour."""
-
-    minutes: _Taker
-    hours: _Taker
-    unit: dt.timedelta = MINUTE
-
-    def __call__(self, minute: dt.datetime) -> int | None:
-        taken_by = self.minutes(minute)
-        return self.hours(bucket_of(minute)) if taken_by is None else taken_by
-
-
-def _split_at_bounds(
-    ranges: list[tuple[dt.datetime, dt.datetime]], bounds: list[tuple[dt.datetime, dt.datetime]]
-) -> list[Region]:
-    """``ranges`` cut at every interval bound, each piece with the interval it is in
-    (-1 before the window, ``len(bounds)`` after it)."""
-    points = [bounds[0][0], *(upper for _, upper in bounds)]
-    regions: list[Region] = []
-    for lower, upper in ranges:
-        cuts = [point for point in points if lower < point < upper]
-        for piece_lower, piece_upper in zip([lower, *cuts], [*cuts, upper], strict=True):
-            regions.append((piece_lower, piece_upper, bisect.bisect_right(points, piece_lower) - 1))
-    return regions
 
 
 def _add_rollup_hours(
@@ -398,8 +286,8 @@ def _add_rollup_hours(
 def _add_rollup_minutes(
     sums: HistorySums,
     rows: QuerySet[Any],
-    minutes: _Taker,
-    hours: _Taker,
+    minutes: Taker,
+    hours: Taker,
     *,
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
@@ -419,12 +307,12 @@ def _add_rollup(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
-    hours: _Taker | None = None,
+    hours: Taker | None = None,
 ) -> None:
     """Add the rollup ``rows`` of the ``taken`` units (ranges of them) to ``sums``,
     grouped per interval in the database (one row per interval and state, and hour if
     ``hours`` took some, and side of ``now``, not one per unit): a unit belongs to the
-    interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
+    interval holding its middle (see :data:`runs_app.rollup.plan.MIDDLE_MARGIN`)."""
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
     keys = ["interval", "state_type", "state_name"]

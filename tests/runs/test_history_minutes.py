@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
+from runs_app.rollup.plan import Taker, split_at_bounds
 from runs_app.rollup.writes import ALL_FLOWS_BY_MINUTE, MINUTE, bucket_of
-from runs_app.selectors.history import _interval_bounds, _split_at_bounds, _Taker, flow_run_history
+from runs_app.selectors.history import _interval_bounds, flow_run_history
 from tests.factories import FlowFactory
 from tests.runs.rollup_helpers import NO_FILTERS, assert_same, scanned
 
@@ -95,8 +96,8 @@ def test_a_30_day_history_reads_at_most_a_minute_of_runs_per_bound() -> None:
     now = dt.datetime(2026, 12, 7, 18, 21, 37, 412_000, tzinfo=dt.UTC)
     for start in (now - dt.timedelta(days=30), now.replace(minute=0, second=20) - dt.timedelta(days=30)):
         bounds = _interval_bounds(start, start + dt.timedelta(days=30), dt.timedelta(days=1))
-        hours = _Taker.of(dt.timedelta(hours=1), [(lo, hi, i) for i, (lo, hi) in enumerate(bounds)], now)
-        minutes = _Taker.of(MINUTE, _split_at_bounds(hours.read, bounds), now)
+        hours = Taker.of(dt.timedelta(hours=1), [(lo, hi, i) for i, (lo, hi) in enumerate(bounds)], now)
+        minutes = Taker.of(MINUTE, split_at_bounds(hours.read, bounds), now)
         read = sum((upper - lower for lower, upper in minutes.read), dt.timedelta())
         assert len(bounds) == 30 and read <= (len(bounds) + 1) * MINUTE
         # At :21:37 the hours' parts read were 21 minutes each; at :00:20 they were 20 s.
