@@ -200,14 +200,15 @@ bench-compare: venv
 bench-memory: venv
 	$(PY) -m bench.memory $(BENCH_ARGS)
 
-# The 1M read budgets through HTTP against an already seeded database (never seeds; seed
-# first with e.g. `manage.py orion_seed --runs 10000000 --workspaces 10 --production`,
+# Issue #23's read budgets through HTTP against already seeded databases (never seeds; seed
+# first with e.g. `manage.py orion_seed --runs 10000000 --task-runs 1000000 --production`,
 # rows generated inside PostgreSQL: about 2 GB and 2 minutes per million runs on 2 idle
-# cores, docs/performance.md "Seeding millions of runs"), e.g.
-# BENCH_SCALE_URL=postgresql://postgres@127.0.0.1:55420/orion make bench-scale
+# cores, docs/performance.md "Seeding millions of runs"). Several URLs (smallest first, space
+# separated) give the curve of cost against size, e.g.
+# BENCH_SCALE_URL="postgresql://postgres@127.0.0.1:55440/orion_1m postgresql://postgres@127.0.0.1:55440/orion" make bench-scale
 BENCH_SCALE_URL ?= $(DATABASE_URL)
 bench-scale: venv
-	$(PY) -m bench.scale --database-url "$(BENCH_SCALE_URL)" $(BENCH_ARGS)
+	$(PY) -m bench.scale $(foreach url,$(BENCH_SCALE_URL),--database-url "$(url)") $(BENCH_ARGS)
 
 # A retention pass over a COPY of that database while a client reads (it deletes runs):
 # BENCH_ARGS="--before 2026-11-22T12:00:00Z" fixes the cut-off (half of a 30-day seed), so

@@ -375,6 +375,7 @@ def measure(server: Server, cluster: Cluster, scenario: str, args: argparse.Name
         PY, "-m", "bench.load", "--base-url", server.base_url, "--only", scenario,
         "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency),
         "--json", str(out), "--latencies", "--server-pids", f"{server.process.pid},{cluster.postmaster}",
+        "--server-database", server.database,
     ]  # fmt: skip
     done = subprocess.run(pinned(command, args.load_cpu), cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:

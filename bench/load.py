@@ -36,6 +36,7 @@ import http.client
 import json
 import math
 import random
+import re
 import sys
 import threading
 import time
@@ -420,10 +421,13 @@ def workloads(nested_sort: str | None) -> list[tuple[str, Workload]]:
 # ------------------------------------------------------------------------- driver
 
 
-def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False) -> float | None:
+def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False, database: str | None = None) -> float | None:
     """CPU seconds (user + system) used so far by ``roots`` and all their descendants
     (Linux ``/proc``; ``None`` elsewhere or without roots); ``reaped``: with the children
-    they have already reaped (a PostgreSQL backend that exits leaves its CPU there)."""
+    they have already reaped (a PostgreSQL backend that exits leaves its CPU there);
+    ``database``: of the PostgreSQL processes, count only that database's backends (not
+    those of other databases, nor the cluster's own processes, which a seed into the
+    same cluster meanwhile keeps busy writing)."""
     if not roots:
         return None
     import os
@@ -447,7 +451,26 @@ def process_tree_cpu(roots: Sequence[int], *, reaped: bool = False) -> float | N
     wanted = set(roots)
     for _ in range(8):  # the trees are shallow (master → workers, postmaster → backends)
         wanted |= {pid for pid, ppid in parent.items() if ppid in wanted}
+    if database is not None:
+        wanted = {pid for pid in wanted if _database_of(pid) in (None, database)}
     return sum(cpu.get(pid, 0.0) for pid in wanted)
+
+
+_BACKEND = re.compile(r"^postgres: \S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+
+
+def _database_of(pid: int) -> str | None:
+    """The database of PostgreSQL backend ``pid`` (from its process title), ``""`` for
+    the cluster's other processes, ``None`` for any other process."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            title = handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    if not title.startswith("postgres: "):
+        return None
+    match = _BACKEND.match(title)
+    return match.group(1) if match else ""
 
 
 @dataclass
@@ -496,6 +519,7 @@ def run_workload(
     max_requests: int,
     seed: int,
     server_pids: Sequence[int] = (),
+    server_database: str | None = None,
 ) -> Result:
     """Run ``work`` closed-loop on ``concurrency`` threads; only the measured window counts."""
     result = Result(name)
@@ -544,9 +568,9 @@ def run_workload(
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, measure_from - time.monotonic()))
-    cpu_before = process_tree_cpu(server_pids)
+    cpu_before = process_tree_cpu(server_pids, database=server_database)
     time.sleep(max(0.0, deadline - time.monotonic()))
-    cpu_after = process_tree_cpu(server_pids)
+    cpu_after = process_tree_cpu(server_pids, database=server_database)
     for thread in threads:
         thread.join(timeout=2 * timeout + 5)
     result.seconds = max(last_end[0] - measure_from, 1e-9)
@@ -647,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="API server main process and postmaster pids: adds server CPU ms per request (their process trees) "
         "and the share of one core they used, which shows interference on a shared machine",
     )
+    parser.add_argument("--server-database", help="with --server-pids: count only this database's PostgreSQL backends")
     args = parser.parse_args(argv)
     if not 0 <= args.retries <= 5:
         parser.error("--retries 0..5")
@@ -693,6 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_requests=args.max_requests,
                 seed=args.seed,
                 server_pids=server_pids,
+                server_database=args.server_database,
             )
             attempts.append(attempt)
             share = attempt.core_share()

@@ -14,7 +14,7 @@ from django.db.models import (
 from orion_project.filtering import Condition, narrowed
 from runs_app.filters import FLOW_RUN_FILTER, RELATED_RUN_AND_WORK_FILTERS
 from runs_app.models import FlowRun, FlowRunHistoryBucket
-from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS
+from runs_app.rollup.writes import ALL_FLOWS, ALL_FLOWS_BY_MINUTE, ALL_HOURS, WORKSPACE_SUMS
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,18 @@ def rollup_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any]:
     rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id)
     if scope.flow_ids is None:
         rows = rows.filter(flow_id=ALL_FLOWS)
-    else:  # ALL_FLOWS and ALL_HOURS name the workspace's sums, never a flow a client may ask for
-        rows = rows.filter(flow_id__in=scope.flow_ids).exclude(flow_id__in=[ALL_FLOWS, ALL_HOURS])
+    else:  # WORKSPACE_SUMS name the workspace's sums, never a flow a client may ask for
+        rows = rows.filter(flow_id__in=scope.flow_ids).exclude(flow_id__in=WORKSPACE_SUMS)
+    return narrowed(rows, [scope.states])
+
+
+def rollup_minute_rows(scope: RollupScope, *, workspace_id: int) -> QuerySet[Any] | None:
+    """The workspace's all-flows rows per minute in ``scope``; ``None`` for a scope of
+    given flows (the rollup keeps minutes for all flows only: one flow's runs of a part
+    of an hour are few)."""
+    if scope.flow_ids is not None:
+        return None
+    rows = FlowRunHistoryBucket.objects.filter(workspace_id=workspace_id, flow_id=ALL_FLOWS_BY_MINUTE)
     return narrowed(rows, [scope.states])
 
 

@@ -1,6 +1,6 @@
 """The flow-run history rollup: what each run adds to ``FlowRunHistoryBucket``.
 
-A run contributes to three bucket rows of its workspace, state type and state name, each
+A run contributes to four bucket rows of its workspace, state type and state name, each
 with one run, its run time, when it entered RUNNING (if it is RUNNING), its lateness if
 it started, its expected start if it has not started and is not finished:
 
@@ -8,6 +8,10 @@ it started, its expected start if it has not started and is not finished:
 * its workspace's all-flows row of that hour (``flow_id`` = :data:`ALL_FLOWS`): an
   unfiltered 30-day history adds up a few thousand rows per workspace however many flows
   there are;
+* its workspace's all-flows row of its minute of expected start (``flow_id`` =
+  :data:`ALL_FLOWS_BY_MINUTE`, ``bucket`` = the minute): a history interval bound cuts
+  an hour, and of the cut hour only the part of the cut minute is read from the runs,
+  however many runs an hour holds;
 * its workspace's all-hours row (``flow_id`` = :data:`ALL_HOURS`, ``bucket`` =
   :data:`ALL_HOURS_BUCKET`): the workspace's runs per state, what ``/api/metrics``
   reports, in one row per state however long the history is.
@@ -51,6 +55,11 @@ ALL_FLOWS = uuid.UUID(int=0)
 # or a flow's rows).
 ALL_HOURS = uuid.UUID(int=1)
 ALL_HOURS_BUCKET = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# The flow id of a workspace's all-flows rows per minute of expected start.
+ALL_FLOWS_BY_MINUTE = uuid.UUID(int=2)
+MINUTE = dt.timedelta(minutes=1)
+# The flow ids of a workspace's sums over every flow: no flow a client may ask for.
+WORKSPACE_SUMS = (ALL_FLOWS, ALL_HOURS, ALL_FLOWS_BY_MINUTE)
 KEY_FIELDS = ("workspace_id", "flow_id", "bucket", "state_type", "state_name")
 SUM_FIELDS = (
     "count_runs",
@@ -82,13 +91,19 @@ def bucket_of(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def minute_of(moment: dt.datetime) -> dt.datetime:
+    """The start of the minute ``moment`` is in (UTC)."""
+    return moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
 def contribution(run: Mapping[str, Any]) -> tuple[Key, Sums] | None:
-    """The flow's bucket key (led by the run's workspace) and the sums one run adds;
-    ``None`` for a run without a state or an expected start (history ignores those)."""
+    """The run's key (workspace, flow, minute of expected start, state type and name)
+    and the sums one run adds; ``None`` for a run without a state or an expected start
+    (history ignores those). :func:`_add` makes the bucket rows' keys of it."""
     expected = run["expected_start_time"]
     if expected is None or run["state_type"] is None:
         return None
-    key = (run["workspace_id"], run["flow_id"], bucket_of(expected), run["state_type"], run["state_name"] or "")
+    key = (run["workspace_id"], run["flow_id"], minute_of(expected), run["state_type"], run["state_name"] or "")
     running = run["state_type"] == StateType.RUNNING and run["state_timestamp"] is not None
     started = run["start_time"] is not None
     unstarted = not started and run["state_type"] not in TERMINAL_STATE_TYPES
@@ -110,12 +125,18 @@ def run_values(run: FlowRun) -> dict[str, Any]:
 
 
 def _add(deltas: dict[Key, list[float]], item: tuple[Key, Sums] | None, sign: float) -> None:
-    """Add ``item`` (times ``sign``) to its flow's row and to its workspace's all-flows
-    and all-hours rows."""
+    """Add ``item`` (times ``sign``) to its flow's row of its hour and to its workspace's
+    all-flows rows of its hour and of its minute, and all-hours row."""
     if item is None:
         return
-    key, sums = item
-    for row_key in (key, (key[0], ALL_FLOWS, *key[2:]), (key[0], ALL_HOURS, ALL_HOURS_BUCKET, *key[3:])):
+    (workspace_id, flow_id, minute, *state), sums = item
+    hour = bucket_of(minute)
+    for row_key in (
+        (workspace_id, flow_id, hour, *state),
+        (workspace_id, ALL_FLOWS, hour, *state),
+        (workspace_id, ALL_FLOWS_BY_MINUTE, minute, *state),
+        (workspace_id, ALL_HOURS, ALL_HOURS_BUCKET, *state),
+    ):
         row = deltas.setdefault(row_key, [0.0] * len(SUM_FIELDS))
         for index, value in enumerate(sums):
             row[index] += sign * value
@@ -126,7 +147,7 @@ UPSERT_ROWS = 1_000  # rows per statement: 10,000 parameters, under every databa
 
 def _upsert(deltas: Mapping[Key, list[float]], key_fields: tuple[str, ...] = KEY_FIELDS) -> None:
     """Add ``deltas`` to the bucket rows, creating rows as needed: one statement for up
-    to ``UPSERT_ROWS`` rows (a state write changes six at most)."""
+    to ``UPSERT_ROWS`` rows (a state write changes eight at most)."""
     rows = _changed_rows(deltas)
     for start in range(0, len(rows), UPSERT_ROWS):
         sql, params = _upsert_statement(rows[start : start + UPSERT_ROWS], key_fields)
@@ -252,6 +273,15 @@ def flow_runs_history_add(runs: Iterable[Mapping[str, Any]]) -> None:
     for run in runs:
         _add(deltas, contribution(run), 1.0)
     _upsert(deltas)
+
+
+def flow_runs_history_add_minutes(runs: Any, batch: int = 20_000) -> None:
+    """Add the all-flows rows per minute of the runs of the queryset ``runs`` (a
+    migration's, whose ``FlowRun`` is its historical model), without their other rows."""
+    deltas: dict[Key, list[float]] = {}
+    for run in runs.filter(expected_start_time__isnull=False).values(*RUN_FIELDS).iterator(chunk_size=batch):
+        _add(deltas, contribution(run), 1.0)
+    _upsert({key: sums for key, sums in deltas.items() if key[1] == ALL_FLOWS_BY_MINUTE})
 
 
 def flow_run_history_rebuild(*, run_model: Any = FlowRun, batch: int = 20_000) -> int:

@@ -247,34 +247,14 @@ def _insert_sql(production: bool, tables: dict[str, str], tasks: TaskShape, *, t
 
 def rebuild_history_rollup(cursor: Any, tables: dict[str, str]) -> None:
     """The flow-run history rollup recomputed from the runs, set-based (PostgreSQL): each
-    flow's rows and the all-flows rows (nil flow id), the sums of ``contribution``, then
-    each workspace's all-hours rows summed from its all-flows rows."""
+    flow's rows, the all-flows rows per hour (nil flow id) and per minute, the sums of
+    ``contribution``, then each workspace's all-hours rows summed from its all-flows rows."""
     from runs_app.models import FlowRunHistoryBucket
     from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, ALL_HOURS_BUCKET, SUM_FIELDS
 
     bucket = FlowRunHistoryBucket._meta.db_table
-    terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATE_TYPES))
-    unstarted = f"r.start_time IS NULL AND r.state_type NOT IN ({terminal})"
     cursor.execute(f"DELETE FROM {bucket}")
-    cursor.execute(
-        f"""
-        INSERT INTO {bucket} (workspace_id, flow_id, bucket, state_type, state_name, count_runs, run_time_sum,
-                              running_since_sum, started_lateness_sum, unstarted_count, unstarted_expected_sum)
-        SELECT r.workspace_id, CASE WHEN a.all_flows THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE r.flow_id END,
-               date_trunc('hour', r.expected_start_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-               r.state_type, coalesce(r.state_name, ''), count(*),
-               sum(extract(epoch FROM r.total_run_time))::float8,
-               sum(CASE WHEN r.state_type = '{StateType.RUNNING}' AND r.state_timestamp IS NOT NULL
-                        THEN extract(epoch FROM r.state_timestamp) ELSE 0 END)::float8,
-               sum(CASE WHEN r.start_time IS NOT NULL
-                        THEN greatest(extract(epoch FROM r.start_time - r.expected_start_time), 0) ELSE 0 END)::float8,
-               count(*) FILTER (WHERE {unstarted}),
-               coalesce(sum(extract(epoch FROM r.expected_start_time)) FILTER (WHERE {unstarted}), 0)::float8
-        FROM {tables["runs_app.FlowRun"]} AS r CROSS JOIN (VALUES (false), (true)) AS a (all_flows)
-        WHERE r.expected_start_time IS NOT NULL AND r.state_type IS NOT NULL
-        GROUP BY 1, 2, 3, 4, 5
-        """
-    )
+    insert_rollup_rows(cursor, tables["runs_app.FlowRun"], hours=True, minutes=True)
     cursor.execute(
         f"""
         INSERT INTO {bucket} (workspace_id, flow_id, bucket, state_type, state_name, {", ".join(SUM_FIELDS)})
@@ -283,6 +263,41 @@ def rebuild_history_rollup(cursor: Any, tables: dict[str, str]) -> None:
         GROUP BY workspace_id, state_type, state_name
         """,
         [ALL_HOURS, ALL_HOURS_BUCKET, ALL_FLOWS],
+    )
+
+
+def insert_rollup_rows(cursor: Any, runs_table: str, *, hours: bool, minutes: bool) -> None:
+    """Insert the rollup rows summed from the runs of ``runs_table`` by one grouped
+    statement (PostgreSQL): ``hours``, each flow's and each workspace's all-flows rows per
+    hour; ``minutes``, each workspace's all-flows rows per minute."""
+    from runs_app.models import FlowRunHistoryBucket
+    from runs_app.rollup.writes import ALL_FLOWS, ALL_FLOWS_BY_MINUTE
+
+    kinds = ["('hour', NULL::uuid)", "('hour', %(all_flows)s::uuid)"] if hours else []
+    if minutes:
+        kinds.append("('minute', %(by_minute)s::uuid)")
+    terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATE_TYPES))
+    unstarted = f"r.start_time IS NULL AND r.state_type NOT IN ({terminal})"
+    cursor.execute(
+        f"""
+        INSERT INTO {FlowRunHistoryBucket._meta.db_table} (
+            workspace_id, flow_id, bucket, state_type, state_name, count_runs, run_time_sum,
+            running_since_sum, started_lateness_sum, unstarted_count, unstarted_expected_sum)
+        SELECT r.workspace_id, coalesce(a.flow_id, r.flow_id),
+               date_trunc(a.unit, r.expected_start_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+               r.state_type, coalesce(r.state_name, ''), count(*),
+               sum(extract(epoch FROM r.total_run_time))::float8,
+               sum(CASE WHEN r.state_type = '{StateType.RUNNING}' AND r.state_timestamp IS NOT NULL
+                        THEN extract(epoch FROM r.state_timestamp) ELSE 0 END)::float8,
+               sum(CASE WHEN r.start_time IS NOT NULL
+                        THEN greatest(extract(epoch FROM r.start_time - r.expected_start_time), 0) ELSE 0 END)::float8,
+               count(*) FILTER (WHERE {unstarted}),
+               coalesce(sum(extract(epoch FROM r.expected_start_time)) FILTER (WHERE {unstarted}), 0)::float8
+        FROM {runs_table} AS r CROSS JOIN (VALUES {", ".join(kinds)}) AS a (unit, flow_id)
+        WHERE r.expected_start_time IS NOT NULL AND r.state_type IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        {"all_flows": ALL_FLOWS, "by_minute": ALL_FLOWS_BY_MINUTE},
     )
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import (
@@ -21,14 +19,15 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Floor, Greatest, TruncHour
+from django.db.models.functions import Floor, Greatest, TruncHour, TruncMinute
 
 from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, WithinRanges
 from runs_app.filters import FLOW_RUN_SORT
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
-from runs_app.rollup.reads import RollupScope, rollup_rows, rollup_scope
-from runs_app.rollup.writes import BUCKET, bucket_of
+from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
+from runs_app.rollup.reads import RollupScope, rollup_minute_rows, rollup_rows, rollup_scope
+from runs_app.rollup.writes import BUCKET, MINUTE
 from runs_app.selectors.runs import flow_runs_matching, task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
@@ -103,15 +102,16 @@ def _scanned_history(
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
-    taker: Callable[[dt.datetime], int | None] | None = None,
+    taker: Taker | MinuteOrHourTaker | None = None,
 ) -> HistorySums:
     """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
 
-    ``taker``: for the hour a run's expected start is in, the interval that took that
-    hour's sums from the rollup, if any; a run of such an hour that belongs to another
-    interval is moved: added to its own and taken away from the taker. The runs are then
-    grouped by hour too, and the taker is asked per group in Python rather than per row
-    in SQL (a ``CASE`` over every cut hour was a large part of reading the runs).
+    ``taker``: for the hour (or minute) a run's expected start is in, the interval that
+    took that unit's sums from the rollup, if any; a run of such a unit that belongs to
+    another interval is moved: added to its own and taken away from the taker. The runs
+    are then grouped by that unit too, and the taker is asked per group in Python rather
+    than per row in SQL (a ``CASE`` over every cut hour was a large part of reading the
+    runs).
     """
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
     expected = EpochSeconds(F("expected_start_time"))
@@ -124,8 +124,9 @@ def _scanned_history(
     if taker is None:
         rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
     else:
-        rows = rows.annotate(hour=TruncHour("expected_start_time", tzinfo=dt.UTC))
-        keys.append("hour")
+        truncate = TruncMinute if taker.unit == MINUTE else TruncHour
+        rows = rows.annotate(unit=truncate("expected_start_time", tzinfo=dt.UTC))
+        keys.append("unit")
     grouped = (
         rows.values(*keys)
         .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
@@ -134,17 +135,30 @@ def _scanned_history(
     sums: HistorySums = {}
     for row in grouped:
         values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
-        bucket = int(row["bucket"])
-        targets = [(bucket, 1)]
-        taken_by = None if taker is None else taker(row["hour"])
-        if taken_by is not None and taken_by != bucket:
-            targets.append((taken_by, -1))
-        for index, sign in targets:
-            if 0 <= index < len(bounds):
-                total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
-                for position, value in enumerate(values):
-                    total[position] += sign * value
+        taken_by = None if taker is None else taker(row["unit"])
+        _move(sums, bounds, (row["state_type"], row["state_name"]), values, int(row["bucket"]), taken_by)
     return sums
+
+
+def _move(
+    sums: HistorySums,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    state: tuple[str, str],
+    values: tuple[float, float, float],
+    index: int,
+    taken_by: int | None,
+) -> None:
+    """Add ``values`` to interval ``index``, and take them away from the interval
+    ``taken_by`` that counted them with a coarser unit it took, if another one did;
+    indexes outside the window are dropped."""
+    targets = [(index, 1)]
+    if taken_by is not None and taken_by != index:
+        targets.append((taken_by, -1))
+    for target, sign in targets:
+        if 0 <= target < len(bounds):
+            total = sums.setdefault((target, *state), [0, 0.0, 0.0])
+            for position, value in enumerate(values):
+                total[position] += sign * value
 
 
 def _history_answer(bounds: list[tuple[dt.datetime, dt.datetime]], sums: HistorySums) -> list[dict[str, Any]]:
@@ -210,109 +224,48 @@ def flow_run_history(
     filters: Mapping[str, Any],
     workspace_id: int,
 ) -> list[dict[str, Any]]:
-    """``POST /flow_runs/history``: from the workspace's hourly rollup where it can
-    answer, else by reading the workspace's runs.
+    """``POST /flow_runs/history``: from the workspace's rollup where it can answer,
+    else by reading the workspace's runs.
 
-    Each interval takes from the rollup the hours whose middle it holds (hours ended
-    before ``now`` only: lateness of a run not started yet depends on whether ``now``
-    passed its expected start). Of an hour an interval bound cuts, the interval with
-    the larger part takes the whole hour, and the smaller part is read from the runs:
-    added to its own interval and taken away from the one that took the hour. What no
-    taken hour covers (the current hour) is read from the runs too. So the runs read
-    are a sliver around each bound, not whole hours. Filters the rollup has no columns
-    for (see :func:`rollup_scope`), and intervals shorter than an hour, send the whole
-    request to ``run_history``.
+    Each interval takes from the rollup the hours whose middle it holds, but the hour
+    ``now`` is in (lateness of a run not started yet depends on whether ``now`` passed
+    its expected start: for a whole hour before ``now`` it has, after it it has not). Of
+    an hour an interval bound cuts, the interval with
+    the larger part takes the whole hour, and the smaller part is corrected: added to
+    its own interval and taken away from the one that took the hour. Without a flow
+    filter, the smaller part is itself taken from the all-flows rows per minute in the
+    same way (each minute by the interval holding its middle), so the runs read are a
+    part of a minute around each bound, however many runs an hour holds; with one, its
+    runs are read. What no taken unit covers (the current minute) is read from the runs
+    too. Filters the rollup has no columns for (see :func:`rollup_scope`), and intervals
+    shorter than an hour, send the whole request to ``run_history``.
     """
     scope = rollup_scope(filters)
     queryset = flow_runs_matching(filters=filters, workspace_id=workspace_id)
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(queryset, start=start, end=end, interval=interval, now=now)
-    plan = _HistoryPlan.of(bounds, now)
+    hours = Taker.of(BUCKET, [(lower, upper, index) for index, (lower, upper) in enumerate(bounds)], now)
+    minute_rows = rollup_minute_rows(scope, workspace_id=workspace_id)
+    minutes = None if minute_rows is None else Taker.of(MINUTE, split_at_bounds(hours.read, bounds), now)
     sums: HistorySums = {}
-    if plan.read:
+    read = hours.read if minutes is None else minutes.read
+    if read:
+        taker = hours if minutes is None else MinuteOrHourTaker(minutes, hours)
         sums = _scanned_history(
-            queryset.filter(WithinRanges("expected_start_time", plan.read)),
+            queryset.filter(WithinRanges("expected_start_time", read)),
             start=start,
             bounds=bounds,
             now=now,
-            taker=plan.taker if plan.taken else None,
+            taker=taker if hours.taken or (minutes is not None and minutes.taken) else None,
         )
-    if plan.taken:
+    if hours.taken:
         _add_rollup_hours(
-            sums, scope, plan.taken_hours(), start=start, bounds=bounds, now=now, workspace_id=workspace_id
+            sums, scope, hours.taken_ranges(), start=start, bounds=bounds, now=now, workspace_id=workspace_id
         )
+    if minute_rows is not None and minutes is not None and minutes.taken:
+        _add_rollup_minutes(sums, minute_rows, minutes, hours, start=start, bounds=bounds, now=now)
     return _history_answer(bounds, sums)
-
-
-def _ceil_hour(moment: dt.datetime) -> dt.datetime:
-    """The first rollup hour starting at or after ``moment``."""
-    floor = bucket_of(moment)
-    return floor if floor == moment else add_clamped(floor, BUCKET)
-
-
-# An hour is taken by the interval holding its middle only when the middle is this far
-# from the interval's bounds, so float rounding of epoch seconds in SQL cannot put it in
-# the neighbouring interval; an hour cut nearer its middle is read from the runs.
-_MIDDLE_MARGIN = dt.timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class _HistoryPlan:
-    """How a history request splits between the rollup and the runs.
-
-    ``taken``: ``(first hour, end, interval)``, the range of whole hours each interval
-    takes from the rollup, in order; ``read``: the merged ranges of expected start read
-    from the runs: the parts of intervals no taken hour covers, and the slivers, parts of
-    an interval's taken hours that lie outside it (moved back by :meth:`taker`).
-    """
-
-    taken: list[tuple[dt.datetime, dt.datetime, int]]
-    read: list[tuple[dt.datetime, dt.datetime]]
-
-    @classmethod
-    def of(cls, bounds: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> _HistoryPlan:
-        half = BUCKET / 2
-        taken: list[tuple[dt.datetime, dt.datetime, int]] = []
-        pieces: list[tuple[dt.datetime, dt.datetime]] = []
-        for index, (lower, upper) in enumerate(bounds):
-            # Hours h with lower + margin <= h + 30 min < upper - margin and h + 1 h <= now.
-            # Clamped: an interval that starts in the first half hour of year 1 would step
-            # before the calendar.
-            first = _ceil_hour(add_clamped(lower, _MIDDLE_MARGIN - half))
-            last = min(_ceil_hour(add_clamped(upper, -_MIDDLE_MARGIN - half)), bucket_of(now))
-            if first >= last:
-                pieces.append((lower, upper))
-                continue
-            taken.append((first, last, index))
-            # What the interval has outside its hours, and what its hours have outside it
-            # (inside a neighbour's part, or outside the window).
-            pieces += [(lower, first), (last, upper), (first, lower), (upper, last)]
-        read: list[tuple[dt.datetime, dt.datetime]] = []
-        for lower, upper in sorted(piece for piece in pieces if piece[0] < piece[1]):
-            if read and read[-1][1] >= lower:
-                read[-1] = (read[-1][0], max(read[-1][1], upper))
-            else:
-                read.append((lower, upper))
-        return cls(taken, read)
-
-    def taker(self, hour: dt.datetime) -> int | None:
-        """The interval that took ``hour`` from the rollup, if one did."""
-        position = bisect.bisect_right(self.taken, hour, key=lambda taken: taken[0]) - 1
-        if position >= 0 and hour < self.taken[position][1]:
-            return self.taken[position][2]
-        return None
-
-    def taken_hours(self) -> list[tuple[dt.datetime, dt.datetime]]:
-        """The taken hours as few ranges as they make: adjacent ranges (the usual case:
-        each interval's hours start where the previous one's end) are one."""
-        merged: list[tuple[dt.datetime, dt.datetime]] = []
-        for first, last, _ in self.taken:
-            if merged and merged[-1][1] == first:
-                merged[-1] = (merged[-1][0], last)
-            else:
-                merged.append((first, last))
-        return merged
 
 
 def _add_rollup_hours(
@@ -325,16 +278,55 @@ def _add_rollup_hours(
     now: dt.datetime,
     workspace_id: int,
 ) -> None:
-    """Add the workspace's rollup sums of the ``taken`` hours (ranges of them) to ``sums``,
-    grouped per interval in the database (one row per interval and state, not one per
-    hour): an hour belongs to the interval holding its middle (see :data:`_MIDDLE_MARGIN`)."""
+    """Add the workspace's rollup sums of the ``taken`` hours (ranges of them) to ``sums``."""
+    rows = rollup_rows(scope, workspace_id=workspace_id)
+    _add_rollup(sums, rows, taken, BUCKET, start=start, bounds=bounds, now=now)
+
+
+def _add_rollup_minutes(
+    sums: HistorySums,
+    rows: QuerySet[Any],
+    minutes: Taker,
+    hours: Taker,
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+) -> None:
+    """Add the all-flows sums of the taken minutes to ``sums``, each moved from the
+    interval that took its hour, if another one did."""
+    _add_rollup(sums, rows, minutes.taken_ranges(), MINUTE, start=start, bounds=bounds, now=now, hours=hours)
+
+
+def _add_rollup(
+    sums: HistorySums,
+    rows: QuerySet[Any],
+    taken: list[tuple[dt.datetime, dt.datetime]],
+    unit: dt.timedelta,
+    *,
+    start: dt.datetime,
+    bounds: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
+    hours: Taker | None = None,
+) -> None:
+    """Add the rollup ``rows`` of the ``taken`` units (ranges of them) to ``sums``,
+    grouped per interval in the database (one row per interval and state, and hour if
+    ``hours`` took some, and side of ``now``, not one per unit): a unit belongs to the
+    interval holding its middle (see :data:`runs_app.rollup.plan.MIDDLE_MARGIN`)."""
     seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
-    middle = EpochSeconds(F("bucket")) + Value(BUCKET.total_seconds() / 2)
-    rows = (
-        rollup_rows(scope, workspace_id=workspace_id)
-        .filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1])
-        .annotate(interval=Floor((middle - Value(start.timestamp())) / Value(seconds)))
-        .values("interval", "state_type", "state_name")
+    middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
+    keys = ["interval", "state_type", "state_name"]
+    rows = rows.filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1]).annotate(
+        interval=Floor((middle - Value(start.timestamp())) / Value(seconds))
+    )
+    if hours is not None and hours.taken:
+        rows = rows.annotate(hour=TruncHour("bucket", tzinfo=dt.UTC))
+        keys.append("hour")
+    if taken[-1][1] > now:  # units after ``now``: their runs not started yet are not late
+        rows = rows.annotate(future=Case(When(bucket__gte=now, then=Value(1)), default=Value(0)))
+        keys.append("future")
+    grouped = (
+        rows.values(*keys)
         .annotate(
             count=Sum("count_runs"),
             run_time=Sum("run_time_sum"),
@@ -346,15 +338,16 @@ def _add_rollup_hours(
         .order_by()
     )
     now_epoch = now.timestamp()
-    for row in rows:
-        index = int(row["interval"])
-        if not 0 <= index < len(bounds):
-            continue
+    for row in grouped:
         running = row["count"] if row["state_type"] == StateType.RUNNING else 0
-        total = sums.setdefault((index, row["state_type"], row["state_name"]), [0, 0.0, 0.0])
-        total[0] += row["count"]
-        total[1] += row["run_time"] + running * now_epoch - row["running_since"]
-        total[2] += row["started_lateness"] + row["unstarted"] * now_epoch - row["unstarted_expected"]
+        values = (
+            row["count"],
+            row["run_time"] + running * now_epoch - row["running_since"],
+            row["started_lateness"]
+            + (0.0 if row.get("future") else row["unstarted"] * now_epoch - row["unstarted_expected"]),
+        )
+        taken_by = hours(row["hour"]) if hours is not None and "hour" in row else None
+        _move(sums, bounds, (row["state_type"], row["state_name"]), values, int(row["interval"]), taken_by)
 
 
 def flow_run_scatter(

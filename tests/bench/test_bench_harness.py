@@ -125,3 +125,25 @@ def test_the_seeder_starts_before_django_is_set_up() -> None:
         [sys.executable, "-m", "bench.seed", "--help"], cwd=root, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_scale_curve_has_a_column_per_size_and_marks_a_missed_budget() -> None:
+    from bench import scale
+
+    args = SimpleNamespace(concurrency="1,8", only="read one run,dashboard page")
+    sizes = []
+    for label, seconds in (("1M", 0.010), ("10M", 0.030)):
+        size = scale.Size(label, 1, 1)
+        for name in scale.scenarios(args):  # type: ignore[arg-type]
+            for level in (1, 8):
+                pooled = Pooled()
+                pooled.add({"requests": 10, "seconds": 1.0, "errors": 0, "latencies": [seconds * level] * 10})
+                size.results[(name, level)] = pooled
+        sizes.append(size)
+    table = scale.curve_table(sizes, args)  # type: ignore[arg-type]
+    assert "| scenario | p50 budget ms (1 / 8 in flight) | 1M: p50 ms | 1M: CPU ms/req | 10M: p50 ms |" in table
+    # read one: 10 ms and 80 ms at 1M (80 is not under 80), 30 and 240 ms at 10M
+    assert "| read one run | 20 / 80 | 10.0 / **80.0** | — / — | **30.0** / **240.0** | — / — |" in table
+    assert "| dashboard page | 150 / 600 | 10.0 / 80.0 |" in table
+    assert [scale.size_label(n) for n in (1_000_000, 3_000_000, 10_000_000, 20_000)] == ["1M", "3M", "10M", "20k"]
+    assert set(scale.BUDGETS_MS) == set(scale.LOADED_BUDGETS_MS) == set(scale.SCENARIOS)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from runs_app.models import FlowRunHistoryBucket
-from runs_app.rollup.writes import ALL_FLOWS, ALL_HOURS, flow_run_history_rebuild
+from runs_app.rollup.writes import ALL_FLOWS, ALL_FLOWS_BY_MINUTE, ALL_HOURS, WORKSPACE_SUMS, flow_run_history_rebuild
 from runs_app.selectors.history import flow_run_history
 from tests.factories import FlowFactory
 from tests.runs.rollup_helpers import NO_FILTERS, assert_same, make_runs, scanned, windows
@@ -91,10 +91,12 @@ def test_rebuild_and_bulk_seed_agree_with_the_state_writes(api) -> None:  # type
     kept = {row[:-1]: row[-1] for row in FlowRunHistoryBucket.objects.filter(count_runs__gt=0).values_list(*fields)}
     flow_run_history_rebuild()
     rebuilt = {row[:-1]: row[-1] for row in FlowRunHistoryBucket.objects.values_list(*fields)}
-    per_flow = sum(count for key, count in rebuilt.items() if key[0] not in (ALL_FLOWS, ALL_HOURS))
+    per_flow = sum(count for key, count in rebuilt.items() if key[0] not in WORKSPACE_SUMS)
     all_flows = sum(count for key, count in rebuilt.items() if key[0] == ALL_FLOWS)
+    by_minute = sum(count for key, count in rebuilt.items() if key[0] == ALL_FLOWS_BY_MINUTE)
     all_hours = sum(count for key, count in rebuilt.items() if key[0] == ALL_HOURS)
-    assert kept == rebuilt and per_flow == all_flows == all_hours == 36 + 250
+    assert set(kept) ^ set(rebuilt) == set()
+    assert kept == rebuilt and per_flow == all_flows == by_minute == all_hours == 36 + 250
     now = timezone.now()
     window: dict[str, Any] = {
         "start": now - dt.timedelta(days=30, seconds=41),

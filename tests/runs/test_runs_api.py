@@ -241,9 +241,10 @@ def test_history_buckets(api: ApiClient, runs: dict[str, FlowRun], django_assert
         "history_end": (now + dt.timedelta(hours=2)).isoformat(),
         "history_interval_seconds": 3600,
     }
-    # Two statements: the hours each interval takes from the rollup, and from the runs
-    # the slivers of those hours outside it and what no taken hour covers.
-    with django_assert_num_queries(2):
+    # Three statements: the hours each interval takes from the rollup, the minutes it
+    # takes of the hours' parts outside it, and from the runs the parts of those minutes
+    # outside it and what no taken unit covers (the current minute).
+    with django_assert_num_queries(3):
         response = api.post("/flow_runs/history", body)
     assert response.status_code == 200
     intervals = response.json()
