@@ -112,9 +112,7 @@ def prunable() -> int:
 def test_a_prune_in_batches_through_the_api_keeps_every_answer_exact(
     api: ApiClient, ops: WorkspaceApi, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flows = seed(api)
-    seed(ops, runs=10)
-    other = rows_of(ops.workspace.id)
+    flows, other = seed_both(api, ops)
     assert_exact(api, client, monkeypatch, flows)
     expected = prunable()
     assert expected >= 6
@@ -130,6 +128,14 @@ def test_a_prune_in_batches_through_the_api_keeps_every_answer_exact(
     assert_counts_match(client, "ops")
 
 
+def seed_both(api: ApiClient, ops: WorkspaceApi) -> tuple[list[str], dict[str, Any]]:
+    """The default workspace's runs to prune, and the ``ops`` workspace's rows as they
+    stand before (a prune must leave them)."""
+    flows = seed(api)
+    seed(ops, runs=10)
+    return flows, rows_of(ops.workspace.id)
+
+
 class Stop(Exception):
     """Stands for the process being stopped."""
 
@@ -138,9 +144,7 @@ class Stop(Exception):
 def test_a_prune_stopped_between_batches_leaves_a_consistent_database_and_the_next_continues(
     api: ApiClient, ops: WorkspaceApi, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flows = seed(api)
-    seed(ops, runs=10)
-    other = rows_of(ops.workspace.id)
+    flows, other = seed_both(api, ops)
     expected = prunable()
 
     def stop_after_two(result: PruneResult) -> None:
