@@ -22,7 +22,7 @@ from django.db.models import (
 from django.db.models.functions import Floor, Greatest, TruncHour, TruncMinute
 
 from orion_project.clock import add_clamped
-from orion_project.db import DurationSeconds, EpochSeconds, WithinRanges
+from orion_project.db import DurationSeconds, EpochSeconds, IntervalIndex, WithinRanges
 from runs_app.filters import FLOW_RUN_SORT
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
 from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
@@ -103,8 +103,12 @@ def _scanned_history(
     bounds: list[tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
     taker: Taker | MinuteOrHourTaker | None = None,
+    read: list[tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> HistorySums:
     """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
+
+    ``read``: the ranges of expected start ``queryset`` is limited to, when not the
+    window (the first starts earliest, the last ends latest).
 
     ``taker``: for the hour (or minute) a run's expected start is in, the interval that
     took that unit's sums from the rollup, if any; a run of such a unit that belongs to
@@ -113,10 +117,12 @@ def _scanned_history(
     than per row in SQL (a ``CASE`` over every cut hour was a large part of reading the
     runs).
     """
-    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
-    expected = EpochSeconds(F("expected_start_time"))
+    earliest, latest = (start, bounds[-1][1]) if read is None else (read[0][0], read[-1][1])
+    bucket = IntervalIndex(
+        "expected_start_time", start=start, width=bounds[0][1] - bounds[0][0], earliest=earliest, latest=latest
+    )
     rows = queryset.annotate(
-        bucket=Floor((expected - Value(start.timestamp())) / Value(seconds)),
+        bucket=bucket,
         run_time=estimated_run_time_seconds(now),
         lateness=lateness_seconds(now),
     )
@@ -258,6 +264,7 @@ def flow_run_history(
             bounds=bounds,
             now=now,
             taker=taker if hours.taken or (minutes is not None and minutes.taken) else None,
+            read=read,
         )
     if hours.taken:
         _add_rollup_hours(

@@ -58,13 +58,8 @@ def _windows(now: dt.datetime) -> list[dict[str, Any]]:
     5-hour interval, whose bounds move across the minutes)."""
     windows = []
     for minute in _minutes(now)[-2:]:
-        # On SQLite epoch seconds come from julianday(), about 40 µs apart, so reading the
-        # runs puts a run exactly on a bound on either side of it: bounds on a run's own
-        # start are compared on PostgreSQL only.
-        exact = connection.vendor == "postgresql"
+        # Offsets in OFFSETS put bounds exactly on runs' expected starts.
         for offset in (0.0, 0.1, 0.9, 10.5, 28.9, 29.5, 30.0, 30.5, 31.2, 59.95, 60.0, -0.05):
-            if offset in OFFSETS and not exact:
-                continue
             start = minute + dt.timedelta(seconds=offset)
             windows.append({"start": start, "end": now, "interval": dt.timedelta(days=1)})
     windows.append(
@@ -122,3 +117,41 @@ def test_the_migration_sums_the_minute_rows_the_writes_keep(api) -> None:  # typ
     migration = import_module("runs_app.migrations.0017_scale10m_history_minutes")
     migration.minute_rows(apps, SimpleNamespace(connection=connection))
     assert set(minute_rows.values_list(*fields)) == kept
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fraction", "interval"),
+    [
+        (0.834460, dt.timedelta(hours=1)),
+        (0.000001, dt.timedelta(hours=1)),
+        (0.999999, dt.timedelta(hours=1)),
+        (0.5, dt.timedelta(hours=1)),
+        (0.123457, dt.timedelta(hours=1)),
+        # A window of 120 years: past what float seconds keep to the microsecond.
+        (0.123457, dt.timedelta(days=365 * 40)),
+    ],
+)
+def test_a_run_exactly_on_a_bound_is_counted_once_in_the_later_interval(api, fraction, interval) -> None:  # type: ignore[no-untyped-def]
+    """A run scheduled exactly on an interval bound, in an hour the earlier interval
+    takes from the rollup: reading the runs of the later interval's part of that hour
+    must place the run there, not count it again in the earlier one (the recorded
+    example #14 once counted such a run twice on SQLite)."""
+    flow = api.post("/flows/", {"name": "on-a-bound"}).json()
+    start = bucket_of(timezone.now()) + dt.timedelta(minutes=48, seconds=31 + fraction)
+    bound = start + 2 * interval
+    api.post(
+        "/flow_runs/",
+        {"flow_id": flow["id"], "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": bound.isoformat()}}},
+    )
+    body = {
+        "history_start": start.isoformat(),
+        "history_end": (bound + interval).isoformat(),
+        "history_interval_seconds": interval.total_seconds(),
+    }
+    for filters in ({}, {"flows": {"id": {"any_": [flow["id"]]}}}):
+        counts = [
+            sum(state["count_runs"] for state in interval["states"])
+            for interval in api.post("/flow_runs/history", {**body, **filters}).json()
+        ]
+        assert counts == [0, 0, 1]
