@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import migrations
+from django.db.migrations.operations import AddIndex
 
 
 def postgres_only_sql(forward: Sequence[str], reverse: Sequence[str]) -> migrations.RunPython:
@@ -50,3 +51,17 @@ def foreign_key_index_dropped(
         database_operations=[migrations.RunPython(drop, create)],
         state_operations=[migrations.AlterField(model_name=model_name, name=field_name, field=field)],
     )
+
+
+class AddIndexConcurrently(AddIndex):
+    """``AddIndex``, built without blocking writes on PostgreSQL (the migration is not atomic)."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor != "postgresql":
+            schema_editor.add_index(model, self.index)
+            return
+        schema_editor.add_index(model, self.index, concurrently=True)
+        schema_editor.execute(f"VACUUM (ANALYZE) {schema_editor.quote_name(model._meta.db_table)}")

@@ -182,6 +182,23 @@ class FlowRun(Run):
                 name="ix_fr_ws_start_or_expected",
                 include=["expected_start_time", "id", "state_type", "state_timestamp", "start_time", "total_run_time"],
             ),
+            # START_TIME_* pages on PostgreSQL, read as two ordered reads merged
+            # (``runs_app.selectors.runs``): a run not started sorts by its expected start,
+            # a started one by its start. Over the index above, an expected-start window
+            # walked past every run scheduled ahead of it. The flow is carried so that a
+            # flow's page reads its runs from these indexes alone.
+            models.Index(
+                fields=["workspace", "expected_start_time"],
+                name="ix_fr_ws_not_started",
+                condition=Q(start_time__isnull=True),
+                include=["id", "flow_id"],
+            ),
+            models.Index(
+                fields=["workspace", "start_time"],
+                name="ix_fr_ws_started",
+                condition=Q(start_time__isnull=False),
+                include=["expected_start_time", "id", "flow_id"],
+            ),
             models.Index(fields=["workspace", "-end_time"], name="ix_fr_ws_end_time"),
             models.Index(fields=["workspace", "name"], name="ix_fr_ws_name"),
             # Agents poll scheduled runs in next-scheduled order.

@@ -12,7 +12,8 @@ a range already filled (count-by resource counts them under an empty id): stop i
 """
 
 from django.db import migrations, models
-from django.db.migrations.operations import AddIndex
+
+from orion_project.migration_ops import AddIndexConcurrently
 
 BATCH = 250_000
 
@@ -28,20 +29,6 @@ def backfill(apps, schema_editor):
     while first is not None and first <= (seqs.last() or 0):
         event_resources_fill_primary(first, first + BATCH - 1, event_model=Event, resource_model=EventResource)
         first += BATCH
-
-
-class AddIndexConcurrently(AddIndex):
-    """``AddIndex``, built without blocking writes on PostgreSQL (the migration is not atomic)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        if schema_editor.connection.vendor != "postgresql":
-            schema_editor.add_index(model, self.index)
-            return
-        schema_editor.add_index(model, self.index, concurrently=True)
-        schema_editor.execute(f"VACUUM (ANALYZE) {schema_editor.quote_name(model._meta.db_table)}")
 
 
 class Migration(migrations.Migration):

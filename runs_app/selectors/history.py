@@ -23,12 +23,11 @@ from django.db.models.functions import Floor, Greatest, TruncHour, TruncMinute
 
 from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, IntervalIndex, WithinRanges
-from runs_app.filters import FLOW_RUN_SORT
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
 from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
 from runs_app.rollup.reads import RollupScope, rollup_minute_rows, rollup_rows, rollup_scope
 from runs_app.rollup.writes import BUCKET, MINUTE
-from runs_app.selectors.runs import flow_runs_matching, task_runs_matching, work_queue_condition
+from runs_app.selectors.runs import flow_runs_in_order, flow_runs_matching, task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 MAX_HISTORY_INTERVALS = 500
@@ -372,7 +371,8 @@ def flow_run_scatter(
     Reads the few columns a point is made of, not whole runs: building a thousand model
     instances, JSON columns and all, was most of the cost of this answer.
     """
-    runs = flow_runs_matching(filters=filters, workspace_id=workspace_id).order_by(*FLOW_RUN_SORT.order_by(sort))
+    body = {**filters, "sort": sort, "offset": offset, "limit": limit}
+    runs = flow_runs_in_order(body=body, workspace_id=workspace_id)
     columns = runs.values_list(
         "id", "state_type", "state_timestamp", "expected_start_time", "start_time", "total_run_time"
     )

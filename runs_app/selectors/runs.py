@@ -205,21 +205,57 @@ def _first_of_each_state_type(body: Mapping[str, Any], types: list[str], workspa
     return branches[0].union(*branches[1:], all=True)
 
 
+# Sorts by a run's start, or its expected start while it has not started: each half of
+# the runs is in order in its own partial index, ``ix_fr_ws_not_started`` (by expected
+# start) and ``ix_fr_ws_started`` (by start).
+_SORTS_BY_START = {"START_TIME_DESC": "-", "START_TIME_ASC": ""}
+
+
+def _first_started_and_not(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any] | None:
+    """For a page sorted by start time (PostgreSQL), the ids of the first ``offset +
+    limit`` matching runs not started, by expected start, and of the first started ones,
+    by start: the page is among them (a ``UNION ALL`` of two ordered, limited reads).
+    Else ``None``.
+
+    Over one index of ``COALESCE(start_time, expected_start_time)``, an expected-start
+    window (the dashboard's day, the Flow runs page's week) walks past every run
+    scheduled ahead of it, since those sort first newest-first: about a tenth of the runs
+    in production, nearly a million rows read for 44 shown at 10M runs."""
+    direction = _SORTS_BY_START.get(body.get("sort") or "")
+    if direction is None or not connection.features.supports_slicing_ordering_in_compound:
+        return None
+    count = (body.get("offset") or 0) + body["limit"]
+    runs = flow_runs_matching(filters=body, workspace_id=workspace_id)
+    not_started = runs.filter(start_time__isnull=True).order_by(f"{direction}expected_start_time")
+    started = runs.filter(start_time__isnull=False).order_by(f"{direction}start_time")
+    return not_started.values("id")[:count].union(started.values("id")[:count], all=True)
+
+
+def flow_runs_in_order(*, body: Mapping[str, Any], workspace_id: int) -> FlowRunQuerySet:
+    """The matching runs in the body's ``sort`` order, read so that the first ``offset +
+    limit`` of them (the page) are found without walking every matching run: their ids
+    are first chosen apart (by state type, or started or not) when the sort allows it."""
+    order = FLOW_RUN_SORT.order_by(body.get("sort"))
+    types = _state_types_read_apart(body)
+    first = (
+        _first_of_each_state_type(body, types, workspace_id)
+        if types is not None
+        else _first_started_and_not(body, workspace_id)
+    )
+    if first is None:
+        return flow_runs_matching(filters=body, workspace_id=workspace_id).order_by(*order)
+    return FlowRun.objects.filter(workspace_id=workspace_id, pk__in=first).order_by(*order)
+
+
 @PageByBody
 def _flow_run_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[FlowRun]:
     """The page's ids are chosen first, then only their rows are read with the state,
     work queue and pool joined. Read in one go, PostgreSQL joins every matching run
     before a sort the index does not give (a flow's page sorted by start time: each of
     the flow's 1,000 runs at 1M runs got its state read, for 200 shown)."""
-    types = _state_types_read_apart(body)
-    if types is None:
-        runs = flow_runs_matching(filters=body, workspace_id=workspace_id)
-    else:
-        first = _first_of_each_state_type(body, types, workspace_id)
-        runs = FlowRun.objects.filter(workspace_id=workspace_id, pk__in=first)
-    order = FLOW_RUN_SORT.order_by(body.get("sort"))
     offset = body.get("offset") or 0
-    page = runs.order_by(*order).values("id")[offset : offset + body["limit"]]
+    page = flow_runs_in_order(body=body, workspace_id=workspace_id).values("id")[offset : offset + body["limit"]]
+    order = FLOW_RUN_SORT.order_by(body.get("sort"))
     return FlowRun.objects.filter(workspace_id=workspace_id, pk__in=page).for_response().order_by(*order)
 
 
