@@ -172,10 +172,9 @@ class FlowRun(Run):
             # the flow alone, PostgreSQL ANDed the flow's entries with a bitmap of the
             # whole workspace (it cannot know a flow's runs are all in its workspace).
             models.Index(fields=["workspace", "flow", "-expected_start_time"], name="ix_fr_ws_flow_expected"),
-            # START_TIME_* sort: COALESCE(start_time, expected_start_time). It carries the
-            # columns of a scatter-plot point (``/ui/flow_runs/history``), so the Flow runs
-            # page's week of points is read from the index alone, past the runs scheduled
-            # ahead that its window leaves out (PostgreSQL; SQLite has no INCLUDE).
+            # START_TIME_* sort: COALESCE(start_time, expected_start_time), read in one go
+            # where a database cannot merge ordered, limited reads (SQLite). PostgreSQL
+            # reads such pages and the scatter plot from the two partial indexes below.
             models.Index(
                 F("workspace"),
                 Coalesce(F("start_time"), F("expected_start_time")).desc(),
