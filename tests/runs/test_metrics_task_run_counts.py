@@ -4,6 +4,7 @@ scrape after it reads the stored counts, so no scrape's cost grows with the task
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +13,7 @@ from orion_project.models import Workspace
 from runs_app.background.metrics import run_counts_refresh
 from runs_app.models import RunStateCount, TaskRun
 from runs_app.states import StateType
-from tests.helpers import ApiClient, WorkspaceApi, make_task_run, scrape
+from tests.helpers import THREADS, ApiClient, WorkspaceApi, in_parallel, make_task_run, scrape
 
 TASK_RUNS = "orion_task_runs"
 COMPUTED = "orion_run_counts_computed_timestamp"
@@ -121,3 +122,19 @@ def test_the_service_pass_still_counts_every_workspace_and_forgets_deleted_ones(
         Workspace.objects.get(slug="default").id
     }
     assert counted(scrape(client), "default") == stored_rows("default")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_scrapes_store_one_set_of_counts(api: ApiClient) -> None:
+    seed_task_runs(api, {"RUNNING": 1, "COMPLETED": 2})
+    answers = in_parallel(lambda client: client.get("/api/metrics"))
+    assert [answer.status_code for answer in answers] == [200] * THREADS
+    # Each answer's counts are the rows' (the answers differ at most in when they were counted).
+    expected = [line for line in task_run_families(answers[0].content) if line.startswith(TASK_RUNS)]
+    assert expected and all(
+        [line for line in task_run_families(answer.content) if line.startswith(TASK_RUNS)] == expected
+        for answer in answers
+    )
+    assert RunStateCount.objects.filter(kind=RunStateCount.Kind.TASK_RUN).count() == len(StateType.values)
+    assert counted(scrape(Client()), "default") == stored_rows("default")
+    connection.close()
