@@ -11,8 +11,10 @@ Every query here is sized for a database of millions of runs:
   of the history rollup (a row per state, kept by every write in its transaction) plus
   the few runs outside the rollup;
 * task runs per state type come from :class:`~runs_app.models.RunStateCount`, a handful
-  of rows per workspace the ``metrics`` service refreshes (one grouped count per pass),
-  with a live count for a workspace only when the service has not counted it yet;
+  of rows per workspace the ``metrics`` service refreshes (one grouped count per pass);
+  a workspace the service has not counted yet is counted by the first scrape that finds
+  it so, which stores its rows (``runs_app.services.run_counts``): no scrape after it
+  counts task runs, which grow with history;
 * the oldest Late run of each workspace is read through the ``ix_fr_ws_next_scheduled``
   index;
 * scheduled runs per queue through the partial ``ix_fr_queue_next_scheduled`` index;
@@ -38,10 +40,10 @@ from runs_app.models import (
     FlowRun,
     FlowRunHistoryBucket,
     RunStateCount,
-    TaskRun,
 )
 from runs_app.rollup.reads import NOT_IN_ROLLUP
 from runs_app.rollup.writes import ALL_HOURS
+from runs_app.services.run_counts import task_run_counts_store
 from runs_app.states import StateName, StateType
 
 STATE_TYPES: list[str] = StateType.values
@@ -101,33 +103,24 @@ def _task_run_snapshot(body: Mapping[str, Any], workspace_id: int) -> QuerySet[A
     ).values_list("workspace_id", "state_type", "count", "computed")
 
 
-def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float | None]]:
-    """Per workspace, task runs per state type from the snapshot (or live, for a workspace
-    the service has not counted yet) and when they were computed (``None``: live)."""
-    answer: dict[int, tuple[dict[str, int], float | None]] = {}
+def _task_run_state_counts(workspaces: dict[int, str]) -> dict[int, tuple[dict[str, int], float]]:
+    """Per workspace, task runs per state type from the snapshot and when they were
+    counted; a workspace without a snapshot is counted now and its snapshot stored, so
+    the next scrape reads it too."""
+    answer: dict[int, tuple[dict[str, int], float]] = {}
     computed: dict[int, dt.datetime] = {}
     for workspace_id, state_type, count, at in _task_run_snapshot.rows(
         {"workspaces": list(workspaces)}, workspace_id=EVERY_WORKSPACE
     ):
         if workspace_id not in answer:
-            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
+            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), 0.0
         answer[workspace_id][0][state_type] = count
         computed[workspace_id] = min(at, computed.get(workspace_id, at))
     for workspace_id, at in computed.items():
         answer[workspace_id] = answer[workspace_id][0], at.timestamp()
     uncounted = [workspace_id for workspace_id in workspaces if workspace_id not in answer]
-    if uncounted:
-        for workspace_id in uncounted:
-            answer[workspace_id] = dict.fromkeys(STATE_TYPES, 0), None
-        live = (
-            TaskRun.objects.filter(workspace_id__in=uncounted)
-            .values_list("workspace_id", "state_type")
-            .annotate(total=Count("id"))
-            .order_by()
-        )
-        for workspace_id, state_type, total in live:
-            if state_type in answer[workspace_id][0]:
-                answer[workspace_id][0][state_type] = total
+    for workspace_id, (counts, at) in task_run_counts_store(workspace_ids=uncounted).items():
+        answer[workspace_id] = counts, at.timestamp()
     return answer
 
 
@@ -162,9 +155,7 @@ def run_metrics() -> Iterable[Metric]:
         for state_type, count in task_counts.items():
             task_runs.add_metric([slug, state_type], count)
         computed.add_metric([slug, RunStateCount.Kind.FLOW_RUN], now.timestamp())
-        computed.add_metric(
-            [slug, RunStateCount.Kind.TASK_RUN], computed_at if computed_at is not None else now.timestamp()
-        )
+        computed.add_metric([slug, RunStateCount.Kind.TASK_RUN], computed_at)
 
     late_count = gauge("orion_late_flow_runs", "Flow runs marked Late, not started yet.", [WORKSPACE_LABEL])
     oldest_late = gauge(

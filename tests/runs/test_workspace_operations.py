@@ -229,7 +229,7 @@ def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
 def test_metrics_carry_a_workspace_label(spaces: tuple[WorkspaceApi, WorkspaceApi], client: Client) -> None:
     for slug in ("a", "b"):
         assert not RunStateCount.objects.filter(workspace_id=Workspace.objects.get(slug=slug).id).exists()
-    samples = scrape(client)  # task runs counted live: the service has not run
+    samples = scrape(client)  # the service has not run: this scrape counts the task runs
     run_counts_refresh()
     assert RunStateCount.objects.filter(workspace_id=Workspace.objects.get(slug="b").id).count() > 0
     for current in (samples, scrape(client)):
