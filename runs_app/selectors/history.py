@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.db.models.functions import Floor, Greatest
 
 from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, IntervalIndex, WithinRanges
-from runs_app.filters import FLOW_RUN_SORT
+from runs_app.filters import FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
 from runs_app.rollup.compiled import Given, given_float, shape_rows
 from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
@@ -271,12 +271,17 @@ def run_history(
 
 
 def _runs_read(
-    kind: str, matching: Callable[..., QuerySet[Any]], filters: Mapping[str, Any], workspace_id: int
+    kind: str,
+    matching: Callable[..., QuerySet[Any]],
+    keys: Iterable[str],
+    filters: Mapping[str, Any],
+    workspace_id: int,
 ) -> RunsRead:
-    """The workspace's runs matching ``filters`` (``matching``: the filter engine's read of
-    flow runs or task runs), keyed by the body."""
-    body = {key: filters.get(key) for key in sorted(filters)}
-    return RunsRead((kind, workspace_id, body), lambda: matching(filters=filters, workspace_id=workspace_id))
+    """The workspace's runs matching the filter ``keys`` of ``filters`` (``matching``: the
+    filter engine's read of flow runs or task runs), keyed by them: the request's other
+    keys (its window) are given to the statement."""
+    body = {key: filters.get(key) for key in keys}
+    return RunsRead((kind, workspace_id, body), lambda: matching(filters=body, workspace_id=workspace_id))
 
 
 def task_run_history(
@@ -289,7 +294,7 @@ def task_run_history(
     workspace_id: int,
 ) -> list[dict[str, Any]]:
     """``POST /task_runs/history``: the workspace's matching task runs, read and bucketed."""
-    runs = _runs_read("task_runs", task_runs_matching, filters, workspace_id)
+    runs = _runs_read("task_runs", task_runs_matching, RELATED_RUN_FILTERS, filters, workspace_id)
     return run_history(runs, start=start, end=end, interval=interval, now=now)
 
 
@@ -323,7 +328,7 @@ def flow_run_history(
     request (:mod:`runs_app.rollup.compiled`).
     """
     scope = rollup_scope(filters)
-    runs = _runs_read("flow_runs", flow_runs_matching, filters, workspace_id)
+    runs = _runs_read("flow_runs", flow_runs_matching, RELATED_RUN_AND_WORK_FILTERS, filters, workspace_id)
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
         return run_history(runs, start=start, end=end, interval=interval, now=now)
@@ -342,7 +347,7 @@ def flow_run_history(
             taker=taker if hours.taken or (minutes is not None and minutes.taken) else None,
             read=read,
         )
-    rows = RollupRead(scope, workspace_id, filters)
+    rows = RollupRead(scope, workspace_id, runs.key)
     if hours.taken:
         _add_rollup(sums, rows, hours.taken_ranges(), BUCKET, start=start, bounds=bounds, now=now)
     if minutes is not None and minutes.taken:
@@ -352,12 +357,12 @@ def flow_run_history(
 
 @dataclass(frozen=True)
 class RollupRead:
-    """The workspace's rollup rows in ``scope``, for the body ``filters`` (the key of
-    their statements)."""
+    """The workspace's rollup rows in ``scope``; ``key``: the filter body's (what their
+    statements are kept under)."""
 
     scope: RollupScope
     workspace_id: int
-    filters: Mapping[str, Any]
+    key: Any
 
     def rows(self, unit: dt.timedelta) -> QuerySet[Any]:
         """Its rows per hour, or its all-flows rows per minute."""
@@ -423,7 +428,7 @@ def _add_rollup(
         )
 
     shape = (unit.total_seconds(), len(taken), _index_shape(hour_number) if by_hour else None, future)
-    key = ("rollup", rollup.workspace_id, dict(rollup.filters), *shape)
+    key = ("rollup", rollup.key, *shape)
     values = {
         "anchor": anchor,
         "start_epoch": start.timestamp(),
