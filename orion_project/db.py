@@ -274,7 +274,7 @@ class RowsSum(Func):
 
 class WithinRanges(Expression):
     """``column`` is in one of the half-open ``[lower, upper)`` ranges (a condition for
-    ``filter``).
+    ``filter``); a bound is a datetime or an expression.
 
     Written straight to SQL: Django resolves and compiles a ``Q`` per range slowly, and a
     30-day history with daily intervals names some sixty (docs/performance.md).
@@ -283,7 +283,7 @@ class WithinRanges(Expression):
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, column: str, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> None:
+    def __init__(self, column: str, ranges: Sequence[tuple[Any, Any]]) -> None:
         super().__init__()
         self.column = column
         self.ranges = list(ranges)
@@ -300,7 +300,7 @@ class WithinRanges(Expression):
         column, column_params = compiler.compile(self.column_expression)
         adapt = connection.ops.adapt_datetimefield_value
 
-        def bound(value: Any) -> tuple[str, list[Any]]:
+        def bound(value: Any) -> tuple[str, Any]:
             # A bound may be an expression: a parameter given at each execution.
             return compiler.compile(value) if hasattr(value, "as_sql") else ("%s", [adapt(value)])
 

@@ -181,15 +181,21 @@ def _scanned_history(
         None if read is None else len(read),
         None if unit_number is None else _index_shape(unit_number),
     )
-    values = {"start": start, "end": bounds[-1][1], "now": now, "now_epoch": now.timestamp(), "anchor": anchor}
+    values: dict[Any, Any] = {
+        "start": start,
+        "end": bounds[-1][1],
+        "now": now,
+        "now_epoch": now.timestamp(),
+        "anchor": anchor,
+    }
     if read is not None:
         values.update(_ranges_values("read", read))
     rows = shape_rows(None if runs.key is None else ("runs", *runs.key, *shape), build, values)
     sums: HistorySums = {}
     for row in rows:
-        count, run_time, lateness = row[-3:]
-        taken_by = None if taker is None or unit is None else taker(anchor + row[3] * unit)
-        _move(sums, bounds, (row[1], row[2]), (count, run_time or 0.0, lateness or 0.0), int(row[0]), taken_by)
+        count, run_time, lateness = int(row[-3]), float(row[-2] or 0.0), float(row[-1] or 0.0)
+        taken_by = None if taker is None or unit is None else taker(anchor + int(row[3]) * unit)
+        _move(sums, bounds, (row[1], row[2]), (count, run_time, lateness), int(row[0]), taken_by)
     return sums
 
 
@@ -439,7 +445,8 @@ def _add_rollup(
     now_epoch = now.timestamp()
     for row in shape_rows(key, build, values):
         interval, state_type, state_name = row[:3]
-        count, run_time, running_since, started_lateness, unstarted, unstarted_expected = row[-6:]
+        count, unstarted = int(row[-6]), int(row[-2])
+        run_time, running_since, started_lateness, unstarted_expected = map(float, (*row[-5:-2], row[-1]))
         is_future = future and row[-7]
         running = count if state_type == StateType.RUNNING else 0
         values_of_row = (
@@ -447,7 +454,7 @@ def _add_rollup(
             run_time + running * now_epoch - running_since,
             started_lateness + (0.0 if is_future else unstarted * now_epoch - unstarted_expected),
         )
-        taken_by = hours(anchor + row[3] * BUCKET) if by_hour and hours is not None else None
+        taken_by = hours(anchor + int(row[3]) * BUCKET) if by_hour and hours is not None else None
         _move(sums, bounds, (state_type, state_name), values_of_row, int(interval), taken_by)
 
 
