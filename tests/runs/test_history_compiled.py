@@ -18,20 +18,17 @@ from runs_app.rollup import compiled
 from runs_app.rollup.writes import bucket_of
 from runs_app.selectors.history import run_history
 from runs_app.selectors.runs import task_runs_matching
-from tests.runs.rollup_helpers import NO_FILTERS, make_runs, scanned
+from tests.runs.rollup_helpers import NO_FILTERS, assert_same, make_runs, scanned
 
 
 def _compare(answer: list[dict[str, Any]], scan: list[dict[str, Any]]) -> None:
-    """The HTTP answer equals the runs read: intervals, states and counts exactly, sums
-    up to float rounding."""
-    assert [dt.datetime.fromisoformat(i["interval_start"]) for i in answer] == [i["interval_start"] for i in scan]
-    for got, want in zip(answer, scan, strict=True):
-        assert [(s["state_type"], s["state_name"], s["count_runs"]) for s in got["states"]] == [
-            (s["state_type"], s["state_name"], s["count_runs"]) for s in want["states"]
-        ], got["interval_start"]
-        for a, b in zip(got["states"], want["states"], strict=True):
-            assert a["sum_estimated_run_time"] == pytest.approx(b["sum_estimated_run_time"], rel=1e-7, abs=1e-2)
-            assert a["sum_estimated_lateness"] == pytest.approx(b["sum_estimated_lateness"], rel=1e-7, abs=1e-2)
+    """The HTTP answer equals the runs read (see :func:`assert_same`)."""
+    read = [
+        {**row, "interval_start": dt.datetime.fromisoformat(row["interval_start"]),
+         "interval_end": dt.datetime.fromisoformat(row["interval_end"])}
+        for row in answer
+    ]  # fmt: skip
+    assert_same(read, scan)
 
 
 def _body(start: dt.datetime, end: dt.datetime, interval: dt.timedelta) -> dict[str, Any]:
