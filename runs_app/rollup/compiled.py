@@ -24,6 +24,7 @@ from django.db.models import DateTimeField, Expression, Field, FloatField, Query
 from django.db.models.sql.compiler import SQLCompiler
 
 from orion_project.compiled import compile_queryset
+from orion_project.db import IntervalIndex
 from orion_project.prepared import StatementsByBody
 
 
@@ -88,6 +89,30 @@ class ShapeStatement:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             return cursor.fetchall()  # type: ignore[no-any-return]
+
+
+def ranges_given(prefix: str, count: int) -> list[tuple[Given, Given]]:
+    """``count`` ranges whose bounds are given (see :func:`ranges_values`)."""
+    return [(Given((prefix, index, 0)), Given((prefix, index, 1))) for index in range(count)]
+
+
+def ranges_values(prefix: str, ranges: list[tuple[dt.datetime, dt.datetime]]) -> dict[Any, Any]:
+    """The values of :func:`ranges_given`'s bounds for these ``ranges``."""
+    return {(prefix, index, side): ranges[index][side] for index in range(len(ranges)) for side in (0, 1)}
+
+
+def unit_number(
+    column: str, unit: dt.timedelta, anchor: dt.datetime, earliest: dt.datetime, latest: dt.datetime
+) -> IntervalIndex:
+    """The rollup ``unit`` (minute or hour) a datetime column is in, as its number from
+    ``anchor`` (the start of an hour, given at each execution as ``"anchor"``): an exact
+    integer, where a truncated datetime was a value to convert per row."""
+    return IntervalIndex(column, start=anchor, width=unit, earliest=earliest, latest=latest, start_sql=Given("anchor"))
+
+
+def index_shape(index: IntervalIndex) -> tuple[int, int, bool]:
+    """What of an :class:`IntervalIndex` its SQL is written with (its start is given)."""
+    return (index.width_us, index.shift, index.float_exact)
 
 
 _SHAPES: StatementsByBody[ShapeStatement] = StatementsByBody(size=256)

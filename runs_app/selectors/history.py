@@ -26,7 +26,15 @@ from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, IntervalIndex, WithinRanges
 from runs_app.filters import FLOW_RUN_SORT, RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
-from runs_app.rollup.compiled import Given, given_float, shape_rows
+from runs_app.rollup.compiled import (
+    Given,
+    given_float,
+    index_shape,
+    ranges_given,
+    ranges_values,
+    shape_rows,
+    unit_number,
+)
 from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
 from runs_app.rollup.reads import RollupScope, rollup_minute_rows, rollup_rows, rollup_scope
 from runs_app.rollup.writes import BUCKET, MINUTE, bucket_of
@@ -116,14 +124,6 @@ class RunsRead:
     build: Callable[[], QuerySet[Any]]
 
 
-def _ranges_given(prefix: str, count: int) -> list[tuple[Given, Given]]:
-    return [(Given((prefix, index, 0)), Given((prefix, index, 1))) for index in range(count)]
-
-
-def _ranges_values(prefix: str, ranges: list[tuple[dt.datetime, dt.datetime]]) -> dict[Any, Any]:
-    return {(prefix, index, side): ranges[index][side] for index in range(len(ranges)) for side in (0, 1)}
-
-
 def _scanned_history(
     runs: RunsRead,
     *,
@@ -156,18 +156,18 @@ def _scanned_history(
     )
     unit = None if taker is None else taker.unit
     anchor = bucket_of(earliest)
-    unit_number = None if unit is None else _unit_number("expected_start_time", unit, anchor, earliest, latest)
+    unit_index = None if unit is None else unit_number("expected_start_time", unit, anchor, earliest, latest)
 
     def build() -> QuerySet[Any]:
         rows = runs.build()
         if read is not None:
-            rows = rows.filter(WithinRanges("expected_start_time", _ranges_given("read", len(read))))
+            rows = rows.filter(WithinRanges("expected_start_time", ranges_given("read", len(read))))
         rows = rows.annotate(bucket=bucket, run_time=estimated_run_time_seconds(NOW), lateness=lateness_seconds(NOW))
         keys = ["bucket", "state_type", "state_name"]
         if unit is None:
             rows = rows.filter(expected_start_time__gte=Given("start"), expected_start_time__lt=Given("end"))
         else:
-            rows = rows.annotate(unit=unit_number)
+            rows = rows.annotate(unit=unit_index)
             keys.append("unit")
         return (
             rows.values(*keys)
@@ -177,19 +177,14 @@ def _scanned_history(
         )
 
     shape = (
-        _index_shape(bucket),
+        index_shape(bucket),
         None if read is None else len(read),
-        None if unit_number is None else _index_shape(unit_number),
+        None if unit_index is None else index_shape(unit_index),
     )
-    values: dict[Any, Any] = {
-        "start": start,
-        "end": bounds[-1][1],
-        "now": now,
-        "now_epoch": now.timestamp(),
-        "anchor": anchor,
-    }
+    values: dict[Any, Any] = {"start": start, "end": bounds[-1][1], "now": now, "anchor": anchor}
+    values["now_epoch"] = now.timestamp()
     if read is not None:
-        values.update(_ranges_values("read", read))
+        values.update(ranges_values("read", read))
     rows = shape_rows(None if runs.key is None else ("runs", *runs.key, *shape), build, values)
     sums: HistorySums = {}
     for row in rows:
@@ -197,20 +192,6 @@ def _scanned_history(
         taken_by = None if taker is None or unit is None else taker(anchor + int(row[3]) * unit)
         _move(sums, bounds, (row[1], row[2]), (count, run_time, lateness), int(row[0]), taken_by)
     return sums
-
-
-def _unit_number(
-    column: str, unit: dt.timedelta, anchor: dt.datetime, earliest: dt.datetime, latest: dt.datetime
-) -> IntervalIndex:
-    """The rollup ``unit`` (minute or hour) a datetime column is in, as its number from
-    ``anchor`` (the start of an hour, given at each execution as ``"anchor"``): an exact
-    integer, where a truncated datetime was a value to convert per row."""
-    return IntervalIndex(column, start=anchor, width=unit, earliest=earliest, latest=latest, start_sql=Given("anchor"))
-
-
-def _index_shape(index: IntervalIndex) -> tuple[int, int, bool]:
-    """What of an :class:`IntervalIndex` its SQL is written with (its start is given)."""
-    return (index.width_us, index.shift, index.float_exact)
 
 
 def _move(
@@ -398,7 +379,7 @@ def _add_rollup(
     by_hour = hours is not None and bool(hours.taken)
     future = taken[-1][1] > now  # units after ``now``: their runs not started yet are not late
     anchor = bucket_of(taken[0][0])
-    hour_number = _unit_number("bucket", BUCKET, anchor, taken[0][0], taken[-1][1])
+    hour_number = unit_number("bucket", BUCKET, anchor, taken[0][0], taken[-1][1])
 
     def build() -> QuerySet[Any]:
         middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
@@ -406,7 +387,7 @@ def _add_rollup(
         rows = (
             rollup.rows(unit)
             .filter(
-                WithinRanges("bucket", _ranges_given("taken", len(taken))),
+                WithinRanges("bucket", ranges_given("taken", len(taken))),
                 bucket__gte=Given(("taken", 0, 0)),
                 bucket__lt=Given(("taken", len(taken) - 1, 1)),
             )
@@ -433,14 +414,14 @@ def _add_rollup(
             .values_list(*keys, *sums_of)
         )
 
-    shape = (unit.total_seconds(), len(taken), _index_shape(hour_number) if by_hour else None, future)
+    shape = (unit.total_seconds(), len(taken), index_shape(hour_number) if by_hour else None, future)
     key = ("rollup", rollup.key, *shape)
     values = {
         "anchor": anchor,
         "start_epoch": start.timestamp(),
         "seconds": (bounds[0][1] - bounds[0][0]).total_seconds(),
         "now": now,
-        **_ranges_values("taken", taken),
+        **ranges_values("taken", taken),
     }
     now_epoch = now.timestamp()
     for row in shape_rows(key, build, values):

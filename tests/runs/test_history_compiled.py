@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orion_project.models import DEFAULT_WORKSPACE_ID
+from orion_project.prepared import StatementsByBody
 from runs_app.rollup import compiled
 from runs_app.rollup.writes import bucket_of
 from runs_app.selectors.history import run_history
@@ -50,6 +51,8 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return original(queryset)
 
     monkeypatch.setattr(compiled.ShapeStatement, "of", counted)
+    # Statements kept from earlier tests would not be compiled again here.
+    monkeypatch.setattr(compiled, "_SHAPES", StatementsByBody(size=256))
     return made
 
 
