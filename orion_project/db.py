@@ -36,6 +36,7 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     CharField,
+    DateTimeField,
     Expression,
     F,
     FloatField,
@@ -43,6 +44,7 @@ from django.db.models import (
     JSONField,
     Lookup,
     TextField,
+    Value,
 )
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -185,10 +187,20 @@ class IntervalIndex(Expression):
     FLOAT_EXACT_SPAN = dt.timedelta(seconds=2**31)
 
     def __init__(
-        self, column: str, *, start: dt.datetime, width: dt.timedelta, earliest: dt.datetime, latest: dt.datetime
+        self,
+        column: str,
+        *,
+        start: dt.datetime,
+        width: dt.timedelta,
+        earliest: dt.datetime,
+        latest: dt.datetime,
+        start_sql: Any = None,
     ) -> None:
         super().__init__()
         self.column_expression: Any = F(column)
+        # ``start_sql``: what the SQL reads for ``start`` (a parameter given at each
+        # execution of a statement compiled once); the widths below follow from ``start``.
+        self.start_expression: Any = Value(start, output_field=DateTimeField()) if start_sql is None else start_sql
         self.start = start
         self.width_us = max(width // dt.timedelta(microseconds=1), 1)
         # Whole widths that lift every difference from ``start`` to zero or more.
@@ -198,28 +210,30 @@ class IntervalIndex(Expression):
     def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Any:
         resolved = self.copy()
         resolved.column_expression = self.column_expression.resolve_expression(query, *args, **kwargs)
+        resolved.start_expression = self.start_expression.resolve_expression(query, *args, **kwargs)
         return resolved
 
     def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, Any]:
         column, column_params = compiler.compile(self.column_expression)
+        start, start_params = compiler.compile(self.start_expression)
         if connection.vendor == "postgresql":
             if self.float_exact:
-                micros = f"round(date_part('epoch', {column} - %s::timestamptz) * 1000000)::bigint"
+                micros = f"round(date_part('epoch', {column} - ({start})::timestamptz) * 1000000)::bigint"
             else:
-                micros = f"(EXTRACT(EPOCH FROM {column} - %s::timestamptz) * 1000000)::bigint"
-            params = [*column_params, self.start]
+                micros = f"(EXTRACT(EPOCH FROM {column} - ({start})::timestamptz) * 1000000)::bigint"
+            params = [*column_params, *start_params]
         else:
-            micros = (
-                f"(CAST(strftime('%%s', {column}) AS INTEGER) * 1000000"
-                f" + CAST(substr({column}, 21, 6) AS INTEGER) - %s)"
-            )
-            start_us = (self.start - EPOCH) // dt.timedelta(microseconds=1)
-            params = [*column_params, *column_params, start_us]
+            # Both the column and ``start`` are Django's datetime text, read the same way.
+            micros = f"({_sqlite_micros(column)} - {_sqlite_micros(start)})"
+            params = [*column_params, *column_params, *start_params, *start_params]
         lifted = self.shift * self.width_us
         return f"(({micros} + {lifted}) / {self.width_us} - {self.shift})", params
 
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+def _sqlite_micros(text: str) -> str:
+    """SQLite: microseconds since 1970 of Django's datetime text
+    (``YYYY-MM-DD HH:MM:SS[.ffffff]``), exactly."""
+    return f"(CAST(strftime('%%s', {text}) AS INTEGER) * 1000000 + CAST(substr({text}, 21, 6) AS INTEGER))"
 
 
 class DurationSeconds(_FloatSeconds):
@@ -260,7 +274,7 @@ class RowsSum(Func):
 
 class WithinRanges(Expression):
     """``column`` is in one of the half-open ``[lower, upper)`` ranges (a condition for
-    ``filter``).
+    ``filter``); a bound is a datetime or an expression.
 
     Written straight to SQL: Django resolves and compiles a ``Q`` per range slowly, and a
     30-day history with daily intervals names some sixty (docs/performance.md).
@@ -269,7 +283,7 @@ class WithinRanges(Expression):
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, column: str, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> None:
+    def __init__(self, column: str, ranges: Sequence[tuple[Any, Any]]) -> None:
         super().__init__()
         self.column = column
         self.ranges = list(ranges)
@@ -285,13 +299,17 @@ class WithinRanges(Expression):
             return "1 = 0", []
         column, column_params = compiler.compile(self.column_expression)
         adapt = connection.ops.adapt_datetimefield_value
-        sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in self.ranges)
-        params = [
-            param
-            for lower, upper in self.ranges
-            for param in (*column_params, adapt(lower), *column_params, adapt(upper))
-        ]
-        return f"({sql})", params
+
+        def bound(value: Any) -> tuple[str, Any]:
+            # A bound may be an expression: a parameter given at each execution.
+            return compiler.compile(value) if hasattr(value, "as_sql") else ("%s", [adapt(value)])
+
+        parts, params = [], []
+        for lower, upper in self.ranges:
+            (lower_sql, lower_params), (upper_sql, upper_params) = bound(lower), bound(upper)
+            parts.append(f"({column} >= {lower_sql} AND {column} < {upper_sql})")
+            params += [*column_params, *lower_params, *column_params, *upper_params]
+        return f"({' OR '.join(parts)})", params
 
 
 @functools.cache

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
@@ -19,44 +20,62 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Floor, Greatest, TruncHour, TruncMinute
+from django.db.models.functions import Floor, Greatest
 
 from orion_project.clock import add_clamped
 from orion_project.db import DurationSeconds, EpochSeconds, IntervalIndex, WithinRanges
+from runs_app.filters import RELATED_RUN_AND_WORK_FILTERS, RELATED_RUN_FILTERS
 from runs_app.models import FlowRun, estimated_lateness, estimated_run_time
+from runs_app.rollup.compiled import (
+    Given,
+    given_float,
+    index_shape,
+    ranges_given,
+    ranges_values,
+    shape_rows,
+    unit_number,
+)
 from runs_app.rollup.plan import MinuteOrHourTaker, Taker, split_at_bounds
 from runs_app.rollup.reads import RollupScope, rollup_minute_rows, rollup_rows, rollup_scope
-from runs_app.rollup.writes import BUCKET, MINUTE
+from runs_app.rollup.writes import BUCKET, MINUTE, bucket_of
 from runs_app.selectors.runs import flow_runs_in_order, flow_runs_matching, task_runs_matching, work_queue_condition
 from runs_app.states import TERMINAL_STATE_TYPES, StateType
 
 MAX_HISTORY_INTERVALS = 500
 
 
-def estimated_run_time_seconds(now: dt.datetime) -> Any:
+# The values a history's statements are given at each execution (see
+# :mod:`runs_app.rollup.compiled`).
+NOW = Given("now")
+NOW_EPOCH = given_float("now_epoch")
+
+
+def _now_epoch(now: dt.datetime | Given) -> Any:
+    return NOW_EPOCH if isinstance(now, Given) else Value(now.timestamp(), output_field=FloatField())
+
+
+def estimated_run_time_seconds(now: dt.datetime | Given) -> Any:
     """SQL for ``Run.estimated_run_time_at(now)``: stored run time plus the current
-    RUNNING stretch, in seconds."""
-    now_epoch = Value(now.timestamp(), output_field=FloatField())
+    RUNNING stretch, in seconds (``now``: a datetime, or :data:`NOW` given later)."""
     return DurationSeconds(F("total_run_time")) + Case(
         When(
             state_type=StateType.RUNNING,
             state_timestamp__isnull=False,
-            then=Greatest(now_epoch - EpochSeconds(F("state_timestamp")), Value(0.0)),
+            then=Greatest(_now_epoch(now) - EpochSeconds(F("state_timestamp")), Value(0.0)),
         ),
         default=Value(0.0),
         output_field=FloatField(),
     )
 
 
-def lateness_seconds(now: dt.datetime) -> Any:
+def lateness_seconds(now: dt.datetime | Given) -> Any:
     """SQL for ``Run.lateness_at(now)`` (``estimated_start_time_delta``), in seconds."""
-    now_epoch = Value(now.timestamp(), output_field=FloatField())
     expected = EpochSeconds(F("expected_start_time"))
     return Case(
         When(start_time__isnull=False, then=Greatest(EpochSeconds(F("start_time")) - expected, Value(0.0))),
         When(
             Q(expected_start_time__lt=now) & ~Q(state_type__in=list(TERMINAL_STATE_TYPES)),
-            then=now_epoch - expected,
+            then=_now_epoch(now) - expected,
         ),
         default=Value(0.0),
         output_field=FloatField(),
@@ -95,8 +114,18 @@ def _interval_bounds(
 HistorySums = dict[tuple[int, str, str], list[float]]  # (interval, state type, name) → count, run time, lateness
 
 
+@dataclass(frozen=True)
+class RunsRead:
+    """The runs a history reads: ``build`` makes their queryset; ``key`` names it (what
+    they are, the workspace, the filter body) for the statements compiled once per
+    shape, ``None`` to compile them at each request."""
+
+    key: tuple[Any, ...] | None
+    build: Callable[[], QuerySet[Any]]
+
+
 def _scanned_history(
-    queryset: QuerySet[Any],
+    runs: RunsRead,
     *,
     start: dt.datetime,
     bounds: list[tuple[dt.datetime, dt.datetime]],
@@ -104,10 +133,10 @@ def _scanned_history(
     taker: Taker | MinuteOrHourTaker | None = None,
     read: list[tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> HistorySums:
-    """The runs of ``queryset`` in the intervals, summed by one grouped query over the rows.
+    """The runs of ``runs`` in the intervals, summed by one grouped query over the rows.
 
-    ``read``: the ranges of expected start ``queryset`` is limited to, when not the
-    window (the first starts earliest, the last ends latest).
+    ``read``: the ranges of expected start the runs are limited to, when not the window
+    (the first starts earliest, the last ends latest).
 
     ``taker``: for the hour (or minute) a run's expected start is in, the interval that
     took that unit's sums from the rollup, if any; a run of such a unit that belongs to
@@ -118,30 +147,50 @@ def _scanned_history(
     """
     earliest, latest = (start, bounds[-1][1]) if read is None else (read[0][0], read[-1][1])
     bucket = IntervalIndex(
-        "expected_start_time", start=start, width=bounds[0][1] - bounds[0][0], earliest=earliest, latest=latest
+        "expected_start_time",
+        start=start,
+        width=bounds[0][1] - bounds[0][0],
+        earliest=earliest,
+        latest=latest,
+        start_sql=Given("start"),
     )
-    rows = queryset.annotate(
-        bucket=bucket,
-        run_time=estimated_run_time_seconds(now),
-        lateness=lateness_seconds(now),
+    unit = None if taker is None else taker.unit
+    anchor = bucket_of(earliest)
+    unit_index = None if unit is None else unit_number("expected_start_time", unit, anchor, earliest, latest)
+
+    def build() -> QuerySet[Any]:
+        rows = runs.build()
+        if read is not None:
+            rows = rows.filter(WithinRanges("expected_start_time", ranges_given("read", len(read))))
+        rows = rows.annotate(bucket=bucket, run_time=estimated_run_time_seconds(NOW), lateness=lateness_seconds(NOW))
+        keys = ["bucket", "state_type", "state_name"]
+        if unit is None:
+            rows = rows.filter(expected_start_time__gte=Given("start"), expected_start_time__lt=Given("end"))
+        else:
+            rows = rows.annotate(unit=unit_index)
+            keys.append("unit")
+        return (
+            rows.values(*keys)
+            .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
+            .order_by()
+            .values_list(*keys, "count_runs", "run_time_sum", "lateness_sum")
+        )
+
+    shape = (
+        index_shape(bucket),
+        None if read is None else len(read),
+        None if unit_index is None else index_shape(unit_index),
     )
-    keys = ["bucket", "state_type", "state_name"]
-    if taker is None:
-        rows = rows.filter(expected_start_time__gte=start, expected_start_time__lt=bounds[-1][1])
-    else:
-        truncate = TruncMinute if taker.unit == MINUTE else TruncHour
-        rows = rows.annotate(unit=truncate("expected_start_time", tzinfo=dt.UTC))
-        keys.append("unit")
-    grouped = (
-        rows.values(*keys)
-        .annotate(count_runs=Count("id"), run_time_sum=Sum("run_time"), lateness_sum=Sum("lateness"))
-        .order_by()
-    )
+    values: dict[Any, Any] = {"start": start, "end": bounds[-1][1], "now": now, "anchor": anchor}
+    values["now_epoch"] = now.timestamp()
+    if read is not None:
+        values.update(ranges_values("read", read))
+    rows = shape_rows(None if runs.key is None else ("runs", *runs.key, *shape), build, values)
     sums: HistorySums = {}
-    for row in grouped:
-        values = (row["count_runs"], row["run_time_sum"] or 0.0, row["lateness_sum"] or 0.0)
-        taken_by = None if taker is None else taker(row["unit"])
-        _move(sums, bounds, (row["state_type"], row["state_name"]), values, int(row["bucket"]), taken_by)
+    for row in rows:
+        count, run_time, lateness = int(row[-3]), float(row[-2] or 0.0), float(row[-1] or 0.0)
+        taken_by = None if taker is None or unit is None else taker(anchor + int(row[3]) * unit)
+        _move(sums, bounds, (row[1], row[2]), (count, run_time, lateness), int(row[0]), taken_by)
     return sums
 
 
@@ -187,7 +236,7 @@ def _history_answer(bounds: list[tuple[dt.datetime, dt.datetime]], sums: History
 
 
 def run_history(
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | RunsRead,
     *,
     start: dt.datetime,
     end: dt.datetime,
@@ -198,12 +247,28 @@ def run_history(
 
     One aggregate query groups by (interval index, state type, state name); the Python
     side only lays the rows into the interval list, so the query count does not grow
-    with the number of intervals.
+    with the number of intervals. A queryset is read by a statement compiled now; a
+    :class:`RunsRead` with a key, by one compiled once per shape.
     """
     bounds = _interval_bounds(start, end, interval)
     if not bounds:
         return []
-    return _history_answer(bounds, _scanned_history(queryset, start=start, bounds=bounds, now=now))
+    runs = queryset if isinstance(queryset, RunsRead) else RunsRead(None, lambda: queryset)
+    return _history_answer(bounds, _scanned_history(runs, start=start, bounds=bounds, now=now))
+
+
+def _runs_read(
+    kind: str,
+    matching: Callable[..., QuerySet[Any]],
+    keys: Iterable[str],
+    filters: Mapping[str, Any],
+    workspace_id: int,
+) -> RunsRead:
+    """The workspace's runs matching the filter ``keys`` of ``filters`` (``matching``: the
+    filter engine's read of flow runs or task runs), keyed by them: the request's other
+    keys (its window) are given to the statement."""
+    body = {key: filters.get(key) for key in keys}
+    return RunsRead((kind, workspace_id, body), lambda: matching(filters=body, workspace_id=workspace_id))
 
 
 def task_run_history(
@@ -216,7 +281,7 @@ def task_run_history(
     workspace_id: int,
 ) -> list[dict[str, Any]]:
     """``POST /task_runs/history``: the workspace's matching task runs, read and bucketed."""
-    runs = task_runs_matching(filters=filters, workspace_id=workspace_id)
+    runs = _runs_read("task_runs", task_runs_matching, RELATED_RUN_FILTERS, filters, workspace_id)
     return run_history(runs, start=start, end=end, interval=interval, now=now)
 
 
@@ -244,69 +309,60 @@ def flow_run_history(
     runs are read. What no taken unit covers (the current minute) is read from the runs
     too. Filters the rollup has no columns for (see :func:`rollup_scope`), and intervals
     shorter than an hour, send the whole request to ``run_history``.
+
+    Each of the (up to three) statements is compiled once per shape of request (the
+    body, the interval's width, how many ranges it reads), its times given at each
+    request (:mod:`runs_app.rollup.compiled`).
     """
     scope = rollup_scope(filters)
-    queryset = flow_runs_matching(filters=filters, workspace_id=workspace_id)
+    runs = _runs_read("flow_runs", flow_runs_matching, RELATED_RUN_AND_WORK_FILTERS, filters, workspace_id)
     bounds = _interval_bounds(start, end, interval)
     if scope is None or not bounds or bounds[0][1] - bounds[0][0] < BUCKET:
-        return run_history(queryset, start=start, end=end, interval=interval, now=now)
+        return run_history(runs, start=start, end=end, interval=interval, now=now)
     hours = Taker.of(BUCKET, [(lower, upper, index) for index, (lower, upper) in enumerate(bounds)], now)
-    minute_rows = rollup_minute_rows(scope, workspace_id=workspace_id)
-    minutes = None if minute_rows is None else Taker.of(MINUTE, split_at_bounds(hours.read, bounds), now)
+    by_minute = scope.flow_ids is None  # the rollup keeps minutes for all flows only
+    minutes = Taker.of(MINUTE, split_at_bounds(hours.read, bounds), now) if by_minute else None
     sums: HistorySums = {}
     read = hours.read if minutes is None else minutes.read
     if read:
         taker = hours if minutes is None else MinuteOrHourTaker(minutes, hours)
         sums = _scanned_history(
-            queryset.filter(WithinRanges("expected_start_time", read)),
+            runs,
             start=start,
             bounds=bounds,
             now=now,
             taker=taker if hours.taken or (minutes is not None and minutes.taken) else None,
             read=read,
         )
+    rows = RollupRead(scope, workspace_id, runs.key)
     if hours.taken:
-        _add_rollup_hours(
-            sums, scope, hours.taken_ranges(), start=start, bounds=bounds, now=now, workspace_id=workspace_id
-        )
-    if minute_rows is not None and minutes is not None and minutes.taken:
-        _add_rollup_minutes(sums, minute_rows, minutes, hours, start=start, bounds=bounds, now=now)
+        _add_rollup(sums, rows, hours.taken_ranges(), BUCKET, start=start, bounds=bounds, now=now)
+    if minutes is not None and minutes.taken:
+        _add_rollup(sums, rows, minutes.taken_ranges(), MINUTE, start=start, bounds=bounds, now=now, hours=hours)
     return _history_answer(bounds, sums)
 
 
-def _add_rollup_hours(
-    sums: HistorySums,
-    scope: RollupScope,
-    taken: list[tuple[dt.datetime, dt.datetime]],
-    *,
-    start: dt.datetime,
-    bounds: list[tuple[dt.datetime, dt.datetime]],
-    now: dt.datetime,
-    workspace_id: int,
-) -> None:
-    """Add the workspace's rollup sums of the ``taken`` hours (ranges of them) to ``sums``."""
-    rows = rollup_rows(scope, workspace_id=workspace_id)
-    _add_rollup(sums, rows, taken, BUCKET, start=start, bounds=bounds, now=now)
+@dataclass(frozen=True)
+class RollupRead:
+    """The workspace's rollup rows in ``scope``; ``key``: the filter body's (what their
+    statements are kept under)."""
 
+    scope: RollupScope
+    workspace_id: int
+    key: Any
 
-def _add_rollup_minutes(
-    sums: HistorySums,
-    rows: QuerySet[Any],
-    minutes: Taker,
-    hours: Taker,
-    *,
-    start: dt.datetime,
-    bounds: list[tuple[dt.datetime, dt.datetime]],
-    now: dt.datetime,
-) -> None:
-    """Add the all-flows sums of the taken minutes to ``sums``, each moved from the
-    interval that took its hour, if another one did."""
-    _add_rollup(sums, rows, minutes.taken_ranges(), MINUTE, start=start, bounds=bounds, now=now, hours=hours)
+    def rows(self, unit: dt.timedelta) -> QuerySet[Any]:
+        """Its rows per hour, or its all-flows rows per minute."""
+        if unit == MINUTE:
+            minute_rows = rollup_minute_rows(self.scope, workspace_id=self.workspace_id)
+            assert minute_rows is not None
+            return minute_rows
+        return rollup_rows(self.scope, workspace_id=self.workspace_id)
 
 
 def _add_rollup(
     sums: HistorySums,
-    rows: QuerySet[Any],
+    rollup: RollupRead,
     taken: list[tuple[dt.datetime, dt.datetime]],
     unit: dt.timedelta,
     *,
@@ -315,45 +371,72 @@ def _add_rollup(
     now: dt.datetime,
     hours: Taker | None = None,
 ) -> None:
-    """Add the rollup ``rows`` of the ``taken`` units (ranges of them) to ``sums``,
+    """Add the rollup rows of the ``taken`` units (ranges of them) to ``sums``,
     grouped per interval in the database (one row per interval and state, and hour if
     ``hours`` took some, and side of ``now``, not one per unit): a unit belongs to the
-    interval holding its middle (see :data:`runs_app.rollup.plan.MIDDLE_MARGIN`)."""
-    seconds = (bounds[0][1] - bounds[0][0]).total_seconds()
-    middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
-    keys = ["interval", "state_type", "state_name"]
-    rows = rows.filter(WithinRanges("bucket", taken), bucket__gte=taken[0][0], bucket__lt=taken[-1][1]).annotate(
-        interval=Floor((middle - Value(start.timestamp())) / Value(seconds))
-    )
-    if hours is not None and hours.taken:
-        rows = rows.annotate(hour=TruncHour("bucket", tzinfo=dt.UTC))
-        keys.append("hour")
-    if taken[-1][1] > now:  # units after ``now``: their runs not started yet are not late
-        rows = rows.annotate(future=Case(When(bucket__gte=now, then=Value(1)), default=Value(0)))
-        keys.append("future")
-    grouped = (
-        rows.values(*keys)
-        .annotate(
-            count=Sum("count_runs"),
-            run_time=Sum("run_time_sum"),
-            running_since=Sum("running_since_sum"),
-            started_lateness=Sum("started_lateness_sum"),
-            unstarted=Sum("unstarted_count"),
-            unstarted_expected=Sum("unstarted_expected_sum"),
+    interval holding its middle (see :data:`runs_app.rollup.plan.MIDDLE_MARGIN`); each
+    is moved from the interval that took its hour, if another one did."""
+    by_hour = hours is not None and bool(hours.taken)
+    future = taken[-1][1] > now  # units after ``now``: their runs not started yet are not late
+    anchor = bucket_of(taken[0][0])
+    hour_number = unit_number("bucket", BUCKET, anchor, taken[0][0], taken[-1][1])
+
+    def build() -> QuerySet[Any]:
+        middle = EpochSeconds(F("bucket")) + Value(unit.total_seconds() / 2)
+        keys = ["interval", "state_type", "state_name"]
+        rows = (
+            rollup.rows(unit)
+            .filter(
+                WithinRanges("bucket", ranges_given("taken", len(taken))),
+                bucket__gte=Given(("taken", 0, 0)),
+                bucket__lt=Given(("taken", len(taken) - 1, 1)),
+            )
+            .annotate(interval=Floor((middle - given_float("start_epoch")) / given_float("seconds")))
         )
-        .order_by()
-    )
+        if by_hour:
+            rows = rows.annotate(hour=hour_number)
+            keys.append("hour")
+        if future:
+            rows = rows.annotate(future=Case(When(bucket__gte=NOW, then=Value(1)), default=Value(0)))
+            keys.append("future")
+        sums_of = ["count", "run_time", "running_since", "started_lateness", "unstarted", "unstarted_expected"]
+        return (
+            rows.values(*keys)
+            .annotate(
+                count=Sum("count_runs"),
+                run_time=Sum("run_time_sum"),
+                running_since=Sum("running_since_sum"),
+                started_lateness=Sum("started_lateness_sum"),
+                unstarted=Sum("unstarted_count"),
+                unstarted_expected=Sum("unstarted_expected_sum"),
+            )
+            .order_by()
+            .values_list(*keys, *sums_of)
+        )
+
+    shape = (unit.total_seconds(), len(taken), index_shape(hour_number) if by_hour else None, future)
+    key = ("rollup", rollup.key, *shape)
+    values = {
+        "anchor": anchor,
+        "start_epoch": start.timestamp(),
+        "seconds": (bounds[0][1] - bounds[0][0]).total_seconds(),
+        "now": now,
+        **ranges_values("taken", taken),
+    }
     now_epoch = now.timestamp()
-    for row in grouped:
-        running = row["count"] if row["state_type"] == StateType.RUNNING else 0
-        values = (
-            row["count"],
-            row["run_time"] + running * now_epoch - row["running_since"],
-            row["started_lateness"]
-            + (0.0 if row.get("future") else row["unstarted"] * now_epoch - row["unstarted_expected"]),
+    for row in shape_rows(key, build, values):
+        interval, state_type, state_name = row[:3]
+        count, unstarted = int(row[-6]), int(row[-2])
+        run_time, running_since, started_lateness, unstarted_expected = map(float, (*row[-5:-2], row[-1]))
+        is_future = future and row[-7]
+        running = count if state_type == StateType.RUNNING else 0
+        values_of_row = (
+            count,
+            run_time + running * now_epoch - running_since,
+            started_lateness + (0.0 if is_future else unstarted * now_epoch - unstarted_expected),
         )
-        taken_by = hours(row["hour"]) if hours is not None and "hour" in row else None
-        _move(sums, bounds, (row["state_type"], row["state_name"]), values, int(row["interval"]), taken_by)
+        taken_by = hours(anchor + int(row[3]) * BUCKET) if by_hour and hours is not None else None
+        _move(sums, bounds, (state_type, state_name), values_of_row, int(interval), taken_by)
 
 
 def flow_run_scatter(
