@@ -7,19 +7,25 @@ poll may return are that workspace's only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from flows_app.filters import (
     DEPLOYMENT_FILTER,
     FLOW_FILTER,
+    FLOW_SORT,
     NOTIFICATION_POLICY_FILTER,
     WORK_POOL_FILTER,
     WORK_QUEUE_FILTER,
     WORKER_FILTER,
 )
 from flows_app.models import Deployment, Flow, FlowRunNotificationPolicy, SavedSearch, Worker, WorkPool, WorkQueue
+from orion_project.db import EveryRowCount
 from orion_project.filtering import Condition, FilterBody, narrowed
+from orion_project.prepared import PageByBody, ValueByBody
+from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
 from runs_app.selectors.runs import flow_run_exists, work_queue_condition
 
@@ -36,6 +42,35 @@ def flows_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[Flow]:
         matching = DEPLOYMENT_FILTER.apply(Deployment.objects.filter(flow_id=OuterRef("pk")), body["deployments"])
         conditions.append(Q(Exists(matching)))
     return narrowed(Flow.objects.filter(workspace_id=workspace_id), conditions)
+
+
+@PageByBody
+def _flow_page(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Flow]:
+    offset = body.get("offset") or 0
+    flows = flows_matching(workspace_id=workspace_id, filters=body).order_by(*FLOW_SORT.order_by(body.get("sort")))
+    return flows[offset : offset + body["limit"]]
+
+
+def flow_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> list[Flow]:
+    """``POST /flows/filter``: a sorted page of the workspace's matching flows, the SQL
+    compiled once per distinct body (every page of the dashboard and of a flow asks for
+    its flows by the ids of the runs it shows). A page of no rows reads nothing."""
+    if limit == 0:
+        return []
+    return _flow_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
+
+
+def flow_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
+    """``POST /flows/count``: the matching flows counted in one statement, compiled once
+    per distinct body."""
+    body = {key: filters.get(key) for key in RELATED_RUN_FILTERS}
+    return int(_flow_count.value(body, workspace_id=workspace_id, empty=0) or 0)
+
+
+@ValueByBody
+def _flow_count(body: Mapping[str, Any], workspace_id: int) -> QuerySet[Any]:
+    flows = flows_matching(workspace_id=workspace_id, filters=body).order_by()
+    return flows.annotate(total=EveryRowCount()).values("total")
 
 
 def deployments_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[Deployment]:

@@ -79,10 +79,15 @@ class FlowViewSet(OrionViewSet):
     destroy = delete_route("delete_flow", "Delete a flow by id, with its flow runs and deployments.", flow_delete)
 
     filter = filter_route(
-        "read_flows", "Query for flows matching the filters, sorted and paginated.", FlowsFilterRequest
+        "read_flows",
+        "Query for flows matching the filters, sorted and paginated.",
+        FlowsFilterRequest,
+        page=selectors.flow_page,
     )
 
-    count = count_route("count_flows", "Count flows matching the filters.", FlowsCountRequest)
+    count = count_route(
+        "count_flows", "Count flows matching the filters.", FlowsCountRequest, count=selectors.flow_count
+    )
 
     @route("read_flow_by_name", get=r"name/(?P<name>[^/]+)", responses={200: FlowSerializer})
     def by_name(self, request: Request, name: str) -> Response:

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from flows_app.api.views import FlowsCountRequest, FlowsFilterRequest
 from orion_project import body_times
 from orion_project.api.filtering import validate_body
 from orion_project.db import RowsCount
@@ -73,6 +74,11 @@ def _task_windows(first: dt.datetime, second: dt.datetime) -> list[dict[str, Any
     ]
 
 
+def _flow_windows(first: dt.datetime, second: dt.datetime) -> list[dict[str, Any]]:
+    """The flow-run windows as bodies of the flow routes (which sort flows, not runs)."""
+    return [{**body, "sort": "CREATED_DESC"} if "sort" in body else body for body in _windows(first, second)]
+
+
 def _samples(first: dt.datetime, second: dt.datetime) -> dict[str, list[dict[str, Any]]]:
     def pages(serializer: Any, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
@@ -84,6 +90,11 @@ def _samples(first: dt.datetime, second: dt.datetime) -> dict[str, list[dict[str
         "_task_run_page": pages(TaskRunsFilterRequest, _task_windows(first, second)),
         "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in _windows(first, second)],
         "_task_run_count": [validate_body(TaskRunsCountRequest, body) for body in _task_windows(first, second)],
+        "_flow_page": pages(FlowsFilterRequest, _flow_windows(first, second)),
+        "_flow_count": [
+            validate_body(FlowsCountRequest, {key: body[key] for key in body if key not in ("sort", "limit", "offset")})
+            for body in _flow_windows(first, second)
+        ],
         # /api/metrics's statements: their bodies name workspaces and carry no datetime,
         # so each body keeps its own statement.
         "_workspaces": [{}],
@@ -117,7 +128,9 @@ def test_every_statement_by_body_is_sampled() -> None:
     assert sorted(s.build.__qualname__ for s in ByBody.registered) == sorted(_samples(ANCHOR, ANCHOR))
 
 
-@pytest.mark.parametrize("name", ["_flow_run_page", "_task_run_page", "_flow_run_count", "_task_run_count"])
+@pytest.mark.parametrize(
+    "name", ["_flow_run_page", "_task_run_page", "_flow_run_count", "_task_run_count", "_flow_page", "_flow_count"]
+)
 def test_the_statement_of_a_shape_equals_the_body_compiled(name: str) -> None:
     (statement,) = [s for s in ByBody.registered if s.build.__qualname__ == name]
     cache: dict[Any, Any] = {}

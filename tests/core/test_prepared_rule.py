@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from flows_app.api.views import FlowsCountRequest, FlowsFilterRequest
 from orion_project.api.filtering import validate_body
 from orion_project.models import DEFAULT_WORKSPACE_ID
 from orion_project.prepared import ByBody, PageByBody, by_id, by_id_like
@@ -38,6 +39,16 @@ TASK_RUN_BODIES: list[dict[str, Any]] = [
     {"flows": {"name": {"any_": ["f"]}}, "deployments": {"id": {"any_": [FLOW]}}, "sort": "ID_DESC"},
 ]
 
+# The flow routes take the run bodies' filters (not their work filters) and sort flows.
+FLOW_BODIES: list[dict[str, Any]] = [
+    {
+        key: ("NAME_DESC" if key == "sort" else value)
+        for key, value in body.items()
+        if key not in ("work_pools", "work_pool_queues")
+    }
+    for body in FLOW_RUN_FILTER_BODIES
+]
+
 
 def _pages(serializer: Any, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     validated = [validate_body(serializer, body) for body in bodies]
@@ -50,6 +61,8 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "_task_run_page": _pages(TaskRunsFilterRequest, TASK_RUN_BODIES),
     "_flow_run_count": [validate_body(FlowRunsCountRequest, body) for body in FLOW_RUN_FILTER_BODIES],
     "_task_run_count": [validate_body(TaskRunsCountRequest, body) for body in TASK_RUN_BODIES],
+    "_flow_page": _pages(FlowsFilterRequest, FLOW_BODIES),
+    "_flow_count": [validate_body(FlowsCountRequest, body) for body in FLOW_BODIES],
     # /api/metrics: every workspace's rows, the workspaces named where it matters.
     "_workspaces": [{}],
     "_flow_run_rows": [{"workspaces": [DEFAULT_WORKSPACE_ID]}, {"workspaces": [DEFAULT_WORKSPACE_ID, 7]}],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 
@@ -187,3 +188,36 @@ def test_delete_unknown_flow_is_404(api: ApiClient) -> None:
     # reference example #59
     response = api.delete("/flows/00000000-0000-0000-0000-000000000009")
     assert (response.status_code, response.json()) == (404, {"detail": "Flow not found"})
+
+
+def test_flows_filter_and_count_read_each_window_and_match_the_rows(
+    api: ApiClient, django_assert_num_queries: Any
+) -> None:
+    """The dashboard asks for the flows of its runs with a window that moves with the
+    clock: each request's page and count are those of its own window (the statement is
+    compiled once per shape), equal to reading the rows, in one statement each."""
+    anchor = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    flows = [FlowFactory(name=f"flow-{day}", tags=[f"t{day}"]) for day in range(8)]
+    for day, flow in enumerate(flows):
+        FlowRunFactory(flow=flow, expected_start_time=anchor - dt.timedelta(days=day, minutes=day))
+    shape = {"flow_runs": {"expected_start_time": {"after_": ""}}, "sort": "NAME_DESC"}
+    for days in [7.5, 2.5, 0.5, 4.5, 2.5, 30]:
+        after = anchor - dt.timedelta(days=days)
+        body = {**shape, "flow_runs": {"expected_start_time": {"after_": after.isoformat()}}}
+        matching = Flow.objects.filter(flow_runs__expected_start_time__gte=after).distinct().order_by("-name")
+        expected = [
+            {"id": str(flow.id), "created": flow.created, "updated": flow.updated, "name": flow.name, "tags": flow.tags}
+            for flow in matching
+        ]
+        with django_assert_num_queries(1):
+            page = api.post("/flows/filter", body).json()
+        assert [
+            {**row, "created": parse_time(row["created"]), "updated": parse_time(row["updated"])} for row in page
+        ] == (expected), days
+        if page:
+            assert api.get(f"/flows/{page[0]['id']}").json() == page[0]
+        count_body = {"flow_runs": body["flow_runs"]}
+        with django_assert_num_queries(1):
+            assert api.post("/flows/count", count_body).json() == len(expected), days
+    with django_assert_num_queries(0):
+        assert api.post("/flows/filter", {"limit": 0}).json() == []
