@@ -27,7 +27,7 @@ from orion_project.filtering import Condition, FilterBody, narrowed
 from orion_project.prepared import PageByBody, ValueByBody
 from runs_app.filters import RELATED_RUN_FILTERS
 from runs_app.models import FlowRun
-from runs_app.selectors.runs import flow_run_exists, work_queue_condition
+from runs_app.selectors.runs import compiled_count, flow_run_exists, work_queue_condition
 
 
 def flows_matching(*, workspace_id: int, filters: FilterBody) -> QuerySet[Flow]:
@@ -63,8 +63,7 @@ def flow_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) -> l
 def flow_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
     """``POST /flows/count``: the matching flows counted in one statement, compiled once
     per distinct body."""
-    body = {key: filters.get(key) for key in RELATED_RUN_FILTERS}
-    return int(_flow_count.value(body, workspace_id=workspace_id, empty=0) or 0)
+    return compiled_count(_flow_count, filters, RELATED_RUN_FILTERS, workspace_id=workspace_id)
 
 
 @ValueByBody

@@ -13,7 +13,7 @@ outer row's workspace.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection
@@ -280,13 +280,20 @@ def task_run_page(*, filters: Mapping[str, Any], limit: int, workspace_id: int) 
     return _task_run_page.rows({**filters, "limit": limit}, workspace_id=workspace_id)
 
 
+def compiled_count(counter: ValueByBody, filters: Mapping[str, Any], keys: Iterable[str], *, workspace_id: int) -> int:
+    """A count compiled once per distinct body: the body is only the filter ``keys`` the
+    count reads (a request's ``sort``, ``limit`` or ``offset`` would compile it again);
+    ``0`` when the body can match nothing."""
+    body = {key: filters.get(key) for key in keys}
+    return int(counter.value(body, workspace_id=workspace_id, empty=0) or 0)
+
+
 def flow_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
     """``POST /flow_runs/count``: from the rollup when it can answer (a sum over a few
     thousand rows however many runs there are), else by counting the matching runs.
     Either way one statement (the rollup's sum and the count of the runs outside it are
     added up in the database), compiled once per distinct body."""
-    body = {key: filters.get(key) for key in RELATED_RUN_AND_WORK_FILTERS}
-    return int(_flow_run_count.value(body, workspace_id=workspace_id, empty=0) or 0)
+    return compiled_count(_flow_run_count, filters, RELATED_RUN_AND_WORK_FILTERS, workspace_id=workspace_id)
 
 
 @ValueByBody
@@ -305,8 +312,7 @@ def task_run_count(*, filters: Mapping[str, Any], workspace_id: int) -> int:
     """``POST /task_runs/count``: the matching task runs counted in one statement,
     compiled once per distinct body (its datetimes as parameters): the dashboard and a
     flow's page send four each, with a window ending at the browser's current second."""
-    body = {key: filters.get(key) for key in RELATED_RUN_FILTERS}
-    return int(_task_run_count.value(body, workspace_id=workspace_id, empty=0) or 0)
+    return compiled_count(_task_run_count, filters, RELATED_RUN_FILTERS, workspace_id=workspace_id)
 
 
 @ValueByBody
